@@ -1,0 +1,136 @@
+package cli
+
+import (
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"keyden/format"
+	"keyden/keygen"
+	"keyden/model"
+	"keyden/storage"
+)
+
+func (a *app) initCommand() *cobra.Command {
+	var prefix, keyFormat string
+	cmd := &cobra.Command{
+		Use:   "init [--prefix kd] [--format default|compact]",
+		Short: "Create a new key store with a chosen prefix and key length",
+		Long: `Create a new key store. Any command creates one with the defaults on first use;
+init is for choosing the key prefix ([a-z]{2,8}) or the compact 40-character
+format for systems that cap key length. Both are fixed for the store's life.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := model.ValidatePrefix(prefix); err != nil {
+				return usagef("%v", err)
+			}
+			f, err := keygen.ParseFormat(keyFormat)
+			if err != nil {
+				return usagef("%v", err)
+			}
+			st, err := a.openStore(storage.Options{Prefix: prefix, Format: f})
+			if err != nil {
+				return err
+			}
+			if err := st.Init(); err != nil {
+				return err
+			}
+			l := keygen.LayoutFor(f, prefix, "prod")
+			fmt.Fprintf(a.env.Stdout, "Created the key store %s (keys like %s_prod_…, %d characters).\n", st.Path(), prefix, l.Total)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&prefix, "prefix", "kd", "key prefix, 2–8 lower-case letters")
+	cmd.Flags().StringVar(&keyFormat, "format", "default", "default (64 characters) or compact (40)")
+	return cmd
+}
+
+func (a *app) infoCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use: "info", Short: "Show where the key store is and how its keys look", Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.openStore(storage.Options{})
+			if err != nil {
+				return err
+			}
+			in, err := st.Info(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(a.env.Stdout, in)
+			}
+			tw := tabwriter.NewWriter(a.env.Stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintf(tw, "Store:\t%s\nSchema:\t%d\nPrefix:\t%s\nFormat:\t%s (%d characters)\nCreated:\t%s by %s\nKeys:\t%d\n",
+				in.Location, in.Schema, in.Prefix, in.Format, keygen.LayoutFor(in.Format, in.Prefix, "prod").Total,
+				format.Stamp(in.CreatedAt), in.CreatedBy, in.Keys)
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}
+
+func (a *app) auditCommand() *cobra.Command {
+	var keyID, since string
+	var limit int
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use: "audit [--key ID] [--since 7d]", Short: "Show the audit log, newest first", Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f := storage.AuditFilter{KeyID: keyID, Limit: limit}
+			if limit < 0 {
+				return usagef("--limit must be 0 (no limit) or more")
+			}
+			if since != "" {
+				d, err := model.ParseDuration(since)
+				if err != nil {
+					return usagef("--since: %v", err)
+				}
+				f.Since = a.env.Now().Add(-d)
+			}
+			st, err := a.openStore(storage.Options{})
+			if err != nil {
+				return err
+			}
+			evs, err := st.Audit(cmd.Context(), f)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(a.env.Stdout, nonNilSlice(evs))
+			}
+			tw := tabwriter.NewWriter(a.env.Stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "TIME\tACTOR\tACTION\tKEY\tNAME\tCHANNEL\tENV\tDETAIL")
+			for _, e := range evs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", format.Stamp(e.Time), e.Actor, e.Action,
+					e.KeyID, e.KeyName, e.Channel, e.Environment, e.Detail)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&keyID, "key", "", "only events of this key id")
+	cmd.Flags().StringVar(&since, "since", "", "only events newer than this, such as 7d")
+	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many events (0: all)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+	return cmd
+}
+
+func (a *app) backupCommand() *cobra.Command {
+	return &cobra.Command{
+		Use: "backup PATH", Short: "Write a consistent copy of the store while others keep using it", Args: oneArg("backup path"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.openStore(storage.Options{})
+			if err != nil {
+				return err
+			}
+			if err := st.Backup(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.env.Stdout, "Wrote a backup of %s to %s.\n", st.Path(), args[0])
+			return nil
+		},
+	}
+}

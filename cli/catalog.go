@@ -1,0 +1,199 @@
+package cli
+
+import (
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"keyden/format"
+	"keyden/model"
+	"keyden/storage"
+)
+
+// group is a command that only holds subcommands.
+func group(use, short string, subs ...*cobra.Command) *cobra.Command {
+	cmd := &cobra.Command{Use: use, Short: short, Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return usagef("%s needs a command: see `%s --help`", cmd.CommandPath(), cmd.CommandPath())
+		}}
+	cmd.AddCommand(subs...)
+	return cmd
+}
+
+func (a *app) channelCommand() *cobra.Command {
+	var desc string
+	add := &cobra.Command{
+		Use: "add NAME", Short: "Add a channel (an app, a partner, a client)", Args: oneArg("channel name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := model.ValidateChannelName(args[0]); err != nil {
+				return usagef("%v", err)
+			}
+			if _, err := model.ValidateDescription(desc); err != nil {
+				return usagef("%v", err)
+			}
+			st, err := a.openStore(storage.Options{})
+			if err != nil {
+				return err
+			}
+			c, err := st.AddChannel(cmd.Context(), model.Channel{Name: args[0], Description: desc})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.env.Stdout, "Added channel %s.\n", c.Name)
+			return nil
+		},
+	}
+	add.Flags().StringVar(&desc, "description", "", "what the channel is")
+	var asJSON bool
+	list := &cobra.Command{
+		Use: "list", Short: "List channels", Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.openStore(storage.Options{})
+			if err != nil {
+				return err
+			}
+			chs, err := st.Channels(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(a.env.Stdout, nonNilSlice(chs))
+			}
+			tw := tabwriter.NewWriter(a.env.Stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "CHANNEL\tCREATED\tCREATED BY\tDESCRIPTION")
+			for _, c := range chs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, format.Date(c.CreatedAt), c.CreatedBy, c.Description)
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+	rm := &cobra.Command{
+		Use: "rm NAME", Aliases: []string{"remove"}, Short: "Remove a channel no key uses", Args: oneArg("channel name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.openStore(storage.Options{})
+			if err != nil {
+				return err
+			}
+			if err := st.RemoveChannel(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.env.Stdout, "Removed channel %s.\n", args[0])
+			return nil
+		},
+	}
+	return group("channel", "Add, list and remove channels", add, list, rm)
+}
+
+func (a *app) envCommand() *cobra.Command {
+	var tag string
+	add := &cobra.Command{
+		Use: "add NAME [--tag T]", Short: "Add an environment; its tag goes into every key made in it", Args: oneArg("environment name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := model.ValidateEnvName(args[0]); err != nil {
+				return usagef("%v", err)
+			}
+			if tag != "" {
+				if err := model.ValidateTag(tag); err != nil {
+					return usagef("%v", err)
+				}
+			}
+			st, err := a.openStore(storage.Options{})
+			if err != nil {
+				return err
+			}
+			e, err := st.AddEnvironment(cmd.Context(), model.Environment{Name: args[0], Tag: tag})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.env.Stdout, "Added environment %s (keys look like %s_%s_…).\n", e.Name, mustInfo(a, cmd).Prefix, e.Tag)
+			return nil
+		},
+	}
+	add.Flags().StringVar(&tag, "tag", "", "short tag used in keys, [a-z0-9]{1,8} (default: the name)")
+	var asJSON bool
+	list := &cobra.Command{
+		Use: "list", Short: "List environments", Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.openStore(storage.Options{})
+			if err != nil {
+				return err
+			}
+			envs, err := st.Environments(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(a.env.Stdout, nonNilSlice(envs))
+			}
+			tw := tabwriter.NewWriter(a.env.Stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ENVIRONMENT\tTAG")
+			for _, e := range envs {
+				fmt.Fprintf(tw, "%s\t%s\n", e.Name, e.Tag)
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+	rm := &cobra.Command{
+		Use: "rm NAME", Aliases: []string{"remove"}, Short: "Remove an environment no key uses", Args: oneArg("environment name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.openStore(storage.Options{})
+			if err != nil {
+				return err
+			}
+			if err := st.RemoveEnvironment(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.env.Stdout, "Removed environment %s.\n", args[0])
+			return nil
+		},
+	}
+	return group("env", "Add, list and remove environments", add, list, rm)
+}
+
+// mustInfo reads the store's settings for a message; an error there only
+// costs the message its prefix.
+func mustInfo(a *app, cmd *cobra.Command) storage.Info {
+	in, err := a.store.Info(cmd.Context())
+	if err != nil {
+		return storage.Info{Prefix: "kd"}
+	}
+	return in
+}
+
+func (a *app) memberCommand() *cobra.Command {
+	var asJSON bool
+	list := &cobra.Command{
+		Use: "list", Short: "List the store's members and their roles", Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.openStore(storage.Options{})
+			if err != nil {
+				return err
+			}
+			ms, err := st.Members(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(a.env.Stdout, nonNilSlice(ms))
+			}
+			tw := tabwriter.NewWriter(a.env.Stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "USER\tROLE\tADDED\tADDED BY")
+			for _, m := range ms {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m.User, m.Role, format.Date(m.AddedAt), m.AddedBy)
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+	return group("member", "List the store's members (admins and super admins)", list)
+}
+
+func nonNilSlice[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -1,0 +1,425 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"keyden/format"
+	"keyden/model"
+	"keyden/storage"
+)
+
+func (a *app) createCommand() *cobra.Command {
+	var (
+		name, channel, env, typ, expires string
+		scopes, allow                    []string
+		asJSON                           bool
+	)
+	cmd := &cobra.Command{
+		Use:   "create --name N --channel C --env E",
+		Short: "Create a key and print it once",
+		Long: `Create a key and print it once on standard output: only the key, or with
+--json one object holding it under "secret". Nothing else ever shows it again.`,
+		Example: `  keyden create --name "web checkout" --channel default --env prod
+  keyden create --name ci --channel default --env dev --scope deploy:* --allow-ip 10.0.0.0/8 --expires 90d --json`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			// Everything that can be checked without the store is checked first,
+			// so bad input never opens it.
+			req := storage.CreateRequest{Channel: channel, Environment: env, Scopes: scopes, AllowedIPs: allow}
+			var err error
+			if !cmd.Flags().Changed("name") {
+				return usagef("a key needs a name: pass --name, such as --name \"web checkout\"")
+			}
+			if req.Name, err = model.ValidateKeyName(name); err != nil {
+				return usagef("%v", err)
+			}
+			if env == "" {
+				return usagef("a key needs an environment: pass --env, such as --env prod")
+			}
+			if err := model.ValidateChannelName(channel); err != nil {
+				return usagef("%v", err)
+			}
+			if req.Type, err = model.ParseKeyType(typ); err != nil {
+				return usagef("%v", err)
+			}
+			if req.Scopes, err = model.NormalizeScopes(scopes); err != nil {
+				return usagef("%v", err)
+			}
+			if req.AllowedIPs, err = model.NormalizeAllowedIPs(allow); err != nil {
+				return usagef("%v", err)
+			}
+			if req.ExpiresAt, err = model.ParseExpiry(expires, a.env.Now()); err != nil {
+				return usagef("%v", err)
+			}
+			st, err := a.openStore(storage.Options{})
+			if err != nil {
+				return err
+			}
+			c, err := st.CreateKey(cmd.Context(), req)
+			if err != nil {
+				return err
+			}
+			if c.Grown {
+				fmt.Fprintf(a.env.Stderr, "keyden: this key is %d characters, longer than the store's format, to keep its minimum randomness with this prefix and tag.\n", len(c.Secret))
+			}
+			if asJSON {
+				return writeJSON(a.env.Stdout, struct {
+					Secret string `json:"secret"`
+					model.KeyView
+				}{c.Secret, c.Key.View()})
+			}
+			if a.env.IsTerminal(a.env.Stdout) {
+				fmt.Fprintf(a.env.Stderr, "Created %s (%s) in %s/%s. This is the only time the key is shown: store it now.\n",
+					model.Quote(c.Key.Name), c.Key.ID, c.Key.Channel, c.Key.Environment)
+			}
+			_, err = fmt.Fprintln(a.env.Stdout, c.Secret)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&name, "name", "", "what the key is for, 1–64 printable characters (required)")
+	f.StringVar(&channel, "channel", model.DefaultChannel, "channel the key belongs to")
+	f.StringVar(&env, "env", "", "environment name or tag, such as prod (required)")
+	f.StringVar(&typ, "type", "bearer", "how apps send it: bearer or x-api-key")
+	f.StringArrayVar(&scopes, "scope", nil, "a scope the key holds, such as posts:read (repeatable)")
+	f.StringArrayVar(&allow, "allow-ip", nil, "an IP or CIDR the key may be used from (repeatable; none = anywhere)")
+	f.StringVar(&expires, "expires", "never", "never, a duration such as 90d, or a date such as 2027-01-31")
+	f.BoolVar(&asJSON, "json", false, "print one JSON object with the key under \"secret\"")
+	return cmd
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// sortKeys orders keys oldest first, so new keys land at the bottom of a listing.
+func sortKeys(keys []model.Key) {
+	sort.SliceStable(keys, func(i, j int) bool {
+		if !keys[i].CreatedAt.Equal(keys[j].CreatedAt) {
+			return keys[i].CreatedAt.Before(keys[j].CreatedAt)
+		}
+		return keys[i].ID < keys[j].ID
+	})
+}
+
+func (a *app) listCommand() *cobra.Command {
+	var channel, env string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List keys (never their secrets)",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.openStore(storage.Options{})
+			if err != nil {
+				return err
+			}
+			keys, err := st.ListKeys(cmd.Context(), storage.Filter{Channel: channel, Environment: env})
+			if err != nil {
+				return err
+			}
+			sortKeys(keys)
+			w := bufio.NewWriterSize(a.env.Stdout, 64<<10)
+			defer w.Flush()
+			if asJSON {
+				return writeKeysJSON(w, keys)
+			}
+			if len(keys) == 0 {
+				fmt.Fprintln(w, "No keys yet. Create one with: keyden create --name NAME --env prod")
+				return nil
+			}
+			now := a.env.Now()
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAME\tCHANNEL\tENV\tHINT\tCREATED\tLAST USED\tCREATED BY")
+			for i := range keys {
+				k := &keys[i]
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Channel, k.Environment,
+					k.Hint, format.Date(k.CreatedAt), format.Ago(k.LastUsedAt, now), k.CreatedBy)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&channel, "channel", "", "only keys of this channel")
+	cmd.Flags().StringVar(&env, "env", "", "only keys of this environment (name or tag)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+	return cmd
+}
+
+// writeKeysJSON streams the array one key per line: 100k keys never build
+// one big buffer.
+func writeKeysJSON(w io.Writer, keys []model.Key) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	io.WriteString(w, "[")
+	for i := range keys {
+		buf.Reset()
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.WriteByte('\n')
+		if err := enc.Encode(keys[i]); err != nil {
+			return err
+		}
+		if _, err := w.Write(bytes.TrimRight(buf.Bytes(), "\n")); err != nil {
+			return err
+		}
+	}
+	_, err := io.WriteString(w, "\n]\n")
+	return err
+}
+
+func (a *app) showCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show one key's details (never its secret)",
+		Args:  oneArg("key id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.openStore(storage.Options{})
+			if err != nil {
+				return err
+			}
+			k, err := st.GetKey(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(a.env.Stdout, k)
+			}
+			return writeKeyDetails(a.env.Stdout, &k, a.env.Now())
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}
+
+// KeyFields are a key's details as label/value pairs, shared by `show` and the TUI.
+func KeyFields(k *model.Key, now time.Time) [][2]string {
+	list := func(l []string, none string) string {
+		if len(l) == 0 {
+			return none
+		}
+		return strings.Join(l, ", ")
+	}
+	used := format.Ago(k.LastUsedAt, now)
+	if !k.LastUsedAt.IsZero() {
+		used = format.Stamp(k.LastUsedAt) + " (" + used + ")"
+		if k.LastUsedFrom != "" {
+			used += " from " + k.LastUsedFrom
+		}
+	}
+	expires := format.Stamp(k.ExpiresAt)
+	if !k.ExpiresAt.IsZero() {
+		expires += " (" + format.Until(k.ExpiresAt, now) + ")"
+	}
+	status := "active"
+	switch {
+	case k.Disabled:
+		status = "disabled"
+	case k.Expired(now):
+		status = "expired"
+	}
+	f := [][2]string{
+		{"ID", k.ID}, {"Name", k.Name}, {"Channel", k.Channel}, {"Environment", k.Environment},
+		{"Status", status}, {"Type", string(k.Type)}, {"Hint", k.Hint},
+		{"Scopes", list(k.Scopes, "none")}, {"Allowed IPs", list(k.AllowedIPs, "anywhere")},
+		{"Created", format.Stamp(k.CreatedAt) + " by " + k.CreatedBy},
+		{"Expires", expires}, {"Last used", used}, {"Uses", fmt.Sprint(k.UseCount)},
+	}
+	if k.RotatedFrom != "" {
+		f = append(f, [2]string{"Replaces", k.RotatedFrom})
+	}
+	if k.RotatedTo != "" {
+		f = append(f, [2]string{"Replaced by", k.RotatedTo})
+	}
+	return f
+}
+
+func writeKeyDetails(w io.Writer, k *model.Key, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, f := range KeyFields(k, now) {
+		fmt.Fprintf(tw, "%s:\t%s\n", f[0], f[1])
+	}
+	return tw.Flush()
+}
+
+func (a *app) deleteCommand() *cobra.Command {
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "delete ID",
+		Short: "Delete a key: it stops working at once",
+		Long: `Delete a key. The next verify of it is refused as unknown, so apps using it
+stop working immediately. This cannot be undone. Without --yes keyden asks on
+the terminal, and refuses when there is none.`,
+		Args: oneArg("key id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			interactive := a.env.IsTerminal(a.env.Stdin) && a.env.IsTerminal(a.env.Stderr)
+			if !yes && !interactive {
+				return usagef("deleting a key needs confirmation: pass --yes (there is no terminal to ask on)")
+			}
+			st, err := a.openStore(storage.Options{})
+			if err != nil {
+				return err
+			}
+			if !yes {
+				k, err := st.GetKey(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.env.Stderr, "Delete %s (%s, %s/%s, last used %s)?\nApps using this key will stop working immediately. This cannot be undone.\nType yes to delete: ",
+					model.Quote(k.Name), k.ID, k.Channel, k.Environment, format.Ago(k.LastUsedAt, a.env.Now()))
+				line, _ := bufio.NewReader(a.env.Stdin).ReadString('\n')
+				if strings.TrimSpace(line) != "yes" {
+					fmt.Fprintln(a.env.Stderr, "Not deleted.")
+					return &silentExit{code: ExitRefused}
+				}
+			}
+			k, err := st.DeleteKey(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.env.Stdout, "Deleted %s (%s, %s/%s).\n", model.Quote(k.Name), k.ID, k.Channel, k.Environment)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "delete without asking")
+	return cmd
+}
+
+// maxSecretInput bounds what verify reads: a key is at most 256 bytes.
+const maxSecretInput = 4096
+
+func (a *app) verifyCommand() *cobra.Command {
+	var env, scope, ip string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "verify [--env E] [--scope S] [--ip IP]",
+		Short: "Check a key read from standard input (never from arguments)",
+		Long: `Check a key read from standard input; exit 0 when it is accepted and 1 when
+it is refused, with the reason (malformed, unknown, wrong_environment, expired,
+disabled, scope_missing, ip_not_allowed). A success records the key's last use.
+The key is never taken from the command line, where other users could see it.`,
+		Example: `  printf %s "$KEY" | keyden verify --env prod
+  keyden verify --env prod --scope posts:write --ip 203.0.113.7 < key.txt`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				// Never echo the argument: it may well be a key.
+				return usagef("verify reads the key from standard input, never from arguments (they are visible to other users): printf %%s \"$KEY\" | keyden verify")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req := storage.VerifyRequest{Environment: env, Scope: scope}
+			if scope != "" {
+				if err := model.ValidateScope(scope); err != nil {
+					return usagef("%v", err)
+				}
+			}
+			if ip != "" {
+				addr, err := netip.ParseAddr(strings.TrimSpace(ip))
+				if err != nil || addr.Zone() != "" {
+					return usagef("--ip %s is not an IP address: give one such as 203.0.113.7", model.Quote(ip))
+				}
+				req.ClientIP = addr
+			}
+			secret, err := a.readSecret()
+			if err != nil {
+				return err
+			}
+			req.Secret = secret
+			st, err := a.openStore(storage.Options{})
+			if err != nil {
+				return err
+			}
+			res, err := st.Verify(cmd.Context(), req)
+			if err != nil {
+				return err
+			}
+			return a.reportVerify(res, asJSON)
+		},
+	}
+	cmd.Flags().StringVar(&env, "env", "", "the environment the key must belong to (name or tag)")
+	cmd.Flags().StringVar(&scope, "scope", "", "a scope the key must hold")
+	cmd.Flags().StringVar(&ip, "ip", "", "the client's IP address, checked against the key's allowlist and recorded")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as one JSON object")
+	return cmd
+}
+
+// readSecret reads one key from stdin: without echo on a terminal, and
+// bounded and trimmed of surrounding white space otherwise.
+func (a *app) readSecret() (string, error) {
+	if a.env.IsTerminal(a.env.Stdin) {
+		if fd, ok := a.env.Stdin.(interface{ Fd() uintptr }); ok {
+			fmt.Fprint(a.env.Stderr, "Key (not shown): ")
+			b, err := term.ReadPassword(int(fd.Fd()))
+			fmt.Fprintln(a.env.Stderr)
+			if err != nil {
+				return "", usagef("could not read the key from the terminal: pipe it in instead")
+			}
+			return strings.TrimSpace(string(b)), nil
+		}
+	}
+	b, err := io.ReadAll(io.LimitReader(a.env.Stdin, maxSecretInput+1))
+	if err != nil {
+		return "", usagef("could not read the key from standard input: %v", err)
+	}
+	if len(b) > maxSecretInput {
+		return "", usagef("standard input is too long to be a key: pipe in just the key")
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", usagef("no key on standard input: pipe one in, such as printf %%s \"$KEY\" | keyden verify")
+	}
+	return s, nil
+}
+
+func (a *app) reportVerify(res storage.VerifyResult, asJSON bool) error {
+	if asJSON {
+		out := struct {
+			OK     bool       `json:"ok"`
+			Reason string     `json:"reason,omitempty"`
+			Detail string     `json:"detail,omitempty"`
+			Key    *model.Key `json:"key,omitempty"`
+		}{OK: res.OK, Reason: string(res.Reason), Detail: res.Detail}
+		if res.Key.ID != "" {
+			out.Key = &res.Key
+		}
+		if err := writeJSON(a.env.Stdout, out); err != nil {
+			return err
+		}
+		if !res.OK {
+			return &silentExit{code: ExitRefused}
+		}
+		return nil
+	}
+	if !res.OK {
+		fmt.Fprintf(a.env.Stderr, "keyden: refused (%s): %s.\n", res.Reason, res.Detail)
+		return &silentExit{code: ExitRefused}
+	}
+	k := res.Key
+	_, err := fmt.Fprintf(a.env.Stdout, "ok: %s %s (channel %s, env %s, scopes %s)\n", k.ID, model.Quote(k.Name), k.Channel, k.Environment, scopeList(k.Scopes))
+	return err
+}
+
+func scopeList(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ",")
+}

@@ -1,0 +1,262 @@
+// Package cli is keyden's command line: one cobra command per subcommand,
+// each a thin layer over storage.Store. Run is the whole program, so tests
+// drive it in-process with their own streams and environment.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"keyden/model"
+	"keyden/storage"
+)
+
+// Version is set at build time with -ldflags "-X keyden/cli.Version=…".
+var Version = "0.1.0-dev"
+
+// Env is what a run of keyden gets from its process.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+	// IsTerminal says whether a stream is an interactive terminal.
+	IsTerminal func(any) bool
+	// Now is the clock (time.Now if nil).
+	Now func() time.Time
+	// TUI runs the terminal app on a store; nil means none is built in.
+	TUI func(ctx context.Context, st storage.Store, app AppInfo) error
+}
+
+// AppInfo is what the TUI needs to know of its run.
+type AppInfo struct {
+	Location string
+	Actor    string
+	Getenv   func(string) string
+}
+
+// OSEnv is the real process's Env.
+func OSEnv() Env {
+	return Env{
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv,
+		IsTerminal: func(f any) bool {
+			fd, ok := f.(interface{ Fd() uintptr })
+			return ok && term.IsTerminal(int(fd.Fd()))
+		},
+	}
+}
+
+// Exit codes.
+const (
+	ExitOK      = 0
+	ExitRefused = 1
+	ExitUsage   = 2
+)
+
+// usageError is bad input that no store was consulted for: exit 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// refusal is an operation the store or a check refused: exit 1.
+type refusal struct{ msg string }
+
+func (e *refusal) Error() string { return e.msg }
+
+// silentExit ends with a code after the command has already said why.
+type silentExit struct{ code int }
+
+func (e *silentExit) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// app carries what every command needs.
+type app struct {
+	env    Env
+	dbPath string
+	store  *storage.Bolt
+}
+
+// Run runs keyden with args (without the program name) and returns its exit code.
+func Run(ctx context.Context, args []string, env Env) int {
+	if env.Now == nil {
+		env.Now = time.Now
+	}
+	if env.IsTerminal == nil {
+		env.IsTerminal = func(any) bool { return false }
+	}
+	a := &app{env: env}
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetIn(env.Stdin)
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	var se *silentExit
+	if errors.As(err, &se) {
+		return se.code
+	}
+	fmt.Fprintln(env.Stderr, "keyden: "+sentence(err.Error()))
+	var ue *usageError
+	var rf *refusal
+	switch {
+	case errors.As(err, &ue):
+		return ExitUsage
+	case errors.As(err, &rf):
+		return ExitRefused
+	case errors.Is(err, storage.ErrInvalid):
+		return ExitUsage
+	case isStoreError(err):
+		return ExitRefused
+	}
+	// What is left is cobra's own complaint about the command line.
+	return ExitUsage
+}
+
+func isStoreError(err error) bool {
+	for _, k := range []error{storage.ErrBusy, storage.ErrNotFound, storage.ErrExists, storage.ErrInUse,
+		storage.ErrNotStore, storage.ErrNewerSchema, storage.ErrUnavailable, storage.ErrDamaged} {
+		if errors.Is(err, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// sentence makes a message one sentence: capitalised, with an end mark.
+func sentence(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return s
+	}
+	if !strings.ContainsAny(s[len(s)-1:], ".?!") {
+		s += "."
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// DefaultDBPath is $KEYDEN_DB, else $XDG_DATA_HOME/keyden/keyden.db, else
+// ~/.local/share/keyden/keyden.db.
+func DefaultDBPath(getenv func(string) string) string {
+	if p := getenv("KEYDEN_DB"); p != "" {
+		return p
+	}
+	if x := getenv("XDG_DATA_HOME"); x != "" && filepath.IsAbs(x) {
+		return filepath.Join(x, "keyden", "keyden.db")
+	}
+	home := getenv("HOME")
+	if home == "" {
+		home, _ = os.UserHomeDir()
+	}
+	return filepath.Join(home, ".local", "share", "keyden", "keyden.db")
+}
+
+// Actor is the OS user running keyden.
+func Actor(getenv func(string) string) string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if u := getenv("USER"); u != "" {
+		return u
+	}
+	return fmt.Sprintf("uid-%d", os.Getuid())
+}
+
+// openStore prepares the store named by --db or the environment.
+func (a *app) openStore(opt storage.Options) (*storage.Bolt, error) {
+	if a.store != nil {
+		return a.store, nil
+	}
+	path := a.dbPath
+	if path == "" {
+		path = DefaultDBPath(a.env.Getenv)
+	}
+	opt.Actor = Actor(a.env.Getenv)
+	opt.Now = a.env.Now
+	if t := a.env.Getenv("KEYDEN_LOCK_TIMEOUT"); t != "" {
+		d, err := time.ParseDuration(t)
+		if err != nil || d <= 0 {
+			return nil, usagef("KEYDEN_LOCK_TIMEOUT=%s is not a duration: set it like 3s or 500ms", model.Quote(t))
+		}
+		opt.Timeout = d
+	}
+	st, err := storage.OpenBolt(path, opt)
+	if err != nil {
+		return nil, err
+	}
+	a.store = st
+	return st, nil
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "keyden",
+		Short: "Create, review, rotate and delete API keys from a terminal",
+		Long: `keyden keeps API keys for channels (apps, partners) in environments (dev,
+staging, prod) in one local file. With no command it opens the terminal app.
+A key's secret is shown once; only its SHA-256 is stored.`,
+		Version:       Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if a.env.TUI == nil {
+				return usagef("this keyden has no terminal app built in: use a command, see `keyden --help`")
+			}
+			if !a.env.IsTerminal(a.env.Stdin) || !a.env.IsTerminal(a.env.Stdout) {
+				return usagef("the terminal app needs a terminal: run keyden in one, or use a command (see `keyden --help`)")
+			}
+			st, err := a.openStore(storage.Options{})
+			if err != nil {
+				return err
+			}
+			return a.env.TUI(cmd.Context(), st, AppInfo{Location: st.Path(), Actor: Actor(a.env.Getenv), Getenv: a.env.Getenv})
+		},
+	}
+	root.PersistentFlags().StringVar(&a.dbPath, "db", "", "key store file (default $KEYDEN_DB, else ~/.local/share/keyden/keyden.db)")
+	root.SetVersionTemplate("keyden {{.Version}}\n")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return usagef("%v: see `%s --help`", err, cmd.CommandPath())
+	})
+	root.AddCommand(a.initCommand(), a.infoCommand(), a.createCommand(), a.listCommand(), a.showCommand(),
+		a.deleteCommand(), a.verifyCommand(), a.channelCommand(), a.envCommand(), a.memberCommand(),
+		a.auditCommand(), a.backupCommand())
+	root.CompletionOptions.DisableDefaultCmd = true
+	return root
+}
+
+// noArgs refuses positional arguments as a usage error naming the command's help.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		if cmd.HasSubCommands() {
+			return usagef("unknown command %s: see `%s --help`", model.Quote(args[0]), cmd.CommandPath())
+		}
+		return usagef("%s takes no arguments: see `%s --help`", cmd.CommandPath(), cmd.CommandPath())
+	}
+	return nil
+}
+
+// oneArg wants exactly one positional argument, named what.
+func oneArg(what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return usagef("%s needs exactly one %s: see `%s --help`", cmd.CommandPath(), what, cmd.CommandPath())
+		}
+		return nil
+	}
+}

@@ -1,0 +1,36 @@
+package format
+
+import (
+	"testing"
+	"time"
+)
+
+func TestAgoAndUntil(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		fn   func(time.Time, time.Time) string
+		at   time.Time
+		want string
+	}{
+		{Ago, time.Time{}, "never"},
+		{Ago, now.Add(-3 * time.Second), "just now"},
+		{Ago, now.Add(-45 * time.Second), "45s ago"},
+		{Ago, now.Add(-2 * time.Minute), "2m ago"},
+		{Ago, now.Add(-5 * time.Hour), "5h ago"},
+		{Ago, now.Add(-3 * 24 * time.Hour), "3d ago"},
+		{Ago, now.Add(-100 * 24 * time.Hour), "3mo ago"},
+		{Ago, now.Add(-800 * 24 * time.Hour), "2y ago"},
+		{Ago, now.Add(5 * time.Minute), "in 5m"},
+		{Until, time.Time{}, "never"},
+		{Until, now.Add(7 * 24 * time.Hour), "in 7d"},
+		{Until, now.Add(-2 * 24 * time.Hour), "expired 2d ago"},
+	}
+	for _, tt := range tests {
+		if got := tt.fn(tt.at, now); got != tt.want {
+			t.Errorf("%v: got %q, want %q", tt.at, got, tt.want)
+		}
+	}
+	if Date(time.Time{}) != "never" || Date(now) != "2026-11-26" {
+		t.Error("Date")
+	}
+}

@@ -1,0 +1,166 @@
+// Package model holds keyden's domain types and the rules for what a valid
+// value is. It knows nothing of storage or screens.
+package model
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// KeyType says how apps are told to send a key.
+type KeyType string
+
+const (
+	TypeBearer  KeyType = "bearer"
+	TypeXAPIKey KeyType = "x-api-key"
+)
+
+// Header is the HTTP header line an app sends the key in.
+func (t KeyType) Header(key string) string {
+	if t == TypeXAPIKey {
+		return "x-api-key: " + key
+	}
+	return "Authorization: Bearer " + key
+}
+
+// Role is a member's standing in a store.
+type Role string
+
+const (
+	RoleSuperAdmin Role = "super-admin"
+	RoleAdmin      Role = "admin"
+)
+
+// Key is one API key as stored: never the secret, only its hash.
+type Key struct {
+	ID           string
+	Name         string
+	Channel      string
+	Environment  string
+	Type         KeyType
+	Scopes       []string
+	AllowedIPs   []string
+	CreatedAt    time.Time
+	CreatedBy    string
+	ExpiresAt    time.Time // zero: never
+	LastUsedAt   time.Time // zero: never used
+	LastUsedFrom string
+	UseCount     uint64
+	Hint         string
+	Hash         [32]byte
+	Disabled     bool
+	RotatedFrom  string // the key this one replaced
+	RotatedTo    string // the key that replaced this one
+}
+
+// Expired says whether the key's expiry has passed at now.
+func (k *Key) Expired(now time.Time) bool {
+	return !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt)
+}
+
+// KeyView is the stable JSON shape of a key. It has no field for the hash
+// or the secret, so neither can reach JSON output by accident.
+type KeyView struct {
+	ID           string     `json:"id"`
+	Name         string     `json:"name"`
+	Channel      string     `json:"channel"`
+	Environment  string     `json:"environment"`
+	Type         KeyType    `json:"type"`
+	Scopes       []string   `json:"scopes"`
+	AllowedIPs   []string   `json:"allowed_ips"`
+	CreatedAt    time.Time  `json:"created_at"`
+	CreatedBy    string     `json:"created_by"`
+	ExpiresAt    *time.Time `json:"expires_at"`
+	LastUsedAt   *time.Time `json:"last_used_at"`
+	LastUsedFrom string     `json:"last_used_from,omitempty"`
+	UseCount     uint64     `json:"use_count"`
+	Hint         string     `json:"hint"`
+	Disabled     bool       `json:"disabled"`
+	RotatedFrom  string     `json:"rotated_from,omitempty"`
+	RotatedTo    string     `json:"rotated_to,omitempty"`
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// MarshalJSON writes the documented shape; times are UTC RFC 3339, absent ones null.
+func (k Key) MarshalJSON() ([]byte, error) { return json.Marshal(k.View()) }
+
+// View is the key as JSON shows it.
+func (k *Key) View() KeyView {
+	return KeyView{
+		ID: k.ID, Name: k.Name, Channel: k.Channel, Environment: k.Environment,
+		Type: k.Type, Scopes: nonNil(k.Scopes), AllowedIPs: nonNil(k.AllowedIPs),
+		CreatedAt: k.CreatedAt.UTC(), CreatedBy: k.CreatedBy,
+		ExpiresAt: optTime(k.ExpiresAt), LastUsedAt: optTime(k.LastUsedAt),
+		LastUsedFrom: k.LastUsedFrom, UseCount: k.UseCount, Hint: k.Hint,
+		Disabled: k.Disabled, RotatedFrom: k.RotatedFrom, RotatedTo: k.RotatedTo,
+	}
+}
+
+// Environment is a deployment stage; its Tag goes into every key made in it.
+type Environment struct {
+	Name  string `json:"name"`
+	Tag   string `json:"tag"`
+	Order int    `json:"order"`
+}
+
+// DefaultEnvironments are what a new store starts with.
+func DefaultEnvironments() []Environment {
+	return []Environment{{"dev", "dev", 1}, {"staging", "stg", 2}, {"prod", "prod", 3}}
+}
+
+// Channel groups keys by who uses them: an app, a partner, a client.
+type Channel struct {
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	CreatedAt   time.Time `json:"created_at"`
+	CreatedBy   string    `json:"created_by"`
+}
+
+// DefaultChannel is the channel a new store starts with.
+const DefaultChannel = "default"
+
+// Member is an OS user with a role in a store.
+type Member struct {
+	User    string    `json:"user"`
+	Role    Role      `json:"role"`
+	AddedAt time.Time `json:"added_at"`
+	AddedBy string    `json:"added_by"`
+}
+
+// Event is one line of the audit log. It never holds a secret or a hash.
+type Event struct {
+	Seq         uint64    `json:"seq"`
+	Time        time.Time `json:"time"`
+	Actor       string    `json:"actor"`
+	Action      string    `json:"action"`
+	KeyID       string    `json:"key_id,omitempty"`
+	KeyName     string    `json:"key_name,omitempty"`
+	Channel     string    `json:"channel,omitempty"`
+	Environment string    `json:"environment,omitempty"`
+	Detail      string    `json:"detail,omitempty"`
+}
+
+// Audit actions.
+const (
+	ActionInit          = "init"
+	ActionCreate        = "create"
+	ActionDelete        = "delete"
+	ActionChannelAdd    = "channel-add"
+	ActionChannelRemove = "channel-rm"
+	ActionEnvAdd        = "env-add"
+	ActionEnvRemove     = "env-rm"
+)

@@ -1,0 +1,304 @@
+package model
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestValidateKeyName(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"web checkout", "web checkout", true},
+		{"  padded  ", "padded", true},
+		{"ünïcödé ключ 鍵", "ünïcödé ключ 鍵", true},
+		{strings.Repeat("a", 64), strings.Repeat("a", 64), true},
+		{strings.Repeat("é", 64), strings.Repeat("é", 64), true},
+		{"", "", false},
+		{"   ", "", false},
+		{strings.Repeat("a", 65), "", false},
+		{"tab\there", "", false},
+		{"bell\a", "", false},
+		{"esc\x1b[31m", "", false},
+		{"rtl\u202eoverride", "", false},
+		{"bad\xffutf8", "", false},
+	}
+	for _, tt := range tests {
+		got, err := ValidateKeyName(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("ValidateKeyName(%q) = %q, %v; want %q ok=%v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestSlugsTagsPrefixesScopes(t *testing.T) {
+	tests := []struct {
+		name string
+		fn   func(string) error
+		in   string
+		ok   bool
+	}{
+		{"channel", ValidateChannelName, "default", true},
+		{"channel", ValidateChannelName, "mobile-app-2", true},
+		{"channel", ValidateChannelName, "0day", true},
+		{"channel", ValidateChannelName, strings.Repeat("a", 40), true},
+		{"channel", ValidateChannelName, strings.Repeat("a", 41), false},
+		{"channel", ValidateChannelName, "-lead", false},
+		{"channel", ValidateChannelName, "Upper", false},
+		{"channel", ValidateChannelName, "sp ace", false},
+		{"channel", ValidateChannelName, "", false},
+		{"env", ValidateEnvName, "staging", true},
+		{"env", ValidateEnvName, "pre_prod", false},
+		{"tag", ValidateTag, "prod", true},
+		{"tag", ValidateTag, "a1", true},
+		{"tag", ValidateTag, "abcdefgh", true},
+		{"tag", ValidateTag, "abcdefghi", false},
+		{"tag", ValidateTag, "", false},
+		{"tag", ValidateTag, "st-g", false},
+		{"prefix", ValidatePrefix, "kd", true},
+		{"prefix", ValidatePrefix, "abcdefgh", true},
+		{"prefix", ValidatePrefix, "k", false},
+		{"prefix", ValidatePrefix, "k1", false},
+		{"prefix", ValidatePrefix, "abcdefghi", false},
+		{"scope", ValidateScope, "posts:read", true},
+		{"scope", ValidateScope, "posts:*", true},
+		{"scope", ValidateScope, "*", true},
+		{"scope", ValidateScope, "a.b_c-d", true},
+		{"scope", ValidateScope, "Posts", false},
+		{"scope", ValidateScope, "posts read", false},
+		{"scope", ValidateScope, "", false},
+		{"scope", ValidateScope, strings.Repeat("a", 129), false},
+	}
+	for _, tt := range tests {
+		if err := tt.fn(tt.in); (err == nil) != tt.ok {
+			t.Errorf("%s(%q) = %v, want ok=%v", tt.name, tt.in, err, tt.ok)
+		}
+	}
+}
+
+func TestNormalizeScopes(t *testing.T) {
+	got, err := NormalizeScopes([]string{"b:read", "a:write", "b:read"})
+	if err != nil || strings.Join(got, ",") != "b:read,a:write" {
+		t.Fatalf("got %v %v", got, err)
+	}
+	if _, err := NormalizeScopes(make([]string, MaxScopes+1)); err == nil {
+		t.Fatal("too many scopes accepted")
+	}
+}
+
+func TestParseAllowedIP(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"203.0.113.7", "203.0.113.7/32", true},
+		{"10.0.0.0/8", "10.0.0.0/8", true},
+		{"2001:db8::/32", "2001:db8::/32", true},
+		{"2001:db8::1", "2001:db8::1/128", true},
+		{"::ffff:1.2.3.4", "1.2.3.4/32", true},
+		{" 192.168.1.0/24 ", "192.168.1.0/24", true},
+		{"10.0.0.5/8", "", false},
+		{"10.0.0.0/33", "", false},
+		{"300.1.1.1", "", false},
+		{"fe80::1%eth0", "", false},
+		{"example.com", "", false},
+		{"", "", false},
+		{"::ffff:10.0.0.0/104", "", false},
+	}
+	for _, tt := range tests {
+		p, err := ParseAllowedIP(tt.in)
+		if (err == nil) != tt.ok || (tt.ok && p.String() != tt.want) {
+			t.Errorf("ParseAllowedIP(%q) = %v, %v; want %s ok=%v", tt.in, p, err, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestIPAllowed(t *testing.T) {
+	allow, err := NormalizeAllowedIPs([]string{"10.0.0.0/8", "2001:db8::/32", "203.0.113.7", "203.0.113.7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(allow, ",") != "10.0.0.0/8,2001:db8::/32,203.0.113.7" {
+		t.Fatalf("normalized %v", allow)
+	}
+	tests := []struct {
+		ip string
+		ok bool
+	}{
+		{"10.1.2.3", true},
+		{"::ffff:10.1.2.3", true},
+		{"11.0.0.1", false},
+		{"2001:db8:1::5", true},
+		{"2001:db9::1", false},
+		{"203.0.113.7", true},
+		{"203.0.113.8", false},
+	}
+	for _, tt := range tests {
+		if got := IPAllowed(allow, netip.MustParseAddr(tt.ip)); got != tt.ok {
+			t.Errorf("IPAllowed(%s) = %v", tt.ip, got)
+		}
+	}
+	if IPAllowed(allow, netip.Addr{}) {
+		t.Error("a missing client IP passed an allowlist")
+	}
+	if !IPAllowed(nil, netip.Addr{}) {
+		t.Error("an empty allowlist must allow anything")
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	day := 24 * time.Hour
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"90d", 90 * day, true},
+		{"2w", 14 * day, true},
+		{"1y", 365 * day, true},
+		{"24h", 24 * time.Hour, true},
+		{"1h30m", 90 * time.Minute, true},
+		{"100y", 100 * 365 * day, true},
+		{"101y", 0, false},
+		{"0d", 0, false},
+		{"-1h", 0, false},
+		{"d", 0, false},
+		{"5x", 0, false},
+		{"", 0, false},
+		{"99999999999999999999d", 0, false},
+		{"1.5d", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := ParseDuration(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v ok=%v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestParseExpiry(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want time.Time
+		ok   bool
+	}{
+		{"never", time.Time{}, true},
+		{"", time.Time{}, true},
+		{"90d", now.Add(90 * 24 * time.Hour), true},
+		{"2027-01-31", time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC), true},
+		{"2027-01-31T10:00:00+01:00", time.Date(2027, 1, 31, 9, 0, 0, 0, time.UTC), true},
+		{"2026-11-25", time.Time{}, false},
+		{"2020-01-01T00:00:00Z", time.Time{}, false},
+		{"2027-02-30", time.Time{}, false},
+		{"tomorrow", time.Time{}, false},
+		{"3000-01-01", time.Time{}, false},
+	}
+	for _, tt := range tests {
+		got, err := ParseExpiry(tt.in, now)
+		if (err == nil) != tt.ok || !got.Equal(tt.want) {
+			t.Errorf("ParseExpiry(%q) = %v, %v; want %v ok=%v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestParseKeyTypeAndRole(t *testing.T) {
+	if k, err := ParseKeyType("x-api-key"); err != nil || k != TypeXAPIKey {
+		t.Error(k, err)
+	}
+	if k, err := ParseKeyType(""); err != nil || k != TypeBearer {
+		t.Error(k, err)
+	}
+	if _, err := ParseKeyType("basic"); err == nil {
+		t.Error("basic accepted")
+	}
+	if _, err := ParseRole("owner"); err == nil {
+		t.Error("owner accepted")
+	}
+}
+
+func TestQuoteEscapes(t *testing.T) {
+	if q := Quote("\x1b[2J"); strings.ContainsRune(q, 0x1b) {
+		t.Fatalf("Quote left an escape: %q", q)
+	}
+}
+
+// Fuzz targets for every parser of user input: none may panic, and anything
+// accepted must satisfy the rule it was checked against.
+
+func FuzzValidateKeyName(f *testing.F) {
+	for _, s := range []string{"web checkout", "", " a ", "\x1b", strings.Repeat("é", 70)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := ValidateKeyName(s)
+		if err != nil {
+			return
+		}
+		if got == "" || len([]rune(got)) > MaxNameLen || strings.ContainsAny(got, "\x00\x1b\n\r\t") {
+			t.Fatalf("accepted %q as %q", s, got)
+		}
+		if again, err := ValidateKeyName(got); err != nil || again != got {
+			t.Fatalf("not idempotent: %q", got)
+		}
+	})
+}
+
+func FuzzValidateSlugTagScope(f *testing.F) {
+	for _, s := range []string{"default", "prod", "posts:*", "-x", "A", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if ValidateChannelName(s) == nil && (len(s) > 40 || strings.ToLower(s) != s || strings.ContainsAny(s, " _:")) {
+			t.Fatalf("channel %q accepted", s)
+		}
+		if ValidateTag(s) == nil && (len(s) > 8 || len(s) == 0 || strings.Contains(s, "_")) {
+			t.Fatalf("tag %q accepted", s)
+		}
+		if ValidatePrefix(s) == nil && (len(s) < 2 || len(s) > 8) {
+			t.Fatalf("prefix %q accepted", s)
+		}
+		if ValidateScope(s) == nil && (s == "" || strings.ContainsAny(s, " \n/")) {
+			t.Fatalf("scope %q accepted", s)
+		}
+	})
+}
+
+func FuzzParseAllowedIP(f *testing.F) {
+	for _, s := range []string{"10.0.0.0/8", "::1", "1.2.3.4", "2001:db8::/32", "1.2.3.4/40", "::ffff:1.2.3.4/120"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParseAllowedIP(s)
+		if err != nil {
+			return
+		}
+		if !p.IsValid() || p.Masked() != p {
+			t.Fatalf("accepted %q as %v", s, p)
+		}
+		// Its canonical text parses back to the same prefix.
+		if q, err := ParseAllowedIP(p.String()); err != nil || q != p {
+			t.Fatalf("%v does not round-trip: %v %v", p, q, err)
+		}
+	})
+}
+
+func FuzzParseDuration(f *testing.F) {
+	for _, s := range []string{"90d", "1h30m", "1y", "0d", "-5m", "9999999999y"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseDuration(s)
+		if err == nil && (d <= 0 || d > MaxLifetime) {
+			t.Fatalf("ParseDuration(%q) = %v", s, d)
+		}
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		at, err := ParseExpiry(s, now)
+		if err == nil && !at.IsZero() && !at.After(now) {
+			t.Fatalf("ParseExpiry(%q) = %v, not in the future", s, at)
+		}
+	})
+}

@@ -1,0 +1,212 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+
+	bolt "go.etcd.io/bbolt"
+
+	"keyden/model"
+)
+
+func putJSON(bk *bolt.Bucket, key string, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return bk.Put([]byte(key), raw)
+}
+
+// readAll decodes every JSON value of a small bucket.
+func readAll[T any](tx *bolt.Tx, name []byte) ([]T, error) {
+	var out []T
+	err := tx.Bucket(name).ForEach(func(k, v []byte) error {
+		var t T
+		if err := json.Unmarshal(v, &t); err != nil {
+			return fail(ErrDamaged, "the %s entry %s is damaged: restore the store from a backup", name, model.Quote(string(k)))
+		}
+		out = append(out, t)
+		return nil
+	})
+	return out, err
+}
+
+// resolveEnv finds an environment by name or by tag.
+func resolveEnv(tx *bolt.Tx, nameOrTag string) (model.Environment, error) {
+	envs, err := readAll[model.Environment](tx, bucketEnvs)
+	if err != nil {
+		return model.Environment{}, err
+	}
+	for _, e := range envs {
+		if e.Name == nameOrTag {
+			return e, nil
+		}
+	}
+	for _, e := range envs {
+		if e.Tag == nameOrTag {
+			return e, nil
+		}
+	}
+	return model.Environment{}, fail(ErrNotFound, "there is no environment %s: pick one from `keyden env list` or add it with `keyden env add`", model.Quote(nameOrTag))
+}
+
+// Environments lists environments in their order.
+func (b *Bolt) Environments(ctx context.Context) ([]model.Environment, error) {
+	var out []model.Environment
+	err := b.view(func(tx *bolt.Tx) error {
+		var err error
+		out, err = readAll[model.Environment](tx, bucketEnvs)
+		return err
+	})
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Order < out[j].Order })
+	return out, err
+}
+
+// AddEnvironment adds an environment; its name and tag must both be new.
+// Order 0 puts it after the others.
+func (b *Bolt) AddEnvironment(ctx context.Context, e model.Environment) (model.Environment, error) {
+	if err := model.ValidateEnvName(e.Name); err != nil {
+		return e, fail(ErrInvalid, "%s", err)
+	}
+	if e.Tag == "" {
+		e.Tag = e.Name
+	}
+	if err := model.ValidateTag(e.Tag); err != nil {
+		return e, fail(ErrInvalid, "%s", err)
+	}
+	err := b.update(func(tx *bolt.Tx) error {
+		envs, err := readAll[model.Environment](tx, bucketEnvs)
+		if err != nil {
+			return err
+		}
+		last := 0
+		for _, x := range envs {
+			if x.Name == e.Name || x.Tag == e.Name {
+				return fail(ErrExists, "an environment named %s already exists: choose another name", e.Name)
+			}
+			if x.Tag == e.Tag || x.Name == e.Tag {
+				return fail(ErrExists, "the tag %s is already used by the environment %s: choose another with --tag", e.Tag, x.Name)
+			}
+			last = max(last, x.Order)
+		}
+		if e.Order == 0 {
+			e.Order = last + 1
+		}
+		if err := putJSON(tx.Bucket(bucketEnvs), e.Name, e); err != nil {
+			return err
+		}
+		return b.appendEvent(tx, model.Event{Action: model.ActionEnvAdd, Environment: e.Name, Detail: "tag " + e.Tag})
+	})
+	return e, err
+}
+
+// RemoveEnvironment removes an environment no key uses.
+func (b *Bolt) RemoveEnvironment(ctx context.Context, name string) error {
+	return b.update(func(tx *bolt.Tx) error {
+		env, err := resolveEnv(tx, name)
+		if err != nil {
+			return err
+		}
+		n, err := countKeys(tx, func(k *model.Key) bool { return k.Environment == env.Name })
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return fail(ErrInUse, "the environment %s is used by %d %s: delete or move them first", env.Name, n, plural(n, "key", "keys"))
+		}
+		if err := tx.Bucket(bucketEnvs).Delete([]byte(env.Name)); err != nil {
+			return err
+		}
+		return b.appendEvent(tx, model.Event{Action: model.ActionEnvRemove, Environment: env.Name})
+	})
+}
+
+// Channels lists channels by name.
+func (b *Bolt) Channels(ctx context.Context) ([]model.Channel, error) {
+	var out []model.Channel
+	err := b.view(func(tx *bolt.Tx) error {
+		var err error
+		out, err = readAll[model.Channel](tx, bucketChannels)
+		return err
+	})
+	return out, err
+}
+
+// AddChannel adds a channel with a new name.
+func (b *Bolt) AddChannel(ctx context.Context, c model.Channel) (model.Channel, error) {
+	if err := model.ValidateChannelName(c.Name); err != nil {
+		return c, fail(ErrInvalid, "%s", err)
+	}
+	desc, err := model.ValidateDescription(c.Description)
+	if err != nil {
+		return c, fail(ErrInvalid, "%s", err)
+	}
+	c.Description = desc
+	err = b.update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketChannels)
+		if bk.Get([]byte(c.Name)) != nil {
+			return fail(ErrExists, "a channel named %s already exists: choose another name", c.Name)
+		}
+		c.CreatedAt, c.CreatedBy = b.now(), b.opt.Actor
+		if err := putJSON(bk, c.Name, c); err != nil {
+			return err
+		}
+		return b.appendEvent(tx, model.Event{Action: model.ActionChannelAdd, Channel: c.Name})
+	})
+	return c, err
+}
+
+// RemoveChannel removes a channel no key uses.
+func (b *Bolt) RemoveChannel(ctx context.Context, name string) error {
+	return b.update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketChannels)
+		if bk.Get([]byte(name)) == nil {
+			return fail(ErrNotFound, "there is no channel %s: see `keyden channel list`", model.Quote(name))
+		}
+		n, err := countKeys(tx, func(k *model.Key) bool { return k.Channel == name })
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return fail(ErrInUse, "the channel %s is used by %d %s: delete or move them first", name, n, plural(n, "key", "keys"))
+		}
+		if err := bk.Delete([]byte(name)); err != nil {
+			return err
+		}
+		return b.appendEvent(tx, model.Event{Action: model.ActionChannelRemove, Channel: name})
+	})
+}
+
+func countKeys(tx *bolt.Tx, match func(*model.Key) bool) (int, error) {
+	n := 0
+	var k model.Key
+	err := tx.Bucket(bucketKeys).ForEach(func(id, v []byte) error {
+		if err := model.DecodeKey(v, &k); err != nil {
+			return fail(ErrDamaged, "the key record %s is damaged: restore the store from a backup", model.Quote(string(id)))
+		}
+		if match(&k) {
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// Members lists the store's members.
+func (b *Bolt) Members(ctx context.Context) ([]model.Member, error) {
+	var out []model.Member
+	err := b.view(func(tx *bolt.Tx) error {
+		var err error
+		out, err = readAll[model.Member](tx, bucketMembers)
+		return err
+	})
+	return out, err
+}

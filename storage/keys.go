@@ -1,0 +1,226 @@
+package storage
+
+import (
+	"context"
+	"time"
+	"unsafe"
+
+	bolt "go.etcd.io/bbolt"
+
+	"keyden/keygen"
+	"keyden/model"
+)
+
+// Info reads the store's settings and key count.
+func (b *Bolt) Info(ctx context.Context) (Info, error) {
+	var in Info
+	err := b.view(func(tx *bolt.Tx) error {
+		in = b.info(tx)
+		return nil
+	})
+	return in, err
+}
+
+func (b *Bolt) info(tx *bolt.Tx) Info {
+	meta := tx.Bucket(bucketMeta)
+	created, _ := time.Parse(time.RFC3339Nano, string(meta.Get(metaCreatedAt)))
+	f, _ := keygen.ParseFormat(string(meta.Get(metaFormat)))
+	return Info{
+		Location: b.path, Schema: SchemaVersion, Prefix: string(meta.Get(metaPrefix)),
+		Format: f, CreatedAt: created, CreatedBy: string(meta.Get(metaCreatedBy)),
+		Keys: int(getUint(meta, metaKeyCount)),
+	}
+}
+
+// Generation changes with every committed write.
+func (b *Bolt) Generation(ctx context.Context) (uint64, error) {
+	var g uint64
+	err := b.view(func(tx *bolt.Tx) error {
+		g = getUint(tx.Bucket(bucketMeta), metaGen)
+		return nil
+	})
+	return g, err
+}
+
+// CreateKey validates req against the store, makes a key and commits the
+// record, its hash index and its audit event in one transaction.
+func (b *Bolt) CreateKey(ctx context.Context, req CreateRequest) (Created, error) {
+	var out Created
+	req, err := normalizeCreate(req)
+	if err != nil {
+		return out, err
+	}
+	err = b.update(func(tx *bolt.Tx) error {
+		env, err := resolveEnv(tx, req.Environment)
+		if err != nil {
+			return err
+		}
+		if tx.Bucket(bucketChannels).Get([]byte(req.Channel)) == nil {
+			return fail(ErrNotFound, "there is no channel %s: add it with `keyden channel add %s` or pick one from `keyden channel list`", model.Quote(req.Channel), req.Channel)
+		}
+		in := b.info(tx)
+		out, err = b.insertKey(tx, in, env, req)
+		return err
+	})
+	if err != nil {
+		return Created{}, err
+	}
+	return out, nil
+}
+
+// normalizeCreate applies the model's rules, so every front end gets the same answers.
+func normalizeCreate(req CreateRequest) (CreateRequest, error) {
+	name, err := model.ValidateKeyName(req.Name)
+	if err != nil {
+		return req, fail(ErrInvalid, "%s", err)
+	}
+	req.Name = name
+	if err := model.ValidateChannelName(req.Channel); err != nil {
+		return req, fail(ErrInvalid, "%s", err)
+	}
+	if req.Environment == "" {
+		return req, fail(ErrInvalid, "no environment given: pass --env, such as --env prod")
+	}
+	if req.Type == "" {
+		req.Type = model.TypeBearer
+	}
+	if _, err := model.ParseKeyType(string(req.Type)); err != nil {
+		return req, fail(ErrInvalid, "%s", err)
+	}
+	if req.Scopes, err = model.NormalizeScopes(req.Scopes); err != nil {
+		return req, fail(ErrInvalid, "%s", err)
+	}
+	if req.AllowedIPs, err = model.NormalizeAllowedIPs(req.AllowedIPs); err != nil {
+		return req, fail(ErrInvalid, "%s", err)
+	}
+	return req, nil
+}
+
+func (b *Bolt) insertKey(tx *bolt.Tx, in Info, env model.Environment, req CreateRequest) (Created, error) {
+	keys, hashes := tx.Bucket(bucketKeys), tx.Bucket(bucketHashes)
+	secret, err := keygen.Generate(in.Format, in.Prefix, env.Tag)
+	if err != nil {
+		return Created{}, fail(ErrUnavailable, "%s", err)
+	}
+	id, err := newID(keys)
+	if err != nil {
+		return Created{}, fail(ErrUnavailable, "the system's random source failed: %v", err)
+	}
+	k := model.Key{
+		ID: id, Name: req.Name, Channel: req.Channel, Environment: env.Name, Type: req.Type,
+		Scopes: req.Scopes, AllowedIPs: req.AllowedIPs, CreatedAt: b.now(), CreatedBy: b.opt.Actor,
+		ExpiresAt: req.ExpiresAt, Hint: keygen.Hint(secret), Hash: keygen.HashKey(secret),
+	}
+	if hashes.Get(k.Hash[:]) != nil {
+		// 2^-256: a broken random source, not bad luck. Refuse rather than alias two keys.
+		return Created{}, fail(ErrUnavailable, "the new key collided with an existing one, which means the random source is broken: do not use this machine to make keys")
+	}
+	if err := keys.Put([]byte(id), model.EncodeKey(nil, &k)); err != nil {
+		return Created{}, err
+	}
+	if err := hashes.Put(k.Hash[:], []byte(id)); err != nil {
+		return Created{}, err
+	}
+	if err := bumpUint(tx.Bucket(bucketMeta), metaKeyCount, 1); err != nil {
+		return Created{}, err
+	}
+	if err := b.appendEvent(tx, keyEvent(model.ActionCreate, &k)); err != nil {
+		return Created{}, err
+	}
+	return Created{Key: k, Secret: secret, Grown: keygen.LayoutFor(in.Format, in.Prefix, env.Tag).Grown}, nil
+}
+
+func keyEvent(action string, k *model.Key) model.Event {
+	return model.Event{Action: action, KeyID: k.ID, KeyName: k.Name, Channel: k.Channel, Environment: k.Environment}
+}
+
+// ListKeys returns every key matching f, in id order.
+func (b *Bolt) ListKeys(ctx context.Context, f Filter) ([]model.Key, error) {
+	var out []model.Key
+	err := b.view(func(tx *bolt.Tx) error {
+		envName := ""
+		if f.Environment != "" {
+			env, err := resolveEnv(tx, f.Environment)
+			if err != nil {
+				return err
+			}
+			envName = env.Name
+		}
+		out = make([]model.Key, 0, getUint(tx.Bucket(bucketMeta), metaKeyCount))
+		var a arena
+		return tx.Bucket(bucketKeys).ForEach(func(id, v []byte) error {
+			out = append(out, model.Key{})
+			k := &out[len(out)-1]
+			if err := model.DecodeKeyString(a.string(v), k); err != nil {
+				return fail(ErrDamaged, "the key record %s in %s is damaged: restore the store from a backup", model.Quote(string(id)), b.path)
+			}
+			if (f.Channel != "" && k.Channel != f.Channel) || (envName != "" && k.Environment != envName) {
+				out = out[:len(out)-1]
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// arena copies records out of the memory map into large chunks, so decoding
+// a record costs no allocation of its own for its strings. A chunk is never
+// written again once a string points into it.
+type arena struct{ buf []byte }
+
+func (a *arena) string(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > cap(a.buf)-len(a.buf) {
+		a.buf = make([]byte, 0, max(256<<10, len(b)))
+	}
+	start := len(a.buf)
+	a.buf = append(a.buf, b...)
+	return unsafe.String(&a.buf[start], len(b))
+}
+
+// GetKey reads one key by id.
+func (b *Bolt) GetKey(ctx context.Context, id string) (model.Key, error) {
+	var k model.Key
+	err := b.view(func(tx *bolt.Tx) error {
+		var err error
+		k, err = b.getKey(tx, id)
+		return err
+	})
+	return k, err
+}
+
+func (b *Bolt) getKey(tx *bolt.Tx, id string) (model.Key, error) {
+	var k model.Key
+	v := tx.Bucket(bucketKeys).Get([]byte(id))
+	if v == nil {
+		return k, fail(ErrNotFound, "there is no key with id %s: see `keyden list` for ids", model.Quote(id))
+	}
+	if err := model.DecodeKey(v, &k); err != nil {
+		return k, fail(ErrDamaged, "the key record %s is damaged: restore the store from a backup", model.Quote(id))
+	}
+	return k, nil
+}
+
+// DeleteKey removes a key and its hash index; the next verify of it fails as unknown.
+func (b *Bolt) DeleteKey(ctx context.Context, id string) (model.Key, error) {
+	var k model.Key
+	err := b.update(func(tx *bolt.Tx) error {
+		var err error
+		if k, err = b.getKey(tx, id); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketKeys).Delete([]byte(id)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketHashes).Delete(k.Hash[:]); err != nil {
+			return err
+		}
+		if err := bumpUint(tx.Bucket(bucketMeta), metaKeyCount, -1); err != nil {
+			return err
+		}
+		return b.appendEvent(tx, keyEvent(model.ActionDelete, &k))
+	})
+	return k, err
+}

@@ -1,0 +1,140 @@
+// Package storage keeps keyden's key set. Store is the seam the command line
+// and the TUI use; Bolt is the embedded implementation on one bbolt file.
+// Nothing outside this package touches bbolt.
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"keyden/keygen"
+	"keyden/model"
+)
+
+// Store is everything keyden does with its key set. Each call is one whole
+// operation: implementations hold no lock between calls.
+type Store interface {
+	Info(ctx context.Context) (Info, error)
+	// Generation changes whenever anything in the store changes (a key
+	// created, used or deleted), so a view can tell when to re-read.
+	Generation(ctx context.Context) (uint64, error)
+
+	CreateKey(ctx context.Context, req CreateRequest) (Created, error)
+	ListKeys(ctx context.Context, f Filter) ([]model.Key, error)
+	GetKey(ctx context.Context, id string) (model.Key, error)
+	DeleteKey(ctx context.Context, id string) (model.Key, error)
+	Verify(ctx context.Context, req VerifyRequest) (VerifyResult, error)
+
+	Environments(ctx context.Context) ([]model.Environment, error)
+	AddEnvironment(ctx context.Context, e model.Environment) (model.Environment, error)
+	RemoveEnvironment(ctx context.Context, name string) error
+	Channels(ctx context.Context) ([]model.Channel, error)
+	AddChannel(ctx context.Context, c model.Channel) (model.Channel, error)
+	RemoveChannel(ctx context.Context, name string) error
+
+	Members(ctx context.Context) ([]model.Member, error)
+	Audit(ctx context.Context, f AuditFilter) ([]model.Event, error)
+	Backup(ctx context.Context, dst string) error
+}
+
+// Info describes a store.
+type Info struct {
+	Location  string        `json:"location"`
+	Schema    int           `json:"schema"`
+	Prefix    string        `json:"prefix"`
+	Format    keygen.Format `json:"format"`
+	CreatedAt time.Time     `json:"created_at"`
+	CreatedBy string        `json:"created_by"`
+	Keys      int           `json:"keys"`
+}
+
+// CreateRequest is a new key's fields; the store fills in the rest.
+type CreateRequest struct {
+	Name        string
+	Channel     string
+	Environment string // name or tag
+	Type        model.KeyType
+	Scopes      []string
+	AllowedIPs  []string
+	ExpiresAt   time.Time
+}
+
+// Created is a new key and its secret, which exists nowhere else.
+type Created struct {
+	Key    model.Key
+	Secret string
+	// Grown says the key is longer than the store's format because its
+	// prefix and tag left too little room for the minimum randomness.
+	Grown bool
+}
+
+// Filter narrows ListKeys; empty fields match everything.
+type Filter struct {
+	Channel     string
+	Environment string // name or tag
+}
+
+// VerifyRequest is one check of a presented key.
+type VerifyRequest struct {
+	Secret      string
+	Environment string // name or tag; empty accepts any
+	Scope       string // empty: no scope required
+	ClientIP    netip.Addr
+}
+
+// Reason is why a key was refused, stable for scripts and JSON.
+type Reason string
+
+const (
+	ReasonMalformed    Reason = "malformed"
+	ReasonUnknown      Reason = "unknown"
+	ReasonWrongEnv     Reason = "wrong_environment"
+	ReasonExpired      Reason = "expired"
+	ReasonDisabled     Reason = "disabled"
+	ReasonScopeMissing Reason = "scope_missing"
+	ReasonIPNotAllowed Reason = "ip_not_allowed"
+)
+
+// VerifyResult is the outcome of a check. Key is set when the key was found.
+type VerifyResult struct {
+	OK     bool
+	Reason Reason
+	Detail string
+	Key    model.Key
+}
+
+// AuditFilter narrows Audit; newest first.
+type AuditFilter struct {
+	KeyID string
+	Since time.Time
+	Limit int
+}
+
+// Error kinds. Every error a Store returns wraps one of these and reads as
+// one sentence that says what to do.
+var (
+	ErrBusy        = errors.New("busy")
+	ErrNotFound    = errors.New("not found")
+	ErrExists      = errors.New("exists")
+	ErrInUse       = errors.New("in use")
+	ErrNotStore    = errors.New("not a keyden store")
+	ErrNewerSchema = errors.New("newer schema")
+	ErrInvalid     = errors.New("invalid")
+	ErrUnavailable = errors.New("unavailable")
+	ErrDamaged     = errors.New("damaged")
+)
+
+type storeError struct {
+	kind error
+	msg  string
+}
+
+func (e *storeError) Error() string { return e.msg }
+func (e *storeError) Unwrap() error { return e.kind }
+
+func fail(kind error, format string, args ...any) error {
+	return &storeError{kind: kind, msg: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,89 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"keyden/keygen"
+	"keyden/model"
+)
+
+// Verify checks a presented key: shape and checksum first (no lookup), then
+// SHA-256 → hash index → record, then disabled, expiry, environment, client
+// IP and scope. A success records last used in the same call.
+func (b *Bolt) Verify(ctx context.Context, req VerifyRequest) (VerifyResult, error) {
+	if _, err := keygen.Parse(req.Secret); err != nil {
+		detail := "the key is not a keyden key"
+		if errors.Is(err, keygen.ErrChecksum) {
+			detail = "the key's checksum does not match: it was mistyped, truncated or edited"
+		}
+		return VerifyResult{Reason: ReasonMalformed, Detail: detail}, nil
+	}
+	hash := keygen.HashKey(req.Secret)
+	var res VerifyResult
+	err := b.update(func(tx *bolt.Tx) error {
+		var envName string
+		if req.Environment != "" {
+			env, err := resolveEnv(tx, req.Environment)
+			if err != nil {
+				return err
+			}
+			envName = env.Name
+		}
+		id := tx.Bucket(bucketHashes).Get(hash[:])
+		if id == nil {
+			res = VerifyResult{Reason: ReasonUnknown, Detail: "no such key: it was never issued or has been deleted"}
+			return errNoWrite
+		}
+		k, err := b.getKey(tx, string(id))
+		if err != nil {
+			return err
+		}
+		res = check(&k, envName, req, b.now())
+		if !res.OK {
+			return errNoWrite
+		}
+		k.LastUsedAt = b.now()
+		k.LastUsedFrom = ""
+		if req.ClientIP.IsValid() {
+			k.LastUsedFrom = req.ClientIP.Unmap().String()
+		}
+		k.UseCount++
+		res.Key = k
+		return tx.Bucket(bucketKeys).Put([]byte(k.ID), model.EncodeKey(nil, &k))
+	})
+	if errors.Is(err, errNoWrite) {
+		err = nil
+	}
+	return res, err
+}
+
+// errNoWrite rolls back a verify that refused: a refusal changes nothing.
+var errNoWrite = errors.New("refused; nothing to write")
+
+// check applies a key's rules to one request, in the order the design
+// gives: disabled, expiry, environment, client IP, scope.
+func check(k *model.Key, envName string, req VerifyRequest, now time.Time) VerifyResult {
+	refuse := func(r Reason, detail string) VerifyResult {
+		return VerifyResult{Reason: r, Detail: detail, Key: *k}
+	}
+	switch {
+	case k.Disabled:
+		return refuse(ReasonDisabled, "the key "+model.Quote(k.Name)+" is disabled")
+	case k.Expired(now):
+		return refuse(ReasonExpired, "the key "+model.Quote(k.Name)+" expired at "+k.ExpiresAt.UTC().Format(time.RFC3339))
+	case envName != "" && k.Environment != envName:
+		return refuse(ReasonWrongEnv, "the key "+model.Quote(k.Name)+" belongs to "+k.Environment+", not "+envName)
+	case !model.IPAllowed(k.AllowedIPs, req.ClientIP):
+		if !req.ClientIP.IsValid() {
+			return refuse(ReasonIPNotAllowed, "the key "+model.Quote(k.Name)+" has an IP allowlist and no client IP was given")
+		}
+		return refuse(ReasonIPNotAllowed, "the key "+model.Quote(k.Name)+" is not allowed from "+req.ClientIP.Unmap().String())
+	case req.Scope != "" && !model.ScopeCovers(k.Scopes, req.Scope):
+		return refuse(ReasonScopeMissing, "the key "+model.Quote(k.Name)+" lacks the scope "+req.Scope)
+	}
+	return VerifyResult{OK: true, Key: *k}
+}
