@@ -138,16 +138,13 @@ func isStoreError(err error) bool {
 	return false
 }
 
-// sentence makes a message one sentence: capitalised, with an end mark.
+// sentence ends a message with a full stop unless it has an end mark.
 func sentence(s string) string {
 	s = strings.TrimSpace(s)
-	if s == "" {
-		return s
-	}
-	if !strings.ContainsAny(s[len(s)-1:], ".?!") {
+	if s != "" && !strings.ContainsAny(s[len(s)-1:], ".?!") {
 		s += "."
 	}
-	return strings.ToUpper(s[:1]) + s[1:]
+	return s
 }
 
 // DefaultDBPath is $KEYDEN_DB, else $XDG_DATA_HOME/keyden/keyden.db, else

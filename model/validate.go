@@ -250,6 +250,8 @@ func ParseExpiry(s string, now time.Time) (time.Time, error) {
 		at = t.UTC()
 	} else if d, err := ParseDuration(s); err == nil {
 		at = now.Add(d)
+	} else if s[0] >= '0' && s[0] <= '9' && !strings.Contains(s, "-") {
+		return time.Time{}, err // a duration, but a wrong one: its own message says why
 	} else {
 		return time.Time{}, fmt.Errorf("%s is not an expiry: write never, a duration such as 90d, or a date such as 2027-01-31", Quote(s))
 	}

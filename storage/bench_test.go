@@ -1,0 +1,143 @@
+package storage
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"keyden/keygen"
+	"keyden/model"
+)
+
+var benchMu sync.Mutex
+
+// BenchStore returns a store of n synthetic keys and a sample of their
+// secrets, built once and kept in the temp folder across runs (a 1M-key
+// store takes a while to make).
+func benchStore(tb testing.TB, n int) (*Bolt, []string) {
+	tb.Helper()
+	benchMu.Lock()
+	defer benchMu.Unlock()
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("keyden-bench-%d.db", n))
+	keysPath := path + ".keys"
+	st, err := OpenBolt(path, Options{Actor: "bench", Timeout: time.Minute})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if raw, err := os.ReadFile(keysPath); err == nil {
+		if in, err := st.Info(ctx); err == nil && in.Keys == n {
+			return st, strings.Fields(string(raw))
+		}
+	}
+	os.Remove(path)
+	kept, err := st.Fill(ctx, n, FillOptions{Keep: 1000})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(keysPath, []byte(strings.Join(kept, "\n")), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return st, kept
+}
+
+// SHA-256 of a presented key plus the hash-index lookup, with the store open.
+func BenchmarkLookup(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
+			st, secrets := benchStore(b, n)
+			db, err := bolt.Open(st.Path(), 0o600, &bolt.Options{ReadOnly: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			tx, err := db.Begin(false)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer tx.Rollback()
+			hashes := tx.Bucket(bucketHashes)
+			b.ResetTimer()
+			i := 0
+			for b.Loop() {
+				h := keygen.HashKey(secrets[i%len(secrets)])
+				if hashes.Get(h[:]) == nil {
+					b.Fatal("key not found")
+				}
+				i++
+			}
+		})
+	}
+}
+
+// Decoding every stored record, as listing does; reported per key.
+func BenchmarkListKeys(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
+			st, _ := benchStore(b, n)
+			for b.Loop() {
+				keys, err := st.ListKeys(ctx, Filter{})
+				if err != nil || len(keys) != n {
+					b.Fatal(len(keys), err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/key")
+		})
+	}
+}
+
+// Decoding alone, over the records of a 100k store in memory.
+func BenchmarkDecodeStoredRecords(b *testing.B) {
+	st, _ := benchStore(b, 100_000)
+	var recs [][]byte
+	db, err := bolt.Open(st.Path(), 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketKeys).ForEach(func(_, v []byte) error {
+			recs = append(recs, append([]byte(nil), v...))
+			return nil
+		})
+	})
+	db.Close()
+	out := make([]model.Key, len(recs))
+	b.ResetTimer()
+	for b.Loop() {
+		var a arena
+		for i, r := range recs {
+			if err := model.DecodeKeyString(a.string(r), &out[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(recs)), "ns/key")
+}
+
+// A whole create: open, one durable transaction (key, hash index, audit), close.
+func BenchmarkCreateKey(b *testing.B) {
+	st := newStore(b, Options{})
+	mustCreate(b, st, CreateRequest{})
+	for b.Loop() {
+		mustCreate(b, st, CreateRequest{})
+	}
+}
+
+// A whole verify through the Store with last-used written: open, one
+// durable transaction, close.
+func BenchmarkVerify(b *testing.B) {
+	st, secrets := benchStore(b, 100_000)
+	i := 0
+	for b.Loop() {
+		res, err := st.Verify(ctx, VerifyRequest{Secret: secrets[i%len(secrets)]})
+		if err != nil || !res.OK {
+			b.Fatal(res, err)
+		}
+		i++
+	}
+}

@@ -1,0 +1,94 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"keyden/keygen"
+	"keyden/model"
+)
+
+// FillOptions shape the synthetic keys Fill makes for measurements.
+type FillOptions struct {
+	// Keep is how many of the new secrets to hand back (spread over the run).
+	Keep int
+	// Batch is how many keys go into one transaction (10,000 if 0).
+	Batch int
+}
+
+// Fill adds n synthetic keys, spread over the store's channels and
+// environments with a mix of scopes, expiries and last-used times, so
+// benchmarks run on a store that looks lived in. It commits in batches: it
+// is a measuring tool, not the path real keys take.
+func (b *Bolt) Fill(ctx context.Context, n int, fo FillOptions) ([]string, error) {
+	if fo.Batch <= 0 {
+		fo.Batch = 10000
+	}
+	every := 0
+	if fo.Keep > 0 {
+		every = max(1, n/fo.Keep)
+	}
+	var kept []string
+	now := b.now()
+	for done := 0; done < n; {
+		todo := min(fo.Batch, n-done)
+		err := b.update(func(tx *bolt.Tx) error {
+			envs, err := readAll[model.Environment](tx, bucketEnvs)
+			if err != nil {
+				return err
+			}
+			chs, err := readAll[model.Channel](tx, bucketChannels)
+			if err != nil {
+				return err
+			}
+			in := b.info(tx)
+			keys, hashes := tx.Bucket(bucketKeys), tx.Bucket(bucketHashes)
+			for i := done; i < done+todo; i++ {
+				env := envs[i%len(envs)]
+				secret, err := keygen.Generate(in.Format, in.Prefix, env.Tag)
+				if err != nil {
+					return err
+				}
+				id, err := newID(keys)
+				if err != nil {
+					return err
+				}
+				k := model.Key{
+					ID: id, Name: fmt.Sprintf("synthetic key %d", i), Channel: chs[i%len(chs)].Name,
+					Environment: env.Name, Type: model.TypeBearer, Scopes: []string{"read:*"},
+					CreatedAt: now.Add(-time.Duration(i%400) * 24 * time.Hour), CreatedBy: b.opt.Actor,
+					Hint: keygen.Hint(secret), Hash: keygen.HashKey(secret),
+				}
+				if i%3 == 0 {
+					k.LastUsedAt, k.UseCount = now.Add(-time.Duration(i%200)*24*time.Hour), uint64(i%1000)
+				}
+				if i%10 == 5 {
+					k.ExpiresAt = now.Add(time.Duration(i%30+1) * 24 * time.Hour)
+				}
+				// bbolt keeps a Put's value until commit: each record needs its own buffer.
+				if err := keys.Put([]byte(id), model.EncodeKey(nil, &k)); err != nil {
+					return err
+				}
+				if err := hashes.Put(k.Hash[:], []byte(id)); err != nil {
+					return err
+				}
+				// Kept keys never expire, so a cached bench store stays usable.
+				if every > 0 && i%every == 0 && k.ExpiresAt.IsZero() && len(kept) < fo.Keep {
+					kept = append(kept, secret)
+				}
+			}
+			if err := bumpUint(tx.Bucket(bucketMeta), metaKeyCount, int64(todo)); err != nil {
+				return err
+			}
+			return b.appendEvent(tx, model.Event{Action: "fill", Detail: fmt.Sprintf("%d synthetic keys", todo)})
+		})
+		if err != nil {
+			return kept, err
+		}
+		done += todo
+	}
+	return kept, nil
+}
