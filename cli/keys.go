@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -160,27 +159,22 @@ func (a *app) listCommand() *cobra.Command {
 	return cmd
 }
 
-// writeKeysJSON streams the array one key per line: 100k keys never build
-// one big buffer.
+// writeKeysJSON writes the array one key per line through one reused buffer.
 func writeKeysJSON(w io.Writer, keys []model.Key) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	io.WriteString(w, "[")
+	buf := make([]byte, 0, 1024)
+	buf = append(buf, '[')
 	for i := range keys {
-		buf.Reset()
 		if i > 0 {
-			buf.WriteByte(',')
+			buf = append(buf, ',')
 		}
-		buf.WriteByte('\n')
-		if err := enc.Encode(keys[i]); err != nil {
+		buf = append(buf, '\n')
+		buf = keys[i].AppendJSON(buf)
+		if _, err := w.Write(buf); err != nil {
 			return err
 		}
-		if _, err := w.Write(bytes.TrimRight(buf.Bytes(), "\n")); err != nil {
-			return err
-		}
+		buf = buf[:0]
 	}
-	_, err := io.WriteString(w, "\n]\n")
+	_, err := w.Write(append(buf, "\n]\n"...))
 	return err
 }
 

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -140,5 +141,48 @@ func BenchmarkEncodeKey(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = EncodeKey(buf[:0], &k)
+	}
+}
+
+// The hand-written JSON must be exactly what encoding/json makes of KeyView.
+func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
+	odd := sampleKey()
+	odd.Name = "quote\" back\\ <html> & \u2028 tab\t nl\n \x01 bad\xff é 鍵"
+	odd.LastUsedFrom, odd.RotatedTo = "", "k9"
+	odd.CreatedAt = time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("X", 3600))
+	for _, k := range []Key{sampleKey(), odd, {}} {
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(k.View()); err != nil {
+			t.Fatal(err)
+		}
+		if got := string(k.AppendJSON(nil)); got != strings.TrimSuffix(want.String(), "\n") {
+			t.Errorf("\n got %s\nwant %s", got, want.String())
+		}
+	}
+}
+
+func FuzzAppendJSON(f *testing.F) {
+	f.Add("web checkout", "10.0.0.1")
+	f.Add("\x00\"\\\u2029\xfe", "")
+	f.Fuzz(func(t *testing.T, name, from string) {
+		k := sampleKey()
+		k.Name, k.LastUsedFrom = name, from
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		enc.Encode(k.View())
+		if got := string(k.AppendJSON(nil)); got != strings.TrimSuffix(want.String(), "\n") {
+			t.Fatalf("\n got %s\nwant %s", got, want.String())
+		}
+	})
+}
+
+func BenchmarkAppendJSON(b *testing.B) {
+	k := sampleKey()
+	buf := make([]byte, 0, 1024)
+	for b.Loop() {
+		buf = k.AppendJSON(buf[:0])
 	}
 }

@@ -2,10 +2,7 @@
 // value is. It knows nothing of storage or screens.
 package model
 
-import (
-	"encoding/json"
-	"time"
-)
+import "time"
 
 // KeyType says how apps are told to send a key.
 type KeyType string
@@ -96,7 +93,7 @@ func nonNil(s []string) []string {
 }
 
 // MarshalJSON writes the documented shape; times are UTC RFC 3339, absent ones null.
-func (k Key) MarshalJSON() ([]byte, error) { return json.Marshal(k.View()) }
+func (k Key) MarshalJSON() ([]byte, error) { return k.AppendJSON(nil), nil }
 
 // View is the key as JSON shows it.
 func (k *Key) View() KeyView {

@@ -4,10 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -17,33 +15,17 @@ import (
 
 var benchMu sync.Mutex
 
-// BenchStore returns a store of n synthetic keys and a sample of their
-// secrets, built once and kept in the temp folder across runs (a 1M-key
-// store takes a while to make).
+// benchStore returns a store of n synthetic keys and a sample of their
+// secrets, kept in the temp folder across runs.
 func benchStore(tb testing.TB, n int) (*Bolt, []string) {
 	tb.Helper()
 	benchMu.Lock()
 	defer benchMu.Unlock()
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("keyden-bench-%d.db", n))
-	keysPath := path + ".keys"
-	st, err := OpenBolt(path, Options{Actor: "bench", Timeout: time.Minute})
+	st, secrets, err := OpenFilled(ctx, filepath.Join(os.TempDir(), fmt.Sprintf("keyden-bench-%d.db", n)), n, 1000)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if raw, err := os.ReadFile(keysPath); err == nil {
-		if in, err := st.Info(ctx); err == nil && in.Keys == n {
-			return st, strings.Fields(string(raw))
-		}
-	}
-	os.Remove(path)
-	kept, err := st.Fill(ctx, n, FillOptions{Keep: 1000})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := os.WriteFile(keysPath, []byte(strings.Join(kept, "\n")), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	return st, kept
+	return st, secrets
 }
 
 // SHA-256 of a presented key plus the hash-index lookup, with the store open.

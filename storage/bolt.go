@@ -147,6 +147,9 @@ func (b *Bolt) create() error {
 		}
 	}
 	db, err := bolt.Open(b.path, 0o600, &bolt.Options{Timeout: b.opt.Timeout})
+	if errors.Is(err, fs.ErrPermission) {
+		return fail(ErrUnavailable, "cannot create the key store in %s: permission denied; choose another --db path or ask the folder's owner", dir)
+	}
 	if err != nil {
 		return b.openError(err)
 	}

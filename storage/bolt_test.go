@@ -466,7 +466,10 @@ func TestRefusedStores(t *testing.T) {
 			}
 			for _, op := range []func() error{
 				func() error { _, err := st.ListKeys(ctx, Filter{}); return err },
-				func() error { _, err := st.CreateKey(ctx, CreateRequest{Name: "x", Channel: "default", Environment: "prod"}); return err },
+				func() error {
+					_, err := st.CreateKey(ctx, CreateRequest{Name: "x", Channel: "default", Environment: "prod"})
+					return err
+				},
 			} {
 				err := op()
 				if !errors.Is(err, tt.kind) || !strings.Contains(err.Error(), tt.says) {

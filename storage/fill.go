@@ -3,6 +3,8 @@ package storage
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -91,4 +93,29 @@ func (b *Bolt) Fill(ctx context.Context, n int, fo FillOptions) ([]string, error
 		done += todo
 	}
 	return kept, nil
+}
+
+// OpenFilled returns a store at path holding exactly n synthetic keys and a
+// sample of their secrets (kept beside it in path+".keys", 0600), reusing
+// both when a previous run made them: a 1M-key store takes a while to build.
+func OpenFilled(ctx context.Context, path string, n, keep int) (*Bolt, []string, error) {
+	st, err := OpenBolt(path, Options{Actor: "bench", Timeout: time.Minute})
+	if err != nil {
+		return nil, nil, err
+	}
+	keysPath := path + ".keys"
+	if raw, err := os.ReadFile(keysPath); err == nil {
+		if in, err := st.Info(ctx); err == nil && in.Keys == n {
+			return st, strings.Fields(string(raw)), nil
+		}
+	}
+	os.Remove(path)
+	kept, err := st.Fill(ctx, n, FillOptions{Keep: keep})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := os.WriteFile(keysPath, []byte(strings.Join(kept, "\n")), 0o600); err != nil {
+		return nil, nil, err
+	}
+	return st, kept, nil
 }
