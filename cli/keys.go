@@ -203,51 +203,9 @@ func (a *app) showCommand() *cobra.Command {
 	return cmd
 }
 
-// KeyFields are a key's details as label/value pairs, shared by `show` and the TUI.
-func KeyFields(k *model.Key, now time.Time) [][2]string {
-	list := func(l []string, none string) string {
-		if len(l) == 0 {
-			return none
-		}
-		return strings.Join(l, ", ")
-	}
-	used := format.Ago(k.LastUsedAt, now)
-	if !k.LastUsedAt.IsZero() {
-		used = format.Stamp(k.LastUsedAt) + " (" + used + ")"
-		if k.LastUsedFrom != "" {
-			used += " from " + k.LastUsedFrom
-		}
-	}
-	expires := format.Stamp(k.ExpiresAt)
-	if !k.ExpiresAt.IsZero() {
-		expires += " (" + format.Until(k.ExpiresAt, now) + ")"
-	}
-	status := "active"
-	switch {
-	case k.Disabled:
-		status = "disabled"
-	case k.Expired(now):
-		status = "expired"
-	}
-	f := [][2]string{
-		{"ID", k.ID}, {"Name", k.Name}, {"Channel", k.Channel}, {"Environment", k.Environment},
-		{"Status", status}, {"Type", string(k.Type)}, {"Hint", k.Hint},
-		{"Scopes", list(k.Scopes, "none")}, {"Allowed IPs", list(k.AllowedIPs, "anywhere")},
-		{"Created", format.Stamp(k.CreatedAt) + " by " + k.CreatedBy},
-		{"Expires", expires}, {"Last used", used}, {"Uses", fmt.Sprint(k.UseCount)},
-	}
-	if k.RotatedFrom != "" {
-		f = append(f, [2]string{"Replaces", k.RotatedFrom})
-	}
-	if k.RotatedTo != "" {
-		f = append(f, [2]string{"Replaced by", k.RotatedTo})
-	}
-	return f
-}
-
 func writeKeyDetails(w io.Writer, k *model.Key, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, f := range KeyFields(k, now) {
+	for _, f := range format.KeyFields(k, now) {
 		fmt.Fprintf(tw, "%s:\t%s\n", f[0], f[1])
 	}
 	return tw.Flush()

@@ -161,3 +161,39 @@ const (
 	ActionEnvAdd        = "env-add"
 	ActionEnvRemove     = "env-rm"
 )
+
+// Health is what a reviewer should notice about a key, worst first.
+type Health string
+
+const (
+	HealthOK       Health = ""
+	HealthDisabled Health = "disabled"
+	HealthExpired  Health = "expired"
+	HealthExpiring Health = "expiring" // within 7 days
+	HealthStale    Health = "stale"    // unused for 90 days or more
+	HealthUnused   Health = "unused"   // never used, and older than a week
+)
+
+// Review thresholds for Health.
+const (
+	ExpiringWithin = 7 * 24 * time.Hour
+	StaleAfter     = 90 * 24 * time.Hour
+	UnusedAfter    = 7 * 24 * time.Hour
+)
+
+// Health says what stands out about k at now.
+func (k *Key) Health(now time.Time) Health {
+	switch {
+	case k.Disabled:
+		return HealthDisabled
+	case k.Expired(now):
+		return HealthExpired
+	case !k.ExpiresAt.IsZero() && k.ExpiresAt.Sub(now) <= ExpiringWithin:
+		return HealthExpiring
+	case !k.LastUsedAt.IsZero() && now.Sub(k.LastUsedAt) >= StaleAfter:
+		return HealthStale
+	case k.LastUsedAt.IsZero() && now.Sub(k.CreatedAt) > UnusedAfter:
+		return HealthUnused
+	}
+	return HealthOK
+}

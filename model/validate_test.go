@@ -302,3 +302,26 @@ func FuzzParseDuration(f *testing.F) {
 		}
 	})
 }
+
+func TestHealth(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	tests := []struct {
+		name string
+		k    Key
+		want Health
+	}{
+		{"fresh", Key{CreatedAt: now.Add(-day)}, HealthOK},
+		{"used recently", Key{CreatedAt: now.Add(-300 * day), LastUsedAt: now.Add(-89 * day)}, HealthOK},
+		{"stale", Key{CreatedAt: now.Add(-300 * day), LastUsedAt: now.Add(-90 * day)}, HealthStale},
+		{"never used, old", Key{CreatedAt: now.Add(-8 * day)}, HealthUnused},
+		{"expiring", Key{CreatedAt: now.Add(-day), ExpiresAt: now.Add(6 * day)}, HealthExpiring},
+		{"expired", Key{CreatedAt: now.Add(-day), ExpiresAt: now.Add(-time.Second)}, HealthExpired},
+		{"disabled beats expired", Key{Disabled: true, ExpiresAt: now.Add(-day)}, HealthDisabled},
+	}
+	for _, tt := range tests {
+		if got := tt.k.Health(now); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}

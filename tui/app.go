@@ -1,0 +1,573 @@
+// Package tui is keyden's terminal app: one root model (App) routing to a
+// view per screen, each with its own Update, View and KeyMap. All storage
+// work runs in tea.Cmds, so the UI never waits on the store's lock.
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+
+	"keyden/model"
+	"keyden/storage"
+)
+
+// Options configure the app.
+type Options struct {
+	Store     storage.Store
+	Location  string // shown in the title bar
+	Actor     string
+	Now       func() time.Time
+	Clipboard ClipboardOptions
+	// PollEvery is how often the app asks whether the store changed (1 s if 0).
+	PollEvery time.Duration
+}
+
+type screen int
+
+const (
+	screenKeys screen = iota
+	screenForm
+	screenConfirm
+	screenReveal
+	screenDetails
+	screenCatalog
+)
+
+// Messages from storage Cmds.
+type (
+	loadedMsg struct {
+		set      *keyset
+		gen      uint64
+		envs     []model.Environment
+		channels []model.Channel
+		err      error
+	}
+	genMsg struct {
+		gen uint64
+		err error
+	}
+	pollMsg    struct{}
+	createdMsg struct {
+		c   storage.Created
+		err error
+	}
+	deletedMsg struct {
+		key model.Key
+		err error
+	}
+	catalogDoneMsg struct {
+		what string
+		err  error
+	}
+)
+
+// App is the root model.
+type App struct {
+	opt    Options
+	st     Styles
+	ctx    context.Context
+	clip   *clipboardManager
+	help   help.Model
+	global globalKeyMap
+
+	width, height int
+	screen        screen
+	back          screen // where the confirm returns on cancel
+	showHelp      bool
+
+	keys    keysView
+	form    *formView
+	confirm *confirmView
+	reveal  *revealView
+	details *detailsView
+	catalog *catalogView
+
+	gen      uint64
+	loading  bool
+	reloadQ  bool // a change arrived while loading
+	status   string
+	statusOK bool
+	statusAt time.Time
+}
+
+type globalKeyMap struct{ ForceQuit key.Binding }
+
+// New builds the app.
+func New(opt Options) *App {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.PollEvery <= 0 {
+		opt.PollEvery = time.Second
+	}
+	a := &App{opt: opt, st: DefaultStyles(), ctx: context.Background(), width: 80, height: 24,
+		clip:   newClipboardManager(opt.Clipboard),
+		help:   help.New(),
+		global: globalKeyMap{ForceQuit: key.NewBinding(key.WithKeys("ctrl+c"))},
+	}
+	a.keys = newKeysView(&a.st, opt.Now)
+	a.catalog = newCatalogView(&a.st)
+	a.help.Styles.ShortKey = a.st.Title
+	a.help.Styles.FullKey = a.st.Title
+	a.layout()
+	return a
+}
+
+func (a *App) Init() tea.Cmd {
+	a.loading = true
+	return tea.Batch(a.loadCmd(), a.pollCmd())
+}
+
+func (a *App) pollCmd() tea.Cmd { return tickAfter(a.opt.PollEvery, pollMsg{}) }
+
+// loadCmd reads everything the views show, off the UI loop.
+func (a *App) loadCmd() tea.Cmd {
+	st, ctx := a.opt.Store, a.ctx
+	return func() tea.Msg {
+		gen, err := st.Generation(ctx)
+		if err != nil {
+			return loadedMsg{err: err}
+		}
+		keys, err := st.ListKeys(ctx, storage.Filter{})
+		if err != nil {
+			return loadedMsg{err: err}
+		}
+		envs, err := st.Environments(ctx)
+		if err != nil {
+			return loadedMsg{err: err}
+		}
+		chs, err := st.Channels(ctx)
+		if err != nil {
+			return loadedMsg{err: err}
+		}
+		set := newKeyset(keys)
+		set.order(sortLastUsed) // the default order, ready before the first frame
+		return loadedMsg{set: set, gen: gen, envs: envs, channels: chs}
+	}
+}
+
+func (a *App) genCmd() tea.Cmd {
+	st, ctx := a.opt.Store, a.ctx
+	return func() tea.Msg {
+		g, err := st.Generation(ctx)
+		return genMsg{gen: g, err: err}
+	}
+}
+
+func (a *App) setStatus(s string, ok bool) {
+	a.status, a.statusOK, a.statusAt = s, ok, a.opt.Now()
+}
+
+func (a *App) layout() {
+	a.help.Width = a.width - 2
+	a.keys.SetSize(a.width-2, a.height-2)
+	if a.form != nil {
+		a.form.width = a.width - 2
+	}
+	if a.confirm != nil {
+		a.confirm.width = a.width - 2
+	}
+	if a.reveal != nil {
+		a.reveal.width = a.width - 2
+	}
+	if a.details != nil {
+		a.details.width = a.width - 2
+	}
+	a.catalog.width = a.width - 2
+}
+
+// Update routes a message: app-wide ones here, the rest to the screen's view.
+func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		a.width, a.height = msg.Width, msg.Height
+		a.layout()
+		return a, nil
+
+	case pollMsg:
+		return a, tea.Batch(a.genCmd(), a.pollCmd())
+
+	case genMsg:
+		if msg.err != nil {
+			a.storeError(msg.err)
+			return a, nil
+		}
+		if msg.gen != a.gen {
+			return a, a.reload()
+		}
+		return a, nil
+
+	case reloadMsg:
+		return a, a.reload()
+
+	case loadedMsg:
+		a.loading = false
+		var cmds []tea.Cmd
+		if msg.err != nil {
+			a.storeError(msg.err)
+		} else {
+			a.gen = msg.gen
+			a.keys.setCatalog(msg.envs, msg.channels)
+			cmds = append(cmds, a.keys.setData(msg.set))
+			a.catalog.setData(msg.envs, msg.channels, countKeys(msg.set))
+			a.refreshDetails(msg.set)
+			if strings.HasPrefix(a.status, "The store is busy") {
+				a.status = ""
+			}
+		}
+		if a.reloadQ {
+			a.reloadQ = false
+			cmds = append(cmds, a.reload())
+		}
+		return a, tea.Batch(cmds...)
+
+	case filteredMsg:
+		return a, a.keys.Update(msg)
+
+	case createdMsg:
+		if msg.err != nil {
+			if a.form != nil {
+				a.form.err = sentence(msg.err.Error())
+			}
+			return a, nil
+		}
+		a.form = nil
+		a.reveal = newRevealView(&a.st, msg.c.Key, msg.c.Secret, msg.c.Grown, a.opt.Clipboard.ClearAfter)
+		a.screen = screenReveal
+		a.layout()
+		return a, tea.Batch(a.copyCmd(msg.c.Secret), a.reload())
+
+	case copyAgainMsg:
+		if a.reveal != nil {
+			return a, a.copyCmd(a.reveal.secret)
+		}
+		return a, nil
+
+	case copiedMsg:
+		var cmd tea.Cmd
+		if a.reveal != nil {
+			cmd = a.reveal.Update(msg)
+		}
+		return a, tea.Batch(cmd, a.clip.clearCmd(msg.res.seq))
+
+	case clipClearMsg:
+		clip := a.clip
+		return a, func() tea.Msg {
+			if clip.clear(msg.seq) {
+				return statusMsg{text: "Cleared the key keyden copied.", ok: true}
+			}
+			return nil
+		}
+
+	case statusMsg:
+		a.setStatus(msg.text, msg.ok)
+		return a, nil
+
+	case leaveRevealMsg:
+		// Forget the key: the view was its only holder.
+		a.reveal = nil
+		a.screen = screenKeys
+		return a, nil
+
+	case openFormMsg:
+		if !a.keys.loaded {
+			a.setStatus("Still loading the store: try again in a moment.", false)
+			return a, nil
+		}
+		if len(a.keys.envs) == 0 || len(a.keys.channels) == 0 {
+			a.setStatus("Add an environment and a channel first: press e.", false)
+			return a, nil
+		}
+		a.form = newFormView(&a.st, a.keys.envs, a.keys.channels, msg.env, msg.channel, a.opt.Now)
+		a.screen = screenForm
+		a.layout()
+		return a, nil
+
+	case submitCreateMsg:
+		st, ctx := a.opt.Store, a.ctx
+		return a, func() tea.Msg {
+			c, err := st.CreateKey(ctx, msg.req)
+			return createdMsg{c: c, err: err}
+		}
+
+	case openDetailsMsg:
+		a.details = newDetailsView(&a.st, msg.key, a.opt.Now)
+		a.screen = screenDetails
+		a.layout()
+		return a, nil
+
+	case askDeleteMsg:
+		a.back = a.screen
+		a.confirm = newConfirmView(&a.st, "delete", msg.key, a.opt.Now)
+		a.screen = screenConfirm
+		a.layout()
+		return a, nil
+
+	case confirmedMsg:
+		a.confirm = nil
+		a.screen = screenKeys
+		a.details = nil
+		st, ctx, id := a.opt.Store, a.ctx, msg.key.ID
+		a.setStatus("Deleting "+msg.key.Name+"…", true)
+		return a, func() tea.Msg {
+			k, err := st.DeleteKey(ctx, id)
+			return deletedMsg{key: k, err: err}
+		}
+
+	case deletedMsg:
+		if msg.err != nil {
+			a.setStatus(sentence(msg.err.Error()), false)
+		} else {
+			a.setStatus(fmt.Sprintf("Deleted %s (%s/%s). It stops working now.", msg.key.Name, msg.key.Channel, msg.key.Environment), true)
+		}
+		return a, a.reload()
+
+	case openCatalogMsg:
+		a.screen = screenCatalog
+		return a, nil
+
+	case addEnvMsg, addChannelMsg, rmEnvMsg, rmChannelMsg:
+		return a, a.catalogCmd(msg)
+
+	case catalogDoneMsg:
+		if msg.err != nil {
+			a.setStatus(sentence(msg.err.Error()), false)
+		} else {
+			a.setStatus(msg.what, true)
+		}
+		return a, a.reload()
+
+	case cancelMsg:
+		switch a.screen {
+		case screenConfirm:
+			a.confirm = nil
+			a.screen = a.back
+		default:
+			a.form, a.details = nil, nil
+			a.screen = screenKeys
+		}
+		return a, nil
+
+	case tea.KeyMsg:
+		return a, a.handleKey(msg)
+	}
+	return a, a.routeToScreen(msg)
+}
+
+// statusMsg sets the status line from a Cmd.
+type statusMsg struct {
+	text string
+	ok   bool
+}
+
+func (a *App) handleKey(msg tea.KeyMsg) tea.Cmd {
+	if key.Matches(msg, a.global.ForceQuit) {
+		return a.quit()
+	}
+	if a.showHelp {
+		a.showHelp = false
+		return nil
+	}
+	typing := (a.screen == screenKeys && (a.keys.filtering || a.keys.picking)) || a.screen == screenForm ||
+		(a.screen == screenConfirm && a.confirm.typeName) || (a.screen == screenCatalog && a.catalog.adding)
+	if msg.String() == "?" && !typing {
+		a.showHelp = true
+		return nil
+	}
+	if a.screen == screenKeys && !typing && key.Matches(msg, a.keys.keyMap.Quit) {
+		return a.quit()
+	}
+	return a.routeToScreen(msg)
+}
+
+func (a *App) routeToScreen(msg tea.Msg) tea.Cmd {
+	switch a.screen {
+	case screenForm:
+		return a.form.Update(msg)
+	case screenConfirm:
+		return a.confirm.Update(msg)
+	case screenReveal:
+		return a.reveal.Update(msg)
+	case screenDetails:
+		return a.details.Update(msg)
+	case screenCatalog:
+		return a.catalog.Update(msg)
+	}
+	return a.keys.Update(msg)
+}
+
+// quit clears what keyden copied, forgets any shown key, and exits.
+func (a *App) quit() tea.Cmd {
+	a.clip.clear(0)
+	a.reveal = nil
+	return tea.Quit
+}
+
+func (a *App) reload() tea.Cmd {
+	if a.loading {
+		a.reloadQ = true
+		return nil
+	}
+	a.loading = true
+	return a.loadCmd()
+}
+
+func (a *App) copyCmd(secret string) tea.Cmd {
+	clip := a.clip
+	return func() tea.Msg { return copiedMsg{res: clip.copy(secret)} }
+}
+
+func (a *App) catalogCmd(msg tea.Msg) tea.Cmd {
+	st, ctx := a.opt.Store, a.ctx
+	return func() tea.Msg {
+		switch m := msg.(type) {
+		case addEnvMsg:
+			e, err := st.AddEnvironment(ctx, m.env)
+			return catalogDoneMsg{what: fmt.Sprintf("Added environment %s (tag %s).", e.Name, e.Tag), err: err}
+		case addChannelMsg:
+			_, err := st.AddChannel(ctx, m.ch)
+			return catalogDoneMsg{what: "Added channel " + m.ch.Name + ".", err: err}
+		case rmEnvMsg:
+			return catalogDoneMsg{what: "Removed environment " + m.name + ".", err: st.RemoveEnvironment(ctx, m.name)}
+		case rmChannelMsg:
+			return catalogDoneMsg{what: "Removed channel " + m.name + ".", err: st.RemoveChannel(ctx, m.name)}
+		}
+		return nil
+	}
+}
+
+func (a *App) storeError(err error) {
+	if errors.Is(err, storage.ErrBusy) {
+		a.setStatus("The store is busy (another keyden is writing); retrying…", false)
+		a.gen = 0 // force a reload once it is free
+		return
+	}
+	a.setStatus(sentence(err.Error()), false)
+}
+
+// refreshDetails keeps an open details view current with the new load.
+func (a *App) refreshDetails(set *keyset) {
+	if a.details == nil {
+		return
+	}
+	for i := range set.keys {
+		if set.keys[i].ID == a.details.key.ID {
+			a.details.key = set.keys[i]
+			return
+		}
+	}
+	a.details.gone = true
+}
+
+func countKeys(set *keyset) map[string]int {
+	m := map[string]int{}
+	for i := range set.keys {
+		m["env:"+set.keys[i].Environment]++
+		m["ch:"+set.keys[i].Channel]++
+	}
+	return m
+}
+
+func sentence(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return s
+	}
+	if !strings.ContainsAny(s[len(s)-1:], ".?!") {
+		s += "."
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// View draws the title bar, the screen and the status and help lines.
+func (a *App) View() string {
+	w := a.width - 2
+	title := a.st.Title.Render("keyden") + a.st.Subtle.Render("  "+a.opt.Location)
+	if a.opt.Actor != "" {
+		right := a.st.Subtle.Render(a.opt.Actor)
+		if gap := w - lipgloss.Width(title) - lipgloss.Width(right); gap > 0 {
+			title += strings.Repeat(" ", gap) + right
+		}
+	}
+	bodyH := a.height - 3
+	var body string
+	switch {
+	case a.showHelp:
+		body = a.helpView()
+	case a.screen == screenKeys:
+		body = a.keys.View()
+	default:
+		body = lipgloss.Place(w, bodyH, lipgloss.Center, lipgloss.Center, a.screenView())
+	}
+	body = lipgloss.NewStyle().Height(bodyH).MaxHeight(bodyH).Render(body)
+	return a.st.App.Render(lipgloss.JoinVertical(lipgloss.Left, fitLine(title, w), body, a.statusBar(w), a.helpLine(w)))
+}
+
+func fitLine(s string, w int) string { return lipgloss.NewStyle().MaxWidth(w).Render(s) }
+
+func (a *App) screenView() string {
+	switch a.screen {
+	case screenForm:
+		return a.st.Box.Width(min(96, max(40, a.width-4))).Render(a.form.View())
+	case screenConfirm:
+		return a.confirm.View()
+	case screenReveal:
+		return a.reveal.View()
+	case screenDetails:
+		return a.details.View()
+	case screenCatalog:
+		return a.catalog.View()
+	}
+	return ""
+}
+
+func (a *App) currentKeyMap() help.KeyMap {
+	switch a.screen {
+	case screenForm:
+		return a.form.keyMap
+	case screenConfirm:
+		return a.confirm.keyMap
+	case screenReveal:
+		return a.reveal.keyMap
+	case screenDetails:
+		return a.details.keyMap
+	case screenCatalog:
+		return a.catalog.keyMap
+	}
+	return a.keys.keyMap
+}
+
+func (a *App) helpView() string {
+	h := a.help
+	h.ShowAll = true
+	return a.st.Title.Render("Key bindings") + a.st.Subtle.Render("  (any key closes)") + "\n\n" + h.View(a.currentKeyMap())
+}
+
+func (a *App) helpLine(w int) string {
+	return fitLine(a.help.View(a.currentKeyMap()), w)
+}
+
+func (a *App) statusBar(w int) string {
+	left := a.keys.statusText()
+	msg := ""
+	if a.status != "" && a.opt.Now().Sub(a.statusAt) < 8*time.Second {
+		msg = a.status
+	}
+	bar := " " + left
+	if msg != "" {
+		st := a.st.Success
+		if !a.statusOK {
+			st = a.st.Error
+		}
+		return fitLine(a.st.StatusBar.Render(padRight(bar+"  ", 0))+st.Render(msg), w)
+	}
+	return a.st.StatusBar.Render(padRight(fitLine(bar, w), w))
+}

@@ -1,0 +1,145 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"keyden/format"
+	"keyden/model"
+)
+
+type confirmKeyMap struct {
+	Toggle, Yes, No, Confirm, Cancel key.Binding
+}
+
+func defaultConfirmKeyMap() confirmKeyMap {
+	return confirmKeyMap{
+		Toggle:  key.NewBinding(key.WithKeys("left", "right", "tab", "shift+tab"), key.WithHelp("←/→", "choose")),
+		Yes:     key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "yes")),
+		No:      key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "no")),
+		Confirm: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "answer")),
+		Cancel:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+	}
+}
+
+func (k confirmKeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.Toggle, k.Confirm, k.Cancel}
+}
+func (k confirmKeyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{{k.Toggle, k.Yes, k.No, k.Confirm, k.Cancel}}
+}
+
+// confirmedMsg says the admin answered yes to action on key.
+type confirmedMsg struct {
+	action string
+	key    model.Key
+}
+
+// confirmView asks before a destructive action. The answer starts at No;
+// for a prod key the admin must also type the key's name.
+type confirmView struct {
+	st       *Styles
+	keyMap   confirmKeyMap
+	action   string // "delete"
+	key      model.Key
+	yes      bool
+	typeName bool
+	name     textinput.Model
+	now      func() time.Time
+	width    int
+	note     string
+}
+
+func newConfirmView(st *Styles, action string, k model.Key, now func() time.Time) *confirmView {
+	c := &confirmView{st: st, keyMap: defaultConfirmKeyMap(), action: action, key: k, now: now,
+		typeName: k.Environment == "prod"}
+	if c.typeName {
+		c.name = textinput.New()
+		c.name.Prompt = "› "
+		c.name.Placeholder = k.Name
+		c.name.CharLimit = 128
+		c.name.Focus()
+		// In a prod confirm, letters go to the name: y and n are not shortcuts.
+		c.keyMap.Yes.SetEnabled(false)
+		c.keyMap.No.SetEnabled(false)
+	}
+	return c
+}
+
+func (c *confirmView) nameOK() bool { return !c.typeName || c.name.Value() == c.key.Name }
+
+func (c *confirmView) Update(msg tea.Msg) tea.Cmd {
+	km, ok := msg.(tea.KeyMsg)
+	if !ok {
+		return nil
+	}
+	switch {
+	case key.Matches(km, c.keyMap.Cancel), key.Matches(km, c.keyMap.No):
+		return send(cancelMsg{})
+	case key.Matches(km, c.keyMap.Yes):
+		return send(confirmedMsg{action: c.action, key: c.key})
+	case key.Matches(km, c.keyMap.Toggle):
+		c.yes = !c.yes
+		return nil
+	case key.Matches(km, c.keyMap.Confirm):
+		if !c.yes {
+			return send(cancelMsg{})
+		}
+		if !c.nameOK() {
+			c.note = "Type the key's name exactly to confirm."
+			return nil
+		}
+		return send(confirmedMsg{action: c.action, key: c.key})
+	}
+	if c.typeName {
+		var cmd tea.Cmd
+		c.name, cmd = c.name.Update(km)
+		c.note = ""
+		return cmd
+	}
+	return nil
+}
+
+func (c *confirmView) View() string {
+	k := c.key
+	var b strings.Builder
+	b.WriteString(c.st.Error.Bold(true).Render(fmt.Sprintf("%s this key?", capitalize(c.action))) + "\n\n")
+	rows := [][2]string{
+		{"Name", k.Name}, {"Channel", k.Channel}, {"Environment", k.Environment},
+		{"Hint", k.Hint}, {"Last used", format.Ago(k.LastUsedAt, c.now())},
+	}
+	for _, r := range rows {
+		b.WriteString(c.st.Label.Render(padRight(r[0], 13)) + r[1] + "\n")
+	}
+	b.WriteString("\n" + c.st.Warning.Render("Apps using this key will stop working immediately.") + "\n")
+	b.WriteString(c.st.Subtle.Render("This cannot be undone.") + "\n")
+	if c.typeName {
+		b.WriteString("\nThis is a prod key. Type its name to confirm:\n" + c.name.View() + "\n")
+	}
+	no, yes := c.st.Button.Render("No"), c.st.Button.Render("Yes, "+c.action)
+	if c.yes {
+		yes = c.st.DangerOn.Render("Yes, " + c.action)
+		if !c.nameOK() {
+			yes = c.st.Button.Render("Yes, " + c.action + " (type the name)")
+		}
+	} else {
+		no = c.st.ButtonOn.Render("No")
+	}
+	b.WriteString("\n" + no + "  " + yes + "\n")
+	if c.note != "" {
+		b.WriteString(c.st.Error.Render(c.note) + "\n")
+	}
+	return c.st.DangerBox.Width(min(72, max(40, c.width-4))).Render(b.String())
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}

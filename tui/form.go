@@ -1,0 +1,285 @@
+package tui
+
+import (
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+
+	"keyden/model"
+	"keyden/storage"
+)
+
+// formKeyMap is the create form's bindings.
+type formKeyMap struct {
+	Next, Prev, Submit, Cancel, Cycle key.Binding
+}
+
+func defaultFormKeyMap() formKeyMap {
+	return formKeyMap{
+		Next:   key.NewBinding(key.WithKeys("tab", "down"), key.WithHelp("tab/↓", "next field")),
+		Prev:   key.NewBinding(key.WithKeys("shift+tab", "up"), key.WithHelp("shift+tab/↑", "previous field")),
+		Cycle:  key.NewBinding(key.WithKeys("left", "right"), key.WithHelp("←/→", "change choice")),
+		Submit: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "create")),
+		Cancel: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+	}
+}
+
+func (k formKeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.Next, k.Prev, k.Cycle, k.Submit, k.Cancel}
+}
+func (k formKeyMap) FullHelp() [][]key.Binding { return [][]key.Binding{k.ShortHelp()} }
+
+// field is one form row: free text, a fixed choice, or text with presets.
+type field struct {
+	label   string
+	hint    string
+	input   textinput.Model
+	choices []string // a choice field when set and free is false
+	free    bool     // text with presets to cycle through
+	choice  int
+	check   func(string) error
+	touched bool
+	err     error
+}
+
+func (f *field) value() string {
+	if f.choices != nil && !f.free {
+		return f.choices[f.choice]
+	}
+	return f.input.Value()
+}
+
+func (f *field) validate() {
+	f.err = nil
+	if f.check != nil {
+		f.err = f.check(f.value())
+	}
+}
+
+// Form field positions.
+const (
+	fName = iota
+	fChannel
+	fEnv
+	fType
+	fScopes
+	fExpiry
+	fAllow
+)
+
+type (
+	submitCreateMsg struct{ req storage.CreateRequest }
+	cancelMsg       struct{}
+)
+
+// formView is the create form. Every field is checked as it changes with
+// the same model rules the command line uses.
+type formView struct {
+	st     *Styles
+	keyMap formKeyMap
+	fields []*field
+	focus  int
+	now    func() time.Time
+	width  int
+	err    string
+}
+
+func splitList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
+}
+
+func newFormView(st *Styles, envs []model.Environment, chs []model.Channel, env, channel string, now func() time.Time) *formView {
+	text := func(placeholder string, limit int) textinput.Model {
+		ti := textinput.New()
+		ti.Prompt = ""
+		ti.Placeholder = placeholder
+		ti.CharLimit = limit
+		return ti
+	}
+	var envNames, chNames []string
+	envIdx, chIdx := 0, 0
+	for i, e := range envs {
+		envNames = append(envNames, e.Name)
+		if e.Name == env {
+			envIdx = i
+		}
+	}
+	for i, c := range chs {
+		chNames = append(chNames, c.Name)
+		if c.Name == channel || (channel == "" && c.Name == model.DefaultChannel) {
+			chIdx = i
+		}
+	}
+	expiry := text("never", 40)
+	expiry.SetValue("never")
+	f := &formView{st: st, keyMap: defaultFormKeyMap(), now: now, fields: []*field{
+		{label: "Name", hint: "what the key is for, such as web checkout", input: text("", 64),
+			check: func(s string) error { _, err := model.ValidateKeyName(s); return err }},
+		{label: "Channel", choices: chNames, choice: chIdx, check: nonEmptyChoice("channel", "add one with e")},
+		{label: "Environment", choices: envNames, choice: envIdx, check: nonEmptyChoice("environment", "add one with e")},
+		{label: "Type", hint: "how apps send it", choices: []string{string(model.TypeBearer), string(model.TypeXAPIKey)}},
+		{label: "Scopes", hint: "space or comma separated, such as posts:read orders:*; empty: none", input: text("", 512),
+			check: func(s string) error { _, err := model.NormalizeScopes(splitList(s)); return err }},
+		{label: "Expires", hint: "←/→ never · 30d · 90d · 1y, or type a date such as 2027-01-31", input: expiry,
+			choices: []string{"never", "30d", "90d", "1y"}, free: true,
+			check: func(s string) error { _, err := model.ParseExpiry(s, now()); return err }},
+		{label: "Allowed IPs", hint: "IPs or CIDRs such as 10.0.0.0/8 203.0.113.7; empty: anywhere", input: text("", 1024),
+			check: func(s string) error { _, err := model.NormalizeAllowedIPs(splitList(s)); return err }},
+	}}
+	for _, fl := range f.fields {
+		fl.validate()
+	}
+	f.fields[fName].touched = false
+	f.fields[fName].input.Focus()
+	return f
+}
+
+func nonEmptyChoice(what, fix string) func(string) error {
+	return func(s string) error {
+		if s == "" {
+			return errorf("there is no %s: %s", what, fix)
+		}
+		return nil
+	}
+}
+
+func (f *formView) isText(i int) bool { return f.fields[i].choices == nil || f.fields[i].free }
+
+func (f *formView) setFocus(i int) tea.Cmd {
+	n := len(f.fields)
+	f.fields[f.focus].input.Blur()
+	f.fields[f.focus].touched = true
+	f.focus = (i + n) % n
+	if f.isText(f.focus) {
+		return f.fields[f.focus].input.Focus()
+	}
+	return nil
+}
+
+func (f *formView) Update(msg tea.Msg) tea.Cmd {
+	km, ok := msg.(tea.KeyMsg)
+	if !ok {
+		var cmd tea.Cmd
+		if f.isText(f.focus) {
+			f.fields[f.focus].input, cmd = f.fields[f.focus].input.Update(msg)
+		}
+		return cmd
+	}
+	cur := f.fields[f.focus]
+	switch {
+	case key.Matches(km, f.keyMap.Cancel):
+		return send(cancelMsg{})
+	case key.Matches(km, f.keyMap.Next):
+		return f.setFocus(f.focus + 1)
+	case key.Matches(km, f.keyMap.Prev):
+		return f.setFocus(f.focus - 1)
+	case key.Matches(km, f.keyMap.Submit):
+		return f.submit()
+	case cur.choices != nil && (km.String() == "left" || km.String() == "right" || (!cur.free && km.String() == " ")):
+		step := 1
+		if km.String() == "left" {
+			step = len(cur.choices) - 1
+		}
+		if cur.free {
+			// From typed text, → starts at the first preset.
+			idx := -1
+			for i, c := range cur.choices {
+				if c == cur.input.Value() {
+					idx = i
+				}
+			}
+			cur.choice = (idx + step + len(cur.choices)) % len(cur.choices)
+			if idx < 0 {
+				cur.choice = 0
+			}
+			cur.input.SetValue(cur.choices[cur.choice])
+			cur.input.CursorEnd()
+		} else {
+			cur.choice = (cur.choice + step) % len(cur.choices)
+		}
+		cur.touched = true
+		cur.validate()
+		return nil
+	}
+	if !f.isText(f.focus) {
+		return nil
+	}
+	var cmd tea.Cmd
+	before := cur.input.Value()
+	cur.input, cmd = cur.input.Update(km)
+	if cur.input.Value() != before {
+		cur.touched = true
+		cur.validate()
+	}
+	return cmd
+}
+
+// submit sends the request when every field is valid; otherwise it
+// shows every error and moves to the first bad field.
+func (f *formView) submit() tea.Cmd {
+	first := -1
+	for i, fl := range f.fields {
+		fl.touched = true
+		fl.validate()
+		if fl.err != nil && first < 0 {
+			first = i
+		}
+	}
+	if first >= 0 {
+		return f.setFocus(first)
+	}
+	v := func(i int) string { return f.fields[i].value() }
+	name, _ := model.ValidateKeyName(v(fName))
+	exp, _ := model.ParseExpiry(v(fExpiry), f.now())
+	return send(submitCreateMsg{req: storage.CreateRequest{
+		Name: name, Channel: v(fChannel), Environment: v(fEnv), Type: model.KeyType(v(fType)),
+		Scopes: splitList(v(fScopes)), AllowedIPs: splitList(v(fAllow)), ExpiresAt: exp,
+	}})
+}
+
+func (f *formView) View() string {
+	var b strings.Builder
+	b.WriteString(f.st.Title.Render("New key") + "\n\n")
+	labelW := 13
+	for i, fl := range f.fields {
+		label := f.st.Label.Render(padRight(fl.label, labelW))
+		marker := "  "
+		if i == f.focus {
+			label = f.st.Focused.Render(padRight(fl.label, labelW))
+			marker = f.st.Focused.Render("▸ ")
+		}
+		var val string
+		switch {
+		case fl.choices != nil && !fl.free:
+			opts := make([]string, len(fl.choices))
+			for j, c := range fl.choices {
+				if j == fl.choice {
+					opts[j] = f.st.Focused.Render("● " + c)
+				} else {
+					opts[j] = f.st.Subtle.Render("○ " + c)
+				}
+			}
+			val = strings.Join(opts, "  ")
+		default:
+			fl.input.Width = max(10, f.width-labelW-8)
+			val = fl.input.View()
+		}
+		b.WriteString(marker + label + val + "\n")
+		sub := ""
+		switch {
+		case fl.err != nil && fl.touched:
+			sub = f.st.Error.Render("✗ " + fl.err.Error())
+		case i == f.focus && fl.hint != "":
+			sub = f.st.Subtle.Render(fl.hint)
+		}
+		b.WriteString(lipgloss.NewStyle().PaddingLeft(labelW+2).Width(max(30, min(f.width, 96)-6)).Render(sub) + "\n")
+	}
+	if f.err != "" {
+		b.WriteString("\n" + f.st.Error.Render(f.err) + "\n")
+	}
+	return b.String()
+}

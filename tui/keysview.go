@@ -1,0 +1,482 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+
+	"keyden/format"
+	"keyden/model"
+)
+
+// keysKeyMap is the home view's bindings; it also feeds the help.
+type keysKeyMap struct {
+	table                                     tableKeyMap
+	New, Details, Delete, Filter, ClearFilter key.Binding
+	NextEnv, PrevEnv, Channel, Sort, Quick    key.Binding
+	Catalog, Reload, Help, Quit               key.Binding
+}
+
+func defaultKeysKeyMap() keysKeyMap {
+	return keysKeyMap{
+		table:       defaultTableKeyMap(),
+		New:         key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "new key")),
+		Details:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "details")),
+		Delete:      key.NewBinding(key.WithKeys("d", "delete"), key.WithHelp("d", "delete")),
+		Filter:      key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
+		ClearFilter: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
+		NextEnv:     key.NewBinding(key.WithKeys("tab", "right", "l"), key.WithHelp("tab/→", "next env")),
+		PrevEnv:     key.NewBinding(key.WithKeys("shift+tab", "left", "h"), key.WithHelp("shift+tab/←", "prev env")),
+		Channel:     key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "channel")),
+		Sort:        key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort")),
+		Quick:       key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "review stale")),
+		Catalog:     key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "envs & channels")),
+		Reload:      key.NewBinding(key.WithKeys("ctrl+r"), key.WithHelp("ctrl+r", "reload")),
+		Help:        key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		Quit:        key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+	}
+}
+
+func (k keysKeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.New, k.Details, k.Delete, k.Filter, k.Sort, k.NextEnv, k.Help, k.Quit}
+}
+
+func (k keysKeyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{k.table.Up, k.table.Down, k.table.PageUp, k.table.PageDown, k.table.Top, k.table.Bottom},
+		{k.New, k.Details, k.Delete, k.Catalog},
+		{k.Filter, k.ClearFilter, k.NextEnv, k.PrevEnv, k.Channel, k.Sort, k.Quick},
+		{k.Reload, k.Help, k.Quit},
+	}
+}
+
+// Messages the keys view sends up to the app.
+type (
+	openFormMsg    struct{ env, channel string }
+	openDetailsMsg struct{ key model.Key }
+	askDeleteMsg   struct{ key model.Key }
+	openCatalogMsg struct{}
+	reloadMsg      struct{}
+	// filteredMsg carries a filter result computed off the UI loop.
+	filteredMsg struct {
+		seq  int
+		set  *keyset
+		q    query
+		rows []int32
+	}
+)
+
+// asyncFilterAbove is the key count above which filtering runs in a Cmd,
+// so a keystroke never waits for a pass over every key.
+const asyncFilterAbove = 20000
+
+// keysView is the home screen: environment tabs, the keys table, a filter
+// and a status bar.
+type keysView struct {
+	st     *Styles
+	keyMap keysKeyMap
+	now    func() time.Time
+
+	set     *keyset
+	rows    []int32 // what the table shows, indexes into set.keys
+	shown   query   // the query rows answer
+	q       query   // the query asked for
+	seq     int
+	pending bool
+
+	envs     []model.Environment
+	channels []model.Channel
+	tab      int // 0 = all environments
+
+	filter    textinput.Model
+	filtering bool
+	picking   bool // the channel picker is open
+	pick      int
+
+	table  vtable
+	width  int
+	height int
+	loaded bool
+}
+
+func newKeysView(st *Styles, now func() time.Time) keysView {
+	fi := textinput.New()
+	fi.Prompt = "/ "
+	fi.Placeholder = "name, channel, env, scope, hint, creator"
+	fi.CharLimit = 64
+	return keysView{
+		st: st, keyMap: defaultKeysKeyMap(), now: now, filter: fi,
+		table: newVTable([]column{
+			{title: "NAME", width: 14, max: 36, priority: 0, flex: true},
+			{title: "ENV", width: 7, priority: 1},
+			{title: "LAST USED", width: 9, priority: 2},
+			{title: "STATUS", width: 8, priority: 3},
+			{title: "CHANNEL", width: 10, max: 20, priority: 4, flex: true},
+			{title: "HINT", width: 17, max: 19, priority: 5, flex: true},
+			{title: "EXPIRES", width: 14, priority: 6},
+			{title: "CREATED", width: 10, priority: 7},
+			{title: "CREATED BY", width: 10, max: 16, priority: 8, flex: true},
+			{title: "SCOPES", width: 12, max: 30, priority: 9, flex: true},
+		}),
+	}
+}
+
+// setData swaps in a fresh load, keeping the cursor on the same key when it is still there.
+func (v *keysView) setData(set *keyset) tea.Cmd {
+	var keepID string
+	if k, ok := v.selected(); ok {
+		keepID = k.ID
+	}
+	v.set, v.loaded = set, true
+	v.rows = nil
+	cmd := v.refilter(true)
+	if keepID != "" && !v.pending {
+		v.moveTo(keepID)
+	}
+	return cmd
+}
+
+func (v *keysView) moveTo(id string) {
+	for i, r := range v.rows {
+		if v.set.keys[r].ID == id {
+			v.table.cursor = i
+			v.table.clamp()
+			return
+		}
+	}
+}
+
+func (v *keysView) setCatalog(envs []model.Environment, chs []model.Channel) {
+	v.envs, v.channels = envs, chs
+	if v.tab > len(envs) {
+		v.tab = 0
+	}
+	v.q.env = v.envName()
+}
+
+func (v *keysView) envName() string {
+	if v.tab == 0 || v.tab > len(v.envs) {
+		return ""
+	}
+	return v.envs[v.tab-1].Name
+}
+
+// refilter recomputes the rows for v.q: narrowing the previous result
+// when the query only grew, and off the UI loop when the set is large.
+func (v *keysView) refilter(full bool) tea.Cmd {
+	if v.set == nil {
+		return nil
+	}
+	var within []int32
+	if !full && !v.pending && v.q.narrows(v.shown) {
+		within = v.rows
+	}
+	v.seq++
+	seq, set, q, now := v.seq, v.set, v.q, v.now()
+	n := len(set.keys)
+	if within != nil {
+		n = len(within)
+	}
+	if n <= asyncFilterAbove && (set.hasOrder(q.sort) || len(set.keys) <= asyncFilterAbove) {
+		v.apply(filteredMsg{seq: seq, set: set, q: q, rows: set.filter(q, within, now)})
+		return nil
+	}
+	v.pending = true
+	return func() tea.Msg {
+		return filteredMsg{seq: seq, set: set, q: q, rows: set.filter(q, within, now)}
+	}
+}
+
+func (v *keysView) apply(m filteredMsg) {
+	if m.seq != v.seq || m.set != v.set {
+		return // a newer query or load has replaced it
+	}
+	v.rows, v.shown, v.pending = m.rows, m.q, false
+	v.table.SetRows(len(v.rows))
+}
+
+func (v *keysView) selected() (model.Key, bool) {
+	if v.set == nil || len(v.rows) == 0 || v.table.cursor >= len(v.rows) {
+		return model.Key{}, false
+	}
+	return v.set.keys[v.rows[v.table.cursor]], true
+}
+
+// SetSize gives the view its share of the screen.
+func (v *keysView) SetSize(w, h int) {
+	v.width, v.height = w, h
+	// title, tabs, blank, table header … filter line, status bar, help line
+	v.table.SetSize(w-1, h-7)
+	v.filter.Width = max(10, w-4)
+}
+
+func (v *keysView) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case filteredMsg:
+		v.apply(msg)
+		return nil
+	case tea.KeyMsg:
+		if v.picking {
+			return v.updatePicker(msg)
+		}
+		if v.filtering {
+			return v.updateFilter(msg)
+		}
+		return v.updateKeys(msg)
+	}
+	return nil
+}
+
+func (v *keysView) updateFilter(msg tea.KeyMsg) tea.Cmd {
+	switch msg.String() {
+	case "esc":
+		v.filtering = false
+		v.filter.Blur()
+		v.filter.SetValue("")
+		v.q.text = ""
+		return v.refilter(false)
+	case "enter", "down", "up":
+		v.filtering = false
+		v.filter.Blur()
+		if msg.String() != "enter" {
+			v.table.Update(msg)
+		}
+		return nil
+	}
+	var cmd tea.Cmd
+	v.filter, cmd = v.filter.Update(msg)
+	if v.filter.Value() != v.q.text {
+		v.q.text = v.filter.Value()
+		return tea.Batch(cmd, v.refilter(false))
+	}
+	return cmd
+}
+
+func (v *keysView) updatePicker(msg tea.KeyMsg) tea.Cmd {
+	n := len(v.channels) + 1
+	switch msg.String() {
+	case "up", "k":
+		v.pick = (v.pick + n - 1) % n
+	case "down", "j":
+		v.pick = (v.pick + 1) % n
+	case "esc", "q":
+		v.picking = false
+	case "enter":
+		v.picking = false
+		v.q.channel = ""
+		if v.pick > 0 {
+			v.q.channel = v.channels[v.pick-1].Name
+		}
+		return v.refilter(false)
+	}
+	return nil
+}
+
+func (v *keysView) updateKeys(msg tea.KeyMsg) tea.Cmd {
+	km := v.keyMap
+	if v.table.Update(msg) {
+		return nil
+	}
+	switch {
+	case key.Matches(msg, km.Filter):
+		v.filtering = true
+		return v.filter.Focus()
+	case key.Matches(msg, km.ClearFilter):
+		if v.q.text != "" || v.q.quick != quickNone || v.q.channel != "" {
+			v.filter.SetValue("")
+			v.q.text, v.q.quick, v.q.channel = "", quickNone, ""
+			return v.refilter(false)
+		}
+	case key.Matches(msg, km.NextEnv), key.Matches(msg, km.PrevEnv):
+		step := 1
+		if key.Matches(msg, km.PrevEnv) {
+			step = len(v.envs)
+		}
+		v.tab = (v.tab + step) % (len(v.envs) + 1)
+		v.q.env = v.envName()
+		return v.refilter(false)
+	case key.Matches(msg, km.Channel):
+		v.picking = true
+		v.pick = 0
+		for i, c := range v.channels {
+			if c.Name == v.q.channel {
+				v.pick = i + 1
+			}
+		}
+	case key.Matches(msg, km.Sort):
+		v.q.sort = (v.q.sort + 1) % sortModes
+		return v.refilter(false)
+	case key.Matches(msg, km.Quick):
+		v.q.quick = (v.q.quick + 1) % quickFilters
+		return v.refilter(false)
+	case key.Matches(msg, km.New):
+		return send(openFormMsg{env: v.q.env, channel: v.q.channel})
+	case key.Matches(msg, km.Details):
+		if k, ok := v.selected(); ok {
+			return send(openDetailsMsg{key: k})
+		}
+	case key.Matches(msg, km.Delete):
+		if k, ok := v.selected(); ok {
+			return send(askDeleteMsg{key: k})
+		}
+	case key.Matches(msg, km.Catalog):
+		return send(openCatalogMsg{})
+	case key.Matches(msg, km.Reload):
+		return send(reloadMsg{})
+	}
+	return nil
+}
+
+func send(msg tea.Msg) tea.Cmd { return func() tea.Msg { return msg } }
+
+// View draws tabs, table (or the empty-state hint) and the filter line.
+func (v *keysView) View() string {
+	var b strings.Builder
+	b.WriteString(v.tabsView())
+	b.WriteString("\n\n")
+	switch {
+	case !v.loaded:
+		b.WriteString(v.st.Subtle.Render("  Loading keys…"))
+		b.WriteString(strings.Repeat("\n", max(0, v.table.height)))
+	case v.picking:
+		b.WriteString(v.pickerView())
+	case len(v.set.keys) == 0:
+		b.WriteString(v.emptyView("No keys yet.", "Press n to create your first key, or ? for every binding."))
+	case len(v.rows) == 0 && !v.pending:
+		b.WriteString(v.emptyView("No keys match.", "Press esc to clear the filter, or tab to change environment."))
+	default:
+		now := v.now()
+		b.WriteString(v.table.View(v.st.Header, func(r, c int) string {
+			return cellText(&v.set.keys[v.rows[r]], c, now)
+		}, func(r int) lipgloss.Style {
+			k := &v.set.keys[v.rows[r]]
+			if st, ok := v.st.Health[k.Health(now)]; ok {
+				return st
+			}
+			return v.st.Row
+		}, v.st.Selected))
+		// Keep the layout's height when there are few rows.
+		b.WriteString(strings.Repeat("\n", max(0, v.table.height-(min(v.table.n, v.table.offset+v.table.height)-v.table.offset))))
+	}
+	b.WriteString("\n")
+	if v.filtering || v.q.text != "" {
+		b.WriteString(v.filter.View())
+	}
+	return b.String()
+}
+
+func (v *keysView) emptyView(title, hint string) string {
+	body := v.st.Title.Render(title) + "\n" + v.st.Subtle.Render(hint)
+	return lipgloss.Place(v.width, v.table.height+1, lipgloss.Center, lipgloss.Center, body)
+}
+
+func (v *keysView) tabsView() string {
+	parts := []string{}
+	names := []string{"All"}
+	for _, e := range v.envs {
+		names = append(names, e.Name)
+	}
+	for i, n := range names {
+		if i == v.tab {
+			parts = append(parts, v.st.TabActive.Render(n))
+		} else {
+			parts = append(parts, v.st.Tab.Render(n))
+		}
+	}
+	ch := "all"
+	if v.q.channel != "" {
+		ch = v.q.channel
+	}
+	right := v.st.Subtle.Render("channel: ") + ch
+	left := strings.Join(parts, "")
+	gap := v.width - lipgloss.Width(left) - lipgloss.Width(right) - 1
+	if gap < 1 {
+		return left
+	}
+	return left + strings.Repeat(" ", gap) + right
+}
+
+func (v *keysView) pickerView() string {
+	var b strings.Builder
+	b.WriteString(v.st.Title.Render("  Show keys of channel") + v.st.Subtle.Render("  (↑/↓, enter, esc)") + "\n")
+	opts := []string{"all channels"}
+	for _, c := range v.channels {
+		opts = append(opts, c.Name)
+	}
+	start := max(0, v.pick-v.table.height+2)
+	for i := start; i < len(opts) && i < start+v.table.height; i++ {
+		line := "    " + opts[i]
+		if i == v.pick {
+			line = v.st.Selected.Render("  ▸ " + opts[i])
+		}
+		b.WriteString(line + "\n")
+	}
+	b.WriteString(strings.Repeat("\n", max(0, v.table.height-len(opts)-1)))
+	return b.String()
+}
+
+// statusText is the left part of the status bar: counts, sort, filters.
+func (v *keysView) statusText() string {
+	if !v.loaded {
+		return "loading…"
+	}
+	parts := []string{fmt.Sprintf("%d keys", len(v.set.keys))}
+	if v.pending {
+		parts = append(parts, "filtering…")
+	} else if len(v.rows) != len(v.set.keys) {
+		parts = append(parts, fmt.Sprintf("%d shown", len(v.rows)))
+	}
+	dir := "↓"
+	if v.q.sort == sortName || v.q.sort == sortExpiry {
+		dir = "↑"
+	}
+	parts = append(parts, "sort: "+v.q.sort.String()+" "+dir)
+	if v.q.quick != quickNone {
+		parts = append(parts, "review: "+v.q.quick.String())
+	}
+	if len(v.rows) > 0 {
+		parts = append(parts, fmt.Sprintf("%d/%d", v.table.cursor+1, len(v.rows)))
+	}
+	return strings.Join(parts, " · ")
+}
+
+// cellText is one key's text for table column c.
+func cellText(k *model.Key, c int, now time.Time) string {
+	switch c {
+	case 0:
+		return k.Name
+	case 1:
+		return k.Environment
+	case 2:
+		return format.Ago(k.LastUsedAt, now)
+	case 3:
+		if h := k.Health(now); h != model.HealthOK {
+			return string(h)
+		}
+		return "ok"
+	case 4:
+		return k.Channel
+	case 5:
+		return k.Hint
+	case 6:
+		if k.ExpiresAt.IsZero() {
+			return "never"
+		}
+		return format.Until(k.ExpiresAt, now)
+	case 7:
+		return format.Date(k.CreatedAt)
+	case 8:
+		return k.CreatedBy
+	case 9:
+		if len(k.Scopes) == 0 {
+			return "–"
+		}
+		return strings.Join(k.Scopes, " ")
+	}
+	return ""
+}

@@ -1,0 +1,124 @@
+package tui
+
+import (
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+
+	"keyden/model"
+)
+
+type revealKeyMap struct {
+	Copy, Done key.Binding
+}
+
+func defaultRevealKeyMap() revealKeyMap {
+	return revealKeyMap{
+		Copy: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "copy again")),
+		Done: key.NewBinding(key.WithKeys("esc", "enter", "q"), key.WithHelp("esc/enter", "done (forgets the key)")),
+	}
+}
+
+func (k revealKeyMap) ShortHelp() []key.Binding  { return []key.Binding{k.Copy, k.Done} }
+func (k revealKeyMap) FullHelp() [][]key.Binding { return [][]key.Binding{k.ShortHelp()} }
+
+type (
+	copyAgainMsg   struct{}
+	leaveRevealMsg struct{}
+)
+
+// revealView shows a new key once. It is the only place the secret lives
+// in the TUI; leaving drops the view and with it the key.
+type revealView struct {
+	st        *Styles
+	keyMap    revealKeyMap
+	key       model.Key
+	secret    string
+	grown     bool
+	res       copyResult
+	tried     bool
+	warned    bool
+	width     int
+	clearSecs int
+}
+
+func newRevealView(st *Styles, k model.Key, secret string, grown bool, clearAfter time.Duration) *revealView {
+	return &revealView{st: st, keyMap: defaultRevealKeyMap(), key: k, secret: secret, grown: grown,
+		clearSecs: int(clearAfter / time.Second)}
+}
+
+func (r *revealView) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case copiedMsg:
+		r.res, r.tried = msg.res, true
+	case tea.KeyMsg:
+		switch {
+		case key.Matches(msg, r.keyMap.Copy):
+			return send(copyAgainMsg{})
+		case key.Matches(msg, r.keyMap.Done):
+			if r.tried && !r.res.copied() && !r.warned {
+				r.warned = true
+				return nil
+			}
+			return send(leaveRevealMsg{})
+		}
+	}
+	return nil
+}
+
+func (r *revealView) View() string {
+	s := r.st
+	var b strings.Builder
+	b.WriteString(s.Title.Render("Your new key") + s.Subtle.Render("  "+r.key.Name+" · "+r.key.Channel+" · "+r.key.Environment) + "\n\n")
+	b.WriteString(s.Warning.Render("This is the only time it is shown. Store it now.") + "\n\n")
+	b.WriteString(s.Secret.Render(wrapHard(r.secret, max(20, r.width-8))) + "\n\n")
+	if r.grown {
+		b.WriteString(s.Subtle.Render("It is longer than the store's format to keep its minimum randomness.") + "\n\n")
+	}
+	b.WriteString(s.Label.Render("Use it as") + "\n")
+	b.WriteString(wrapHard(`curl -H "`+r.key.Type.Header(r.secret)+`" https://api.example.com/`, max(20, r.width-8)) + "\n\n")
+	b.WriteString(r.clipLine())
+	if r.warned {
+		b.WriteString("\n" + s.Error.Render("The key was not copied. Leave anyway? It will be gone for good: press esc again, or c to copy."))
+	}
+	return s.Box.Width(min(100, max(40, r.width-2))).Render(b.String())
+}
+
+// clipLine says which clipboards got the key, without claiming more.
+func (r *revealView) clipLine() string {
+	s := r.st
+	if !r.tried {
+		return s.Subtle.Render("Copying…")
+	}
+	var lines []string
+	if r.res.system {
+		lines = append(lines, s.Success.Render("✓ Copied to the system clipboard."))
+	}
+	if r.res.osc52 {
+		lines = append(lines, s.Success.Render("✓ Sent to your terminal's clipboard (OSC 52)")+s.Subtle.Render(" — keyden can't see whether your terminal accepted it; paste to check."))
+	}
+	if !r.res.system && r.res.systemErr != "" && r.res.systemErr != "off" {
+		lines = append(lines, s.Subtle.Render("✗ No system clipboard here ("+firstLine(r.res.systemErr)+")."))
+	}
+	if !r.res.copied() {
+		lines = append(lines, s.Error.Render("✗ Not copied anywhere: select the key above and copy it by hand."))
+	} else if r.clearSecs > 0 {
+		lines = append(lines, s.Subtle.Render("keyden clears what it copied after "+itoa(r.clearSecs)+"s and when you quit."))
+	}
+	return lipgloss.JoinVertical(lipgloss.Left, lines...)
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > 60 {
+		s = s[:60] + "…"
+	}
+	return s
+}
+
+// wrapHard breaks s every w cells: a key has no spaces to wrap at.
+func wrapHard(s string, w int) string { return ansi.Hardwrap(s, w, true) }

@@ -1,0 +1,55 @@
+package tui
+
+import (
+	"context"
+	"os"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+
+	"keyden/storage"
+)
+
+// DefaultClearAfter is how long a copied key stays on the clipboard.
+const DefaultClearAfter = 45 * time.Second
+
+// ClipboardFromEnv reads the clipboard settings from the environment:
+// KEYDEN_CLIPBOARD_CLEAR (a duration, 0 = never; default 45s),
+// KEYDEN_OSC52=0 and KEYDEN_SYSTEM_CLIPBOARD=0 to turn either off.
+func ClipboardFromEnv(getenv func(string) string) (ClipboardOptions, error) {
+	opt := ClipboardOptions{
+		Out: os.Stdout, System: getenv("KEYDEN_SYSTEM_CLIPBOARD") != "0",
+		OSC52:  getenv("KEYDEN_OSC52") != "0" && getenv("TERM") != "dumb",
+		InTmux: getenv("TMUX") != "", ClearAfter: DefaultClearAfter,
+	}
+	if v := getenv("KEYDEN_CLIPBOARD_CLEAR"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return opt, errorf("KEYDEN_CLIPBOARD_CLEAR=%q is not a duration: set it like 45s, or 0 to never clear", v)
+		}
+		opt.ClearAfter = d
+	}
+	return opt, nil
+}
+
+// Run opens the terminal app on st until the admin quits.
+func Run(ctx context.Context, st storage.Store, location, actor string, getenv func(string) string) error {
+	clip, err := ClipboardFromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	if getenv("NO_COLOR") != "" {
+		lipgloss.SetColorProfile(termenv.Ascii)
+	}
+	app := New(Options{Store: st, Location: location, Actor: actor, Clipboard: clip})
+	p := tea.NewProgram(app, tea.WithAltScreen(), tea.WithContext(ctx))
+	_, err = p.Run()
+	// However the program ended, leave nothing keyden copied behind.
+	app.clip.clear(0)
+	if err != nil && ctx.Err() != nil {
+		return nil // interrupted by a signal: a normal way out
+	}
+	return err
+}

@@ -1,0 +1,85 @@
+package tui
+
+import (
+	"github.com/charmbracelet/lipgloss"
+
+	"keyden/model"
+)
+
+// Styles are every look the TUI uses, in one place. Colours adapt to light
+// and dark backgrounds; with NO_COLOR the profile drops colour and what is
+// left (bold, reverse, words) still carries the meaning.
+type Styles struct {
+	App        lipgloss.Style
+	Title      lipgloss.Style
+	Subtle     lipgloss.Style
+	TabActive  lipgloss.Style
+	Tab        lipgloss.Style
+	Header     lipgloss.Style
+	Row        lipgloss.Style
+	Selected   lipgloss.Style
+	StatusBar  lipgloss.Style
+	StatusKey  lipgloss.Style
+	Error      lipgloss.Style
+	Success    lipgloss.Style
+	Warning    lipgloss.Style
+	Secret     lipgloss.Style
+	Box        lipgloss.Style
+	DangerBox  lipgloss.Style
+	Label      lipgloss.Style
+	Focused    lipgloss.Style
+	Button     lipgloss.Style
+	ButtonOn   lipgloss.Style
+	DangerOn   lipgloss.Style
+	Health     map[model.Health]lipgloss.Style
+	FilterText lipgloss.Style
+}
+
+var (
+	colAccent  = lipgloss.AdaptiveColor{Light: "#5A3FD6", Dark: "#9D8CFF"}
+	colSubtle  = lipgloss.AdaptiveColor{Light: "#6B6B6B", Dark: "#8A8A8A"}
+	colBorder  = lipgloss.AdaptiveColor{Light: "#C8C8C8", Dark: "#444444"}
+	colError   = lipgloss.AdaptiveColor{Light: "#C0262D", Dark: "#FF6B6B"}
+	colWarn    = lipgloss.AdaptiveColor{Light: "#A35200", Dark: "#FFB454"}
+	colOK      = lipgloss.AdaptiveColor{Light: "#1E7F3A", Dark: "#5FD88A"}
+	colSelBg   = lipgloss.AdaptiveColor{Light: "#E4DEFF", Dark: "#3A3360"}
+	colSelFg   = lipgloss.AdaptiveColor{Light: "#1A1A1A", Dark: "#FFFFFF"}
+	colBarBg   = lipgloss.AdaptiveColor{Light: "#EDEDED", Dark: "#262626"}
+	colSecret  = lipgloss.AdaptiveColor{Light: "#0B6E4F", Dark: "#7CFFCB"}
+	colInverse = lipgloss.AdaptiveColor{Light: "#FFFFFF", Dark: "#1A1A1A"}
+)
+
+// DefaultStyles builds the styles.
+func DefaultStyles() Styles {
+	s := Styles{}
+	s.App = lipgloss.NewStyle().Padding(0, 1)
+	s.Title = lipgloss.NewStyle().Bold(true).Foreground(colAccent)
+	s.Subtle = lipgloss.NewStyle().Foreground(colSubtle)
+	s.TabActive = lipgloss.NewStyle().Bold(true).Underline(true).Foreground(colAccent).Padding(0, 1)
+	s.Tab = lipgloss.NewStyle().Foreground(colSubtle).Padding(0, 1)
+	s.Header = lipgloss.NewStyle().Bold(true).Foreground(colSubtle)
+	s.Row = lipgloss.NewStyle()
+	s.Selected = lipgloss.NewStyle().Bold(true).Reverse(false).Background(colSelBg).Foreground(colSelFg)
+	s.StatusBar = lipgloss.NewStyle().Background(colBarBg).Foreground(colSubtle)
+	s.StatusKey = lipgloss.NewStyle().Background(colBarBg).Foreground(colAccent).Bold(true)
+	s.Error = lipgloss.NewStyle().Foreground(colError)
+	s.Success = lipgloss.NewStyle().Foreground(colOK)
+	s.Warning = lipgloss.NewStyle().Foreground(colWarn)
+	s.Secret = lipgloss.NewStyle().Bold(true).Foreground(colSecret)
+	s.Box = lipgloss.NewStyle().Border(lipgloss.RoundedBorder()).BorderForeground(colBorder).Padding(0, 1)
+	s.DangerBox = lipgloss.NewStyle().Border(lipgloss.RoundedBorder()).BorderForeground(colError).Padding(0, 1)
+	s.Label = lipgloss.NewStyle().Foreground(colSubtle)
+	s.Focused = lipgloss.NewStyle().Foreground(colAccent).Bold(true)
+	s.Button = lipgloss.NewStyle().Padding(0, 2).Foreground(colSubtle).Border(lipgloss.NormalBorder(), false, false, false, false)
+	s.ButtonOn = lipgloss.NewStyle().Padding(0, 2).Bold(true).Foreground(colInverse).Background(colAccent)
+	s.DangerOn = lipgloss.NewStyle().Padding(0, 2).Bold(true).Foreground(colInverse).Background(colError)
+	s.FilterText = lipgloss.NewStyle().Foreground(colAccent)
+	s.Health = map[model.Health]lipgloss.Style{
+		model.HealthDisabled: lipgloss.NewStyle().Foreground(colSubtle).Italic(true),
+		model.HealthExpired:  lipgloss.NewStyle().Foreground(colError),
+		model.HealthExpiring: lipgloss.NewStyle().Foreground(colWarn),
+		model.HealthStale:    lipgloss.NewStyle().Foreground(colWarn),
+		model.HealthUnused:   lipgloss.NewStyle().Foreground(colSubtle),
+	}
+	return s
+}
