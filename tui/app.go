@@ -369,6 +369,16 @@ type statusMsg struct {
 }
 
 func (a *App) handleKey(msg tea.KeyMsg) tea.Cmd {
+	// Over a slow link several keystrokes arrive in one read and Bubble Tea
+	// hands them over as one multi-rune key; outside a text field they are
+	// separate commands ("jjd"), so take them one at a time.
+	if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste && !a.typing() {
+		var cmds []tea.Cmd
+		for _, r := range msg.Runes {
+			cmds = append(cmds, a.handleKey(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}}))
+		}
+		return tea.Sequence(cmds...)
+	}
 	if key.Matches(msg, a.global.ForceQuit) {
 		return a.quit()
 	}
@@ -376,8 +386,7 @@ func (a *App) handleKey(msg tea.KeyMsg) tea.Cmd {
 		a.showHelp = false
 		return nil
 	}
-	typing := (a.screen == screenKeys && (a.keys.filtering || a.keys.picking)) || a.screen == screenForm ||
-		(a.screen == screenConfirm && a.confirm.typeName) || (a.screen == screenCatalog && a.catalog.adding)
+	typing := a.typing()
 	if msg.String() == "?" && !typing {
 		a.showHelp = true
 		return nil
@@ -386,6 +395,12 @@ func (a *App) handleKey(msg tea.KeyMsg) tea.Cmd {
 		return a.quit()
 	}
 	return a.routeToScreen(msg)
+}
+
+// typing says whether keys go into a text field, where letters are text.
+func (a *App) typing() bool {
+	return (a.screen == screenKeys && (a.keys.filtering || a.keys.picking)) || a.screen == screenForm ||
+		(a.screen == screenConfirm && a.confirm.typeName) || (a.screen == screenCatalog && a.catalog.adding)
 }
 
 func (a *App) routeToScreen(msg tea.Msg) tea.Cmd {
@@ -555,19 +570,14 @@ func (a *App) helpLine(w int) string {
 	return fitLine(a.help.View(a.currentKeyMap()), w)
 }
 
+// statusBar shows the latest message for a few seconds, else the counts.
 func (a *App) statusBar(w int) string {
-	left := a.keys.statusText()
-	msg := ""
 	if a.status != "" && a.opt.Now().Sub(a.statusAt) < 8*time.Second {
-		msg = a.status
-	}
-	bar := " " + left
-	if msg != "" {
 		st := a.st.Success
 		if !a.statusOK {
 			st = a.st.Error
 		}
-		return fitLine(a.st.StatusBar.Render(padRight(bar+"  ", 0))+st.Render(msg), w)
+		return st.Render(fitLine(" "+a.status, w))
 	}
-	return a.st.StatusBar.Render(padRight(fitLine(bar, w), w))
+	return a.st.StatusBar.Render(padRight(fitLine(" "+a.keys.statusText(), w), w))
 }

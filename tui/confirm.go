@@ -121,14 +121,16 @@ func (c *confirmView) View() string {
 	if c.typeName {
 		b.WriteString("\nThis is a prod key. Type its name to confirm:\n" + c.name.View() + "\n")
 	}
-	no, yes := c.st.Button.Render("No"), c.st.Button.Render("Yes, "+c.action)
+	// The chosen answer is bracketed as well as coloured, so it shows without colour too.
+	no, yes := c.st.Button.Render("  No  "), c.st.Button.Render("  Yes, "+c.action+"  ")
 	if c.yes {
-		yes = c.st.DangerOn.Render("Yes, " + c.action)
+		label := "[ Yes, " + c.action + " ]"
 		if !c.nameOK() {
-			yes = c.st.Button.Render("Yes, " + c.action + " (type the name)")
+			label = "[ Yes, " + c.action + " ] (type the name first)"
 		}
+		yes = c.st.DangerOn.Render(label)
 	} else {
-		no = c.st.ButtonOn.Render("No")
+		no = c.st.ButtonOn.Render("[ No ]")
 	}
 	b.WriteString("\n" + no + "  " + yes + "\n")
 	if c.note != "" {

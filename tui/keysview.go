@@ -83,7 +83,8 @@ type keysView struct {
 	now    func() time.Time
 
 	set     *keyset
-	rows    []int32 // what the table shows, indexes into set.keys
+	rows    []int32 // what the table shows, indexes into rowsOf.keys
+	rowsOf  *keyset // the set rows index; set may be newer while a filter runs
 	shown   query   // the query rows answer
 	q       query   // the query asked for
 	seq     int
@@ -133,7 +134,6 @@ func (v *keysView) setData(set *keyset) tea.Cmd {
 		keepID = k.ID
 	}
 	v.set, v.loaded = set, true
-	v.rows = nil
 	cmd := v.refilter(true)
 	if keepID != "" && !v.pending {
 		v.moveTo(keepID)
@@ -141,9 +141,11 @@ func (v *keysView) setData(set *keyset) tea.Cmd {
 	return cmd
 }
 
+// moveTo puts the cursor on the key with id when it is shown; otherwise
+// it stays at the same position.
 func (v *keysView) moveTo(id string) {
 	for i, r := range v.rows {
-		if v.set.keys[r].ID == id {
+		if v.rowsOf.keys[r].ID == id {
 			v.table.cursor = i
 			v.table.clamp()
 			return
@@ -173,7 +175,7 @@ func (v *keysView) refilter(full bool) tea.Cmd {
 		return nil
 	}
 	var within []int32
-	if !full && !v.pending && v.q.narrows(v.shown) {
+	if !full && !v.pending && v.rowsOf == v.set && v.q.narrows(v.shown) {
 		within = v.rows
 	}
 	v.seq++
@@ -196,15 +198,19 @@ func (v *keysView) apply(m filteredMsg) {
 	if m.seq != v.seq || m.set != v.set {
 		return // a newer query or load has replaced it
 	}
-	v.rows, v.shown, v.pending = m.rows, m.q, false
+	keep, had := v.selected()
+	v.rows, v.rowsOf, v.shown, v.pending = m.rows, m.set, m.q, false
 	v.table.SetRows(len(v.rows))
+	if had {
+		v.moveTo(keep.ID)
+	}
 }
 
 func (v *keysView) selected() (model.Key, bool) {
-	if v.set == nil || len(v.rows) == 0 || v.table.cursor >= len(v.rows) {
+	if v.rowsOf == nil || len(v.rows) == 0 || v.table.cursor >= len(v.rows) {
 		return model.Key{}, false
 	}
-	return v.set.keys[v.rows[v.table.cursor]], true
+	return v.rowsOf.keys[v.rows[v.table.cursor]], true
 }
 
 // SetSize gives the view its share of the screen.
@@ -352,9 +358,9 @@ func (v *keysView) View() string {
 	default:
 		now := v.now()
 		b.WriteString(v.table.View(v.st.Header, func(r, c int) string {
-			return cellText(&v.set.keys[v.rows[r]], c, now)
+			return cellText(&v.rowsOf.keys[v.rows[r]], c, now)
 		}, func(r int) lipgloss.Style {
-			k := &v.set.keys[v.rows[r]]
+			k := &v.rowsOf.keys[v.rows[r]]
 			if st, ok := v.st.Health[k.Health(now)]; ok {
 				return st
 			}

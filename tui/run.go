@@ -43,6 +43,9 @@ func Run(ctx context.Context, st storage.Store, location, actor string, getenv f
 	if getenv("NO_COLOR") != "" {
 		lipgloss.SetColorProfile(termenv.Ascii)
 	}
+	// Ask the terminal for its background before Bubble Tea reads stdin:
+	// asked lazily during the first frame, the query races it for input.
+	lipgloss.HasDarkBackground()
 	app := New(Options{Store: st, Location: location, Actor: actor, Clipboard: clip})
 	p := tea.NewProgram(app, tea.WithAltScreen(), tea.WithContext(ctx))
 	_, err = p.Run()

@@ -70,9 +70,9 @@ func DefaultStyles() Styles {
 	s.DangerBox = lipgloss.NewStyle().Border(lipgloss.RoundedBorder()).BorderForeground(colError).Padding(0, 1)
 	s.Label = lipgloss.NewStyle().Foreground(colSubtle)
 	s.Focused = lipgloss.NewStyle().Foreground(colAccent).Bold(true)
-	s.Button = lipgloss.NewStyle().Padding(0, 2).Foreground(colSubtle).Border(lipgloss.NormalBorder(), false, false, false, false)
-	s.ButtonOn = lipgloss.NewStyle().Padding(0, 2).Bold(true).Foreground(colInverse).Background(colAccent)
-	s.DangerOn = lipgloss.NewStyle().Padding(0, 2).Bold(true).Foreground(colInverse).Background(colError)
+	s.Button = lipgloss.NewStyle().Padding(0, 1).Foreground(colSubtle)
+	s.ButtonOn = lipgloss.NewStyle().Padding(0, 1).Bold(true).Foreground(colInverse).Background(colAccent)
+	s.DangerOn = lipgloss.NewStyle().Padding(0, 1).Bold(true).Foreground(colInverse).Background(colError)
 	s.FilterText = lipgloss.NewStyle().Foreground(colAccent)
 	s.Health = map[model.Health]lipgloss.Style{
 		model.HealthDisabled: lipgloss.NewStyle().Foreground(colSubtle).Italic(true),
