@@ -71,6 +71,7 @@ type (
 
 // App is the root model.
 type App struct {
+	out    *outbox
 	opt    Options
 	st     Styles
 	ctx    context.Context
@@ -108,13 +109,15 @@ func New(opt Options) *App {
 	if opt.PollEvery <= 0 {
 		opt.PollEvery = time.Second
 	}
-	a := &App{opt: opt, st: DefaultStyles(), ctx: context.Background(), width: 80, height: 24,
+	a := &App{out: &outbox{}, opt: opt, st: DefaultStyles(), ctx: context.Background(), width: 80, height: 24,
 		clip:   newClipboardManager(opt.Clipboard),
 		help:   help.New(),
 		global: globalKeyMap{ForceQuit: key.NewBinding(key.WithKeys("ctrl+c"))},
 	}
 	a.keys = newKeysView(&a.st, opt.Now)
+	a.keys.out = a.out
 	a.catalog = newCatalogView(&a.st)
+	a.catalog.out = a.out
 	a.help.Styles.ShortKey = a.st.Title
 	a.help.Styles.FullKey = a.st.Title
 	a.layout()
@@ -241,6 +244,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		a.form = nil
 		a.reveal = newRevealView(&a.st, msg.c.Key, msg.c.Secret, msg.c.Grown, a.opt.Clipboard.ClearAfter)
+		a.reveal.out = a.out
 		a.screen = screenReveal
 		a.layout()
 		return a, tea.Batch(a.copyCmd(msg.c.Secret), a.reload())
@@ -287,6 +291,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return a, nil
 		}
 		a.form = newFormView(&a.st, a.keys.envs, a.keys.channels, msg.env, msg.channel, a.opt.Now)
+		a.form.out = a.out
 		a.screen = screenForm
 		a.layout()
 		return a, nil
@@ -300,6 +305,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 	case openDetailsMsg:
 		a.details = newDetailsView(&a.st, msg.key, a.opt.Now)
+		a.details.out = a.out
 		a.screen = screenDetails
 		a.layout()
 		return a, nil
@@ -307,6 +313,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case askDeleteMsg:
 		a.back = a.screen
 		a.confirm = newConfirmView(&a.st, "delete", msg.key, a.opt.Now)
+		a.confirm.out = a.out
 		a.screen = screenConfirm
 		a.layout()
 		return a, nil
@@ -403,7 +410,18 @@ func (a *App) typing() bool {
 		(a.screen == screenConfirm && a.confirm.typeName) || (a.screen == screenCatalog && a.catalog.adding)
 }
 
+// routeToScreen gives msg to the current screen's view, then handles
+// whatever the view asked of the app, in this same Update.
 func (a *App) routeToScreen(msg tea.Msg) tea.Cmd {
+	cmds := []tea.Cmd{a.viewUpdate(msg)}
+	for _, req := range a.out.drain() {
+		_, cmd := a.Update(req)
+		cmds = append(cmds, cmd)
+	}
+	return tea.Batch(cmds...)
+}
+
+func (a *App) viewUpdate(msg tea.Msg) tea.Cmd {
 	switch a.screen {
 	case screenForm:
 		return a.form.Update(msg)
@@ -422,7 +440,9 @@ func (a *App) routeToScreen(msg tea.Msg) tea.Cmd {
 // quit clears what keyden copied, forgets any shown key, and exits.
 func (a *App) quit() tea.Cmd {
 	a.clip.clear(0)
-	a.reveal = nil
+	if a.reveal != nil {
+		a.reveal, a.screen = nil, screenKeys
+	}
 	return tea.Quit
 }
 

@@ -42,6 +42,7 @@ type (
 
 // catalogView lists environments and channels, and adds and removes them.
 type catalogView struct {
+	out      *outbox // requests to the app
 	st       *Styles
 	keyMap   catalogKeyMap
 	envs     []model.Environment
@@ -96,15 +97,15 @@ func (c *catalogView) Update(msg tea.Msg) tea.Cmd {
 		c.removing = false
 		if km.String() == "y" {
 			if c.side == 0 {
-				return send(rmEnvMsg{name: c.selectedName()})
+				return c.out.send(rmEnvMsg{name: c.selectedName()})
 			}
-			return send(rmChannelMsg{name: c.selectedName()})
+			return c.out.send(rmChannelMsg{name: c.selectedName()})
 		}
 		return nil
 	}
 	switch {
 	case key.Matches(km, c.keyMap.Back):
-		return send(cancelMsg{})
+		return c.out.send(cancelMsg{})
 	case key.Matches(km, c.keyMap.Up):
 		c.cursor[c.side] = max(0, c.cursor[c.side]-1)
 	case key.Matches(km, c.keyMap.Down):
@@ -149,7 +150,7 @@ func (c *catalogView) updateAdd(km tea.KeyMsg) tea.Cmd {
 				}
 			}
 			c.adding = false
-			return send(addEnvMsg{env: model.Environment{Name: name, Tag: rest}})
+			return c.out.send(addEnvMsg{env: model.Environment{Name: name, Tag: rest}})
 		}
 		if err := model.ValidateChannelName(name); err != nil {
 			c.inputErr = err.Error()
@@ -160,7 +161,7 @@ func (c *catalogView) updateAdd(km tea.KeyMsg) tea.Cmd {
 			return nil
 		}
 		c.adding = false
-		return send(addChannelMsg{ch: model.Channel{Name: name, Description: rest}})
+		return c.out.send(addChannelMsg{ch: model.Channel{Name: name, Description: rest}})
 	}
 	var cmd tea.Cmd
 	c.input, cmd = c.input.Update(km)

@@ -43,6 +43,7 @@ type confirmedMsg struct {
 // confirmView asks before a destructive action. The answer starts at No;
 // for a prod key the admin must also type the key's name.
 type confirmView struct {
+	out      *outbox // requests to the app
 	st       *Styles
 	keyMap   confirmKeyMap
 	action   string // "delete"
@@ -61,7 +62,6 @@ func newConfirmView(st *Styles, action string, k model.Key, now func() time.Time
 	if c.typeName {
 		c.name = textinput.New()
 		c.name.Prompt = "› "
-		c.name.Placeholder = k.Name
 		c.name.CharLimit = 128
 		c.name.Focus()
 		// In a prod confirm, letters go to the name: y and n are not shortcuts.
@@ -80,21 +80,21 @@ func (c *confirmView) Update(msg tea.Msg) tea.Cmd {
 	}
 	switch {
 	case key.Matches(km, c.keyMap.Cancel), key.Matches(km, c.keyMap.No):
-		return send(cancelMsg{})
+		return c.out.send(cancelMsg{})
 	case key.Matches(km, c.keyMap.Yes):
-		return send(confirmedMsg{action: c.action, key: c.key})
+		return c.out.send(confirmedMsg{action: c.action, key: c.key})
 	case key.Matches(km, c.keyMap.Toggle):
 		c.yes = !c.yes
 		return nil
 	case key.Matches(km, c.keyMap.Confirm):
 		if !c.yes {
-			return send(cancelMsg{})
+			return c.out.send(cancelMsg{})
 		}
 		if !c.nameOK() {
 			c.note = "Type the key's name exactly to confirm."
 			return nil
 		}
-		return send(confirmedMsg{action: c.action, key: c.key})
+		return c.out.send(confirmedMsg{action: c.action, key: c.key})
 	}
 	if c.typeName {
 		var cmd tea.Cmd
@@ -119,7 +119,7 @@ func (c *confirmView) View() string {
 	b.WriteString("\n" + c.st.Warning.Render("Apps using this key will stop working immediately.") + "\n")
 	b.WriteString(c.st.Subtle.Render("This cannot be undone.") + "\n")
 	if c.typeName {
-		b.WriteString("\nThis is a prod key. Type its name to confirm:\n" + c.name.View() + "\n")
+		b.WriteString("\nThis is a prod key. Type its name, " + c.st.Title.Render(k.Name) + ", to confirm:\n" + c.name.View() + "\n")
 	}
 	// The chosen answer is bracketed as well as coloured, so it shows without colour too.
 	no, yes := c.st.Button.Render("  No  "), c.st.Button.Render("  Yes, "+c.action+"  ")

@@ -27,6 +27,7 @@ func (k detailsKeyMap) FullHelp() [][]key.Binding { return [][]key.Binding{k.Sho
 
 // detailsView shows every stored field of one key (never its secret).
 type detailsView struct {
+	out    *outbox // requests to the app
 	st     *Styles
 	keyMap detailsKeyMap
 	key    model.Key
@@ -46,9 +47,9 @@ func (d *detailsView) Update(msg tea.Msg) tea.Cmd {
 	}
 	switch {
 	case key.Matches(km, d.keyMap.Back):
-		return send(cancelMsg{})
+		return d.out.send(cancelMsg{})
 	case key.Matches(km, d.keyMap.Delete) && !d.gone:
-		return send(askDeleteMsg{key: d.key})
+		return d.out.send(askDeleteMsg{key: d.key})
 	}
 	return nil
 }

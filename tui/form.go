@@ -20,9 +20,9 @@ type formKeyMap struct {
 
 func defaultFormKeyMap() formKeyMap {
 	return formKeyMap{
-		Next:   key.NewBinding(key.WithKeys("tab", "down"), key.WithHelp("tab/↓", "next field")),
-		Prev:   key.NewBinding(key.WithKeys("shift+tab", "up"), key.WithHelp("shift+tab/↑", "previous field")),
-		Cycle:  key.NewBinding(key.WithKeys("left", "right"), key.WithHelp("←/→", "change choice")),
+		Next:   key.NewBinding(key.WithKeys("tab", "down"), key.WithHelp("tab", "next")),
+		Prev:   key.NewBinding(key.WithKeys("shift+tab", "up"), key.WithHelp("shift+tab", "back")),
+		Cycle:  key.NewBinding(key.WithKeys("left", "right"), key.WithHelp("←/→", "choose")),
 		Submit: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "create")),
 		Cancel: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
 	}
@@ -79,6 +79,7 @@ type (
 // formView is the create form. Every field is checked as it changes with
 // the same model rules the command line uses.
 type formView struct {
+	out    *outbox // requests to the app
 	st     *Styles
 	keyMap formKeyMap
 	fields []*field
@@ -172,7 +173,7 @@ func (f *formView) Update(msg tea.Msg) tea.Cmd {
 	cur := f.fields[f.focus]
 	switch {
 	case key.Matches(km, f.keyMap.Cancel):
-		return send(cancelMsg{})
+		return f.out.send(cancelMsg{})
 	case key.Matches(km, f.keyMap.Next):
 		return f.setFocus(f.focus + 1)
 	case key.Matches(km, f.keyMap.Prev):
@@ -235,7 +236,7 @@ func (f *formView) submit() tea.Cmd {
 	v := func(i int) string { return f.fields[i].value() }
 	name, _ := model.ValidateKeyName(v(fName))
 	exp, _ := model.ParseExpiry(v(fExpiry), f.now())
-	return send(submitCreateMsg{req: storage.CreateRequest{
+	return f.out.send(submitCreateMsg{req: storage.CreateRequest{
 		Name: name, Channel: v(fChannel), Environment: v(fEnv), Type: model.KeyType(v(fType)),
 		Scopes: splitList(v(fScopes)), AllowedIPs: splitList(v(fAllow)), ExpiresAt: exp,
 	}})

@@ -43,15 +43,14 @@ func defaultKeysKeyMap() keysKeyMap {
 }
 
 func (k keysKeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.New, k.Details, k.Delete, k.Filter, k.Sort, k.NextEnv, k.Help, k.Quit}
+	return []key.Binding{k.New, k.Details, k.Delete, k.Filter, k.Sort, k.Help, k.Quit, k.NextEnv}
 }
 
 func (k keysKeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.table.Up, k.table.Down, k.table.PageUp, k.table.PageDown, k.table.Top, k.table.Bottom},
-		{k.New, k.Details, k.Delete, k.Catalog},
+		{k.table.Up, k.table.Down, k.table.PageUp, k.table.PageDown, k.table.Top, k.table.Bottom, k.Details},
+		{k.New, k.Delete, k.Catalog, k.Reload, k.Help, k.Quit},
 		{k.Filter, k.ClearFilter, k.NextEnv, k.PrevEnv, k.Channel, k.Sort, k.Quick},
-		{k.Reload, k.Help, k.Quit},
 	}
 }
 
@@ -78,6 +77,7 @@ const asyncFilterAbove = 20000
 // keysView is the home screen: environment tabs, the keys table, a filter
 // and a status bar.
 type keysView struct {
+	out    *outbox // requests to the app
 	st     *Styles
 	keyMap keysKeyMap
 	now    func() time.Time
@@ -321,24 +321,22 @@ func (v *keysView) updateKeys(msg tea.KeyMsg) tea.Cmd {
 		v.q.quick = (v.q.quick + 1) % quickFilters
 		return v.refilter(false)
 	case key.Matches(msg, km.New):
-		return send(openFormMsg{env: v.q.env, channel: v.q.channel})
+		return v.out.send(openFormMsg{env: v.q.env, channel: v.q.channel})
 	case key.Matches(msg, km.Details):
 		if k, ok := v.selected(); ok {
-			return send(openDetailsMsg{key: k})
+			return v.out.send(openDetailsMsg{key: k})
 		}
 	case key.Matches(msg, km.Delete):
 		if k, ok := v.selected(); ok {
-			return send(askDeleteMsg{key: k})
+			return v.out.send(askDeleteMsg{key: k})
 		}
 	case key.Matches(msg, km.Catalog):
-		return send(openCatalogMsg{})
+		return v.out.send(openCatalogMsg{})
 	case key.Matches(msg, km.Reload):
-		return send(reloadMsg{})
+		return v.out.send(reloadMsg{})
 	}
 	return nil
 }
-
-func send(msg tea.Msg) tea.Cmd { return func() tea.Msg { return msg } }
 
 // View draws tabs, table (or the empty-state hint) and the filter line.
 func (v *keysView) View() string {

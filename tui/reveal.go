@@ -34,6 +34,7 @@ type (
 // revealView shows a new key once. It is the only place the secret lives
 // in the TUI; leaving drops the view and with it the key.
 type revealView struct {
+	out       *outbox // requests to the app
 	st        *Styles
 	keyMap    revealKeyMap
 	key       model.Key
@@ -58,13 +59,13 @@ func (r *revealView) Update(msg tea.Msg) tea.Cmd {
 	case tea.KeyMsg:
 		switch {
 		case key.Matches(msg, r.keyMap.Copy):
-			return send(copyAgainMsg{})
+			return r.out.send(copyAgainMsg{})
 		case key.Matches(msg, r.keyMap.Done):
 			if r.tried && !r.res.copied() && !r.warned {
 				r.warned = true
 				return nil
 			}
-			return send(leaveRevealMsg{})
+			return r.out.send(leaveRevealMsg{})
 		}
 	}
 	return nil
@@ -102,7 +103,11 @@ func (r *revealView) clipLine() string {
 		lines = append(lines, s.Success.Render("✓ Sent to your terminal's clipboard (OSC 52)")+s.Subtle.Render(" — keyden can't see whether your terminal accepted it; paste to check."))
 	}
 	if !r.res.system && r.res.systemErr != "" && r.res.systemErr != "off" {
-		lines = append(lines, s.Subtle.Render("✗ No system clipboard here ("+firstLine(r.res.systemErr)+")."))
+		why := firstLine(r.res.systemErr)
+		if strings.Contains(why, "No clipboard utilities") {
+			why = "no xclip, xsel or wl-copy, as usual over SSH"
+		}
+		lines = append(lines, s.Subtle.Render("✗ No system clipboard here ("+why+")."))
 	}
 	if !r.res.copied() {
 		lines = append(lines, s.Error.Render("✗ Not copied anywhere: select the key above and copy it by hand."))

@@ -1,0 +1,601 @@
+package tui
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/exp/golden"
+	"github.com/charmbracelet/x/exp/teatest"
+	"github.com/muesli/termenv"
+
+	"keyden/storage"
+)
+
+func TestMain(m *testing.M) {
+	// Goldens are plain text: no colour, and no terminal query.
+	lipgloss.SetColorProfile(termenv.Ascii)
+	lipgloss.SetHasDarkBackground(true)
+	os.Exit(m.Run())
+}
+
+// fakeClipboard stands in for the system clipboard.
+type fakeClipboard struct {
+	mu   sync.Mutex
+	text string
+	fail bool
+}
+
+func (f *fakeClipboard) write(s string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail {
+		return errorf("No clipboard utilities available. Please install xsel, xclip, wl-clipboard or Termux:API add-on for termux-clipboard-get/set.")
+	}
+	f.text = s
+	return nil
+}
+
+func (f *fakeClipboard) read() (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.text, nil
+}
+
+func (f *fakeClipboard) get() string { s, _ := f.read(); return s }
+
+// syncBuffer is a bytes.Buffer safe across the program's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type harness struct {
+	tm   *teatest.TestModel
+	app  *App
+	rec  *recorder
+	clip *fakeClipboard
+	osc  *syncBuffer
+}
+
+// recorder wraps the app to keep the last frame it drew, so a test waits
+// on what the screen shows rather than on the renderer's partial repaints.
+type recorder struct {
+	*App
+	last atomic.Pointer[string]
+}
+
+func (r *recorder) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	_, cmd := r.App.Update(msg)
+	return r, cmd
+}
+
+func (r *recorder) View() string {
+	v := r.App.View()
+	r.last.Store(&v)
+	return v
+}
+
+type setup struct {
+	store      storage.Store
+	w, h       int
+	clearAfter time.Duration
+	noSystem   bool
+	poll       time.Duration
+}
+
+func start(t *testing.T, s setup) *harness {
+	t.Helper()
+	if s.w == 0 {
+		s.w, s.h = 80, 24
+	}
+	h := &harness{clip: &fakeClipboard{fail: s.noSystem}, osc: &syncBuffer{}}
+	h.app = New(Options{Store: s.store, Location: "/tmp/keyden.db", Actor: "alice",
+		Now: func() time.Time { return testNow }, PollEvery: s.poll,
+		Clipboard: ClipboardOptions{Out: h.osc, System: true, OSC52: true, ClearAfter: s.clearAfter}})
+	h.app.clip.write, h.app.clip.read = h.clip.write, h.clip.read
+	h.rec = &recorder{App: h.app}
+	h.tm = teatest.NewTestModel(t, h.rec, teatest.WithInitialTermSize(s.w, s.h))
+	t.Cleanup(func() { h.tm.Quit() })
+	return h
+}
+
+func (h *harness) waitFor(t *testing.T, text string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if v := h.rec.last.Load(); v != nil && strings.Contains(*v, text) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	last := ""
+	if v := h.rec.last.Load(); v != nil {
+		last = *v
+	}
+	t.Fatalf("the screen never showed %q; last frame:\n%s", text, last)
+}
+
+// press sends keys: names like "enter", "esc", "tab", "down", "ctrl+c";
+// anything else is typed one rune at a time.
+func (h *harness) press(keys ...string) {
+	named := map[string]tea.KeyType{"enter": tea.KeyEnter, "esc": tea.KeyEsc, "tab": tea.KeyTab,
+		"shift+tab": tea.KeyShiftTab, "down": tea.KeyDown, "up": tea.KeyUp, "left": tea.KeyLeft,
+		"right": tea.KeyRight, "ctrl+c": tea.KeyCtrlC, "backspace": tea.KeyBackspace}
+	for _, k := range keys {
+		if kt, ok := named[k]; ok {
+			h.tm.Send(tea.KeyMsg{Type: kt})
+			continue
+		}
+		for _, r := range k {
+			h.tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}})
+		}
+	}
+}
+
+// final stops the program where it is and returns the model.
+func (h *harness) final(t *testing.T) *App {
+	t.Helper()
+	h.tm.Quit()
+	return h.tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*recorder).App
+}
+
+func requireGolden(t *testing.T, a *App) {
+	t.Helper()
+	golden.RequireEqual(t, []byte(a.View()))
+}
+
+func TestKeysTableGolden(t *testing.T) {
+	h := start(t, setup{store: sampleStore()})
+	h.waitFor(t, "6 keys")
+	a := h.final(t)
+	view := a.View()
+	// Each thing a reviewer should notice stands out by a word, not colour alone.
+	for _, word := range []string{"stale", "unused", "expired", "expiring", "never", "2m ago"} {
+		if !strings.Contains(view, word) {
+			t.Errorf("table lacks %q", word)
+		}
+	}
+	requireGolden(t, a)
+}
+
+func TestKeysTableWideGolden(t *testing.T) {
+	h := start(t, setup{store: sampleStore(), w: 250, h: 60})
+	h.waitFor(t, "6 keys")
+	a := h.final(t)
+	for _, col := range []string{"NAME", "CHANNEL", "ENV", "HINT", "SCOPES", "CREATED", "LAST USED", "EXPIRES", "CREATED BY"} {
+		if !strings.Contains(a.View(), col) {
+			t.Errorf("wide table lacks column %s", col)
+		}
+	}
+	requireGolden(t, a)
+}
+
+func TestEmptyStoreSaysWhatToPress(t *testing.T) {
+	h := start(t, setup{store: newMemStore()})
+	h.waitFor(t, "No keys yet")
+	a := h.final(t)
+	if !strings.Contains(a.View(), "Press n to create") {
+		t.Fatal("empty store does not say what to press")
+	}
+	requireGolden(t, a)
+}
+
+func TestFilterSortAndTabs(t *testing.T) {
+	h := start(t, setup{store: sampleStore()})
+	h.waitFor(t, "6 keys")
+	h.press("/", "mobile")
+	h.waitFor(t, "2 shown")
+	h.press("enter", "s")
+	h.waitFor(t, "sort: created")
+	h.press("esc", "tab", "tab", "tab") // All → dev → staging → prod
+	h.waitFor(t, "2 shown")
+	a := h.final(t)
+	if a.keys.q.env != "prod" || a.keys.q.text != "" {
+		t.Fatalf("query %+v", a.keys.q)
+	}
+	for _, r := range a.keys.rows {
+		if a.keys.rowsOf.keys[r].Environment != "prod" {
+			t.Fatal("a non-prod key on the prod tab")
+		}
+	}
+	requireGolden(t, a)
+}
+
+func TestChannelPicker(t *testing.T) {
+	h := start(t, setup{store: sampleStore()})
+	h.waitFor(t, "6 keys")
+	h.press("c", "down", "down", "enter")
+	h.waitFor(t, "channel: mobile-app")
+	a := h.final(t)
+	if len(a.keys.rows) != 2 {
+		t.Fatalf("%d rows for mobile-app", len(a.keys.rows))
+	}
+}
+
+func TestCreateFormValidatesAsYouType(t *testing.T) {
+	h := start(t, setup{store: sampleStore()})
+	h.waitFor(t, "6 keys")
+	h.press("n")
+	h.waitFor(t, "New key")
+	h.press("deploy bot", "tab", "tab", "tab", "tab", "Posts")
+	h.waitFor(t, "is not allowed")
+	a := h.final(t)
+	requireGolden(t, a)
+}
+
+func TestCreateFormEscWritesNothing(t *testing.T) {
+	st := sampleStore()
+	h := start(t, setup{store: st})
+	h.waitFor(t, "6 keys")
+	h.press("n")
+	h.waitFor(t, "New key")
+	h.press("never made", "enter")
+	h.waitFor(t, "Your new key")
+	h.press("esc")
+	h.press("n")
+	h.waitFor(t, "New key")
+	h.press("abandoned", "esc")
+	h.waitFor(t, "7 keys")
+	h.final(t)
+	if len(st.keys) != 7 {
+		t.Fatalf("%d keys after one create and one cancel", len(st.keys))
+	}
+	for _, k := range st.keys {
+		if k.Name == "abandoned" {
+			t.Fatal("esc wrote a key")
+		}
+	}
+}
+
+func TestSubmitWithBadFieldGoesToIt(t *testing.T) {
+	st := sampleStore()
+	h := start(t, setup{store: st})
+	h.waitFor(t, "6 keys")
+	h.press("n")
+	h.waitFor(t, "New key")
+	h.press("enter") // empty name
+	h.waitFor(t, "key name is empty")
+	a := h.final(t)
+	if a.screen != screenForm || a.form.focus != fName || len(st.keys) != 6 {
+		t.Fatalf("screen %v focus %d keys %d", a.screen, a.form.focus, len(st.keys))
+	}
+}
+
+const testSecret = "kd_prod_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn0gZMuH"
+
+func TestRevealCopiesAndForgets(t *testing.T) {
+	h := start(t, setup{store: sampleStore()})
+	h.waitFor(t, "6 keys")
+	h.press("n")
+	h.waitFor(t, "New key")
+	h.press("deploy bot", "tab", "tab", "right", "right", "tab", "right") // prod, x-api-key
+	h.press("enter")
+	h.waitFor(t, "Copied to the system clipboard")
+	if h.clip.get() != testSecret {
+		t.Fatal("system clipboard does not hold the key")
+	}
+	if want := base64.StdEncoding.EncodeToString([]byte(testSecret)); !strings.Contains(h.osc.String(), "\x1b]52;c;"+want) {
+		t.Fatalf("no OSC 52 copy in %q", h.osc.String())
+	}
+	h.press("esc")
+	h.waitFor(t, "7 keys")
+	a := h.final(t)
+	if a.reveal != nil || a.screen != screenKeys {
+		t.Fatal("still on the reveal screen")
+	}
+	if path := findString(reflect.ValueOf(a), testSecret, "app", map[uintptr]bool{}); path != "" {
+		t.Fatalf("the key is still in the model at %s", path)
+	}
+}
+
+func TestRevealGolden(t *testing.T) {
+	h := start(t, setup{store: sampleStore(), noSystem: true, clearAfter: 45 * time.Second})
+	h.waitFor(t, "6 keys")
+	h.press("n")
+	h.waitFor(t, "New key")
+	h.press("deploy bot", "tab", "tab", "right", "right", "tab", "right", "enter")
+	h.waitFor(t, "OSC 52")
+	a := h.final(t)
+	view := a.View()
+	for _, want := range []string{"only time it is shown", `x-api-key: kd_prod_`, "No system clipboard here", "clears what it copied after 45s"} {
+		if !strings.Contains(view, want) {
+			t.Errorf("reveal lacks %q", want)
+		}
+	}
+	requireGolden(t, a)
+}
+
+func TestRevealWarnsOnceWhenNotCopied(t *testing.T) {
+	h := start(t, setup{store: sampleStore(), noSystem: true})
+	h.app.clip.opt.OSC52 = false
+	h.waitFor(t, "6 keys")
+	h.press("n")
+	h.waitFor(t, "New key")
+	h.press("uncopied", "enter")
+	h.waitFor(t, "Not copied anywhere")
+	h.press("esc")
+	h.waitFor(t, "Leave anyway")
+	h.press("esc")
+	h.waitFor(t, "7 keys")
+	if a := h.final(t); a.reveal != nil {
+		t.Fatal("second esc did not leave")
+	}
+}
+
+func TestClipboardClearedAfterTimeoutOnlyIfStillOurs(t *testing.T) {
+	h := start(t, setup{store: sampleStore(), clearAfter: 300 * time.Millisecond})
+	h.waitFor(t, "6 keys")
+	h.press("n")
+	h.waitFor(t, "New key")
+	h.press("first", "enter")
+	h.waitFor(t, "Copied to the system clipboard")
+	deadline := time.Now().Add(3 * time.Second)
+	for h.clip.get() != "" && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if h.clip.get() != "" {
+		t.Fatal("the clipboard still holds the key after the timeout")
+	}
+	if !strings.Contains(h.osc.String(), "\x1b]52;c;!") {
+		t.Fatalf("no OSC 52 clear sent: %q", h.osc.String())
+	}
+	// Copy again, then the admin copies something else: keyden must leave it.
+	h.press("c")
+	time.Sleep(50 * time.Millisecond)
+	h.clip.write("the admin's own text")
+	time.Sleep(600 * time.Millisecond)
+	if h.clip.get() != "the admin's own text" {
+		t.Fatal("keyden cleared text it did not put there")
+	}
+}
+
+func TestQuitClearsClipboard(t *testing.T) {
+	h := start(t, setup{store: sampleStore()})
+	h.waitFor(t, "6 keys")
+	h.press("n")
+	h.waitFor(t, "New key")
+	h.press("quitter", "enter")
+	h.waitFor(t, "Copied to the system clipboard")
+	h.press("ctrl+c")
+	h.tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
+	if h.clip.get() != "" {
+		t.Fatal("quitting left the key on the clipboard")
+	}
+}
+
+func TestDeleteProdKeyNeedsItsName(t *testing.T) {
+	st := sampleStore()
+	h := start(t, setup{store: st})
+	h.waitFor(t, "6 keys")
+	h.press("d") // the first row by last used: web checkout, prod
+	h.waitFor(t, "to confirm:")
+	h.press("right", "enter")
+	h.waitFor(t, "Type the key's name exactly")
+	h.press("web checkout", "enter")
+	h.waitFor(t, "Deleted web checkout")
+	h.final(t)
+	for _, k := range st.keys {
+		if k.Name == "web checkout" {
+			t.Fatal("not deleted")
+		}
+	}
+}
+
+func TestConfirmDefaultsToNo(t *testing.T) {
+	st := sampleStore()
+	h := start(t, setup{store: st})
+	h.waitFor(t, "6 keys")
+	h.press("/", "ios", "enter", "d")
+	h.waitFor(t, "Delete this key?")
+	a := h.final(t)
+	requireGolden(t, a)
+	// Enter on the default answer keeps the key.
+	h2 := start(t, setup{store: st})
+	h2.waitFor(t, "6 keys")
+	h2.press("/", "ios", "enter", "d")
+	h2.waitFor(t, "Delete this key?")
+	h2.press("enter")
+	h2.waitFor(t, "6 keys")
+	h2.final(t)
+	if len(st.keys) != 6 {
+		t.Fatal("enter on the default answer deleted a key")
+	}
+}
+
+func TestProdConfirmGolden(t *testing.T) {
+	h := start(t, setup{store: sampleStore()})
+	h.waitFor(t, "6 keys")
+	h.press("d")
+	h.waitFor(t, "to confirm:")
+	requireGolden(t, h.final(t))
+}
+
+func TestDetailsGolden(t *testing.T) {
+	h := start(t, setup{store: sampleStore()})
+	h.waitFor(t, "6 keys")
+	h.press("/", "billing", "enter", "enter")
+	h.waitFor(t, "Allowed IPs")
+	a := h.final(t)
+	if !strings.Contains(a.View(), "expiring") || !strings.Contains(a.View(), "billing:read, billing:write") {
+		t.Fatal("details lack health or scopes")
+	}
+	requireGolden(t, a)
+}
+
+func TestCatalogGolden(t *testing.T) {
+	st := sampleStore()
+	h := start(t, setup{store: st})
+	h.waitFor(t, "6 keys")
+	h.press("e")
+	h.waitFor(t, "Environments")
+	h.press("a", "qa", "enter")
+	h.waitFor(t, "Added environment qa")
+	h.press("tab", "x", "y")
+	h.waitFor(t, "is used by keys")
+	a := h.final(t)
+	if len(st.channels) != 2 || len(st.envs) != 4 {
+		t.Fatalf("channels %d envs %d", len(st.channels), len(st.envs))
+	}
+	requireGolden(t, a)
+}
+
+func TestHelpListsEveryBinding(t *testing.T) {
+	h := start(t, setup{store: sampleStore()})
+	h.waitFor(t, "6 keys")
+	h.press("?")
+	h.waitFor(t, "Key bindings")
+	a := h.final(t)
+	for _, b := range []string{"new key", "details", "delete", "filter", "sort", "channel", "next env", "page down", "top", "bottom", "quit", "review stale", "envs & channels"} {
+		if !strings.Contains(a.View(), b) {
+			t.Errorf("help lacks %q", b)
+		}
+	}
+	requireGolden(t, a)
+}
+
+func TestResizeKeepsLayout(t *testing.T) {
+	h := start(t, setup{store: sampleStore()})
+	h.waitFor(t, "6 keys")
+	for _, size := range [][2]int{{250, 60}, {60, 15}, {80, 24}, {40, 10}} {
+		h.tm.Send(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
+	}
+	h.tm.Send(tea.WindowSizeMsg{Width: 100, Height: 30})
+	a := h.final(t)
+	lines := strings.Split(a.View(), "\n")
+	if len(lines) != 30 {
+		t.Fatalf("%d lines at height 30", len(lines))
+	}
+	for i, l := range lines {
+		if w := lipgloss.Width(l); w > 100 {
+			t.Fatalf("line %d is %d wide at width 100: %q", i, w, l)
+		}
+	}
+}
+
+func TestEveryViewFitsTheScreen(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {250, 60}} {
+		for _, keys := range [][]string{{}, {"n"}, {"d"}, {"enter"}, {"e"}, {"?"}} {
+			h := start(t, setup{store: sampleStore(), w: size[0], h: size[1]})
+			h.waitFor(t, "6 keys")
+			h.press(keys...)
+			time.Sleep(100 * time.Millisecond)
+			a := h.final(t)
+			lines := strings.Split(a.View(), "\n")
+			if len(lines) != size[1] {
+				t.Errorf("%v after %v: %d lines", size, keys, len(lines))
+			}
+			for i, l := range lines {
+				if w := lipgloss.Width(l); w > size[0] {
+					t.Errorf("%v after %v: line %d is %d wide", size, keys, i, w)
+				}
+			}
+		}
+	}
+}
+
+func TestBusyStoreShowsMessageAndStaysResponsive(t *testing.T) {
+	st := sampleStore()
+	h := start(t, setup{store: st, poll: 50 * time.Millisecond})
+	h.waitFor(t, "6 keys")
+	st.mu.Lock()
+	st.busy = true
+	st.mu.Unlock()
+	h.waitFor(t, "busy")
+	h.press("down", "down")
+	h.waitFor(t, "▸partner feed")
+	st.mu.Lock()
+	st.busy = false
+	st.keys = st.keys[:5]
+	st.gen++
+	st.mu.Unlock()
+	h.waitFor(t, "5 keys")
+	h.final(t)
+}
+
+// The table follows changes made by another process within 2 s, without a keypress.
+func TestLiveReloadFromAnotherProcess(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "k.db")
+	mine, err := storage.OpenBolt(path, storage.Options{Actor: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mine.CreateKey(context.Background(), storage.CreateRequest{Name: "first", Channel: "default", Environment: "dev"}); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, setup{store: mine})
+	h.waitFor(t, "1 keys")
+	other, _ := storage.OpenBolt(path, storage.Options{Actor: "bob"})
+	start := time.Now()
+	if _, err := other.CreateKey(context.Background(), storage.CreateRequest{Name: "from a shell", Channel: "default", Environment: "dev"}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor(t, "from a shell")
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("took %v to show", d)
+	}
+	h.final(t)
+}
+
+// findString walks v for a string containing s and returns where it is.
+func findString(v reflect.Value, s, path string, seen map[uintptr]bool) string {
+	switch v.Kind() {
+	case reflect.String:
+		if strings.Contains(v.String(), s) {
+			return path
+		}
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return ""
+		}
+		if v.Kind() == reflect.Pointer {
+			if seen[v.Pointer()] {
+				return ""
+			}
+			seen[v.Pointer()] = true
+		}
+		return findString(v.Elem(), s, path, seen)
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			if p := findString(v.Field(i), s, path+"."+v.Type().Field(i).Name, seen); p != "" {
+				return p
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			if p := findString(v.Index(i), s, path+"[]", seen); p != "" {
+				return p
+			}
+		}
+	case reflect.Map:
+		it := v.MapRange()
+		for it.Next() {
+			if p := findString(it.Value(), s, path+"{}", seen); p != "" {
+				return p
+			}
+		}
+	}
+	return ""
+}

@@ -1,0 +1,192 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"keyden/keygen"
+	"keyden/model"
+	"keyden/storage"
+)
+
+// memStore is a deterministic Store for view tests: fixed keys, fixed
+// secrets, and a generation that moves with every change.
+type memStore struct {
+	mu       sync.Mutex
+	keys     []model.Key
+	envs     []model.Environment
+	channels []model.Channel
+	gen      uint64
+	next     int
+	now      func() time.Time
+	busy     bool
+}
+
+var _ storage.Store = (*memStore)(nil)
+
+var testNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+func newMemStore() *memStore {
+	return &memStore{envs: model.DefaultEnvironments(), now: func() time.Time { return testNow },
+		channels: []model.Channel{{Name: "default"}, {Name: "mobile-app", Description: "iOS and Android"}}}
+}
+
+// sampleStore has one key of each kind a reviewer should notice.
+func sampleStore() *memStore {
+	m := newMemStore()
+	day := 24 * time.Hour
+	add := func(name, ch, env string, created, used, expires time.Duration, scopes ...string) {
+		k := model.Key{ID: fmt.Sprintf("k%07d", len(m.keys)+1), Name: name, Channel: ch, Environment: env,
+			Type: model.TypeBearer, Scopes: scopes, CreatedAt: testNow.Add(-created), CreatedBy: "alice",
+			Hint: fmt.Sprintf("kd_%s_%04d…abcd", map[string]string{"dev": "dev", "staging": "stg", "prod": "prod"}[env], len(m.keys)+1)}
+		if used > 0 {
+			k.LastUsedAt, k.UseCount, k.LastUsedFrom = testNow.Add(-used), 12, "203.0.113.7"
+		}
+		if expires != 0 {
+			k.ExpiresAt = testNow.Add(expires)
+		}
+		m.keys = append(m.keys, k)
+	}
+	add("web checkout", "default", "prod", 40*day, 2*time.Minute, 0, "orders:*")
+	add("partner feed", "mobile-app", "staging", 200*day, 120*day, 0, "feed:read")
+	add("ios build", "mobile-app", "dev", 30*day, 0, 0)
+	add("billing sync", "default", "prod", 60*day, 3*day, 5*day, "billing:read", "billing:write")
+	add("old export", "default", "dev", 400*day, 300*day, -2*day)
+	add("fresh key", "default", "staging", time.Hour, 0, 90*day)
+	return m
+}
+
+func (m *memStore) Info(context.Context) (storage.Info, error) {
+	return storage.Info{Location: "/tmp/keyden.db", Prefix: "kd", Format: keygen.FormatDefault, Keys: len(m.keys)}, nil
+}
+
+func (m *memStore) Generation(context.Context) (uint64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.busy {
+		return 0, fmt.Errorf("the key store /tmp/keyden.db is busy (another keyden is writing); try again: %w", storage.ErrBusy)
+	}
+	return m.gen, nil
+}
+
+func (m *memStore) CreateKey(_ context.Context, req storage.CreateRequest) (storage.Created, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, err := model.ValidateKeyName(req.Name); err != nil {
+		return storage.Created{}, err
+	}
+	m.next++
+	secret := "kd_prod_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn0gZMuH"
+	k := model.Key{ID: fmt.Sprintf("knew%04d", m.next), Name: req.Name, Channel: req.Channel, Environment: req.Environment,
+		Type: req.Type, Scopes: req.Scopes, AllowedIPs: req.AllowedIPs, ExpiresAt: req.ExpiresAt,
+		CreatedAt: m.now(), CreatedBy: "alice", Hint: keygen.Hint(secret)}
+	m.keys = append(m.keys, k)
+	m.gen++
+	return storage.Created{Key: k, Secret: secret}, nil
+}
+
+func (m *memStore) ListKeys(context.Context, storage.Filter) ([]model.Key, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]model.Key(nil), m.keys...), nil
+}
+
+func (m *memStore) GetKey(_ context.Context, id string) (model.Key, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, k := range m.keys {
+		if k.ID == id {
+			return k, nil
+		}
+	}
+	return model.Key{}, storage.ErrNotFound
+}
+
+func (m *memStore) DeleteKey(_ context.Context, id string) (model.Key, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, k := range m.keys {
+		if k.ID == id {
+			m.keys = append(m.keys[:i], m.keys[i+1:]...)
+			m.gen++
+			return k, nil
+		}
+	}
+	return model.Key{}, storage.ErrNotFound
+}
+
+func (m *memStore) Verify(context.Context, storage.VerifyRequest) (storage.VerifyResult, error) {
+	return storage.VerifyResult{}, nil
+}
+
+func (m *memStore) Environments(context.Context) ([]model.Environment, error) {
+	return append([]model.Environment(nil), m.envs...), nil
+}
+
+func (m *memStore) AddEnvironment(_ context.Context, e model.Environment) (model.Environment, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e.Tag == "" {
+		e.Tag = e.Name
+	}
+	e.Order = len(m.envs) + 1
+	m.envs = append(m.envs, e)
+	m.gen++
+	return e, nil
+}
+
+func (m *memStore) RemoveEnvironment(_ context.Context, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, k := range m.keys {
+		if k.Environment == name {
+			return fmt.Errorf("the environment %s is used by keys: delete or move them first: %w", name, storage.ErrInUse)
+		}
+	}
+	for i, e := range m.envs {
+		if e.Name == name {
+			m.envs = append(m.envs[:i], m.envs[i+1:]...)
+			m.gen++
+			return nil
+		}
+	}
+	return storage.ErrNotFound
+}
+
+func (m *memStore) Channels(context.Context) ([]model.Channel, error) {
+	return append([]model.Channel(nil), m.channels...), nil
+}
+
+func (m *memStore) AddChannel(_ context.Context, c model.Channel) (model.Channel, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.channels = append(m.channels, c)
+	m.gen++
+	return c, nil
+}
+
+func (m *memStore) RemoveChannel(_ context.Context, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, k := range m.keys {
+		if k.Channel == name {
+			return fmt.Errorf("the channel %s is used by keys: delete or move them first: %w", name, storage.ErrInUse)
+		}
+	}
+	for i, c := range m.channels {
+		if c.Name == name {
+			m.channels = append(m.channels[:i], m.channels[i+1:]...)
+			m.gen++
+			return nil
+		}
+	}
+	return storage.ErrNotFound
+}
+
+func (m *memStore) Members(context.Context) ([]model.Member, error) { return nil, nil }
+func (m *memStore) Audit(context.Context, storage.AuditFilter) ([]model.Event, error) {
+	return nil, nil
+}
+func (m *memStore) Backup(context.Context, string) error { return nil }
