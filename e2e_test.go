@@ -44,7 +44,9 @@ func (s *tmuxSession) waitFor(text string) string {
 	return ""
 }
 
-func (s *tmuxSession) keys(keys ...string) { s.run(append([]string{"send-keys", "-t", "e2e"}, keys...)...) }
+func (s *tmuxSession) keys(keys ...string) {
+	s.run(append([]string{"send-keys", "-t", "e2e"}, keys...)...)
+}
 func (s *tmuxSession) typeText(text string) { s.run("send-keys", "-t", "e2e", "-l", text) }
 
 var keyRE = regexp.MustCompile(`kd_prod_[0-9A-Za-z]{56}`)

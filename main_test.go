@@ -94,6 +94,8 @@ func TestUnwritableFolder(t *testing.T) {
 		if _, err := exec.LookPath("setpriv"); err != nil {
 			t.Skip("running as root without setpriv to drop to nobody")
 		}
+		// nobody must reach the folder (the test's parent folder is 0700) but not write in it.
+		os.Chmod(filepath.Dir(dir), 0o755)
 		os.Chmod(dir, 0o755)
 		prefix = []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bin}
 	} else {

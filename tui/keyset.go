@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"bytes"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -25,39 +27,85 @@ func (s sortMode) String() string {
 }
 
 // keyset is one loaded copy of the store's keys with what the table needs
-// to filter and sort them without touching every key on each keypress:
-// lower-cased search text made once, and one order per sort mode made once.
+// to filter and sort a million of them within a keystroke: the search
+// text of every key lower-cased into one contiguous arena, environment,
+// channel and times in dense columns, and one order per sort mode, each
+// made once. Filtering scans the dense data in index order (cache-friendly,
+// split across cores) into a bitset, then walks the sort order through it.
 type keyset struct {
 	keys []model.Key
-	hay  []string // lower-cased name, channel, env, scopes, hint, creator
+
+	hay     []byte   // every key's search text, back to back
+	hayOff  []uint32 // key i's text is hay[hayOff[i]:hayOff[i+1]]
+	envOf   []uint16 // index into envNames
+	chOf    []uint16 // index into chNames
+	used    []int64  // last used, unix ns; 0 never
+	expires []int64  // unix ns; 0 never
+	names   map[string]uint16
 
 	mu     sync.Mutex
 	orders [sortModes][]int32
 }
 
 func newKeyset(keys []model.Key) *keyset {
-	ks := &keyset{keys: keys, hay: make([]string, len(keys))}
-	var b strings.Builder
+	n := len(keys)
+	ks := &keyset{keys: keys, hayOff: make([]uint32, n+1), envOf: make([]uint16, n), chOf: make([]uint16, n),
+		used: make([]int64, n), expires: make([]int64, n), names: map[string]uint16{}}
+	ks.hay = make([]byte, 0, n*48)
+	intern := func(s string) uint16 {
+		if id, ok := ks.names[s]; ok {
+			return id
+		}
+		id := uint16(len(ks.names) + 1)
+		ks.names[s] = id
+		return id
+	}
+	sep := func() { ks.hay = append(ks.hay, 0) }
 	for i := range keys {
 		k := &keys[i]
-		b.Reset()
-		b.WriteString(k.Name)
-		b.WriteByte('\x00')
-		b.WriteString(k.Channel)
-		b.WriteByte('\x00')
-		b.WriteString(k.Environment)
-		b.WriteByte('\x00')
+		ks.hayOff[i] = uint32(len(ks.hay))
+		ks.hay = appendLower(ks.hay, k.Name)
+		sep()
+		ks.hay = appendLower(ks.hay, k.Channel)
+		sep()
+		ks.hay = appendLower(ks.hay, k.Environment)
+		sep()
 		for _, s := range k.Scopes {
-			b.WriteString(s)
-			b.WriteByte(' ')
+			ks.hay = appendLower(ks.hay, s)
+			ks.hay = append(ks.hay, ' ')
 		}
-		b.WriteByte('\x00')
-		b.WriteString(k.Hint)
-		b.WriteByte('\x00')
-		b.WriteString(k.CreatedBy)
-		ks.hay[i] = strings.ToLower(b.String())
+		sep()
+		ks.hay = appendLower(ks.hay, k.Hint)
+		sep()
+		ks.hay = appendLower(ks.hay, k.CreatedBy)
+		ks.envOf[i], ks.chOf[i] = intern("e:"+k.Environment), intern("c:"+k.Channel)
+		ks.used[i], ks.expires[i] = unixOrZero(k.LastUsedAt), unixOrZero(k.ExpiresAt)
 	}
+	ks.hayOff[n] = uint32(len(ks.hay))
 	return ks
+}
+
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func appendLower(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 {
+			return append(dst, strings.ToLower(s)...)
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
 }
 
 // order returns the keys' indexes in mode's order, computing it once.
@@ -67,35 +115,35 @@ func (ks *keyset) order(mode sortMode) []int32 {
 	if o := ks.orders[mode]; o != nil {
 		return o
 	}
-	o := make([]int32, len(ks.keys))
+	keys := ks.keys
+	o := make([]int32, len(keys))
 	for i := range o {
 		o[i] = int32(i)
 	}
-	keys := ks.keys
 	// Times sort as int64 with the "absent" case mapped to the far end.
 	const far = int64(1) << 62
 	rank := make([]int64, len(keys))
 	for i := range keys {
 		switch mode {
 		case sortLastUsed:
-			if t := keys[i].LastUsedAt; t.IsZero() {
+			if ks.used[i] == 0 {
 				rank[i] = far
 			} else {
-				rank[i] = -t.UnixNano()
+				rank[i] = -ks.used[i]
 			}
 		case sortCreated:
 			rank[i] = -keys[i].CreatedAt.UnixNano()
 		case sortExpiry:
-			if t := keys[i].ExpiresAt; t.IsZero() {
+			if ks.expires[i] == 0 {
 				rank[i] = far
 			} else {
-				rank[i] = t.UnixNano()
+				rank[i] = ks.expires[i]
 			}
 		}
 	}
 	if mode == sortName {
 		slices.SortStableFunc(o, func(a, b int32) int {
-			if c := strings.Compare(ks.hay[a][:strings.IndexByte(ks.hay[a], 0)], ks.hay[b][:strings.IndexByte(ks.hay[b], 0)]); c != 0 {
+			if c := bytes.Compare(ks.nameOf(a), ks.nameOf(b)); c != 0 {
 				return c
 			}
 			return strings.Compare(keys[a].ID, keys[b].ID)
@@ -113,6 +161,12 @@ func (ks *keyset) order(mode sortMode) []int32 {
 	}
 	ks.orders[mode] = o
 	return o
+}
+
+// nameOf is key i's lower-cased name, the first field of its search text.
+func (ks *keyset) nameOf(i int32) []byte {
+	h := ks.hay[ks.hayOff[i]:ks.hayOff[i+1]]
+	return h[:bytes.IndexByte(h, 0)]
 }
 
 // hasOrder says whether mode's order is ready without computing it.
@@ -149,55 +203,130 @@ type query struct {
 // words splits the filter text: every word must appear.
 func (q query) words() []string { return strings.Fields(strings.ToLower(q.text)) }
 
-// sameBut says whether q only extends p's text, so filtering p's result
+func (q query) empty() bool {
+	return q.env == "" && q.channel == "" && q.quick == quickNone && len(q.words()) == 0
+}
+
+// narrows says whether q only extends p's text, so filtering p's result
 // again gives q's: the cheap path for typing.
 func (q query) narrows(p query) bool {
 	return q.env == p.env && q.channel == p.channel && q.quick == p.quick && q.sort == p.sort &&
 		strings.HasPrefix(strings.ToLower(q.text), strings.ToLower(p.text))
 }
 
+// matcher is a query compiled against one keyset.
+type matcher struct {
+	ks          *keyset
+	env, ch     uint16 // 0: any
+	none        bool   // names a channel or env no key has
+	words       [][]byte
+	quick       quickFilter
+	now         int64
+	stale, soon int64
+}
+
+func (ks *keyset) compile(q query, now time.Time) matcher {
+	m := matcher{ks: ks, quick: q.quick, now: now.UnixNano(),
+		stale: int64(model.StaleAfter), soon: int64(model.ExpiringWithin)}
+	if q.env != "" {
+		id, ok := ks.names["e:"+q.env]
+		m.env, m.none = id, m.none || !ok
+	}
+	if q.channel != "" {
+		id, ok := ks.names["c:"+q.channel]
+		m.ch, m.none = id, m.none || !ok
+	}
+	for _, w := range q.words() {
+		m.words = append(m.words, []byte(w))
+	}
+	return m
+}
+
+func (m *matcher) match(i int) bool {
+	ks := m.ks
+	if (m.env != 0 && ks.envOf[i] != m.env) || (m.ch != 0 && ks.chOf[i] != m.ch) {
+		return false
+	}
+	switch m.quick {
+	case quickStale:
+		if ks.used[i] == 0 || m.now-ks.used[i] < m.stale {
+			return false
+		}
+	case quickNeverUsed:
+		if ks.used[i] != 0 {
+			return false
+		}
+	case quickExpiring:
+		if ks.expires[i] == 0 || ks.expires[i]-m.now > m.soon {
+			return false
+		}
+	}
+	if len(m.words) > 0 {
+		h := ks.hay[ks.hayOff[i]:ks.hayOff[i+1]]
+		for _, w := range m.words {
+			if !bytes.Contains(h, w) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // filter returns the indexes of the keys matching q, in q's sort order,
 // looking only at within when it is given (a previous, wider result).
 func (ks *keyset) filter(q query, within []int32, now time.Time) []int32 {
-	src := within
-	if src == nil {
-		src = ks.order(q.sort)
+	if within == nil && q.empty() {
+		return ks.order(q.sort)
 	}
-	words := q.words()
-	if q.env == "" && q.channel == "" && len(words) == 0 && q.quick == quickNone {
-		return src
+	m := ks.compile(q, now)
+	if m.none {
+		return []int32{}
 	}
-	out := make([]int32, 0, min(len(src), 1024))
-	for _, i := range src {
-		k := &ks.keys[i]
-		if (q.env != "" && k.Environment != q.env) || (q.channel != "" && k.Channel != q.channel) {
-			continue
-		}
-		if q.quick != quickNone && !matchQuick(q.quick, k, now) {
-			continue
-		}
-		ok := true
-		for _, w := range words {
-			if !strings.Contains(ks.hay[i], w) {
-				ok = false
-				break
+	if within != nil {
+		out := make([]int32, 0, len(within))
+		for _, i := range within {
+			if m.match(int(i)) {
+				out = append(out, i)
 			}
 		}
-		if ok {
+		return out
+	}
+	// Pass 1: every key in index order, in parallel, into a bitset.
+	n := len(ks.keys)
+	bits := make([]uint64, (n+63)/64)
+	counts := make([]int, runtime.GOMAXPROCS(0))
+	parts := len(counts)
+	chunk := ((n+parts-1)/parts + 63) &^ 63 // whole words per worker: no shared writes
+	var wg sync.WaitGroup
+	for p := 0; p < parts; p++ {
+		lo, hi := p*chunk, min(n, (p+1)*chunk)
+		if lo >= hi {
+			continue
+		}
+		wg.Add(1)
+		go func(p, lo, hi int) {
+			defer wg.Done()
+			c := 0
+			for i := lo; i < hi; i++ {
+				if m.match(i) {
+					bits[i>>6] |= 1 << (i & 63)
+					c++
+				}
+			}
+			counts[p] = c
+		}(p, lo, hi)
+	}
+	wg.Wait()
+	total := 0
+	for _, c := range counts {
+		total += c
+	}
+	// Pass 2: the sort order through the bitset.
+	out := make([]int32, 0, total)
+	for _, i := range ks.order(q.sort) {
+		if bits[i>>6]&(1<<(i&63)) != 0 {
 			out = append(out, i)
 		}
 	}
 	return out
-}
-
-func matchQuick(q quickFilter, k *model.Key, now time.Time) bool {
-	switch q {
-	case quickStale:
-		return !k.LastUsedAt.IsZero() && now.Sub(k.LastUsedAt) >= model.StaleAfter
-	case quickNeverUsed:
-		return k.LastUsedAt.IsZero()
-	case quickExpiring:
-		return !k.ExpiresAt.IsZero() && k.ExpiresAt.Sub(now) <= model.ExpiringWithin
-	}
-	return true
 }

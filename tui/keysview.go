@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -184,7 +185,8 @@ func (v *keysView) refilter(full bool) tea.Cmd {
 	if within != nil {
 		n = len(within)
 	}
-	if n <= asyncFilterAbove && (set.hasOrder(q.sort) || len(set.keys) <= asyncFilterAbove) {
+	cheap := q.empty() && within == nil && set.hasOrder(q.sort)
+	if cheap || (n <= asyncFilterAbove && (set.hasOrder(q.sort) || len(set.keys) <= asyncFilterAbove)) {
 		v.apply(filteredMsg{seq: seq, set: set, q: q, rows: set.filter(q, within, now)})
 		return nil
 	}
@@ -199,9 +201,21 @@ func (v *keysView) apply(m filteredMsg) {
 		return // a newer query or load has replaced it
 	}
 	keep, had := v.selected()
+	sameSet := v.rowsOf == m.set
+	var keepIdx int32 = -1
+	if had && sameSet {
+		keepIdx = v.rows[v.table.cursor]
+	}
 	v.rows, v.rowsOf, v.shown, v.pending = m.rows, m.set, m.q, false
 	v.table.SetRows(len(v.rows))
-	if had {
+	switch {
+	case keepIdx >= 0:
+		// Same keys: find the selected index, a scan of int32s, not of keys.
+		if i := slices.Index(v.rows, keepIdx); i >= 0 {
+			v.table.cursor = i
+			v.table.clamp()
+		}
+	case had:
 		v.moveTo(keep.ID)
 	}
 }

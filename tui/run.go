@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"os"
+	"runtime/debug"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -46,6 +47,11 @@ func Run(ctx context.Context, st storage.Store, location, actor string, getenv f
 	// Ask the terminal for its background before Bubble Tea reads stdin:
 	// asked lazily during the first frame, the query races it for input.
 	lipgloss.HasDarkBackground()
+	// A soft ceiling for the heap, so a million keys stay within 1 GiB of
+	// memory: the GC runs harder near it rather than doubling the heap.
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(700 << 20)
+	}
 	app := New(Options{Store: st, Location: location, Actor: actor, Clipboard: clip})
 	p := tea.NewProgram(app, tea.WithAltScreen(), tea.WithContext(ctx))
 	_, err = p.Run()

@@ -1,0 +1,139 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"keyden/storage"
+)
+
+func benchApp(b *testing.B, n int) (*App, storage.Store) {
+	b.Helper()
+	st, _, err := storage.OpenFilled(context.Background(), filepath.Join(os.TempDir(), fmt.Sprintf("keyden-bench-%d.db", n)), n, 1000)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return New(Options{Store: st, Location: st.Path(), Actor: "bench"}), st
+}
+
+// load runs the app's start-up load as the program would, synchronously.
+func load(b *testing.B, a *App) {
+	a.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	msg := a.loadCmd()()
+	if lm, ok := msg.(loadedMsg); ok && lm.err != nil {
+		b.Fatal(lm.err)
+	}
+	a.Update(msg)
+}
+
+// From a new app to its first frame with the keys in it: open the store,
+// read and decode every key, index them, sort by last used, draw.
+func BenchmarkFirstFrame(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
+			benchApp(b, n) // build the store outside the timing
+			var a *App
+			for b.Loop() {
+				a, _ = benchApp(b, n)
+				load(b, a)
+				if a.View() == "" || len(a.keys.rows) != n {
+					b.Fatal("no frame")
+				}
+			}
+			// What the loaded app holds, and what the process asked of the OS.
+			var ms runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&ms)
+			b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "MiB-live")
+			b.ReportMetric(float64(ms.Sys)/(1<<20), "MiB-sys")
+			runtime.KeepAlive(a)
+		})
+	}
+}
+
+// One keystroke on the UI loop: Update plus the frame it leads to. For a
+// filter character on a large set, Update starts the filter off the loop;
+// "bg" measures that filter pass to its result, which arrives as a message.
+func BenchmarkKeystroke(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		a, _ := benchApp(b, n)
+		load(b, a)
+		// Make every sort order exist, as after the first press of s.
+		for m := sortMode(0); m < sortModes; m++ {
+			a.keys.set.order(m)
+		}
+		// press handles a key and, for a large set, the filter it started,
+		// then draws: keystroke to the final table.
+		press := func(k tea.KeyMsg) {
+			_, cmd := a.Update(k)
+			deliver(a, cmd)
+			_ = a.View()
+		}
+		runes := func(s string) tea.KeyMsg { return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)} }
+		cases := []struct {
+			name string
+			key  tea.KeyMsg
+		}{
+			{"down", tea.KeyMsg{Type: tea.KeyDown}},
+			{"pgdown", tea.KeyMsg{Type: tea.KeyPgDown}},
+			{"bottom", runes("G")},
+			{"sort", runes("s")},
+			{"env-tab", tea.KeyMsg{Type: tea.KeyTab}},
+		}
+		for _, c := range cases {
+			b.Run(fmt.Sprintf("keys=%d/%s", n, c.name), func(b *testing.B) {
+				for b.Loop() {
+					press(c.key)
+				}
+			})
+		}
+		b.Run(fmt.Sprintf("keys=%d/filter-char-ui", n), func(b *testing.B) {
+			a.keys.q = query{}
+			a.keys.refilter(true)
+			a.Update(runes("/"))
+			for b.Loop() {
+				_, _ = a.Update(runes("x"))
+				_ = a.View()
+				a.Update(tea.KeyMsg{Type: tea.KeyBackspace})
+			}
+		})
+		b.Run(fmt.Sprintf("keys=%d/filter-char-bg", n), func(b *testing.B) {
+			set := a.keys.set
+			now := time.Now()
+			for b.Loop() {
+				set.filter(query{text: "synthetic key 12"}, nil, now)
+			}
+		})
+		b.Run(fmt.Sprintf("keys=%d/filter-narrow-bg", n), func(b *testing.B) {
+			set := a.keys.set
+			now := time.Now()
+			wide := set.filter(query{text: "synthetic key 12"}, nil, now)
+			for b.Loop() {
+				set.filter(query{text: "synthetic key 123"}, wide, now)
+			}
+		})
+	}
+}
+
+// deliver runs cmd and feeds the filter results it yields back, as the
+// program would (timers are not started by key handling).
+func deliver(a *App, cmd tea.Cmd) {
+	if cmd == nil {
+		return
+	}
+	switch msg := cmd().(type) {
+	case tea.BatchMsg:
+		for _, c := range msg {
+			deliver(a, c)
+		}
+	case filteredMsg:
+		a.Update(msg)
+	}
+}
