@@ -599,3 +599,20 @@ func findString(v reflect.Value, s, path string, seen map[uintptr]bool) string {
 	}
 	return ""
 }
+
+func TestColoursAdaptToBackground(t *testing.T) {
+	defer lipgloss.SetColorProfile(termenv.Ascii)
+	defer lipgloss.SetHasDarkBackground(true)
+	lipgloss.SetColorProfile(termenv.TrueColor)
+	lipgloss.SetHasDarkBackground(true)
+	dark := DefaultStyles().Title.Render("keyden")
+	lipgloss.SetHasDarkBackground(false)
+	light := DefaultStyles().Title.Render("keyden")
+	if dark == light || !strings.Contains(dark, "\x1b[") {
+		t.Fatalf("same title on dark and light: %q %q", dark, light)
+	}
+	lipgloss.SetColorProfile(termenv.Ascii)
+	if plain := DefaultStyles(); !plain.NoColor || strings.Contains(plain.Title.Render("keyden"), "\x1b[") {
+		t.Fatal("NO_COLOR still draws colour")
+	}
+}

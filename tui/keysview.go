@@ -120,7 +120,7 @@ func newKeysView(st *Styles, now func() time.Time) keysView {
 			{title: "STATUS", width: 8, priority: 3},
 			{title: "CHANNEL", width: 10, max: 20, priority: 4, flex: true},
 			{title: "HINT", width: 17, max: 19, priority: 5, flex: true},
-			{title: "EXPIRES", width: 14, priority: 6},
+			{title: "EXPIRES", width: 15, priority: 6},
 			{title: "CREATED", width: 10, priority: 7},
 			{title: "CREATED BY", width: 10, max: 16, priority: 8, flex: true},
 			{title: "SCOPES", width: 12, max: 30, priority: 9, flex: true},
@@ -400,9 +400,14 @@ func (v *keysView) tabsView() string {
 		names = append(names, e.Name)
 	}
 	for i, n := range names {
-		if i == v.tab {
+		switch {
+		case i == v.tab && v.st.NoColor:
+			parts = append(parts, "["+n+"]")
+		case i == v.tab:
 			parts = append(parts, v.st.TabActive.Render(n))
-		} else {
+		case v.st.NoColor:
+			parts = append(parts, " "+n+" ")
+		default:
 			parts = append(parts, v.st.Tab.Render(n))
 		}
 	}

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
 
 	"keyden/model"
 )
@@ -10,6 +11,9 @@ import (
 // and dark backgrounds; with NO_COLOR the profile drops colour and what is
 // left (bold, reverse, words) still carries the meaning.
 type Styles struct {
+	// NoColor is set when the terminal shows no colour or attributes
+	// (NO_COLOR, dumb terminals): views then mark state with characters.
+	NoColor    bool
 	App        lipgloss.Style
 	Title      lipgloss.Style
 	Subtle     lipgloss.Style
@@ -51,7 +55,7 @@ var (
 
 // DefaultStyles builds the styles.
 func DefaultStyles() Styles {
-	s := Styles{}
+	s := Styles{NoColor: lipgloss.ColorProfile() == termenv.Ascii}
 	s.App = lipgloss.NewStyle().Padding(0, 1)
 	s.Title = lipgloss.NewStyle().Bold(true).Foreground(colAccent)
 	s.Subtle = lipgloss.NewStyle().Foreground(colSubtle)

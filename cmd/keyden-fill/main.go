@@ -21,7 +21,15 @@ func main() {
 	count := flag.Int("count", 100000, "how many keys to add")
 	secrets := flag.String("secrets", "", "file to write a sample of the new keys to")
 	keep := flag.Int("keep", 100, "how many keys the sample holds")
+	demo := flag.Bool("demo", false, "instead: make a small realistic store for screenshots")
 	flag.Parse()
+	if *demo && *db != "" {
+		if err := storage.FillDemo(context.Background(), *db); err != nil {
+			fmt.Fprintln(os.Stderr, "keyden-fill:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *db == "" || *count <= 0 {
 		fmt.Fprintln(os.Stderr, "keyden-fill: give --db PATH and a positive --count")
 		os.Exit(2)
