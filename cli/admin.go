@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"os/user"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -13,7 +15,7 @@ import (
 )
 
 func (a *app) initCommand() *cobra.Command {
-	var prefix, keyFormat string
+	var prefix, keyFormat, group string
 	cmd := &cobra.Command{
 		Use:   "init [--prefix kd] [--format default|compact]",
 		Short: "Create a new key store with a chosen prefix and key length",
@@ -29,7 +31,17 @@ format for systems that cap key length. Both are fixed for the store's life.`,
 			if err != nil {
 				return usagef("%v", err)
 			}
-			st, err := a.openStore(storage.Options{Prefix: prefix, Format: f})
+			opt := storage.Options{Prefix: prefix, Format: f}
+			if group != "" {
+				g, err := user.LookupGroup(group)
+				if err != nil {
+					return usagef("there is no group %s: create it (groupadd %s) or give an existing one", model.Quote(group), group)
+				}
+				if opt.SharedGID, err = strconv.Atoi(g.Gid); err != nil {
+					return usagef("the group %s has no numeric id", model.Quote(group))
+				}
+			}
+			st, err := a.openStore(opt)
 			if err != nil {
 				return err
 			}
@@ -43,6 +55,7 @@ format for systems that cap key length. Both are fixed for the store's life.`,
 	}
 	cmd.Flags().StringVar(&prefix, "prefix", "kd", "key prefix, 2–8 lower-case letters")
 	cmd.Flags().StringVar(&keyFormat, "format", "default", "default (64 characters) or compact (40)")
+	cmd.Flags().StringVar(&group, "group", "", "share the store with this OS group: file 0660, a new folder 2770 (members still need roles)")
 	return cmd
 }
 

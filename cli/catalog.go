@@ -188,7 +188,45 @@ func (a *app) memberCommand() *cobra.Command {
 		},
 	}
 	list.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
-	return group("member", "List the store's members (admins and super admins)", list)
+	var role string
+	add := &cobra.Command{
+		Use: "add USER --role admin|super-admin", Short: "Add a member, or change a member's role (super admins only)", Args: oneArg("OS user name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := model.ValidateUser(args[0]); err != nil {
+				return usagef("%v", err)
+			}
+			r, err := model.ParseRole(role)
+			if err != nil {
+				return usagef("%v", err)
+			}
+			st, err := a.openStore(storage.Options{})
+			if err != nil {
+				return err
+			}
+			m, err := st.AddMember(cmd.Context(), args[0], r)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.env.Stdout, "%s is now a member as %s.\n", m.User, m.Role)
+			return nil
+		},
+	}
+	add.Flags().StringVar(&role, "role", "admin", "admin (creates keys, changes its own) or super-admin (changes any key, manages members)")
+	rm := &cobra.Command{
+		Use: "rm USER", Aliases: []string{"remove"}, Short: "Remove a member (super admins only; never the last super admin)", Args: oneArg("member name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.openStore(storage.Options{})
+			if err != nil {
+				return err
+			}
+			if err := st.RemoveMember(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.env.Stdout, "Removed member %s.\n", args[0])
+			return nil
+		},
+	}
+	return group("member", "Add, list and remove the store's members (admins and super admins)", add, list, rm)
 }
 
 func nonNilSlice[T any](s []T) []T {

@@ -117,18 +117,30 @@ func sortKeys(keys []model.Key) {
 }
 
 func (a *app) listCommand() *cobra.Command {
-	var channel, env string
-	var asJSON bool
+	var channel, env, unusedFor, expiringWithin string
+	var asJSON, neverUsed bool
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List keys (never their secrets)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f := storage.Filter{Channel: channel, Environment: env, NeverUsed: neverUsed}
+			var err error
+			if unusedFor != "" {
+				if f.UnusedFor, err = model.ParseDuration(unusedFor); err != nil {
+					return usagef("--unused-for: %v", err)
+				}
+			}
+			if expiringWithin != "" {
+				if f.ExpiringWithin, err = model.ParseDuration(expiringWithin); err != nil {
+					return usagef("--expiring-within: %v", err)
+				}
+			}
 			st, err := a.openStore(storage.Options{})
 			if err != nil {
 				return err
 			}
-			keys, err := st.ListKeys(cmd.Context(), storage.Filter{Channel: channel, Environment: env})
+			keys, err := st.ListKeys(cmd.Context(), f)
 			if err != nil {
 				return err
 			}
@@ -139,22 +151,33 @@ func (a *app) listCommand() *cobra.Command {
 				return writeKeysJSON(w, keys)
 			}
 			if len(keys) == 0 {
-				fmt.Fprintln(w, "No keys yet. Create one with: keyden create --name NAME --env prod")
+				if f == (storage.Filter{}) {
+					fmt.Fprintln(w, "No keys yet. Create one with: keyden create --name NAME --env prod")
+				} else {
+					fmt.Fprintln(w, "No keys match.")
+				}
 				return nil
 			}
 			now := a.env.Now()
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tCHANNEL\tENV\tHINT\tCREATED\tLAST USED\tCREATED BY")
+			fmt.Fprintln(tw, "ID\tNAME\tCHANNEL\tENV\tHINT\tCREATED\tLAST USED\tCREATED BY\tSTATUS")
 			for i := range keys {
 				k := &keys[i]
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Channel, k.Environment,
-					k.Hint, format.Date(k.CreatedAt), format.Ago(k.LastUsedAt, now), k.CreatedBy)
+				status := string(k.Health(now))
+				if status == "" {
+					status = "ok"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Channel, k.Environment,
+					k.Hint, format.Date(k.CreatedAt), format.Ago(k.LastUsedAt, now), k.CreatedBy, status)
 			}
 			return tw.Flush()
 		},
 	}
 	cmd.Flags().StringVar(&channel, "channel", "", "only keys of this channel")
 	cmd.Flags().StringVar(&env, "env", "", "only keys of this environment (name or tag)")
+	cmd.Flags().StringVar(&unusedFor, "unused-for", "", "only keys not used for this long, such as 90d (never-used keys count from creation)")
+	cmd.Flags().BoolVar(&neverUsed, "never-used", false, "only keys never used")
+	cmd.Flags().StringVar(&expiringWithin, "expiring-within", "", "only keys expiring (or expired) within this long, such as 7d")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
 	return cmd
 }

@@ -130,7 +130,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 
 func isStoreError(err error) bool {
 	for _, k := range []error{storage.ErrBusy, storage.ErrNotFound, storage.ErrExists, storage.ErrInUse,
-		storage.ErrNotStore, storage.ErrNewerSchema, storage.ErrUnavailable, storage.ErrDamaged} {
+		storage.ErrNotStore, storage.ErrNewerSchema, storage.ErrUnavailable, storage.ErrDamaged, storage.ErrForbidden} {
 		if errors.Is(err, k) {
 			return true
 		}
@@ -163,13 +163,11 @@ func DefaultDBPath(getenv func(string) string) string {
 	return filepath.Join(home, ".local", "share", "keyden", "keyden.db")
 }
 
-// Actor is the OS user running keyden.
+// Actor is the OS user running keyden, from the process's real user id.
+// $USER is never consulted: anyone could set it to pass as someone else.
 func Actor(getenv func(string) string) string {
 	if u, err := user.Current(); err == nil && u.Username != "" {
 		return u.Username
-	}
-	if u := getenv("USER"); u != "" {
-		return u
 	}
 	return fmt.Sprintf("uid-%d", os.Getuid())
 }
@@ -231,7 +229,7 @@ A key's secret is shown once; only its SHA-256 is stored.`,
 		return usagef("%v: see `%s --help`", err, cmd.CommandPath())
 	})
 	root.AddCommand(a.initCommand(), a.infoCommand(), a.createCommand(), a.listCommand(), a.showCommand(),
-		a.deleteCommand(), a.verifyCommand(), a.channelCommand(), a.envCommand(), a.memberCommand(),
+		a.deleteCommand(), a.rotateCommand(), a.disableCommand(true), a.disableCommand(false), a.verifyCommand(), a.channelCommand(), a.envCommand(), a.memberCommand(),
 		a.auditCommand(), a.backupCommand())
 	root.CompletionOptions.DisableDefaultCmd = true
 	return root

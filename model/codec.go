@@ -50,6 +50,9 @@ func EncodeKey(dst []byte, k *Key) []byte {
 	if k.Disabled {
 		flags |= 1
 	}
+	if k.ExpiryLogged {
+		flags |= 2
+	}
 	dst = append(dst, flags)
 	dst = appendStr(dst, k.RotatedFrom)
 	dst = appendStr(dst, k.RotatedTo)
@@ -188,9 +191,10 @@ func decodeKey(d decoder, k *Key) error {
 	var flags [1]byte
 	d.bytes(flags[:])
 	k.Disabled = flags[0]&1 != 0
+	k.ExpiryLogged = flags[0]&2 != 0
 	k.RotatedFrom = d.str()
 	k.RotatedTo = d.str()
-	if d.err || d.pos != len(d.s) || flags[0]&^1 != 0 {
+	if d.err || d.pos != len(d.s) || flags[0]&^3 != 0 {
 		*k = Key{}
 		return ErrBadRecord
 	}

@@ -18,7 +18,7 @@ func sampleKey() Key {
 		ExpiresAt:  time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC),
 		LastUsedAt: time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC), LastUsedFrom: "10.1.2.3",
 		UseCount: 42, Hint: "kd_prod_3sV9…Xy7Q", Hash: [32]byte{1, 2, 3, 255},
-		Disabled: true, RotatedFrom: "k0000001", RotatedTo: "",
+		Disabled: true, ExpiryLogged: true, RotatedFrom: "k0000001", RotatedTo: "",
 	}
 }
 

@@ -46,6 +46,9 @@ type Key struct {
 	Hint         string
 	Hash         [32]byte
 	Disabled     bool
+	// ExpiryLogged says the audit log already holds this key's expiry
+	// (written at the first refusal after it expired).
+	ExpiryLogged bool
 	RotatedFrom  string // the key this one replaced
 	RotatedTo    string // the key that replaced this one
 }
@@ -160,6 +163,12 @@ const (
 	ActionChannelRemove = "channel-rm"
 	ActionEnvAdd        = "env-add"
 	ActionEnvRemove     = "env-rm"
+	ActionRotate        = "rotate"
+	ActionDisable       = "disable"
+	ActionEnable        = "enable"
+	ActionExpire        = "expire"
+	ActionMemberAdd     = "member-add"
+	ActionMemberRemove  = "member-rm"
 )
 
 // Health is what a reviewer should notice about a key, worst first.
@@ -196,4 +205,24 @@ func (k *Key) Health(now time.Time) Health {
 		return HealthUnused
 	}
 	return HealthOK
+}
+
+// Review questions, shared by `keyden list` and the TUI's quick filters.
+
+// UnusedFor says k has not been used for d: its last use, or its creation
+// when it was never used, is at least d ago.
+func (k *Key) UnusedFor(d time.Duration, now time.Time) bool {
+	last := k.LastUsedAt
+	if last.IsZero() {
+		last = k.CreatedAt
+	}
+	return now.Sub(last) >= d
+}
+
+// NeverUsed says k has never been used.
+func (k *Key) NeverUsed() bool { return k.LastUsedAt.IsZero() }
+
+// ExpiringWithin says k expires within d of now (or already has).
+func (k *Key) ExpiringWithin(d time.Duration, now time.Time) bool {
+	return !k.ExpiresAt.IsZero() && k.ExpiresAt.Sub(now) <= d
 }

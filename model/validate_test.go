@@ -325,3 +325,33 @@ func TestHealth(t *testing.T) {
 		}
 	}
 }
+
+func TestReviewQuestions(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	usedOld := Key{CreatedAt: now.Add(-200 * day), LastUsedAt: now.Add(-100 * day)}
+	usedNew := Key{CreatedAt: now.Add(-200 * day), LastUsedAt: now.Add(-day)}
+	neverOld := Key{CreatedAt: now.Add(-100 * day)}
+	neverNew := Key{CreatedAt: now.Add(-day)}
+	tests := []struct {
+		name string
+		got  bool
+		want bool
+	}{
+		{"used 100d ago is unused for 90d", usedOld.UnusedFor(90*day, now), true},
+		{"used yesterday is not", usedNew.UnusedFor(90*day, now), false},
+		{"never used, made 100d ago, is", neverOld.UnusedFor(90*day, now), true},
+		{"never used, made yesterday, is not", neverNew.UnusedFor(90*day, now), false},
+		{"never used", neverNew.NeverUsed(), true},
+		{"used", usedNew.NeverUsed(), false},
+		{"expires in 6d", (&Key{ExpiresAt: now.Add(6 * day)}).ExpiringWithin(7*day, now), true},
+		{"expires in 8d", (&Key{ExpiresAt: now.Add(8 * day)}).ExpiringWithin(7*day, now), false},
+		{"expired", (&Key{ExpiresAt: now.Add(-day)}).ExpiringWithin(7*day, now), true},
+		{"never expires", (&Key{}).ExpiringWithin(7*day, now), false},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s: got %v", tt.name, tt.got)
+		}
+	}
+}

@@ -53,6 +53,10 @@ type Options struct {
 	// Prefix and Format apply only when this open creates the store.
 	Prefix string
 	Format keygen.Format
+	// SharedGID, when > 0 and this open creates the store, makes the file
+	// 0660 and any folder it creates 2770, owned by that group, so several
+	// OS users (the members) can use one store.
+	SharedGID int
 }
 
 // Bolt is the embedded store: one bbolt file, opened for exactly one
@@ -145,6 +149,11 @@ func (b *Bolt) create() error {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return fail(ErrUnavailable, "cannot create the folder %s for the key store: %v; choose another --db path", dir, unwrapPathErr(err))
 		}
+		if b.opt.SharedGID > 0 {
+			if err := shareWithGroup(dir, 0o770|os.ModeSetgid, b.opt.SharedGID); err != nil {
+				return err
+			}
+		}
 	}
 	db, err := bolt.Open(b.path, 0o600, &bolt.Options{Timeout: b.opt.Timeout})
 	if errors.Is(err, fs.ErrPermission) {
@@ -157,6 +166,11 @@ func (b *Bolt) create() error {
 	// bbolt honours the umask; the store must not be readable by others whatever it is.
 	if err := os.Chmod(b.path, 0o600); err != nil {
 		return b.osError(err)
+	}
+	if b.opt.SharedGID > 0 {
+		if err := shareWithGroup(b.path, 0o660, b.opt.SharedGID); err != nil {
+			return err
+		}
 	}
 	return db.Update(b.initialise)
 }
@@ -318,4 +332,14 @@ func newID(keys *bolt.Bucket) (string, error) {
 			return string(id), nil
 		}
 	}
+}
+
+func shareWithGroup(path string, mode os.FileMode, gid int) error {
+	if err := os.Chown(path, -1, gid); err != nil {
+		return fail(ErrUnavailable, "cannot give %s to group %d: %v; you must belong to the group", path, gid, unwrapPathErr(err))
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		return fail(ErrUnavailable, "cannot set the mode of %s: %v", path, unwrapPathErr(err))
+	}
+	return nil
 }

@@ -533,7 +533,7 @@ func TestConcurrentCreatesAllLand(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			// Each worker its own Store value, as separate processes would have.
-			mine, _ := OpenBolt(st.Path(), Options{Actor: "w", Timeout: 30 * time.Second})
+			mine, _ := OpenBolt(st.Path(), Options{Actor: "alice", Timeout: 30 * time.Second})
 			for i := 0; i < each; i++ {
 				c, err := mine.CreateKey(ctx, CreateRequest{Name: "k", Channel: "default", Environment: "dev"})
 				if err != nil {
@@ -572,7 +572,7 @@ func TestBackupIsConsistentWhileWriting(t *testing.T) {
 	done := make(chan int)
 	go func() {
 		n := 0
-		w, _ := OpenBolt(st.Path(), Options{Actor: "w", Timeout: 30 * time.Second})
+		w, _ := OpenBolt(st.Path(), Options{Actor: "alice", Timeout: 30 * time.Second})
 		for {
 			select {
 			case <-stop:
@@ -644,7 +644,7 @@ func TestInitRefusesExisting(t *testing.T) {
 		t.Fatalf("second init: %v", err)
 	}
 	// Later opens with other options keep the store's own settings.
-	again, _ := OpenBolt(st.Path(), Options{Actor: "b"})
+	again, _ := OpenBolt(st.Path(), Options{Actor: "alice"})
 	c := mustCreate(t, again, CreateRequest{})
 	if len(c.Secret) != 40 || !strings.HasPrefix(c.Secret, "acme_prod_") {
 		t.Fatalf("key %q", c.Secret)

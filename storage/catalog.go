@@ -76,6 +76,9 @@ func (b *Bolt) AddEnvironment(ctx context.Context, e model.Environment) (model.E
 		return e, fail(ErrInvalid, "%s", err)
 	}
 	err := b.update(func(tx *bolt.Tx) error {
+		if err := b.mayManage(tx, "add environments"); err != nil {
+			return err
+		}
 		envs, err := readAll[model.Environment](tx, bucketEnvs)
 		if err != nil {
 			return err
@@ -104,6 +107,9 @@ func (b *Bolt) AddEnvironment(ctx context.Context, e model.Environment) (model.E
 // RemoveEnvironment removes an environment no key uses.
 func (b *Bolt) RemoveEnvironment(ctx context.Context, name string) error {
 	return b.update(func(tx *bolt.Tx) error {
+		if err := b.mayManage(tx, "remove environments"); err != nil {
+			return err
+		}
 		env, err := resolveEnv(tx, name)
 		if err != nil {
 			return err
@@ -144,6 +150,9 @@ func (b *Bolt) AddChannel(ctx context.Context, c model.Channel) (model.Channel, 
 	}
 	c.Description = desc
 	err = b.update(func(tx *bolt.Tx) error {
+		if err := b.mayEditChannels(tx); err != nil {
+			return err
+		}
 		bk := tx.Bucket(bucketChannels)
 		if bk.Get([]byte(c.Name)) != nil {
 			return fail(ErrExists, "a channel named %s already exists: choose another name", c.Name)
@@ -160,6 +169,9 @@ func (b *Bolt) AddChannel(ctx context.Context, c model.Channel) (model.Channel, 
 // RemoveChannel removes a channel no key uses.
 func (b *Bolt) RemoveChannel(ctx context.Context, name string) error {
 	return b.update(func(tx *bolt.Tx) error {
+		if err := b.mayEditChannels(tx); err != nil {
+			return err
+		}
 		bk := tx.Bucket(bucketChannels)
 		if bk.Get([]byte(name)) == nil {
 			return fail(ErrNotFound, "there is no channel %s: see `keyden channel list`", model.Quote(name))

@@ -12,11 +12,16 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"keyden/model"
 )
 
 // TestMain lets the test binary double as the crash test's child process.
 func TestMain(m *testing.M) {
 	if path := os.Getenv("KEYDEN_CRASH_CHILD"); path != "" {
+		if os.Getenv("KEYDEN_CRASH_MODE") == "lifecycle" {
+			lifecycleChild(path)
+		}
 		crashChild(path)
 		return
 	}
@@ -126,6 +131,96 @@ func checkStore(t *testing.T, path string, reported map[string]string) {
 		res, err := st.Verify(ctx, VerifyRequest{Secret: secret})
 		if err != nil || !res.OK || res.Key.ID != id {
 			t.Fatalf("reported key %s lost after kill: %+v %v", id, res, err)
+		}
+	}
+}
+
+// lifecycleChild runs every kind of change in a loop until it is killed.
+func lifecycleChild(path string) {
+	st, err := OpenBolt(path, Options{Actor: "crash", Timeout: 10 * time.Second})
+	if err != nil {
+		os.Exit(3)
+	}
+	for i := 0; ; i++ {
+		c, err := st.CreateKey(ctx, CreateRequest{Name: fmt.Sprintf("life %d", i), Channel: "default", Environment: "dev"})
+		must(err)
+		_, err = st.SetDisabled(ctx, c.Key.ID, true)
+		must(err)
+		if i%2 == 0 {
+			_, err = st.SetDisabled(ctx, c.Key.ID, false)
+			must(err)
+			r, err := st.RotateKey(ctx, RotateRequest{ID: c.Key.ID, Grace: time.Hour})
+			must(err)
+			if i%4 == 0 {
+				_, err = st.DeleteKey(ctx, r.New.Key.ID)
+				must(err)
+			}
+		}
+	}
+}
+
+func must(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(4)
+	}
+}
+
+// Kill a process making every kind of change at random moments: each
+// change and its audit event are in the store together or not at all, so
+// replaying the audit log gives exactly the keys the store holds.
+func TestAuditAndChangeAreAtomic(t *testing.T) {
+	rounds := 15
+	if testing.Short() {
+		rounds = 4
+	}
+	path := t.TempDir() + "/life.db"
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 9))
+	for round := 0; round < rounds; round++ {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "KEYDEN_CRASH_CHILD="+path, "KEYDEN_CRASH_MODE=lifecycle")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(20000+rng.IntN(60000)) * time.Microsecond)
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		checkStore(t, path, nil)
+		st, _ := OpenBolt(path, Options{Actor: "checker"})
+		evs, err := st.Audit(ctx, AuditFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Replay oldest first.
+		type state struct{ disabled, rotated bool }
+		want := map[string]*state{}
+		for i := len(evs) - 1; i >= 0; i-- {
+			e := evs[i]
+			switch e.Action {
+			case model.ActionCreate:
+				want[e.KeyID] = &state{}
+			case model.ActionDelete:
+				delete(want, e.KeyID)
+			case model.ActionDisable:
+				want[e.KeyID].disabled = true
+			case model.ActionEnable:
+				want[e.KeyID].disabled = false
+			case model.ActionRotate:
+				want[e.KeyID].rotated = true
+			}
+		}
+		keys, err := st.ListKeys(ctx, Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(keys) != len(want) {
+			t.Fatalf("round %d: the store holds %d keys, the audit log says %d", round, len(keys), len(want))
+		}
+		for _, k := range keys {
+			w, ok := want[k.ID]
+			if !ok || w.disabled != k.Disabled || w.rotated != (k.RotatedTo != "") {
+				t.Fatalf("round %d: key %s is %+v in the store but %+v by the audit log", round, k.ID, k, w)
+			}
 		}
 	}
 }

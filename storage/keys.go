@@ -55,11 +55,18 @@ func (b *Bolt) CreateKey(ctx context.Context, req CreateRequest) (Created, error
 		if err != nil {
 			return err
 		}
+		ms, err := members(tx)
+		if err != nil {
+			return err
+		}
+		if err := ms.CanCreateKey(b.opt.Actor); err != nil {
+			return fail(ErrForbidden, "%s", err)
+		}
 		if tx.Bucket(bucketChannels).Get([]byte(req.Channel)) == nil {
 			return fail(ErrNotFound, "there is no channel %s: add it with `keyden channel add %s` or pick one from `keyden channel list`", model.Quote(req.Channel), req.Channel)
 		}
 		in := b.info(tx)
-		out, err = b.insertKey(tx, in, env, req)
+		out, err = b.insertKey(tx, in, env, req, "")
 		return err
 	})
 	if err != nil {
@@ -96,7 +103,9 @@ func normalizeCreate(req CreateRequest) (CreateRequest, error) {
 	return req, nil
 }
 
-func (b *Bolt) insertKey(tx *bolt.Tx, in Info, env model.Environment, req CreateRequest) (Created, error) {
+// insertKey makes and stores a key with its hash index and create event
+// (detail says why, for rotations).
+func (b *Bolt) insertKey(tx *bolt.Tx, in Info, env model.Environment, req CreateRequest, detail string) (Created, error) {
 	keys, hashes := tx.Bucket(bucketKeys), tx.Bucket(bucketHashes)
 	secret, err := keygen.Generate(in.Format, in.Prefix, env.Tag)
 	if err != nil {
@@ -124,7 +133,9 @@ func (b *Bolt) insertKey(tx *bolt.Tx, in Info, env model.Environment, req Create
 	if err := bumpUint(tx.Bucket(bucketMeta), metaKeyCount, 1); err != nil {
 		return Created{}, err
 	}
-	if err := b.appendEvent(tx, keyEvent(model.ActionCreate, &k)); err != nil {
+	ev := keyEvent(model.ActionCreate, &k)
+	ev.Detail = detail
+	if err := b.appendEvent(tx, ev); err != nil {
 		return Created{}, err
 	}
 	return Created{Key: k, Secret: secret, Grown: keygen.LayoutFor(in.Format, in.Prefix, env.Tag).Grown}, nil
@@ -148,13 +159,14 @@ func (b *Bolt) ListKeys(ctx context.Context, f Filter) ([]model.Key, error) {
 		}
 		out = make([]model.Key, 0, getUint(tx.Bucket(bucketMeta), metaKeyCount))
 		var a arena
+		now := b.now()
 		return tx.Bucket(bucketKeys).ForEach(func(id, v []byte) error {
 			out = append(out, model.Key{})
 			k := &out[len(out)-1]
 			if err := model.DecodeKeyString(a.string(v), k); err != nil {
 				return fail(ErrDamaged, "the key record %s in %s is damaged: restore the store from a backup", model.Quote(string(id)), b.path)
 			}
-			if (f.Channel != "" && k.Channel != f.Channel) || (envName != "" && k.Environment != envName) {
+			if !f.match(k, envName, now) {
 				out = out[:len(out)-1]
 			}
 			return nil
@@ -209,6 +221,9 @@ func (b *Bolt) DeleteKey(ctx context.Context, id string) (model.Key, error) {
 	err := b.update(func(tx *bolt.Tx) error {
 		var err error
 		if k, err = b.getKey(tx, id); err != nil {
+			return err
+		}
+		if err := b.mayChange(tx, model.KeyDelete, &k); err != nil {
 			return err
 		}
 		if err := tx.Bucket(bucketKeys).Delete([]byte(id)); err != nil {

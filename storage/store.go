@@ -26,6 +26,11 @@ type Store interface {
 	ListKeys(ctx context.Context, f Filter) ([]model.Key, error)
 	GetKey(ctx context.Context, id string) (model.Key, error)
 	DeleteKey(ctx context.Context, id string) (model.Key, error)
+	// RotateKey makes a replacement for a key and sets the old one to
+	// expire after the grace; both are linked to each other.
+	RotateKey(ctx context.Context, req RotateRequest) (Rotated, error)
+	// SetDisabled disables or enables a key; a disabled key is refused.
+	SetDisabled(ctx context.Context, id string, disabled bool) (model.Key, error)
 	Verify(ctx context.Context, req VerifyRequest) (VerifyResult, error)
 
 	Environments(ctx context.Context) ([]model.Environment, error)
@@ -36,6 +41,10 @@ type Store interface {
 	RemoveChannel(ctx context.Context, name string) error
 
 	Members(ctx context.Context) ([]model.Member, error)
+	AddMember(ctx context.Context, user string, role model.Role) (model.Member, error)
+	RemoveMember(ctx context.Context, user string) error
+	// Actor is the OS user this store acts as.
+	Actor() string
 	Audit(ctx context.Context, f AuditFilter) ([]model.Event, error)
 	Backup(ctx context.Context, dst string) error
 }
@@ -75,6 +84,34 @@ type Created struct {
 type Filter struct {
 	Channel     string
 	Environment string // name or tag
+	// Review filters: not used for this long (counting from creation
+	// when never used), never used, expiring (or expired) within this long.
+	UnusedFor      time.Duration
+	NeverUsed      bool
+	ExpiringWithin time.Duration
+}
+
+// match says whether k passes the filter's non-store parts.
+func (f Filter) match(k *model.Key, envName string, now time.Time) bool {
+	return (f.Channel == "" || k.Channel == f.Channel) && (envName == "" || k.Environment == envName) &&
+		(f.UnusedFor == 0 || k.UnusedFor(f.UnusedFor, now)) && (!f.NeverUsed || k.NeverUsed()) &&
+		(f.ExpiringWithin == 0 || k.ExpiringWithin(f.ExpiringWithin, now))
+}
+
+// RotateRequest asks for a key's replacement.
+type RotateRequest struct {
+	ID string
+	// Grace is how long the old key keeps working (0: it stops now).
+	Grace time.Duration
+	// ExpiresAt, when set, is the new key's expiry; otherwise the new key
+	// gets the old key's lifetime from now, or never when it had none.
+	ExpiresAt time.Time
+}
+
+// Rotated is the replacement (with its secret, shown once) and the old key as it now is.
+type Rotated struct {
+	New Created
+	Old model.Key
 }
 
 // VerifyRequest is one check of a presented key.
@@ -125,6 +162,7 @@ var (
 	ErrInvalid     = errors.New("invalid")
 	ErrUnavailable = errors.New("unavailable")
 	ErrDamaged     = errors.New("damaged")
+	ErrForbidden   = errors.New("forbidden")
 )
 
 type storeError struct {

@@ -43,6 +43,16 @@ func (b *Bolt) Verify(ctx context.Context, req VerifyRequest) (VerifyResult, err
 			return err
 		}
 		res = check(&k, envName, req, b.now())
+		if res.Reason == ReasonExpired && !k.ExpiryLogged {
+			// The first refusal after expiry puts the expiry in the audit log, once.
+			k.ExpiryLogged = true
+			if err := putKey(tx, &k); err != nil {
+				return err
+			}
+			ev := keyEvent(model.ActionExpire, &k)
+			ev.Detail = "expired at " + k.ExpiresAt.UTC().Format(time.RFC3339) + "; first refusal"
+			return b.appendEvent(tx, ev)
+		}
 		if !res.OK {
 			return errNoWrite
 		}

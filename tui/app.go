@@ -14,7 +14,9 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 
+	"keyden/format"
 	"keyden/model"
 	"keyden/storage"
 )
@@ -39,6 +41,7 @@ const (
 	screenReveal
 	screenDetails
 	screenCatalog
+	screenAudit
 )
 
 // Messages from storage Cmds.
@@ -48,7 +51,20 @@ type (
 		gen      uint64
 		envs     []model.Environment
 		channels []model.Channel
+		members  []model.Member
 		err      error
+	}
+	rotatedMsg struct {
+		r   storage.Rotated
+		err error
+	}
+	disabledMsg struct {
+		key model.Key
+		err error
+	}
+	auditLoadedMsg struct {
+		events []model.Event
+		err    error
 	}
 	genMsg struct {
 		gen uint64
@@ -91,6 +107,8 @@ type App struct {
 	details *detailsView
 	catalog *catalogView
 
+	perm     *perms
+	audit    *auditView
 	gen      uint64
 	loading  bool
 	reloadQ  bool // a change arrived while loading
@@ -114,10 +132,11 @@ func New(opt Options) *App {
 		help:   help.New(),
 		global: globalKeyMap{ForceQuit: key.NewBinding(key.WithKeys("ctrl+c"))},
 	}
+	a.perm = &perms{actor: opt.Actor}
 	a.keys = newKeysView(&a.st, opt.Now)
-	a.keys.out = a.out
+	a.keys.out, a.keys.perm = a.out, a.perm
 	a.catalog = newCatalogView(&a.st)
-	a.catalog.out = a.out
+	a.catalog.out, a.catalog.perm = a.out, a.perm
 	a.help.Styles.ShortKey = a.st.Title
 	a.help.Styles.FullKey = a.st.Title
 	a.layout()
@@ -151,9 +170,13 @@ func (a *App) loadCmd() tea.Cmd {
 		if err != nil {
 			return loadedMsg{err: err}
 		}
+		ms, err := st.Members(ctx)
+		if err != nil {
+			return loadedMsg{err: err}
+		}
 		set := newKeyset(keys)
 		set.order(sortLastUsed) // the default order, ready before the first frame
-		return loadedMsg{set: set, gen: gen, envs: envs, channels: chs}
+		return loadedMsg{set: set, gen: gen, envs: envs, channels: chs, members: ms}
 	}
 }
 
@@ -185,6 +208,23 @@ func (a *App) layout() {
 		a.details.width = a.width - 2
 	}
 	a.catalog.width = a.width - 2
+	if a.audit != nil {
+		a.audit.SetSize(a.width-2, a.height-3)
+	}
+}
+
+// askConfirm opens the confirm for action on k, or says why the user may not.
+func (a *App) askConfirm(action model.KeyAction, k model.Key) tea.Cmd {
+	if err := a.perm.mayChange(action, &k); err != nil {
+		a.setStatus(sentence(err.Error()), false)
+		return nil
+	}
+	a.back = a.screen
+	a.confirm = newConfirmView(&a.st, string(action), k, a.opt.Now)
+	a.confirm.out = a.out
+	a.screen = screenConfirm
+	a.layout()
+	return nil
 }
 
 // Update routes a message: app-wide ones here, the rest to the screen's view.
@@ -218,9 +258,13 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			a.storeError(msg.err)
 		} else {
 			a.gen = msg.gen
+			a.perm.members = model.Members(msg.members)
+			if a.perm.members == nil {
+				a.perm.members = model.Members{}
+			}
 			a.keys.setCatalog(msg.envs, msg.channels)
 			cmds = append(cmds, a.keys.setData(msg.set))
-			a.catalog.setData(msg.envs, msg.channels, countKeys(msg.set))
+			a.catalog.setData(msg.envs, msg.channels, msg.members, countKeys(msg.set))
 			a.refreshDetails(msg.set)
 			if strings.HasPrefix(a.status, "The store is busy") {
 				a.status = ""
@@ -311,23 +355,92 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, nil
 
 	case askDeleteMsg:
-		a.back = a.screen
-		a.confirm = newConfirmView(&a.st, "delete", msg.key, a.opt.Now)
-		a.confirm.out = a.out
-		a.screen = screenConfirm
-		a.layout()
-		return a, nil
+		return a, a.askConfirm(model.KeyDelete, msg.key)
+
+	case askRotateMsg:
+		if msg.key.RotatedTo != "" {
+			a.setStatus("This key was already replaced by "+msg.key.RotatedTo+": rotate that one instead.", false)
+			return a, nil
+		}
+		return a, a.askConfirm(model.KeyRotate, msg.key)
+
+	case toggleDisableMsg:
+		action := model.KeyDisable
+		if msg.key.Disabled {
+			action = model.KeyEnable
+		}
+		if err := a.perm.mayChange(action, &msg.key); err != nil {
+			a.setStatus(sentence(err.Error()), false)
+			return a, nil
+		}
+		st, ctx, k := a.opt.Store, a.ctx, msg.key
+		return a, func() tea.Msg {
+			got, err := st.SetDisabled(ctx, k.ID, !k.Disabled)
+			return disabledMsg{key: got, err: err}
+		}
+
+	case disabledMsg:
+		switch {
+		case msg.err != nil:
+			a.setStatus(sentence(msg.err.Error()), false)
+		case msg.key.Disabled:
+			a.setStatus(fmt.Sprintf("Disabled %s: it is refused until enabled (x again).", msg.key.Name), true)
+		default:
+			a.setStatus(fmt.Sprintf("Enabled %s.", msg.key.Name), true)
+		}
+		return a, a.reload()
 
 	case confirmedMsg:
 		a.confirm = nil
 		a.screen = screenKeys
 		a.details = nil
 		st, ctx, id := a.opt.Store, a.ctx, msg.key.ID
+		if msg.action == string(model.KeyRotate) {
+			a.setStatus("Rotating "+msg.key.Name+"…", true)
+			grace := msg.grace
+			return a, func() tea.Msg {
+				r, err := st.RotateKey(ctx, storage.RotateRequest{ID: id, Grace: grace})
+				return rotatedMsg{r: r, err: err}
+			}
+		}
 		a.setStatus("Deleting "+msg.key.Name+"…", true)
 		return a, func() tea.Msg {
 			k, err := st.DeleteKey(ctx, id)
 			return deletedMsg{key: k, err: err}
 		}
+
+	case rotatedMsg:
+		if msg.err != nil {
+			a.setStatus(sentence(msg.err.Error()), false)
+			return a, a.reload()
+		}
+		a.reveal = newRevealView(&a.st, msg.r.New.Key, msg.r.New.Secret, msg.r.New.Grown, a.opt.Clipboard.ClearAfter)
+		a.reveal.out = a.out
+		a.reveal.replaces = &msg.r.Old
+		a.setStatus(fmt.Sprintf("Rotated %s; the old key works until %s.", msg.r.Old.Name, format.Stamp(msg.r.Old.ExpiresAt)), true)
+		a.screen = screenReveal
+		a.layout()
+		return a, tea.Batch(a.copyCmd(msg.r.New.Secret), a.reload())
+
+	case openAuditMsg:
+		st, ctx := a.opt.Store, a.ctx
+		a.audit = newAuditView(&a.st, a.opt.Now)
+		a.audit.out = a.out
+		a.screen = screenAudit
+		a.layout()
+		return a, func() tea.Msg {
+			evs, err := st.Audit(ctx, storage.AuditFilter{Limit: auditLimit})
+			return auditLoadedMsg{events: evs, err: err}
+		}
+
+	case auditLoadedMsg:
+		if msg.err != nil {
+			a.setStatus(sentence(msg.err.Error()), false)
+		}
+		if a.audit != nil {
+			a.audit.setEvents(msg.events)
+		}
+		return a, nil
 
 	case deletedMsg:
 		if msg.err != nil {
@@ -341,7 +454,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		a.screen = screenCatalog
 		return a, nil
 
-	case addEnvMsg, addChannelMsg, rmEnvMsg, rmChannelMsg:
+	case addEnvMsg, addChannelMsg, rmEnvMsg, rmChannelMsg, addMemberMsg, rmMemberMsg:
 		return a, a.catalogCmd(msg)
 
 	case catalogDoneMsg:
@@ -358,7 +471,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			a.confirm = nil
 			a.screen = a.back
 		default:
-			a.form, a.details = nil, nil
+			a.form, a.details, a.audit = nil, nil, nil
 			a.screen = screenKeys
 		}
 		return a, nil
@@ -407,7 +520,8 @@ func (a *App) handleKey(msg tea.KeyMsg) tea.Cmd {
 // typing says whether keys go into a text field, where letters are text.
 func (a *App) typing() bool {
 	return (a.screen == screenKeys && (a.keys.filtering || a.keys.picking)) || a.screen == screenForm ||
-		(a.screen == screenConfirm && a.confirm.typeName) || (a.screen == screenCatalog && a.catalog.adding)
+		(a.screen == screenConfirm && a.confirm.typeName) || (a.screen == screenCatalog && a.catalog.adding) ||
+		(a.screen == screenAudit && a.audit.filtering)
 }
 
 // routeToScreen gives msg to the current screen's view, then handles
@@ -433,6 +547,8 @@ func (a *App) viewUpdate(msg tea.Msg) tea.Cmd {
 		return a.details.Update(msg)
 	case screenCatalog:
 		return a.catalog.Update(msg)
+	case screenAudit:
+		return a.audit.Update(msg)
 	}
 	return a.keys.Update(msg)
 }
@@ -474,6 +590,11 @@ func (a *App) catalogCmd(msg tea.Msg) tea.Cmd {
 			return catalogDoneMsg{what: "Removed environment " + m.name + ".", err: st.RemoveEnvironment(ctx, m.name)}
 		case rmChannelMsg:
 			return catalogDoneMsg{what: "Removed channel " + m.name + ".", err: st.RemoveChannel(ctx, m.name)}
+		case addMemberMsg:
+			mb, err := st.AddMember(ctx, m.user, m.role)
+			return catalogDoneMsg{what: fmt.Sprintf("%s is now a member as %s.", mb.User, mb.Role), err: err}
+		case rmMemberMsg:
+			return catalogDoneMsg{what: "Removed member " + m.user + ".", err: st.RemoveMember(ctx, m.user)}
 		}
 		return nil
 	}
@@ -511,15 +632,14 @@ func countKeys(set *keyset) map[string]int {
 	return m
 }
 
+// sentence ends a message with a full stop (it is not capitalised: many
+// start with a user or key name).
 func sentence(s string) string {
 	s = strings.TrimSpace(s)
-	if s == "" {
-		return s
-	}
-	if !strings.ContainsAny(s[len(s)-1:], ".?!") {
+	if s != "" && !strings.ContainsAny(s[len(s)-1:], ".?!") {
 		s += "."
 	}
-	return strings.ToUpper(s[:1]) + s[1:]
+	return s
 }
 
 // View draws the title bar, the screen and the status and help lines.
@@ -543,7 +663,7 @@ func (a *App) View() string {
 		body = lipgloss.Place(w, bodyH, lipgloss.Center, lipgloss.Center, a.screenView())
 	}
 	body = lipgloss.NewStyle().Height(bodyH).MaxHeight(bodyH).Render(body)
-	return a.st.App.Render(lipgloss.JoinVertical(lipgloss.Left, fitLine(title, w), body, a.statusBar(w), a.helpLine(w)))
+	return a.st.App.Render(lipgloss.JoinVertical(lipgloss.Left, fitLine(title, w), body, a.statusBar(w)))
 }
 
 func fitLine(s string, w int) string { return lipgloss.NewStyle().MaxWidth(w).Render(s) }
@@ -560,6 +680,8 @@ func (a *App) screenView() string {
 		return a.details.View()
 	case screenCatalog:
 		return a.catalog.View()
+	case screenAudit:
+		return a.audit.View()
 	}
 	return ""
 }
@@ -576,8 +698,10 @@ func (a *App) currentKeyMap() help.KeyMap {
 		return a.details.keyMap
 	case screenCatalog:
 		return a.catalog.keyMap
+	case screenAudit:
+		return a.audit.keyMap
 	}
-	return a.keys.keyMap
+	return &a.keys
 }
 
 func (a *App) helpView() string {
@@ -590,14 +714,19 @@ func (a *App) helpLine(w int) string {
 	return fitLine(a.help.View(a.currentKeyMap()), w)
 }
 
-// statusBar shows the latest message for a few seconds, else the counts.
+// statusBar is the last two lines: the counts and the help, or for a few
+// seconds the latest message, which may use both lines.
 func (a *App) statusBar(w int) string {
 	if a.status != "" && a.opt.Now().Sub(a.statusAt) < 8*time.Second {
 		st := a.st.Success
 		if !a.statusOK {
 			st = a.st.Error
 		}
-		return st.Render(fitLine(" "+a.status, w))
+		lines := strings.Split(ansi.Wordwrap(a.status, w-1, " "), "\n")
+		if len(lines) == 1 {
+			return st.Render(fitLine(" "+lines[0], w)) + "\n" + a.helpLine(w)
+		}
+		return st.Render(fitLine(" "+lines[0], w)) + "\n" + st.Render(fitLine(" "+strings.Join(lines[1:], " "), w))
 	}
-	return a.st.StatusBar.Render(padRight(fitLine(" "+a.keys.statusText(), w), w))
+	return a.st.StatusBar.Render(padRight(fitLine(" "+a.keys.statusText(), w), w)) + "\n" + a.helpLine(w)
 }

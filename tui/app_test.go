@@ -104,6 +104,7 @@ type setup struct {
 	clearAfter time.Duration
 	noSystem   bool
 	poll       time.Duration
+	actor      string
 }
 
 func start(t *testing.T, s setup) *harness {
@@ -112,7 +113,10 @@ func start(t *testing.T, s setup) *harness {
 		s.w, s.h = 80, 24
 	}
 	h := &harness{clip: &fakeClipboard{fail: s.noSystem}, osc: &syncBuffer{}}
-	h.app = New(Options{Store: s.store, Location: "/tmp/keyden.db", Actor: "alice",
+	if s.actor == "" {
+		s.actor = "alice"
+	}
+	h.app = New(Options{Store: s.store, Location: "/tmp/keyden.db", Actor: s.actor,
 		Now: func() time.Time { return testNow }, PollEvery: s.poll,
 		Clipboard: ClipboardOptions{Out: h.osc, System: true, OSC52: true, ClearAfter: s.clearAfter}})
 	h.app.clip.write, h.app.clip.read = h.clip.write, h.clip.read
@@ -547,7 +551,7 @@ func TestLiveReloadFromAnotherProcess(t *testing.T) {
 	}
 	h := start(t, setup{store: mine})
 	h.waitFor(t, "1 keys")
-	other, _ := storage.OpenBolt(path, storage.Options{Actor: "bob"})
+	other, _ := storage.OpenBolt(path, storage.Options{Actor: "alice"})
 	start := time.Now()
 	if _, err := other.CreateKey(context.Background(), storage.CreateRequest{Name: "from a shell", Channel: "default", Environment: "dev"}); err != nil {
 		t.Fatal(err)
@@ -614,5 +618,107 @@ func TestColoursAdaptToBackground(t *testing.T) {
 	lipgloss.SetColorProfile(termenv.Ascii)
 	if plain := DefaultStyles(); !plain.NoColor || strings.Contains(plain.Title.Render("keyden"), "\x1b[") {
 		t.Fatal("NO_COLOR still draws colour")
+	}
+}
+
+func TestRotateInTheTUI(t *testing.T) {
+	st := sampleStore()
+	h := start(t, setup{store: st})
+	h.waitFor(t, "6 keys")
+	h.press("R") // web checkout, prod
+	h.waitFor(t, "A new key replaces it")
+	h.press("down") // grace 3d
+	h.waitFor(t, "[3d]")
+	h.press("web checkout", "right", "enter")
+	h.waitFor(t, "Replaces k0000001")
+	h.waitFor(t, "Copied to the system clipboard")
+	a := h.final(t)
+	if !strings.Contains(a.View(), "Your new key") {
+		t.Fatal("no reveal after rotating")
+	}
+	old := st.keys[st.find("k0000001")]
+	if old.RotatedTo == "" || !old.ExpiresAt.Equal(testNow.Add(72*time.Hour)) {
+		t.Fatalf("old key after rotation: %+v", old)
+	}
+	requireGolden(t, a)
+}
+
+func TestDisableToggle(t *testing.T) {
+	st := sampleStore()
+	h := start(t, setup{store: st})
+	h.waitFor(t, "6 keys")
+	h.press("x")
+	h.waitFor(t, "Disabled web checkout")
+	h.waitFor(t, "disabled ")
+	h.press("x")
+	h.waitFor(t, "Enabled web checkout")
+	h.final(t)
+	if st.keys[0].Disabled {
+		t.Fatal("still disabled")
+	}
+}
+
+func TestAdminCannotTouchOthersKeys(t *testing.T) {
+	st := sampleStore() // every key made by alice
+	st.actor = "bob"    // an admin
+	h := start(t, setup{store: st, actor: "bob"})
+	h.waitFor(t, "6 keys")
+	if strings.Contains(*h.rec.last.Load(), "d delete") {
+		t.Fatal("the help offers delete on a key bob may not delete")
+	}
+	for _, k := range []string{"d", "R", "x"} {
+		h.press(k)
+		h.waitFor(t, "bob is an admin and may")
+		h.waitFor(t, "ask alice (who created it, a super admin)")
+	}
+	a := h.final(t)
+	if a.screen != screenKeys || len(st.keys) != 6 || st.keys[0].Disabled {
+		t.Fatal("an admin changed another's key")
+	}
+}
+
+func TestNonMemberIsToldWhoToAsk(t *testing.T) {
+	st := sampleStore()
+	st.actor = "eve"
+	h := start(t, setup{store: st, actor: "eve"})
+	h.waitFor(t, "6 keys")
+	h.press("n")
+	h.waitFor(t, "eve is not a member of this key store: ask the super admin alice")
+	if a := h.final(t); a.screen != screenKeys {
+		t.Fatal("a non-member got the form")
+	}
+}
+
+func TestAuditView(t *testing.T) {
+	st := sampleStore()
+	h := start(t, setup{store: st})
+	h.waitFor(t, "6 keys")
+	h.press("n")
+	h.waitFor(t, "New key")
+	h.press("audited key", "enter")
+	h.waitFor(t, "Your new key")
+	h.press("esc", "a")
+	h.waitFor(t, "Audit log")
+	h.waitFor(t, "audited key")
+	h.press("/", "nothing-like-this")
+	h.waitFor(t, "No events match")
+	h.press("esc")
+	h.waitFor(t, "1 of 1 events")
+	requireGolden(t, h.final(t))
+}
+
+func TestQuickFiltersForReview(t *testing.T) {
+	h := start(t, setup{store: sampleStore()})
+	h.waitFor(t, "6 keys")
+	h.press("r")
+	h.waitFor(t, "review: unused 90d+")
+	a := h.final(t)
+	var names []string
+	for _, r := range a.keys.rows {
+		names = append(names, a.keys.rowsOf.keys[r].Name)
+	}
+	// partner feed (used 120d ago), old export (300d); ios build was made 30d ago.
+	if strings.Join(names, ",") != "partner feed,old export" {
+		t.Fatalf("unused 90d+: %v", names)
 	}
 }

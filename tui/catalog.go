@@ -20,7 +20,7 @@ func defaultCatalogKeyMap() catalogKeyMap {
 	return catalogKeyMap{
 		Up:     key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
 		Down:   key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
-		Switch: key.NewBinding(key.WithKeys("tab", "shift+tab", "left", "right"), key.WithHelp("tab", "envs ⇄ channels")),
+		Switch: key.NewBinding(key.WithKeys("tab", "shift+tab", "left", "right"), key.WithHelp("tab", "next panel")),
 		Add:    key.NewBinding(key.WithKeys("a", "n"), key.WithHelp("a", "add")),
 		Remove: key.NewBinding(key.WithKeys("x", "d", "delete"), key.WithHelp("x", "remove")),
 		Back:   key.NewBinding(key.WithKeys("esc", "q"), key.WithHelp("esc", "back")),
@@ -38,18 +38,33 @@ type (
 	addChannelMsg struct{ ch model.Channel }
 	rmEnvMsg      struct{ name string }
 	rmChannelMsg  struct{ name string }
+	addMemberMsg  struct {
+		user string
+		role model.Role
+	}
+	rmMemberMsg struct{ user string }
+)
+
+// The catalog's panels.
+const (
+	sideEnvs = iota
+	sideChannels
+	sideMembers
+	sides
 )
 
 // catalogView lists environments and channels, and adds and removes them.
 type catalogView struct {
 	out      *outbox // requests to the app
+	perm     *perms
 	st       *Styles
 	keyMap   catalogKeyMap
 	envs     []model.Environment
 	channels []model.Channel
+	members  []model.Member
 	counts   map[string]int // keys per "env:NAME" and "ch:NAME"
-	side     int            // 0 environments, 1 channels
-	cursor   [2]int
+	side     int            // sideEnvs, sideChannels or sideMembers
+	cursor   [sides]int
 	adding   bool
 	removing bool
 	input    textinput.Model
@@ -61,28 +76,42 @@ func newCatalogView(st *Styles) *catalogView {
 	return &catalogView{st: st, keyMap: defaultCatalogKeyMap()}
 }
 
-func (c *catalogView) setData(envs []model.Environment, chs []model.Channel, counts map[string]int) {
-	c.envs, c.channels, c.counts = envs, chs, counts
-	c.cursor[0] = min(c.cursor[0], max(0, len(envs)-1))
-	c.cursor[1] = min(c.cursor[1], max(0, len(chs)-1))
+func (c *catalogView) setData(envs []model.Environment, chs []model.Channel, ms []model.Member, counts map[string]int) {
+	c.envs, c.channels, c.members, c.counts = envs, chs, ms, counts
+	for s := 0; s < sides; s++ {
+		c.cursor[s] = min(c.cursor[s], max(0, c.len(s)-1))
+	}
 }
 
 func (c *catalogView) len(side int) int {
-	if side == 0 {
-		return len(c.envs)
-	}
-	return len(c.channels)
+	return [...]int{len(c.envs), len(c.channels), len(c.members)}[side]
 }
 
 func (c *catalogView) selectedName() string {
 	i := c.cursor[c.side]
-	if c.side == 0 && i < len(c.envs) {
+	switch {
+	case c.side == sideEnvs && i < len(c.envs):
 		return c.envs[i].Name
-	}
-	if c.side == 1 && i < len(c.channels) {
+	case c.side == sideChannels && i < len(c.channels):
 		return c.channels[i].Name
+	case c.side == sideMembers && i < len(c.members):
+		return c.members[i].User
 	}
 	return ""
+}
+
+// mayEdit says why the user may not change the current panel, if so.
+func (c *catalogView) mayEdit() error {
+	switch c.side {
+	case sideEnvs:
+		return c.perm.mayManage("change environments")
+	case sideMembers:
+		return c.perm.mayManage("change members")
+	}
+	if c.perm == nil || c.perm.members == nil {
+		return nil
+	}
+	return c.perm.members.CanEditChannels(c.perm.actor)
 }
 
 func (c *catalogView) Update(msg tea.Msg) tea.Cmd {
@@ -96,8 +125,11 @@ func (c *catalogView) Update(msg tea.Msg) tea.Cmd {
 	if c.removing {
 		c.removing = false
 		if km.String() == "y" {
-			if c.side == 0 {
+			switch c.side {
+			case sideEnvs:
 				return c.out.send(rmEnvMsg{name: c.selectedName()})
+			case sideMembers:
+				return c.out.send(rmMemberMsg{user: c.selectedName()})
 			}
 			return c.out.send(rmChannelMsg{name: c.selectedName()})
 		}
@@ -111,18 +143,25 @@ func (c *catalogView) Update(msg tea.Msg) tea.Cmd {
 	case key.Matches(km, c.keyMap.Down):
 		c.cursor[c.side] = min(max(0, c.len(c.side)-1), c.cursor[c.side]+1)
 	case key.Matches(km, c.keyMap.Switch):
-		c.side = 1 - c.side
+		step := 1
+		if km.String() == "shift+tab" || km.String() == "left" {
+			step = sides - 1
+		}
+		c.side = (c.side + step) % sides
 	case key.Matches(km, c.keyMap.Add):
+		if err := c.mayEdit(); err != nil {
+			return c.out.send(statusMsg{text: sentence(err.Error())})
+		}
 		c.adding, c.inputErr = true, ""
 		c.input = textinput.New()
-		c.input.CharLimit = 64
-		if c.side == 0 {
-			c.input.Placeholder = "name [tag], such as qa or preprod pp"
-		} else {
-			c.input.Placeholder = "name [description], such as mobile-app iOS and Android"
-		}
+		c.input.CharLimit = 200
+		c.input.Placeholder = [...]string{"name [tag], such as qa or preprod pp",
+			"name [description], such as mobile-app iOS and Android", "user [admin|super-admin], such as ann admin"}[c.side]
 		return c.input.Focus()
 	case key.Matches(km, c.keyMap.Remove):
+		if err := c.mayEdit(); err != nil {
+			return c.out.send(statusMsg{text: sentence(err.Error())})
+		}
 		if c.selectedName() != "" {
 			c.removing = true
 		}
@@ -138,7 +177,24 @@ func (c *catalogView) updateAdd(km tea.KeyMsg) tea.Cmd {
 	case "enter":
 		name, rest, _ := strings.Cut(strings.TrimSpace(c.input.Value()), " ")
 		rest = strings.TrimSpace(rest)
-		if c.side == 0 {
+		if c.side == sideMembers {
+			if err := model.ValidateUser(name); err != nil {
+				c.inputErr = err.Error()
+				return nil
+			}
+			role := model.RoleAdmin
+			if rest != "" {
+				r, err := model.ParseRole(rest)
+				if err != nil {
+					c.inputErr = err.Error()
+					return nil
+				}
+				role = r
+			}
+			c.adding = false
+			return c.out.send(addMemberMsg{user: name, role: role})
+		}
+		if c.side == sideEnvs {
 			if err := model.ValidateEnvName(name); err != nil {
 				c.inputErr = err.Error()
 				return nil
@@ -170,13 +226,19 @@ func (c *catalogView) updateAdd(km tea.KeyMsg) tea.Cmd {
 }
 
 func (c *catalogView) View() string {
-	colW := max(30, (min(c.width, 110)-6)/2)
-	left := c.listView(0, "Environments", colW)
-	right := c.listView(1, "Channels", colW)
 	var b strings.Builder
-	b.WriteString(lipgloss.JoinHorizontal(lipgloss.Top, left, "  ", right))
+	// A box is its width plus 2 for the border; boxes are 2 apart.
+	if c.width >= 120 {
+		colW := (min(c.width, 160) - 10) / 3
+		b.WriteString(lipgloss.JoinHorizontal(lipgloss.Top, c.listView(sideEnvs, "Environments", colW), "  ",
+			c.listView(sideChannels, "Channels", colW), "  ", c.listView(sideMembers, "Members", colW)))
+	} else {
+		colW := max(12, (min(c.width, 110)-6)/2)
+		top := lipgloss.JoinHorizontal(lipgloss.Top, c.listView(sideEnvs, "Environments", colW), "  ", c.listView(sideChannels, "Channels", colW))
+		b.WriteString(lipgloss.JoinVertical(lipgloss.Left, top, c.listView(sideMembers, "Members", 2*colW+4)))
+	}
 	b.WriteString("\n")
-	what := map[int]string{0: "environment", 1: "channel"}[c.side]
+	what := [...]string{"environment", "channel", "member"}[c.side]
 	switch {
 	case c.adding:
 		b.WriteString("\nAdd " + what + ": " + c.input.View() + "\n")
@@ -184,7 +246,7 @@ func (c *catalogView) View() string {
 			b.WriteString(c.st.Error.Render("✗ "+c.inputErr) + "\n")
 		}
 	case c.removing:
-		n := c.counts[map[int]string{0: "env:", 1: "ch:"}[c.side]+c.selectedName()]
+		n := c.counts[[...]string{"env:", "ch:", "-"}[c.side]+c.selectedName()]
 		if n > 0 {
 			b.WriteString("\n" + c.st.Warning.Render(fmt.Sprintf("The %s %s is used by %d key(s); keyden will refuse. Press y to try anyway, any other key to cancel.", what, c.selectedName(), n)) + "\n")
 		} else {
@@ -202,15 +264,24 @@ func (c *catalogView) listView(side int, title string, w int) string {
 	}
 	b.WriteString(st.Render(title) + "\n")
 	var lines []string
-	if side == 0 {
+	switch side {
+	case sideEnvs:
 		for _, e := range c.envs {
 			lines = append(lines, fmt.Sprintf("%-12s tag %-8s %d keys", e.Name, e.Tag, c.counts["env:"+e.Name]))
 		}
-	} else {
+	case sideChannels:
 		for _, ch := range c.channels {
 			l := fmt.Sprintf("%-14s %5d keys", ch.Name, c.counts["ch:"+ch.Name])
 			if ch.Description != "" {
 				l += "  " + ch.Description
+			}
+			lines = append(lines, l)
+		}
+	case sideMembers:
+		for _, m := range c.members {
+			l := fmt.Sprintf("%-16s %s", m.User, m.Role)
+			if c.perm != nil && m.User == c.perm.actor {
+				l += "  (you)"
 			}
 			lines = append(lines, l)
 		}

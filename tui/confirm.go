@@ -14,7 +14,7 @@ import (
 )
 
 type confirmKeyMap struct {
-	Toggle, Yes, No, Confirm, Cancel key.Binding
+	Toggle, Yes, No, Confirm, Cancel, Grace key.Binding
 }
 
 func defaultConfirmKeyMap() confirmKeyMap {
@@ -24,20 +24,28 @@ func defaultConfirmKeyMap() confirmKeyMap {
 		No:      key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "no")),
 		Confirm: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "answer")),
 		Cancel:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+		Grace:   key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓", "grace")),
 	}
 }
 
 func (k confirmKeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Toggle, k.Confirm, k.Cancel}
+	return []key.Binding{k.Toggle, k.Grace, k.Confirm, k.Cancel}
 }
 func (k confirmKeyMap) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{k.Toggle, k.Yes, k.No, k.Confirm, k.Cancel}}
+	return [][]key.Binding{{k.Toggle, k.Grace, k.Yes, k.No, k.Confirm, k.Cancel}}
 }
+
+// Grace periods offered when rotating; the default is 24h.
+var graceChoices = []struct {
+	label string
+	d     time.Duration
+}{{"now", 0}, {"1h", time.Hour}, {"24h", 24 * time.Hour}, {"3d", 72 * time.Hour}, {"7d", 168 * time.Hour}}
 
 // confirmedMsg says the admin answered yes to action on key.
 type confirmedMsg struct {
 	action string
 	key    model.Key
+	grace  time.Duration // for rotate
 }
 
 // confirmView asks before a destructive action. The answer starts at No;
@@ -46,8 +54,9 @@ type confirmView struct {
 	out      *outbox // requests to the app
 	st       *Styles
 	keyMap   confirmKeyMap
-	action   string // "delete"
+	action   string // "delete" or "rotate"
 	key      model.Key
+	grace    int // index into graceChoices
 	yes      bool
 	typeName bool
 	name     textinput.Model
@@ -58,7 +67,8 @@ type confirmView struct {
 
 func newConfirmView(st *Styles, action string, k model.Key, now func() time.Time) *confirmView {
 	c := &confirmView{st: st, keyMap: defaultConfirmKeyMap(), action: action, key: k, now: now,
-		typeName: k.Environment == "prod"}
+		typeName: k.Environment == "prod", grace: 2}
+	c.keyMap.Grace.SetEnabled(action == "rotate")
 	if c.typeName {
 		c.name = textinput.New()
 		c.name.Prompt = "› "
@@ -82,7 +92,14 @@ func (c *confirmView) Update(msg tea.Msg) tea.Cmd {
 	case key.Matches(km, c.keyMap.Cancel), key.Matches(km, c.keyMap.No):
 		return c.out.send(cancelMsg{})
 	case key.Matches(km, c.keyMap.Yes):
-		return c.out.send(confirmedMsg{action: c.action, key: c.key})
+		return c.out.send(c.answer())
+	case key.Matches(km, c.keyMap.Grace):
+		step := 1
+		if km.String() == "up" {
+			step = len(graceChoices) - 1
+		}
+		c.grace = (c.grace + step) % len(graceChoices)
+		return nil
 	case key.Matches(km, c.keyMap.Toggle):
 		c.yes = !c.yes
 		return nil
@@ -94,7 +111,7 @@ func (c *confirmView) Update(msg tea.Msg) tea.Cmd {
 			c.note = "Type the key's name exactly to confirm."
 			return nil
 		}
-		return c.out.send(confirmedMsg{action: c.action, key: c.key})
+		return c.out.send(c.answer())
 	}
 	if c.typeName {
 		var cmd tea.Cmd
@@ -103,6 +120,10 @@ func (c *confirmView) Update(msg tea.Msg) tea.Cmd {
 		return cmd
 	}
 	return nil
+}
+
+func (c *confirmView) answer() confirmedMsg {
+	return confirmedMsg{action: c.action, key: c.key, grace: graceChoices[c.grace].d}
 }
 
 func (c *confirmView) View() string {
@@ -116,8 +137,21 @@ func (c *confirmView) View() string {
 	for _, r := range rows {
 		b.WriteString(c.st.Label.Render(padRight(r[0], 13)) + r[1] + "\n")
 	}
-	b.WriteString("\n" + c.st.Warning.Render("Apps using this key will stop working immediately.") + "\n")
-	b.WriteString(c.st.Subtle.Render("This cannot be undone.") + "\n")
+	if c.action == "rotate" {
+		b.WriteString("\n" + c.st.Warning.Render("A new key replaces it, shown once. Apps using this key must switch to the new one: the old key stops working when the grace ends.") + "\n")
+		var opts []string
+		for i, g := range graceChoices {
+			if i == c.grace {
+				opts = append(opts, c.st.Focused.Render("["+g.label+"]"))
+			} else {
+				opts = append(opts, c.st.Subtle.Render(" "+g.label+" "))
+			}
+		}
+		b.WriteString(c.st.Label.Render(padRight("Grace", 13)) + strings.Join(opts, " ") + c.st.Subtle.Render("  ↑/↓") + "\n")
+	} else {
+		b.WriteString("\n" + c.st.Warning.Render("Apps using this key will stop working immediately.") + "\n")
+		b.WriteString(c.st.Subtle.Render("This cannot be undone.") + "\n")
+	}
 	if c.typeName {
 		b.WriteString("\nThis is a prod key. Type its name, " + c.st.Title.Render(k.Name) + ", to confirm:\n" + c.name.View() + "\n")
 	}

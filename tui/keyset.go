@@ -40,6 +40,7 @@ type keyset struct {
 	envOf   []uint16 // index into envNames
 	chOf    []uint16 // index into chNames
 	used    []int64  // last used, unix ns; 0 never
+	created []int64  // unix ns
 	expires []int64  // unix ns; 0 never
 	names   map[string]uint16
 
@@ -50,7 +51,7 @@ type keyset struct {
 func newKeyset(keys []model.Key) *keyset {
 	n := len(keys)
 	ks := &keyset{keys: keys, hayOff: make([]uint32, n+1), envOf: make([]uint16, n), chOf: make([]uint16, n),
-		used: make([]int64, n), expires: make([]int64, n), names: map[string]uint16{}}
+		used: make([]int64, n), created: make([]int64, n), expires: make([]int64, n), names: map[string]uint16{}}
 	ks.hay = make([]byte, 0, n*48)
 	intern := func(s string) uint16 {
 		if id, ok := ks.names[s]; ok {
@@ -79,7 +80,7 @@ func newKeyset(keys []model.Key) *keyset {
 		sep()
 		ks.hay = appendLower(ks.hay, k.CreatedBy)
 		ks.envOf[i], ks.chOf[i] = intern("e:"+k.Environment), intern("c:"+k.Channel)
-		ks.used[i], ks.expires[i] = unixOrZero(k.LastUsedAt), unixOrZero(k.ExpiresAt)
+		ks.used[i], ks.created[i], ks.expires[i] = unixOrZero(k.LastUsedAt), unixOrZero(k.CreatedAt), unixOrZero(k.ExpiresAt)
 	}
 	ks.hayOff[n] = uint32(len(ks.hay))
 	return ks
@@ -132,7 +133,7 @@ func (ks *keyset) order(mode sortMode) []int32 {
 				rank[i] = -ks.used[i]
 			}
 		case sortCreated:
-			rank[i] = -keys[i].CreatedAt.UnixNano()
+			rank[i] = -ks.created[i]
 		case sortExpiry:
 			if ks.expires[i] == 0 {
 				rank[i] = far
@@ -248,8 +249,12 @@ func (m *matcher) match(i int) bool {
 		return false
 	}
 	switch m.quick {
-	case quickStale:
-		if ks.used[i] == 0 || m.now-ks.used[i] < m.stale {
+	case quickStale: // as model.Key.UnusedFor: never-used keys count from creation
+		last := ks.used[i]
+		if last == 0 {
+			last = ks.created[i]
+		}
+		if m.now-last < m.stale {
 			return false
 		}
 	case quickNeverUsed:

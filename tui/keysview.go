@@ -19,6 +19,7 @@ import (
 type keysKeyMap struct {
 	table                                     tableKeyMap
 	New, Details, Delete, Filter, ClearFilter key.Binding
+	Rotate, Disable, Audit                    key.Binding
 	NextEnv, PrevEnv, Channel, Sort, Quick    key.Binding
 	Catalog, Reload, Help, Quit               key.Binding
 }
@@ -29,6 +30,9 @@ func defaultKeysKeyMap() keysKeyMap {
 		New:         key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "new key")),
 		Details:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "details")),
 		Delete:      key.NewBinding(key.WithKeys("d", "delete"), key.WithHelp("d", "delete")),
+		Rotate:      key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "rotate")),
+		Disable:     key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "disable/enable")),
+		Audit:       key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "audit log")),
 		Filter:      key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
 		ClearFilter: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
 		NextEnv:     key.NewBinding(key.WithKeys("tab", "right", "l"), key.WithHelp("tab/→", "next env")),
@@ -43,25 +47,51 @@ func defaultKeysKeyMap() keysKeyMap {
 	}
 }
 
-func (k keysKeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.New, k.Details, k.Delete, k.Filter, k.Sort, k.Help, k.Quit, k.NextEnv}
+// ShortHelp leaves out what the current user may not do to the selected
+// key (pressing it anyway says why).
+func (v *keysView) ShortHelp() []key.Binding {
+	k := v.keyMap
+	return v.allowed([]key.Binding{k.New, k.Details, k.Delete, k.Filter, k.Sort, k.Help, k.Quit, k.NextEnv})
 }
 
-func (k keysKeyMap) FullHelp() [][]key.Binding {
+func (v *keysView) FullHelp() [][]key.Binding {
+	k := v.keyMap
 	return [][]key.Binding{
 		{k.table.Up, k.table.Down, k.table.PageUp, k.table.PageDown, k.table.Top, k.table.Bottom, k.Details},
-		{k.New, k.Delete, k.Catalog, k.Reload, k.Help, k.Quit},
+		v.allowed([]key.Binding{k.New, k.Delete, k.Rotate, k.Disable, k.Catalog, k.Audit, k.Reload, k.Help, k.Quit}),
 		{k.Filter, k.ClearFilter, k.NextEnv, k.PrevEnv, k.Channel, k.Sort, k.Quick},
 	}
 }
 
+func (v *keysView) allowed(bs []key.Binding) []key.Binding {
+	out := bs[:0:0]
+	sel, ok := v.selected()
+	for _, b := range bs {
+		switch b.Help().Key {
+		case v.keyMap.New.Help().Key:
+			if v.perm.mayCreate() != nil {
+				continue
+			}
+		case v.keyMap.Delete.Help().Key, v.keyMap.Rotate.Help().Key, v.keyMap.Disable.Help().Key:
+			if !ok || v.perm.mayChange(model.KeyDelete, &sel) != nil {
+				continue
+			}
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
 // Messages the keys view sends up to the app.
 type (
-	openFormMsg    struct{ env, channel string }
-	openDetailsMsg struct{ key model.Key }
-	askDeleteMsg   struct{ key model.Key }
-	openCatalogMsg struct{}
-	reloadMsg      struct{}
+	openFormMsg      struct{ env, channel string }
+	openDetailsMsg   struct{ key model.Key }
+	askDeleteMsg     struct{ key model.Key }
+	askRotateMsg     struct{ key model.Key }
+	toggleDisableMsg struct{ key model.Key }
+	openAuditMsg     struct{}
+	openCatalogMsg   struct{}
+	reloadMsg        struct{}
 	// filteredMsg carries a filter result computed off the UI loop.
 	filteredMsg struct {
 		seq  int
@@ -79,6 +109,7 @@ const asyncFilterAbove = 20000
 // and a status bar.
 type keysView struct {
 	out    *outbox // requests to the app
+	perm   *perms  // what the current user may do
 	st     *Styles
 	keyMap keysKeyMap
 	now    func() time.Time
@@ -335,15 +366,29 @@ func (v *keysView) updateKeys(msg tea.KeyMsg) tea.Cmd {
 		v.q.quick = (v.q.quick + 1) % quickFilters
 		return v.refilter(false)
 	case key.Matches(msg, km.New):
+		if err := v.perm.mayCreate(); err != nil {
+			return v.out.send(statusMsg{text: err.Error()})
+		}
 		return v.out.send(openFormMsg{env: v.q.env, channel: v.q.channel})
 	case key.Matches(msg, km.Details):
 		if k, ok := v.selected(); ok {
 			return v.out.send(openDetailsMsg{key: k})
 		}
-	case key.Matches(msg, km.Delete):
-		if k, ok := v.selected(); ok {
-			return v.out.send(askDeleteMsg{key: k})
+	case key.Matches(msg, km.Delete), key.Matches(msg, km.Rotate), key.Matches(msg, km.Disable):
+		k, ok := v.selected()
+		if !ok {
+			return nil
 		}
+		switch {
+		case key.Matches(msg, km.Delete):
+			return v.out.send(askDeleteMsg{key: k})
+		case key.Matches(msg, km.Rotate):
+			return v.out.send(askRotateMsg{key: k})
+		default:
+			return v.out.send(toggleDisableMsg{key: k})
+		}
+	case key.Matches(msg, km.Audit):
+		return v.out.send(openAuditMsg{})
 	case key.Matches(msg, km.Catalog):
 		return v.out.send(openCatalogMsg{})
 	case key.Matches(msg, km.Reload):

@@ -22,6 +22,9 @@ type memStore struct {
 	next     int
 	now      func() time.Time
 	busy     bool
+	actor    string
+	members  model.Members
+	events   []model.Event
 }
 
 var _ storage.Store = (*memStore)(nil)
@@ -29,7 +32,8 @@ var _ storage.Store = (*memStore)(nil)
 var testNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
 func newMemStore() *memStore {
-	return &memStore{envs: model.DefaultEnvironments(), now: func() time.Time { return testNow },
+	return &memStore{envs: model.DefaultEnvironments(), now: func() time.Time { return testNow }, actor: "alice",
+		members:  model.Members{{User: "alice", Role: model.RoleSuperAdmin}, {User: "bob", Role: model.RoleAdmin}},
 		channels: []model.Channel{{Name: "default"}, {Name: "mobile-app", Description: "iOS and Android"}}}
 }
 
@@ -84,6 +88,8 @@ func (m *memStore) CreateKey(_ context.Context, req storage.CreateRequest) (stor
 		CreatedAt: m.now(), CreatedBy: "alice", Hint: keygen.Hint(secret)}
 	m.keys = append(m.keys, k)
 	m.gen++
+	m.events = append(m.events, model.Event{Seq: uint64(len(m.events) + 1), Time: m.now(), Actor: m.actor, Action: model.ActionCreate,
+		KeyID: k.ID, KeyName: k.Name, Channel: k.Channel, Environment: k.Environment})
 	return storage.Created{Key: k, Secret: secret}, nil
 }
 
@@ -185,8 +191,107 @@ func (m *memStore) RemoveChannel(_ context.Context, name string) error {
 	return storage.ErrNotFound
 }
 
-func (m *memStore) Members(context.Context) ([]model.Member, error) { return nil, nil }
-func (m *memStore) Audit(context.Context, storage.AuditFilter) ([]model.Event, error) {
-	return nil, nil
+func (m *memStore) Members(context.Context) ([]model.Member, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]model.Member(nil), m.members...), nil
+}
+
+func (m *memStore) Actor() string { return m.actor }
+
+func (m *memStore) Audit(_ context.Context, f storage.AuditFilter) ([]model.Event, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []model.Event
+	for i := len(m.events) - 1; i >= 0; i-- {
+		if f.KeyID == "" || m.events[i].KeyID == f.KeyID {
+			out = append(out, m.events[i])
+		}
+	}
+	return out, nil
+}
+
+func (m *memStore) find(id string) int {
+	for i := range m.keys {
+		if m.keys[i].ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+func (m *memStore) RotateKey(_ context.Context, req storage.RotateRequest) (storage.Rotated, error) {
+	m.mu.Lock()
+	i := m.find(req.ID)
+	if i < 0 {
+		m.mu.Unlock()
+		return storage.Rotated{}, storage.ErrNotFound
+	}
+	old := m.keys[i]
+	if err := m.members.CanChangeKey(m.actor, model.KeyRotate, &old); err != nil {
+		m.mu.Unlock()
+		return storage.Rotated{}, fmt.Errorf("%v: %w", err, storage.ErrForbidden)
+	}
+	m.mu.Unlock()
+	c, err := m.CreateKey(context.Background(), storage.CreateRequest{Name: old.Name, Channel: old.Channel,
+		Environment: old.Environment, Type: old.Type, Scopes: old.Scopes, AllowedIPs: old.AllowedIPs})
+	if err != nil {
+		return storage.Rotated{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i = m.find(req.ID)
+	m.keys[i].RotatedTo, m.keys[i].ExpiresAt = c.Key.ID, m.now().Add(req.Grace)
+	j := m.find(c.Key.ID)
+	m.keys[j].RotatedFrom = old.ID
+	c.Key = m.keys[j]
+	m.gen++
+	return storage.Rotated{New: c, Old: m.keys[i]}, nil
+}
+
+func (m *memStore) SetDisabled(_ context.Context, id string, disabled bool) (model.Key, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i := m.find(id)
+	if i < 0 {
+		return model.Key{}, storage.ErrNotFound
+	}
+	action := model.KeyEnable
+	if disabled {
+		action = model.KeyDisable
+	}
+	if err := m.members.CanChangeKey(m.actor, action, &m.keys[i]); err != nil {
+		return model.Key{}, fmt.Errorf("%v: %w", err, storage.ErrForbidden)
+	}
+	m.keys[i].Disabled = disabled
+	m.gen++
+	return m.keys[i], nil
+}
+
+func (m *memStore) AddMember(_ context.Context, user string, role model.Role) (model.Member, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.members.CanManage(m.actor, "add members"); err != nil {
+		return model.Member{}, fmt.Errorf("%v: %w", err, storage.ErrForbidden)
+	}
+	mb := model.Member{User: user, Role: role}
+	m.members = append(m.members, mb)
+	m.gen++
+	return mb, nil
+}
+
+func (m *memStore) RemoveMember(_ context.Context, user string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.members.CanRemoveMember(m.actor, user); err != nil {
+		return fmt.Errorf("%v: %w", err, storage.ErrForbidden)
+	}
+	for i, mb := range m.members {
+		if mb.User == user {
+			m.members = append(m.members[:i], m.members[i+1:]...)
+		}
+	}
+	m.gen++
+	return nil
 }
 func (m *memStore) Backup(context.Context, string) error { return nil }

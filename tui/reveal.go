@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
+	"keyden/format"
 	"keyden/model"
 )
 
@@ -45,6 +46,7 @@ type revealView struct {
 	warned    bool
 	width     int
 	clearSecs int
+	replaces  *model.Key // set for a rotation: the old key, as it now is
 }
 
 func newRevealView(st *Styles, k model.Key, secret string, grown bool, clearAfter time.Duration) *revealView {
@@ -76,6 +78,9 @@ func (r *revealView) View() string {
 	var b strings.Builder
 	b.WriteString(s.Title.Render("Your new key") + s.Subtle.Render("  "+r.key.Name+" · "+r.key.Channel+" · "+r.key.Environment) + "\n\n")
 	b.WriteString(s.Warning.Render("This is the only time it is shown. Store it now.") + "\n\n")
+	if old := r.replaces; old != nil {
+		b.WriteString(s.Subtle.Render("Replaces "+old.ID+" ("+old.Hint+"), which works until "+format.Stamp(old.ExpiresAt)+".") + "\n\n")
+	}
 	b.WriteString(s.Secret.Render(wrapHard(r.secret, max(20, r.width-8))) + "\n\n")
 	if r.grown {
 		b.WriteString(s.Subtle.Render("It is longer than the store's format to keep its minimum randomness.") + "\n\n")

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
+
+	"keyden/model"
 )
 
 // errorf is fmt.Errorf for messages shown as they are.
@@ -32,4 +34,32 @@ func (o *outbox) drain() []tea.Msg {
 	q := o.q
 	o.q = nil
 	return q
+}
+
+// perms answers what the current user may do, from the store's members;
+// the store enforces the same rules, this only lets the screens say so first.
+type perms struct {
+	actor   string
+	members model.Members
+}
+
+func (p *perms) mayCreate() error {
+	if p == nil || p.members == nil {
+		return nil // not loaded yet: the store decides
+	}
+	return p.members.CanCreateKey(p.actor)
+}
+
+func (p *perms) mayChange(action model.KeyAction, k *model.Key) error {
+	if p == nil || p.members == nil {
+		return nil
+	}
+	return p.members.CanChangeKey(p.actor, action, k)
+}
+
+func (p *perms) mayManage(what string) error {
+	if p == nil || p.members == nil {
+		return nil
+	}
+	return p.members.CanManage(p.actor, what)
 }

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The roles with real OS users: root makes a store shared with a group,
+// adds two admins, and each runs the real binary as itself.
+func TestRolesWithRealOSUsers(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to create OS users: run the suite as root (CI does) to test roles with real users")
+	}
+	for _, tool := range []string{"useradd", "groupadd", "userdel", "groupdel", "setpriv"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s", tool)
+		}
+	}
+	const group = "kdtest"
+	users := []string{"kdtest-ann", "kdtest-bob", "kdtest-eve"}
+	sh := func(args ...string) {
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v %s", args, err, out)
+		}
+	}
+	exec.Command("groupdel", group).Run()
+	sh("groupadd", group)
+	t.Cleanup(func() { exec.Command("groupdel", group).Run() })
+	for _, u := range users {
+		exec.Command("userdel", u).Run()
+		sh("useradd", "--no-create-home", "--gid", group, u)
+		t.Cleanup(func() { exec.Command("userdel", u).Run() })
+	}
+	base := t.TempDir()
+	os.Chmod(filepath.Dir(base), 0o755) // the test's own parent folder is 0700
+	os.Chmod(base, 0o755)
+	db := filepath.Join(base, "shared", "keyden.db")
+
+	as := func(user, stdin string, args ...string) (string, string, int) {
+		t.Helper()
+		argv := []string{bin}
+		if user != "root" {
+			argv = []string{"setpriv", "--reuid=" + user, "--regid=" + group, "--init-groups", bin}
+		}
+		cmd := exec.Command(argv[0], append(argv[1:], append([]string{"--db", db}, args...)...)...)
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/nonexistent"}
+		cmd.Stdin = strings.NewReader(stdin)
+		var out, errb strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return out.String(), errb.String(), code
+	}
+	ok := func(user string, args ...string) string {
+		t.Helper()
+		out, errs, code := as(user, "", args...)
+		if code != 0 {
+			t.Fatalf("%s: keyden %v: exit %d %s", user, args, code, errs)
+		}
+		return out
+	}
+	refused := func(user, says string, args ...string) {
+		t.Helper()
+		_, errs, code := as(user, "", args...)
+		if code != 1 || !strings.Contains(errs, says) {
+			t.Fatalf("%s: keyden %v: exit %d %q; want a refusal saying %q", user, args, code, errs, says)
+		}
+	}
+
+	ok("root", "init", "--group", group)
+	if fi, err := os.Stat(db); err != nil || fi.Mode().Perm() != 0o660 {
+		t.Fatalf("shared store mode: %v %v", fi.Mode(), err)
+	}
+	ok("root", "member", "add", "kdtest-ann", "--role", "admin")
+	ok("root", "member", "add", "kdtest-bob", "--role", "admin")
+	refused("kdtest-ann", "only a super admin may add members", "member", "add", "kdtest-eve")
+	refused("kdtest-eve", "kdtest-eve is not a member of this key store: ask the super admin root", "create", "--name", "eve's", "--env", "dev")
+
+	annKey := strings.TrimSpace(ok("kdtest-ann", "create", "--name", "ann's", "--env", "dev"))
+	bobKey := strings.TrimSpace(ok("kdtest-bob", "create", "--name", "bob's", "--env", "dev"))
+	ids := map[string]string{}
+	for _, line := range strings.Split(ok("kdtest-eve", "list"), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 1 {
+			ids[f[1]] = f[0]
+		}
+	}
+	if ids["ann's"] == "" || ids["bob's"] == "" {
+		t.Fatalf("keys not listed: %v", ids)
+	}
+	// Verify is open to anyone who can read the store.
+	if _, errs, code := as("kdtest-eve", annKey, "verify"); code != 0 {
+		t.Fatalf("verify as a non-member: %s", errs)
+	}
+	refused("kdtest-bob", "may delete only keys it created", "delete", ids["ann's"], "--yes")
+	refused("kdtest-bob", "may disable only keys it created", "disable", ids["ann's"])
+	refused("kdtest-bob", "may rotate only keys it created", "rotate", ids["ann's"])
+	refused("kdtest-eve", "not a member", "delete", ids["bob's"], "--yes")
+	ok("kdtest-ann", "disable", ids["ann's"])
+	ok("kdtest-ann", "delete", ids["ann's"], "--yes")
+	ok("root", "delete", ids["bob's"], "--yes")
+	if _, _, code := as("root", bobKey, "verify"); code != 1 {
+		t.Fatal("bob's key still verifies after root deleted it")
+	}
+	audit := ok("root", "audit")
+	for _, want := range []string{"kdtest-ann  disable", "kdtest-ann  delete", "root        delete", "kdtest-bob  create"} {
+		if !strings.Contains(audit, want) {
+			t.Errorf("audit lacks %q:\n%s", want, audit)
+		}
+	}
+}

@@ -1,0 +1,206 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"keyden/model"
+)
+
+// Actor is the OS user this store acts as.
+func (b *Bolt) Actor() string { return b.opt.Actor }
+
+func members(tx *bolt.Tx) (model.Members, error) {
+	ms, err := readAll[model.Member](tx, bucketMembers)
+	return model.Members(ms), err
+}
+
+// mayChange applies the roles to action on k inside the caller's transaction.
+func (b *Bolt) mayChange(tx *bolt.Tx, action model.KeyAction, k *model.Key) error {
+	ms, err := members(tx)
+	if err != nil {
+		return err
+	}
+	if err := ms.CanChangeKey(b.opt.Actor, action, k); err != nil {
+		return fail(ErrForbidden, "%s", err)
+	}
+	return nil
+}
+
+func (b *Bolt) mayManage(tx *bolt.Tx, what string) error {
+	ms, err := members(tx)
+	if err != nil {
+		return err
+	}
+	if err := ms.CanManage(b.opt.Actor, what); err != nil {
+		return fail(ErrForbidden, "%s", err)
+	}
+	return nil
+}
+
+func (b *Bolt) mayEditChannels(tx *bolt.Tx) error {
+	ms, err := members(tx)
+	if err != nil {
+		return err
+	}
+	if err := ms.CanEditChannels(b.opt.Actor); err != nil {
+		return fail(ErrForbidden, "%s", err)
+	}
+	return nil
+}
+
+func putKey(tx *bolt.Tx, k *model.Key) error {
+	return tx.Bucket(bucketKeys).Put([]byte(k.ID), model.EncodeKey(nil, k))
+}
+
+// MaxGrace bounds a rotation's grace period.
+const MaxGrace = 365 * 24 * time.Hour
+
+// RotateKey replaces a key: the new one has the old one's name, channel,
+// environment, type, scopes and allowlist; the old one expires after the
+// grace (or keeps an earlier expiry). One transaction: the new key, its
+// hash, the link both ways, the old key's expiry and the audit events.
+func (b *Bolt) RotateKey(ctx context.Context, req RotateRequest) (Rotated, error) {
+	if req.Grace < 0 || req.Grace > MaxGrace {
+		return Rotated{}, fail(ErrInvalid, "a grace of %v is out of range: use now, or up to 365d, such as 24h", req.Grace)
+	}
+	var out Rotated
+	err := b.update(func(tx *bolt.Tx) error {
+		old, err := b.getKey(tx, req.ID)
+		if err != nil {
+			return err
+		}
+		if err := b.mayChange(tx, model.KeyRotate, &old); err != nil {
+			return err
+		}
+		if old.RotatedTo != "" {
+			return fail(ErrExists, "the key %s was already replaced by %s: rotate that one instead", model.Quote(old.Name), old.RotatedTo)
+		}
+		if old.Disabled {
+			return fail(ErrInvalid, "the key %s is disabled: enable it first, or create a new key", model.Quote(old.Name))
+		}
+		now := b.now()
+		env, err := resolveEnv(tx, old.Environment)
+		if err != nil {
+			return err
+		}
+		expires := req.ExpiresAt
+		if expires.IsZero() && !old.ExpiresAt.IsZero() {
+			// The same lifetime as the key it replaces, from now.
+			expires = now.Add(old.ExpiresAt.Sub(old.CreatedAt))
+		}
+		c, err := b.insertKey(tx, b.info(tx), env, CreateRequest{
+			Name: old.Name, Channel: old.Channel, Environment: old.Environment, Type: old.Type,
+			Scopes: old.Scopes, AllowedIPs: old.AllowedIPs, ExpiresAt: expires,
+		}, "rotation of "+old.ID)
+		if err != nil {
+			return err
+		}
+		c.Key.RotatedFrom = old.ID
+		if err := putKey(tx, &c.Key); err != nil {
+			return err
+		}
+		old.RotatedTo = c.Key.ID
+		if end := now.Add(req.Grace); old.ExpiresAt.IsZero() || end.Before(old.ExpiresAt) {
+			old.ExpiresAt = end
+		}
+		if err := putKey(tx, &old); err != nil {
+			return err
+		}
+		ev := keyEvent(model.ActionRotate, &old)
+		ev.Detail = fmt.Sprintf("replaced by %s; old key works until %s", c.Key.ID, old.ExpiresAt.UTC().Format(time.RFC3339))
+		if err := b.appendEvent(tx, ev); err != nil {
+			return err
+		}
+		out = Rotated{New: c, Old: old}
+		return nil
+	})
+	return out, err
+}
+
+// SetDisabled disables or enables a key.
+func (b *Bolt) SetDisabled(ctx context.Context, id string, disabled bool) (model.Key, error) {
+	var k model.Key
+	action, verb := model.KeyEnable, model.ActionEnable
+	if disabled {
+		action, verb = model.KeyDisable, model.ActionDisable
+	}
+	err := b.update(func(tx *bolt.Tx) error {
+		var err error
+		if k, err = b.getKey(tx, id); err != nil {
+			return err
+		}
+		if err := b.mayChange(tx, action, &k); err != nil {
+			return err
+		}
+		if k.Disabled == disabled {
+			return fail(ErrExists, "the key %s is already %sd", model.Quote(k.Name), action)
+		}
+		k.Disabled = disabled
+		if err := putKey(tx, &k); err != nil {
+			return err
+		}
+		return b.appendEvent(tx, keyEvent(verb, &k))
+	})
+	return k, err
+}
+
+// AddMember adds user with role, or changes the role of a member.
+func (b *Bolt) AddMember(ctx context.Context, user string, role model.Role) (model.Member, error) {
+	if err := model.ValidateUser(user); err != nil {
+		return model.Member{}, fail(ErrInvalid, "%s", err)
+	}
+	if _, err := model.ParseRole(string(role)); err != nil {
+		return model.Member{}, fail(ErrInvalid, "%s", err)
+	}
+	var m model.Member
+	err := b.update(func(tx *bolt.Tx) error {
+		if err := b.mayManage(tx, "add members"); err != nil {
+			return err
+		}
+		ms, err := members(tx)
+		if err != nil {
+			return err
+		}
+		detail := string(role)
+		if cur, ok := ms.Find(user); ok {
+			if cur.Role == role {
+				return fail(ErrExists, "%s is already a member as %s", user, role)
+			}
+			if cur.Role == model.RoleSuperAdmin && len(ms.SuperAdmins()) == 1 {
+				return fail(ErrForbidden, "%s is the last super admin and cannot become an admin: add another super admin first", user)
+			}
+			detail = fmt.Sprintf("%s (was %s)", role, cur.Role)
+		}
+		m = model.Member{User: user, Role: role, AddedAt: b.now(), AddedBy: b.opt.Actor}
+		if err := putJSON(tx.Bucket(bucketMembers), user, m); err != nil {
+			return err
+		}
+		return b.appendEvent(tx, model.Event{Action: model.ActionMemberAdd, Detail: user + " as " + detail})
+	})
+	return m, err
+}
+
+// RemoveMember removes a member; the last super admin stays.
+func (b *Bolt) RemoveMember(ctx context.Context, user string) error {
+	return b.update(func(tx *bolt.Tx) error {
+		ms, err := members(tx)
+		if err != nil {
+			return err
+		}
+		if err := ms.CanRemoveMember(b.opt.Actor, user); err != nil {
+			kind := ErrForbidden
+			if _, ok := ms.Find(user); !ok {
+				kind = ErrNotFound
+			}
+			return fail(kind, "%s", err)
+		}
+		if err := tx.Bucket(bucketMembers).Delete([]byte(user)); err != nil {
+			return err
+		}
+		return b.appendEvent(tx, model.Event{Action: model.ActionMemberRemove, Detail: user})
+	})
+}
