@@ -174,25 +174,6 @@ func NormalizeAllowedIPs(in []string) ([]string, error) {
 	return out, nil
 }
 
-// IPAllowed says whether ip falls in one of the allowed entries. An empty
-// list allows any address; a non-empty one refuses a missing address.
-func IPAllowed(allowed []string, ip netip.Addr) bool {
-	if len(allowed) == 0 {
-		return true
-	}
-	if !ip.IsValid() {
-		return false
-	}
-	ip = ip.Unmap()
-	for _, s := range allowed {
-		p, err := ParseAllowedIP(s)
-		if err == nil && p.Contains(ip) {
-			return true
-		}
-	}
-	return false
-}
-
 // ParseDuration reads durations as admins write them: 30s, 15m, 24h, 90d,
 // 2w, 1y (a year is 365 days), or Go forms such as 1h30m. It must be > 0
 // and at most 100 years.

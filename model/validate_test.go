@@ -136,15 +136,17 @@ func TestIPAllowed(t *testing.T) {
 		{"203.0.113.7", true},
 		{"203.0.113.8", false},
 	}
+	fenced := NewRules(&Key{AllowedIPs: allow})
 	for _, tt := range tests {
-		if got := IPAllowed(allow, netip.MustParseAddr(tt.ip)); got != tt.ok {
-			t.Errorf("IPAllowed(%s) = %v", tt.ip, got)
+		if got := fenced.ipAllowed(netip.MustParseAddr(tt.ip)); got != tt.ok {
+			t.Errorf("ipAllowed(%s) = %v", tt.ip, got)
 		}
 	}
-	if IPAllowed(allow, netip.Addr{}) {
+	if fenced.ipAllowed(netip.Addr{}) {
 		t.Error("a missing client IP passed an allowlist")
 	}
-	if !IPAllowed(nil, netip.Addr{}) {
+	open := NewRules(&Key{})
+	if !open.ipAllowed(netip.Addr{}) {
 		t.Error("an empty allowlist must allow anything")
 	}
 }

@@ -122,17 +122,18 @@ type VerifyRequest struct {
 	ClientIP    netip.Addr
 }
 
-// Reason is why a key was refused, stable for scripts and JSON.
-type Reason string
+// Reason is why a key was refused (model.Reason).
+type Reason = model.Reason
 
+// The refusal reasons, as model names them.
 const (
-	ReasonMalformed    Reason = "malformed"
-	ReasonUnknown      Reason = "unknown"
-	ReasonWrongEnv     Reason = "wrong_environment"
-	ReasonExpired      Reason = "expired"
-	ReasonDisabled     Reason = "disabled"
-	ReasonScopeMissing Reason = "scope_missing"
-	ReasonIPNotAllowed Reason = "ip_not_allowed"
+	ReasonMalformed    = model.ReasonMalformed
+	ReasonUnknown      = model.ReasonUnknown
+	ReasonWrongEnv     = model.ReasonWrongEnv
+	ReasonExpired      = model.ReasonExpired
+	ReasonDisabled     = model.ReasonDisabled
+	ReasonScopeMissing = model.ReasonScopeMissing
+	ReasonIPNotAllowed = model.ReasonIPNotAllowed
 )
 
 // VerifyResult is the outcome of a check. Key is set when the key was found.

@@ -74,26 +74,11 @@ func (b *Bolt) Verify(ctx context.Context, req VerifyRequest) (VerifyResult, err
 // errNoWrite rolls back a verify that refused: a refusal changes nothing.
 var errNoWrite = errors.New("refused; nothing to write")
 
-// check applies a key's rules to one request, in the order the design
-// gives: disabled, expiry, environment, client IP, scope.
+// check applies a key's rules to one request.
 func check(k *model.Key, envName string, req VerifyRequest, now time.Time) VerifyResult {
-	refuse := func(r Reason, detail string) VerifyResult {
-		return VerifyResult{Reason: r, Detail: detail, Key: *k}
-	}
-	switch {
-	case k.Disabled:
-		return refuse(ReasonDisabled, "the key "+model.Quote(k.Name)+" is disabled")
-	case k.Expired(now):
-		return refuse(ReasonExpired, "the key "+model.Quote(k.Name)+" expired at "+k.ExpiresAt.UTC().Format(time.RFC3339))
-	case envName != "" && k.Environment != envName:
-		return refuse(ReasonWrongEnv, "the key "+model.Quote(k.Name)+" belongs to "+k.Environment+", not "+envName)
-	case !model.IPAllowed(k.AllowedIPs, req.ClientIP):
-		if !req.ClientIP.IsValid() {
-			return refuse(ReasonIPNotAllowed, "the key "+model.Quote(k.Name)+" has an IP allowlist and no client IP was given")
-		}
-		return refuse(ReasonIPNotAllowed, "the key "+model.Quote(k.Name)+" is not allowed from "+req.ClientIP.Unmap().String())
-	case req.Scope != "" && !model.ScopeCovers(k.Scopes, req.Scope):
-		return refuse(ReasonScopeMissing, "the key "+model.Quote(k.Name)+" lacks the scope "+req.Scope)
+	rules := model.NewRules(k)
+	if reason, detail := rules.Check(envName, req.Scope, req.ClientIP, now); reason != "" {
+		return VerifyResult{Reason: reason, Detail: detail, Key: *k}
 	}
 	return VerifyResult{OK: true, Key: *k}
 }
