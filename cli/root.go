@@ -230,7 +230,7 @@ A key's secret is shown once; only its SHA-256 is stored.`,
 	})
 	root.AddCommand(a.initCommand(), a.infoCommand(), a.createCommand(), a.listCommand(), a.showCommand(),
 		a.deleteCommand(), a.rotateCommand(), a.disableCommand(true), a.disableCommand(false), a.verifyCommand(), a.channelCommand(), a.envCommand(), a.memberCommand(),
-		a.auditCommand(), a.backupCommand())
+		a.auditCommand(), a.backupCommand(), a.serveCommand())
 	root.CompletionOptions.DisableDefaultCmd = true
 	return root
 }

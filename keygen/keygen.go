@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"sync"
+	"unsafe"
 )
 
 // Alphabet is base62 in the order the design fixes: digits, upper, lower.
@@ -205,7 +206,7 @@ func Parse(key string) (Parsed, error) {
 		}
 	}
 	cut := len(key) - ChecksumLen
-	sum := Checksum([]byte(key[:cut]))
+	sum := Checksum(bytesOf(key[:cut]))
 	if string(sum[:]) != key[cut:] {
 		return Parsed{}, ErrChecksum
 	}
@@ -229,7 +230,11 @@ func isBase62(c byte) bool {
 type Hash [sha256.Size]byte
 
 // HashKey is SHA-256 of the whole key string.
-func HashKey(key string) Hash { return sha256.Sum256([]byte(key)) }
+func HashKey(key string) Hash { return sha256.Sum256(bytesOf(key)) }
+
+// bytesOf views s as bytes without a copy, for functions that only read
+// them (CRC-32, SHA-256): a verifier does this for every request.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // Hint is the display form: prefix_tag_ + first 4 and last 4 of the body.
 func Hint(key string) string {

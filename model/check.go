@@ -41,24 +41,45 @@ func NewRules(k *Key) Rules {
 // Check applies the rules to one request, in the design's order: disabled,
 // expiry, environment, client IP, scope. envName "" accepts any
 // environment, scope "" needs none. It returns "" when the key is accepted.
-func (r *Rules) Check(envName, scope string, ip netip.Addr, now time.Time) (Reason, string) {
+// It builds no text, so a verifier's hot path does not allocate; Explain
+// says why in a sentence.
+func (r *Rules) Check(envName, scope string, ip netip.Addr, now time.Time) Reason {
 	k := r.Key
 	switch {
 	case k.Disabled:
-		return ReasonDisabled, "the key " + Quote(k.Name) + " is disabled"
+		return ReasonDisabled
 	case k.Expired(now):
-		return ReasonExpired, "the key " + Quote(k.Name) + " expired at " + k.ExpiresAt.UTC().Format(time.RFC3339)
+		return ReasonExpired
 	case envName != "" && k.Environment != envName:
-		return ReasonWrongEnv, "the key " + Quote(k.Name) + " belongs to " + k.Environment + ", not " + envName
+		return ReasonWrongEnv
 	case !r.ipAllowed(ip):
-		if !ip.IsValid() {
-			return ReasonIPNotAllowed, "the key " + Quote(k.Name) + " has an IP allowlist and no client IP was given"
-		}
-		return ReasonIPNotAllowed, "the key " + Quote(k.Name) + " is not allowed from " + ip.Unmap().String()
+		return ReasonIPNotAllowed
 	case scope != "" && !ScopeCovers(k.Scopes, scope):
-		return ReasonScopeMissing, "the key " + Quote(k.Name) + " lacks the scope " + scope
+		return ReasonScopeMissing
 	}
-	return "", ""
+	return ""
+}
+
+// Explain is the sentence for a refusal Check gave.
+func (r *Rules) Explain(reason Reason, envName, scope string, ip netip.Addr) string {
+	k := r.Key
+	name := "the key " + Quote(k.Name)
+	switch reason {
+	case ReasonDisabled:
+		return name + " is disabled"
+	case ReasonExpired:
+		return name + " expired at " + k.ExpiresAt.UTC().Format(time.RFC3339)
+	case ReasonWrongEnv:
+		return name + " belongs to " + k.Environment + ", not " + envName
+	case ReasonIPNotAllowed:
+		if !ip.IsValid() {
+			return name + " has an IP allowlist and no client IP was given"
+		}
+		return name + " is not allowed from " + ip.Unmap().String()
+	case ReasonScopeMissing:
+		return name + " lacks the scope " + scope
+	}
+	return ""
 }
 
 func (r *Rules) ipAllowed(ip netip.Addr) bool {

@@ -39,6 +39,7 @@ var (
 	metaCreatedAt = []byte("created_at")
 	metaCreatedBy = []byte("created_by")
 	metaGen       = []byte("generation")
+	metaKeysGen   = []byte("keys_generation")
 	metaKeyCount  = []byte("keys")
 )
 
@@ -253,9 +254,16 @@ func (b *Bolt) view(fn func(*bolt.Tx) error) error {
 	})
 }
 
-// update runs fn in one durable write transaction and bumps the generation,
-// so a change, its indexes and its audit event land together or not at all.
-func (b *Bolt) update(fn func(*bolt.Tx) error) error {
+// update runs fn in one durable write transaction and bumps both
+// generations, so a change, its indexes and its audit event land together
+// or not at all.
+func (b *Bolt) update(fn func(*bolt.Tx) error) error { return b.write(fn, true) }
+
+// usageUpdate is update for last-used news only: it moves Generation.Any
+// but not Generation.Keys.
+func (b *Bolt) usageUpdate(fn func(*bolt.Tx) error) error { return b.write(fn, false) }
+
+func (b *Bolt) write(fn func(*bolt.Tx) error, keysChanged bool) error {
 	db, err := b.open(false)
 	if err != nil {
 		return err
@@ -268,7 +276,13 @@ func (b *Bolt) update(fn func(*bolt.Tx) error) error {
 		if err := fn(tx); err != nil {
 			return err
 		}
-		return bumpUint(tx.Bucket(bucketMeta), metaGen, 1)
+		meta := tx.Bucket(bucketMeta)
+		if keysChanged {
+			if err := bumpUint(meta, metaKeysGen, 1); err != nil {
+				return err
+			}
+		}
+		return bumpUint(meta, metaGen, 1)
 	})
 }
 

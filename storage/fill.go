@@ -77,15 +77,16 @@ func (b *Bolt) Fill(ctx context.Context, n int, fo FillOptions) ([]string, error
 				if err := hashes.Put(k.Hash[:], []byte(id)); err != nil {
 					return err
 				}
+				// Like every change to a key, a create is in the audit log: it is the change feed.
+				if err := b.appendEvent(tx, keyEvent(model.ActionCreate, &k)); err != nil {
+					return err
+				}
 				// Kept keys never expire, so a cached bench store stays usable.
 				if every > 0 && i%every == 0 && k.ExpiresAt.IsZero() && len(kept) < fo.Keep {
 					kept = append(kept, secret)
 				}
 			}
-			if err := bumpUint(tx.Bucket(bucketMeta), metaKeyCount, int64(todo)); err != nil {
-				return err
-			}
-			return b.appendEvent(tx, model.Event{Action: "fill", Detail: fmt.Sprintf("%d synthetic keys", todo)})
+			return bumpUint(tx.Bucket(bucketMeta), metaKeyCount, int64(todo))
 		})
 		if err != nil {
 			return kept, err

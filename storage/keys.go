@@ -32,11 +32,12 @@ func (b *Bolt) info(tx *bolt.Tx) Info {
 	}
 }
 
-// Generation changes with every committed write.
-func (b *Bolt) Generation(ctx context.Context) (uint64, error) {
-	var g uint64
+// Generation reads the write counters.
+func (b *Bolt) Generation(ctx context.Context) (Generation, error) {
+	var g Generation
 	err := b.view(func(tx *bolt.Tx) error {
-		g = getUint(tx.Bucket(bucketMeta), metaGen)
+		meta := tx.Bucket(bucketMeta)
+		g = Generation{Any: getUint(meta, metaGen), Keys: getUint(meta, metaKeysGen)}
 		return nil
 	})
 	return g, err

@@ -18,9 +18,9 @@ import (
 // operation: implementations hold no lock between calls.
 type Store interface {
 	Info(ctx context.Context) (Info, error)
-	// Generation changes whenever anything in the store changes (a key
-	// created, used or deleted), so a view can tell when to re-read.
-	Generation(ctx context.Context) (uint64, error)
+	// Generation says when the store last changed, so a view can tell
+	// when to re-read it and how urgently.
+	Generation(ctx context.Context) (Generation, error)
 
 	CreateKey(ctx context.Context, req CreateRequest) (Created, error)
 	ListKeys(ctx context.Context, f Filter) ([]model.Key, error)
@@ -58,6 +58,13 @@ type Info struct {
 	CreatedAt time.Time     `json:"created_at"`
 	CreatedBy string        `json:"created_by"`
 	Keys      int           `json:"keys"`
+}
+
+// Generation counts a store's writes: Any moves with every write, Keys
+// only with changes other than last-used news (keys, channels,
+// environments, members).
+type Generation struct {
+	Any, Keys uint64
 }
 
 // CreateRequest is a new key's fields; the store fills in the rest.

@@ -24,7 +24,8 @@ func (b *Bolt) Verify(ctx context.Context, req VerifyRequest) (VerifyResult, err
 	}
 	hash := keygen.HashKey(req.Secret)
 	var res VerifyResult
-	err := b.update(func(tx *bolt.Tx) error {
+	// A verify writes last used, or once an expiry event; neither changes a key's rules.
+	err := b.usageUpdate(func(tx *bolt.Tx) error {
 		var envName string
 		if req.Environment != "" {
 			env, err := resolveEnv(tx, req.Environment)
@@ -77,8 +78,8 @@ var errNoWrite = errors.New("refused; nothing to write")
 // check applies a key's rules to one request.
 func check(k *model.Key, envName string, req VerifyRequest, now time.Time) VerifyResult {
 	rules := model.NewRules(k)
-	if reason, detail := rules.Check(envName, req.Scope, req.ClientIP, now); reason != "" {
-		return VerifyResult{Reason: reason, Detail: detail, Key: *k}
+	if reason := rules.Check(envName, req.Scope, req.ClientIP, now); reason != "" {
+		return VerifyResult{Reason: reason, Detail: rules.Explain(reason, envName, req.Scope, req.ClientIP), Key: *k}
 	}
 	return VerifyResult{OK: true, Key: *k}
 }

@@ -28,7 +28,7 @@ type Options struct {
 	Actor     string
 	Now       func() time.Time
 	Clipboard ClipboardOptions
-	// PollEvery is how often the app asks whether the store changed (1 s if 0).
+	// PollEvery is how often the app asks whether the store changed (500 ms if 0).
 	PollEvery time.Duration
 }
 
@@ -48,7 +48,7 @@ const (
 type (
 	loadedMsg struct {
 		set      *keyset
-		gen      uint64
+		gen      storage.Generation
 		envs     []model.Environment
 		channels []model.Channel
 		members  []model.Member
@@ -67,7 +67,7 @@ type (
 		err    error
 	}
 	genMsg struct {
-		gen uint64
+		gen storage.Generation
 		err error
 	}
 	pollMsg    struct{}
@@ -109,7 +109,8 @@ type App struct {
 
 	perm     *perms
 	audit    *auditView
-	gen      uint64
+	gen      storage.Generation
+	loadedAt time.Time // when the last load started
 	loading  bool
 	reloadQ  bool // a change arrived while loading
 	status   string
@@ -125,7 +126,7 @@ func New(opt Options) *App {
 		opt.Now = time.Now
 	}
 	if opt.PollEvery <= 0 {
-		opt.PollEvery = time.Second
+		opt.PollEvery = 500 * time.Millisecond
 	}
 	a := &App{out: &outbox{}, opt: opt, st: DefaultStyles(), ctx: context.Background(), width: 80, height: 24,
 		clip:   newClipboardManager(opt.Clipboard),
@@ -144,7 +145,7 @@ func New(opt Options) *App {
 }
 
 func (a *App) Init() tea.Cmd {
-	a.loading = true
+	a.loading, a.loadedAt = true, time.Now()
 	return tea.Batch(a.loadCmd(), a.pollCmd())
 }
 
@@ -243,7 +244,11 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			a.storeError(msg.err)
 			return a, nil
 		}
-		if msg.gen != a.gen {
+		// A change to keys shows at the next poll; last-used news alone (a
+		// verifier flushes every second) re-reads at most every usageEvery,
+		// which keeps a big table's re-reads off a busy machine.
+		since := time.Since(a.loadedAt)
+		if (msg.gen.Keys != a.gen.Keys && since >= keysEvery) || (msg.gen.Any != a.gen.Any && since >= usageEvery) {
 			return a, a.reload()
 		}
 		return a, nil
@@ -562,12 +567,22 @@ func (a *App) quit() tea.Cmd {
 	return tea.Quit
 }
 
+// The least time between re-reads: for changed keys, and for last-used
+// news alone. With the 500 ms poll a change still shows within about 1 s
+// and a use within 2 s, while a store that changes all the time (a
+// verifier flushing, a script creating keys) is re-read at most once a
+// second rather than at every poll.
+const (
+	keysEvery  = time.Second
+	usageEvery = 1400 * time.Millisecond
+)
+
 func (a *App) reload() tea.Cmd {
 	if a.loading {
 		a.reloadQ = true
 		return nil
 	}
-	a.loading = true
+	a.loading, a.loadedAt = true, time.Now()
 	return a.loadCmd()
 }
 
@@ -603,7 +618,7 @@ func (a *App) catalogCmd(msg tea.Msg) tea.Cmd {
 func (a *App) storeError(err error) {
 	if errors.Is(err, storage.ErrBusy) {
 		a.setStatus("The store is busy (another keyden is writing); retrying…", false)
-		a.gen = 0 // force a reload once it is free
+		a.gen = storage.Generation{} // force a reload once it is free
 		return
 	}
 	a.setStatus(sentence(err.Error()), false)

@@ -542,16 +542,18 @@ func TestBusyStoreShowsMessageAndStaysResponsive(t *testing.T) {
 // The table follows changes made by another process within 2 s, without a keypress.
 func TestLiveReloadFromAnotherProcess(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "k.db")
-	mine, err := storage.OpenBolt(path, storage.Options{Actor: "alice"})
+	mine, err := storage.OpenBolt(path, storage.Options{Actor: "alice", Now: func() time.Time { return testNow }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := mine.CreateKey(context.Background(), storage.CreateRequest{Name: "first", Channel: "default", Environment: "dev"}); err != nil {
+	first, err := mine.CreateKey(context.Background(), storage.CreateRequest{Name: "first", Channel: "default", Environment: "dev"})
+	if err != nil {
 		t.Fatal(err)
 	}
+	firstSecret := first.Secret
 	h := start(t, setup{store: mine})
 	h.waitFor(t, "1 keys")
-	other, _ := storage.OpenBolt(path, storage.Options{Actor: "alice"})
+	other, _ := storage.OpenBolt(path, storage.Options{Actor: "alice", Now: func() time.Time { return testNow }})
 	start := time.Now()
 	if _, err := other.CreateKey(context.Background(), storage.CreateRequest{Name: "from a shell", Channel: "default", Environment: "dev"}); err != nil {
 		t.Fatal(err)
@@ -559,6 +561,16 @@ func TestLiveReloadFromAnotherProcess(t *testing.T) {
 	h.waitFor(t, "from a shell")
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("took %v to show", d)
+	}
+	// A use from a shell (last-used news only) shows within 2 s too.
+	time.Sleep(300 * time.Millisecond)
+	start = time.Now()
+	if res, err := other.Verify(context.Background(), storage.VerifyRequest{Secret: firstSecret}); err != nil || !res.OK {
+		t.Fatal(res, err)
+	}
+	h.waitFor(t, "just now")
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("a use took %v to show", d)
 	}
 	h.final(t)
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"keyden/model"
 )
@@ -42,7 +44,8 @@ type keyset struct {
 	used    []int64  // last used, unix ns; 0 never
 	created []int64  // unix ns
 	expires []int64  // unix ns; 0 never
-	names   map[string]uint16
+	envIDs  map[string]uint16
+	chIDs   map[string]uint16
 
 	mu     sync.Mutex
 	orders [sortModes][]int32
@@ -51,14 +54,15 @@ type keyset struct {
 func newKeyset(keys []model.Key) *keyset {
 	n := len(keys)
 	ks := &keyset{keys: keys, hayOff: make([]uint32, n+1), envOf: make([]uint16, n), chOf: make([]uint16, n),
-		used: make([]int64, n), created: make([]int64, n), expires: make([]int64, n), names: map[string]uint16{}}
-	ks.hay = make([]byte, 0, n*48)
-	intern := func(s string) uint16 {
-		if id, ok := ks.names[s]; ok {
+		used: make([]int64, n), created: make([]int64, n), expires: make([]int64, n),
+		envIDs: map[string]uint16{}, chIDs: map[string]uint16{}}
+	ks.hay = make([]byte, 0, n*56)
+	intern := func(m map[string]uint16, s string) uint16 {
+		if id, ok := m[s]; ok {
 			return id
 		}
-		id := uint16(len(ks.names) + 1)
-		ks.names[s] = id
+		id := uint16(len(m) + 1)
+		m[s] = id
 		return id
 	}
 	sep := func() { ks.hay = append(ks.hay, 0) }
@@ -79,7 +83,7 @@ func newKeyset(keys []model.Key) *keyset {
 		ks.hay = appendLower(ks.hay, k.Hint)
 		sep()
 		ks.hay = appendLower(ks.hay, k.CreatedBy)
-		ks.envOf[i], ks.chOf[i] = intern("e:"+k.Environment), intern("c:"+k.Channel)
+		ks.envOf[i], ks.chOf[i] = intern(ks.envIDs, k.Environment), intern(ks.chIDs, k.Channel)
 		ks.used[i], ks.created[i], ks.expires[i] = unixOrZero(k.LastUsedAt), unixOrZero(k.CreatedAt), unixOrZero(k.ExpiresAt)
 	}
 	ks.hayOff[n] = uint32(len(ks.hay))
@@ -93,18 +97,21 @@ func unixOrZero(t time.Time) int64 {
 	return t.UnixNano()
 }
 
+// appendLower appends s lower-cased, without allocating.
 func appendLower(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= 0x80 {
-			return append(dst, strings.ToLower(s)...)
-		}
-	}
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s); {
 		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
+		if c < utf8.RuneSelf {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			dst = append(dst, c)
+			i++
+			continue
 		}
-		dst = append(dst, c)
+		r, size := utf8.DecodeRuneInString(s[i:])
+		dst = utf8.AppendRune(dst, unicode.ToLower(r))
+		i += size
 	}
 	return dst
 }
@@ -142,13 +149,10 @@ func (ks *keyset) order(mode sortMode) []int32 {
 			}
 		}
 	}
+	// Ties keep load order (the store's id order): a stable sort on indexes
+	// in ascending order needs no tie-break of its own.
 	if mode == sortName {
-		slices.SortStableFunc(o, func(a, b int32) int {
-			if c := bytes.Compare(ks.nameOf(a), ks.nameOf(b)); c != 0 {
-				return c
-			}
-			return strings.Compare(keys[a].ID, keys[b].ID)
-		})
+		slices.SortStableFunc(o, func(a, b int32) int { return bytes.Compare(ks.nameOf(a), ks.nameOf(b)) })
 	} else {
 		slices.SortStableFunc(o, func(a, b int32) int {
 			switch {
@@ -157,7 +161,7 @@ func (ks *keyset) order(mode sortMode) []int32 {
 			case rank[a] > rank[b]:
 				return 1
 			}
-			return strings.Compare(keys[a].ID, keys[b].ID)
+			return 0
 		})
 	}
 	ks.orders[mode] = o
@@ -230,11 +234,11 @@ func (ks *keyset) compile(q query, now time.Time) matcher {
 	m := matcher{ks: ks, quick: q.quick, now: now.UnixNano(),
 		stale: int64(model.StaleAfter), soon: int64(model.ExpiringWithin)}
 	if q.env != "" {
-		id, ok := ks.names["e:"+q.env]
+		id, ok := ks.envIDs[q.env]
 		m.env, m.none = id, m.none || !ok
 	}
 	if q.channel != "" {
-		id, ok := ks.names["c:"+q.channel]
+		id, ok := ks.chIDs[q.channel]
 		m.ch, m.none = id, m.none || !ok
 	}
 	for _, w := range q.words() {

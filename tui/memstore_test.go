@@ -66,13 +66,13 @@ func (m *memStore) Info(context.Context) (storage.Info, error) {
 	return storage.Info{Location: "/tmp/keyden.db", Prefix: "kd", Format: keygen.FormatDefault, Keys: len(m.keys)}, nil
 }
 
-func (m *memStore) Generation(context.Context) (uint64, error) {
+func (m *memStore) Generation(context.Context) (storage.Generation, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.busy {
-		return 0, fmt.Errorf("the key store /tmp/keyden.db is busy (another keyden is writing); try again: %w", storage.ErrBusy)
+		return storage.Generation{}, fmt.Errorf("the key store /tmp/keyden.db is busy (another keyden is writing); try again: %w", storage.ErrBusy)
 	}
-	return m.gen, nil
+	return storage.Generation{Any: m.gen, Keys: m.gen}, nil
 }
 
 func (m *memStore) CreateKey(_ context.Context, req storage.CreateRequest) (storage.Created, error) {

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/user"
 	"strings"
 	"time"
 
@@ -34,7 +35,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "keyden-fill: give --db PATH and a positive --count")
 		os.Exit(2)
 	}
-	st, err := storage.OpenBolt(*db, storage.Options{Actor: "keyden-fill", Timeout: time.Minute})
+	// The OS user filling a new store becomes its super admin, as with keyden itself.
+	actor := "keyden-fill"
+	if u, err := user.Current(); err == nil {
+		actor = u.Username
+	}
+	st, err := storage.OpenBolt(*db, storage.Options{Actor: actor, Timeout: time.Minute})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "keyden-fill:", err)
 		os.Exit(1)

@@ -1,0 +1,257 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func freePort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startServe runs `keyden serve` and waits until it answers.
+func startServe(t *testing.T, db string, args ...string) (*exec.Cmd, string, *strings.Builder) {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cmd := exec.Command(bin, append([]string{"--db", db, "serve", "--listen", addr}, args...)...)
+	cmd.Env = []string{"HOME=" + os.TempDir(), "PATH=/usr/bin:/bin"}
+	var logs strings.Builder
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			resp.Body.Close()
+			return cmd, addr, &logs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("keyden serve did not start: %s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func keyID(t *testing.T, db, name string) string {
+	out, _, _ := keyden(t, db, "", "list", "--json")
+	var arr []struct{ ID, Name string }
+	json.Unmarshal([]byte(out), &arr)
+	for _, k := range arr {
+		if k.Name == name {
+			return k.ID
+		}
+	}
+	t.Fatalf("no key %s", name)
+	return ""
+}
+
+func useCount(t *testing.T, db, id string) (uint64, string) {
+	out, errs, _ := keyden(t, db, "", "show", "--json", id)
+	var k struct {
+		UseCount   uint64 `json:"use_count"`
+		LastUsedAt string `json:"last_used_at"`
+	}
+	if err := json.Unmarshal([]byte(out), &k); err != nil {
+		t.Fatalf("show: %v %s", err, errs)
+	}
+	return k.UseCount, k.LastUsedAt
+}
+
+// SIGTERM under load: drain, flush, exit 0, and every use answered 200 is counted.
+func TestServeShutdownLosesNoAnsweredUse(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "k.db")
+	key := strings.TrimSpace(func() string { o, _, _ := keyden(t, db, "", "create", "--name", "loaded", "--env", "prod"); return o }())
+	cmd, addr, logs := startServe(t, db)
+	var ok atomic.Uint64
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 5 * time.Second}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				req, _ := http.NewRequest("GET", "http://"+addr+"/verify", nil)
+				req.Header.Set("Authorization", "Bearer "+key)
+				resp, err := client.Do(req)
+				if err != nil {
+					continue // refused or cut off while stopping: not an answered check
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					ok.Add(1)
+				}
+			}
+		}()
+	}
+	time.Sleep(1500 * time.Millisecond) // across at least one periodic flush
+	cmd.Process.Signal(syscall.SIGTERM)
+	err := cmd.Wait()
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("keyden serve after SIGTERM: %v\n%s", err, logs.String())
+	}
+	got, _ := useCount(t, db, keyID(t, db, "loaded"))
+	if got != ok.Load() || got == 0 {
+		t.Fatalf("use count %d, but %d checks were answered 200\n%s", got, ok.Load(), logs.String())
+	}
+	t.Logf("%d answered checks, all counted", got)
+}
+
+// A real nginx in front of a tiny backend, with keyden serve as its auth_request.
+func TestNginxAuthRequest(t *testing.T) {
+	nginx, err := exec.LookPath("nginx")
+	if err != nil {
+		if _, err = os.Stat("/usr/sbin/nginx"); err == nil {
+			nginx = "/usr/sbin/nginx"
+		} else if os.Getenv("CI") != "" {
+			t.Fatal("nginx is missing: .ci/run installs it")
+		} else {
+			t.Skip("nginx is not installed (apt-get install nginx)")
+		}
+	}
+	dir := t.TempDir()
+	db := filepath.Join(dir, "k.db")
+	key := func() string {
+		o, _, _ := keyden(t, db, "", "create", "--name", "behind nginx", "--env", "prod")
+		return strings.TrimSpace(o)
+	}()
+	_, kaddr, _ := startServe(t, db, "--trusted-proxy", "127.0.0.1")
+	var backendHits atomic.Int64
+	var lastKeyID atomic.Value
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		backendHits.Add(1)
+		lastKeyID.Store(r.Header.Get("X-Key-Id"))
+		fmt.Fprintln(w, "hello from the backend")
+	}))
+	defer backend.Close()
+	port := freePort(t)
+	for _, d := range []string{"tmp", "logs"} {
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
+	}
+	conf := fmt.Sprintf(`daemon off;
+master_process off;
+worker_processes 1;
+pid %[1]s/nginx.pid;
+error_log %[1]s/logs/error.log;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path %[1]s/tmp/body;
+  proxy_temp_path %[1]s/tmp/proxy;
+  fastcgi_temp_path %[1]s/tmp/fastcgi;
+  uwsgi_temp_path %[1]s/tmp/uwsgi;
+  scgi_temp_path %[1]s/tmp/scgi;
+  server {
+    listen 127.0.0.1:%[2]d;
+    location / {
+      auth_request /_keyden;
+      auth_request_set $key_id $upstream_http_x_key_id;
+      proxy_set_header X-Key-Id $key_id;
+      proxy_pass %[3]s;
+    }
+    location = /_keyden {
+      internal;
+      proxy_pass http://%[4]s/verify/prod;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Forwarded-For $remote_addr;
+    }
+  }
+}
+`, dir, port, backend.URL, kaddr)
+	confPath := filepath.Join(dir, "nginx.conf")
+	os.WriteFile(confPath, []byte(conf), 0o644)
+	ng := exec.Command(nginx, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "logs", "error.log"))
+	var ngOut strings.Builder
+	ng.Stdout, ng.Stderr = &ngOut, &ngOut
+	if err := ng.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { ng.Process.Signal(syscall.SIGQUIT); ng.Wait() }()
+	front := fmt.Sprintf("http://127.0.0.1:%d/orders", port)
+	get := func(k string) int {
+		req, _ := http.NewRequest("GET", front, nil)
+		if k != "" {
+			req.Header.Set("Authorization", "Bearer "+k)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return -1
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for get(key) != 200 {
+		if time.Now().After(deadline) {
+			errlog, _ := os.ReadFile(filepath.Join(dir, "logs", "error.log"))
+			t.Fatalf("a good key never reached the backend through nginx: %s %s", ngOut.String(), errlog)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	id := keyID(t, db, "behind nginx")
+	if backendHits.Load() == 0 || lastKeyID.Load() != id {
+		t.Fatalf("backend hits %d, X-Key-Id %v", backendHits.Load(), lastKeyID.Load())
+	}
+	hits := backendHits.Load()
+	for _, bad := range []string{"", "kd_prod_not-a-key", "kd_prod_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn0gZMuH"} {
+		if code := get(bad); code != 401 {
+			t.Fatalf("bad key %q through nginx: %d", bad, code)
+		}
+	}
+	if backendHits.Load() != hits {
+		t.Fatal("a bad key reached the backend")
+	}
+	// Last used advances (flushed within a second or so).
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		if n, at := useCount(t, db, id); n > 0 && at != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("last used never advanced")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Deleted in a shell: refused through nginx within 1 s.
+	if _, errs, code := keyden(t, db, "", "delete", id, "--yes"); code != 0 {
+		t.Fatal(errs)
+	}
+	deleted := time.Now()
+	for get(key) != 401 {
+		if time.Since(deleted) > time.Second {
+			t.Fatal("the deleted key still passes nginx after 1 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("refused through nginx %v after the delete", time.Since(deleted).Round(time.Millisecond))
+}

@@ -1,0 +1,100 @@
+package server
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"keyden/storage"
+)
+
+func loaded(b *testing.B, n int) (*Server, *storage.Bolt, []string) {
+	b.Helper()
+	st, secrets, err := storage.OpenFilled(ctx, filepath.Join(os.TempDir(), fmt.Sprintf("keyden-bench-%d.db", n)), n, 1000)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := New(st, Options{})
+	if err := s.Load(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return s, st, secrets
+}
+
+// One check from memory: parse, SHA-256, table lookup, rules, count the use.
+func BenchmarkVerifyInMemory(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
+			s, _, secrets := loaded(b, n)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if r := s.Verify(Request{Secret: secrets[i%len(secrets)]}); !r.OK {
+					b.Fatal(r.Reason)
+				}
+				i++
+			}
+		})
+	}
+}
+
+// Checks on every core at once, as under load.
+func BenchmarkVerifyInMemoryParallel(b *testing.B) {
+	s, _, secrets := loaded(b, 1_000_000)
+	var next atomic.Uint64
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := next.Add(1)
+			if r := s.Verify(Request{Secret: secrets[i%uint64(len(secrets))]}); r.Key == nil {
+				b.Fatal(r.Reason)
+			}
+		}
+	})
+}
+
+// Taking in 2,000 changes at 1M keys while checks go on: the longest any
+// check waited is reported (max-check-µs); Sync's own time is ns/op.
+func BenchmarkSyncWhileVerifying(b *testing.B) {
+	_, shared, secrets := loaded(b, 1_000_000)
+	// Work on a copy: the shared bench store must keep exactly 1M keys.
+	path := filepath.Join(b.TempDir(), "copy.db")
+	if err := shared.Backup(ctx, path); err != nil {
+		b.Fatal(err)
+	}
+	st, _ := storage.OpenBolt(path, storage.Options{Actor: "bench", Timeout: time.Minute})
+	s := New(st, Options{})
+	if err := s.Load(ctx); err != nil {
+		b.Fatal(err)
+	}
+	var stop atomic.Bool
+	var worst atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; !stop.Load(); i++ {
+			t := time.Now()
+			s.Verify(Request{Secret: secrets[i%len(secrets)]})
+			if d := int64(time.Since(t)); d > worst.Load() {
+				worst.Store(d)
+			}
+		}
+	}()
+	for b.Loop() {
+		b.StopTimer()
+		if _, err := st.Fill(ctx, 2000, storage.FillOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if err := s.Sync(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	b.ReportMetric(float64(worst.Load())/1000, "max-check-µs")
+}

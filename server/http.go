@@ -1,0 +1,149 @@
+package server
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"keyden/model"
+)
+
+// Handler serves /verify, /verify/{env}, /healthz and /metrics.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/verify", s.serveVerify)
+	mux.HandleFunc("/verify/{env}", s.serveVerify)
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"ok": true, "keys": s.Keys()})
+	})
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		s.m.write(w)
+	})
+	return mux
+}
+
+// statusFor maps a refusal to HTTP: who you are is 401, what you may do 403.
+func statusFor(r model.Reason) int {
+	switch r {
+	case "":
+		return http.StatusOK
+	case model.ReasonWrongEnv, model.ReasonScopeMissing, model.ReasonIPNotAllowed:
+		return http.StatusForbidden
+	}
+	return http.StatusUnauthorized
+}
+
+func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	req := Request{
+		Secret:   presentedKey(r),
+		Env:      r.Header.Get("X-Environment"),
+		Scope:    r.Header.Get("X-Required-Scope"),
+		ClientIP: s.clientIP(r),
+	}
+	if env := r.PathValue("env"); env != "" {
+		req.Env = env
+	}
+	if sc := r.URL.Query().Get("scope"); sc != "" && req.Scope == "" {
+		req.Scope = sc
+	}
+	res := s.Verify(req)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	body := struct {
+		OK     bool   `json:"ok"`
+		Reason string `json:"reason,omitempty"`
+		ID     string `json:"key_id,omitempty"`
+		Name   string `json:"key_name,omitempty"`
+	}{OK: res.OK, Reason: string(res.Reason)}
+	if res.OK {
+		k := res.Key
+		h.Set("X-Key-Id", k.ID)
+		h.Set("X-Key-Name", headerSafe(k.Name))
+		h.Set("X-Key-Channel", k.Channel)
+		h.Set("X-Key-Environment", k.Environment)
+		h.Set("X-Key-Scopes", strings.Join(k.Scopes, " "))
+		body.ID, body.Name = k.ID, k.Name
+	} else if statusFor(res.Reason) == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Bearer realm="keyden"`)
+	}
+	w.WriteHeader(statusFor(res.Reason))
+	json.NewEncoder(w).Encode(body)
+	s.m.observe(res.Reason, time.Since(start))
+}
+
+// presentedKey reads the key from Authorization: Bearer or x-api-key.
+func presentedKey(r *http.Request) string {
+	if a := r.Header.Get("Authorization"); a != "" {
+		if scheme, token, ok := strings.Cut(a, " "); ok && strings.EqualFold(scheme, "Bearer") {
+			return strings.TrimSpace(token)
+		}
+	}
+	return strings.TrimSpace(r.Header.Get("X-Api-Key"))
+}
+
+// headerSafe keeps a key name within what an HTTP header may carry.
+func headerSafe(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] >= 0x7f {
+			return strings.Map(func(r rune) rune {
+				if r < 0x20 || r >= 0x7f {
+					return '?'
+				}
+				return r
+			}, s)
+		}
+	}
+	return s
+}
+
+// clientIP is the peer, unless the peer is a trusted proxy: then the
+// nearest address in X-Forwarded-For that is not a trusted proxy, or
+// X-Real-IP.
+func (s *Server) clientIP(r *http.Request) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	peer = peer.Unmap()
+	if !s.trusted(peer) {
+		return peer
+	}
+	if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+		hops := strings.Split(strings.Join(xff, ","), ",")
+		for i := len(hops) - 1; i >= 0; i-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+			if err != nil {
+				return peer // a malformed chain is not to be trusted past this point
+			}
+			if a = a.Unmap(); !s.trusted(a) {
+				return a
+			}
+		}
+	}
+	if xr := strings.TrimSpace(r.Header.Get("X-Real-IP")); xr != "" {
+		if a, err := netip.ParseAddr(xr); err == nil {
+			return a.Unmap()
+		}
+	}
+	return peer
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.opt.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
