@@ -609,7 +609,7 @@ func TestBackupIsConsistentWhileWriting(t *testing.T) {
 			return err
 		}
 		// The count in meta matches the records: the copy is one moment.
-		if int(getUint(tx.Bucket(bucketMeta), metaKeyCount)) != tx.Bucket(bucketKeys).Stats().KeyN {
+		if int(getUint(boltBucket{tx.Bucket(bucketMeta)}, metaKeyCount)) != tx.Bucket(bucketKeys).Stats().KeyN {
 			t.Error("backup's key count and records disagree")
 		}
 		return nil

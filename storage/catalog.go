@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"sort"
 
-	bolt "go.etcd.io/bbolt"
-
 	"keyden/model"
 )
 
-func putJSON(bk *bolt.Bucket, key string, v any) error {
+func putJSON(bk bucket, key string, v any) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -19,7 +17,7 @@ func putJSON(bk *bolt.Bucket, key string, v any) error {
 }
 
 // readAll decodes every JSON value of a small bucket.
-func readAll[T any](tx *bolt.Tx, name []byte) ([]T, error) {
+func readAll[T any](tx kv, name []byte) ([]T, error) {
 	var out []T
 	err := tx.Bucket(name).ForEach(func(k, v []byte) error {
 		var t T
@@ -33,7 +31,7 @@ func readAll[T any](tx *bolt.Tx, name []byte) ([]T, error) {
 }
 
 // resolveEnv finds an environment by name or by tag.
-func resolveEnv(tx *bolt.Tx, nameOrTag string) (model.Environment, error) {
+func resolveEnv(tx kv, nameOrTag string) (model.Environment, error) {
 	envs, err := readAll[model.Environment](tx, bucketEnvs)
 	if err != nil {
 		return model.Environment{}, err
@@ -52,9 +50,9 @@ func resolveEnv(tx *bolt.Tx, nameOrTag string) (model.Environment, error) {
 }
 
 // Environments lists environments in their order.
-func (b *Bolt) Environments(ctx context.Context) ([]model.Environment, error) {
+func (b *core) Environments(ctx context.Context) ([]model.Environment, error) {
 	var out []model.Environment
-	err := b.view(func(tx *bolt.Tx) error {
+	err := b.view(func(tx kv) error {
 		var err error
 		out, err = readAll[model.Environment](tx, bucketEnvs)
 		return err
@@ -65,7 +63,7 @@ func (b *Bolt) Environments(ctx context.Context) ([]model.Environment, error) {
 
 // AddEnvironment adds an environment; its name and tag must both be new.
 // Order 0 puts it after the others.
-func (b *Bolt) AddEnvironment(ctx context.Context, e model.Environment) (model.Environment, error) {
+func (b *core) AddEnvironment(ctx context.Context, e model.Environment) (model.Environment, error) {
 	if err := model.ValidateEnvName(e.Name); err != nil {
 		return e, fail(ErrInvalid, "%s", err)
 	}
@@ -75,7 +73,7 @@ func (b *Bolt) AddEnvironment(ctx context.Context, e model.Environment) (model.E
 	if err := model.ValidateTag(e.Tag); err != nil {
 		return e, fail(ErrInvalid, "%s", err)
 	}
-	err := b.update(func(tx *bolt.Tx) error {
+	err := b.update(func(tx kv) error {
 		if err := b.mayManage(tx, "add environments"); err != nil {
 			return err
 		}
@@ -105,8 +103,8 @@ func (b *Bolt) AddEnvironment(ctx context.Context, e model.Environment) (model.E
 }
 
 // RemoveEnvironment removes an environment no key uses.
-func (b *Bolt) RemoveEnvironment(ctx context.Context, name string) error {
-	return b.update(func(tx *bolt.Tx) error {
+func (b *core) RemoveEnvironment(ctx context.Context, name string) error {
+	return b.update(func(tx kv) error {
 		if err := b.mayManage(tx, "remove environments"); err != nil {
 			return err
 		}
@@ -129,9 +127,9 @@ func (b *Bolt) RemoveEnvironment(ctx context.Context, name string) error {
 }
 
 // Channels lists channels by name.
-func (b *Bolt) Channels(ctx context.Context) ([]model.Channel, error) {
+func (b *core) Channels(ctx context.Context) ([]model.Channel, error) {
 	var out []model.Channel
-	err := b.view(func(tx *bolt.Tx) error {
+	err := b.view(func(tx kv) error {
 		var err error
 		out, err = readAll[model.Channel](tx, bucketChannels)
 		return err
@@ -140,7 +138,7 @@ func (b *Bolt) Channels(ctx context.Context) ([]model.Channel, error) {
 }
 
 // AddChannel adds a channel with a new name.
-func (b *Bolt) AddChannel(ctx context.Context, c model.Channel) (model.Channel, error) {
+func (b *core) AddChannel(ctx context.Context, c model.Channel) (model.Channel, error) {
 	if err := model.ValidateChannelName(c.Name); err != nil {
 		return c, fail(ErrInvalid, "%s", err)
 	}
@@ -149,7 +147,7 @@ func (b *Bolt) AddChannel(ctx context.Context, c model.Channel) (model.Channel, 
 		return c, fail(ErrInvalid, "%s", err)
 	}
 	c.Description = desc
-	err = b.update(func(tx *bolt.Tx) error {
+	err = b.update(func(tx kv) error {
 		if err := b.mayEditChannels(tx); err != nil {
 			return err
 		}
@@ -167,8 +165,8 @@ func (b *Bolt) AddChannel(ctx context.Context, c model.Channel) (model.Channel, 
 }
 
 // RemoveChannel removes a channel no key uses.
-func (b *Bolt) RemoveChannel(ctx context.Context, name string) error {
-	return b.update(func(tx *bolt.Tx) error {
+func (b *core) RemoveChannel(ctx context.Context, name string) error {
+	return b.update(func(tx kv) error {
 		if err := b.mayEditChannels(tx); err != nil {
 			return err
 		}
@@ -190,7 +188,7 @@ func (b *Bolt) RemoveChannel(ctx context.Context, name string) error {
 	})
 }
 
-func countKeys(tx *bolt.Tx, match func(*model.Key) bool) (int, error) {
+func countKeys(tx kv, match func(*model.Key) bool) (int, error) {
 	n := 0
 	var k model.Key
 	err := tx.Bucket(bucketKeys).ForEach(func(id, v []byte) error {
@@ -213,9 +211,9 @@ func plural(n int, one, many string) string {
 }
 
 // Members lists the store's members.
-func (b *Bolt) Members(ctx context.Context) ([]model.Member, error) {
+func (b *core) Members(ctx context.Context) ([]model.Member, error) {
 	var out []model.Member
-	err := b.view(func(tx *bolt.Tx) error {
+	err := b.view(func(tx kv) error {
 		var err error
 		out, err = readAll[model.Member](tx, bucketMembers)
 		return err

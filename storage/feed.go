@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"keyden/model"
 )
 
@@ -45,17 +43,17 @@ type Follower interface {
 var _ Follower = (*Bolt)(nil)
 
 // LoadKeys reads every key and the audit sequence they reflect, in one transaction.
-func (b *Bolt) LoadKeys(ctx context.Context) ([]model.Key, uint64, error) {
+func (b *core) LoadKeys(ctx context.Context) ([]model.Key, uint64, error) {
 	var keys []model.Key
 	var seq uint64
-	err := b.view(func(tx *bolt.Tx) error {
+	err := b.view(func(tx kv) error {
 		seq = tx.Bucket(bucketAudit).Sequence()
 		keys = make([]model.Key, 0, getUint(tx.Bucket(bucketMeta), metaKeyCount))
 		var a arena
 		return tx.Bucket(bucketKeys).ForEach(func(id, v []byte) error {
 			keys = append(keys, model.Key{})
 			if err := model.DecodeKeyString(a.string(v), &keys[len(keys)-1]); err != nil {
-				return fail(ErrDamaged, "the key record %s in %s is damaged: restore the store from a backup", model.Quote(string(id)), b.path)
+				return fail(ErrDamaged, "the key record %s in %s is damaged: restore the store from a backup", model.Quote(string(id)), b.be.location())
 			}
 			return nil
 		})
@@ -66,9 +64,9 @@ func (b *Bolt) LoadKeys(ctx context.Context) ([]model.Key, uint64, error) {
 // ChangesSince reads the audit log after seq and the current state of every
 // key it names. Every change to a key's rules writes an audit event in the
 // same transaction, so the log is a complete feed of them.
-func (b *Bolt) ChangesSince(ctx context.Context, seq uint64) (Changes, error) {
+func (b *core) ChangesSince(ctx context.Context, seq uint64) (Changes, error) {
 	var ch Changes
-	err := b.view(func(tx *bolt.Tx) error {
+	err := b.view(func(tx kv) error {
 		audit := tx.Bucket(bucketAudit)
 		ch.Seq = audit.Sequence()
 		if ch.Seq < seq {
@@ -81,8 +79,7 @@ func (b *Bolt) ChangesSince(ctx context.Context, seq uint64) (Changes, error) {
 		var from [8]byte
 		binary.BigEndian.PutUint64(from[:], seq+1)
 		seen := map[string]bool{}
-		c := audit.Cursor()
-		for k, v := c.Seek(from[:]); k != nil; k, v = c.Next() {
+		return audit.ForEachFrom(from[:], func(_, v []byte) error {
 			var ev struct {
 				KeyID string `json:"key_id"`
 			}
@@ -90,32 +87,32 @@ func (b *Bolt) ChangesSince(ctx context.Context, seq uint64) (Changes, error) {
 				return fail(ErrDamaged, "an audit entry is damaged: restore the store from a backup")
 			}
 			if ev.KeyID == "" || seen[ev.KeyID] {
-				continue
+				return nil
 			}
 			seen[ev.KeyID] = true
 			raw := tx.Bucket(bucketKeys).Get([]byte(ev.KeyID))
 			if raw == nil {
 				ch.Removed = append(ch.Removed, ev.KeyID)
-				continue
+				return nil
 			}
 			var key model.Key
 			if err := model.DecodeKey(raw, &key); err != nil {
 				return fail(ErrDamaged, "the key record %s is damaged: restore the store from a backup", model.Quote(ev.KeyID))
 			}
 			ch.Keys = append(ch.Keys, key)
-		}
-		return nil
+			return nil
+		})
 	})
 	return ch, err
 }
 
 // RecordUses writes a batch of last-used news in one transaction: the
 // latest time wins and counts add, so verifiers never undo each other.
-func (b *Bolt) RecordUses(ctx context.Context, uses []Use) error {
+func (b *core) RecordUses(ctx context.Context, uses []Use) error {
 	if len(uses) == 0 {
 		return nil
 	}
-	return b.usageUpdate(func(tx *bolt.Tx) error {
+	return b.usageUpdate(func(tx kv) error {
 		for _, u := range uses {
 			raw := tx.Bucket(bucketKeys).Get([]byte(u.ID))
 			if raw == nil {

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"keyden/keygen"
 	"keyden/model"
 )
@@ -25,7 +23,7 @@ type FillOptions struct {
 // environments with a mix of scopes, expiries and last-used times, so
 // benchmarks run on a store that looks lived in. It commits in batches: it
 // is a measuring tool, not the path real keys take.
-func (b *Bolt) Fill(ctx context.Context, n int, fo FillOptions) ([]string, error) {
+func (b *core) Fill(ctx context.Context, n int, fo FillOptions) ([]string, error) {
 	if fo.Batch <= 0 {
 		fo.Batch = 10000
 	}
@@ -37,7 +35,7 @@ func (b *Bolt) Fill(ctx context.Context, n int, fo FillOptions) ([]string, error
 	now := b.now()
 	for done := 0; done < n; {
 		todo := min(fo.Batch, n-done)
-		err := b.update(func(tx *bolt.Tx) error {
+		err := b.update(func(tx kv) error {
 			envs, err := readAll[model.Environment](tx, bucketEnvs)
 			if err != nil {
 				return err

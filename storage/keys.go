@@ -5,37 +5,35 @@ import (
 	"time"
 	"unsafe"
 
-	bolt "go.etcd.io/bbolt"
-
 	"keyden/keygen"
 	"keyden/model"
 )
 
 // Info reads the store's settings and key count.
-func (b *Bolt) Info(ctx context.Context) (Info, error) {
+func (b *core) Info(ctx context.Context) (Info, error) {
 	var in Info
-	err := b.view(func(tx *bolt.Tx) error {
+	err := b.view(func(tx kv) error {
 		in = b.info(tx)
 		return nil
 	})
 	return in, err
 }
 
-func (b *Bolt) info(tx *bolt.Tx) Info {
+func (b *core) info(tx kv) Info {
 	meta := tx.Bucket(bucketMeta)
 	created, _ := time.Parse(time.RFC3339Nano, string(meta.Get(metaCreatedAt)))
 	f, _ := keygen.ParseFormat(string(meta.Get(metaFormat)))
 	return Info{
-		Location: b.path, Schema: SchemaVersion, Prefix: string(meta.Get(metaPrefix)),
+		Location: b.be.location(), Schema: SchemaVersion, Prefix: string(meta.Get(metaPrefix)),
 		Format: f, CreatedAt: created, CreatedBy: string(meta.Get(metaCreatedBy)),
 		Keys: int(getUint(meta, metaKeyCount)),
 	}
 }
 
 // Generation reads the write counters.
-func (b *Bolt) Generation(ctx context.Context) (Generation, error) {
+func (b *core) Generation(ctx context.Context) (Generation, error) {
 	var g Generation
-	err := b.view(func(tx *bolt.Tx) error {
+	err := b.view(func(tx kv) error {
 		meta := tx.Bucket(bucketMeta)
 		g = Generation{Any: getUint(meta, metaGen), Keys: getUint(meta, metaKeysGen)}
 		return nil
@@ -45,13 +43,13 @@ func (b *Bolt) Generation(ctx context.Context) (Generation, error) {
 
 // CreateKey validates req against the store, makes a key and commits the
 // record, its hash index and its audit event in one transaction.
-func (b *Bolt) CreateKey(ctx context.Context, req CreateRequest) (Created, error) {
+func (b *core) CreateKey(ctx context.Context, req CreateRequest) (Created, error) {
 	var out Created
 	req, err := normalizeCreate(req)
 	if err != nil {
 		return out, err
 	}
-	err = b.update(func(tx *bolt.Tx) error {
+	err = b.update(func(tx kv) error {
 		env, err := resolveEnv(tx, req.Environment)
 		if err != nil {
 			return err
@@ -106,7 +104,7 @@ func normalizeCreate(req CreateRequest) (CreateRequest, error) {
 
 // insertKey makes and stores a key with its hash index and create event
 // (detail says why, for rotations).
-func (b *Bolt) insertKey(tx *bolt.Tx, in Info, env model.Environment, req CreateRequest, detail string) (Created, error) {
+func (b *core) insertKey(tx kv, in Info, env model.Environment, req CreateRequest, detail string) (Created, error) {
 	keys, hashes := tx.Bucket(bucketKeys), tx.Bucket(bucketHashes)
 	secret, err := keygen.Generate(in.Format, in.Prefix, env.Tag)
 	if err != nil {
@@ -147,9 +145,9 @@ func keyEvent(action string, k *model.Key) model.Event {
 }
 
 // ListKeys returns every key matching f, in id order.
-func (b *Bolt) ListKeys(ctx context.Context, f Filter) ([]model.Key, error) {
+func (b *core) ListKeys(ctx context.Context, f Filter) ([]model.Key, error) {
 	var out []model.Key
-	err := b.view(func(tx *bolt.Tx) error {
+	err := b.view(func(tx kv) error {
 		envName := ""
 		if f.Environment != "" {
 			env, err := resolveEnv(tx, f.Environment)
@@ -165,7 +163,7 @@ func (b *Bolt) ListKeys(ctx context.Context, f Filter) ([]model.Key, error) {
 			out = append(out, model.Key{})
 			k := &out[len(out)-1]
 			if err := model.DecodeKeyString(a.string(v), k); err != nil {
-				return fail(ErrDamaged, "the key record %s in %s is damaged: restore the store from a backup", model.Quote(string(id)), b.path)
+				return fail(ErrDamaged, "the key record %s in %s is damaged: restore the store from a backup", model.Quote(string(id)), b.be.location())
 			}
 			if !f.match(k, envName, now) {
 				out = out[:len(out)-1]
@@ -194,9 +192,9 @@ func (a *arena) string(b []byte) string {
 }
 
 // GetKey reads one key by id.
-func (b *Bolt) GetKey(ctx context.Context, id string) (model.Key, error) {
+func (b *core) GetKey(ctx context.Context, id string) (model.Key, error) {
 	var k model.Key
-	err := b.view(func(tx *bolt.Tx) error {
+	err := b.view(func(tx kv) error {
 		var err error
 		k, err = b.getKey(tx, id)
 		return err
@@ -204,7 +202,7 @@ func (b *Bolt) GetKey(ctx context.Context, id string) (model.Key, error) {
 	return k, err
 }
 
-func (b *Bolt) getKey(tx *bolt.Tx, id string) (model.Key, error) {
+func (b *core) getKey(tx kv, id string) (model.Key, error) {
 	var k model.Key
 	v := tx.Bucket(bucketKeys).Get([]byte(id))
 	if v == nil {
@@ -217,9 +215,9 @@ func (b *Bolt) getKey(tx *bolt.Tx, id string) (model.Key, error) {
 }
 
 // DeleteKey removes a key and its hash index; the next verify of it fails as unknown.
-func (b *Bolt) DeleteKey(ctx context.Context, id string) (model.Key, error) {
+func (b *core) DeleteKey(ctx context.Context, id string) (model.Key, error) {
 	var k model.Key
-	err := b.update(func(tx *bolt.Tx) error {
+	err := b.update(func(tx kv) error {
 		var err error
 		if k, err = b.getKey(tx, id); err != nil {
 			return err

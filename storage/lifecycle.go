@@ -5,21 +5,19 @@ import (
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"keyden/model"
 )
 
 // Actor is the OS user this store acts as.
-func (b *Bolt) Actor() string { return b.opt.Actor }
+func (b *core) Actor() string { return b.opt.Actor }
 
-func members(tx *bolt.Tx) (model.Members, error) {
+func members(tx kv) (model.Members, error) {
 	ms, err := readAll[model.Member](tx, bucketMembers)
 	return model.Members(ms), err
 }
 
 // mayChange applies the roles to action on k inside the caller's transaction.
-func (b *Bolt) mayChange(tx *bolt.Tx, action model.KeyAction, k *model.Key) error {
+func (b *core) mayChange(tx kv, action model.KeyAction, k *model.Key) error {
 	ms, err := members(tx)
 	if err != nil {
 		return err
@@ -30,7 +28,7 @@ func (b *Bolt) mayChange(tx *bolt.Tx, action model.KeyAction, k *model.Key) erro
 	return nil
 }
 
-func (b *Bolt) mayManage(tx *bolt.Tx, what string) error {
+func (b *core) mayManage(tx kv, what string) error {
 	ms, err := members(tx)
 	if err != nil {
 		return err
@@ -41,7 +39,7 @@ func (b *Bolt) mayManage(tx *bolt.Tx, what string) error {
 	return nil
 }
 
-func (b *Bolt) mayEditChannels(tx *bolt.Tx) error {
+func (b *core) mayEditChannels(tx kv) error {
 	ms, err := members(tx)
 	if err != nil {
 		return err
@@ -52,7 +50,7 @@ func (b *Bolt) mayEditChannels(tx *bolt.Tx) error {
 	return nil
 }
 
-func putKey(tx *bolt.Tx, k *model.Key) error {
+func putKey(tx kv, k *model.Key) error {
 	return tx.Bucket(bucketKeys).Put([]byte(k.ID), model.EncodeKey(nil, k))
 }
 
@@ -63,12 +61,12 @@ const MaxGrace = 365 * 24 * time.Hour
 // environment, type, scopes and allowlist; the old one expires after the
 // grace (or keeps an earlier expiry). One transaction: the new key, its
 // hash, the link both ways, the old key's expiry and the audit events.
-func (b *Bolt) RotateKey(ctx context.Context, req RotateRequest) (Rotated, error) {
+func (b *core) RotateKey(ctx context.Context, req RotateRequest) (Rotated, error) {
 	if req.Grace < 0 || req.Grace > MaxGrace {
 		return Rotated{}, fail(ErrInvalid, "a grace of %v is out of range: use now, or up to 365d, such as 24h", req.Grace)
 	}
 	var out Rotated
-	err := b.update(func(tx *bolt.Tx) error {
+	err := b.update(func(tx kv) error {
 		old, err := b.getKey(tx, req.ID)
 		if err != nil {
 			return err
@@ -122,13 +120,13 @@ func (b *Bolt) RotateKey(ctx context.Context, req RotateRequest) (Rotated, error
 }
 
 // SetDisabled disables or enables a key.
-func (b *Bolt) SetDisabled(ctx context.Context, id string, disabled bool) (model.Key, error) {
+func (b *core) SetDisabled(ctx context.Context, id string, disabled bool) (model.Key, error) {
 	var k model.Key
 	action, verb := model.KeyEnable, model.ActionEnable
 	if disabled {
 		action, verb = model.KeyDisable, model.ActionDisable
 	}
-	err := b.update(func(tx *bolt.Tx) error {
+	err := b.update(func(tx kv) error {
 		var err error
 		if k, err = b.getKey(tx, id); err != nil {
 			return err
@@ -149,7 +147,7 @@ func (b *Bolt) SetDisabled(ctx context.Context, id string, disabled bool) (model
 }
 
 // AddMember adds user with role, or changes the role of a member.
-func (b *Bolt) AddMember(ctx context.Context, user string, role model.Role) (model.Member, error) {
+func (b *core) AddMember(ctx context.Context, user string, role model.Role) (model.Member, error) {
 	if err := model.ValidateUser(user); err != nil {
 		return model.Member{}, fail(ErrInvalid, "%s", err)
 	}
@@ -157,7 +155,7 @@ func (b *Bolt) AddMember(ctx context.Context, user string, role model.Role) (mod
 		return model.Member{}, fail(ErrInvalid, "%s", err)
 	}
 	var m model.Member
-	err := b.update(func(tx *bolt.Tx) error {
+	err := b.update(func(tx kv) error {
 		if err := b.mayManage(tx, "add members"); err != nil {
 			return err
 		}
@@ -185,8 +183,8 @@ func (b *Bolt) AddMember(ctx context.Context, user string, role model.Role) (mod
 }
 
 // RemoveMember removes a member; the last super admin stays.
-func (b *Bolt) RemoveMember(ctx context.Context, user string) error {
-	return b.update(func(tx *bolt.Tx) error {
+func (b *core) RemoveMember(ctx context.Context, user string) error {
+	return b.update(func(tx kv) error {
 		ms, err := members(tx)
 		if err != nil {
 			return err

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"keyden/keygen"
 	"keyden/model"
 )
@@ -14,7 +12,7 @@ import (
 // Verify checks a presented key: shape and checksum first (no lookup), then
 // SHA-256 → hash index → record, then disabled, expiry, environment, client
 // IP and scope. A success records last used in the same call.
-func (b *Bolt) Verify(ctx context.Context, req VerifyRequest) (VerifyResult, error) {
+func (b *core) Verify(ctx context.Context, req VerifyRequest) (VerifyResult, error) {
 	if _, err := keygen.Parse(req.Secret); err != nil {
 		detail := "the key is not a keyden key"
 		if errors.Is(err, keygen.ErrChecksum) {
@@ -25,7 +23,7 @@ func (b *Bolt) Verify(ctx context.Context, req VerifyRequest) (VerifyResult, err
 	hash := keygen.HashKey(req.Secret)
 	var res VerifyResult
 	// A verify writes last used, or once an expiry event; neither changes a key's rules.
-	err := b.usageUpdate(func(tx *bolt.Tx) error {
+	err := b.usageUpdate(func(tx kv) error {
 		var envName string
 		if req.Environment != "" {
 			env, err := resolveEnv(tx, req.Environment)

@@ -1,0 +1,255 @@
+package storage
+
+import (
+	"crypto/rand"
+	"errors"
+	"encoding/binary"
+	"strconv"
+	"time"
+
+	"keyden/keygen"
+	"keyden/model"
+)
+
+// SchemaVersion is the layout this keyden writes and the newest it reads.
+const SchemaVersion = 1
+
+// DefaultTimeout is how long an operation waits for another keyden's lock
+// (bbolt) or for the cluster (etcd).
+const DefaultTimeout = 3 * time.Second
+
+var (
+	bucketMeta     = []byte("meta")
+	bucketEnvs     = []byte("environments")
+	bucketChannels = []byte("channels")
+	bucketKeys     = []byte("keys")
+	bucketHashes   = []byte("hashes")
+	bucketMembers  = []byte("members")
+	bucketAudit    = []byte("audit")
+	allBuckets     = [][]byte{bucketMeta, bucketEnvs, bucketChannels, bucketKeys, bucketHashes, bucketMembers, bucketAudit}
+
+	metaSchema    = []byte("schema")
+	metaPrefix    = []byte("prefix")
+	metaFormat    = []byte("format")
+	metaCreatedAt = []byte("created_at")
+	metaCreatedBy = []byte("created_by")
+	metaGen       = []byte("generation")
+	metaKeysGen   = []byte("keys_generation")
+	metaKeyCount  = []byte("keys")
+)
+
+// Options configure a store.
+type Options struct {
+	// Actor is the OS user acting; it is written into created_by and the audit log.
+	Actor string
+	// Timeout bounds the wait for another process's lock, or the cluster
+	// (DefaultTimeout if 0).
+	Timeout time.Duration
+	// Now is the clock (time.Now if nil); tests inject one.
+	Now func() time.Time
+	// Prefix and Format apply only when this open creates the store.
+	Prefix string
+	Format keygen.Format
+	// SharedGID, when > 0 and this open creates a bbolt store, makes the
+	// file 0660 and any folder it creates 2770, owned by that group, so
+	// several OS users (the members) can use one store.
+	SharedGID int
+}
+
+func (o *Options) defaults() error {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Prefix == "" {
+		o.Prefix = "kd"
+	}
+	if o.Format == "" {
+		o.Format = keygen.FormatDefault
+	}
+	if err := model.ValidatePrefix(o.Prefix); err != nil {
+		return fail(ErrInvalid, "%s", err)
+	}
+	return nil
+}
+
+// backend runs transactions; bbolt and etcd each provide one. A write
+// transaction is atomic and durable when write returns; reads see one
+// consistent moment.
+type backend interface {
+	view(fn func(kv) error) error
+	write(fn func(kv) error) error
+	location() string
+	// notStore is the sentence for a store that exists but is not keyden's.
+	notStore() error
+}
+
+// core is the store's logic, written once over a backend.
+type core struct {
+	be  backend
+	opt Options
+}
+
+
+
+func (b *core) now() time.Time { return b.opt.Now().UTC() }
+
+// view runs fn in one read transaction. A store that is still empty (a
+// new file or prefix) is initialised first, so reading a new store works.
+func (b *core) view(fn func(kv) error) error {
+	err := b.be.view(func(tx kv) error {
+		if tx.Empty() {
+			return errEmpty
+		}
+		if err := b.checkSchema(tx); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+	if errors.Is(err, errEmpty) {
+		if err := b.update(func(kv) error { return nil }); err != nil {
+			return err
+		}
+		return b.be.view(func(tx kv) error {
+			if err := b.checkSchema(tx); err != nil {
+				return err
+			}
+			return fn(tx)
+		})
+	}
+	return err
+}
+
+var errEmpty = errors.New("empty store")
+
+// update runs fn in one durable write transaction and bumps both
+// generations, so a change, its indexes and its audit event land together
+// or not at all.
+func (b *core) update(fn func(kv) error) error { return b.write(fn, true) }
+
+// usageUpdate is update for last-used news only: it moves Generation.Any
+// but not Generation.Keys.
+func (b *core) usageUpdate(fn func(kv) error) error { return b.write(fn, false) }
+
+func (b *core) write(fn func(kv) error, keysChanged bool) error {
+	return b.be.write(func(tx kv) error {
+		if err := b.initialise(tx); err != nil {
+			return err
+		}
+		if err := b.checkSchema(tx); err != nil {
+			return err
+		}
+		if err := fn(tx); err != nil {
+			return err
+		}
+		meta := tx.Bucket(bucketMeta)
+		if keysChanged {
+			if err := bumpUint(meta, metaKeysGen, 1); err != nil {
+				return err
+			}
+		}
+		return bumpUint(meta, metaGen, 1)
+	})
+}
+
+// initialise fills an empty store (a new file or prefix) with a new key
+// set. It does nothing to a store that already has one.
+func (b *core) initialise(tx kv) error {
+	if tx.HasBucket(bucketMeta) && tx.Bucket(bucketMeta).Get(metaSchema) != nil {
+		return nil
+	}
+	if !tx.Empty() {
+		return b.be.notStore()
+	}
+	for _, name := range allBuckets {
+		if err := tx.CreateBucket(name); err != nil {
+			return err
+		}
+	}
+	now := b.now()
+	meta := tx.Bucket(bucketMeta)
+	for k, v := range map[string]string{
+		string(metaSchema): strconv.Itoa(SchemaVersion), string(metaPrefix): b.opt.Prefix,
+		string(metaFormat): string(b.opt.Format), string(metaCreatedAt): now.Format(time.RFC3339Nano),
+		string(metaCreatedBy): b.opt.Actor,
+	} {
+		if err := meta.Put([]byte(k), []byte(v)); err != nil {
+			return err
+		}
+	}
+	for _, e := range model.DefaultEnvironments() {
+		if err := putJSON(tx.Bucket(bucketEnvs), e.Name, e); err != nil {
+			return err
+		}
+	}
+	ch := model.Channel{Name: model.DefaultChannel, Description: "keys with no particular channel", CreatedAt: now, CreatedBy: b.opt.Actor}
+	if err := putJSON(tx.Bucket(bucketChannels), ch.Name, ch); err != nil {
+		return err
+	}
+	m := model.Member{User: b.opt.Actor, Role: model.RoleSuperAdmin, AddedAt: now, AddedBy: b.opt.Actor}
+	if err := putJSON(tx.Bucket(bucketMembers), m.User, m); err != nil {
+		return err
+	}
+	return b.appendEvent(tx, model.Event{Action: model.ActionInit, Detail: "prefix " + b.opt.Prefix + ", format " + string(b.opt.Format)})
+}
+
+// checkSchema refuses what this keyden must not read or write.
+func (b *core) checkSchema(tx kv) error {
+	if !tx.HasBucket(bucketMeta) {
+		return b.be.notStore()
+	}
+	meta := tx.Bucket(bucketMeta)
+	raw := meta.Get(metaSchema)
+	if raw == nil {
+		return b.be.notStore()
+	}
+	v, err := strconv.Atoi(string(raw))
+	if err != nil {
+		return fail(ErrDamaged, "the key store %s has no readable schema version: restore it from a backup", b.be.location())
+	}
+	if v > SchemaVersion {
+		return fail(ErrNewerSchema, "the key store %s was written by a newer keyden (schema %d; this one reads up to %d): upgrade keyden to use it", b.be.location(), v, SchemaVersion)
+	}
+	for _, name := range allBuckets {
+		if !tx.HasBucket(name) {
+			return fail(ErrDamaged, "the key store %s lacks its %s bucket: restore it from a backup", b.be.location(), name)
+		}
+	}
+	return nil
+}
+
+func bumpUint(bk bucket, key []byte, delta int64) error {
+	n := getUint(bk, key)
+	n = uint64(int64(n) + delta)
+	buf := make([]byte, 8)
+	binary.BigEndian.PutUint64(buf, n)
+	return bk.Put(key, buf)
+}
+
+func getUint(bk bucket, key []byte) uint64 {
+	if v := bk.Get(key); len(v) == 8 {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
+// newID makes a short random key id, unique in the keys bucket.
+func newID(keys bucket) (string, error) {
+	const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
+	for {
+		var raw [8]byte
+		if _, err := rand.Read(raw[:]); err != nil {
+			return "", err
+		}
+		id := make([]byte, 8)
+		for i, c := range raw {
+			id[i] = alphabet[int(c)%len(alphabet)]
+		}
+		id[0] = 'k' // ids read as ids: k + 7
+		if keys.Get(id) == nil {
+			return string(id), nil
+		}
+	}
+}
