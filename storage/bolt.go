@@ -52,6 +52,8 @@ func (b *Bolt) Path() string { return b.fb.path }
 
 func (f *boltBackend) location() string { return f.path }
 
+func (f *boltBackend) batch() int { return 10000 }
+
 func (f *boltBackend) notStore() error {
 	return fail(ErrNotStore, "%s is a bbolt file but not a keyden store: choose another --db path", f.path)
 }

@@ -48,6 +48,40 @@ func newStore(t testing.TB, opt Options) *Bolt {
 	return st
 }
 
+// testStore is what the shared suite uses of a store, whichever backend.
+type testStore interface {
+	Store
+	Follower
+	Location() string
+	Fill(ctx context.Context, n int, fo FillOptions) ([]string, error)
+}
+
+// currentBackend is the backend newAny makes: "bolt", or "etcd" while
+// TestEtcdSuite runs the same tests again.
+var currentBackend = "bolt"
+
+// newAny makes an empty store on the current backend.
+func newAny(t testing.TB, opt Options) testStore {
+	t.Helper()
+	if currentBackend == "etcd" {
+		return newEtcdStore(t, opt)
+	}
+	return newStore(t, opt)
+}
+
+// reopen is another handle on st's store, as another process would have.
+func reopen(t testing.TB, st testStore, opt Options) testStore {
+	t.Helper()
+	if e, ok := st.(*Etcd); ok {
+		return reopenEtcd(t, e, opt)
+	}
+	b, err := OpenBolt(st.Location(), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func mustCreate(t testing.TB, st Store, req CreateRequest) Created {
 	t.Helper()
 	if req.Name == "" {
@@ -76,7 +110,7 @@ func fileSum(t testing.TB, path string) [32]byte {
 }
 
 func TestNewStoreDefaults(t *testing.T) {
-	st := newStore(t, Options{})
+	st := newAny(t, Options{})
 	in, err := st.Info(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +169,7 @@ func TestCreateFormats(t *testing.T) {
 		{keygen.FormatCompact, "acme", "dev", 40},
 	}
 	for _, tt := range tests {
-		st := newStore(t, Options{Format: tt.format, Prefix: tt.prefix})
+		st := newAny(t, Options{Format: tt.format, Prefix: tt.prefix})
 		c := mustCreate(t, st, CreateRequest{Environment: tt.env})
 		if len(c.Secret) != tt.length {
 			t.Errorf("%s/%s: key %q has %d characters, want %d", tt.format, tt.prefix, c.Secret, len(c.Secret), tt.length)
@@ -205,7 +239,7 @@ func TestCreateRefusalsLeaveStoreUnchanged(t *testing.T) {
 
 func TestVerifyReasons(t *testing.T) {
 	clk := newClock()
-	st := newStore(t, Options{Now: clk.Now})
+	st := newAny(t, Options{Now: clk.Now})
 	plain := mustCreate(t, st, CreateRequest{Name: "plain"})
 	scoped := mustCreate(t, st, CreateRequest{Name: "scoped", Scopes: []string{"posts:*", "users:read"}})
 	fenced := mustCreate(t, st, CreateRequest{Name: "fenced", AllowedIPs: []string{"10.0.0.0/8", "2001:db8::/32"}})
@@ -299,7 +333,7 @@ func TestVerifyRecordsLastUsedOnlyOnSuccess(t *testing.T) {
 }
 
 func TestDeleteThenVerifyIsUnknown(t *testing.T) {
-	st := newStore(t, Options{})
+	st := newAny(t, Options{})
 	c := mustCreate(t, st, CreateRequest{})
 	if res, _ := st.Verify(ctx, VerifyRequest{Secret: c.Secret}); !res.OK {
 		t.Fatal("fresh key refused")
@@ -319,7 +353,7 @@ func TestDeleteThenVerifyIsUnknown(t *testing.T) {
 }
 
 func TestListFilters(t *testing.T) {
-	st := newStore(t, Options{})
+	st := newAny(t, Options{})
 	if _, err := st.AddChannel(ctx, model.Channel{Name: "mobile"}); err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +380,7 @@ func TestListFilters(t *testing.T) {
 }
 
 func TestChannelsAndEnvironments(t *testing.T) {
-	st := newStore(t, Options{})
+	st := newAny(t, Options{})
 	if _, err := st.AddChannel(ctx, model.Channel{Name: "partner-a", Description: "Partner A"}); err != nil {
 		t.Fatal(err)
 	}
@@ -395,7 +429,7 @@ func TestChannelsAndEnvironments(t *testing.T) {
 }
 
 func TestAuditRecordsChanges(t *testing.T) {
-	st := newStore(t, Options{Actor: "bob"})
+	st := newAny(t, Options{Actor: "bob"})
 	c := mustCreate(t, st, CreateRequest{Name: "audited"})
 	if _, err := st.DeleteKey(ctx, c.Key.ID); err != nil {
 		t.Fatal(err)
@@ -523,7 +557,7 @@ func TestBusyStoreGivesSentenceNotHang(t *testing.T) {
 }
 
 func TestConcurrentCreatesAllLand(t *testing.T) {
-	st := newStore(t, Options{Timeout: 30 * time.Second})
+	st := newAny(t, Options{Timeout: 30 * time.Second})
 	const workers, each = 6, 15
 	var wg sync.WaitGroup
 	secrets := make(chan string, workers*each)
@@ -533,7 +567,7 @@ func TestConcurrentCreatesAllLand(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			// Each worker its own Store value, as separate processes would have.
-			mine, _ := OpenBolt(st.Path(), Options{Actor: "alice", Timeout: 30 * time.Second})
+			mine := reopen(t, st, Options{Actor: "alice", Timeout: 30 * time.Second})
 			for i := 0; i < each; i++ {
 				c, err := mine.CreateKey(ctx, CreateRequest{Name: "k", Channel: "default", Environment: "dev"})
 				if err != nil {
@@ -622,7 +656,7 @@ func TestBackupIsConsistentWhileWriting(t *testing.T) {
 }
 
 func TestGenerationChangesOnWrites(t *testing.T) {
-	st := newStore(t, Options{})
+	st := newAny(t, Options{})
 	g0, _ := st.Generation(ctx)
 	c := mustCreate(t, st, CreateRequest{})
 	g1, _ := st.Generation(ctx)

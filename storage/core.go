@@ -2,8 +2,8 @@ package storage
 
 import (
 	"crypto/rand"
-	"errors"
 	"encoding/binary"
+	"errors"
 	"strconv"
 	"time"
 
@@ -84,6 +84,25 @@ type backend interface {
 	location() string
 	// notStore is the sentence for a store that exists but is not keyden's.
 	notStore() error
+	// batch is how many keys one bulk transaction may carry (etcd caps
+	// the writes in a transaction).
+	batch() int
+}
+
+// Location names the store: a file path or an etcd URL.
+func (b *core) Location() string { return b.be.location() }
+
+// Init creates a new store with the options' prefix and format, and
+// refuses when one is already there.
+func (b *core) Init() error {
+	empty := false
+	if err := b.be.view(func(tx kv) error { empty = tx.Empty(); return nil }); err != nil {
+		return err
+	}
+	if !empty {
+		return fail(ErrExists, "a key store already exists at %s: its prefix and format are fixed; use another location for a new one", b.be.location())
+	}
+	return b.update(func(kv) error { return nil })
 }
 
 // core is the store's logic, written once over a backend.
@@ -91,8 +110,6 @@ type core struct {
 	be  backend
 	opt Options
 }
-
-
 
 func (b *core) now() time.Time { return b.opt.Now().UTC() }
 

@@ -109,9 +109,17 @@ func (b *core) ChangesSince(ctx context.Context, seq uint64) (Changes, error) {
 // RecordUses writes a batch of last-used news in one transaction: the
 // latest time wins and counts add, so verifiers never undo each other.
 func (b *core) RecordUses(ctx context.Context, uses []Use) error {
-	if len(uses) == 0 {
-		return nil
+	for len(uses) > 0 {
+		n := min(len(uses), b.be.batch())
+		if err := b.recordUses(uses[:n]); err != nil {
+			return err
+		}
+		uses = uses[n:]
 	}
+	return nil
+}
+
+func (b *core) recordUses(uses []Use) error {
 	return b.usageUpdate(func(tx kv) error {
 		for _, u := range uses {
 			raw := tx.Bucket(bucketKeys).Get([]byte(u.ID))

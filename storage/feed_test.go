@@ -11,7 +11,7 @@ import (
 
 func TestChangeFeedFollowsEveryRuleChange(t *testing.T) {
 	clk := newClock()
-	st := newStore(t, Options{Now: clk.Now})
+	st := newAny(t, Options{Now: clk.Now})
 	a := mustCreate(t, st, CreateRequest{Name: "a"})
 	keys, seq, err := st.LoadKeys(ctx)
 	if err != nil || len(keys) != 1 {
@@ -56,7 +56,7 @@ func TestChangeFeedFollowsEveryRuleChange(t *testing.T) {
 
 func TestRecordUsesMergesLatestTimeAndAddsCounts(t *testing.T) {
 	clk := newClock()
-	st := newStore(t, Options{Now: clk.Now})
+	st := newAny(t, Options{Now: clk.Now})
 	k := mustCreate(t, st, CreateRequest{Name: "k"})
 	gone := mustCreate(t, st, CreateRequest{Name: "gone"})
 	st.DeleteKey(ctx, gone.Key.ID)
@@ -76,7 +76,7 @@ func TestRecordUsesMergesLatestTimeAndAddsCounts(t *testing.T) {
 
 func TestRecordUsesLogsExpiryOnce(t *testing.T) {
 	clk := newClock()
-	st := newStore(t, Options{Now: clk.Now})
+	st := newAny(t, Options{Now: clk.Now})
 	k := mustCreate(t, st, CreateRequest{Name: "k", ExpiresAt: clk.Now().Add(time.Minute)})
 	clk.Advance(time.Hour)
 	for i := 0; i < 2; i++ {

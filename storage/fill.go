@@ -24,8 +24,8 @@ type FillOptions struct {
 // benchmarks run on a store that looks lived in. It commits in batches: it
 // is a measuring tool, not the path real keys take.
 func (b *core) Fill(ctx context.Context, n int, fo FillOptions) ([]string, error) {
-	if fo.Batch <= 0 {
-		fo.Batch = 10000
+	if fo.Batch <= 0 || fo.Batch > b.be.batch() {
+		fo.Batch = b.be.batch()
 	}
 	every := 0
 	if fo.Keep > 0 {

@@ -31,6 +31,7 @@ type bucket interface {
 	ForEachReverse(fn func(k, v []byte) error) error
 	NextSequence() (uint64, error)
 	Sequence() uint64
+	SetSequence(n uint64) error
 }
 
 // errStop ends a walk early.
@@ -66,6 +67,7 @@ func (b boltBucket) Delete(k []byte) error                    { return b.b.Delet
 func (b boltBucket) ForEach(fn func(k, v []byte) error) error { return b.b.ForEach(fn) }
 func (b boltBucket) NextSequence() (uint64, error)            { return b.b.NextSequence() }
 func (b boltBucket) Sequence() uint64                         { return b.b.Sequence() }
+func (b boltBucket) SetSequence(n uint64) error               { return b.b.SetSequence(n) }
 
 func (b boltBucket) ForEachFrom(from []byte, fn func(k, v []byte) error) error {
 	c := b.b.Cursor()

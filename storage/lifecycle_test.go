@@ -11,7 +11,7 @@ import (
 
 func TestRotationAcrossTheGraceBoundary(t *testing.T) {
 	clk := newClock()
-	st := newStore(t, Options{Now: clk.Now})
+	st := newAny(t, Options{Now: clk.Now})
 	old := mustCreate(t, st, CreateRequest{Name: "web", Scopes: []string{"orders:*"}, AllowedIPs: []string{"10.0.0.0/8"},
 		Type: model.TypeXAPIKey, ExpiresAt: clk.Now().Add(90 * 24 * time.Hour)})
 	clk.Advance(10 * 24 * time.Hour)
@@ -61,7 +61,7 @@ func TestRotationAcrossTheGraceBoundary(t *testing.T) {
 
 func TestRotateNowAndEarlierExpiryWins(t *testing.T) {
 	clk := newClock()
-	st := newStore(t, Options{Now: clk.Now})
+	st := newAny(t, Options{Now: clk.Now})
 	a := mustCreate(t, st, CreateRequest{Name: "a"})
 	r, err := st.RotateKey(ctx, RotateRequest{ID: a.Key.ID, Grace: 0})
 	if err != nil {
@@ -87,7 +87,7 @@ func TestRotateNowAndEarlierExpiryWins(t *testing.T) {
 }
 
 func TestDisableAndEnable(t *testing.T) {
-	st := newStore(t, Options{})
+	st := newAny(t, Options{})
 	c := mustCreate(t, st, CreateRequest{})
 	if _, err := st.SetDisabled(ctx, c.Key.ID, true); err != nil {
 		t.Fatal(err)
@@ -111,7 +111,7 @@ func TestDisableAndEnable(t *testing.T) {
 
 func TestExpiryIsAuditedOnceAtFirstRefusal(t *testing.T) {
 	clk := newClock()
-	st := newStore(t, Options{Now: clk.Now})
+	st := newAny(t, Options{Now: clk.Now})
 	c := mustCreate(t, st, CreateRequest{ExpiresAt: clk.Now().Add(time.Hour)})
 	clk.Advance(2 * time.Hour)
 	for i := 0; i < 3; i++ {
@@ -133,11 +133,8 @@ func TestExpiryIsAuditedOnceAtFirstRefusal(t *testing.T) {
 
 // The storage half of the roles matrix, with real members.
 func TestRolesAtTheStore(t *testing.T) {
-	path := newStore(t, Options{Actor: "root"}).Path()
-	as := func(user string) *Bolt {
-		st, _ := OpenBolt(path, Options{Actor: user})
-		return st
-	}
+	first := newAny(t, Options{Actor: "root"})
+	as := func(user string) testStore { return reopen(t, first, Options{Actor: user}) }
 	root, ann, bob, eve := as("root"), as("ann"), as("bob"), as("eve")
 	mustCreate(t, root, CreateRequest{Name: "root's"})
 	if _, err := ann.CreateKey(ctx, CreateRequest{Name: "x", Channel: "default", Environment: "dev"}); !errors.Is(err, ErrForbidden) ||
@@ -155,18 +152,18 @@ func TestRolesAtTheStore(t *testing.T) {
 	annKey := mustCreate(t, ann, CreateRequest{Name: "ann's"})
 	bobKey := mustCreate(t, bob, CreateRequest{Name: "bob's"})
 	rootKey := mustCreate(t, root, CreateRequest{Name: "root's 2"})
-	type op func(st *Bolt, id string) error
+	type op func(st testStore, id string) error
 	ops := map[string]op{
-		"delete":  func(st *Bolt, id string) error { _, err := st.DeleteKey(ctx, id); return err },
-		"disable": func(st *Bolt, id string) error { _, err := st.SetDisabled(ctx, id, true); return err },
-		"rotate": func(st *Bolt, id string) error {
+		"delete":  func(st testStore, id string) error { _, err := st.DeleteKey(ctx, id); return err },
+		"disable": func(st testStore, id string) error { _, err := st.SetDisabled(ctx, id, true); return err },
+		"rotate": func(st testStore, id string) error {
 			_, err := st.RotateKey(ctx, RotateRequest{ID: id, Grace: time.Hour})
 			return err
 		},
 	}
 	for name, o := range ops {
 		for _, tt := range []struct {
-			who *Bolt
+			who testStore
 			key string
 		}{{ann, bobKey.Key.ID}, {ann, rootKey.Key.ID}, {bob, annKey.Key.ID}, {eve, annKey.Key.ID}} {
 			if err := o(tt.who, tt.key); !errors.Is(err, ErrForbidden) {
@@ -221,7 +218,7 @@ func TestRolesAtTheStore(t *testing.T) {
 // Every change lands in the audit log with who made it.
 func TestAuditOfEachAction(t *testing.T) {
 	clk := newClock()
-	st := newStore(t, Options{Actor: "root", Now: clk.Now})
+	st := newAny(t, Options{Actor: "root", Now: clk.Now})
 	c := mustCreate(t, st, CreateRequest{Name: "k", ExpiresAt: clk.Now().Add(time.Hour)})
 	st.SetDisabled(ctx, c.Key.ID, true)
 	st.SetDisabled(ctx, c.Key.ID, false)
@@ -258,7 +255,7 @@ func TestAuditOfEachAction(t *testing.T) {
 
 func TestReviewFilters(t *testing.T) {
 	clk := newClock()
-	st := newStore(t, Options{Now: clk.Now})
+	st := newAny(t, Options{Now: clk.Now})
 	day := 24 * time.Hour
 	old := mustCreate(t, st, CreateRequest{Name: "old"})
 	clk.Advance(100 * day)

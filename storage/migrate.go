@@ -1,0 +1,152 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Copy copies a whole store into an empty one: every bucket as it is
+// (ids, hashes, records, members, audit log and its sequence), in
+// batches, with the meta bucket (the schema mark) last, so a copy cut
+// short is never taken for a store. It then reads both back and compares
+// them. Writers to the source should pause: the copy reads one moment of it.
+func Copy(ctx context.Context, from, to Store) (int, error) {
+	src, dst := coreOf(from), coreOf(to)
+	if src == nil || dst == nil {
+		return 0, fail(ErrInvalid, "copying needs two keyden stores")
+	}
+	var snapshot map[string][][2][]byte
+	var seqs map[string]uint64
+	if err := src.view(func(tx kv) error {
+		var err error
+		snapshot, seqs, err = readAllBuckets(tx)
+		return err
+	}); err != nil {
+		return 0, err
+	}
+	empty := false
+	if err := dst.be.view(func(tx kv) error { empty = tx.Empty(); return nil }); err != nil {
+		return 0, err
+	}
+	if !empty {
+		return 0, fail(ErrExists, "%s is not empty: copy into a new file or an unused etcd prefix", dst.be.location())
+	}
+	order := append(append([][]byte{}, allBuckets[1:]...), bucketMeta)
+	for _, name := range order {
+		pairs := snapshot[string(name)]
+		step := dst.be.batch() * 4
+		for {
+			n := min(len(pairs), step)
+			chunk := pairs[:n]
+			pairs = pairs[n:]
+			last := len(pairs) == 0
+			err := dst.be.write(func(tx kv) error {
+				if !tx.HasBucket(name) {
+					if err := tx.CreateBucket(name); err != nil {
+						return err
+					}
+				}
+				bk := tx.Bucket(name)
+				for _, p := range chunk {
+					if err := bk.Put(p[0], p[1]); err != nil {
+						return err
+					}
+				}
+				if last {
+					return bk.SetSequence(seqs[string(name)])
+				}
+				return nil
+			})
+			if err != nil {
+				return 0, err
+			}
+			if last {
+				break
+			}
+		}
+	}
+	// Check the copy: every bucket and sequence the same.
+	var got map[string][][2][]byte
+	var gotSeqs map[string]uint64
+	if err := dst.view(func(tx kv) error {
+		var err error
+		got, gotSeqs, err = readAllBuckets(tx)
+		return err
+	}); err != nil {
+		return 0, err
+	}
+	for _, name := range allBuckets {
+		if digest(snapshot[string(name)]) != digest(got[string(name)]) || seqs[string(name)] != gotSeqs[string(name)] {
+			return 0, fail(ErrDamaged, "the copy's %s differ from the source's: remove the copy and try again", name)
+		}
+	}
+	return len(snapshot[string(bucketKeys)]), nil
+}
+
+func coreOf(s Store) *core {
+	switch v := s.(type) {
+	case *Bolt:
+		return &v.core
+	case *Etcd:
+		return &v.core
+	}
+	return nil
+}
+
+func readAllBuckets(tx kv) (map[string][][2][]byte, map[string]uint64, error) {
+	out := map[string][][2][]byte{}
+	seqs := map[string]uint64{}
+	for _, name := range allBuckets {
+		bk := tx.Bucket(name)
+		seqs[string(name)] = bk.Sequence()
+		err := bk.ForEach(func(k, v []byte) error {
+			out[string(name)] = append(out[string(name)], [2][]byte{bytes.Clone(k), bytes.Clone(v)})
+			return nil
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return out, seqs, nil
+}
+
+func digest(pairs [][2][]byte) [32]byte {
+	h := sha256.New()
+	for _, p := range pairs {
+		fmt.Fprintf(h, "%d:%x=%d:%x;", len(p[0]), p[0], len(p[1]), p[1])
+	}
+	var d [32]byte
+	copy(d[:], h.Sum(nil))
+	return d
+}
+
+// Backup of an etcd store writes a new bbolt file (0600) holding the whole
+// key set: the same format `keyden --db FILE` opens.
+func (e *Etcd) Backup(ctx context.Context, dst string) error {
+	abs, err := filepath.Abs(dst)
+	if err != nil {
+		return fail(ErrInvalid, "the backup path %s cannot be used: %v", dst, err)
+	}
+	if _, err := os.Stat(abs); err == nil {
+		return fail(ErrExists, "%s already exists: remove it or give a new path", abs)
+	}
+	tmp := abs + ".partial"
+	os.Remove(tmp)
+	to, err := OpenBolt(tmp, e.opt)
+	if err != nil {
+		return err
+	}
+	if _, err := Copy(ctx, e, to); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Link(tmp, abs); err != nil {
+		os.Remove(tmp)
+		return fail(ErrExists, "cannot place the backup at %s: %v", abs, unwrapPathErr(err))
+	}
+	return os.Remove(tmp)
+}
