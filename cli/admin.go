@@ -49,7 +49,7 @@ format for systems that cap key length. Both are fixed for the store's life.`,
 				return err
 			}
 			l := keygen.LayoutFor(f, prefix, "prod")
-			fmt.Fprintf(a.env.Stdout, "Created the key store %s (keys like %s_prod_…, %d characters).\n", st.Path(), prefix, l.Total)
+			fmt.Fprintf(a.env.Stdout, "Created the key store %s (keys like %s_prod_…, %d characters).\n", st.Location(), prefix, l.Total)
 			return nil
 		},
 	}
@@ -142,7 +142,7 @@ func (a *app) backupCommand() *cobra.Command {
 			if err := st.Backup(cmd.Context(), args[0]); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.env.Stdout, "Wrote a backup of %s to %s.\n", st.Path(), args[0])
+			fmt.Fprintf(a.env.Stdout, "Wrote a backup of %s to %s.\n", st.Location(), args[0])
 			return nil
 		},
 	}

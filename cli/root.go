@@ -82,11 +82,19 @@ type silentExit struct{ code int }
 
 func (e *silentExit) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
+// store is what the commands need of a key store, on a file or on etcd.
+type store interface {
+	storage.Store
+	storage.Follower
+	Location() string
+	Init() error
+}
+
 // app carries what every command needs.
 type app struct {
 	env    Env
 	dbPath string
-	store  *storage.Bolt
+	store  store
 }
 
 // Run runs keyden with args (without the program name) and returns its exit code.
@@ -172,8 +180,9 @@ func Actor(getenv func(string) string) string {
 	return fmt.Sprintf("uid-%d", os.Getuid())
 }
 
-// openStore prepares the store named by --db or the environment.
-func (a *app) openStore(opt storage.Options) (*storage.Bolt, error) {
+// openStore prepares the store named by --db or the environment: a file,
+// or etcd://host:2379[,…]/prefix.
+func (a *app) openStore(opt storage.Options) (store, error) {
 	if a.store != nil {
 		return a.store, nil
 	}
@@ -181,6 +190,16 @@ func (a *app) openStore(opt storage.Options) (*storage.Bolt, error) {
 	if path == "" {
 		path = DefaultDBPath(a.env.Getenv)
 	}
+	st, err := a.openLocation(path, opt)
+	if err != nil {
+		return nil, err
+	}
+	a.store = st
+	return st, nil
+}
+
+// openLocation opens any store location with this run's actor, clock and timeout.
+func (a *app) openLocation(path string, opt storage.Options) (store, error) {
 	opt.Actor = Actor(a.env.Getenv)
 	opt.Now = a.env.Now
 	if t := a.env.Getenv("KEYDEN_LOCK_TIMEOUT"); t != "" {
@@ -190,12 +209,14 @@ func (a *app) openStore(opt storage.Options) (*storage.Bolt, error) {
 		}
 		opt.Timeout = d
 	}
-	st, err := storage.OpenBolt(path, opt)
-	if err != nil {
-		return nil, err
+	if storage.IsEtcdURL(path) {
+		cfg, err := storage.ParseEtcdURL(path, a.env.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		return storage.OpenEtcd(cfg, opt)
 	}
-	a.store = st
-	return st, nil
+	return storage.OpenBolt(path, opt)
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -220,17 +241,17 @@ A key's secret is shown once; only its SHA-256 is stored.`,
 			if err != nil {
 				return err
 			}
-			return a.env.TUI(cmd.Context(), st, AppInfo{Location: st.Path(), Actor: Actor(a.env.Getenv), Getenv: a.env.Getenv})
+			return a.env.TUI(cmd.Context(), st, AppInfo{Location: st.Location(), Actor: Actor(a.env.Getenv), Getenv: a.env.Getenv})
 		},
 	}
-	root.PersistentFlags().StringVar(&a.dbPath, "db", "", "key store file (default $KEYDEN_DB, else ~/.local/share/keyden/keyden.db)")
+	root.PersistentFlags().StringVar(&a.dbPath, "db", "", "key store: a file, or etcd://host:2379[,host:2379]/prefix (default $KEYDEN_DB, else ~/.local/share/keyden/keyden.db)")
 	root.SetVersionTemplate("keyden {{.Version}}\n")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usagef("%v: see `%s --help`", err, cmd.CommandPath())
 	})
 	root.AddCommand(a.initCommand(), a.infoCommand(), a.createCommand(), a.listCommand(), a.showCommand(),
 		a.deleteCommand(), a.rotateCommand(), a.disableCommand(true), a.disableCommand(false), a.verifyCommand(), a.channelCommand(), a.envCommand(), a.memberCommand(),
-		a.auditCommand(), a.backupCommand(), a.serveCommand())
+		a.auditCommand(), a.backupCommand(), a.serveCommand(), a.migrateCommand())
 	root.CompletionOptions.DisableDefaultCmd = true
 	return root
 }

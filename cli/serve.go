@@ -61,7 +61,7 @@ SIGTERM, after the last request in flight is answered.`,
 }
 
 // serve runs the verifier until ctx ends, then drains, flushes and returns.
-func serve(ctx context.Context, st *storage.Bolt, listen string, opt server.Options) error {
+func serve(ctx context.Context, st store, listen string, opt server.Options) error {
 	srv := server.New(st, opt)
 	if err := srv.Load(ctx); err != nil {
 		return err
@@ -76,7 +76,7 @@ func serve(ctx context.Context, st *storage.Bolt, listen string, opt server.Opti
 	go func() { srv.Follow(followCtx); close(followDone) }()
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	opt.Log.Printf("listening on http://%s with %d keys from %s", ln.Addr(), srv.Keys(), st.Path())
+	opt.Log.Printf("listening on http://%s with %d keys from %s", ln.Addr(), srv.Keys(), st.Location())
 
 	select {
 	case <-ctx.Done():

@@ -147,18 +147,41 @@ func (s *Server) Flush(ctx context.Context) error {
 	return nil
 }
 
-// Follow syncs and flushes on their schedules until ctx ends. It does not
-// flush at the end: the caller flushes after the last request is answered.
+// Watcher is a store that can say when its change feed moves (etcd's
+// watch), so the verifier follows it without polling.
+type Watcher interface {
+	WatchChanges(ctx context.Context) <-chan struct{}
+}
+
+// Follow syncs and flushes until ctx ends: on each change the store
+// signals (a watch), or every PollEvery for a store that cannot (a file).
+// It does not flush at the end: the caller flushes after the last request
+// is answered.
 func (s *Server) Follow(ctx context.Context) {
-	poll := time.NewTicker(s.opt.PollEvery)
+	var changed <-chan struct{}
+	var poll <-chan time.Time
+	if w, ok := s.store.(Watcher); ok {
+		changed = w.WatchChanges(ctx)
+		// Anything between the load and the watch's start.
+		if err := s.Sync(ctx); err != nil && ctx.Err() == nil {
+			s.opt.Log.Printf("following the store: %v", err)
+		}
+	} else {
+		t := time.NewTicker(s.opt.PollEvery)
+		defer t.Stop()
+		poll = t.C
+	}
 	flush := time.NewTicker(s.opt.FlushEvery)
-	defer poll.Stop()
 	defer flush.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-poll.C:
+		case <-changed:
+			if err := s.Sync(ctx); err != nil && ctx.Err() == nil {
+				s.opt.Log.Printf("following the store: %v", err)
+			}
+		case <-poll:
 			if err := s.Sync(ctx); err != nil && ctx.Err() == nil {
 				s.opt.Log.Printf("following the store: %v", err)
 			}

@@ -434,3 +434,36 @@ func (b *etcdBucket) SetSequence(n uint64) error {
 	seqs := b.t.Bucket([]byte("seq"))
 	return bumpUint(seqs, b.seqKey(), int64(n)-int64(getUint(seqs, b.seqKey())))
 }
+
+// WatchChanges signals, without polling, whenever the change feed (the
+// audit log) moves: an etcd watch on its prefix. Signals coalesce; one is
+// also sent when a watch has to be re-established, so the reader re-syncs
+// anything it might have missed. The channel closes when ctx ends.
+func (e *Etcd) WatchChanges(ctx context.Context) <-chan struct{} {
+	out := make(chan struct{}, 1)
+	notify := func() {
+		select {
+		case out <- struct{}{}:
+		default:
+		}
+	}
+	go func() {
+		defer close(out)
+		for ctx.Err() == nil {
+			wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+			for resp := range e.eb.cli.Watch(wctx, e.eb.prefix+string(bucketAudit)+"/", clientv3.WithPrefix()) {
+				if resp.Err() != nil {
+					break
+				}
+				notify()
+			}
+			cancel()
+			notify()
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	return out
+}

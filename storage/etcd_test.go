@@ -2,16 +2,13 @@ package storage
 
 import (
 	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
-	"go.etcd.io/etcd/server/v3/embed"
+	"keyden/internal/etcdtest"
 )
 
 // embedded etcd members for the tests, started once per test binary.
@@ -22,85 +19,6 @@ var (
 	etcdPrefixes atomic.Int64
 )
 
-func freeURL(t testing.TB) url.URL {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	u, _ := url.Parse("http://" + ln.Addr().String())
-	return *u
-}
-
-// etcdMember is one embedded etcd server.
-type etcdMember struct {
-	cfg *embed.Config
-	e   *embed.Etcd
-}
-
-// startMembers starts n embedded etcd members as one cluster.
-func startMembers(t testing.TB, n int, dir string) []*etcdMember {
-	t.Helper()
-	var ms []*etcdMember
-	var initial []string
-	for i := 0; i < n; i++ {
-		cfg := embed.NewConfig()
-		cfg.Name = fmt.Sprintf("m%d", i)
-		cfg.Dir = fmt.Sprintf("%s/%s", dir, cfg.Name)
-		peer, client := freeURL(t), freeURL(t)
-		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
-		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
-		cfg.LogLevel = "error"
-		cfg.LogOutputs = []string{os.DevNull}
-		initial = append(initial, cfg.Name+"="+peer.String())
-		ms = append(ms, &etcdMember{cfg: cfg})
-	}
-	for _, m := range ms {
-		m.cfg.InitialCluster = strings.Join(initial, ",")
-	}
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i, m := range ms {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = m.start()
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return ms
-}
-
-func (m *etcdMember) start() error {
-	e, err := embed.StartEtcd(m.cfg)
-	if err != nil {
-		return err
-	}
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(30 * time.Second):
-		e.Close()
-		return fmt.Errorf("etcd member %s did not start", m.cfg.Name)
-	}
-	m.e = e
-	return nil
-}
-
-func (m *etcdMember) stop() { m.e.Close() }
-
-// restart brings a stopped member back with its data; the cluster exists now.
-func (m *etcdMember) restart() error {
-	m.cfg.ClusterState = embed.ClusterStateFlagExisting
-	return m.start()
-}
-
-func (m *etcdMember) endpoint() string { return m.cfg.AdvertiseClientUrls[0].Host }
-
 func sharedEtcd(t testing.TB) string {
 	etcdOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "keyden-etcd-")
@@ -108,8 +26,8 @@ func sharedEtcd(t testing.TB) string {
 			etcdErr = err
 			return
 		}
-		ms := startMembers(t, 1, dir)
-		etcdEndpoint = ms[0].endpoint()
+		ms := etcdtest.Start(t, 1, dir, false)
+		etcdEndpoint = ms[0].Endpoint()
 	})
 	if etcdErr != nil {
 		t.Fatal(etcdErr)
