@@ -1,0 +1,88 @@
+package server
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"keyden/internal/etcdtest"
+	"keyden/keygen"
+	"keyden/storage"
+)
+
+func etcdServer(tb testing.TB, durable bool) (*storage.Etcd, *Server, context.CancelFunc) {
+	tb.Helper()
+	ms := etcdtest.Start(tb, 1, tb.TempDir(), durable)
+	tb.Cleanup(ms[0].Stop)
+	cfg, err := storage.ParseEtcdURL(etcdtest.URL(ms, "/watch"), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	st, err := storage.OpenEtcd(cfg, storage.Options{Actor: "alice"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	srv := New(st, Options{PollEvery: time.Hour}) // a poll would never come: only the watch can deliver
+	if err := srv.Load(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	followCtx, cancel := context.WithCancel(ctx)
+	go srv.Follow(followCtx)
+	tb.Cleanup(cancel)
+	return st, srv, cancel
+}
+
+// On etcd the verifier follows a watch, not a poll: changes arrive
+// although the poll interval is an hour.
+func TestEtcdVerifierFollowsAWatch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("embedded etcd in -short")
+	}
+	st, srv, _ := etcdServer(t, false)
+	c, err := st.CreateKey(ctx, storage.CreateRequest{Name: "watched", Channel: "default", Environment: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor := func(what string, ok func() bool) {
+		deadline := time.Now().Add(2 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never reached the verifier", what)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	waitFor("a create", func() bool { return srv.Verify(Request{Secret: c.Secret}).OK })
+	st.SetDisabled(ctx, c.Key.ID, true)
+	waitFor("a disable", func() bool { return srv.Verify(Request{Secret: c.Secret}).Reason == "disabled" })
+	st.DeleteKey(ctx, c.Key.ID)
+	waitFor("a delete", func() bool { return srv.Verify(Request{Secret: c.Secret}).Reason == "unknown" })
+}
+
+// From a commit returning to the verifier answering with it, over a watch.
+func BenchmarkEtcdWatchLatency(b *testing.B) {
+	st, srv, _ := etcdServer(b, true)
+	var worst time.Duration
+	for b.Loop() {
+		c, err := st.CreateKey(ctx, storage.CreateRequest{Name: "w", Channel: "default", Environment: "prod"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		committed := time.Now()
+		h := keygen.HashKey(c.Secret)
+		for {
+			if _, ok := srv.tab.Load().get(h); ok {
+				break
+			}
+			if time.Since(committed) > 5*time.Second {
+				b.Fatal("never arrived")
+			}
+			time.Sleep(50 * time.Microsecond)
+		}
+		if d := time.Since(committed); d > worst {
+			worst = d
+		}
+	}
+	b.ReportMetric(float64(worst.Microseconds())/1000, "max-ms")
+}
