@@ -1,8 +1,6 @@
 package main
 
 import (
-	"io"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -31,17 +29,7 @@ func TestTwoVerifiersOnOneEtcd(t *testing.T) {
 	}()
 	cmdA, addrA, logsA := startServe(t, loc)
 	cmdB, addrB, logsB := startServe(t, loc)
-	hit := func(addr string) int {
-		req, _ := http.NewRequest("GET", "http://"+addr+"/verify/prod", nil)
-		req.Header.Set("x-api-key", key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return -1
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode
-	}
+	hit := func(addr string) int { return statusOf("http://"+addr+"/verify/prod", "x-api-key", key) }
 	var wg sync.WaitGroup
 	counts := map[string]int{addrA: 300, addrB: 200}
 	for addr, n := range counts {

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,6 +40,12 @@ func keyden(t testing.TB, db, stdin string, args ...string) (string, string, int
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = []string{"KEYDEN_DB=" + db, "HOME=" + os.TempDir(), "PATH=/usr/bin:/bin"}
+	return runProcess(t, cmd, stdin)
+}
+
+// runProcess runs cmd with stdin and returns its output and exit code.
+func runProcess(t testing.TB, cmd *exec.Cmd, stdin string) (string, string, int) {
+	t.Helper()
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -155,4 +163,19 @@ func BenchmarkListJSONProcess100k(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// statusOf sends GET url with one header and returns the status (-1: no answer).
+func statusOf(url, header, value string) int {
+	req, _ := http.NewRequest("GET", url, nil)
+	if value != "" {
+		req.Header.Set(header, value)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return -1
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
 }

@@ -47,17 +47,7 @@ func TestRolesWithRealOSUsers(t *testing.T) {
 		}
 		cmd := exec.Command(argv[0], append(argv[1:], append([]string{"--db", db}, args...)...)...)
 		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/nonexistent"}
-		cmd.Stdin = strings.NewReader(stdin)
-		var out, errb strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return out.String(), errb.String(), code
+		return runProcess(t, cmd, stdin)
 	}
 	ok := func(user string, args ...string) string {
 		t.Helper()

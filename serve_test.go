@@ -198,17 +198,10 @@ http {
 	defer func() { ng.Process.Signal(syscall.SIGQUIT); ng.Wait() }()
 	front := fmt.Sprintf("http://127.0.0.1:%d/orders", port)
 	get := func(k string) int {
-		req, _ := http.NewRequest("GET", front, nil)
-		if k != "" {
-			req.Header.Set("Authorization", "Bearer "+k)
+		if k == "" {
+			return statusOf(front, "", "")
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return -1
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode
+		return statusOf(front, "Authorization", "Bearer "+k)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for get(key) != 200 {

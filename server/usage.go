@@ -34,8 +34,8 @@ func (u *usage) shard(id string) *usageShard {
 	return &u.shards[maphash.String(u.seed, id)%usageShards]
 }
 
-// used records one accepted check.
-func (u *usage) used(id string, at time.Time, from string) {
+// update changes id's news under its shard's lock.
+func (u *usage) update(id string, fn func(*storage.Use)) {
 	s := u.shard(id)
 	s.mu.Lock()
 	e := s.m[id]
@@ -43,24 +43,23 @@ func (u *usage) used(id string, at time.Time, from string) {
 		e = &storage.Use{ID: id}
 		s.m[id] = e
 	}
-	if at.After(e.At) {
-		e.At, e.From = at, from
-	}
-	e.Count++
+	fn(e)
 	s.mu.Unlock()
+}
+
+// used records one accepted check.
+func (u *usage) used(id string, at time.Time, from string) {
+	u.update(id, func(e *storage.Use) {
+		if at.After(e.At) {
+			e.At, e.From = at, from
+		}
+		e.Count++
+	})
 }
 
 // expired records a refusal as expired, so the store can log the expiry.
 func (u *usage) expired(id string) {
-	s := u.shard(id)
-	s.mu.Lock()
-	e := s.m[id]
-	if e == nil {
-		e = &storage.Use{ID: id}
-		s.m[id] = e
-	}
-	e.Expired = true
-	s.mu.Unlock()
+	u.update(id, func(e *storage.Use) { e.Expired = true })
 }
 
 // take removes and returns everything gathered.
@@ -82,19 +81,12 @@ func (u *usage) take() []storage.Use {
 // arrived meanwhile, so a busy store loses nothing.
 func (u *usage) giveBack(batch []storage.Use) {
 	for _, b := range batch {
-		s := u.shard(b.ID)
-		s.mu.Lock()
-		e := s.m[b.ID]
-		if e == nil {
-			c := b
-			s.m[b.ID] = &c
-		} else {
+		u.update(b.ID, func(e *storage.Use) {
 			if b.At.After(e.At) {
 				e.At, e.From = b.At, b.From
 			}
 			e.Count += b.Count
 			e.Expired = e.Expired || b.Expired
-		}
-		s.mu.Unlock()
+		})
 	}
 }
