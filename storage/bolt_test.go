@@ -688,3 +688,25 @@ func TestInitRefusesExisting(t *testing.T) {
 		t.Fatalf("key %q", c.Secret)
 	}
 }
+
+// countingBackend counts a backend's transactions.
+type countingBackend struct {
+	backend
+	writes, views int
+}
+
+func (c *countingBackend) write(fn func(kv) error) error { c.writes++; return c.backend.write(fn) }
+func (c *countingBackend) view(fn func(kv) error) error  { c.views++; return c.backend.view(fn) }
+
+// A create is one durable transaction: the key, its hash index, its audit
+// event and the counters commit together, with no second commit.
+func TestCreateIsOneTransaction(t *testing.T) {
+	st := newStore(t, Options{})
+	mustCreate(t, st, CreateRequest{}) // the store exists from here on
+	cb := &countingBackend{backend: st.core.be}
+	st.core.be = cb
+	mustCreate(t, st, CreateRequest{})
+	if cb.writes != 1 || cb.views != 0 {
+		t.Fatalf("a create took %d write and %d read transactions, want 1 and 0", cb.writes, cb.views)
+	}
+}

@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"keyden/model"
 )
@@ -106,8 +108,10 @@ func OpenEtcd(cfg EtcdConfig, opt Options) (*Etcd, error) {
 	if err := opt.defaults(); err != nil {
 		return nil, err
 	}
+	// The client's own log would print JSON warnings on a user's terminal;
+	// keyden says what went wrong in its own sentence instead.
 	cc := clientv3.Config{Endpoints: cfg.Endpoints, DialTimeout: opt.Timeout, Username: cfg.Username, Password: cfg.Password,
-		AutoSyncInterval: 30 * time.Second, DialKeepAliveTime: 10 * time.Second}
+		AutoSyncInterval: 30 * time.Second, DialKeepAliveTime: 10 * time.Second, Logger: zap.NewNop()}
 	if cfg.TLS {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12}
 		if cfg.CACert != "" {
@@ -130,6 +134,9 @@ func OpenEtcd(cfg EtcdConfig, opt Options) (*Etcd, error) {
 		cc.TLS = tc
 	}
 	cli, err := clientv3.New(cc)
+	if errors.Is(err, rpctypes.ErrAuthFailed) {
+		return nil, fail(ErrUnavailable, "etcd at %s refused the user name or password: check KEYDEN_ETCD_USER and KEYDEN_ETCD_PASSWORD", strings.Join(cfg.Endpoints, ","))
+	}
 	if err != nil {
 		return nil, fail(ErrUnavailable, "cannot reach etcd at %s: %v", strings.Join(cfg.Endpoints, ","), err)
 	}
@@ -162,7 +169,8 @@ func (b *etcdBackend) notStore() error {
 }
 
 func (b *etcdBackend) ctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), 4*b.opt.Timeout)
+	// Room for a leader election in a cluster that just lost its leader.
+	return context.WithTimeout(context.Background(), 2*b.opt.Timeout)
 }
 
 func (b *etcdBackend) err(err error) error {
@@ -172,6 +180,9 @@ func (b *etcdBackend) err(err error) error {
 	var se *storeError
 	if errors.As(err, &se) {
 		return err
+	}
+	if errors.Is(err, rpctypes.ErrPermissionDenied) || errors.Is(err, rpctypes.ErrUserEmpty) || errors.Is(err, rpctypes.ErrInvalidAuthToken) {
+		return fail(ErrUnavailable, "etcd at %s refused access: set KEYDEN_ETCD_USER and KEYDEN_ETCD_PASSWORD to a user whose role covers the prefix", b.where)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fail(ErrUnavailable, "etcd at %s did not answer in time: check that a majority of its members are up", b.where)

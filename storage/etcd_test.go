@@ -1,12 +1,14 @@
 package storage
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"keyden/internal/etcdtest"
 )
@@ -105,5 +107,50 @@ func TestParseEtcdURL(t *testing.T) {
 		if _, err := ParseEtcdURL(bad, nil); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// etcd with authentication: keyden signs in with KEYDEN_ETCD_USER/PASSWORD,
+// and without them gets one sentence, not a hang.
+func TestEtcdWithPassword(t *testing.T) {
+	if testing.Short() {
+		t.Skip("embedded etcd in -short")
+	}
+	ms := etcdtest.Start(t, 1, t.TempDir(), false)
+	defer ms[0].Stop()
+	admin := openEtcdAt(t, etcdtest.URL(ms, "/auth"), Options{Actor: "alice"})
+	cli := admin.Client()
+	for _, step := range []func() error{
+		func() error { _, err := cli.UserAdd(ctx, "root", "rootpw"); return err },
+		func() error { _, err := cli.UserGrantRole(ctx, "root", "root"); return err },
+		func() error { _, err := cli.AuthEnable(ctx); return err },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := map[string]string{"KEYDEN_ETCD_USER": "root", "KEYDEN_ETCD_PASSWORD": "rootpw"}
+	cfg, err := ParseEtcdURL(etcdtest.URL(ms, "/auth"), func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := OpenEtcd(cfg, Options{Actor: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	c := mustCreate(t, st, CreateRequest{})
+	if res, err := st.Verify(ctx, VerifyRequest{Secret: c.Secret}); err != nil || !res.OK {
+		t.Fatalf("verify with a password: %v %v", res, err)
+	}
+	cfg.Password = "wrong"
+	bad, err := OpenEtcd(cfg, Options{Actor: "alice", Timeout: time.Second})
+	if err == nil {
+		defer bad.Close()
+		_, err = bad.ListKeys(ctx, Filter{})
+	}
+	t.Logf("wrong password: %v", err)
+	if !errors.Is(err, ErrUnavailable) || strings.Contains(err.Error(), "rootpw") || !strings.Contains(err.Error(), "KEYDEN_ETCD_PASSWORD") {
+		t.Fatalf("a wrong password: %v", err)
 	}
 }
