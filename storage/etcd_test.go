@@ -154,3 +154,23 @@ func TestEtcdWithPassword(t *testing.T) {
 		t.Fatalf("a wrong password: %v", err)
 	}
 }
+
+func FuzzParseEtcdURL(f *testing.F) {
+	for _, s := range []string{"etcd://h:2379/p", "etcds://a@h1,h2/x/y", "etcd://", "etcd://u:p@h/x", "file.db"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		cfg, err := ParseEtcdURL(s, nil)
+		if err != nil {
+			return
+		}
+		if len(cfg.Endpoints) == 0 || !strings.HasPrefix(cfg.Prefix, "/") || cfg.Password != "" {
+			t.Fatalf("%q accepted as %+v", s, cfg)
+		}
+		for _, ep := range cfg.Endpoints {
+			if !strings.HasPrefix(ep, "http://") && !strings.HasPrefix(ep, "https://") {
+				t.Fatalf("endpoint %q", ep)
+			}
+		}
+	})
+}
