@@ -48,15 +48,9 @@ func (b *core) LoadKeys(ctx context.Context) ([]model.Key, uint64, error) {
 	var seq uint64
 	err := b.view(func(tx kv) error {
 		seq = tx.Bucket(bucketAudit).Sequence()
-		keys = make([]model.Key, 0, getUint(tx.Bucket(bucketMeta), metaKeyCount))
-		var a arena
-		return tx.Bucket(bucketKeys).ForEach(func(id, v []byte) error {
-			keys = append(keys, model.Key{})
-			if err := model.DecodeKeyString(a.string(v), &keys[len(keys)-1]); err != nil {
-				return fail(ErrDamaged, "the key record %s in %s is damaged: restore the store from a backup", model.Quote(string(id)), b.be.location())
-			}
-			return nil
-		})
+		var err error
+		keys, err = b.readKeys(tx, nil)
+		return err
 	})
 	return keys, seq, err
 }

@@ -156,20 +156,29 @@ func (b *core) ListKeys(ctx context.Context, f Filter) ([]model.Key, error) {
 			}
 			envName = env.Name
 		}
-		out = make([]model.Key, 0, getUint(tx.Bucket(bucketMeta), metaKeyCount))
-		var a arena
 		now := b.now()
-		return tx.Bucket(bucketKeys).ForEach(func(id, v []byte) error {
-			out = append(out, model.Key{})
-			k := &out[len(out)-1]
-			if err := model.DecodeKeyString(a.string(v), k); err != nil {
-				return fail(ErrDamaged, "the key record %s in %s is damaged: restore the store from a backup", model.Quote(string(id)), b.be.location())
-			}
-			if !f.match(k, envName, now) {
-				out = out[:len(out)-1]
-			}
-			return nil
-		})
+		var err error
+		out, err = b.readKeys(tx, func(k *model.Key) bool { return f.match(k, envName, now) })
+		return err
+	})
+	return out, err
+}
+
+// readKeys decodes every key record that keep accepts (nil: all), through
+// an arena so a record's strings cost no allocation of their own.
+func (b *core) readKeys(tx kv, keep func(*model.Key) bool) ([]model.Key, error) {
+	out := make([]model.Key, 0, getUint(tx.Bucket(bucketMeta), metaKeyCount))
+	var a arena
+	err := tx.Bucket(bucketKeys).ForEach(func(id, v []byte) error {
+		out = append(out, model.Key{})
+		k := &out[len(out)-1]
+		if err := model.DecodeKeyString(a.string(v), k); err != nil {
+			return fail(ErrDamaged, "the key record %s in %s is damaged: restore the store from a backup", model.Quote(string(id)), b.be.location())
+		}
+		if keep != nil && !keep(k) {
+			out = out[:len(out)-1]
+		}
+		return nil
 	})
 	return out, err
 }
