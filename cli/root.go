@@ -11,12 +11,12 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"keyden/format"
 	"keyden/model"
 	"keyden/storage"
 )
@@ -119,7 +119,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 	if errors.As(err, &se) {
 		return se.code
 	}
-	fmt.Fprintln(env.Stderr, "keyden: "+sentence(err.Error()))
+	fmt.Fprintln(env.Stderr, "keyden: "+format.Sentence(err.Error()))
 	var ue *usageError
 	var rf *refusal
 	switch {
@@ -144,15 +144,6 @@ func isStoreError(err error) bool {
 		}
 	}
 	return false
-}
-
-// sentence ends a message with a full stop unless it has an end mark.
-func sentence(s string) string {
-	s = strings.TrimSpace(s)
-	if s != "" && !strings.ContainsAny(s[len(s)-1:], ".?!") {
-		s += "."
-	}
-	return s
 }
 
 // DefaultDBPath is $KEYDEN_DB, else $XDG_DATA_HOME/keyden/keyden.db, else

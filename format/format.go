@@ -111,3 +111,13 @@ func KeyFields(k *model.Key, now time.Time) [][2]string {
 	}
 	return f
 }
+
+// Sentence ends a message with a full stop unless it has an end mark. It
+// does not capitalise: many messages start with a user or key name.
+func Sentence(s string) string {
+	s = strings.TrimSpace(s)
+	if s != "" && !strings.ContainsAny(s[len(s)-1:], ".?!") {
+		s += "."
+	}
+	return s
+}

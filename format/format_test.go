@@ -34,3 +34,11 @@ func TestAgoAndUntil(t *testing.T) {
 		t.Error("Date")
 	}
 }
+
+func TestSentence(t *testing.T) {
+	for in, want := range map[string]string{"ann is not a member": "ann is not a member.", "did you mean x?": "did you mean x?", " done. ": "done.", "": ""} {
+		if got := Sentence(in); got != want {
+			t.Errorf("Sentence(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

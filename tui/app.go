@@ -217,7 +217,7 @@ func (a *App) layout() {
 // askConfirm opens the confirm for action on k, or says why the user may not.
 func (a *App) askConfirm(action model.KeyAction, k model.Key) tea.Cmd {
 	if err := a.perm.mayChange(action, &k); err != nil {
-		a.setStatus(sentence(err.Error()), false)
+		a.setStatus(format.Sentence(err.Error()), false)
 		return nil
 	}
 	a.back = a.screen
@@ -287,7 +287,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case createdMsg:
 		if msg.err != nil {
 			if a.form != nil {
-				a.form.err = sentence(msg.err.Error())
+				a.form.err = format.Sentence(msg.err.Error())
 			}
 			return a, nil
 		}
@@ -375,7 +375,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			action = model.KeyEnable
 		}
 		if err := a.perm.mayChange(action, &msg.key); err != nil {
-			a.setStatus(sentence(err.Error()), false)
+			a.setStatus(format.Sentence(err.Error()), false)
 			return a, nil
 		}
 		st, ctx, k := a.opt.Store, a.ctx, msg.key
@@ -387,7 +387,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case disabledMsg:
 		switch {
 		case msg.err != nil:
-			a.setStatus(sentence(msg.err.Error()), false)
+			a.setStatus(format.Sentence(msg.err.Error()), false)
 		case msg.key.Disabled:
 			a.setStatus(fmt.Sprintf("Disabled %s: it is refused until enabled (x again).", msg.key.Name), true)
 		default:
@@ -416,7 +416,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 	case rotatedMsg:
 		if msg.err != nil {
-			a.setStatus(sentence(msg.err.Error()), false)
+			a.setStatus(format.Sentence(msg.err.Error()), false)
 			return a, a.reload()
 		}
 		a.reveal = newRevealView(&a.st, msg.r.New.Key, msg.r.New.Secret, msg.r.New.Grown, a.opt.Clipboard.ClearAfter)
@@ -440,7 +440,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 	case auditLoadedMsg:
 		if msg.err != nil {
-			a.setStatus(sentence(msg.err.Error()), false)
+			a.setStatus(format.Sentence(msg.err.Error()), false)
 		}
 		if a.audit != nil {
 			a.audit.setEvents(msg.events)
@@ -449,7 +449,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 	case deletedMsg:
 		if msg.err != nil {
-			a.setStatus(sentence(msg.err.Error()), false)
+			a.setStatus(format.Sentence(msg.err.Error()), false)
 		} else {
 			a.setStatus(fmt.Sprintf("Deleted %s (%s/%s). It stops working now.", msg.key.Name, msg.key.Channel, msg.key.Environment), true)
 		}
@@ -464,7 +464,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 	case catalogDoneMsg:
 		if msg.err != nil {
-			a.setStatus(sentence(msg.err.Error()), false)
+			a.setStatus(format.Sentence(msg.err.Error()), false)
 		} else {
 			a.setStatus(msg.what, true)
 		}
@@ -621,7 +621,7 @@ func (a *App) storeError(err error) {
 		a.gen = storage.Generation{} // force a reload once it is free
 		return
 	}
-	a.setStatus(sentence(err.Error()), false)
+	a.setStatus(format.Sentence(err.Error()), false)
 }
 
 // refreshDetails keeps an open details view current with the new load.
@@ -645,16 +645,6 @@ func countKeys(set *keyset) map[string]int {
 		m["ch:"+set.keys[i].Channel]++
 	}
 	return m
-}
-
-// sentence ends a message with a full stop (it is not capitalised: many
-// start with a user or key name).
-func sentence(s string) string {
-	s = strings.TrimSpace(s)
-	if s != "" && !strings.ContainsAny(s[len(s)-1:], ".?!") {
-		s += "."
-	}
-	return s
 }
 
 // View draws the title bar, the screen and the status and help lines.

@@ -9,6 +9,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 
+	"keyden/format"
 	"keyden/model"
 )
 
@@ -150,7 +151,7 @@ func (c *catalogView) Update(msg tea.Msg) tea.Cmd {
 		c.side = (c.side + step) % sides
 	case key.Matches(km, c.keyMap.Add):
 		if err := c.mayEdit(); err != nil {
-			return c.out.send(statusMsg{text: sentence(err.Error())})
+			return c.out.send(statusMsg{text: format.Sentence(err.Error())})
 		}
 		c.adding, c.inputErr = true, ""
 		c.input = textinput.New()
@@ -160,7 +161,7 @@ func (c *catalogView) Update(msg tea.Msg) tea.Cmd {
 		return c.input.Focus()
 	case key.Matches(km, c.keyMap.Remove):
 		if err := c.mayEdit(); err != nil {
-			return c.out.send(statusMsg{text: sentence(err.Error())})
+			return c.out.send(statusMsg{text: format.Sentence(err.Error())})
 		}
 		if c.selectedName() != "" {
 			c.removing = true
