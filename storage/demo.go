@@ -11,7 +11,9 @@ import (
 // FillDemo makes a small, realistic store for screenshots and demos: keys
 // made and last used at various times (through an injected clock), so every
 // state a reviewer should notice appears once.
-func FillDemo(ctx context.Context, path string) error {
+// operator, the OS user making it, is added as a super admin so the demo
+// can be changed from the TUI.
+func FillDemo(ctx context.Context, path, operator string) error {
 	now := time.Now().UTC()
 	at := now
 	st, err := OpenBolt(path, Options{Actor: "alice", Now: func() time.Time { return at }})
@@ -19,6 +21,11 @@ func FillDemo(ctx context.Context, path string) error {
 		return err
 	}
 	day := 24 * time.Hour
+	if operator != "" && operator != "alice" {
+		if _, err := st.AddMember(ctx, operator, model.RoleSuperAdmin); err != nil {
+			return err
+		}
+	}
 	for _, ch := range []model.Channel{{Name: "mobile-app", Description: "iOS and Android"}, {Name: "partner-acme", Description: "Acme Corp. integration"}} {
 		if _, err := st.AddChannel(ctx, ch); err != nil {
 			return err

@@ -14,7 +14,6 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
-	"github.com/charmbracelet/x/ansi"
 
 	"keyden/format"
 	"keyden/model"
@@ -727,7 +726,7 @@ func (a *App) statusBar(w int) string {
 		if !a.statusOK {
 			st = a.st.Error
 		}
-		lines := strings.Split(ansi.Wordwrap(a.status, w-1, " "), "\n")
+		lines := wrapWords(a.status, w-1)
 		if len(lines) == 1 {
 			return st.Render(fitLine(" "+lines[0], w)) + "\n" + a.helpLine(w)
 		}

@@ -734,3 +734,15 @@ func TestQuickFiltersForReview(t *testing.T) {
 		t.Fatalf("unused 90d+: %v", names)
 	}
 }
+
+func TestWrapWordsKeepsFlagsWhole(t *testing.T) {
+	got := wrapWords("ask alice to run `keyden member add root --role admin` now", 38)
+	for _, l := range got {
+		if strings.HasPrefix(l, "role") || strings.HasSuffix(l, "-") || lipgloss.Width(l) > 38 {
+			t.Fatalf("bad wrap: %q", got)
+		}
+	}
+	if strings.Join(got, " ") != "ask alice to run `keyden member add root --role admin` now" {
+		t.Fatalf("words lost: %q", got)
+	}
+}

@@ -3,9 +3,11 @@ package tui
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 
 	"keyden/model"
 )
@@ -62,4 +64,23 @@ func (p *perms) mayManage(what string) error {
 		return nil
 	}
 	return p.members.CanManage(p.actor, what)
+}
+
+// wrapWords breaks s at spaces only (never inside a word such as
+// --role) into lines of at most w cells; a longer word gets its own line.
+func wrapWords(s string, w int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		switch {
+		case line == "":
+			line = word
+		case ansi.StringWidth(line)+1+ansi.StringWidth(word) <= w:
+			line += " " + word
+		default:
+			lines = append(lines, line)
+			line = word
+		}
+	}
+	return append(lines, line)
 }

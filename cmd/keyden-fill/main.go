@@ -24,8 +24,13 @@ func main() {
 	keep := flag.Int("keep", 100, "how many keys the sample holds")
 	demo := flag.Bool("demo", false, "instead: make a small realistic store for screenshots")
 	flag.Parse()
+	// The OS user filling a new store becomes its super admin, as with keyden itself.
+	actor := "keyden-fill"
+	if u, err := user.Current(); err == nil {
+		actor = u.Username
+	}
 	if *demo && *db != "" {
-		if err := storage.FillDemo(context.Background(), *db); err != nil {
+		if err := storage.FillDemo(context.Background(), *db, actor); err != nil {
 			fmt.Fprintln(os.Stderr, "keyden-fill:", err)
 			os.Exit(1)
 		}
@@ -34,11 +39,6 @@ func main() {
 	if *db == "" || *count <= 0 {
 		fmt.Fprintln(os.Stderr, "keyden-fill: give --db PATH and a positive --count")
 		os.Exit(2)
-	}
-	// The OS user filling a new store becomes its super admin, as with keyden itself.
-	actor := "keyden-fill"
-	if u, err := user.Current(); err == nil {
-		actor = u.Username
 	}
 	st, err := storage.OpenBolt(*db, storage.Options{Actor: actor, Timeout: time.Minute})
 	if err != nil {
