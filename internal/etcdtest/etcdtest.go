@@ -35,6 +35,11 @@ func freeURL(t testing.TB) url.URL {
 // Start starts n members as one cluster with data under dir; fsync off
 // unless durable (benchmarks want the real cost).
 func Start(t testing.TB, n int, dir string, durable bool) []*Member {
+	return StartWith(t, n, dir, durable, nil)
+}
+
+// StartWith is Start with a hook to change each member's config (TLS).
+func StartWith(t testing.TB, n int, dir string, durable bool, change func(*embed.Config)) []*Member {
 	t.Helper()
 	var ms []*Member
 	var initial []string
@@ -48,6 +53,9 @@ func Start(t testing.TB, n int, dir string, durable bool) []*Member {
 		cfg.LogLevel = "error"
 		cfg.LogOutputs = []string{os.DevNull}
 		cfg.UnsafeNoFsync = !durable
+		if change != nil {
+			change(cfg)
+		}
 		initial = append(initial, cfg.Name+"="+peer.String())
 		ms = append(ms, &Member{cfg: cfg})
 	}

@@ -1,0 +1,107 @@
+package storage
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.etcd.io/etcd/server/v3/embed"
+
+	"keyden/internal/etcdtest"
+)
+
+// writeCert makes a certificate signed by parent (self-signed when nil)
+// and writes it and its key as PEM files named name.pem and name-key.pem.
+func writeCert(t *testing.T, dir, name string, isCA, server bool, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth},
+		IsCA:        isCA, BasicConstraintsValid: true,
+	}
+	if server {
+		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
+	}
+	signer, signerKey := tmpl, key
+	if parent != nil {
+		signer, signerKey = parent, parentKey
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, signer, &key.PublicKey, signerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	kb, _ := x509.MarshalECPrivateKey(key)
+	os.WriteFile(filepath.Join(dir, name+".pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(filepath.Join(dir, name+"-key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	return cert, key
+}
+
+// etcd that takes only TLS clients with a certificate from its CA:
+// keyden connects with KEYDEN_ETCD_CACERT/CERT/KEY, and without a client
+// certificate it gets one sentence.
+func TestEtcdWithTLSClientCertificates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("embedded etcd in -short")
+	}
+	dir := t.TempDir()
+	ca, caKey := writeCert(t, dir, "ca", true, false, nil, nil)
+	writeCert(t, dir, "server", false, true, ca, caKey)
+	writeCert(t, dir, "client", false, false, ca, caKey)
+	ms := etcdtest.StartWith(t, 1, filepath.Join(dir, "data"), false, func(c *embed.Config) {
+		u := c.ListenClientUrls[0]
+		u.Scheme = "https"
+		c.ListenClientUrls, c.AdvertiseClientUrls = []url.URL{u}, []url.URL{u}
+		c.ClientTLSInfo.CertFile = filepath.Join(dir, "server.pem")
+		c.ClientTLSInfo.KeyFile = filepath.Join(dir, "server-key.pem")
+		c.ClientTLSInfo.TrustedCAFile = filepath.Join(dir, "ca.pem")
+		c.ClientTLSInfo.ClientCertAuth = true
+	})
+	defer ms[0].Stop()
+	loc := strings.Replace(etcdtest.URL(ms, "/tls"), "etcd://", "etcds://", 1)
+	env := map[string]string{"KEYDEN_ETCD_CACERT": filepath.Join(dir, "ca.pem"),
+		"KEYDEN_ETCD_CERT": filepath.Join(dir, "client.pem"), "KEYDEN_ETCD_KEY": filepath.Join(dir, "client-key.pem")}
+	cfg, err := ParseEtcdURL(loc, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := OpenEtcd(cfg, Options{Actor: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	c := mustCreate(t, st, CreateRequest{})
+	if res, err := st.Verify(ctx, VerifyRequest{Secret: c.Secret}); err != nil || !res.OK {
+		t.Fatalf("verify over TLS: %v %v", res, err)
+	}
+	cfg.Cert, cfg.Key = "", ""
+	bare, err := OpenEtcd(cfg, Options{Actor: "alice", Timeout: time.Second})
+	if err == nil {
+		defer bare.Close()
+		_, err = bare.ListKeys(ctx, Filter{})
+	}
+	if !errors.Is(err, ErrUnavailable) || strings.Count(err.Error(), "\n") > 0 {
+		t.Fatalf("without a client certificate: %v", err)
+	}
+	if _, err := OpenEtcd(EtcdConfig{Endpoints: cfg.Endpoints, TLS: true, CACert: filepath.Join(dir, "nope.pem")}, Options{}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a missing CA file: %v", err)
+	}
+}
