@@ -129,26 +129,9 @@ func TestEtcdWithPassword(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	env := map[string]string{"KEYDEN_ETCD_USER": "root", "KEYDEN_ETCD_PASSWORD": "rootpw"}
-	cfg, err := ParseEtcdURL(etcdtest.URL(ms, "/auth"), func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := OpenEtcd(cfg, Options{Actor: "alice"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	c := mustCreate(t, st, CreateRequest{})
-	if res, err := st.Verify(ctx, VerifyRequest{Secret: c.Secret}); err != nil || !res.OK {
-		t.Fatalf("verify with a password: %v %v", res, err)
-	}
+	cfg := createAndVerifyWithEnv(t, etcdtest.URL(ms, "/auth"), map[string]string{"KEYDEN_ETCD_USER": "root", "KEYDEN_ETCD_PASSWORD": "rootpw"})
 	cfg.Password = "wrong"
-	bad, err := OpenEtcd(cfg, Options{Actor: "alice", Timeout: time.Second})
-	if err == nil {
-		defer bad.Close()
-		_, err = bad.ListKeys(ctx, Filter{})
-	}
+	err := firstOpError(cfg)
 	t.Logf("wrong password: %v", err)
 	if !errors.Is(err, ErrUnavailable) || strings.Contains(err.Error(), "rootpw") || !strings.Contains(err.Error(), "KEYDEN_ETCD_PASSWORD") {
 		t.Fatalf("a wrong password: %v", err)
@@ -173,4 +156,35 @@ func FuzzParseEtcdURL(f *testing.F) {
 			}
 		}
 	})
+}
+
+// createAndVerifyWithEnv opens loc with the KEYDEN_ETCD_* settings in env,
+// creates a key and verifies it, and returns the configuration it used.
+func createAndVerifyWithEnv(t *testing.T, loc string, env map[string]string) EtcdConfig {
+	t.Helper()
+	cfg, err := ParseEtcdURL(loc, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := OpenEtcd(cfg, Options{Actor: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	c := mustCreate(t, st, CreateRequest{})
+	if res, err := st.Verify(ctx, VerifyRequest{Secret: c.Secret}); err != nil || !res.OK {
+		t.Fatalf("verify on %s: %v %v", loc, res, err)
+	}
+	return cfg
+}
+
+// firstOpError is what keyden says when it opens cfg and lists keys.
+func firstOpError(cfg EtcdConfig) error {
+	st, err := OpenEtcd(cfg, Options{Actor: "alice", Timeout: time.Second})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	_, err = st.ListKeys(ctx, Filter{})
+	return err
 }
