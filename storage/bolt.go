@@ -114,9 +114,11 @@ func (f *boltBackend) open(readOnly bool) (*bolt.DB, error) {
 	return db, nil
 }
 
-// create makes the folder (0700) and an empty store file (0600); the
-// first write transaction initialises it. Two processes may race here;
-// bbolt's lock orders them.
+// create makes the folder (0700) and an empty bbolt file (0600); the
+// first write transaction makes it a keyden store. The file is made
+// under a temporary name and linked into place, so a second process
+// never sees a half-made (zero-byte) file, and a link that loses the race
+// to another process's store leaves that store alone.
 func (f *boltBackend) create() error {
 	dir := filepath.Dir(f.path)
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
@@ -129,22 +131,44 @@ func (f *boltBackend) create() error {
 			}
 		}
 	}
-	db, err := bolt.Open(f.path, 0o600, &bolt.Options{Timeout: f.opt.Timeout})
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(f.path)+".new-*")
 	if errors.Is(err, fs.ErrPermission) {
 		return fail(ErrUnavailable, "cannot create the key store in %s: permission denied; choose another --db path or ask the folder's owner", dir)
 	}
 	if err != nil {
+		return f.osError(err)
+	}
+	tmp.Close()
+	defer os.Remove(tmp.Name())
+	if err := f.prepare(tmp.Name()); err != nil {
+		return err
+	}
+	err = os.Link(tmp.Name(), f.path)
+	if err == nil || errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	// A file system without hard links: create in place, as bbolt would.
+	return f.prepare(f.path)
+}
+
+// prepare makes path a bbolt file with the store's mode and group.
+func (f *boltBackend) prepare(path string) error {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: f.opt.Timeout})
+	if errors.Is(err, fs.ErrPermission) {
+		return fail(ErrUnavailable, "cannot create the key store in %s: permission denied; choose another --db path or ask the folder's owner", filepath.Dir(path))
+	}
+	if err != nil {
 		return f.openError(err)
 	}
-	defer db.Close()
+	if err := db.Close(); err != nil {
+		return f.osError(err)
+	}
 	// bbolt honours the umask; the store must not be readable by others whatever it is.
-	if err := os.Chmod(f.path, 0o600); err != nil {
+	if err := os.Chmod(path, 0o600); err != nil {
 		return f.osError(err)
 	}
 	if f.opt.SharedGID > 0 {
-		if err := shareWithGroup(f.path, 0o660, f.opt.SharedGID); err != nil {
-			return err
-		}
+		return shareWithGroup(path, 0o660, f.opt.SharedGID)
 	}
 	return nil
 }

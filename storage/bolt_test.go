@@ -597,6 +597,50 @@ func TestConcurrentCreatesAllLand(t *testing.T) {
 	}
 }
 
+// Many processes opening a store that does not exist yet must all see a
+// store: none may catch the file between its creation and bbolt's first
+// pages (the "empty file" refusal) and none may lose another's first key.
+func TestFirstOpensRaceOnAMissingStore(t *testing.T) {
+	ctx := context.Background()
+	for round := 0; round < 20; round++ {
+		path := filepath.Join(t.TempDir(), "keyden.db")
+		const workers = 8
+		var wg sync.WaitGroup
+		errs := make(chan error, workers)
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				st, err := OpenBolt(path, Options{Actor: "alice", Timeout: 30 * time.Second})
+				if err == nil {
+					if w%2 == 0 {
+						_, err = st.CreateKey(ctx, CreateRequest{Name: "k", Channel: "default", Environment: "dev"})
+					} else {
+						_, err = st.ListKeys(ctx, Filter{})
+					}
+				}
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		st, _ := OpenBolt(path, Options{Actor: "alice"})
+		keys, err := st.ListKeys(ctx, Filter{})
+		if err != nil || len(keys) != workers/2 {
+			t.Fatalf("round %d: %d keys, %v", round, len(keys), err)
+		}
+		left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".keyden.db.new-*"))
+		if len(left) != 0 {
+			t.Fatalf("temporary files left: %v", left)
+		}
+	}
+}
+
 func TestBackupIsConsistentWhileWriting(t *testing.T) {
 	st := newStore(t, Options{Timeout: 30 * time.Second})
 	for i := 0; i < 50; i++ {
