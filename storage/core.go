@@ -36,6 +36,7 @@ var (
 	metaGen       = []byte("generation")
 	metaKeysGen   = []byte("keys_generation")
 	metaKeyCount  = []byte("keys")
+	metaUsageSeq  = []byte("usage_seq")
 )
 
 // Options configure a store.

@@ -82,6 +82,9 @@ func TestEtcdSuite(t *testing.T) {
 		"ChangeFeedFollowsEveryRuleChange":        TestChangeFeedFollowsEveryRuleChange,
 		"RecordUsesMergesLatestTimeAndAddsCounts": TestRecordUsesMergesLatestTimeAndAddsCounts,
 		"RecordUsesLogsExpiryOnce":                TestRecordUsesLogsExpiryOnce,
+		"UpdatesFollowRulesAndUses":               TestUpdatesFollowRulesAndUses,
+		"UpdatesAskForASnapshot":                  TestUpdatesAskForASnapshotWhenTheyCannotContinue,
+		"UsageJournalStaysBounded":                TestUsageJournalStaysBounded,
 	}
 	currentBackend = "etcd"
 	defer func() { currentBackend = "bolt" }()

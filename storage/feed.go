@@ -1,9 +1,12 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"time"
 
 	"keyden/model"
@@ -15,6 +18,7 @@ type Changes struct {
 	Seq     uint64      // the sequence these bring the reader up to
 	Keys    []model.Key // keys created or changed (their current state)
 	Removed []string    // ids of keys that are gone
+	Usage   uint64      // the usage journal sequence they reflect (Updates only)
 	// Reset says the store's history does not continue from the reader's
 	// sequence (a restored or replaced file): reload everything.
 	Reset bool
@@ -61,44 +65,144 @@ func (b *core) LoadKeys(ctx context.Context) ([]model.Key, uint64, error) {
 func (b *core) ChangesSince(ctx context.Context, seq uint64) (Changes, error) {
 	var ch Changes
 	err := b.view(func(tx kv) error {
-		audit := tx.Bucket(bucketAudit)
-		ch.Seq = audit.Sequence()
+		ch.Seq = tx.Bucket(bucketAudit).Sequence()
 		if ch.Seq < seq {
 			ch.Reset = true
 			return nil
 		}
-		if ch.Seq == seq {
-			return nil
-		}
-		var from [8]byte
-		binary.BigEndian.PutUint64(from[:], seq+1)
-		seen := map[string]bool{}
-		return audit.ForEachFrom(from[:], func(_, v []byte) error {
-			var ev struct {
-				KeyID string `json:"key_id"`
-			}
-			if err := json.Unmarshal(v, &ev); err != nil {
-				return fail(ErrDamaged, "an audit entry is damaged: restore the store from a backup")
-			}
-			if ev.KeyID == "" || seen[ev.KeyID] {
-				return nil
-			}
-			seen[ev.KeyID] = true
-			raw := tx.Bucket(bucketKeys).Get([]byte(ev.KeyID))
-			if raw == nil {
-				ch.Removed = append(ch.Removed, ev.KeyID)
-				return nil
-			}
-			var key model.Key
-			if err := model.DecodeKey(raw, &key); err != nil {
-				return fail(ErrDamaged, "the key record %s is damaged: restore the store from a backup", model.Quote(ev.KeyID))
-			}
-			ch.Keys = append(ch.Keys, key)
-			return nil
-		})
+		f := newFeed(tx, &ch)
+		return f.audit(seq)
 	})
 	return ch, err
 }
+
+// Position is how far a reader has followed a store: its audit log (every
+// change to a key's rules) and its usage journal (every last-used write).
+type Position struct{ Audit, Usage uint64 }
+
+// Snapshot reads every key and the position they reflect, in one transaction.
+func (b *core) Snapshot(ctx context.Context) ([]model.Key, Position, error) {
+	var keys []model.Key
+	var pos Position
+	err := b.view(func(tx kv) error {
+		pos = Position{Audit: tx.Bucket(bucketAudit).Sequence(), Usage: getUint(tx.Bucket(bucketMeta), metaUsageSeq)}
+		var err error
+		keys, err = b.readKeys(tx, nil)
+		return err
+	})
+	return keys, pos, err
+}
+
+// Updates reads what changed after from: keys created, changed, used or
+// removed, each once in its current state. A view follows a big store with
+// it instead of re-reading every key. Reset says the history does not
+// reach back to from (a replaced file, or a reader away longer than the
+// usage journal keeps): read a Snapshot instead.
+func (b *core) Updates(ctx context.Context, from Position) (Changes, error) {
+	var ch Changes
+	err := b.view(func(tx kv) error {
+		meta := tx.Bucket(bucketMeta)
+		ch.Seq, ch.Usage = tx.Bucket(bucketAudit).Sequence(), getUint(meta, metaUsageSeq)
+		if ch.Seq < from.Audit || ch.Usage < from.Usage || ch.Usage-from.Usage > usageJournalLen {
+			ch.Reset = true
+			return nil
+		}
+		f := newFeed(tx, &ch)
+		if err := f.audit(from.Audit); err != nil {
+			return err
+		}
+		for seq := from.Usage + 1; seq <= ch.Usage; seq++ {
+			ids := meta.Get(usageEntry(seq))
+			for len(ids) > 0 {
+				id, rest, _ := bytes.Cut(ids, []byte{'\n'})
+				if err := f.add(string(id)); err != nil {
+					return err
+				}
+				ids = rest
+			}
+		}
+		return nil
+	})
+	return ch, err
+}
+
+// Position is where these changes bring their reader.
+func (ch Changes) Position() Position { return Position{Audit: ch.Seq, Usage: ch.Usage} }
+
+// feed gathers the current state of each key named once.
+type feed struct {
+	tx   kv
+	ch   *Changes
+	seen map[string]bool
+}
+
+func newFeed(tx kv, ch *Changes) *feed { return &feed{tx: tx, ch: ch, seen: map[string]bool{}} }
+
+// audit adds every key named by an audit event after seq.
+func (f *feed) audit(seq uint64) error {
+	if f.ch.Seq == seq {
+		return nil
+	}
+	var from [8]byte
+	binary.BigEndian.PutUint64(from[:], seq+1)
+	return f.tx.Bucket(bucketAudit).ForEachFrom(from[:], func(_, v []byte) error {
+		var ev struct {
+			KeyID string `json:"key_id"`
+		}
+		if err := json.Unmarshal(v, &ev); err != nil {
+			return fail(ErrDamaged, "an audit entry is damaged: restore the store from a backup")
+		}
+		return f.add(ev.KeyID)
+	})
+}
+
+func (f *feed) add(id string) error {
+	if id == "" || f.seen[id] {
+		return nil
+	}
+	f.seen[id] = true
+	raw := f.tx.Bucket(bucketKeys).Get([]byte(id))
+	if raw == nil {
+		f.ch.Removed = append(f.ch.Removed, id)
+		return nil
+	}
+	var key model.Key
+	if err := model.DecodeKey(raw, &key); err != nil {
+		return fail(ErrDamaged, "the key record %s is damaged: restore the store from a backup", model.Quote(id))
+	}
+	f.ch.Keys = append(f.ch.Keys, key)
+	return nil
+}
+
+// usageJournalLen is how many last-used writes the journal keeps: a view
+// polling twice a second keeps up with a verifier flushing every second
+// with a minute to spare; one further behind reads a Snapshot.
+const usageJournalLen = 120
+
+// journalUses notes in the meta bucket which keys a last-used write
+// touched, under the next usage sequence, and drops the entry that falls
+// out of the journal. It runs in the write's own transaction.
+func journalUses(tx kv, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	meta := tx.Bucket(bucketMeta)
+	if err := bumpUint(meta, metaUsageSeq, 1); err != nil {
+		return err
+	}
+	seq := getUint(meta, metaUsageSeq)
+	if err := meta.Put(usageEntry(seq), []byte(strings.Join(ids, "\n"))); err != nil {
+		return err
+	}
+	if seq > usageJournalLen {
+		return meta.Delete(usageEntry(seq - usageJournalLen))
+	}
+	return nil
+}
+
+// usageEntry names one journal entry; the zero-padded decimal keeps them
+// in order and readable in both backends.
+func usageEntry(seq uint64) []byte { return fmt.Appendf(nil, "uses/%020d", seq) }
 
 // RecordUses writes a batch of last-used news in one transaction: the
 // latest time wins and counts add, so verifiers never undo each other.
@@ -115,6 +219,7 @@ func (b *core) RecordUses(ctx context.Context, uses []Use) error {
 
 func (b *core) recordUses(uses []Use) error {
 	return b.usageUpdate(func(tx kv) error {
+		ids := make([]string, 0, len(uses))
 		for _, u := range uses {
 			raw := tx.Bucket(bucketKeys).Get([]byte(u.ID))
 			if raw == nil {
@@ -136,8 +241,9 @@ func (b *core) recordUses(uses []Use) error {
 			if err := putKey(tx, &k); err != nil {
 				return err
 			}
+			ids = append(ids, u.ID)
 		}
-		return nil
+		return journalUses(tx, ids)
 	})
 }
 

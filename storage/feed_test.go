@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -93,5 +94,111 @@ func TestRecordUsesLogsExpiryOnce(t *testing.T) {
 	}
 	if n != 1 {
 		t.Fatalf("%d expire events", n)
+	}
+}
+
+// keyNames lists changed keys as name/count (count of uses), sorted.
+func keyNames(keys []model.Key) string {
+	var got []string
+	for _, k := range keys {
+		got = append(got, fmt.Sprintf("%s/%d", k.Name, k.UseCount))
+	}
+	sort.Strings(got)
+	return strings.Join(got, ",")
+}
+
+func TestUpdatesFollowRulesAndUses(t *testing.T) {
+	clk := newClock()
+	st := newAny(t, Options{Now: clk.Now})
+	a := mustCreate(t, st, CreateRequest{Name: "a"})
+	b := mustCreate(t, st, CreateRequest{Name: "b"})
+	c := mustCreate(t, st, CreateRequest{Name: "c"})
+	keys, pos, err := st.Snapshot(ctx)
+	if err != nil || len(keys) != 3 {
+		t.Fatal(keys, err)
+	}
+	steps := []struct {
+		name    string
+		do      func()
+		keys    string
+		removed []string
+	}{
+		{"nothing", func() {}, "", nil},
+		{"a verify", func() { st.Verify(ctx, VerifyRequest{Secret: a.Secret}) }, "a/1", nil},
+		{"a refused verify writes nothing", func() { st.Verify(ctx, VerifyRequest{Secret: a.Secret, Environment: "dev"}) }, "", nil},
+		{"a verifier's batch", func() {
+			st.RecordUses(ctx, []Use{{ID: b.Key.ID, At: clk.Now(), Count: 3}, {ID: c.Key.ID, At: clk.Now(), Count: 1}})
+		}, "b/3,c/1", nil},
+		{"a use and a rule change of one key come once", func() {
+			st.Verify(ctx, VerifyRequest{Secret: a.Secret})
+			st.SetDisabled(ctx, a.Key.ID, true)
+		}, "a/2", nil},
+		{"create and delete", func() {
+			mustCreate(t, st, CreateRequest{Name: "d"})
+			st.DeleteKey(ctx, c.Key.ID)
+		}, "d/0", []string{c.Key.ID}},
+		{"a batch naming a deleted key", func() {
+			st.RecordUses(ctx, []Use{{ID: c.Key.ID, At: clk.Now(), Count: 1}})
+		}, "", nil},
+	}
+	for _, s := range steps {
+		s.do()
+		ch, err := st.Updates(ctx, pos)
+		if err != nil || ch.Reset {
+			t.Fatalf("%s: %+v %v", s.name, ch, err)
+		}
+		if got := keyNames(ch.Keys); got != s.keys || fmt.Sprint(ch.Removed) != fmt.Sprint(s.removed) {
+			t.Fatalf("%s: keys %q removed %v; want %q %v", s.name, got, ch.Removed, s.keys, s.removed)
+		}
+		pos = ch.Position()
+	}
+	// What the updates said matches a fresh snapshot.
+	snap, pos2, _ := st.Snapshot(ctx)
+	if pos2 != pos || keyNames(snap) != "a/2,b/3,d/0" {
+		t.Fatalf("snapshot %s at %+v, followed to %+v", keyNames(snap), pos2, pos)
+	}
+}
+
+func TestUpdatesAskForASnapshotWhenTheyCannotContinue(t *testing.T) {
+	st := newAny(t, Options{})
+	a := mustCreate(t, st, CreateRequest{Name: "a"})
+	_, pos, _ := st.Snapshot(ctx)
+	for _, from := range []Position{{Audit: pos.Audit + 1, Usage: pos.Usage}, {Audit: pos.Audit, Usage: pos.Usage + 1}} {
+		if ch, err := st.Updates(ctx, from); err != nil || !ch.Reset {
+			t.Fatalf("from the future %+v: %+v %v", from, ch, err)
+		}
+	}
+	// A reader away longer than the journal keeps must re-read everything.
+	for i := 0; i < usageJournalLen; i++ {
+		st.RecordUses(ctx, []Use{{ID: a.Key.ID, At: time.Now(), Count: 1}})
+	}
+	if ch, _ := st.Updates(ctx, pos); ch.Reset || keyNames(ch.Keys) != fmt.Sprintf("a/%d", usageJournalLen) {
+		t.Fatalf("at the journal's edge: %+v", ch)
+	}
+	st.RecordUses(ctx, []Use{{ID: a.Key.ID, At: time.Now(), Count: 1}})
+	if ch, _ := st.Updates(ctx, pos); !ch.Reset {
+		t.Fatalf("past the journal: %+v", ch)
+	}
+}
+
+// The journal keeps a bounded number of entries: a store used all day
+// does not grow by its uses.
+func TestUsageJournalStaysBounded(t *testing.T) {
+	st := newAny(t, Options{})
+	a := mustCreate(t, st, CreateRequest{Name: "a"})
+	for i := 0; i < usageJournalLen+30; i++ {
+		st.RecordUses(ctx, []Use{{ID: a.Key.ID, At: time.Now(), Count: 1}})
+	}
+	n := 0
+	err := st.(interface{ view(func(kv) error) error }).view(func(tx kv) error {
+		return tx.Bucket(bucketMeta).ForEach(func(k, _ []byte) error {
+			if strings.HasPrefix(string(k), "uses/") {
+				n++
+			}
+			return nil
+		})
+	})
+	if err != nil || n != usageJournalLen {
+		t.Fatalf("%d journal entries, %v", n, err)
 	}
 }

@@ -22,6 +22,12 @@ type Store interface {
 	// when to re-read it and how urgently.
 	Generation(ctx context.Context) (Generation, error)
 
+	// Snapshot reads every key with the position they reflect; Updates
+	// then reads only what changed after it, so a view follows a million
+	// keys without re-reading them.
+	Snapshot(ctx context.Context) ([]model.Key, Position, error)
+	Updates(ctx context.Context, from Position) (Changes, error)
+
 	CreateKey(ctx context.Context, req CreateRequest) (Created, error)
 	ListKeys(ctx context.Context, f Filter) ([]model.Key, error)
 	GetKey(ctx context.Context, id string) (model.Key, error)

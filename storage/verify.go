@@ -62,7 +62,10 @@ func (b *core) Verify(ctx context.Context, req VerifyRequest) (VerifyResult, err
 		}
 		k.UseCount++
 		res.Key = k
-		return tx.Bucket(bucketKeys).Put([]byte(k.ID), model.EncodeKey(nil, &k))
+		if err := tx.Bucket(bucketKeys).Put([]byte(k.ID), model.EncodeKey(nil, &k)); err != nil {
+			return err
+		}
+		return journalUses(tx, []string{k.ID})
 	})
 	if errors.Is(err, errNoWrite) {
 		err = nil
