@@ -46,12 +46,11 @@ const (
 // Messages from storage Cmds.
 type (
 	loadedMsg struct {
-		set      *keyset
-		gen      storage.Generation
-		envs     []model.Environment
-		channels []model.Channel
-		members  []model.Member
-		err      error
+		set *keyset
+		pos storage.Position
+		gen storage.Generation
+		cat *catalogData // nil: the catalog did not change
+		err error
 	}
 	rotatedMsg struct {
 		r   storage.Rotated
@@ -109,9 +108,13 @@ type App struct {
 	perm     *perms
 	audit    *auditView
 	gen      storage.Generation
+	pos      storage.Position // how far the keys shown follow the store
+	cat      catalogData
 	loadedAt time.Time // when the last load started
 	loading  bool
 	reloadQ  bool // a change arrived while loading
+	fullQ    bool // and a full re-read was asked for
+	loads    struct{ full, patched int }
 	status   string
 	statusOK bool
 	statusAt time.Time
@@ -145,39 +148,79 @@ func New(opt Options) *App {
 
 func (a *App) Init() tea.Cmd {
 	a.loading, a.loadedAt = true, time.Now()
-	return tea.Batch(a.loadCmd(), a.pollCmd())
+	return tea.Batch(a.loadCmd(true), a.pollCmd())
 }
 
 func (a *App) pollCmd() tea.Cmd { return tickAfter(a.opt.PollEvery, pollMsg{}) }
 
-// loadCmd reads everything the views show, off the UI loop.
-func (a *App) loadCmd() tea.Cmd {
-	st, ctx := a.opt.Store, a.ctx
+// catalogData is what the store holds besides keys.
+type catalogData struct {
+	envs     []model.Environment
+	channels []model.Channel
+	members  []model.Member
+}
+
+// loadCmd reads what the views show, off the UI loop. With a set shown and
+// full false it reads only the keys that changed since (storage.Updates)
+// and patches them into a new set, so following a store with a verifier
+// flushing every second costs next to nothing even at a million keys; it
+// reads a snapshot of every key the first time, on ctrl+r, and when the
+// store cannot say what changed.
+func (a *App) loadCmd(full bool) tea.Cmd {
+	st, ctx, old, pos, gen0 := a.opt.Store, a.ctx, a.keys.set, a.pos, a.gen
+	if old == nil {
+		full = true
+	}
 	return func() tea.Msg {
 		gen, err := st.Generation(ctx)
 		if err != nil {
 			return loadedMsg{err: err}
 		}
-		keys, err := st.ListKeys(ctx, storage.Filter{})
-		if err != nil {
-			return loadedMsg{err: err}
+		var set *keyset
+		if !full {
+			ch, err := st.Updates(ctx, pos)
+			if err != nil {
+				return loadedMsg{err: err}
+			}
+			if ch.Reset {
+				full = true
+			} else {
+				set, pos = old.patch(ch.Keys, ch.Removed), ch.Position()
+			}
 		}
-		envs, err := st.Environments(ctx)
-		if err != nil {
-			return loadedMsg{err: err}
+		if full {
+			keys, p, err := st.Snapshot(ctx)
+			if err != nil {
+				return loadedMsg{err: err}
+			}
+			set, pos = newKeyset(keys), p
 		}
-		chs, err := st.Channels(ctx)
-		if err != nil {
-			return loadedMsg{err: err}
-		}
-		ms, err := st.Members(ctx)
-		if err != nil {
-			return loadedMsg{err: err}
-		}
-		set := newKeyset(keys)
 		set.order(sortLastUsed) // the default order, ready before the first frame
-		return loadedMsg{set: set, gen: gen, envs: envs, channels: chs, members: ms}
+		msg := loadedMsg{set: set, pos: pos, gen: gen}
+		// Environments, channels and members change only with Generation.Keys.
+		if full || gen.Keys != gen0.Keys {
+			if msg.cat, err = readCatalog(ctx, st); err != nil {
+				return loadedMsg{err: err}
+			}
+		}
+		return msg
 	}
+}
+
+func readCatalog(ctx context.Context, st storage.Store) (*catalogData, error) {
+	envs, err := st.Environments(ctx)
+	if err != nil {
+		return nil, err
+	}
+	chs, err := st.Channels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := st.Members(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &catalogData{envs: envs, channels: chs, members: ms}, nil
 }
 
 func (a *App) genCmd() tea.Cmd {
@@ -248,12 +291,12 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		// which keeps a big table's re-reads off a busy machine.
 		since := time.Since(a.loadedAt)
 		if (msg.gen.Keys != a.gen.Keys && since >= keysEvery) || (msg.gen.Any != a.gen.Any && since >= usageEvery) {
-			return a, a.reload()
+			return a, a.reload(false)
 		}
 		return a, nil
 
 	case reloadMsg:
-		return a, a.reload()
+		return a, a.reload(true)
 
 	case loadedMsg:
 		a.loading = false
@@ -261,14 +304,26 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.err != nil {
 			a.storeError(msg.err)
 		} else {
-			a.gen = msg.gen
-			a.perm.members = model.Members(msg.members)
-			if a.perm.members == nil {
-				a.perm.members = model.Members{}
+			if msg.set != a.keys.set {
+				if msg.set.byID == a.keys.setFamily() {
+					a.loads.patched++
+				} else {
+					a.loads.full++
+				}
 			}
-			a.keys.setCatalog(msg.envs, msg.channels)
-			cmds = append(cmds, a.keys.setData(msg.set))
-			a.catalog.setData(msg.envs, msg.channels, msg.members, countKeys(msg.set))
+			a.gen, a.pos = msg.gen, msg.pos
+			if msg.cat != nil {
+				a.cat = *msg.cat
+				a.perm.members = model.Members(a.cat.members)
+				if a.perm.members == nil {
+					a.perm.members = model.Members{}
+				}
+				a.keys.setCatalog(a.cat.envs, a.cat.channels)
+			}
+			if msg.set != a.keys.set {
+				cmds = append(cmds, a.keys.setData(msg.set))
+			}
+			a.catalog.setData(a.cat.envs, a.cat.channels, a.cat.members, countKeys(msg.set))
 			a.refreshDetails(msg.set)
 			if strings.HasPrefix(a.status, "The store is busy") {
 				a.status = ""
@@ -276,7 +331,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		if a.reloadQ {
 			a.reloadQ = false
-			cmds = append(cmds, a.reload())
+			cmds = append(cmds, a.reload(a.fullQ))
 		}
 		return a, tea.Batch(cmds...)
 
@@ -295,7 +350,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		a.reveal.out = a.out
 		a.screen = screenReveal
 		a.layout()
-		return a, tea.Batch(a.copyCmd(msg.c.Secret), a.reload())
+		return a, tea.Batch(a.copyCmd(msg.c.Secret), a.reload(false))
 
 	case copyAgainMsg:
 		if a.reveal != nil {
@@ -392,7 +447,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		default:
 			a.setStatus(fmt.Sprintf("Enabled %s.", msg.key.Name), true)
 		}
-		return a, a.reload()
+		return a, a.reload(false)
 
 	case confirmedMsg:
 		a.confirm = nil
@@ -416,7 +471,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case rotatedMsg:
 		if msg.err != nil {
 			a.setStatus(format.Sentence(msg.err.Error()), false)
-			return a, a.reload()
+			return a, a.reload(false)
 		}
 		a.reveal = newRevealView(&a.st, msg.r.New.Key, msg.r.New.Secret, msg.r.New.Grown, a.opt.Clipboard.ClearAfter)
 		a.reveal.out = a.out
@@ -424,7 +479,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		a.setStatus(fmt.Sprintf("Rotated %s; the old key works until %s.", msg.r.Old.Name, format.Stamp(msg.r.Old.ExpiresAt)), true)
 		a.screen = screenReveal
 		a.layout()
-		return a, tea.Batch(a.copyCmd(msg.r.New.Secret), a.reload())
+		return a, tea.Batch(a.copyCmd(msg.r.New.Secret), a.reload(false))
 
 	case openAuditMsg:
 		st, ctx := a.opt.Store, a.ctx
@@ -452,7 +507,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		} else {
 			a.setStatus(fmt.Sprintf("Deleted %s (%s/%s). It stops working now.", msg.key.Name, msg.key.Channel, msg.key.Environment), true)
 		}
-		return a, a.reload()
+		return a, a.reload(false)
 
 	case openCatalogMsg:
 		a.screen = screenCatalog
@@ -467,7 +522,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		} else {
 			a.setStatus(msg.what, true)
 		}
-		return a, a.reload()
+		return a, a.reload(false)
 
 	case cancelMsg:
 		switch a.screen {
@@ -576,13 +631,14 @@ const (
 	usageEvery = 1400 * time.Millisecond
 )
 
-func (a *App) reload() tea.Cmd {
+// reload re-reads the store: only what changed, or everything when full.
+func (a *App) reload(full bool) tea.Cmd {
 	if a.loading {
-		a.reloadQ = true
+		a.reloadQ, a.fullQ = true, a.fullQ || full
 		return nil
 	}
-	a.loading, a.loadedAt = true, time.Now()
-	return a.loadCmd()
+	a.loading, a.loadedAt, a.fullQ = true, time.Now(), false
+	return a.loadCmd(full)
 }
 
 func (a *App) copyCmd(secret string) tea.Cmd {
@@ -628,20 +684,33 @@ func (a *App) refreshDetails(set *keyset) {
 	if a.details == nil {
 		return
 	}
-	for i := range set.keys {
-		if set.keys[i].ID == a.details.key.ID {
-			a.details.key = set.keys[i]
-			return
-		}
+	if i, ok := set.indexOf(a.details.key.ID); ok && !set.gone(i) {
+		a.details.key = *set.key(i)
+		return
 	}
 	a.details.gone = true
 }
 
+// countKeys counts the live keys per environment ("env:NAME") and channel
+// ("ch:NAME") from the dense columns.
 func countKeys(set *keyset) map[string]int {
+	envs, chs := make([]int, len(set.envIDs)+1), make([]int, len(set.chIDs)+1)
+	for i := range set.envOf {
+		if e := set.envOf[i]; e != 0 {
+			envs[e]++
+			chs[set.chOf[i]]++
+		}
+	}
 	m := map[string]int{}
-	for i := range set.keys {
-		m["env:"+set.keys[i].Environment]++
-		m["ch:"+set.keys[i].Channel]++
+	for name, id := range set.envIDs {
+		if envs[id] > 0 {
+			m["env:"+name] = envs[id]
+		}
+	}
+	for name, id := range set.chIDs {
+		if chs[id] > 0 {
+			m["ch:"+name] = chs[id]
+		}
 	}
 	return m
 }

@@ -221,7 +221,7 @@ func TestFilterSortAndTabs(t *testing.T) {
 		t.Fatalf("query %+v", a.keys.q)
 	}
 	for _, r := range a.keys.rows {
-		if a.keys.rowsOf.keys[r].Environment != "prod" {
+		if a.keys.rowsOf.key(r).Environment != "prod" {
 			t.Fatal("a non-prod key on the prod tab")
 		}
 	}
@@ -572,7 +572,19 @@ func TestLiveReloadFromAnotherProcess(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("a use took %v to show", d)
 	}
-	h.final(t)
+	// A delete from a shell takes the key away.
+	if _, err := other.DeleteKey(context.Background(), first.Key.ID); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor(t, "1 keys")
+	// All of it came through the change feed: one snapshot at start, then patches.
+	a := h.final(t)
+	if a.loads.full != 1 || a.loads.patched < 3 {
+		t.Fatalf("loads: %+v; want 1 full and a patch per change", a.loads)
+	}
+	if i, ok := a.keys.set.indexOf(first.Key.ID); (ok && !a.keys.set.gone(i)) || a.keys.set.count() != 1 {
+		t.Fatalf("the deleted key is still there: %d keys", a.keys.set.count())
+	}
 }
 
 // findString walks v for a string containing s and returns where it is.
@@ -727,7 +739,7 @@ func TestQuickFiltersForReview(t *testing.T) {
 	a := h.final(t)
 	var names []string
 	for _, r := range a.keys.rows {
-		names = append(names, a.keys.rowsOf.keys[r].Name)
+		names = append(names, a.keys.rowsOf.key(r).Name)
 	}
 	// partner feed (used 120d ago), old export (300d); ios build was made 30d ago.
 	if strings.Join(names, ",") != "partner feed,old export" {

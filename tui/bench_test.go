@@ -26,7 +26,7 @@ func benchApp(b *testing.B, n int) (*App, storage.Store) {
 // load runs the app's start-up load as the program would, synchronously.
 func load(b *testing.B, a *App) {
 	a.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
-	msg := a.loadCmd()()
+	msg := a.loadCmd(true)()
 	if lm, ok := msg.(loadedMsg); ok && lm.err != nil {
 		b.Fatal(lm.err)
 	}

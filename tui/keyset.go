@@ -2,6 +2,9 @@ package tui
 
 import (
 	"bytes"
+	"cmp"
+	"iter"
+	"maps"
 	"runtime"
 	"slices"
 	"strings"
@@ -34,18 +37,35 @@ func (s sortMode) String() string {
 // channel and times in dense columns, and one order per sort mode, each
 // made once. Filtering scans the dense data in index order (cache-friendly,
 // split across cores) into a bitset, then walks the sort order through it.
+//
+// A keyset never changes once built, so a filter may read it off the UI
+// loop. A change in the store makes a new keyset by patch: the columns
+// are copied, the loaded records and their text are shared, and the
+// records that changed or were added live in a small overlay. Indexes keep
+// their meaning from one patch to the next; a removed key's index stays,
+// marked gone.
 type keyset struct {
-	keys []model.Key
+	base   []model.Key // the records as loaded
+	hay    []byte      // the base records' search text, back to back
+	hayOff []uint32    // base key i's text is hay[hayOff[i]:hayOff[i+1]]
+	byID   *idIndex    // finds a base record's index; shared by patches
 
-	hay     []byte   // every key's search text, back to back
-	hayOff  []uint32 // key i's text is hay[hayOff[i]:hayOff[i+1]]
-	envOf   []uint16 // index into envNames
-	chOf    []uint16 // index into chNames
+	// The overlay: nil ov means none. ov[i] < 0: key i is base[i]; else
+	// it is ovKeys[ov[i]], with its text at ovHay[ovHayOff[ov[i]]:…].
+	ov       []int32
+	ovKeys   []model.Key
+	ovHay    []byte
+	ovHayOff []uint32
+	ovIDs    map[string]int32 // index of each key added since the load
+
+	envOf   []uint16 // index into envIDs; 0: the key is gone
+	chOf    []uint16 // index into chIDs
 	used    []int64  // last used, unix ns; 0 never
 	created []int64  // unix ns
 	expires []int64  // unix ns; 0 never
 	envIDs  map[string]uint16
 	chIDs   map[string]uint16
+	live    int
 
 	mu     sync.Mutex
 	orders [sortModes][]int32
@@ -53,41 +73,240 @@ type keyset struct {
 
 func newKeyset(keys []model.Key) *keyset {
 	n := len(keys)
-	ks := &keyset{keys: keys, hayOff: make([]uint32, n+1), envOf: make([]uint16, n), chOf: make([]uint16, n),
+	ks := &keyset{base: keys, hayOff: make([]uint32, n+1), envOf: make([]uint16, n), chOf: make([]uint16, n),
 		used: make([]int64, n), created: make([]int64, n), expires: make([]int64, n),
-		envIDs: map[string]uint16{}, chIDs: map[string]uint16{}}
+		envIDs: map[string]uint16{}, chIDs: map[string]uint16{}, live: n, byID: newIDIndex(keys)}
 	ks.hay = make([]byte, 0, n*56)
-	intern := func(m map[string]uint16, s string) uint16 {
-		if id, ok := m[s]; ok {
-			return id
-		}
-		id := uint16(len(m) + 1)
-		m[s] = id
-		return id
-	}
-	sep := func() { ks.hay = append(ks.hay, 0) }
 	for i := range keys {
-		k := &keys[i]
 		ks.hayOff[i] = uint32(len(ks.hay))
-		ks.hay = appendLower(ks.hay, k.Name)
-		sep()
-		ks.hay = appendLower(ks.hay, k.Channel)
-		sep()
-		ks.hay = appendLower(ks.hay, k.Environment)
-		sep()
-		for _, s := range k.Scopes {
-			ks.hay = appendLower(ks.hay, s)
-			ks.hay = append(ks.hay, ' ')
-		}
-		sep()
-		ks.hay = appendLower(ks.hay, k.Hint)
-		sep()
-		ks.hay = appendLower(ks.hay, k.CreatedBy)
-		ks.envOf[i], ks.chOf[i] = intern(ks.envIDs, k.Environment), intern(ks.chIDs, k.Channel)
-		ks.used[i], ks.created[i], ks.expires[i] = unixOrZero(k.LastUsedAt), unixOrZero(k.CreatedAt), unixOrZero(k.ExpiresAt)
+		ks.hay = appendSearchText(ks.hay, &keys[i])
+		ks.setColumns(i, &keys[i])
 	}
 	ks.hayOff[n] = uint32(len(ks.hay))
 	return ks
+}
+
+// appendSearchText appends what the filter matches in k, lower-cased,
+// name first (sorting by name reads it back).
+func appendSearchText(hay []byte, k *model.Key) []byte {
+	hay = appendLower(hay, k.Name)
+	hay = append(hay, 0)
+	hay = appendLower(hay, k.Channel)
+	hay = append(hay, 0)
+	hay = appendLower(hay, k.Environment)
+	hay = append(hay, 0)
+	for _, s := range k.Scopes {
+		hay = appendLower(hay, s)
+		hay = append(hay, ' ')
+	}
+	hay = append(hay, 0)
+	hay = appendLower(hay, k.Hint)
+	hay = append(hay, 0)
+	return appendLower(hay, k.CreatedBy)
+}
+
+func (ks *keyset) setColumns(i int, k *model.Key) {
+	ks.envOf[i], ks.chOf[i] = intern(ks.envIDs, k.Environment), intern(ks.chIDs, k.Channel)
+	ks.used[i], ks.created[i], ks.expires[i] = unixOrZero(k.LastUsedAt), unixOrZero(k.CreatedAt), unixOrZero(k.ExpiresAt)
+}
+
+func intern(m map[string]uint16, s string) uint16 {
+	if id, ok := m[s]; ok {
+		return id
+	}
+	id := uint16(len(m) + 1)
+	m[s] = id
+	return id
+}
+
+// size is the number of indexes, gone ones included; count the live keys.
+func (ks *keyset) size() int  { return len(ks.envOf) }
+func (ks *keyset) count() int { return ks.live }
+
+func (ks *keyset) gone(i int32) bool { return ks.envOf[i] == 0 }
+
+// key is the record at index i.
+func (ks *keyset) key(i int32) *model.Key {
+	if ks.ov != nil {
+		if s := ks.ov[i]; s >= 0 {
+			return &ks.ovKeys[s]
+		}
+	}
+	return &ks.base[i]
+}
+
+// text is key i's search text.
+func (ks *keyset) text(i int32) []byte {
+	if ks.ov != nil {
+		if s := ks.ov[i]; s >= 0 {
+			return ks.ovHay[ks.ovHayOff[s]:ks.ovHayOff[s+1]]
+		}
+	}
+	return ks.hay[ks.hayOff[i]:ks.hayOff[i+1]]
+}
+
+// all yields every live key in index order.
+func (ks *keyset) all() iter.Seq[*model.Key] {
+	return func(yield func(*model.Key) bool) {
+		for i := range int32(ks.size()) {
+			if !ks.gone(i) && !yield(ks.key(i)) {
+				return
+			}
+		}
+	}
+}
+
+// indexOf finds a key by id, gone or not.
+func (ks *keyset) indexOf(id string) (int32, bool) {
+	if i, ok := ks.ovIDs[id]; ok {
+		return i, true
+	}
+	return ks.byID.find(ks.base, id)
+}
+
+// idIndex finds a base record by id: a binary search when the records came
+// sorted by id (as both stores list them), else a map made once.
+type idIndex struct {
+	sorted bool
+	once   sync.Once
+	m      map[string]int32
+}
+
+func newIDIndex(keys []model.Key) *idIndex {
+	return &idIndex{sorted: slices.IsSortedFunc(keys, func(a, b model.Key) int { return strings.Compare(a.ID, b.ID) })}
+}
+
+func (x *idIndex) find(keys []model.Key, id string) (int32, bool) {
+	if x.sorted {
+		i, ok := slices.BinarySearchFunc(keys, id, func(k model.Key, id string) int { return strings.Compare(k.ID, id) })
+		return int32(i), ok
+	}
+	x.once.Do(func() {
+		x.m = make(map[string]int32, len(keys))
+		for i := range keys {
+			x.m[keys[i].ID] = int32(i)
+		}
+	})
+	i, ok := x.m[id]
+	return i, ok
+}
+
+// rebuildAbove is how big the overlay may grow, as a share of the keys,
+// before a patch builds a fresh keyset from the records in memory instead.
+const rebuildAbove = 8
+
+// patch returns a keyset with changed and removed applied.
+func (ks *keyset) patch(changed []model.Key, removed []string) *keyset {
+	if len(changed) == 0 && len(removed) == 0 {
+		return ks
+	}
+	n := ks.size()
+	if len(ks.ovKeys)+len(changed)+(n-ks.live) > n/rebuildAbove+256 {
+		return ks.rebuild(changed, removed)
+	}
+	p := &keyset{base: ks.base, hay: ks.hay, hayOff: ks.hayOff, byID: ks.byID,
+		ovKeys: slices.Clone(ks.ovKeys), ovIDs: maps.Clone(ks.ovIDs),
+		envOf: slices.Clone(ks.envOf), chOf: slices.Clone(ks.chOf), used: slices.Clone(ks.used),
+		created: slices.Clone(ks.created), expires: slices.Clone(ks.expires),
+		envIDs: maps.Clone(ks.envIDs), chIDs: maps.Clone(ks.chIDs), live: ks.live}
+	if p.ovIDs == nil {
+		p.ovIDs = map[string]int32{}
+	}
+	if ks.ov != nil {
+		p.ov = slices.Clone(ks.ov)
+	} else {
+		p.ov = make([]int32, n)
+		for i := range p.ov {
+			p.ov[i] = -1
+		}
+	}
+	touched := make(map[int32]bool, len(changed)+len(removed))
+	for _, id := range removed {
+		if i, ok := p.indexOf(id); ok && !p.gone(i) {
+			p.envOf[i] = 0
+			p.live--
+			touched[i] = true
+		}
+	}
+	for _, k := range changed {
+		i, ok := p.indexOf(k.ID)
+		switch {
+		case !ok:
+			i = int32(p.size())
+			p.ovIDs[k.ID] = i
+			p.ov = append(p.ov, -1)
+			p.envOf, p.chOf = append(p.envOf, 0), append(p.chOf, 0)
+			p.used, p.created, p.expires = append(p.used, 0), append(p.created, 0), append(p.expires, 0)
+			p.live++
+		case p.gone(i):
+			p.live++
+		}
+		if p.ov[i] < 0 {
+			p.ov[i] = int32(len(p.ovKeys))
+			p.ovKeys = append(p.ovKeys, k)
+		} else {
+			p.ovKeys[p.ov[i]] = k
+		}
+		p.setColumns(int(i), &k)
+		touched[i] = true
+	}
+	p.ovHayOff = make([]uint32, len(p.ovKeys)+1)
+	for s := range p.ovKeys {
+		p.ovHayOff[s] = uint32(len(p.ovHay))
+		p.ovHay = appendSearchText(p.ovHay, &p.ovKeys[s])
+	}
+	p.ovHayOff[len(p.ovKeys)] = uint32(len(p.ovHay))
+	for mode := range sortModes {
+		if ks.hasOrder(mode) {
+			p.orders[mode] = p.reorder(mode, ks.order(mode), touched)
+		}
+	}
+	return p
+}
+
+// rebuild makes a fresh keyset of the live records with the changes applied.
+func (ks *keyset) rebuild(changed []model.Key, removed []string) *keyset {
+	drop := make(map[string]bool, len(changed)+len(removed))
+	for _, id := range removed {
+		drop[id] = true
+	}
+	for i := range changed {
+		drop[changed[i].ID] = true
+	}
+	keys := make([]model.Key, 0, ks.live+len(changed))
+	for k := range ks.all() {
+		if !drop[k.ID] {
+			keys = append(keys, *k)
+		}
+	}
+	keys = append(keys, changed...)
+	slices.SortFunc(keys, func(a, b model.Key) int { return strings.Compare(a.ID, b.ID) })
+	return newKeyset(keys)
+}
+
+// reorder is old with the touched keys taken out and, where still live,
+// put back in their new places: one merge, not a sort of every key.
+func (p *keyset) reorder(mode sortMode, old []int32, touched map[int32]bool) []int32 {
+	var moved []int32
+	for i := range touched {
+		if !p.gone(i) {
+			moved = append(moved, i)
+		}
+	}
+	cmp := p.compare(mode)
+	slices.SortFunc(moved, cmp)
+	out := make([]int32, 0, p.live)
+	for _, i := range old {
+		if touched[i] {
+			continue
+		}
+		for len(moved) > 0 && cmp(moved[0], i) < 0 {
+			out = append(out, moved[0])
+			moved = moved[1:]
+		}
+		out = append(out, i)
+	}
+	return append(out, moved...)
 }
 
 func unixOrZero(t time.Time) int64 {
@@ -116,61 +335,63 @@ func appendLower(dst []byte, s string) []byte {
 	return dst
 }
 
-// order returns the keys' indexes in mode's order, computing it once.
+// order returns the live keys' indexes in mode's order, computing it once.
 func (ks *keyset) order(mode sortMode) []int32 {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	if o := ks.orders[mode]; o != nil {
 		return o
 	}
-	keys := ks.keys
-	o := make([]int32, len(keys))
-	for i := range o {
-		o[i] = int32(i)
-	}
-	// Times sort as int64 with the "absent" case mapped to the far end.
-	const far = int64(1) << 62
-	rank := make([]int64, len(keys))
-	for i := range keys {
-		switch mode {
-		case sortLastUsed:
-			if ks.used[i] == 0 {
-				rank[i] = far
-			} else {
-				rank[i] = -ks.used[i]
-			}
-		case sortCreated:
-			rank[i] = -ks.created[i]
-		case sortExpiry:
-			if ks.expires[i] == 0 {
-				rank[i] = far
-			} else {
-				rank[i] = ks.expires[i]
-			}
+	o := make([]int32, 0, ks.live)
+	for i := range int32(ks.size()) {
+		if !ks.gone(i) {
+			o = append(o, i)
 		}
 	}
-	// Ties keep load order (the store's id order): a stable sort on indexes
-	// in ascending order needs no tie-break of its own.
-	if mode == sortName {
-		slices.SortStableFunc(o, func(a, b int32) int { return bytes.Compare(ks.nameOf(a), ks.nameOf(b)) })
-	} else {
-		slices.SortStableFunc(o, func(a, b int32) int {
-			switch {
-			case rank[a] < rank[b]:
-				return -1
-			case rank[a] > rank[b]:
-				return 1
-			}
-			return 0
-		})
-	}
+	slices.SortFunc(o, ks.compare(mode))
 	ks.orders[mode] = o
 	return o
 }
 
+// compare orders two keys for mode; ties go by index (the store's id
+// order at load), so an order is total and a patch can merge into it.
+func (ks *keyset) compare(mode sortMode) func(a, b int32) int {
+	if mode == sortName {
+		return func(a, b int32) int {
+			if c := bytes.Compare(ks.nameOf(a), ks.nameOf(b)); c != 0 {
+				return c
+			}
+			return cmp.Compare(a, b)
+		}
+	}
+	// Times sort as int64 with the "absent" case mapped to the far end.
+	const far = int64(1) << 62
+	rank := func(i int32) int64 {
+		switch mode {
+		case sortLastUsed: // most recent first, never used last
+			if ks.used[i] == 0 {
+				return far
+			}
+			return -ks.used[i]
+		case sortCreated:
+			return -ks.created[i]
+		}
+		if ks.expires[i] == 0 {
+			return far
+		}
+		return ks.expires[i]
+	}
+	return func(a, b int32) int {
+		if c := cmp.Compare(rank(a), rank(b)); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	}
+}
+
 // nameOf is key i's lower-cased name, the first field of its search text.
 func (ks *keyset) nameOf(i int32) []byte {
-	h := ks.hay[ks.hayOff[i]:ks.hayOff[i+1]]
+	h := ks.text(i)
 	return h[:bytes.IndexByte(h, 0)]
 }
 
@@ -249,7 +470,7 @@ func (ks *keyset) compile(q query, now time.Time) matcher {
 
 func (m *matcher) match(i int) bool {
 	ks := m.ks
-	if (m.env != 0 && ks.envOf[i] != m.env) || (m.ch != 0 && ks.chOf[i] != m.ch) {
+	if e := ks.envOf[i]; e == 0 || (m.env != 0 && e != m.env) || (m.ch != 0 && ks.chOf[i] != m.ch) {
 		return false
 	}
 	switch m.quick {
@@ -271,7 +492,7 @@ func (m *matcher) match(i int) bool {
 		}
 	}
 	if len(m.words) > 0 {
-		h := ks.hay[ks.hayOff[i]:ks.hayOff[i+1]]
+		h := ks.text(int32(i))
 		for _, w := range m.words {
 			if !bytes.Contains(h, w) {
 				return false
@@ -301,7 +522,7 @@ func (ks *keyset) filter(q query, within []int32, now time.Time) []int32 {
 		return out
 	}
 	// Pass 1: every key in index order, in parallel, into a bitset.
-	n := len(ks.keys)
+	n := ks.size()
 	bits := make([]uint64, (n+63)/64)
 	counts := make([]int, runtime.GOMAXPROCS(0))
 	parts := len(counts)

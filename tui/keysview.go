@@ -115,7 +115,7 @@ type keysView struct {
 	now    func() time.Time
 
 	set     *keyset
-	rows    []int32 // what the table shows, indexes into rowsOf.keys
+	rows    []int32 // what the table shows, indexes into rowsOf
 	rowsOf  *keyset // the set rows index; set may be newer while a filter runs
 	shown   query   // the query rows answer
 	q       query   // the query asked for
@@ -177,7 +177,7 @@ func (v *keysView) setData(set *keyset) tea.Cmd {
 // it stays at the same position.
 func (v *keysView) moveTo(id string) {
 	for i, r := range v.rows {
-		if v.rowsOf.keys[r].ID == id {
+		if v.rowsOf.key(r).ID == id {
 			v.table.cursor = i
 			v.table.clamp()
 			return
@@ -212,12 +212,12 @@ func (v *keysView) refilter(full bool) tea.Cmd {
 	}
 	v.seq++
 	seq, set, q, now := v.seq, v.set, v.q, v.now()
-	n := len(set.keys)
+	n := set.size()
 	if within != nil {
 		n = len(within)
 	}
 	cheap := q.empty() && within == nil && set.hasOrder(q.sort)
-	if cheap || (n <= asyncFilterAbove && (set.hasOrder(q.sort) || len(set.keys) <= asyncFilterAbove)) {
+	if cheap || (n <= asyncFilterAbove && (set.hasOrder(q.sort) || set.size() <= asyncFilterAbove)) {
 		v.apply(filteredMsg{seq: seq, set: set, q: q, rows: set.filter(q, within, now)})
 		return nil
 	}
@@ -232,7 +232,8 @@ func (v *keysView) apply(m filteredMsg) {
 		return // a newer query or load has replaced it
 	}
 	keep, had := v.selected()
-	sameSet := v.rowsOf == m.set
+	// A patched set keeps its indexes' meaning (they share byID).
+	sameSet := v.rowsOf != nil && v.rowsOf.byID == m.set.byID
 	var keepIdx int32 = -1
 	if had && sameSet {
 		keepIdx = v.rows[v.table.cursor]
@@ -241,7 +242,7 @@ func (v *keysView) apply(m filteredMsg) {
 	v.table.SetRows(len(v.rows))
 	switch {
 	case keepIdx >= 0:
-		// Same keys: find the selected index, a scan of int32s, not of keys.
+		// Same index space: find the selected index, a scan of int32s, not of keys.
 		if i := slices.Index(v.rows, keepIdx); i >= 0 {
 			v.table.cursor = i
 			v.table.clamp()
@@ -255,7 +256,7 @@ func (v *keysView) selected() (model.Key, bool) {
 	if v.rowsOf == nil || len(v.rows) == 0 || v.table.cursor >= len(v.rows) {
 		return model.Key{}, false
 	}
-	return v.rowsOf.keys[v.rows[v.table.cursor]], true
+	return *v.rowsOf.key(v.rows[v.table.cursor]), true
 }
 
 // SetSize gives the view its share of the screen.
@@ -408,16 +409,16 @@ func (v *keysView) View() string {
 		b.WriteString(strings.Repeat("\n", max(0, v.table.height)))
 	case v.picking:
 		b.WriteString(v.pickerView())
-	case len(v.set.keys) == 0:
+	case v.set.count() == 0:
 		b.WriteString(v.emptyView("No keys yet.", "Press n to create your first key, or ? for every binding."))
 	case len(v.rows) == 0 && !v.pending:
 		b.WriteString(v.emptyView("No keys match.", "Press esc to clear the filter, or tab to change environment."))
 	default:
 		now := v.now()
 		b.WriteString(v.table.View(v.st.Header, func(r, c int) string {
-			return cellText(&v.rowsOf.keys[v.rows[r]], c, now)
+			return cellText(v.rowsOf.key(v.rows[r]), c, now)
 		}, func(r int) lipgloss.Style {
-			k := &v.rowsOf.keys[v.rows[r]]
+			k := v.rowsOf.key(v.rows[r])
 			if st, ok := v.st.Health[k.Health(now)]; ok {
 				return st
 			}
@@ -493,10 +494,10 @@ func (v *keysView) statusText() string {
 	if !v.loaded {
 		return "loading…"
 	}
-	parts := []string{fmt.Sprintf("%d keys", len(v.set.keys))}
+	parts := []string{fmt.Sprintf("%d keys", v.set.count())}
 	if v.pending {
 		parts = append(parts, "filtering…")
-	} else if len(v.rows) != len(v.set.keys) {
+	} else if len(v.rows) != v.set.count() {
 		parts = append(parts, fmt.Sprintf("%d shown", len(v.rows)))
 	}
 	dir := "↓"
@@ -547,4 +548,12 @@ func cellText(k *model.Key, c int, now time.Time) string {
 		return strings.Join(k.Scopes, " ")
 	}
 	return ""
+}
+
+// setFamily names the index space of the set shown (nil before the first load).
+func (v *keysView) setFamily() *idIndex {
+	if v.set == nil {
+		return nil
+	}
+	return v.set.byID
 }

@@ -295,3 +295,22 @@ func (m *memStore) RemoveMember(_ context.Context, user string) error {
 	return nil
 }
 func (m *memStore) Backup(context.Context, string) error { return nil }
+
+// Snapshot and Updates: the memStore keeps no change feed, so any change
+// asks the app for a snapshot (the real stores' feed is tested with them).
+func (m *memStore) Snapshot(ctx context.Context) ([]model.Key, storage.Position, error) {
+	g, err := m.Generation(ctx)
+	if err != nil {
+		return nil, storage.Position{}, err
+	}
+	keys, _ := m.ListKeys(ctx, storage.Filter{})
+	return keys, storage.Position{Audit: g.Any}, nil
+}
+
+func (m *memStore) Updates(ctx context.Context, from storage.Position) (storage.Changes, error) {
+	g, err := m.Generation(ctx)
+	if err != nil {
+		return storage.Changes{}, err
+	}
+	return storage.Changes{Seq: g.Any, Reset: g.Any != from.Audit}, nil
+}

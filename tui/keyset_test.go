@@ -1,0 +1,163 @@
+package tui
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"keyden/model"
+)
+
+// randomKey makes a key whose fields collide often (names, times), so ties
+// in every sort are exercised.
+func randomKey(r *rand.Rand, id string) model.Key {
+	envs, chs := []string{"dev", "staging", "prod", "qa"}, []string{"default", "mobile", "Partner Feed"}
+	k := model.Key{ID: id, Name: fmt.Sprintf("key %d", r.IntN(40)), Environment: envs[r.IntN(len(envs))],
+		Channel: chs[r.IntN(len(chs))], CreatedAt: testNow.Add(-time.Duration(r.IntN(500)) * time.Hour), CreatedBy: "alice",
+		Hint: fmt.Sprintf("kd_dev_%04d…abcd", r.IntN(10000))}
+	if r.IntN(3) > 0 {
+		k.LastUsedAt = testNow.Add(-time.Duration(r.IntN(200)) * 24 * time.Hour)
+	}
+	if r.IntN(4) == 0 {
+		k.ExpiresAt = testNow.Add(time.Duration(r.IntN(20)-5) * 24 * time.Hour)
+	}
+	if r.IntN(2) == 0 {
+		k.Scopes = []string{"posts:read"}
+	}
+	return k
+}
+
+// ids lists the keys at rows.
+func ids(ks *keyset, rows []int32) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = ks.key(r).ID
+	}
+	return out
+}
+
+var keysetQueries = []query{
+	{}, {env: "prod"}, {channel: "mobile"}, {text: "key 1"}, {text: "partner"}, {quick: quickStale},
+	{quick: quickNeverUsed}, {quick: quickExpiring}, {env: "dev", text: "read"}, {env: "nowhere"},
+}
+
+// sameKeyset says whether got shows exactly what want shows: the same keys,
+// and the same rows in the same order for every query and sort.
+func sameKeyset(t *testing.T, step string, got, want *keyset) {
+	t.Helper()
+	if got.count() != want.count() {
+		t.Fatalf("%s: %d keys, want %d", step, got.count(), want.count())
+	}
+	for _, q := range keysetQueries {
+		for mode := range sortModes {
+			q.sort = mode
+			g, w := ids(got, got.filter(q, nil, testNow)), ids(want, want.filter(q, nil, testNow))
+			if !slices.Equal(g, w) {
+				t.Fatalf("%s: query %+v:\n got %v\nwant %v", step, q, g, w)
+			}
+		}
+	}
+	if fmt.Sprint(countKeys(got)) != fmt.Sprint(countKeys(want)) {
+		t.Fatalf("%s: counts %v, want %v", step, countKeys(got), countKeys(want))
+	}
+	for k := range want.all() {
+		i, ok := got.indexOf(k.ID)
+		if !ok || got.gone(i) || got.key(i).Name != k.Name || !got.key(i).LastUsedAt.Equal(k.LastUsedAt) {
+			t.Fatalf("%s: key %s not found as it is", step, k.ID)
+		}
+	}
+}
+
+// A chain of patches shows what a fresh load of the same records shows,
+// whatever changes: uses, rule changes, creates, deletes, a key changed
+// twice, a new key changed and removed again.
+func TestKeysetPatchMatchesAFreshLoad(t *testing.T) {
+	for seed := uint64(1); seed <= 20; seed++ {
+		r := rand.New(rand.NewPCG(seed, 7))
+		var keys []model.Key
+		for i := 0; i < 300; i++ {
+			keys = append(keys, randomKey(r, fmt.Sprintf("k%05d", i*3)))
+		}
+		// What the store holds, in the order a patched set indexes it.
+		truth := slices.Clone(keys)
+		set := newKeyset(keys)
+		set.order(sortLastUsed)
+		set.order(sortName) // two orders made before: patches must merge into them
+		next := 0
+		for step := 0; step < 12; step++ {
+			var changed []model.Key
+			var removed []string
+			for c := r.IntN(15); c > 0 && len(truth) > 0; c-- {
+				i := r.IntN(len(truth))
+				switch r.IntN(4) {
+				case 0: // used
+					truth[i].LastUsedAt = testNow.Add(-time.Duration(r.IntN(100)) * time.Minute)
+					truth[i].UseCount++
+					changed = append(changed, truth[i])
+				case 1: // a rule change
+					truth[i].Name, truth[i].Environment = fmt.Sprintf("key %d", r.IntN(40)), "prod"
+					changed = append(changed, truth[i])
+				case 2:
+					removed = append(removed, truth[i].ID)
+					truth = slices.Delete(truth, i, i+1)
+				case 3:
+					next++
+					k := randomKey(r, fmt.Sprintf("n%04d", next))
+					truth = append(truth, k)
+					changed = append(changed, k)
+				}
+			}
+			// A key both changed and removed in one step is removed: keep
+			// changed to keys still there, as the store's feed reports them.
+			changed = slices.DeleteFunc(changed, func(k model.Key) bool { return slices.Contains(removed, k.ID) })
+			for i := range changed { // the feed reports each key's current state
+				j := slices.IndexFunc(truth, func(k model.Key) bool { return k.ID == changed[i].ID })
+				changed[i] = truth[j]
+			}
+			set = set.patch(changed, removed)
+			sameKeyset(t, fmt.Sprintf("seed %d step %d", seed, step), set, newKeyset(slices.Clone(truth)))
+		}
+		if set.ov == nil {
+			t.Fatalf("seed %d: no overlay was used", seed)
+		}
+	}
+}
+
+// Past its share of the keys the overlay is folded into a fresh set.
+func TestKeysetPatchRebuildsWhenTheOverlayGrows(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	var keys []model.Key
+	for i := 0; i < 100; i++ {
+		keys = append(keys, randomKey(r, fmt.Sprintf("k%05d", i)))
+	}
+	set := newKeyset(slices.Clone(keys))
+	var changed []model.Key
+	for i := 0; i < 400; i++ {
+		changed = append(changed, randomKey(r, fmt.Sprintf("n%05d", i)))
+	}
+	keys[5].Name = "renamed"
+	changed = append(changed, keys[5])
+	got := set.patch(changed, []string{keys[0].ID})
+	if got.byID == set.byID || got.ov != nil {
+		t.Fatal("a big change was patched instead of rebuilt")
+	}
+	want := append(slices.Clone(keys[1:]), changed[:400]...)
+	slices.SortFunc(want, func(a, b model.Key) int { return strings.Compare(a.ID, b.ID) })
+	sameKeyset(t, "rebuilt", got, newKeyset(want))
+}
+
+func TestKeysetFindsKeysLoadedInAnyOrder(t *testing.T) {
+	keys := []model.Key{{ID: "b", Environment: "dev"}, {ID: "a", Environment: "dev"}, {ID: "c", Environment: "dev"}}
+	set := newKeyset(keys)
+	for want, id := range []string{"b", "a", "c"} {
+		if i, ok := set.indexOf(id); !ok || int(i) != want {
+			t.Fatalf("%s at %d %v", id, i, ok)
+		}
+	}
+	if _, ok := set.indexOf("zz"); ok {
+		t.Fatal("found a key that is not there")
+	}
+}
