@@ -287,8 +287,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return a, nil
 		}
 		// A change to keys shows at the next poll; last-used news alone (a
-		// verifier flushes every second) re-reads at most every usageEvery,
-		// which keeps a big table's re-reads off a busy machine.
+		// verifier flushes every second) is read at most every usageEvery.
 		since := time.Since(a.loadedAt)
 		if (msg.gen.Keys != a.gen.Keys && since >= keysEvery) || (msg.gen.Any != a.gen.Any && since >= usageEvery) {
 			return a, a.reload(false)
@@ -621,14 +620,13 @@ func (a *App) quit() tea.Cmd {
 	return tea.Quit
 }
 
-// The least time between re-reads: for changed keys, and for last-used
-// news alone. With the 500 ms poll a change still shows within about 1 s
-// and a use within 2 s, while a store that changes all the time (a
-// verifier flushing, a script creating keys) is re-read at most once a
-// second rather than at every poll.
+// The least time between reads of what changed: for changed keys, and for
+// last-used news alone. Each read takes only the keys that changed, so a
+// change to keys shows at the next 500 ms poll; last-used news, which a
+// verifier writes every second, is taken in at most once a second.
 const (
-	keysEvery  = time.Second
-	usageEvery = 1400 * time.Millisecond
+	keysEvery  = 400 * time.Millisecond
+	usageEvery = time.Second
 )
 
 // reload re-reads the store: only what changed, or everything when full.

@@ -137,3 +137,64 @@ func deliver(a *App, cmd tea.Cmd) {
 		a.Update(msg)
 	}
 }
+
+// Following the store while a verifier flushes last-used news for 1,000
+// keys (and a shell creates one key): "patch" is what the app does, read
+// what changed and patch it in; "full" is a whole re-read, for contrast.
+// Each includes the refilter and the frame; the writes are not timed.
+func BenchmarkFollow(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		a, st := benchApp(b, n)
+		load(b, a)
+		ctx := context.Background()
+		// The store's creator is its super admin, whoever filled it.
+		in, err := st.Info(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		owner, err := storage.OpenBolt(in.Location, storage.Options{Actor: in.CreatedBy})
+		if err != nil {
+			b.Fatal(err)
+		}
+		last := ""
+		for _, full := range []bool{false, true} {
+			name := map[bool]string{false: "patch", true: "full"}[full]
+			b.Run(fmt.Sprintf("keys=%d/%s", n, name), func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					b.StopTimer()
+					uses := make([]storage.Use, 1000)
+					for j := range uses {
+						uses[j] = storage.Use{ID: a.keys.set.key(int32((i*1000 + j*997) % n)).ID, At: time.Now(), Count: 1}
+					}
+					if err := owner.RecordUses(ctx, uses); err != nil {
+						b.Fatal(err)
+					}
+					// A shell's churn: one key created, the previous one deleted,
+					// so the shared bench store keeps its size.
+					c, err := owner.CreateKey(ctx, storage.CreateRequest{Name: "followed", Channel: "default", Environment: "dev"})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if last != "" {
+						if _, err := owner.DeleteKey(ctx, last); err != nil {
+							b.Fatal(err)
+						}
+					}
+					last = c.Key.ID
+					b.StartTimer()
+					msg := a.loadCmd(full)()
+					if lm := msg.(loadedMsg); lm.err != nil {
+						b.Fatal(lm.err)
+					}
+					_, cmd := a.Update(msg)
+					deliver(a, cmd)
+					_ = a.View()
+				}
+			})
+		}
+		if last != "" {
+			owner.DeleteKey(ctx, last)
+		}
+		b.Logf("keys=%d: loads %+v", n, a.loads)
+	}
+}

@@ -40,10 +40,10 @@ func (s sortMode) String() string {
 //
 // A keyset never changes once built, so a filter may read it off the UI
 // loop. A change in the store makes a new keyset by patch: the columns
-// are copied, the loaded records and their text are shared, and the
-// records that changed or were added live in a small overlay. Indexes keep
-// their meaning from one patch to the next; a removed key's index stays,
-// marked gone.
+// are copied, the loaded records and their text are shared, and each
+// changed or added record is appended to an overlay log that the patches
+// share. Indexes keep their meaning from one patch to the next; a removed
+// key's index stays, marked gone.
 type keyset struct {
 	base   []model.Key // the records as loaded
 	hay    []byte      // the base records' search text, back to back
@@ -52,7 +52,9 @@ type keyset struct {
 
 	// The overlay: nil ov means none. ov[i] < 0: key i is base[i]; else
 	// it is ovKeys[ov[i]], with its text at ovHay[ovHayOff[ov[i]]:…].
+	// These are this set's view of log, which later patches extend.
 	ov       []int32
+	log      *overlayLog
 	ovKeys   []model.Key
 	ovHay    []byte
 	ovHayOff []uint32
@@ -191,21 +193,52 @@ func (x *idIndex) find(keys []model.Key, id string) (int32, bool) {
 	return i, ok
 }
 
+// overlayLog holds every record version patched in since a load, in
+// order, with its search text. It only grows: a set sees the prefix it
+// was made with, so appending for a newer set never touches what an
+// older one (still being filtered, say) reads.
+type overlayLog struct {
+	mu   sync.Mutex
+	keys []model.Key
+	hay  []byte
+	off  []uint32 // version v's text is hay[off[v]:off[v+1]]
+}
+
+// extend returns the log to append to after ks's view of it: the shared
+// one when ks is its newest reader, else a copy of ks's view.
+func (ks *keyset) extend() *overlayLog {
+	l := ks.log
+	if l == nil {
+		return &overlayLog{off: []uint32{0}}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.keys) == len(ks.ovKeys) {
+		return l
+	}
+	return &overlayLog{keys: slices.Clone(ks.ovKeys), hay: slices.Clone(ks.ovHay), off: slices.Clone(ks.ovHayOff)}
+}
+
 // rebuildAbove is how big the overlay may grow, as a share of the keys,
 // before a patch builds a fresh keyset from the records in memory instead.
-const rebuildAbove = 8
+const rebuildAbove = 4
 
 // patch returns a keyset with changed and removed applied.
 func (ks *keyset) patch(changed []model.Key, removed []string) *keyset {
 	if len(changed) == 0 && len(removed) == 0 {
 		return ks
 	}
-	n := ks.size()
-	if len(ks.ovKeys)+len(changed)+(n-ks.live) > n/rebuildAbove+256 {
+	if n := ks.size(); len(ks.ovKeys)+len(changed)+(n-ks.live) > n/rebuildAbove+256 {
 		return ks.rebuild(changed, removed)
 	}
-	p := &keyset{base: ks.base, hay: ks.hay, hayOff: ks.hayOff, byID: ks.byID,
-		ovKeys: slices.Clone(ks.ovKeys), ovIDs: maps.Clone(ks.ovIDs),
+	return ks.patchAll(changed, removed, true)
+}
+
+// patchAll applies a patch however big; withOrders says whether to carry
+// the sort orders made so far into the new set.
+func (ks *keyset) patchAll(changed []model.Key, removed []string, withOrders bool) *keyset {
+	n := ks.size()
+	p := &keyset{base: ks.base, hay: ks.hay, hayOff: ks.hayOff, byID: ks.byID, ovIDs: maps.Clone(ks.ovIDs),
 		envOf: slices.Clone(ks.envOf), chOf: slices.Clone(ks.chOf), used: slices.Clone(ks.used),
 		created: slices.Clone(ks.created), expires: slices.Clone(ks.expires),
 		envIDs: maps.Clone(ks.envIDs), chIDs: maps.Clone(ks.chIDs), live: ks.live}
@@ -220,14 +253,18 @@ func (ks *keyset) patch(changed []model.Key, removed []string) *keyset {
 			p.ov[i] = -1
 		}
 	}
-	touched := make(map[int32]bool, len(changed)+len(removed))
+	touched := make([]uint64, (n+len(changed)+63)/64)
+	touch := func(i int32) { touched[i>>6] |= 1 << (i & 63) }
+	var moved []int32
 	for _, id := range removed {
 		if i, ok := p.indexOf(id); ok && !p.gone(i) {
 			p.envOf[i] = 0
 			p.live--
-			touched[i] = true
+			touch(i)
 		}
 	}
+	log := ks.extend()
+	log.mu.Lock()
 	for _, k := range changed {
 		i, ok := p.indexOf(k.ID)
 		switch {
@@ -241,72 +278,79 @@ func (ks *keyset) patch(changed []model.Key, removed []string) *keyset {
 		case p.gone(i):
 			p.live++
 		}
-		if p.ov[i] < 0 {
-			p.ov[i] = int32(len(p.ovKeys))
-			p.ovKeys = append(p.ovKeys, k)
-		} else {
-			p.ovKeys[p.ov[i]] = k
-		}
+		p.ov[i] = int32(len(log.keys))
+		log.keys = append(log.keys, k)
+		log.hay = appendSearchText(log.hay, &k)
+		log.off = append(log.off, uint32(len(log.hay)))
 		p.setColumns(int(i), &k)
-		touched[i] = true
+		touch(i)
+		moved = append(moved, i)
 	}
-	p.ovHayOff = make([]uint32, len(p.ovKeys)+1)
-	for s := range p.ovKeys {
-		p.ovHayOff[s] = uint32(len(p.ovHay))
-		p.ovHay = appendSearchText(p.ovHay, &p.ovKeys[s])
-	}
-	p.ovHayOff[len(p.ovKeys)] = uint32(len(p.ovHay))
+	p.log, p.ovKeys, p.ovHay, p.ovHayOff = log, log.keys, log.hay, log.off
+	log.mu.Unlock()
+	isTouched := func(i int32) bool { return touched[i>>6]&(1<<(i&63)) != 0 }
+	slices.Sort(moved)
+	moved = slices.Compact(moved) // a key named twice moves once
 	for mode := range sortModes {
-		if ks.hasOrder(mode) {
-			p.orders[mode] = p.reorder(mode, ks.order(mode), touched)
+		if withOrders && ks.hasOrder(mode) {
+			p.orders[mode] = p.reorder(mode, ks.order(mode), isTouched, moved)
 		}
 	}
 	return p
 }
 
-// rebuild makes a fresh keyset of the live records with the changes applied.
+// rebuild makes a fresh keyset of the live records with the changes
+// applied, keeping the records in id order when they were loaded so.
 func (ks *keyset) rebuild(changed []model.Key, removed []string) *keyset {
-	drop := make(map[string]bool, len(changed)+len(removed))
-	for _, id := range removed {
-		drop[id] = true
-	}
-	for i := range changed {
-		drop[changed[i].ID] = true
-	}
-	keys := make([]model.Key, 0, ks.live+len(changed))
-	for k := range ks.all() {
-		if !drop[k.ID] {
-			keys = append(keys, *k)
+	p := ks.patchAll(changed, removed, false)
+	var added []int32 // live keys added since the load, in id order
+	for i := int32(len(p.base)); i < int32(p.size()); i++ {
+		if !p.gone(i) {
+			added = append(added, i)
 		}
 	}
-	keys = append(keys, changed...)
-	slices.SortFunc(keys, func(a, b model.Key) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(added, func(a, b int32) int { return strings.Compare(p.key(a).ID, p.key(b).ID) })
+	keys := make([]model.Key, 0, p.live)
+	for i := range int32(len(p.base)) {
+		if p.gone(i) {
+			continue
+		}
+		// Base records are in id order when sorted: merge the added ones in.
+		for p.byID.sorted && len(added) > 0 && p.key(added[0]).ID < p.base[i].ID {
+			keys, added = append(keys, *p.key(added[0])), added[1:]
+		}
+		keys = append(keys, *p.key(i))
+	}
+	for _, i := range added {
+		keys = append(keys, *p.key(i))
+	}
+	if !p.byID.sorted {
+		slices.SortFunc(keys, func(a, b model.Key) int { return strings.Compare(a.ID, b.ID) })
+	}
 	return newKeyset(keys)
 }
 
-// reorder is old with the touched keys taken out and, where still live,
-// put back in their new places: one merge, not a sort of every key.
-func (p *keyset) reorder(mode sortMode, old []int32, touched map[int32]bool) []int32 {
-	var moved []int32
-	for i := range touched {
-		if !p.gone(i) {
-			moved = append(moved, i)
-		}
-	}
+// reorder is old with the touched keys taken out and the moved ones (the
+// changed keys still live) put back in their new places: the untouched
+// keys keep their order, so each moved key's place is a binary search.
+func (p *keyset) reorder(mode sortMode, old []int32, touched func(int32) bool, moved []int32) []int32 {
 	cmp := p.compare(mode)
+	moved = slices.Clone(moved)
 	slices.SortFunc(moved, cmp)
-	out := make([]int32, 0, p.live)
+	kept := make([]int32, 0, len(old))
 	for _, i := range old {
-		if touched[i] {
-			continue
+		if !touched(i) {
+			kept = append(kept, i)
 		}
-		for len(moved) > 0 && cmp(moved[0], i) < 0 {
-			out = append(out, moved[0])
-			moved = moved[1:]
-		}
-		out = append(out, i)
 	}
-	return append(out, moved...)
+	out := make([]int32, 0, p.live)
+	for _, m := range moved {
+		at, _ := slices.BinarySearchFunc(kept, m, cmp)
+		out = append(out, kept[:at]...)
+		out = append(out, m)
+		kept = kept[at:]
+	}
+	return append(out, kept...)
 }
 
 func unixOrZero(t time.Time) int64 {

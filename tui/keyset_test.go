@@ -161,3 +161,36 @@ func TestKeysetFindsKeysLoadedInAnyOrder(t *testing.T) {
 		t.Fatal("found a key that is not there")
 	}
 }
+
+// Patches share one overlay log; a set patched again after a newer one was
+// made from it (never done by the app, but possible) must not disturb the
+// newer one, and a set keeps showing what it showed while others grow.
+func TestKeysetPatchesNeverDisturbEachOther(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	var keys []model.Key
+	for i := 0; i < 200; i++ {
+		keys = append(keys, randomKey(r, fmt.Sprintf("k%05d", i)))
+	}
+	base := newKeyset(slices.Clone(keys))
+	base.order(sortLastUsed)
+	keys[0].LastUsedAt = testNow
+	k0 := base.patch([]model.Key{keys[0]}, nil) // k0 has an overlay log
+	if k0.log == nil {
+		t.Fatal("no log")
+	}
+	a, b := slices.Clone(keys), slices.Clone(keys)
+	a[3].Name, b[3].Name = "first branch", "second branch"
+	a[4].LastUsedAt = testNow
+	k1 := k0.patch([]model.Key{a[3], a[4]}, nil)
+	k1a := k1.patch([]model.Key{randomKey(r, "n1")}, nil) // k1 stays the log's tip reader until now
+	a2 := append(slices.Clone(a), *k1a.key(int32(k1a.size()-1)))
+	k2 := k0.patch([]model.Key{b[3]}, []string{b[7].ID}) // forks the log
+	if k2.log == k1a.log || k1.log != k1a.log {
+		t.Fatal("the log was not shared along one line and forked off it")
+	}
+	b = slices.Delete(b, 7, 8)
+	sameKeyset(t, "k1", k1, newKeyset(a))
+	sameKeyset(t, "k1a", k1a, newKeyset(a2))
+	sameKeyset(t, "k2", k2, newKeyset(b))
+	sameKeyset(t, "k0", k0, newKeyset(keys))
+}
