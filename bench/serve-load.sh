@@ -26,6 +26,10 @@ tmux -L load -f /dev/null new-session -d -s tui -x 120 -y 40 "env KEYDEN_DB=$wor
   done ) & churn=$!
 sleep 1
 echo "== with the TUI open and a shell creating and deleting keys"
+tui=$(tmux -L load list-panes -t tui -F '#{pane_pid}')
+cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
+t0=$(cpu "$tui")
 run
+echo "   TUI CPU during the run: $(( ($(cpu "$tui") - t0) * 10 )) ms"
 kill $churn; churn=
 echo "== churn: $(grep -c . "$work/serve.log") log lines; last: $(tail -1 "$work/serve.log")"

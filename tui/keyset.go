@@ -112,6 +112,30 @@ func (ks *keyset) setColumns(i int, k *model.Key) {
 	ks.used[i], ks.created[i], ks.expires[i] = unixOrZero(k.LastUsedAt), unixOrZero(k.CreatedAt), unixOrZero(k.ExpiresAt)
 }
 
+// patchColumns is setColumns for a patch: a column shared with the older
+// set old is copied at its first change, so news of last use copies only
+// the last-used column.
+func (p *keyset) patchColumns(old *keyset, i int, k *model.Key) {
+	cow(&p.envOf, old.envOf, i, intern(p.envIDs, k.Environment))
+	cow(&p.chOf, old.chOf, i, intern(p.chIDs, k.Channel))
+	cow(&p.used, old.used, i, unixOrZero(k.LastUsedAt))
+	cow(&p.created, old.created, i, unixOrZero(k.CreatedAt))
+	cow(&p.expires, old.expires, i, unixOrZero(k.ExpiresAt))
+}
+
+// cow sets (*col)[i] = v, first copying *col if it is still old's array.
+func cow[T comparable](col *[]T, old []T, i int, v T) {
+	c := *col
+	if c[i] == v {
+		return
+	}
+	if len(old) > 0 && &c[0] == &old[0] {
+		c = slices.Clone(c)
+		*col = c
+	}
+	c[i] = v
+}
+
 func intern(m map[string]uint16, s string) uint16 {
 	if id, ok := m[s]; ok {
 		return id
@@ -219,28 +243,69 @@ func (ks *keyset) extend() *overlayLog {
 	return &overlayLog{keys: slices.Clone(ks.ovKeys), hay: slices.Clone(ks.ovHay), off: slices.Clone(ks.ovHayOff)}
 }
 
-// rebuildAbove is how big the overlay may grow, as a share of the keys,
-// before a patch builds a fresh keyset from the records in memory instead.
-const rebuildAbove = 4
+// overlayLimit is how many record versions the overlay may hold before a
+// patch builds a fresh keyset from the records in memory instead: a
+// quarter of the keys, and never more than 64k versions (≈ 20 MB), so a
+// store verified all day does not grow the TUI.
+func overlayLimit(n int) int { return min(n/4, 64<<10) + 1024 }
 
 // patch returns a keyset with changed and removed applied.
 func (ks *keyset) patch(changed []model.Key, removed []string) *keyset {
 	if len(changed) == 0 && len(removed) == 0 {
 		return ks
 	}
-	if n := ks.size(); len(ks.ovKeys)+len(changed)+(n-ks.live) > n/rebuildAbove+256 {
+	n := ks.size()
+	limit := overlayLimit(n)
+	switch {
+	case n-ks.live > limit: // deleted keys' indexes pile up under churn
 		return ks.rebuild(changed, removed)
+	case len(ks.ovKeys)+len(changed) <= limit:
+		return ks.patchAll(changed, removed, true, false)
+	case ks.overlaid()+len(changed) <= limit/2:
+		// The log is full of old versions of the same few keys (a verifier
+		// flushing the same keys every second): keep only the current ones.
+		return ks.patchAll(changed, removed, true, true)
 	}
-	return ks.patchAll(changed, removed, true)
+	return ks.rebuild(changed, removed)
+}
+
+// overlaid counts the keys whose record is in the overlay.
+func (ks *keyset) overlaid() int {
+	c := 0
+	for _, s := range ks.ov {
+		if s >= 0 {
+			c++
+		}
+	}
+	return c
+}
+
+// compacted is a new log holding only the versions ks shows; ov is
+// repointed at them.
+func (ks *keyset) compacted(ov []int32) *overlayLog {
+	l := &overlayLog{off: []uint32{0}}
+	for i, s := range ov {
+		if s < 0 {
+			continue
+		}
+		ov[i] = int32(len(l.keys))
+		l.keys = append(l.keys, ks.ovKeys[s])
+		l.hay = append(l.hay, ks.ovHay[ks.ovHayOff[s]:ks.ovHayOff[s+1]]...)
+		l.off = append(l.off, uint32(len(l.hay)))
+	}
+	return l
 }
 
 // patchAll applies a patch however big; withOrders says whether to carry
-// the sort orders made so far into the new set.
-func (ks *keyset) patchAll(changed []model.Key, removed []string, withOrders bool) *keyset {
+// the sort orders made so far into the new set, compact whether to start
+// a new overlay log with only the current versions.
+func (ks *keyset) patchAll(changed []model.Key, removed []string, withOrders, compact bool) *keyset {
 	n := ks.size()
 	p := &keyset{base: ks.base, hay: ks.hay, hayOff: ks.hayOff, byID: ks.byID, ovIDs: maps.Clone(ks.ovIDs),
-		envOf: slices.Clone(ks.envOf), chOf: slices.Clone(ks.chOf), used: slices.Clone(ks.used),
-		created: slices.Clone(ks.created), expires: slices.Clone(ks.expires),
+		// Columns are shared until a change writes one (see cow); clipped,
+		// so an append never writes into the older set's array.
+		envOf: slices.Clip(ks.envOf), chOf: slices.Clip(ks.chOf), used: slices.Clip(ks.used),
+		created: slices.Clip(ks.created), expires: slices.Clip(ks.expires),
 		envIDs: maps.Clone(ks.envIDs), chIDs: maps.Clone(ks.chIDs), live: ks.live}
 	if p.ovIDs == nil {
 		p.ovIDs = map[string]int32{}
@@ -258,12 +323,17 @@ func (ks *keyset) patchAll(changed []model.Key, removed []string, withOrders boo
 	var moved []int32
 	for _, id := range removed {
 		if i, ok := p.indexOf(id); ok && !p.gone(i) {
-			p.envOf[i] = 0
+			cow(&p.envOf, ks.envOf, int(i), 0)
 			p.live--
 			touch(i)
 		}
 	}
-	log := ks.extend()
+	var log *overlayLog
+	if compact {
+		log = ks.compacted(p.ov)
+	} else {
+		log = ks.extend()
+	}
 	log.mu.Lock()
 	for _, k := range changed {
 		i, ok := p.indexOf(k.ID)
@@ -282,7 +352,7 @@ func (ks *keyset) patchAll(changed []model.Key, removed []string, withOrders boo
 		log.keys = append(log.keys, k)
 		log.hay = appendSearchText(log.hay, &k)
 		log.off = append(log.off, uint32(len(log.hay)))
-		p.setColumns(int(i), &k)
+		p.patchColumns(ks, int(i), &k)
 		touch(i)
 		moved = append(moved, i)
 	}
@@ -302,7 +372,7 @@ func (ks *keyset) patchAll(changed []model.Key, removed []string, withOrders boo
 // rebuild makes a fresh keyset of the live records with the changes
 // applied, keeping the records in id order when they were loaded so.
 func (ks *keyset) rebuild(changed []model.Key, removed []string) *keyset {
-	p := ks.patchAll(changed, removed, false)
+	p := ks.patchAll(changed, removed, false, false)
 	var added []int32 // live keys added since the load, in id order
 	for i := int32(len(p.base)); i < int32(p.size()); i++ {
 		if !p.gone(i) {

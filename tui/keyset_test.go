@@ -135,7 +135,8 @@ func TestKeysetPatchRebuildsWhenTheOverlayGrows(t *testing.T) {
 	}
 	set := newKeyset(slices.Clone(keys))
 	var changed []model.Key
-	for i := 0; i < 400; i++ {
+	over := overlayLimit(len(keys))
+	for i := 0; i < over; i++ {
 		changed = append(changed, randomKey(r, fmt.Sprintf("n%05d", i)))
 	}
 	keys[5].Name = "renamed"
@@ -144,7 +145,7 @@ func TestKeysetPatchRebuildsWhenTheOverlayGrows(t *testing.T) {
 	if got.byID == set.byID || got.ov != nil {
 		t.Fatal("a big change was patched instead of rebuilt")
 	}
-	want := append(slices.Clone(keys[1:]), changed[:400]...)
+	want := append(slices.Clone(keys[1:]), changed[:over]...)
 	slices.SortFunc(want, func(a, b model.Key) int { return strings.Compare(a.ID, b.ID) })
 	sameKeyset(t, "rebuilt", got, newKeyset(want))
 }
@@ -193,4 +194,34 @@ func TestKeysetPatchesNeverDisturbEachOther(t *testing.T) {
 	sameKeyset(t, "k1a", k1a, newKeyset(a2))
 	sameKeyset(t, "k2", k2, newKeyset(b))
 	sameKeyset(t, "k0", k0, newKeyset(keys))
+}
+
+// A verifier flushing the same keys all day fills the overlay log with old
+// versions of them; the log is compacted to the current ones, the set is
+// not rebuilt, and it still shows what a fresh load shows.
+func TestKeysetOverlayCompactsRepeatedChanges(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	var keys []model.Key
+	for i := 0; i < 100; i++ {
+		keys = append(keys, randomKey(r, fmt.Sprintf("k%05d", i)))
+	}
+	set := newKeyset(slices.Clone(keys))
+	set.order(sortLastUsed)
+	family := set.byID
+	for round := 0; round < 300; round++ {
+		var changed []model.Key
+		for j := 0; j < 10; j++ {
+			keys[j].LastUsedAt = testNow.Add(-time.Duration(r.IntN(1000)) * time.Second)
+			keys[j].UseCount++
+			changed = append(changed, keys[j])
+		}
+		set = set.patch(changed, nil)
+	}
+	if set.byID != family {
+		t.Fatal("rebuilt instead of compacting")
+	}
+	if len(set.ovKeys) > overlayLimit(100) || len(set.ovKeys) < 10 {
+		t.Fatalf("overlay holds %d versions", len(set.ovKeys))
+	}
+	sameKeyset(t, "after 3,000 changes", set, newKeyset(keys))
 }
