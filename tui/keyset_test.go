@@ -184,7 +184,7 @@ func TestKeysetPatchesNeverDisturbEachOther(t *testing.T) {
 	a[4].LastUsedAt = testNow
 	k1 := k0.patch([]model.Key{a[3], a[4]}, nil)
 	k1a := k1.patch([]model.Key{randomKey(r, "n1")}, nil) // k1 stays the log's tip reader until now
-	a2 := append(slices.Clone(a), *k1a.key(int32(k1a.size()-1)))
+	a2 := append(slices.Clone(a), *k1a.key(int32(k1a.size() - 1)))
 	k2 := k0.patch([]model.Key{b[3]}, []string{b[7].ID}) // forks the log
 	if k2.log == k1a.log || k1.log != k1a.log {
 		t.Fatal("the log was not shared along one line and forked off it")
