@@ -80,7 +80,9 @@ func TestTUIEndToEndInTmux(t *testing.T) {
 	s.keys("Right") // environment: prod
 	s.waitFor("● prod")
 	s.keys("Enter")
-	scr := s.waitFor("Your new key")
+	s.waitFor("Your new key")
+	// "Copying…" until the clipboard attempts are done (slow on a busy machine).
+	scr := s.waitFor("OSC 52")
 	key := keyRE.FindString(scr)
 	if key == "" {
 		t.Fatalf("no key on the reveal screen:\n%s", scr)

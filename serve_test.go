@@ -125,22 +125,34 @@ func TestServeShutdownLosesNoAnsweredUse(t *testing.T) {
 	t.Logf("%d answered checks, all counted", got)
 }
 
-// A real nginx in front of a tiny backend, with keyden serve as its auth_request.
-func TestNginxAuthRequest(t *testing.T) {
-	nginx, err := exec.LookPath("nginx")
-	if err != nil {
-		if _, err = os.Stat("/usr/sbin/nginx"); err == nil {
-			nginx = "/usr/sbin/nginx"
-		} else if os.Getenv("CI") != "" {
-			t.Fatal("nginx is missing: .ci/run installs it")
-		} else {
-			t.Skip("nginx is not installed (apt-get install nginx)")
-		}
+// gateway starts a real reverse proxy in dir, listening on port, that asks
+// keyden serve at kaddr about each request before passing it to backend.
+// It returns what the proxy logged, for failures.
+type gateway func(t *testing.T, dir string, port int, kaddr, backend string) (logs func() string)
+
+// findTool finds a gateway's binary or skips (fails in CI, which installs it).
+func findTool(t *testing.T, name, fallback, pkg string) string {
+	if p, err := exec.LookPath(name); err == nil {
+		return p
 	}
+	if _, err := os.Stat(fallback); err == nil {
+		return fallback
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s is missing: .ci/run installs it", name)
+	}
+	t.Skipf("%s is not installed (apt-get install %s)", name, pkg)
+	return ""
+}
+
+// testGateway runs the same checks through any gateway: a good key reaches
+// the backend with its id, bad ones get 401 and never reach it, last used
+// advances, and a key deleted in a shell is refused within 1 s.
+func testGateway(t *testing.T, name string, start gateway) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "k.db")
 	key := func() string {
-		o, _, _ := keyden(t, db, "", "create", "--name", "behind nginx", "--env", "prod")
+		o, _, _ := keyden(t, db, "", "create", "--name", "behind "+name, "--env", "prod")
 		return strings.TrimSpace(o)
 	}()
 	_, kaddr, _ := startServe(t, db, "--trusted-proxy", "127.0.0.1")
@@ -153,10 +165,67 @@ func TestNginxAuthRequest(t *testing.T) {
 	}))
 	defer backend.Close()
 	port := freePort(t)
-	for _, d := range []string{"tmp", "logs"} {
-		os.MkdirAll(filepath.Join(dir, d), 0o755)
+	logs := start(t, dir, port, kaddr, backend.URL)
+	front := fmt.Sprintf("http://127.0.0.1:%d/orders", port)
+	get := func(k string) int {
+		if k == "" {
+			return statusOf(front, "", "")
+		}
+		return statusOf(front, "Authorization", "Bearer "+k)
 	}
-	conf := fmt.Sprintf(`daemon off;
+	deadline := time.Now().Add(10 * time.Second)
+	for get(key) != 200 {
+		if time.Now().After(deadline) {
+			t.Fatalf("a good key never reached the backend through %s: %s", name, logs())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	id := keyID(t, db, "behind "+name)
+	if backendHits.Load() == 0 || lastKeyID.Load() != id {
+		t.Fatalf("backend hits %d, X-Key-Id %v", backendHits.Load(), lastKeyID.Load())
+	}
+	hits := backendHits.Load()
+	for _, bad := range []string{"", "kd_prod_not-a-key", "kd_prod_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn0gZMuH"} {
+		if code := get(bad); code != 401 {
+			t.Fatalf("bad key %q through %s: %d", bad, name, code)
+		}
+	}
+	if backendHits.Load() != hits {
+		t.Fatal("a bad key reached the backend")
+	}
+	// Last used advances (flushed within a second or so).
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		if n, at := useCount(t, db, id); n > 0 && at != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("last used never advanced")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Deleted in a shell: refused through the gateway within 1 s.
+	if _, errs, code := keyden(t, db, "", "delete", id, "--yes"); code != 0 {
+		t.Fatal(errs)
+	}
+	deleted := time.Now()
+	for get(key) != 401 {
+		if time.Since(deleted) > time.Second {
+			t.Fatalf("the deleted key still passes %s after 1 s", name)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("refused through %s %v after the delete", name, time.Since(deleted).Round(time.Millisecond))
+}
+
+// A real nginx in front of a tiny backend, with keyden serve as its auth_request.
+func TestNginxAuthRequest(t *testing.T) {
+	nginx := findTool(t, "nginx", "/usr/sbin/nginx", "nginx")
+	testGateway(t, "nginx", func(t *testing.T, dir string, port int, kaddr, backend string) func() string {
+		for _, d := range []string{"tmp", "logs"} {
+			os.MkdirAll(filepath.Join(dir, d), 0o755)
+		}
+		conf := fmt.Sprintf(`daemon off;
 master_process off;
 worker_processes 1;
 pid %[1]s/nginx.pid;
@@ -186,65 +255,70 @@ http {
     }
   }
 }
-`, dir, port, backend.URL, kaddr)
-	confPath := filepath.Join(dir, "nginx.conf")
-	os.WriteFile(confPath, []byte(conf), 0o644)
-	ng := exec.Command(nginx, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "logs", "error.log"))
-	var ngOut strings.Builder
-	ng.Stdout, ng.Stderr = &ngOut, &ngOut
-	if err := ng.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { ng.Process.Signal(syscall.SIGQUIT); ng.Wait() }()
-	front := fmt.Sprintf("http://127.0.0.1:%d/orders", port)
-	get := func(k string) int {
-		if k == "" {
-			return statusOf(front, "", "")
+`, dir, port, backend, kaddr)
+		confPath := filepath.Join(dir, "nginx.conf")
+		os.WriteFile(confPath, []byte(conf), 0o644)
+		ng := exec.Command(nginx, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "logs", "error.log"))
+		out := &syncBuffer{}
+		ng.Stdout, ng.Stderr = out, out
+		if err := ng.Start(); err != nil {
+			t.Fatal(err)
 		}
-		return statusOf(front, "Authorization", "Bearer "+k)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for get(key) != 200 {
-		if time.Now().After(deadline) {
+		t.Cleanup(func() { ng.Process.Signal(syscall.SIGQUIT); ng.Wait() })
+		return func() string {
 			errlog, _ := os.ReadFile(filepath.Join(dir, "logs", "error.log"))
-			t.Fatalf("a good key never reached the backend through nginx: %s %s", ngOut.String(), errlog)
+			return out.String() + string(errlog)
 		}
-		time.Sleep(50 * time.Millisecond)
+	})
+}
+
+// A real Caddy (Debian's package) in front of the backend, with keyden serve
+// as its forward_auth, configured as the README shows.
+func TestCaddyForwardAuth(t *testing.T) {
+	caddy := findTool(t, "caddy", "/usr/bin/caddy", "caddy")
+	testGateway(t, "caddy", func(t *testing.T, dir string, port int, kaddr, backend string) func() string {
+		conf := fmt.Sprintf(`{
+	admin off
+	auto_https off
+}
+http://127.0.0.1:%d {
+	bind 127.0.0.1
+	forward_auth %s {
+		uri /verify/prod
+		copy_headers X-Key-Id X-Key-Name X-Key-Scopes
 	}
-	id := keyID(t, db, "behind nginx")
-	if backendHits.Load() == 0 || lastKeyID.Load() != id {
-		t.Fatalf("backend hits %d, X-Key-Id %v", backendHits.Load(), lastKeyID.Load())
-	}
-	hits := backendHits.Load()
-	for _, bad := range []string{"", "kd_prod_not-a-key", "kd_prod_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn0gZMuH"} {
-		if code := get(bad); code != 401 {
-			t.Fatalf("bad key %q through nginx: %d", bad, code)
+	reverse_proxy %s
+}
+`, port, kaddr, strings.TrimPrefix(backend, "http://"))
+		confPath := filepath.Join(dir, "Caddyfile")
+		os.WriteFile(confPath, []byte(conf), 0o644)
+		cmd := exec.Command(caddy, "run", "--config", confPath, "--adapter", "caddyfile")
+		// Caddy keeps state under HOME and XDG folders: keep them in the test's folder.
+		cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
+		out := &syncBuffer{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if backendHits.Load() != hits {
-		t.Fatal("a bad key reached the backend")
-	}
-	// Last used advances (flushed within a second or so).
-	deadline = time.Now().Add(5 * time.Second)
-	for {
-		if n, at := useCount(t, db, id); n > 0 && at != "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("last used never advanced")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	// Deleted in a shell: refused through nginx within 1 s.
-	if _, errs, code := keyden(t, db, "", "delete", id, "--yes"); code != 0 {
-		t.Fatal(errs)
-	}
-	deleted := time.Now()
-	for get(key) != 401 {
-		if time.Since(deleted) > time.Second {
-			t.Fatal("the deleted key still passes nginx after 1 s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Logf("refused through nginx %v after the delete", time.Since(deleted).Round(time.Millisecond))
+		t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
+		return out.String
+	})
+}
+
+// syncBuffer collects a child process's output while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
