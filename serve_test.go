@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"keyden/internal/testutil"
 )
 
 func freePort(t *testing.T) int {
@@ -259,7 +261,7 @@ http {
 		confPath := filepath.Join(dir, "nginx.conf")
 		os.WriteFile(confPath, []byte(conf), 0o644)
 		ng := exec.Command(nginx, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "logs", "error.log"))
-		out := &syncBuffer{}
+		out := &testutil.SyncBuffer{}
 		ng.Stdout, ng.Stderr = out, out
 		if err := ng.Start(); err != nil {
 			t.Fatal(err)
@@ -295,7 +297,7 @@ http://127.0.0.1:%d {
 		cmd := exec.Command(caddy, "run", "--config", confPath, "--adapter", "caddyfile")
 		// Caddy keeps state under HOME and XDG folders: keep them in the test's folder.
 		cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
-		out := &syncBuffer{}
+		out := &testutil.SyncBuffer{}
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -303,22 +305,4 @@ http://127.0.0.1:%d {
 		t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
 		return out.String
 	})
-}
-
-// syncBuffer collects a child process's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

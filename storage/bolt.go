@@ -132,11 +132,8 @@ func (f *boltBackend) create() error {
 		}
 	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(f.path)+".new-*")
-	if errors.Is(err, fs.ErrPermission) {
-		return fail(ErrUnavailable, "cannot create the key store in %s: permission denied; choose another --db path or ask the folder's owner", dir)
-	}
 	if err != nil {
-		return f.osError(err)
+		return f.createError(dir, err)
 	}
 	tmp.Close()
 	defer os.Remove(tmp.Name())
@@ -154,11 +151,8 @@ func (f *boltBackend) create() error {
 // prepare makes path a bbolt file with the store's mode and group.
 func (f *boltBackend) prepare(path string) error {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: f.opt.Timeout})
-	if errors.Is(err, fs.ErrPermission) {
-		return fail(ErrUnavailable, "cannot create the key store in %s: permission denied; choose another --db path or ask the folder's owner", filepath.Dir(path))
-	}
 	if err != nil {
-		return f.openError(err)
+		return f.createError(filepath.Dir(path), err)
 	}
 	if err := db.Close(); err != nil {
 		return f.osError(err)
@@ -171,6 +165,14 @@ func (f *boltBackend) prepare(path string) error {
 		return shareWithGroup(path, 0o660, f.opt.SharedGID)
 	}
 	return nil
+}
+
+// createError is openError for a file being made in dir.
+func (f *boltBackend) createError(dir string, err error) error {
+	if errors.Is(err, fs.ErrPermission) {
+		return fail(ErrUnavailable, "cannot create the key store in %s: permission denied; choose another --db path or ask the folder's owner", dir)
+	}
+	return f.openError(err)
 }
 
 func (f *boltBackend) openError(err error) error {

@@ -48,15 +48,8 @@ var _ Follower = (*Bolt)(nil)
 
 // LoadKeys reads every key and the audit sequence they reflect, in one transaction.
 func (b *core) LoadKeys(ctx context.Context) ([]model.Key, uint64, error) {
-	var keys []model.Key
-	var seq uint64
-	err := b.view(func(tx kv) error {
-		seq = tx.Bucket(bucketAudit).Sequence()
-		var err error
-		keys, err = b.readKeys(tx, nil)
-		return err
-	})
-	return keys, seq, err
+	keys, pos, err := b.Snapshot(ctx)
+	return keys, pos.Audit, err
 }
 
 // ChangesSince reads the audit log after seq and the current state of every

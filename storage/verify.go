@@ -62,7 +62,7 @@ func (b *core) Verify(ctx context.Context, req VerifyRequest) (VerifyResult, err
 		}
 		k.UseCount++
 		res.Key = k
-		if err := tx.Bucket(bucketKeys).Put([]byte(k.ID), model.EncodeKey(nil, &k)); err != nil {
+		if err := putKey(tx, &k); err != nil {
 			return err
 		}
 		return journalUses(tx, []string{k.ID})

@@ -147,8 +147,7 @@ func New(opt Options) *App {
 }
 
 func (a *App) Init() tea.Cmd {
-	a.loading, a.loadedAt = true, time.Now()
-	return tea.Batch(a.loadCmd(true), a.pollCmd())
+	return tea.Batch(a.reload(true), a.pollCmd())
 }
 
 func (a *App) pollCmd() tea.Cmd { return tickAfter(a.opt.PollEvery, pollMsg{}) }
@@ -304,11 +303,12 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			a.storeError(msg.err)
 		} else {
 			if msg.set != a.keys.set {
-				if msg.set.byID == a.keys.setFamily() {
+				if a.keys.set != nil && msg.set.byID == a.keys.set.byID {
 					a.loads.patched++
 				} else {
 					a.loads.full++
 				}
+				cmds = append(cmds, a.keys.setData(msg.set))
 			}
 			a.gen, a.pos = msg.gen, msg.pos
 			if msg.cat != nil {
@@ -318,9 +318,6 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 					a.perm.members = model.Members{}
 				}
 				a.keys.setCatalog(a.cat.envs, a.cat.channels)
-			}
-			if msg.set != a.keys.set {
-				cmds = append(cmds, a.keys.setData(msg.set))
 			}
 			a.catalog.setData(a.cat.envs, a.cat.channels, a.cat.members, countKeys(msg.set))
 			a.refreshDetails(msg.set)

@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"os"
@@ -19,6 +18,7 @@ import (
 	"github.com/charmbracelet/x/exp/teatest"
 	"github.com/muesli/termenv"
 
+	"keyden/internal/testutil"
 	"keyden/storage"
 )
 
@@ -54,30 +54,12 @@ func (f *fakeClipboard) read() (string, error) {
 
 func (f *fakeClipboard) get() string { s, _ := f.read(); return s }
 
-// syncBuffer is a bytes.Buffer safe across the program's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type harness struct {
 	tm   *teatest.TestModel
 	app  *App
 	rec  *recorder
 	clip *fakeClipboard
-	osc  *syncBuffer
+	osc  *testutil.SyncBuffer
 }
 
 // recorder wraps the app to keep the last frame it drew, so a test waits
@@ -112,7 +94,7 @@ func start(t *testing.T, s setup) *harness {
 	if s.w == 0 {
 		s.w, s.h = 80, 24
 	}
-	h := &harness{clip: &fakeClipboard{fail: s.noSystem}, osc: &syncBuffer{}}
+	h := &harness{clip: &fakeClipboard{fail: s.noSystem}, osc: &testutil.SyncBuffer{}}
 	if s.actor == "" {
 		s.actor = "alice"
 	}

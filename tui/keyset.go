@@ -82,7 +82,7 @@ func newKeyset(keys []model.Key) *keyset {
 	for i := range keys {
 		ks.hayOff[i] = uint32(len(ks.hay))
 		ks.hay = appendSearchText(ks.hay, &keys[i])
-		ks.setColumns(i, &keys[i])
+		ks.setColumns(fresh, i, &keys[i])
 	}
 	ks.hayOff[n] = uint32(len(ks.hay))
 	return ks
@@ -107,15 +107,13 @@ func appendSearchText(hay []byte, k *model.Key) []byte {
 	return appendLower(hay, k.CreatedBy)
 }
 
-func (ks *keyset) setColumns(i int, k *model.Key) {
-	ks.envOf[i], ks.chOf[i] = intern(ks.envIDs, k.Environment), intern(ks.chIDs, k.Channel)
-	ks.used[i], ks.created[i], ks.expires[i] = unixOrZero(k.LastUsedAt), unixOrZero(k.CreatedAt), unixOrZero(k.ExpiresAt)
-}
+// fresh stands for "no older set" when a new set fills its own columns.
+var fresh = &keyset{}
 
-// patchColumns is setColumns for a patch: a column shared with the older
-// set old is copied at its first change, so news of last use copies only
-// the last-used column.
-func (p *keyset) patchColumns(old *keyset, i int, k *model.Key) {
+// setColumns writes key k's columns at index i. A column still shared with
+// the older set old is copied at its first change, so a patch with news of
+// last use copies only the last-used column.
+func (p *keyset) setColumns(old *keyset, i int, k *model.Key) {
 	cow(&p.envOf, old.envOf, i, intern(p.envIDs, k.Environment))
 	cow(&p.chOf, old.chOf, i, intern(p.chIDs, k.Channel))
 	cow(&p.used, old.used, i, unixOrZero(k.LastUsedAt))
@@ -352,7 +350,7 @@ func (ks *keyset) patchAll(changed []model.Key, removed []string, withOrders, co
 		log.keys = append(log.keys, k)
 		log.hay = appendSearchText(log.hay, &k)
 		log.off = append(log.off, uint32(len(log.hay)))
-		p.patchColumns(ks, int(i), &k)
+		p.setColumns(ks, int(i), &k)
 		touch(i)
 		moved = append(moved, i)
 	}

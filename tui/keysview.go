@@ -549,11 +549,3 @@ func cellText(k *model.Key, c int, now time.Time) string {
 	}
 	return ""
 }
-
-// setFamily names the index space of the set shown (nil before the first load).
-func (v *keysView) setFamily() *idIndex {
-	if v.set == nil {
-		return nil
-	}
-	return v.set.byID
-}
