@@ -108,11 +108,21 @@ func start(t *testing.T, s setup) *harness {
 	return h
 }
 
-func (h *harness) waitFor(t *testing.T, text string) {
+// waitFor waits for one frame that shows every text: a golden read after
+// it sees that frame's state, not one a load or a copy has yet to change.
+func (h *harness) waitFor(t *testing.T, texts ...string) {
 	t.Helper()
+	shows := func(v *string) bool {
+		for _, text := range texts {
+			if v == nil || !strings.Contains(*v, text) {
+				return false
+			}
+		}
+		return true
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		if v := h.rec.last.Load(); v != nil && strings.Contains(*v, text) {
+		if shows(h.rec.last.Load()) {
 			return
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -121,7 +131,7 @@ func (h *harness) waitFor(t *testing.T, text string) {
 	if v := h.rec.last.Load(); v != nil {
 		last = *v
 	}
-	t.Fatalf("the screen never showed %q; last frame:\n%s", text, last)
+	t.Fatalf("the screen never showed %q together; last frame:\n%s", texts, last)
 }
 
 // press sends keys: names like "enter", "esc", "tab", "down", "ctrl+c";
@@ -303,7 +313,8 @@ func TestRevealGolden(t *testing.T) {
 	h.press("n")
 	h.waitFor(t, "New key")
 	h.press("deploy bot", "tab", "tab", "right", "right", "tab", "right", "enter")
-	h.waitFor(t, "OSC 52")
+	// The copy and the reload after the create land in either order.
+	h.waitFor(t, "OSC 52", "7 keys")
 	a := h.final(t)
 	view := a.View()
 	for _, want := range []string{"only time it is shown", `x-api-key: kd_prod_`, "No system clipboard here", "clears what it copied after 45s"} {
@@ -483,11 +494,12 @@ func TestResizeKeepsLayout(t *testing.T) {
 
 func TestEveryViewFitsTheScreen(t *testing.T) {
 	for _, size := range [][2]int{{80, 24}, {250, 60}} {
-		for _, keys := range [][]string{{}, {"n"}, {"d"}, {"enter"}, {"e"}, {"?"}} {
+		// Each key, and a text its view shows once it is drawn.
+		for _, keys := range [][2]string{{"", "6 keys"}, {"n", "New key"}, {"d", "to confirm:"}, {"enter", "Allowed IPs"}, {"e", "Environments"}, {"?", "Key bindings"}} {
 			h := start(t, setup{store: sampleStore(), w: size[0], h: size[1]})
 			h.waitFor(t, "6 keys")
-			h.press(keys...)
-			time.Sleep(100 * time.Millisecond)
+			h.press(keys[0])
+			h.waitFor(t, keys[1])
 			a := h.final(t)
 			lines := strings.Split(a.View(), "\n")
 			if len(lines) != size[1] {
@@ -636,8 +648,7 @@ func TestRotateInTheTUI(t *testing.T) {
 	h.press("down") // grace 3d
 	h.waitFor(t, "[3d]")
 	h.press("web checkout", "right", "enter")
-	h.waitFor(t, "Replaces k0000001")
-	h.waitFor(t, "Copied to the system clipboard")
+	h.waitFor(t, "Replaces k0000001", "Copied to the system clipboard")
 	a := h.final(t)
 	if !strings.Contains(a.View(), "Your new key") {
 		t.Fatal("no reveal after rotating")
@@ -709,7 +720,7 @@ func TestAuditView(t *testing.T) {
 	h.press("/", "nothing-like-this")
 	h.waitFor(t, "No events match")
 	h.press("esc")
-	h.waitFor(t, "1 of 1 events")
+	h.waitFor(t, "1 of 1 events", "7 keys")
 	requireGolden(t, h.final(t))
 }
 
