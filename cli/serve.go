@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log"
 	"net"
-	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,6 +21,7 @@ import (
 func (a *app) serveCommand() *cobra.Command {
 	var listen string
 	var trusted []string
+	var maxConns int
 	cmd := &cobra.Command{
 		Use:   "serve --listen ADDR [--trusted-proxy CIDR]...",
 		Short: "Verify keys over HTTP for gateways (nginx auth_request, Traefik, Caddy)",
@@ -33,7 +36,11 @@ the reason. Also GET /healthz and GET /metrics (Prometheus).
 
 Keys are checked from memory; changes made by the TUI or a shell are taken in
 within a second. Last used is written at most once a second and on SIGINT or
-SIGTERM, after the last request in flight is answered.`,
+SIGTERM, after the last request in flight is answered.
+
+Connections are bounded (see the README): at the --max-connections cap, kept
+below the open-file limit, the connection idle longest is closed to admit a
+new one, and when all are busy the new one gets 503 at once.`,
 		Example: `  keyden serve --listen 127.0.0.1:8080 --trusted-proxy 127.0.0.1/32`,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -45,38 +52,87 @@ SIGTERM, after the last request in flight is answered.`,
 				}
 				opt.TrustedProxies = append(opt.TrustedProxies, p)
 			}
-			if _, _, err := net.SplitHostPort(listen); err != nil {
-				return usagef("--listen %s is not an address: give one such as 127.0.0.1:8080", model.Quote(listen))
+			if err := checkListen(listen); err != nil {
+				return err
 			}
+			if maxConns < 0 {
+				return usagef("--max-connections %d is negative: give a number of connections, or 0 for the default", maxConns)
+			}
+			max, err := server.MaxConns(maxConns)
+			if err != nil {
+				return &refusal{msg: err.Error()}
+			}
+			// Listen before reading the store, so a taken port is said at once;
+			// connections made meanwhile wait in the backlog for the first load.
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return &refusal{msg: fmt.Sprintf("cannot listen on %s: %v; choose another --listen address", listen, errors.Unwrap(err))}
+			}
+			defer ln.Close()
 			st, err := a.openStore(storage.Options{})
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), st, listen, opt)
+			return serve(cmd.Context(), st, ln, max, opt)
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
 	cmd.Flags().StringArrayVar(&trusted, "trusted-proxy", nil, "a proxy (IP or CIDR) whose X-Forwarded-For / X-Real-IP is believed (repeatable)")
+	cmd.Flags().IntVar(&maxConns, "max-connections", 0, fmt.Sprintf("the most HTTP connections open at once (default %d, or fewer if the open-file limit is low)", server.DefaultMaxConns))
 	return cmd
 }
 
+// checkListen finds a malformed --listen before any work: a host that is
+// empty, an IP or a host name, and a port from 0 to 65535.
+func checkListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usagef("--listen %s is not an address: give one such as 127.0.0.1:8080", model.Quote(addr))
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || port != strconv.FormatUint(n, 10) {
+		return usagef("--listen %s has no valid port: give a number from 0 to 65535, such as 127.0.0.1:8080", model.Quote(addr))
+	}
+	if _, err := netip.ParseAddr(host); err != nil && host != "" && !hostName(host) {
+		return usagef("--listen %s has no valid host: give an IP address or a host name, such as 127.0.0.1:8080", model.Quote(addr))
+	}
+	return nil
+}
+
+// hostName reports whether s is a DNS host name (a last label that is all
+// digits is a mistyped IP address).
+func hostName(s string) bool {
+	s = strings.TrimSuffix(s, ".")
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	labels := strings.Split(s, ".")
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	_, err := strconv.ParseUint(labels[len(labels)-1], 10, 64)
+	return err != nil
+}
+
 // serve runs the verifier until ctx ends, then drains, flushes and returns.
-func serve(ctx context.Context, st store, listen string, opt server.Options) error {
+func serve(ctx context.Context, st store, ln net.Listener, maxConns int, opt server.Options) error {
 	srv := server.New(st, opt)
 	if err := srv.Load(ctx); err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return &refusal{msg: fmt.Sprintf("cannot listen on %s: %v; choose another --listen address", listen, errors.Unwrap(err))}
-	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	hs, limited := srv.HTTPServer(ln, maxConns)
 	followCtx, stopFollow := context.WithCancel(context.Background())
 	followDone := make(chan struct{})
 	go func() { srv.Follow(followCtx); close(followDone) }()
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	opt.Log.Printf("listening on http://%s with %d keys from %s", ln.Addr(), srv.Keys(), st.Location())
+	go func() { served <- hs.Serve(limited) }()
+	opt.Log.Printf("listening on http://%s with %d keys from %s (at most %d connections)", ln.Addr(), srv.Keys(), st.Location(), maxConns)
 
 	select {
 	case <-ctx.Done():

@@ -1,0 +1,253 @@
+package server
+
+import (
+	"container/list"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// HTTP limits. A gateway's keep-alive pool (nginx 60 s, Caddy and
+// Traefik 90–120 s) closes its side first, within IdleTimeout; under
+// pressure idle connections are closed sooner (see connLimiter).
+const (
+	ReadHeaderTimeout = 5 * time.Second
+	ReadTimeout       = 10 * time.Second
+	WriteTimeout      = 10 * time.Second
+	IdleTimeout       = 2 * time.Minute
+	// MaxHeaderBytes leaves room for a client's cookies, which nginx's
+	// auth_request passes on with the key.
+	MaxHeaderBytes = 64 << 10
+	// ReservedFiles are kept out of the connection cap for the store (each
+	// operation opens the file), etcd's connections and watch, the
+	// listener, standard streams and the runtime.
+	ReservedFiles = 64
+	// DefaultMaxConns bounds memory (about 20 KiB a connection) when the
+	// file limit is high.
+	DefaultMaxConns = 10000
+)
+
+// MaxConns is how many connections may be open at once: max (or
+// DefaultMaxConns when 0), but always ReservedFiles below the process's
+// open-file limit. Go raises the soft limit to the hard one at start, so
+// the limit read here is what `ulimit -Hn` allows.
+func MaxConns(max int) (int, error) {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return 0, fmt.Errorf("cannot read the open-file limit: %v", err)
+	}
+	room := int(min(rl.Cur, 1<<30)) - ReservedFiles
+	if room < ReservedFiles {
+		return 0, fmt.Errorf("the open-file limit is %d, too low to serve: raise it to at least %d (ulimit -n)", rl.Cur, 2*ReservedFiles)
+	}
+	if max == 0 {
+		return min(DefaultMaxConns, room), nil
+	}
+	if max > room {
+		return 0, fmt.Errorf("--max-connections %d needs more files than the open-file limit (%d) allows with %d kept for the store: give at most %d, or raise the limit (ulimit -n)", max, rl.Cur, ReservedFiles, room)
+	}
+	return max, nil
+}
+
+// HTTPServer is the verifier's http.Server on ln, with timeouts, a header
+// cap and at most maxConns connections; serve it on the listener returned.
+func (s *Server) HTTPServer(ln net.Listener, maxConns int) (*http.Server, net.Listener) {
+	l := &connLimiter{Listener: ln, max: maxConns, log: s.opt.Log}
+	h := s.Handler()
+	withConns := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		if r.URL.Path == "/metrics" {
+			l.writeMetrics(w)
+		}
+	})
+	return &http.Server{
+		Handler:           withConns,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ConnState:         l.connState,
+		ErrorLog:          s.opt.Log,
+	}, l
+}
+
+// connLimiter caps open connections. To admit a new one at the cap it
+// closes the connection that has been quiet longest (accepted with no
+// request yet, or idle between keep-alive requests); when every one is
+// busy, the new one gets a 503 at once. Accept never waits for room.
+type connLimiter struct {
+	net.Listener
+	max int
+	log *log.Logger
+
+	mu    sync.Mutex
+	open  int
+	quiet list.List // of *limitedConn, longest quiet first
+
+	shed, refused atomic.Uint64
+	lastLog       atomic.Int64 // unix seconds of the last pressure line
+}
+
+type limitedConn struct {
+	net.Conn
+	l *connLimiter
+	// Guarded by l.mu.
+	quiet  *list.Element
+	closed bool
+}
+
+func (l *connLimiter) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			// Out of files despite the reserve (another part of the process
+			// used them): make room rather than let http.Server back off.
+			if (errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)) && l.closeQuietest() {
+				continue
+			}
+			return nil, err
+		}
+		if l.admit() {
+			lc := &limitedConn{Conn: c, l: l}
+			l.mu.Lock()
+			lc.quiet = l.quiet.PushBack(lc)
+			l.mu.Unlock()
+			return lc, nil
+		}
+		l.refused.Add(1)
+		l.pressure()
+		refuseBusy(c)
+	}
+}
+
+// admit counts a new connection in, closing quiet ones to make room.
+func (l *connLimiter) admit() bool {
+	for {
+		l.mu.Lock()
+		if l.open < l.max {
+			l.open++
+			l.mu.Unlock()
+			return true
+		}
+		l.mu.Unlock()
+		if !l.closeQuietest() {
+			return false
+		}
+		l.pressure()
+	}
+}
+
+// closeQuietest closes the connection quiet longest; false if none is.
+func (l *connLimiter) closeQuietest() bool {
+	l.mu.Lock()
+	e := l.quiet.Front()
+	if e == nil {
+		l.mu.Unlock()
+		return false
+	}
+	c := e.Value.(*limitedConn)
+	c.claimLocked()
+	l.mu.Unlock()
+	c.release()
+	l.shed.Add(1)
+	return true
+}
+
+// claimLocked marks c closed so nothing else closes or counts it again.
+func (c *limitedConn) claimLocked() {
+	c.closed = true
+	if c.quiet != nil {
+		c.l.quiet.Remove(c.quiet)
+		c.quiet = nil
+	}
+}
+
+// release closes the socket, then frees its place: the file is closed
+// when Close returns, so the count never runs ahead of the files.
+func (c *limitedConn) release() error {
+	err := c.Conn.Close()
+	c.l.mu.Lock()
+	c.l.open--
+	c.l.mu.Unlock()
+	return err
+}
+
+func (c *limitedConn) Close() error {
+	c.l.mu.Lock()
+	if c.closed {
+		c.l.mu.Unlock()
+		return c.Conn.Close() // already released (closed to make room)
+	}
+	c.claimLocked()
+	c.l.mu.Unlock()
+	return c.release()
+}
+
+// connState keeps the quiet list: idle connections join its end, a request
+// takes its connection out.
+func (l *connLimiter) connState(nc net.Conn, st http.ConnState) {
+	c, ok := nc.(*limitedConn)
+	if !ok {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c.closed {
+		return
+	}
+	switch st {
+	case http.StateIdle:
+		if c.quiet == nil {
+			c.quiet = l.quiet.PushBack(c)
+		}
+	case http.StateActive:
+		if c.quiet != nil {
+			l.quiet.Remove(c.quiet)
+			c.quiet = nil
+		}
+	}
+}
+
+// pressure logs, at most once a minute, that the cap was reached.
+func (l *connLimiter) pressure() {
+	now := time.Now().Unix()
+	if last := l.lastLog.Load(); now-last >= 60 && l.lastLog.CompareAndSwap(last, now) {
+		l.log.Printf("%d connections open, the most allowed: closing idle ones to admit new ones (%d closed, %d refused with 503 so far)",
+			l.max, l.shed.Load(), l.refused.Load())
+	}
+}
+
+const busyResponse = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 29\r\n\r\n{\"ok\":false,\"reason\":\"busy\"}\n"
+
+// refuseBusy answers a connection there is no room for without reading it:
+// a fresh socket's send buffer takes the few bytes without blocking.
+func refuseBusy(c net.Conn) {
+	c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	io.WriteString(c, busyResponse)
+	c.Close()
+}
+
+func (l *connLimiter) writeMetrics(w io.Writer) {
+	l.mu.Lock()
+	open := l.open
+	l.mu.Unlock()
+	for _, g := range []struct {
+		name, help, typ string
+		v               any
+	}{
+		{"keyden_connections_open", "HTTP connections open.", "gauge", open},
+		{"keyden_connections_max", "The most HTTP connections allowed at once.", "gauge", l.max},
+		{"keyden_connections_closed_idle_total", "Idle connections closed to admit new ones.", "counter", l.shed.Load()},
+		{"keyden_connections_refused_total", "Connections answered 503 because every allowed one was busy.", "counter", l.refused.Load()},
+	} {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %v\n", g.name, g.help, g.name, g.typ, g.name, g.v)
+	}
+}
