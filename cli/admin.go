@@ -49,7 +49,7 @@ format for systems that cap key length. Both are fixed for the store's life.`,
 				return err
 			}
 			l := keygen.LayoutFor(f, prefix, "prod")
-			fmt.Fprintf(a.env.Stdout, "Created the key store %s (keys like %s_prod_…, %d characters).\n", st.Location(), prefix, l.Total)
+			printf(a.env.Stdout, "Created the key store %s (keys like %s_prod_…, %d characters).\n", st.Location(), prefix, l.Total)
 			return nil
 		},
 	}
@@ -76,7 +76,7 @@ func (a *app) infoCommand() *cobra.Command {
 				return writeJSON(a.env.Stdout, in)
 			}
 			tw := tabwriter.NewWriter(a.env.Stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintf(tw, "Store:\t%s\nSchema:\t%d\nPrefix:\t%s\nFormat:\t%s (%d characters)\nCreated:\t%s by %s\nKeys:\t%d\n",
+			printf(tw, "Store:\t%s\nSchema:\t%d\nPrefix:\t%s\nFormat:\t%s (%d characters)\nCreated:\t%s by %s\nKeys:\t%d\n",
 				in.Location, in.Schema, in.Prefix, in.Format, keygen.LayoutFor(in.Format, in.Prefix, "prod").Total,
 				format.Stamp(in.CreatedAt), in.CreatedBy, in.Keys)
 			return tw.Flush()
@@ -118,7 +118,7 @@ func (a *app) auditCommand() *cobra.Command {
 			tw := tabwriter.NewWriter(a.env.Stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "TIME\tACTOR\tACTION\tKEY\tNAME\tCHANNEL\tENV\tDETAIL")
 			for _, e := range evs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", format.Stamp(e.Time), e.Actor, e.Action,
+				printf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", format.Stamp(e.Time), e.Actor, e.Action,
 					e.KeyID, e.KeyName, e.Channel, e.Environment, e.Detail)
 			}
 			return tw.Flush()
@@ -142,7 +142,7 @@ func (a *app) backupCommand() *cobra.Command {
 			if err := st.Backup(cmd.Context(), args[0]); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.env.Stdout, "Wrote a backup of %s to %s.\n", st.Location(), args[0])
+			printf(a.env.Stdout, "Wrote a backup of %s to %s.\n", st.Location(), args[0])
 			return nil
 		},
 	}

@@ -40,7 +40,7 @@ func (a *app) channelCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.env.Stdout, "Added channel %s.\n", c.Name)
+			printf(a.env.Stdout, "Added channel %s.\n", c.Name)
 			return nil
 		},
 	}
@@ -63,7 +63,7 @@ func (a *app) channelCommand() *cobra.Command {
 			tw := tabwriter.NewWriter(a.env.Stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "CHANNEL\tCREATED\tCREATED BY\tDESCRIPTION")
 			for _, c := range chs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, format.Date(c.CreatedAt), c.CreatedBy, c.Description)
+				printf(tw, "%s\t%s\t%s\t%s\n", c.Name, format.Date(c.CreatedAt), c.CreatedBy, c.Description)
 			}
 			return tw.Flush()
 		},
@@ -79,7 +79,7 @@ func (a *app) channelCommand() *cobra.Command {
 			if err := st.RemoveChannel(cmd.Context(), args[0]); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.env.Stdout, "Removed channel %s.\n", args[0])
+			printf(a.env.Stdout, "Removed channel %s.\n", args[0])
 			return nil
 		},
 	}
@@ -107,7 +107,7 @@ func (a *app) envCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.env.Stdout, "Added environment %s (keys look like %s_%s_…).\n", e.Name, mustInfo(a, cmd).Prefix, e.Tag)
+			printf(a.env.Stdout, "Added environment %s (keys look like %s_%s_…).\n", e.Name, mustInfo(a, cmd).Prefix, e.Tag)
 			return nil
 		},
 	}
@@ -130,7 +130,7 @@ func (a *app) envCommand() *cobra.Command {
 			tw := tabwriter.NewWriter(a.env.Stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "ENVIRONMENT\tTAG")
 			for _, e := range envs {
-				fmt.Fprintf(tw, "%s\t%s\n", e.Name, e.Tag)
+				printf(tw, "%s\t%s\n", e.Name, e.Tag)
 			}
 			return tw.Flush()
 		},
@@ -146,7 +146,7 @@ func (a *app) envCommand() *cobra.Command {
 			if err := st.RemoveEnvironment(cmd.Context(), args[0]); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.env.Stdout, "Removed environment %s.\n", args[0])
+			printf(a.env.Stdout, "Removed environment %s.\n", args[0])
 			return nil
 		},
 	}
@@ -182,7 +182,7 @@ func (a *app) memberCommand() *cobra.Command {
 			tw := tabwriter.NewWriter(a.env.Stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "USER\tROLE\tADDED\tADDED BY")
 			for _, m := range ms {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m.User, m.Role, format.Date(m.AddedAt), m.AddedBy)
+				printf(tw, "%s\t%s\t%s\t%s\n", m.User, m.Role, format.Date(m.AddedAt), m.AddedBy)
 			}
 			return tw.Flush()
 		},
@@ -207,7 +207,7 @@ func (a *app) memberCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.env.Stdout, "%s is now a member as %s.\n", m.User, m.Role)
+			printf(a.env.Stdout, "%s is now a member as %s.\n", m.User, m.Role)
 			return nil
 		},
 	}
@@ -222,7 +222,7 @@ func (a *app) memberCommand() *cobra.Command {
 			if err := st.RemoveMember(cmd.Context(), args[0]); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.env.Stdout, "Removed member %s.\n", args[0])
+			printf(a.env.Stdout, "Removed member %s.\n", args[0])
 			return nil
 		},
 	}

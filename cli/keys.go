@@ -71,7 +71,7 @@ func (a *app) createCommand() *cobra.Command {
 				return err
 			}
 			if c.Grown {
-				fmt.Fprintf(a.env.Stderr, "keyden: this key is %d characters, longer than the store's format, to keep its minimum randomness with this prefix and tag.\n", len(c.Secret))
+				printf(a.env.Stderr, "keyden: this key is %d characters, longer than the store's format, to keep its minimum randomness with this prefix and tag.\n", len(c.Secret))
 			}
 			if asJSON {
 				return writeJSON(a.env.Stdout, struct {
@@ -80,7 +80,7 @@ func (a *app) createCommand() *cobra.Command {
 				}{c.Secret, c.Key.View()})
 			}
 			if a.env.IsTerminal(a.env.Stdout) {
-				fmt.Fprintf(a.env.Stderr, "Created %s (%s) in %s/%s. This is the only time the key is shown: store it now.\n",
+				printf(a.env.Stderr, "Created %s (%s) in %s/%s. This is the only time the key is shown: store it now.\n",
 					model.Quote(c.Key.Name), c.Key.ID, c.Key.Channel, c.Key.Environment)
 			}
 			_, err = fmt.Fprintln(a.env.Stdout, c.Secret)
@@ -167,7 +167,7 @@ func (a *app) listCommand() *cobra.Command {
 				if status == "" {
 					status = "ok"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Channel, k.Environment,
+				printf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Channel, k.Environment,
 					k.Hint, format.Date(k.CreatedAt), format.Ago(k.LastUsedAt, now), k.CreatedBy, status)
 			}
 			return tw.Flush()
@@ -229,7 +229,7 @@ func (a *app) showCommand() *cobra.Command {
 func writeKeyDetails(w io.Writer, k *model.Key, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, f := range format.KeyFields(k, now) {
-		fmt.Fprintf(tw, "%s:\t%s\n", f[0], f[1])
+		printf(tw, "%s:\t%s\n", f[0], f[1])
 	}
 	return tw.Flush()
 }
@@ -257,7 +257,7 @@ the terminal, and refuses when there is none.`,
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(a.env.Stderr, "Delete %s (%s, %s/%s, last used %s)?\nApps using this key will stop working immediately. This cannot be undone.\nType yes to delete: ",
+				printf(a.env.Stderr, "Delete %s (%s, %s/%s, last used %s)?\nApps using this key will stop working immediately. This cannot be undone.\nType yes to delete: ",
 					model.Quote(k.Name), k.ID, k.Channel, k.Environment, format.Ago(k.LastUsedAt, a.env.Now()))
 				line, _ := bufio.NewReader(a.env.Stdin).ReadString('\n')
 				if strings.TrimSpace(line) != "yes" {
@@ -269,7 +269,7 @@ the terminal, and refuses when there is none.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.env.Stdout, "Deleted %s (%s, %s/%s).\n", model.Quote(k.Name), k.ID, k.Channel, k.Environment)
+			printf(a.env.Stdout, "Deleted %s (%s, %s/%s).\n", model.Quote(k.Name), k.ID, k.Channel, k.Environment)
 			return nil
 		},
 	}
@@ -384,11 +384,11 @@ func (a *app) reportVerify(res storage.VerifyResult, asJSON bool) error {
 		return nil
 	}
 	if !res.OK {
-		fmt.Fprintf(a.env.Stderr, "keyden: refused (%s): %s.\n", res.Reason, res.Detail)
+		printf(a.env.Stderr, "keyden: refused (%s): %s.\n", res.Reason, res.Detail)
 		return &silentExit{code: ExitRefused}
 	}
 	k := res.Key
-	_, err := fmt.Fprintf(a.env.Stdout, "ok: %s %s (channel %s, env %s, scopes %s)\n", k.ID, model.Quote(k.Name), k.Channel, k.Environment, scopeList(k.Scopes))
+	_, err := printf(a.env.Stdout, "ok: %s %s (channel %s, env %s, scopes %s)\n", k.ID, model.Quote(k.Name), k.Channel, k.Environment, scopeList(k.Scopes))
 	return err
 }
 

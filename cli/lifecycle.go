@@ -65,7 +65,7 @@ The new key gets the old one's lifetime from now, or --expires.`,
 				}{r.New.Secret, r.New.Key.View(), r.Old.View()})
 			}
 			if a.env.IsTerminal(a.env.Stdout) {
-				fmt.Fprintf(a.env.Stderr, "Rotated %s: new key %s; the old key %s works until %s. This is the only time the new key is shown.\n",
+				printf(a.env.Stderr, "Rotated %s: new key %s; the old key %s works until %s. This is the only time the new key is shown.\n",
 					model.Quote(r.Old.Name), r.New.Key.ID, r.Old.ID, format.Stamp(r.Old.ExpiresAt))
 			}
 			_, err = fmt.Fprintln(a.env.Stdout, r.New.Secret)
@@ -98,7 +98,7 @@ func (a *app) disableCommand(disable bool) *cobra.Command {
 			if disable {
 				verb = "Disabled"
 			}
-			fmt.Fprintf(a.env.Stdout, "%s %s (%s, %s/%s).\n", verb, model.Quote(k.Name), k.ID, k.Channel, k.Environment)
+			printf(a.env.Stdout, "%s %s (%s, %s/%s).\n", verb, model.Quote(k.Name), k.ID, k.Channel, k.Environment)
 			return nil
 		},
 	}

@@ -41,7 +41,7 @@ to the source while it runs: the copy is of one moment.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.env.Stdout, "Copied %d keys, with their members, environments, channels and audit log, from %s to %s; the copy matches.\n",
+			printf(a.env.Stdout, "Copied %d keys, with their members, environments, channels and audit log, from %s to %s; the copy matches.\n",
 				n, src.Location(), dst.Location())
 			return nil
 		},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"keyden/format"
 	"keyden/model"
 	"keyden/server"
 	"keyden/storage"
@@ -132,7 +133,7 @@ func serve(ctx context.Context, st store, ln net.Listener, maxConns int, opt ser
 	go func() { srv.Follow(followCtx); close(followDone) }()
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(limited) }()
-	opt.Log.Printf("listening on http://%s with %d keys from %s (at most %d connections)", ln.Addr(), srv.Keys(), st.Location(), maxConns)
+	opt.Log.Printf("listening on http://%s with %d keys from %s (at most %d connections)", ln.Addr(), srv.Keys(), format.Safe(st.Location()), maxConns)
 
 	select {
 	case <-ctx.Done():

@@ -70,7 +70,8 @@ func Stamp(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05 UTC")
 }
 
-// KeyFields are a key's details as label/value pairs, shared by `show` and the TUI.
+// KeyFields are a key's details as label/value pairs, shared by `show` and the
+// TUI; the values have been through Safe.
 func KeyFields(k *model.Key, now time.Time) [][2]string {
 	list := func(l []string, none string) string {
 		if len(l) == 0 {
@@ -108,6 +109,9 @@ func KeyFields(k *model.Key, now time.Time) [][2]string {
 	}
 	if k.RotatedTo != "" {
 		f = append(f, [2]string{"Replaced by", k.RotatedTo})
+	}
+	for i := range f {
+		f[i][1] = Safe(f[i][1])
 	}
 	return f
 }

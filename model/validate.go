@@ -41,7 +41,46 @@ func ValidateKeyName(s string) (string, error) {
 			return "", fmt.Errorf("the key name holds a control or invisible character (%U): use printable characters only", r)
 		}
 	}
+	if err := checkLayout("key name", s); err != nil {
+		return "", err
+	}
 	return s, nil
+}
+
+// MaxMarks is how many combining marks one character may carry: enough for
+// Vietnamese (ệ as e + two marks) and Thai or Devanagari clusters.
+const MaxMarks = 2
+
+// checkLayout refuses text whose width on a terminal is not what its
+// characters say: a pile of combining marks (drawn over the lines around
+// it), a mark with no character to sit on, or a glyph that fonts draw far
+// wider than the one cell it is given (U+FDFD and the like). Wide East Asian
+// characters are fine: they take two cells and the TUI measures cells.
+func checkLayout(what, s string) error {
+	marks := 0
+	for i, r := range s {
+		if !unicode.In(r, unicode.Mn, unicode.Me) {
+			marks = 0
+			if unicode.In(r, overwide) {
+				return fmt.Errorf("the %s holds %U, which terminals draw wider than its place: leave it out", what, r)
+			}
+			continue
+		}
+		if i == 0 {
+			return fmt.Errorf("the %s starts with a combining mark (%U): put it after a letter", what, r)
+		}
+		if marks++; marks > MaxMarks {
+			return fmt.Errorf("the %s stacks more than %d combining marks on one character: use at most %d", what, MaxMarks, MaxMarks)
+		}
+	}
+	return nil
+}
+
+// overwide are glyphs fonts draw several cells wide in a one-cell place:
+// the Arabic ligatures ﷺ ﷻ ﷽, the two- and three-em dashes, cuneiform.
+var overwide = &unicode.RangeTable{
+	R16: []unicode.Range16{{Lo: 0x2e3a, Hi: 0x2e3b, Stride: 1}, {Lo: 0xfdfa, Hi: 0xfdfb, Stride: 1}, {Lo: 0xfdfd, Hi: 0xfdfd, Stride: 1}},
+	R32: []unicode.Range32{{Lo: 0x12000, Hi: 0x1254f, Stride: 1}},
 }
 
 var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
@@ -275,6 +314,9 @@ func ValidateDescription(s string) (string, error) {
 		if !unicode.IsPrint(r) {
 			return "", fmt.Errorf("the description holds a control or invisible character (%U): use printable characters only", r)
 		}
+	}
+	if err := checkLayout("description", s); err != nil {
+		return "", err
 	}
 	return s, nil
 }

@@ -357,3 +357,31 @@ func TestReviewQuestions(t *testing.T) {
 		}
 	}
 }
+
+// Names a terminal cannot lay out in line are refused at the door; wide
+// East Asian text and ordinary accents (precomposed or combining) are not.
+func TestNamesMustLayOutInLine(t *testing.T) {
+	for in, want := range map[string]string{
+		"鍵の名前 キー":                          "",
+		"Tiếng Việt":                       "",
+		"e\u0323\u0302 two marks":          "", // ệ spelled with two combining marks
+		"क्षत्रिय":                         "",
+		"zalgo z\u0301\u0302\u0303":        "stacks more than 2 combining marks",
+		"Z" + strings.Repeat("\u0336", 40): "stacks more than 2 combining marks",
+		"\u0301starts with a mark":         "starts with a combining mark",
+		"bismillah \ufdfd":                 "holds U+FDFD, which terminals draw wider",
+		"dash \u2e3b":                      "holds U+2E3B",
+		"cuneiform \U0001242b":             "holds U+1242B",
+	} {
+		_, err := ValidateKeyName(in)
+		if want == "" && err != nil {
+			t.Errorf("ValidateKeyName(%q): %v", in, err)
+		}
+		if want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("ValidateKeyName(%q) = %v, want an error with %q", in, err, want)
+		}
+		if _, derr := ValidateDescription(in); (derr == nil) != (err == nil) {
+			t.Errorf("ValidateDescription(%q) = %v, unlike the key name's %v", in, derr, err)
+		}
+	}
+}

@@ -230,8 +230,10 @@ func (a *App) genCmd() tea.Cmd {
 	}
 }
 
+// setStatus shows a message; messages echo names and errors from the store,
+// so the text goes through format.Safe here, once for all of them.
 func (a *App) setStatus(s string, ok bool) {
-	a.status, a.statusOK, a.statusAt = s, ok, a.opt.Now()
+	a.status, a.statusOK, a.statusAt = format.Safe(s), ok, a.opt.Now()
 }
 
 func (a *App) layout() {
@@ -713,9 +715,9 @@ func countKeys(set *keyset) map[string]int {
 // View draws the title bar, the screen and the status and help lines.
 func (a *App) View() string {
 	w := a.width - 2
-	title := a.st.Title.Render("keyden") + a.st.Subtle.Render("  "+a.opt.Location)
+	title := a.st.Title.Render("keyden") + a.st.Subtle.Render("  "+format.Safe(a.opt.Location))
 	if a.opt.Actor != "" {
-		right := a.st.Subtle.Render(a.opt.Actor)
+		right := a.st.Subtle.Render(format.Safe(a.opt.Actor))
 		if gap := w - lipgloss.Width(title) - lipgloss.Width(right); gap > 0 {
 			title += strings.Repeat(" ", gap) + right
 		}

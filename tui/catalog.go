@@ -244,14 +244,14 @@ func (c *catalogView) View() string {
 	case c.adding:
 		b.WriteString("\nAdd " + what + ": " + c.input.View() + "\n")
 		if c.inputErr != "" {
-			b.WriteString(c.st.Error.Render("✗ "+c.inputErr) + "\n")
+			b.WriteString(c.st.Error.Render("✗ "+format.Safe(c.inputErr)) + "\n")
 		}
 	case c.removing:
 		n := c.counts[[...]string{"env:", "ch:", "-"}[c.side]+c.selectedName()]
 		if n > 0 {
-			b.WriteString("\n" + c.st.Warning.Render(fmt.Sprintf("The %s %s is used by %d key(s); keyden will refuse. Press y to try anyway, any other key to cancel.", what, c.selectedName(), n)) + "\n")
+			b.WriteString("\n" + c.st.Warning.Render(fmt.Sprintf("The %s %s is used by %d key(s); keyden will refuse. Press y to try anyway, any other key to cancel.", what, format.Safe(c.selectedName()), n)) + "\n")
 		} else {
-			b.WriteString("\n" + c.st.Warning.Render(fmt.Sprintf("Remove the %s %s? y to remove, any other key to cancel.", what, c.selectedName())) + "\n")
+			b.WriteString("\n" + c.st.Warning.Render(fmt.Sprintf("Remove the %s %s? y to remove, any other key to cancel.", what, format.Safe(c.selectedName()))) + "\n")
 		}
 	}
 	return b.String()
@@ -268,19 +268,19 @@ func (c *catalogView) listView(side int, title string, w int) string {
 	switch side {
 	case sideEnvs:
 		for _, e := range c.envs {
-			lines = append(lines, fmt.Sprintf("%-12s tag %-8s %d keys", e.Name, e.Tag, c.counts["env:"+e.Name]))
+			lines = append(lines, fmt.Sprintf("%s tag %s %d keys", padSafe(e.Name, 12), padSafe(e.Tag, 8), c.counts["env:"+e.Name]))
 		}
 	case sideChannels:
 		for _, ch := range c.channels {
-			l := fmt.Sprintf("%-14s %5d keys", ch.Name, c.counts["ch:"+ch.Name])
+			l := fmt.Sprintf("%s %5d keys", padSafe(ch.Name, 14), c.counts["ch:"+ch.Name])
 			if ch.Description != "" {
-				l += "  " + ch.Description
+				l += "  " + format.Safe(ch.Description)
 			}
 			lines = append(lines, l)
 		}
 	case sideMembers:
 		for _, m := range c.members {
-			l := fmt.Sprintf("%-16s %s", m.User, m.Role)
+			l := padSafe(m.User, 16) + " " + format.Safe(string(m.Role))
 			if c.perm != nil && m.User == c.perm.actor {
 				l += "  (you)"
 			}
@@ -301,3 +301,7 @@ func (c *catalogView) listView(side int, title string, w int) string {
 	box := c.st.Box
 	return box.Width(w).Render(strings.TrimRight(b.String(), "\n"))
 }
+
+// padSafe is store text made safe and padded to w cells (fmt's %-12s pads by
+// runes, which a wide name knocks out of line).
+func padSafe(s string, w int) string { return padRight(format.Safe(s), w) }

@@ -135,7 +135,7 @@ func (c *confirmView) View() string {
 		{"Hint", k.Hint}, {"Last used", format.Ago(k.LastUsedAt, c.now())},
 	}
 	for _, r := range rows {
-		b.WriteString(c.st.Label.Render(padRight(r[0], 13)) + r[1] + "\n")
+		b.WriteString(c.st.Label.Render(padRight(r[0], 13)) + format.Safe(r[1]) + "\n")
 	}
 	if c.action == "rotate" {
 		b.WriteString("\n" + c.st.Warning.Render("A new key replaces it, shown once. Apps using this key must switch to the new one: the old key stops working when the grace ends.") + "\n")
@@ -153,7 +153,7 @@ func (c *confirmView) View() string {
 		b.WriteString(c.st.Subtle.Render("This cannot be undone.") + "\n")
 	}
 	if c.typeName {
-		b.WriteString("\nThis is a prod key. Type its name, " + c.st.Title.Render(k.Name) + ", to confirm:\n" + c.name.View() + "\n")
+		b.WriteString("\nThis is a prod key. Type its name, " + c.st.Title.Render(format.Safe(k.Name)) + ", to confirm:\n" + c.name.View() + "\n")
 	}
 	// The chosen answer is bracketed as well as coloured, so it shows without colour too.
 	no, yes := c.st.Button.Render("  No  "), c.st.Button.Render("  Yes, "+c.action+"  ")

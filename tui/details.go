@@ -56,7 +56,7 @@ func (d *detailsView) Update(msg tea.Msg) tea.Cmd {
 
 func (d *detailsView) View() string {
 	var b strings.Builder
-	b.WriteString(d.st.Title.Render(d.key.Name) + "\n\n")
+	b.WriteString(d.st.Title.Render(format.Safe(d.key.Name)) + "\n\n")
 	if d.gone {
 		b.WriteString(d.st.Error.Render("This key was deleted by another keyden.") + "\n\n")
 	}

@@ -9,6 +9,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 
+	"keyden/format"
 	"keyden/model"
 	"keyden/storage"
 )
@@ -259,9 +260,9 @@ func (f *formView) View() string {
 			opts := make([]string, len(fl.choices))
 			for j, c := range fl.choices {
 				if j == fl.choice {
-					opts[j] = f.st.Focused.Render("● " + c)
+					opts[j] = f.st.Focused.Render("● " + format.Safe(c))
 				} else {
-					opts[j] = f.st.Subtle.Render("○ " + c)
+					opts[j] = f.st.Subtle.Render("○ " + format.Safe(c))
 				}
 			}
 			val = strings.Join(opts, "  ")
@@ -273,14 +274,14 @@ func (f *formView) View() string {
 		sub := ""
 		switch {
 		case fl.err != nil && fl.touched:
-			sub = f.st.Error.Render("✗ " + fl.err.Error())
+			sub = f.st.Error.Render("✗ " + format.Safe(fl.err.Error()))
 		case i == f.focus && fl.hint != "":
 			sub = f.st.Subtle.Render(fl.hint)
 		}
 		b.WriteString(lipgloss.NewStyle().PaddingLeft(labelW+2).Width(max(30, min(f.width, 96)-6)).Render(sub) + "\n")
 	}
 	if f.err != "" {
-		b.WriteString("\n" + f.st.Error.Render(f.err) + "\n")
+		b.WriteString("\n" + f.st.Error.Render(format.Safe(f.err)) + "\n")
 	}
 	return b.String()
 }

@@ -443,7 +443,7 @@ func (v *keysView) tabsView() string {
 	parts := []string{}
 	names := []string{"All"}
 	for _, e := range v.envs {
-		names = append(names, e.Name)
+		names = append(names, format.Safe(e.Name))
 	}
 	for i, n := range names {
 		switch {
@@ -459,7 +459,7 @@ func (v *keysView) tabsView() string {
 	}
 	ch := "all"
 	if v.q.channel != "" {
-		ch = v.q.channel
+		ch = format.Safe(v.q.channel)
 	}
 	right := v.st.Subtle.Render("channel: ") + ch
 	left := strings.Join(parts, "")
@@ -475,7 +475,7 @@ func (v *keysView) pickerView() string {
 	b.WriteString(v.st.Title.Render("  Show keys of channel") + v.st.Subtle.Render("  (↑/↓, enter, esc)") + "\n")
 	opts := []string{"all channels"}
 	for _, c := range v.channels {
-		opts = append(opts, c.Name)
+		opts = append(opts, format.Safe(c.Name))
 	}
 	start := max(0, v.pick-v.table.height+2)
 	for i := start; i < len(opts) && i < start+v.table.height; i++ {

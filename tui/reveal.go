@@ -76,10 +76,10 @@ func (r *revealView) Update(msg tea.Msg) tea.Cmd {
 func (r *revealView) View() string {
 	s := r.st
 	var b strings.Builder
-	b.WriteString(s.Title.Render("Your new key") + s.Subtle.Render("  "+r.key.Name+" · "+r.key.Channel+" · "+r.key.Environment) + "\n\n")
+	b.WriteString(s.Title.Render("Your new key") + s.Subtle.Render("  "+format.Safe(r.key.Name+" · "+r.key.Channel+" · "+r.key.Environment)) + "\n\n")
 	b.WriteString(s.Warning.Render("This is the only time it is shown. Store it now.") + "\n\n")
 	if old := r.replaces; old != nil {
-		b.WriteString(s.Subtle.Render("Replaces "+old.ID+" ("+old.Hint+"), which works until "+format.Stamp(old.ExpiresAt)+".") + "\n\n")
+		b.WriteString(s.Subtle.Render("Replaces "+format.Safe(old.ID+" ("+old.Hint+")")+", which works until "+format.Stamp(old.ExpiresAt)+".") + "\n\n")
 	}
 	b.WriteString(s.Secret.Render(wrapHard(r.secret, max(20, r.width-8))) + "\n\n")
 	if r.grown {

@@ -7,6 +7,8 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
+
+	"keyden/format"
 )
 
 // column is one table column. Columns with a lower priority number are
@@ -195,8 +197,11 @@ func (t *vtable) line(cell func(col int) string) string {
 	return padRight(b.String(), t.width+1)
 }
 
-// fit cuts s to w cells (with …) or pads it with spaces.
+// fit cuts s to w cells (with …) or pads it with spaces. A cell is store
+// text, so it goes through format.Safe first: a stored escape is shown, not
+// run, and cannot throw the width count off.
 func fit(s string, w int) string {
+	s = format.Safe(s)
 	if ansi.StringWidth(s) > w {
 		s = ansi.Truncate(s, w, "…")
 	}

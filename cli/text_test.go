@@ -1,0 +1,134 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"keyden/internal/etcdtest"
+	"keyden/internal/hostile"
+	"keyden/model"
+	"keyden/storage"
+)
+
+// hostileStore fills a store at loc through the storage API with
+// placeholders, lets this run's OS user in as a super admin (so the write
+// commands get as far as echoing names), and returns the key's id. The
+// caller then swaps the placeholders for hostile.Text in the raw records.
+func hostileStore(t *testing.T, open func(storage.Options) (store, error)) string {
+	t.Helper()
+	st, err := open(storage.Options{Actor: hostile.Actor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := hostile.Fill(t, st)
+	if _, err := st.AddMember(context.Background(), Actor(os.Getenv), model.RoleSuperAdmin); err != nil {
+		t.Fatal(err)
+	}
+	if c, ok := st.(interface{ Close() error }); ok {
+		c.Close()
+	}
+	return id
+}
+
+// everyCommand runs each text command on db and checks no control byte of
+// stored text reaches stdout or stderr, and that the text shows escaped.
+func everyCommand(t *testing.T, db, id string) {
+	t.Helper()
+	shows := func(args ...string) []string { return args }
+	for _, c := range []struct {
+		args  []string
+		shows bool // the stored text is part of the output
+	}{
+		{shows("list"), true},
+		{shows("list", "--channel", "partner"), true},
+		{shows("show", id), true},
+		{shows("audit"), true},
+		{shows("channel", "list"), true},
+		{shows("env", "list"), false},
+		{shows("member", "list"), true},
+		{shows("info"), true},
+		{shows("disable", id), true},
+		{shows("enable", id), true},
+		{shows("create", "--name", "x", "--channel", "partner", "--env", "prod"), false},
+		{shows("member", "rm", "nobody"), false},
+		{shows("channel", "rm", "partner"), false},
+		{shows("rotate", id, "--grace", "1h"), false},
+		{shows("delete", id, "--yes"), true},
+		{shows("show", id), false},
+	} {
+		r := run(t, db, "", c.args...)
+		for name, out := range map[string]string{"stdout": r.stdout, "stderr": r.stderr} {
+			if bad, ok := hostile.Clean(out); !ok {
+				t.Errorf("keyden %v: %s holds %U:\n%q", c.args, name, bad, out)
+			}
+		}
+		if c.shows && !strings.Contains(r.stdout+r.stderr, hostile.Shown) {
+			t.Errorf("keyden %v (exit %d) does not show the stored text escaped:\n%s%s", c.args, r.code, r.stdout, r.stderr)
+		}
+	}
+	// --json stays the raw value: JSON's own escaping keeps ESC and BEL out.
+	r := run(t, db, "", "audit", "--json")
+	var evs []model.Event
+	if err := json.Unmarshal([]byte(r.stdout), &evs); err != nil || len(evs) == 0 {
+		t.Fatalf("audit --json: %v %q", err, r.stdout)
+	}
+	if strings.ContainsAny(r.stdout, "\x1b\x07") || evs[len(evs)-1].Actor != hostile.Text {
+		t.Fatalf("audit --json: actor %q in %q", evs[len(evs)-1].Actor, r.stdout)
+	}
+}
+
+// Text that validation would have refused, written straight into a bbolt
+// file (as a member of a shared store or a restored backup could), never
+// reaches the terminal raw; nor does a --db path holding escapes.
+func TestStoredTextIsEscapedOnBolt(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, hostile.Text+".db")
+	id := hostileStore(t, func(o storage.Options) (store, error) { return storage.OpenBolt(db, o) })
+	hostile.Bolt(t, db)
+	everyCommand(t, db, id)
+
+	// An error sentence that echoes a --db path full of escapes.
+	file := filepath.Join(dir, "plain")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"--db", filepath.Join(file, hostile.Text, "k.db"), "list"}, {"--db", file, "list"}, {"migrate", "--from", db, "--to", db}} {
+		r := run(t, db, "", args...)
+		if r.code == 0 {
+			t.Errorf("keyden %q succeeded: %s", args, r.stdout)
+		}
+		if bad, ok := hostile.Clean(r.stdout + r.stderr); !ok {
+			t.Errorf("keyden %q holds %U: %q", args, bad, r.stderr)
+		}
+	}
+}
+
+// The same against etcd, the hostile records written through etcd's kv.
+func TestStoredTextIsEscapedOnEtcd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("embedded etcd in -short")
+	}
+	ms := etcdtest.Start(t, 1, t.TempDir(), false)
+	defer ms[0].Stop()
+	loc := etcdtest.URL(ms, "/hostile")
+	id := hostileStore(t, func(o storage.Options) (store, error) {
+		cfg, err := storage.ParseEtcdURL(loc, func(string) string { return "" })
+		if err != nil {
+			return nil, err
+		}
+		return storage.OpenEtcd(cfg, o)
+	})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{ms[0].Endpoint()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	hostile.Etcd(t, cli, "/hostile")
+	everyCommand(t, loc, id)
+}
