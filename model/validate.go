@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/charmbracelet/x/ansi"
 )
 
 // Limits on user input. They keep a store's records small and a table readable.
@@ -72,6 +74,11 @@ func checkLayout(what, s string) error {
 		if marks++; marks > MaxMarks {
 			return fmt.Errorf("the %s stacks more than %d combining marks on one character: use at most %d", what, MaxMarks, MaxMarks)
 		}
+	}
+	// Terminals that count cells per character and those that count per
+	// cluster must agree, or a table lines up in one and not the other.
+	if ansi.StringWidth(s) != ansi.StringWidthWc(s) {
+		return fmt.Errorf("the %s holds characters terminals count differently (such as flags or joined emoji): leave them out", what)
 	}
 	return nil
 }

@@ -372,6 +372,9 @@ func TestNamesMustLayOutInLine(t *testing.T) {
 		"bismillah \ufdfd":                 "holds U+FDFD, which terminals draw wider",
 		"dash \u2e3b":                      "holds U+2E3B",
 		"cuneiform \U0001242b":             "holds U+1242B",
+		"flag \U0001f1eb\U0001f1f7":        "terminals count differently",
+		"thumbs \U0001f44d\U0001f3fd":      "",
+		"한국어 ก็":                           "",
 	} {
 		_, err := ValidateKeyName(in)
 		if want == "" && err != nil {

@@ -87,6 +87,7 @@ type setup struct {
 	noSystem   bool
 	poll       time.Duration
 	actor      string
+	location   string
 }
 
 func start(t *testing.T, s setup) *harness {
@@ -98,7 +99,10 @@ func start(t *testing.T, s setup) *harness {
 	if s.actor == "" {
 		s.actor = "alice"
 	}
-	h.app = New(Options{Store: s.store, Location: "/tmp/keyden.db", Actor: s.actor,
+	if s.location == "" {
+		s.location = "/tmp/keyden.db"
+	}
+	h.app = New(Options{Store: s.store, Location: s.location, Actor: s.actor,
 		Now: func() time.Time { return testNow }, PollEvery: s.poll,
 		Clipboard: ClipboardOptions{Out: h.osc, System: true, OSC52: true, ClearAfter: s.clearAfter}})
 	h.app.clip.write, h.app.clip.read = h.clip.write, h.clip.read

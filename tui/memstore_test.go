@@ -76,11 +76,17 @@ func (m *memStore) Generation(context.Context) (storage.Generation, error) {
 }
 
 func (m *memStore) CreateKey(_ context.Context, req storage.CreateRequest) (storage.Created, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	if _, err := model.ValidateKeyName(req.Name); err != nil {
 		return storage.Created{}, err
 	}
+	return m.create(req)
+}
+
+// create is CreateKey without the name check: a rotation copies the old
+// key's name as it is stored, as storage does.
+func (m *memStore) create(req storage.CreateRequest) (storage.Created, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.next++
 	secret := "kd_prod_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn0gZMuH"
 	k := model.Key{ID: fmt.Sprintf("knew%04d", m.next), Name: req.Name, Channel: req.Channel, Environment: req.Environment,
@@ -233,7 +239,7 @@ func (m *memStore) RotateKey(_ context.Context, req storage.RotateRequest) (stor
 		return storage.Rotated{}, fmt.Errorf("%v: %w", err, storage.ErrForbidden)
 	}
 	m.mu.Unlock()
-	c, err := m.CreateKey(context.Background(), storage.CreateRequest{Name: old.Name, Channel: old.Channel,
+	c, err := m.create(storage.CreateRequest{Name: old.Name, Channel: old.Channel,
 		Environment: old.Environment, Type: old.Type, Scopes: old.Scopes, AllowedIPs: old.AllowedIPs})
 	if err != nil {
 		return storage.Rotated{}, err

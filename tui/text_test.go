@@ -1,0 +1,163 @@
+package tui
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+
+	"keyden/internal/hostile"
+	"keyden/model"
+)
+
+// hostileMemStore holds hostile.Text in every stored field a view shows: the
+// first key's name and creator (in env), a channel's description, a member,
+// an audit event's actor, key name and detail.
+func hostileMemStore(env string) *memStore {
+	m := sampleStore()
+	k := &m.keys[0]
+	k.Name, k.CreatedBy, k.Environment = hostile.Text, hostile.Text, env
+	m.channels[1].Description = hostile.Text
+	m.members = append(m.members, model.Member{User: hostile.Text, Role: model.RoleAdmin})
+	m.events = append(m.events, model.Event{Seq: 1, Time: testNow, Actor: hostile.Text, Action: model.ActionCreate,
+		KeyID: k.ID, KeyName: hostile.Text, Channel: k.Channel, Environment: env, Detail: hostile.Text})
+	return m
+}
+
+// Every view that shows stored text (the table, details, confirm, catalog,
+// audit log, status line, reveal, and the header with the store's location)
+// draws it escaped: no frame holds a control byte.
+func TestStoredTextNeverReachesTheTerminalRaw(t *testing.T) {
+	for _, env := range []string{"prod", "dev"} {
+		h := start(t, setup{store: hostileMemStore(env), w: 250, h: 60, location: "/tmp/" + hostile.Text + ".db"})
+		check := func(keys, view string) {
+			t.Helper()
+			h.press(keys)
+			h.waitFor(t, view, `\x1b]52;c;`)
+			frame := *h.rec.last.Load()
+			if bad, ok := hostile.Clean(frame); !ok {
+				t.Errorf("%s, after %q: the frame holds %U:\n%q", env, keys, bad, frame)
+			}
+		}
+		h.waitFor(t, "6 keys")
+		check("", "6 keys")
+		check("enter", "Allowed IPs")
+		check("esc", "6 keys")
+		check("d", "Apps using this key will stop working")
+		check("esc", "6 keys")
+		check("e", "Environments")
+		check("esc", "6 keys")
+		check("a", "Audit log")
+		check("esc", "6 keys")
+		check("x", "Disabled ")
+		check("x", "Enabled ")
+		if env == "dev" {
+			check("R", "A new key replaces it")
+			h.press("right")
+			check("enter", "Your new key")
+		}
+		h.final(t)
+	}
+}
+
+// Wide (CJK) and combining names keep the table's and the catalog's columns
+// in line: every row is as wide as the header, and each column starts at
+// the same cell.
+func TestColumnsLineUpWithWideAndCombiningNames(t *testing.T) {
+	m := sampleStore()
+	m.keys[0].Name = "鍵の名前キー決済"
+	m.keys[1].Name = "Tiê\u0323\u0302ng Vie\u0323\u0302t"
+	m.keys[2].Name = "क्षत्रिय build"
+	// Names from a store written around validation, in the catalog.
+	m.envs[0].Name = "開発"
+	m.channels[1].Name = "モバイル"
+	h := start(t, setup{store: m, w: 120, h: 30})
+	h.waitFor(t, "6 keys")
+	tableLinesUp(t, *h.rec.last.Load(), "ENV", "LAST USED", "STATUS", "CHANNEL", "HINT")
+	h.press("e")
+	h.waitFor(t, "Environments")
+	lineUp(t, *h.rec.last.Load(), " tag ", " keys")
+	h.final(t)
+}
+
+// lineUp checks that on every line holding all the words, each word starts
+// at the same cell as on the first such line.
+func lineUp(t *testing.T, frame string, words ...string) {
+	t.Helper()
+	var want []int
+	rows := 0
+	for _, l := range strings.Split(frame, "\n") {
+		var at []int
+		from := 0
+		for _, w := range words {
+			i := strings.Index(l[from:], w)
+			if i < 0 {
+				at = nil
+				break
+			}
+			at = append(at, ansi.StringWidth(l[:from+i]))
+			from += i + len(w)
+		}
+		if at == nil {
+			continue
+		}
+		rows++
+		if want == nil {
+			want = at
+			continue
+		}
+		for j := range at {
+			if at[j] != want[j] {
+				t.Errorf("%q starts at cell %d, not %d, on line\n%s\nof\n%s", words[j], at[j], want[j], l, frame)
+			}
+		}
+	}
+	if rows < 2 {
+		t.Fatalf("fewer than two lines hold %q:\n%s", words, frame)
+	}
+}
+
+// tableLinesUp checks that on every row under the header, each named
+// column starts at its title's cell (a space before it, text at it), and
+// that every row is as wide as the header.
+func tableLinesUp(t *testing.T, frame string, titles ...string) {
+	t.Helper()
+	lines := strings.Split(frame, "\n")
+	head := -1
+	for i, l := range lines {
+		if strings.Contains(l, " NAME ") {
+			head = i
+			break
+		}
+	}
+	if head < 0 {
+		t.Fatalf("no table header:\n%s", frame)
+	}
+	var at []int
+	for _, w := range titles {
+		i := strings.Index(lines[head], " "+w+" ")
+		if i < 0 {
+			t.Fatalf("no column %s:\n%s", w, frame)
+		}
+		at = append(at, ansi.StringWidth(lines[head][:i+1]))
+	}
+	rows := 0
+	for _, l := range lines[head+1:] {
+		if strings.TrimSpace(l) == "" {
+			break
+		}
+		rows++
+		if lipgloss.Width(l) != lipgloss.Width(lines[head]) {
+			t.Errorf("a row is %d cells wide, the header %d:\n%s", lipgloss.Width(l), lipgloss.Width(lines[head]), l)
+		}
+		for j, p := range at {
+			if ansi.Cut(l, p-1, p) != " " || ansi.Cut(l, p, p+1) == " " {
+				t.Errorf("column %s does not start at cell %d on\n%s\nunder\n%s", titles[j], p, l, lines[head])
+			}
+		}
+	}
+	if rows < 3 {
+		t.Fatalf("only %d rows:\n%s", rows, frame)
+	}
+}
