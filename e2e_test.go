@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +30,27 @@ func (s *tmuxSession) run(args ...string) string {
 func (s *tmuxSession) screen() string {
 	out, _ := exec.Command("tmux", "-L", s.socket, "capture-pane", "-p", "-t", "e2e").CombinedOutput()
 	return string(out)
+}
+
+// buffers is tmux's paste buffers, newest first.
+func (s *tmuxSession) buffers() []string {
+	var bufs []string
+	for _, name := range strings.Fields(s.run("list-buffers", "-F", "#{buffer_name}")) {
+		bufs = append(bufs, s.run("show-buffer", "-b", name))
+	}
+	return bufs
+}
+
+// waitUntil polls cond until it holds or 10 s pass.
+func (s *tmuxSession) waitUntil(what string, cond func() bool) {
+	s.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("%s never happened:\n%s", what, s.screen())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func (s *tmuxSession) waitFor(text string) string {
@@ -65,7 +87,7 @@ func TestTUIEndToEndInTmux(t *testing.T) {
 	db := filepath.Join(dir, "keyden.db")
 	s := &tmuxSession{t: t, socket: fmt.Sprintf("keyden-e2e-%d", os.Getpid())}
 	// A plain SSH session: no display, so no system clipboard; OSC 52 must carry the key.
-	cmd := fmt.Sprintf("env -i HOME=%s TERM=xterm-256color PATH=/usr/bin:/bin KEYDEN_DB=%s %s; sleep 30", dir, db, bin)
+	cmd := fmt.Sprintf("env -i HOME=%s TERM=xterm-256color PATH=/usr/bin:/bin KEYDEN_DB=%s KEYDEN_CLIPBOARD_CLEAR=2s %s; sleep 30", dir, db, bin)
 	s.run("new-session", "-d", "-s", "e2e", "-x", "80", "-y", "24", cmd)
 	defer exec.Command("tmux", "-L", s.socket, "kill-server").Run()
 	s.run("set-option", "-g", "set-clipboard", "on")
@@ -90,21 +112,21 @@ func TestTUIEndToEndInTmux(t *testing.T) {
 	if !strings.Contains(scr, "OSC 52") || !strings.Contains(scr, "No system clipboard here") {
 		t.Fatalf("the reveal screen does not say honestly where the key went:\n%s", scr)
 	}
-	// tmux with set-clipboard on keeps what OSC 52 sent in its paste buffer.
-	deadline := time.Now().Add(5 * time.Second)
-	buf := ""
-	for time.Now().Before(deadline) {
-		out, _ := exec.Command("tmux", "-L", s.socket, "show-buffer").CombinedOutput()
-		if buf = string(out); buf == key {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if buf != key {
-		t.Fatalf("tmux's paste buffer holds %q, not the key", buf)
-	}
+	// tmux with set-clipboard on keeps what OSC 52 sent as a paste buffer
+	// (looked for among them all: the 2 s clear may already have come).
+	s.waitUntil("the key in a tmux paste buffer", func() bool { return slices.Contains(s.buffers(), key) })
 	if _, errs, code := keyden(t, db, key, "verify", "--env", "prod"); code != 0 {
 		t.Fatalf("the revealed key does not verify: %s", errs)
+	}
+	// tmux ignores the OSC 52 clear: after the clear the newest buffer must
+	// be keyden's replacement, and the reveal must say only what keyden knows.
+	s.waitUntil("the overwrite of the newest tmux buffer", func() bool {
+		bufs := s.buffers()
+		return len(bufs) > 0 && bufs[0] == "keyden: cleared"
+	})
+	scr = s.waitFor("Asked your terminal to overwrite")
+	if strings.Contains(scr, "clears what it copied") || !strings.Contains(scr, "earlier copies keyden can't reach") {
+		t.Fatalf("the reveal after the clear:\n%s", scr)
 	}
 
 	s.keys("Escape")
@@ -124,12 +146,16 @@ func TestTUIEndToEndInTmux(t *testing.T) {
 		t.Fatalf("verify after a delete in the TUI: exit %d %q", code, errs)
 	}
 	s.keys("q")
-	deadline = time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) && strings.Contains(s.screen(), "keyden") {
-		time.Sleep(50 * time.Millisecond)
-	}
+	// Back in the shell, keyden says where copies may remain.
+	s.waitUntil("the note on leaving", func() bool {
+		out, _ := exec.Command("tmux", "-L", s.socket, "capture-pane", "-p", "-J", "-t", "e2e").CombinedOutput()
+		return strings.Contains(string(out), "may keep copies of the keys keyden copied. In tmux, `tmux list-buffers`")
+	})
 	if strings.Contains(s.screen(), "e2e checkout") {
 		t.Fatalf("q did not quit:\n%s", s.screen())
+	}
+	if bufs := s.buffers(); bufs[0] == key {
+		t.Fatal("quitting left the key as tmux's newest buffer")
 	}
 }
 

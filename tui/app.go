@@ -352,7 +352,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 	case copyAgainMsg:
 		if a.reveal != nil {
-			return a, a.copyCmd(a.reveal.secret)
+			return a, a.copyCmd(string(a.reveal.secret))
 		}
 		return a, nil
 
@@ -366,11 +366,20 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case clipClearMsg:
 		clip := a.clip
 		return a, func() tea.Msg {
-			if clip.clear(msg.seq) {
-				return statusMsg{text: "Cleared the key keyden copied.", ok: true}
+			if res := clip.clear(msg.seq); res.done {
+				return clearedMsg{res: res}
 			}
 			return nil
 		}
+
+	case clearedMsg:
+		// The reveal of that copy says it in its box, in place of the
+		// promise to clear; otherwise the status line does.
+		if a.reveal != nil && a.reveal.res.seq == msg.res.seq {
+			return a, a.reveal.Update(msg)
+		}
+		a.setStatus(msg.res.sentence(), msg.res.systemErr == "")
+		return a, nil
 
 	case statusMsg:
 		a.setStatus(msg.text, msg.ok)
@@ -378,6 +387,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 	case leaveRevealMsg:
 		// Forget the key: the view was its only holder.
+		a.reveal.forget()
 		a.reveal = nil
 		a.screen = screenKeys
 		return a, nil
@@ -614,6 +624,7 @@ func (a *App) viewUpdate(msg tea.Msg) tea.Cmd {
 func (a *App) quit() tea.Cmd {
 	a.clip.clear(0)
 	if a.reveal != nil {
+		a.reveal.forget()
 		a.reveal, a.screen = nil, screenKeys
 	}
 	return tea.Quit

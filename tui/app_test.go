@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aymanbagabas/go-osc52/v2"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/exp/golden"
@@ -19,6 +21,7 @@ import (
 	"github.com/muesli/termenv"
 
 	"keyden/internal/testutil"
+	"keyden/model"
 	"keyden/storage"
 )
 
@@ -346,30 +349,81 @@ func TestRevealWarnsOnceWhenNotCopied(t *testing.T) {
 	}
 }
 
-func TestClipboardClearedAfterTimeoutOnlyIfStillOurs(t *testing.T) {
-	h := start(t, setup{store: sampleStore(), clearAfter: 300 * time.Millisecond})
+// After the timeout the system clipboard is emptied (checked), the
+// terminal's copy is overwritten (tmux ignores the OSC 52 clear), and the
+// reveal says so instead of still promising a clear.
+func TestClipboardClearedAfterTimeout(t *testing.T) {
+	h := start(t, setup{store: sampleStore(), clearAfter: time.Second})
 	h.waitFor(t, "6 keys")
 	h.press("n")
 	h.waitFor(t, "New key")
 	h.press("first", "enter")
-	h.waitFor(t, "Copied to the system clipboard")
-	deadline := time.Now().Add(3 * time.Second)
-	for h.clip.get() != "" && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+	h.waitFor(t, "Copied to the system clipboard", "clears what it copied after 1s")
+	h.waitFor(t, "Cleared the system clipboard", "Asked your terminal to overwrite its clipboard", "earlier copies keyden can't reach")
+	if v := *h.rec.last.Load(); strings.Contains(v, "clears what it copied") || strings.Contains(v, "Copied to the system clipboard") {
+		t.Fatalf("the reveal still promises a clear after it:\n%s", v)
 	}
 	if h.clip.get() != "" {
 		t.Fatal("the clipboard still holds the key after the timeout")
 	}
-	if !strings.Contains(h.osc.String(), "\x1b]52;c;!") {
-		t.Fatalf("no OSC 52 clear sent: %q", h.osc.String())
+	osc := h.osc.String()
+	key := strings.LastIndex(osc, "\x1b]52;c;"+base64.StdEncoding.EncodeToString([]byte(testSecret)))
+	over := strings.LastIndex(osc, "\x1b]52;c;"+base64.StdEncoding.EncodeToString([]byte(clipReplacement)))
+	if key < 0 || over < key {
+		t.Fatalf("the key was not overwritten through OSC 52: %q", osc)
 	}
-	// Copy again, then the admin copies something else: keyden must leave it.
+	// c copies again, and the reveal promises the next clear again.
 	h.press("c")
-	time.Sleep(50 * time.Millisecond)
-	h.clip.write("the admin's own text")
-	time.Sleep(600 * time.Millisecond)
-	if h.clip.get() != "the admin's own text" {
-		t.Fatal("keyden cleared text it did not put there")
+	h.waitFor(t, "Copied to the system clipboard", "clears what it copied after 1s")
+}
+
+// The terminal's copy is overwritten in both forms the copy was sent in,
+// and the system clipboard is cleared only if it still holds keyden's key.
+func TestClipboardClearOverwritesAndLeavesOthersText(t *testing.T) {
+	out := &testutil.SyncBuffer{}
+	fake := &fakeClipboard{}
+	c := newClipboardManager(ClipboardOptions{Out: out, System: true, OSC52: true, InTmux: true})
+	c.write, c.read = fake.write, fake.read
+	res := c.copy(testSecret)
+	if got := c.clear(res.seq); !got.done || !got.system || !got.osc52 || fake.get() != "" {
+		t.Fatalf("clear: %+v, clipboard %q", got, fake.get())
+	}
+	for _, seq := range []string{osc52.New(clipReplacement).String(), osc52.New(clipReplacement).Tmux().String()} {
+		if !strings.Contains(out.String(), seq) {
+			t.Errorf("no overwrite %q in %q", seq, out.String())
+		}
+	}
+	res = c.copy(testSecret)
+	fake.write("the admin's own text")
+	if got := c.clear(res.seq); !got.systemOther || got.system || fake.get() != "the admin's own text" {
+		t.Fatalf("keyden cleared text it did not put there: %+v, clipboard %q", got, fake.get())
+	}
+	if got := c.clear(res.seq); got.done {
+		t.Fatalf("a second clear of one copy: %+v", got)
+	}
+	note := c.exitNote()
+	if !strings.Contains(note, "may keep") || !strings.Contains(note, "tmux list-buffers") {
+		t.Fatalf("exit note %q", note)
+	}
+	if note := newClipboardManager(ClipboardOptions{}).exitNote(); note != "" {
+		t.Fatalf("exit note without a copy: %q", note)
+	}
+}
+
+// Leaving the reveal, or quitting from it, zeroes the bytes of the key the
+// app owns.
+func TestLeavingTheRevealZeroesTheKey(t *testing.T) {
+	for _, leave := range []tea.Msg{leaveRevealMsg{}, tea.KeyMsg{Type: tea.KeyCtrlC}} {
+		a := New(Options{Store: sampleStore(), Clipboard: ClipboardOptions{}})
+		a.Update(createdMsg{c: storage.Created{Key: model.Key{ID: "k1", Name: "zeroed"}, Secret: testSecret}})
+		if a.reveal == nil || string(a.reveal.secret) != testSecret {
+			t.Fatal("no reveal of the key")
+		}
+		owned := a.reveal.secret
+		a.Update(leave)
+		if a.reveal != nil || strings.Trim(string(owned), "\x00") != "" {
+			t.Fatalf("after %T the app's copy of the key is %q", leave, owned)
+		}
 	}
 }
 
@@ -610,6 +664,12 @@ func findString(v reflect.Value, s, path string, seen map[uintptr]bool) string {
 			}
 		}
 	case reflect.Slice, reflect.Array:
+		if v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Uint8 {
+			if bytes.Contains(v.Bytes(), []byte(s)) {
+				return path
+			}
+			return ""
+		}
 		for i := 0; i < v.Len(); i++ {
 			if p := findString(v.Index(i), s, path+"[]", seen); p != "" {
 				return p

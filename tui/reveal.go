@@ -33,15 +33,18 @@ type (
 )
 
 // revealView shows a new key once. It is the only place the secret lives
-// in the TUI; leaving drops the view and with it the key.
+// in the TUI: as bytes it owns, so leaving can zero them (forget). The
+// strings each frame and each copy make from them are the runtime's, and
+// Go gives no way to wipe those.
 type revealView struct {
 	out       *outbox // requests to the app
 	st        *Styles
 	keyMap    revealKeyMap
 	key       model.Key
-	secret    string
+	secret    []byte
 	grown     bool
 	res       copyResult
+	cleared   clearResult // the clear of copy res.seq, once done
 	tried     bool
 	warned    bool
 	width     int
@@ -50,14 +53,23 @@ type revealView struct {
 }
 
 func newRevealView(st *Styles, k model.Key, secret string, grown bool, clearAfter time.Duration) *revealView {
-	return &revealView{st: st, keyMap: defaultRevealKeyMap(), key: k, secret: secret, grown: grown,
+	return &revealView{st: st, keyMap: defaultRevealKeyMap(), key: k, secret: []byte(secret), grown: grown,
 		clearSecs: int(clearAfter / time.Second)}
+}
+
+// forget zeroes the key's bytes the view owns.
+func (r *revealView) forget() {
+	if r != nil {
+		clear(r.secret)
+	}
 }
 
 func (r *revealView) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case copiedMsg:
-		r.res, r.tried = msg.res, true
+		r.res, r.tried, r.cleared = msg.res, true, clearResult{}
+	case clearedMsg:
+		r.cleared = msg.res
 	case tea.KeyMsg:
 		switch {
 		case key.Matches(msg, r.keyMap.Copy):
@@ -81,12 +93,12 @@ func (r *revealView) View() string {
 	if old := r.replaces; old != nil {
 		b.WriteString(s.Subtle.Render("Replaces "+format.Safe(old.ID+" ("+old.Hint+")")+", which works until "+format.Stamp(old.ExpiresAt)+".") + "\n\n")
 	}
-	b.WriteString(s.Secret.Render(wrapHard(r.secret, max(20, r.width-8))) + "\n\n")
+	b.WriteString(s.Secret.Render(wrapHard(string(r.secret), max(20, r.width-8))) + "\n\n")
 	if r.grown {
 		b.WriteString(s.Subtle.Render("It is longer than the store's format to keep its minimum randomness.") + "\n\n")
 	}
 	b.WriteString(s.Label.Render("Use it as") + "\n")
-	b.WriteString(wrapHard(`curl -H "`+r.key.Type.Header(r.secret)+`" https://api.example.com/`, max(20, r.width-8)) + "\n\n")
+	b.WriteString(wrapHard(`curl -H "`+r.key.Type.Header(string(r.secret))+`" https://api.example.com/`, max(20, r.width-8)) + "\n\n")
 	b.WriteString(r.clipLine())
 	if r.warned {
 		b.WriteString("\n" + s.Error.Render("The key was not copied. Leave anyway? It will be gone for good: press esc again, or c to copy."))
@@ -99,6 +111,9 @@ func (r *revealView) clipLine() string {
 	s := r.st
 	if !r.tried {
 		return s.Subtle.Render("Copying…")
+	}
+	if r.cleared.done {
+		return r.clearedLine()
 	}
 	var lines []string
 	if r.res.system {
@@ -119,6 +134,25 @@ func (r *revealView) clipLine() string {
 	} else if r.clearSecs > 0 {
 		lines = append(lines, s.Subtle.Render("keyden clears what it copied after "+itoa(r.clearSecs)+"s and when you quit."))
 	}
+	return lipgloss.JoinVertical(lipgloss.Left, lines...)
+}
+
+// clearedLine says what the clear did, claiming only what keyden checked.
+func (r *revealView) clearedLine() string {
+	s, c := r.st, r.cleared
+	var lines []string
+	switch {
+	case c.system:
+		lines = append(lines, s.Success.Render("✓ Cleared the system clipboard."))
+	case c.systemOther:
+		lines = append(lines, s.Subtle.Render("The system clipboard holds something else now: keyden left it alone."))
+	case c.systemErr != "":
+		lines = append(lines, s.Error.Render("✗ Could not clear the system clipboard ("+firstLine(c.systemErr)+"): clear it by hand."))
+	}
+	if c.osc52 {
+		lines = append(lines, s.Success.Render("✓ Asked your terminal to overwrite its clipboard with \""+clipReplacement+"\"")+s.Subtle.Render(" — keyden can't see whether it did."))
+	}
+	lines = append(lines, s.Subtle.Render("tmux and clipboard managers keep earlier copies keyden can't reach. c copies the key again."))
 	return lipgloss.JoinVertical(lipgloss.Left, lines...)
 }
 

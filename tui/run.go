@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"runtime/debug"
 	"time"
@@ -55,8 +56,12 @@ func Run(ctx context.Context, st storage.Store, location, actor string, getenv f
 	app := New(Options{Store: st, Location: location, Actor: actor, Clipboard: clip})
 	p := tea.NewProgram(app, tea.WithAltScreen(), tea.WithContext(ctx))
 	_, err = p.Run()
-	// However the program ended, leave nothing keyden copied behind.
+	// However the program ended, leave nothing keyden copied behind, and
+	// say where copies may remain: the screen that said it is gone.
 	app.clip.clear(0)
+	if note := app.clip.exitNote(); note != "" {
+		fmt.Fprintln(os.Stderr, note)
+	}
 	if err != nil && ctx.Err() != nil {
 		return nil // interrupted by a signal: a normal way out
 	}
