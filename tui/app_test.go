@@ -815,3 +815,14 @@ func TestWrapWordsKeepsFlagsWhole(t *testing.T) {
 		t.Fatalf("words lost: %q", got)
 	}
 }
+
+// A clipboard tool's error reaches the reveal harmless.
+func TestRevealShowsToolErrorsHarmless(t *testing.T) {
+	st := DefaultStyles()
+	r := newRevealView(&st, model.Key{Name: "x"}, testSecret, false, 0)
+	r.Update(copiedMsg{res: copyResult{osc52: true, systemErr: "xclip: \x1b]0;pwned\x07", seq: 1}})
+	r.Update(clearedMsg{res: clearResult{done: true, systemErr: "xclip: \x1b]0;pwned\x07", seq: 1}})
+	if v := r.View(); strings.Contains(v, "\x1b") {
+		t.Fatalf("raw ESC in the reveal: %q", v)
+	}
+}

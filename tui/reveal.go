@@ -156,12 +156,14 @@ func (r *revealView) clearedLine() string {
 	return lipgloss.JoinVertical(lipgloss.Left, lines...)
 }
 
+// firstLine shortens a clipboard tool's error for the reveal; the text is
+// the tool's, so it is made harmless too.
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
-	if len(s) > 60 {
-		s = s[:60] + "…"
+	if r := []rune(s); len(r) > 60 {
+		s = string(r[:60]) + "…"
 	}
-	return s
+	return format.Safe(s)
 }
 
 // wrapHard breaks s every w cells: a key has no spaces to wrap at.
