@@ -253,7 +253,7 @@ A key's secret is shown once; only its SHA-256 is stored.`,
 			if err != nil {
 				return err
 			}
-			return a.env.TUI(cmd.Context(), st, AppInfo{Location: st.Location(), Actor: Actor(a.env.Getenv), Getenv: a.env.Getenv})
+			return a.env.TUI(cmd.Context(), st, AppInfo{Location: st.Location(), Actor: st.Actor(), Getenv: a.env.Getenv})
 		},
 	}
 	root.PersistentFlags().StringVar(&a.dbPath, "db", "", "key store: a file, or etcd://host:2379[,host:2379]/prefix (default $KEYDEN_DB, else ~/.local/share/keyden/keyden.db)")

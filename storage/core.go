@@ -48,6 +48,9 @@ type Options struct {
 	Timeout time.Duration
 	// Now is the clock (time.Now if nil); tests inject one.
 	Now func() time.Time
+	// LoginTimeout bounds an etcd login (default: the larger of 10 s and
+	// five times Timeout), which a loaded server makes slow.
+	LoginTimeout time.Duration
 	// Prefix and Format apply only when this open creates the store.
 	Prefix string
 	Format keygen.Format

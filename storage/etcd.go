@@ -2,17 +2,16 @@ package storage
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
+	"crypto/rand"
 	"errors"
-	"os"
 	"sort"
 	"strings"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"keyden/model"
 )
@@ -40,7 +39,7 @@ func IsEtcdURL(s string) bool {
 // KEYDEN_ETCD_CACERT, KEYDEN_ETCD_CERT and KEYDEN_ETCD_KEY.
 func ParseEtcdURL(s string, getenv func(string) string) (EtcdConfig, error) {
 	bad := func(why string) (EtcdConfig, error) {
-		return EtcdConfig{}, fail(ErrInvalid, "%s is not an etcd location (%s): write etcd://host:2379[,host:2379]/prefix", model.Quote(s), why)
+		return EtcdConfig{}, fail(ErrInvalid, "%s is not an etcd location (%s): write etcd://host:2379[,host:2379]/prefix", model.Quote(withoutPassword(s)), why)
 	}
 	scheme, rest, ok := strings.Cut(s, "://")
 	if !ok || (scheme != "etcd" && scheme != "etcds") {
@@ -86,6 +85,22 @@ func ParseEtcdURL(s string, getenv func(string) string) (EtcdConfig, error) {
 	return cfg, nil
 }
 
+// withoutPassword hides a password someone put in a location (user:pw@).
+func withoutPassword(s string) string {
+	scheme, rest, ok := strings.Cut(s, "://")
+	hosts, path, slash := strings.Cut(rest, "/")
+	at := strings.LastIndex(hosts, "@")
+	user, pw, hasPw := strings.Cut(hosts[:max(at, 0)], ":")
+	if !ok || at < 0 || !hasPw || pw == "" {
+		return s
+	}
+	s = scheme + "://" + user + ":…@" + hosts[at+1:]
+	if slash {
+		s += "/" + path
+	}
+	return s
+}
+
 // Etcd is the key set kept in etcd: the same logic as Bolt over a backend
 // whose transactions read one revision and commit with compare guards.
 type Etcd struct {
@@ -96,52 +111,37 @@ type Etcd struct {
 var _ Store = (*Etcd)(nil)
 
 type etcdBackend struct {
-	cli    *clientv3.Client
+	*etcdDialer
 	prefix string
-	where  string
 	opt    *Options
+	// wrapTxn lets tests fail a write's commit before or after etcd applies it.
+	wrapTxn func(clientv3.Txn) clientv3.Txn
 }
 
 // OpenEtcd connects to etcd; the store under the prefix is created by the
-// first transaction if it is empty.
+// first transaction if it is empty. With a user name (or a client
+// certificate) the actor is the etcd user: etcd's login is the boundary,
+// not the local account.
 func OpenEtcd(cfg EtcdConfig, opt Options) (*Etcd, error) {
 	if err := opt.defaults(); err != nil {
 		return nil, err
 	}
-	// The client's own log would print JSON warnings on a user's terminal;
-	// keyden says what went wrong in its own sentence instead.
-	cc := clientv3.Config{Endpoints: cfg.Endpoints, DialTimeout: opt.Timeout, Username: cfg.Username, Password: cfg.Password,
-		AutoSyncInterval: 30 * time.Second, DialKeepAliveTime: 10 * time.Second, Logger: zap.NewNop()}
-	if cfg.TLS {
-		tc := &tls.Config{MinVersion: tls.VersionTLS12}
-		if cfg.CACert != "" {
-			pem, err := os.ReadFile(cfg.CACert)
-			if err != nil {
-				return nil, fail(ErrInvalid, "cannot read the etcd CA certificate %s: %v", cfg.CACert, unwrapPathErr(err))
-			}
-			tc.RootCAs = x509.NewCertPool()
-			if !tc.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, fail(ErrInvalid, "%s holds no PEM certificate: give the etcd CA in KEYDEN_ETCD_CACERT", cfg.CACert)
-			}
-		}
-		if cfg.Cert != "" || cfg.Key != "" {
-			pair, err := tls.LoadX509KeyPair(cfg.Cert, cfg.Key)
-			if err != nil {
-				return nil, fail(ErrInvalid, "cannot load the etcd client certificate (KEYDEN_ETCD_CERT, KEYDEN_ETCD_KEY): %v", err)
-			}
-			tc.Certificates = []tls.Certificate{pair}
-		}
-		cc.TLS = tc
-	}
-	cli, err := clientv3.New(cc)
-	if errors.Is(err, rpctypes.ErrAuthFailed) {
-		return nil, fail(ErrUnavailable, "etcd at %s refused the user name or password: check KEYDEN_ETCD_USER and KEYDEN_ETCD_PASSWORD", strings.Join(cfg.Endpoints, ","))
-	}
+	d, err := newEtcdDialer(cfg, opt)
 	if err != nil {
-		return nil, fail(ErrUnavailable, "cannot reach etcd at %s: %v", strings.Join(cfg.Endpoints, ","), err)
+		return nil, err
+	}
+	s, err := d.open()
+	if err != nil {
+		return nil, err
+	}
+	d.cur.Store(s)
+	if cfg.Username != "" {
+		opt.Actor = cfg.Username
+	} else if u := d.certUser(); u != "" {
+		opt.Actor = u
 	}
 	e := &Etcd{core: core{opt: opt}}
-	e.eb = &etcdBackend{cli: cli, prefix: cfg.Prefix + "/", where: "etcd://" + hostsOf(cfg.Endpoints) + cfg.Prefix, opt: &e.core.opt}
+	e.eb = &etcdBackend{etcdDialer: d, prefix: cfg.Prefix + "/", opt: &e.core.opt}
 	e.core.be = e.eb
 	return e, nil
 }
@@ -155,10 +155,10 @@ func hostsOf(eps []string) string {
 }
 
 // Close ends the connection to etcd.
-func (e *Etcd) Close() error { return e.eb.cli.Close() }
+func (e *Etcd) Close() error { return e.eb.close() }
 
-// Client is the etcd client, for watches.
-func (e *Etcd) Client() *clientv3.Client { return e.eb.cli }
+// Client is the etcd client in use now (a stale login replaces it), for watches.
+func (e *Etcd) Client() *clientv3.Client { return e.eb.current().cli }
 
 func (b *etcdBackend) location() string { return b.where }
 
@@ -173,22 +173,7 @@ func (b *etcdBackend) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 2*b.opt.Timeout)
 }
 
-func (b *etcdBackend) err(err error) error {
-	if err == nil {
-		return nil
-	}
-	var se *storeError
-	if errors.As(err, &se) {
-		return err
-	}
-	if errors.Is(err, rpctypes.ErrPermissionDenied) || errors.Is(err, rpctypes.ErrUserEmpty) || errors.Is(err, rpctypes.ErrInvalidAuthToken) {
-		return fail(ErrUnavailable, "etcd at %s refused access: set KEYDEN_ETCD_USER and KEYDEN_ETCD_PASSWORD to a user whose role covers the prefix", b.where)
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return fail(ErrUnavailable, "etcd at %s did not answer in time: check that a majority of its members are up", b.where)
-	}
-	return fail(ErrUnavailable, "etcd at %s: %v", b.where, err)
-}
+func (b *etcdBackend) err(err error) error { return etcdError(b.where, err) }
 
 func (b *etcdBackend) view(fn func(kv) error) error {
 	ctx, cancel := b.ctx()
@@ -197,24 +182,42 @@ func (b *etcdBackend) view(fn func(kv) error) error {
 	if err != nil {
 		return err
 	}
-	if err := fn(tx); err != nil {
-		return err
+	err = fn(tx)
+	if err == nil {
+		err = b.err(tx.err)
 	}
-	return b.err(tx.err)
+	if err != nil {
+		// fn may have kept part of what it read: the next call logs in again.
+		b.renew(tx.s)
+	}
+	return err
 }
 
 // maxTxnOps stays inside etcd's default --max-txn-ops (128).
 const maxTxnOps = 120
 
+// txnKey, beside the buckets, holds a token each write puts in its own Txn,
+// so a write whose answer was lost can be looked up (settle).
+const txnKey = "txn"
+
 // write runs fn against one revision and commits its writes only if no
 // other writer committed since: the generation every write bumps is the
-// guard. A lost race runs fn again on the new revision.
+// guard (and txnKey, which this keyden also writes each time). A lost race
+// runs fn again on the new revision. A commit whose answer is lost is
+// settled: kept (done), or not and never to be (run again).
 func (b *etcdBackend) write(fn func(kv) error) error {
 	ctx, cancel := b.ctx()
 	defer cancel()
+	notKept := func() error {
+		return fail(ErrUnavailable, "etcd at %s did not answer in time, and nothing was changed: check that a majority of its members are up, then try again", b.where)
+	}
+	lost := 0 // commits settled as not kept
 	for attempt := 0; ; attempt++ {
 		tx, err := b.begin(ctx)
 		if err != nil {
+			if lost > 0 && ctx.Err() != nil {
+				return notKept()
+			}
 			return err
 		}
 		tx.writable = true
@@ -222,6 +225,7 @@ func (b *etcdBackend) write(fn func(kv) error) error {
 			return err
 		}
 		if tx.err != nil {
+			b.renew(tx.s)
 			return b.err(tx.err)
 		}
 		if len(tx.order) == 0 {
@@ -230,7 +234,7 @@ func (b *etcdBackend) write(fn func(kv) error) error {
 		if len(tx.order) > maxTxnOps {
 			return fail(ErrInvalid, "a change of %d writes is more than etcd takes in one transaction", len(tx.order))
 		}
-		ops := make([]clientv3.Op, 0, len(tx.order))
+		ops := make([]clientv3.Op, 0, len(tx.order)+1)
 		for _, k := range tx.order {
 			if v := tx.writes[k]; v == nil {
 				ops = append(ops, clientv3.OpDelete(k))
@@ -238,10 +242,32 @@ func (b *etcdBackend) write(fn func(kv) error) error {
 				ops = append(ops, clientv3.OpPut(k, string(*v)))
 			}
 		}
-		guard := b.prefix + string(bucketMeta) + "/" + string(metaGen)
-		resp, err := b.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(guard), "=", tx.guardRev)).Then(ops...).Commit()
+		tok := rand.Text()
+		ops = append(ops, clientv3.OpPut(b.prefix+txnKey, tok))
+		txn := tx.cli.Txn(ctx)
+		if b.wrapTxn != nil {
+			txn = b.wrapTxn(txn)
+		}
+		resp, err := txn.If(clientv3.Compare(clientv3.ModRevision(b.guardKey()), "=", tx.guardRev),
+			clientv3.Compare(clientv3.ModRevision(b.prefix+txnKey), "=", tx.txnRev)).Then(ops...).Commit()
 		if err != nil {
-			return b.err(err)
+			if refusedBeforeApply(err) {
+				return b.err(err)
+			}
+			applied, serr := b.settle(tok, tx.txnRev)
+			if serr != nil {
+				return fail(ErrUnavailable, "etcd at %s stopped answering while saving the change, and keyden could not find out whether it was kept: see `keyden audit` before trying again", b.where)
+			}
+			if applied {
+				return nil
+			}
+			lost++
+			select {
+			case <-ctx.Done():
+				return notKept()
+			case <-time.After(time.Duration(lost) * 20 * time.Millisecond): // a leader election
+			}
+			continue
 		}
 		if resp.Succeeded {
 			return nil
@@ -253,26 +279,109 @@ func (b *etcdBackend) write(fn func(kv) error) error {
 	}
 }
 
-// begin pins a revision and reads the write guard at it.
+// refusedBeforeApply says etcd turned a request down rather than lost it:
+// nothing was applied, and trying again would be refused again.
+func refusedBeforeApply(err error) bool {
+	if errors.Is(err, errLoginStale) {
+		return false
+	}
+	switch status.Code(err) {
+	case codes.PermissionDenied, codes.Unauthenticated, codes.InvalidArgument, codes.ResourceExhausted, codes.FailedPrecondition:
+		return true
+	}
+	ee := rpctypes.Error(err)
+	for _, t := range []error{rpctypes.ErrPermissionDenied, rpctypes.ErrUserEmpty, rpctypes.ErrAuthFailed, rpctypes.ErrTooManyOps,
+		rpctypes.ErrDuplicateKey, rpctypes.ErrRequestTooLarge, rpctypes.ErrNoSpace} {
+		if errors.Is(ee, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// settle finds out whether the write that put tok was applied. A fence
+// (a put of txnKey if it is still as the write found it) first makes sure
+// it can no longer apply; then txnKey's history says whether the first
+// write after txnRev was this one.
+func (b *etcdBackend) settle(tok string, txnRev int64) (bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*b.opt.Timeout)
+	defer cancel()
+	key := b.prefix + txnKey
+	for {
+		s := b.current()
+		resp, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", txnRev)).Then(clientv3.OpPut(key, "fence "+tok)).Commit()
+		if err == nil {
+			if resp.Succeeded {
+				return false, nil
+			}
+			return firstAfter(ctx, s.cli, key, txnRev, tok)
+		}
+		if renewed, rerr := b.renew(s); rerr != nil {
+			return false, rerr
+		} else if renewed {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return false, err
+		case <-time.After(100 * time.Millisecond): // a leader election
+		}
+	}
+}
+
+// firstAfter says whether the first version of key written after rev holds tok.
+func firstAfter(ctx context.Context, cli *clientv3.Client, key string, rev int64, tok string) (bool, error) {
+	var first []byte
+	var at []clientv3.OpOption
+	for {
+		resp, err := cli.Get(ctx, key, at...)
+		if err != nil {
+			return false, err
+		}
+		if len(resp.Kvs) == 0 || resp.Kvs[0].ModRevision <= rev {
+			return first != nil && string(first) == tok, nil
+		}
+		first = resp.Kvs[0].Value
+		at = []clientv3.OpOption{clientv3.WithRev(resp.Kvs[0].ModRevision - 1)}
+	}
+}
+
+func (b *etcdBackend) guardKey() string { return b.prefix + string(bucketMeta) + "/" + string(metaGen) }
+
+// begin pins a revision and reads the write guards at it. A login that
+// went stale is renewed and the read tried once more.
 func (b *etcdBackend) begin(ctx context.Context) (*etcdKV, error) {
-	guard := b.prefix + string(bucketMeta) + "/" + string(metaGen)
-	resp, err := b.cli.Get(ctx, guard)
-	if err != nil {
-		return nil, b.err(err)
+	for try := 0; ; try++ {
+		s := b.current()
+		resp, err := s.cli.Txn(ctx).Then(clientv3.OpGet(b.guardKey()), clientv3.OpGet(b.prefix+txnKey)).Commit()
+		if err != nil {
+			if renewed, rerr := b.renew(s); rerr != nil {
+				return nil, rerr
+			} else if renewed && try == 0 {
+				continue
+			}
+			return nil, b.err(err)
+		}
+		tx := &etcdKV{be: b, s: s, cli: s.cli, ctx: ctx, rev: resp.Header.Revision, writes: map[string]*[]byte{}}
+		if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
+			tx.guardRev = kvs[0].ModRevision
+		}
+		if kvs := resp.Responses[1].GetResponseRange().Kvs; len(kvs) > 0 {
+			tx.txnRev = kvs[0].ModRevision
+		}
+		return tx, nil
 	}
-	tx := &etcdKV{be: b, ctx: ctx, rev: resp.Header.Revision, writes: map[string]*[]byte{}}
-	if len(resp.Kvs) > 0 {
-		tx.guardRev = resp.Kvs[0].ModRevision
-	}
-	return tx, nil
 }
 
 // etcdKV reads at one revision and buffers writes until commit.
 type etcdKV struct {
 	be       *etcdBackend
+	s        *session
+	cli      *clientv3.Client
 	ctx      context.Context
 	rev      int64
 	guardRev int64
+	txnRev   int64
 	writable bool
 	writes   map[string]*[]byte // nil value: delete
 	order    []string
@@ -285,16 +394,17 @@ func (t *etcdKV) Bucket(name []byte) bucket {
 func (t *etcdKV) HasBucket([]byte) bool     { return true }
 func (t *etcdKV) CreateBucket([]byte) error { return nil }
 
+// Empty: nothing under the prefix but, perhaps, txnKey (a settled write's fence).
 func (t *etcdKV) Empty() bool {
 	if len(t.writes) > 0 {
 		return false
 	}
-	resp, err := t.be.cli.Get(t.ctx, t.be.prefix, clientv3.WithPrefix(), clientv3.WithRev(t.rev), clientv3.WithCountOnly())
+	resp, err := t.cli.Get(t.ctx, t.be.prefix, clientv3.WithPrefix(), clientv3.WithRev(t.rev), clientv3.WithKeysOnly(), clientv3.WithLimit(2))
 	if err != nil {
 		t.err = err
 		return false
 	}
-	return resp.Count == 0
+	return resp.Count == 0 || (resp.Count == 1 && string(resp.Kvs[0].Key) == t.be.prefix+txnKey)
 }
 
 func (t *etcdKV) set(k string, v *[]byte) {
@@ -317,7 +427,7 @@ func (b *etcdBucket) Get(key []byte) []byte {
 		}
 		return *v
 	}
-	resp, err := b.t.be.cli.Get(b.t.ctx, k, clientv3.WithRev(b.t.rev))
+	resp, err := b.t.cli.Get(b.t.ctx, k, clientv3.WithRev(b.t.rev))
 	if err != nil {
 		b.t.err = err
 		return nil
@@ -381,7 +491,7 @@ func (b *etcdBucket) walk(from []byte, reverse bool, fn func(k, v []byte) error)
 		if reverse {
 			opts = append(opts, clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend))
 		}
-		resp, err := b.t.be.cli.Get(b.t.ctx, start, opts...)
+		resp, err := b.t.cli.Get(b.t.ctx, start, opts...)
 		if err != nil {
 			b.t.err = err
 			return b.t.be.err(err)
@@ -461,14 +571,17 @@ func (e *Etcd) WatchChanges(ctx context.Context) <-chan struct{} {
 	go func() {
 		defer close(out)
 		for ctx.Err() == nil {
+			s := e.eb.current()
+			cli := s.cli
 			wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-			for resp := range e.eb.cli.Watch(wctx, e.eb.prefix+string(bucketAudit)+"/", clientv3.WithPrefix()) {
+			for resp := range cli.Watch(wctx, e.eb.prefix+string(bucketAudit)+"/", clientv3.WithPrefix()) {
 				if resp.Err() != nil {
 					break
 				}
 				notify()
 			}
 			cancel()
+			e.eb.renew(s) // a watch refused for a stale login
 			notify()
 			select {
 			case <-ctx.Done():

@@ -106,9 +106,12 @@ func TestParseEtcdURL(t *testing.T) {
 	if c, _ := ParseEtcdURL("etcds://h:1", nil); !c.TLS || c.Endpoints[0] != "https://h:1" || c.Prefix != "/keyden" {
 		t.Fatalf("etcds: %+v", c)
 	}
-	for _, bad := range []string{"etcd://", "etcd://ann:pw@h:2379/x", "etcd://h1,,h2/x"} {
-		if _, err := ParseEtcdURL(bad, nil); err == nil {
+	for _, bad := range []string{"etcd://", "etcd://ann:pw@h:2379/x", "etcd://h1,,h2/x", "etcds://keyden:s3cr3t-pw@h1:2379/k", "etcd://u:s3cr3t-pw@h@x/y?"} {
+		_, err := ParseEtcdURL(bad, nil)
+		if err == nil {
 			t.Errorf("%q accepted", bad)
+		} else if strings.Contains(err.Error(), "pw") {
+			t.Errorf("%q: the refusal shows the password: %v", bad, err)
 		}
 	}
 }
@@ -133,11 +136,24 @@ func TestEtcdWithPassword(t *testing.T) {
 		}
 	}
 	cfg := createAndVerifyWithEnv(t, etcdtest.URL(ms, "/auth"), map[string]string{"KEYDEN_ETCD_USER": "root", "KEYDEN_ETCD_PASSWORD": "rootpw"})
+	// The actor is the etcd user, not the local account (Options.Actor).
+	st, err := OpenEtcd(cfg, Options{Actor: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if ks, err := st.ListKeys(ctx, Filter{}); err != nil || len(ks) != 1 || ks[0].CreatedBy != "root" || st.Actor() != "root" {
+		t.Fatalf("on etcd with a login the actor is the etcd user: %v %+v %q", err, ks, st.Actor())
+	}
 	cfg.Password = "wrong"
-	err := firstOpError(cfg)
+	err = firstOpError(cfg)
 	t.Logf("wrong password: %v", err)
 	if !errors.Is(err, ErrUnavailable) || strings.Contains(err.Error(), "rootpw") || !strings.Contains(err.Error(), "KEYDEN_ETCD_PASSWORD") {
 		t.Fatalf("a wrong password: %v", err)
+	}
+	// A login is not an unreachable server: the sentence names the password.
+	if strings.Contains(err.Error(), "cannot reach") {
+		t.Fatalf("a refused login reported as an unreachable server: %v", err)
 	}
 }
 

@@ -79,9 +79,30 @@ func TestEtcdWithTLSClientCertificates(t *testing.T) {
 	loc := strings.Replace(etcdtest.URL(ms, "/tls"), "etcd://", "etcds://", 1)
 	cfg := createAndVerifyWithEnv(t, loc, map[string]string{"KEYDEN_ETCD_CACERT": filepath.Join(dir, "ca.pem"),
 		"KEYDEN_ETCD_CERT": filepath.Join(dir, "client.pem"), "KEYDEN_ETCD_KEY": filepath.Join(dir, "client-key.pem")})
-	cfg.Cert, cfg.Key = "", ""
-	if err := firstOpError(cfg); !errors.Is(err, ErrUnavailable) || strings.Count(err.Error(), "\n") > 0 {
-		t.Fatalf("without a client certificate: %v", err)
+	writeCert(t, dir, "other-ca", true, false, nil, nil)
+	plain := *ms[0]
+	for _, c := range []struct {
+		name string
+		cfg  EtcdConfig
+		want string
+	}{
+		{"no client certificate", EtcdConfig{Endpoints: cfg.Endpoints, TLS: true, CACert: cfg.CACert}, "client certificate"},
+		{"another CA", EtcdConfig{Endpoints: cfg.Endpoints, TLS: true, CACert: filepath.Join(dir, "other-ca.pem"), Cert: cfg.Cert, Key: cfg.Key}, "not signed by the CA"},
+		{"no CA (the system's)", EtcdConfig{Endpoints: cfg.Endpoints, TLS: true, Cert: cfg.Cert, Key: cfg.Key}, "not signed by the CA"},
+		{"etcd:// on a TLS port", EtcdConfig{Endpoints: []string{"http://" + plain.Endpoint()}}, "etcds://"},
+		{"etcds:// on a plain port", EtcdConfig{Endpoints: []string{"https://" + sharedEtcd(t)}, TLS: true, CACert: cfg.CACert}, "does not speak TLS, write etcd://"},
+	} {
+		c.cfg.Prefix = "/tls"
+		start := time.Now()
+		err := firstOpError(c.cfg)
+		took := time.Since(start)
+		t.Logf("%s: %v (%v)", c.name, err, took.Round(time.Millisecond))
+		if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "rpc error") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: %v, want a sentence about %q", c.name, err, c.want)
+		}
+		if took > 2*time.Second {
+			t.Errorf("%s: the sentence took %v; a TLS mistake is known at once", c.name, took)
+		}
 	}
 	if _, err := OpenEtcd(EtcdConfig{Endpoints: cfg.Endpoints, TLS: true, CACert: filepath.Join(dir, "nope.pem")}, Options{}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("a missing CA file: %v", err)

@@ -1,0 +1,101 @@
+package etcdtest
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Binary is Debian's etcd-server (etcd 3.4), the version many users run
+// beside the embedded 3.6; .ci/run installs it.
+const Binary = "/usr/bin/etcd"
+
+// Process is one etcd server running as its own process.
+type Process struct {
+	Endpoint string // host:port for clients
+	args     []string
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	log      bytes.Buffer
+}
+
+// StartProcess runs a single-member etcd from Binary with its data under
+// dir and the extra flags given (such as --auth-token-ttl), and waits until
+// it answers /health. The test fails when the binary is missing: CI
+// installs it, so a missing one is a broken set-up, not a reason to skip.
+func StartProcess(t testing.TB, dir string, extra ...string) *Process {
+	t.Helper()
+	if _, err := os.Stat(Binary); err != nil {
+		t.Fatalf("%s is missing: install Debian's etcd-server (.ci/run does)", Binary)
+	}
+	peer, client := freeURL(t), freeURL(t)
+	p := &Process{Endpoint: client.Host, args: append([]string{
+		"--name", "p0", "--data-dir", dir,
+		"--listen-client-urls", client.String(), "--advertise-client-urls", client.String(),
+		"--listen-peer-urls", peer.String(), "--initial-advertise-peer-urls", peer.String(),
+		"--initial-cluster", "p0=" + peer.String(), "--log-level", "error", "--unsafe-no-fsync",
+	}, extra...)}
+	if err := p.start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Stop)
+	return p
+}
+
+func (p *Process) start() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cmd := exec.Command(Binary, p.args...)
+	cmd.Stdout, cmd.Stderr = &p.log, &p.log
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	p.cmd, p.exited = cmd, make(chan struct{})
+	exited := p.exited
+	go func() { cmd.Wait(); close(exited) }()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get("http://" + p.Endpoint + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("etcd exited at start: %s", p.log.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("etcd did not answer /health within 60 s")
+		}
+	}
+}
+
+// Stop ends the process (SIGTERM, then SIGKILL) and waits for it.
+func (p *Process) Stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.exited
+	}
+	p.cmd = nil
+}
+
+// URL is an etcd:// store location on this process under prefix.
+func (p *Process) URL(prefix string) string { return "etcd://" + p.Endpoint + prefix }
