@@ -1,0 +1,110 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"keyden/internal/hostile"
+	"keyden/storage"
+)
+
+// A store written around validation, opened in the TUI in a real tmux with
+// set-clipboard on: the hostile text shows escaped, tmux's paste buffers
+// stay empty (no OSC 52 got through) and the pane's title is unchanged (no
+// OSC 0), even with escapes in the store's own path.
+func TestStoredEscapesStayInertInTmux(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("tmux is missing: .ci/run installs it")
+		}
+		t.Skip("tmux is not installed")
+	}
+	dir := t.TempDir()
+	db := filepath.Join(dir, hostile.Text+".db")
+	st, err := storage.OpenBolt(db, storage.Options{Actor: hostile.Actor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostile.Fill(t, st)
+	hostile.Bolt(t, db)
+
+	// The app waits for a line on stdin, so the title is set and the
+	// buffers are known empty before it draws anything.
+	dbFile, script, conf := filepath.Join(dir, "db-path"), filepath.Join(dir, "run.sh"), filepath.Join(dir, "tmux.conf")
+	files := map[string]string{
+		dbFile: db,
+		script: fmt.Sprintf("#!/bin/sh\nread go\nexec env -i HOME=%s TERM=xterm-256color PATH=/usr/bin:/bin KEYDEN_DB=\"$(cat %s)\" %s\n", dir, dbFile, bin),
+		conf:   "set -g set-clipboard on\nset -g allow-rename on\n",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(name, []byte(text), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := &tmuxSession{t: t, socket: fmt.Sprintf("keyden-text-%d", os.Getpid())}
+	if out, err := exec.Command("tmux", "-L", s.socket, "-f", conf, "new-session", "-d", "-s", "e2e", "-x", "200", "-y", "40", script+"; sleep 30").CombinedOutput(); err != nil {
+		t.Fatalf("tmux: %v: %s", err, out)
+	}
+	defer exec.Command("tmux", "-L", s.socket, "kill-server").Run()
+	const title = "keyden-text-title"
+	s.run("select-pane", "-t", "e2e", "-T", title)
+	paneTitle := func() string { return strings.TrimSpace(s.run("display-message", "-p", "-t", "e2e", "#{pane_title}")) }
+	buffers := func() string { return strings.TrimSpace(s.run("list-buffers")) }
+	if got := paneTitle(); got != title {
+		t.Fatalf("pane title %q before the app ran", got)
+	}
+	if b := buffers(); b != "" {
+		t.Fatalf("tmux has buffers before the app ran: %s", b)
+	}
+	s.keys("Enter")
+
+	// tmux handles output in order: once the status line under the table is
+	// on screen, any OSC in the header or the rows above it has landed.
+	inert := func(where string) {
+		t.Helper()
+		if got := paneTitle(); got != title {
+			t.Errorf("%s: the pane title changed to %q", where, got)
+		}
+		if b := buffers(); b != "" {
+			t.Errorf("%s: tmux's paste buffers were set: %s", where, b)
+		}
+	}
+	scr := s.waitFor("1 keys")
+	inert("the keys table")
+	for _, want := range []string{`\x1b]52;c;`, "keyden  " + dir + `/\x1b]52;c;`} {
+		if !strings.Contains(scr, want) {
+			t.Errorf("the table does not show %q:\n%s", want, scr)
+		}
+	}
+	s.keys("Enter")
+	scr = s.waitFor("Allowed IPs")
+	if !strings.Contains(scr, hostile.Shown) {
+		t.Errorf("the details do not show %q:\n%s", hostile.Shown, scr)
+	}
+	// Esc alone, then the next key: sent together they read as alt+key.
+	s.keys("Escape")
+	s.waitFor("LAST USED")
+	s.keys("a")
+	scr = s.waitFor("Audit log")
+	if !strings.Contains(scr, `\x1b]52;c;`) {
+		t.Errorf("the audit log does not show the actor escaped:\n%s", scr)
+	}
+	s.keys("Escape")
+	s.waitFor("LAST USED")
+	s.keys("e")
+	scr = s.waitFor("Members")
+	if !strings.Contains(scr, `\x1b]52;c;`) {
+		t.Errorf("the catalog does not show the member escaped:\n%s", scr)
+	}
+	inert("the details, audit log and catalog")
+	s.keys("q")
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && strings.Contains(s.screen(), "Members") {
+		time.Sleep(50 * time.Millisecond)
+	}
+}
