@@ -51,6 +51,7 @@ func TestStoredTextNeverReachesTheTerminalRaw(t *testing.T) {
 		check("a", "Audit log")
 		check("esc", "6 keys")
 		check("x", "Disabled ")
+		h.waitFor(t, "disabled ") // the row too, or the next x disables again
 		check("x", "Enabled ")
 		if env == "dev" {
 			check("R", "A new key replaces it")
