@@ -106,4 +106,3 @@ func TestServeOnEtcd34AcrossTokenExpiry(t *testing.T) {
 		t.Fatalf("the uses were not all written: %s", out)
 	}
 }
-
