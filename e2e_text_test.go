@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -106,5 +107,21 @@ func TestStoredEscapesStayInertInTmux(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) && strings.Contains(s.screen(), "Members") {
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// serve's log lines (its store's location, store errors) reach the
+// terminal escaped too.
+func TestServeLogsStoredTextEscaped(t *testing.T) {
+	db := filepath.Join(t.TempDir(), hostile.Text+".db")
+	if _, errs, code := keyden(t, db, "", "info"); code != 0 {
+		t.Fatal(errs)
+	}
+	cmd, _, logs := startServe(t, db)
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	out := logs.String()
+	if bad, ok := hostile.Clean(out); !ok || !strings.Contains(out, hostile.Shown+".db") {
+		t.Fatalf("serve's log holds %U or lacks the escaped path:\n%q", bad, out)
 	}
 }

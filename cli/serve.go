@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/netip"
@@ -45,7 +46,7 @@ new one, and when all are busy the new one gets 503 at once.`,
 		Example: `  keyden serve --listen 127.0.0.1:8080 --trusted-proxy 127.0.0.1/32`,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opt := server.Options{Log: log.New(a.env.Stderr, "keyden serve: ", log.LstdFlags)}
+			opt := server.Options{Log: log.New(safeLines{a.env.Stderr}, "keyden serve: ", log.LstdFlags)}
 			for _, c := range trusted {
 				p, err := model.ParseAllowedIP(c)
 				if err != nil {
@@ -133,7 +134,7 @@ func serve(ctx context.Context, st store, ln net.Listener, maxConns int, opt ser
 	go func() { srv.Follow(followCtx); close(followDone) }()
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(limited) }()
-	opt.Log.Printf("listening on http://%s with %d keys from %s (at most %d connections)", ln.Addr(), srv.Keys(), format.Safe(st.Location()), maxConns)
+	opt.Log.Printf("listening on http://%s with %d keys from %s (at most %d connections)", ln.Addr(), srv.Keys(), st.Location(), maxConns)
 
 	select {
 	case <-ctx.Done():
@@ -162,4 +163,16 @@ func serve(ctx context.Context, st store, ln net.Listener, maxConns int, opt ser
 	}
 	opt.Log.Printf("last uses written; stopped")
 	return nil
+}
+
+// safeLines passes each log line through format.Safe: serve's log lines
+// quote store errors, paths and URLs that may hold escapes.
+type safeLines struct{ w io.Writer }
+
+func (s safeLines) Write(p []byte) (int, error) {
+	line := strings.TrimSuffix(string(p), "\n")
+	if _, err := io.WriteString(s.w, format.Safe(line)+"\n"); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
