@@ -24,6 +24,7 @@ func (a *app) serveCommand() *cobra.Command {
 	var listen string
 	var trusted []string
 	var maxConns int
+	var maxStale time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve --listen ADDR [--trusted-proxy CIDR]...",
 		Short: "Verify keys over HTTP for gateways (nginx auth_request, Traefik, Caddy)",
@@ -36,6 +37,11 @@ X-Key-Environment, X-Key-Scopes; 401 for missing, malformed, unknown, expired
 or disabled keys; 403 for a wrong environment, scope or IP; a JSON body with
 the reason. Also GET /healthz and GET /metrics (Prometheus).
 
+/healthz says how far behind the verifier is (lag_seconds, the revision it
+applied) and answers 503 when it has not confirmed it holds every change for
+longer than --max-staleness (the store unreachable, etcd without quorum): a
+gateway may then fail closed or open, as its operator decides.
+
 Keys are checked from memory; changes made by the TUI or a shell are taken in
 within a second. Last used is written at most once a second and on SIGINT or
 SIGTERM, after the last request in flight is answered.
@@ -46,7 +52,10 @@ new one, and when all are busy the new one gets 503 at once.`,
 		Example: `  keyden serve --listen 127.0.0.1:8080 --trusted-proxy 127.0.0.1/32`,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opt := server.Options{Log: log.New(safeLines{a.env.Stderr}, "keyden serve: ", log.LstdFlags)}
+			if maxStale < time.Second {
+				return usagef("--max-staleness %v is too short: give 1s or more (a healthy verifier confirms once a second)", maxStale)
+			}
+			opt := server.Options{Log: log.New(safeLines{a.env.Stderr}, "keyden serve: ", log.LstdFlags), MaxStaleness: maxStale}
 			for _, c := range trusted {
 				p, err := model.ParseAllowedIP(c)
 				if err != nil {
@@ -79,6 +88,7 @@ new one, and when all are busy the new one gets 503 at once.`,
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
+	cmd.Flags().DurationVar(&maxStale, "max-staleness", server.DefaultMaxStaleness, "answer 503 on /healthz after this long without confirming every change is taken in")
 	cmd.Flags().StringArrayVar(&trusted, "trusted-proxy", nil, "a proxy (IP or CIDR) whose X-Forwarded-For / X-Real-IP is believed (repeatable)")
 	cmd.Flags().IntVar(&maxConns, "max-connections", 0, fmt.Sprintf("the most HTTP connections open at once (default %d, or fewer if the open-file limit is low)", server.DefaultMaxConns))
 	return cmd

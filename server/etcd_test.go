@@ -23,7 +23,7 @@ func etcdServer(tb testing.TB, durable bool) (*storage.Etcd, *Server, context.Ca
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { st.Close() })
-	srv := New(st, Options{PollEvery: time.Hour}) // a poll would never come: only the watch can deliver
+	srv := New(st, Options{PollEvery: time.Hour, ConfirmEvery: time.Hour}) // no confirming read within the test: only the watch can deliver
 	if err := srv.Load(ctx); err != nil {
 		tb.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -17,12 +18,21 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/verify", s.serveVerify)
 	mux.HandleFunc("/verify/{env}", s.serveVerify)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		h := s.Health()
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"ok": true, "keys": s.Keys()})
+		w.Header().Set("Cache-Control", "no-store")
+		if !h.Current {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		json.NewEncoder(w).Encode(struct {
+			OK bool `json:"ok"`
+			Health
+		}{h.Current, h})
 	})
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		s.m.write(w)
+		fmt.Fprintf(w, "# HELP keyden_follow_lag_seconds Time since the verifier last confirmed it had every change.\n# TYPE keyden_follow_lag_seconds gauge\nkeyden_follow_lag_seconds %g\n", s.Health().LagSeconds)
 	})
 	return mux
 }

@@ -24,6 +24,7 @@ type metrics struct {
 	changes     atomic.Uint64
 	flushes     atomic.Uint64
 	flushErrors atomic.Uint64
+	syncErrors  atomic.Uint64
 }
 
 func (m *metrics) observe(r model.Reason, d time.Duration) {
@@ -75,6 +76,7 @@ func (m *metrics) write(w io.Writer) {
 		{"keyden_key_changes_total", "Key changes taken in from the change feed.", "counter", m.changes.Load()},
 		{"keyden_lastused_flushes_total", "Last-used batches written.", "counter", m.flushes.Load()},
 		{"keyden_lastused_flush_errors_total", "Last-used batches that could not be written (kept for the next try).", "counter", m.flushErrors.Load()},
+		{"keyden_follow_errors_total", "Reads of the change feed that failed (each is tried again).", "counter", m.syncErrors.Load()},
 	} {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %v\n", g.name, g.help, g.name, g.typ, g.name, g.v)
 	}

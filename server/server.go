@@ -26,8 +26,15 @@ type Options struct {
 	PollEvery time.Duration
 	// FlushEvery is how often last-used is written (1 s if 0).
 	FlushEvery time.Duration
-	Now        func() time.Time
-	Log        *log.Logger
+	// ConfirmEvery is how often a store that signals its changes (etcd) is
+	// read anyway, to confirm nothing was missed (1 s if 0, and at most a
+	// quarter of MaxStaleness).
+	ConfirmEvery time.Duration
+	// MaxStaleness is how long the verifier may go without confirming it is
+	// current before /healthz answers 503 (DefaultMaxStaleness if 0).
+	MaxStaleness time.Duration
+	Now          func() time.Time
+	Log          *log.Logger
 }
 
 // Server verifies keys from memory.
@@ -42,6 +49,26 @@ type Server struct {
 	followMu sync.Mutex
 	seq      uint64
 	hashOf   map[string]keygen.Hash
+
+	healthMu  sync.Mutex
+	health    followState
+	abortRead context.CancelFunc // ends the follower's read in flight
+}
+
+// DefaultMaxStaleness is how long serve may go without confirming it has
+// every change before /healthz says 503: ten times the worst a healthy
+// verifier sees (a sync each second), and short enough for a gateway to act.
+const DefaultMaxStaleness = 10 * time.Second
+
+// followState is what /healthz reports of the follower.
+type followState struct {
+	confirmed time.Time // when the last successful read began
+	seq       uint64    // the audit sequence applied
+	rev       int64     // the etcd revision that read saw (0 for a file)
+	watchRev  int64     // the newest revision the watch has seen
+	watching  bool      // an etcd watch is in place
+	watched   bool      // the store signals changes (etcd)
+	lastErr   error     // why the last read failed; nil once one succeeds
 }
 
 // New makes a verifier over a store; call Load before serving.
@@ -55,6 +82,13 @@ func New(st storage.Follower, opt Options) *Server {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
+	if opt.MaxStaleness <= 0 {
+		opt.MaxStaleness = DefaultMaxStaleness
+	}
+	if opt.ConfirmEvery <= 0 {
+		opt.ConfirmEvery = time.Second
+	}
+	opt.ConfirmEvery = min(opt.ConfirmEvery, opt.MaxStaleness/4)
 	if opt.Log == nil {
 		opt.Log = log.New(discard{}, "", 0)
 	}
@@ -78,6 +112,7 @@ func (s *Server) loadLocked(ctx context.Context) error {
 	start := time.Now()
 	keys, seq, err := s.store.LoadKeys(ctx)
 	if err != nil {
+		s.failed(err)
 		return err
 	}
 	t := newTable(len(keys))
@@ -91,7 +126,30 @@ func (s *Server) loadLocked(ctx context.Context) error {
 	s.m.reloads.Add(1)
 	s.m.keys.Store(int64(len(keys)))
 	s.opt.Log.Printf("loaded %d keys in %v", len(keys), time.Since(start).Round(time.Millisecond))
+	s.confirmed(start, seq, 0)
 	return nil
+}
+
+// confirmed notes that a read begun at start found nothing newer than seq
+// (and rev): the verifier was current then.
+func (s *Server) confirmed(start time.Time, seq uint64, rev int64) {
+	s.healthMu.Lock()
+	defer s.healthMu.Unlock()
+	h := &s.health
+	if h.lastErr != nil {
+		s.opt.Log.Printf("following the store again")
+	}
+	h.confirmed, h.seq, h.lastErr = start, seq, nil
+	if rev > 0 {
+		h.rev = rev
+	}
+}
+
+func (s *Server) failed(err error) {
+	s.m.syncErrors.Add(1)
+	s.healthMu.Lock()
+	defer s.healthMu.Unlock()
+	s.health.lastErr = err
 }
 
 // Sync takes in the changes since the last load or sync: only the keys
@@ -100,8 +158,10 @@ func (s *Server) loadLocked(ctx context.Context) error {
 func (s *Server) Sync(ctx context.Context) error {
 	s.followMu.Lock()
 	defer s.followMu.Unlock()
+	start := time.Now()
 	ch, err := s.store.ChangesSince(ctx, s.seq)
 	if err != nil {
+		s.failed(err)
 		return err
 	}
 	if ch.Reset {
@@ -128,6 +188,7 @@ func (s *Server) Sync(ctx context.Context) error {
 		s.m.keys.Store(int64(len(s.hashOf)))
 	}
 	s.seq = ch.Seq
+	s.confirmed(start, ch.Seq, ch.Rev)
 	return nil
 }
 
@@ -150,47 +211,153 @@ func (s *Server) Flush(ctx context.Context) error {
 // Watcher is a store that can say when its change feed moves (etcd's
 // watch), so the verifier follows it without polling.
 type Watcher interface {
-	WatchChanges(ctx context.Context) <-chan struct{}
+	WatchChanges(ctx context.Context) <-chan storage.WatchSignal
 }
 
 // Follow syncs and flushes until ctx ends: on each change the store
-// signals (a watch), or every PollEvery for a store that cannot (a file).
-// It does not flush at the end: the caller flushes after the last request
-// is answered.
+// signals (a watch) and every ConfirmEvery besides, or every PollEvery for
+// a store that cannot signal (a file). A failed sync is tried again with
+// backoff until one succeeds, so a change is never left waiting for the
+// next one. It does not flush at the end: the caller flushes after the
+// last request is answered.
 func (s *Server) Follow(ctx context.Context) {
-	var changed <-chan struct{}
-	var poll <-chan time.Time
+	due := make(chan struct{}, 1) // a read is due now
+	var reload atomic.Bool
+	every := s.opt.PollEvery
 	if w, ok := s.store.(Watcher); ok {
-		changed = w.WatchChanges(ctx)
-		// Anything between the load and the watch's start.
-		if err := s.Sync(ctx); err != nil && ctx.Err() == nil {
-			s.opt.Log.Printf("following the store: %v", err)
-		}
-	} else {
-		t := time.NewTicker(s.opt.PollEvery)
-		defer t.Stop()
-		poll = t.C
+		every = s.opt.ConfirmEvery
+		s.healthMu.Lock()
+		s.health.watched = true
+		s.healthMu.Unlock()
+		go s.takeSignals(w.WatchChanges(ctx), due, &reload)
 	}
+	poll := time.NewTicker(every)
+	defer poll.Stop()
 	flush := time.NewTicker(s.opt.FlushEvery)
 	defer flush.Stop()
+	var retry <-chan time.Time
+	pause := syncRetryMin
+	catchUp := func() {
+		rctx, abort := context.WithCancel(ctx)
+		defer abort()
+		s.healthMu.Lock()
+		s.abortRead = abort
+		s.healthMu.Unlock()
+		var err error
+		if reload.Swap(false) {
+			if err = s.Load(rctx); err != nil {
+				reload.Store(true)
+			}
+		} else {
+			err = s.Sync(rctx)
+		}
+		s.healthMu.Lock()
+		s.abortRead = nil
+		s.healthMu.Unlock()
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			s.opt.Log.Printf("following the store (trying again in %v): %v", pause, err)
+			retry = time.After(pause)
+			pause = min(2*pause, syncRetryMax)
+			return
+		}
+		retry, pause = nil, syncRetryMin
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-changed:
-			if err := s.Sync(ctx); err != nil && ctx.Err() == nil {
-				s.opt.Log.Printf("following the store: %v", err)
-			}
-		case <-poll:
-			if err := s.Sync(ctx); err != nil && ctx.Err() == nil {
-				s.opt.Log.Printf("following the store: %v", err)
-			}
+		case <-due:
+			catchUp()
+		case <-retry:
+			catchUp()
+		case <-poll.C:
+			catchUp()
 		case <-flush.C:
 			if err := s.Flush(ctx); err != nil && ctx.Err() == nil {
 				s.opt.Log.Printf("writing last used (kept for the next try): %v", err)
 			}
 		}
 	}
+}
+
+// takeSignals notes the watch's state for /healthz as soon as it changes
+// and makes a read due on every signal. When the watch comes back after
+// it was lost, a read still waiting on the cluster from before is
+// abandoned, so a fresh one begins at once.
+func (s *Server) takeSignals(signals <-chan storage.WatchSignal, due chan<- struct{}, reload *atomic.Bool) {
+	for sig := range signals {
+		s.healthMu.Lock()
+		back := sig.Watching && !s.health.watching
+		s.health.watching, s.health.watchRev = sig.Watching, max(s.health.watchRev, sig.Rev)
+		abort := s.abortRead
+		s.healthMu.Unlock()
+		if sig.Reload {
+			s.opt.Log.Printf("etcd no longer holds the history since the last change taken in: reloading every key")
+			reload.Store(true)
+		}
+		if back && abort != nil {
+			abort()
+		}
+		select {
+		case due <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// A failed sync is tried again after syncRetryMin, doubling up to syncRetryMax.
+const (
+	syncRetryMin = 50 * time.Millisecond
+	syncRetryMax = time.Second
+)
+
+// Health is what /healthz says about how current the verifier is.
+type Health struct {
+	// Current: the verifier confirmed it had every change less than
+	// MaxStaleness ago. /healthz answers 503 when it is not.
+	Current bool `json:"current"`
+	Keys    int  `json:"keys"`
+	// LagSeconds is how long ago the last read that confirmed the
+	// verifier current began; ConfirmedAt is when.
+	LagSeconds          float64   `json:"lag_seconds"`
+	ConfirmedAt         time.Time `json:"confirmed_at"`
+	MaxStalenessSeconds float64   `json:"max_staleness_seconds"`
+	// AuditSeq and Revision are the position applied: the change feed's
+	// sequence and, on etcd, the revision it was read at.
+	AuditSeq uint64 `json:"audit_seq"`
+	Revision int64  `json:"revision,omitempty"`
+	// Watching says the etcd watch is in place; WatchRevision is the newest
+	// revision it has seen and RevisionsBehind how far the applied
+	// position trails it (etcd only).
+	Watching        *bool  `json:"watching,omitempty"`
+	WatchRevision   int64  `json:"watch_revision,omitempty"`
+	RevisionsBehind int64  `json:"revisions_behind,omitempty"`
+	Error           string `json:"error,omitempty"`
+}
+
+// Health reports how far behind the verifier is.
+func (s *Server) Health() Health {
+	s.healthMu.Lock()
+	h := s.health
+	s.healthMu.Unlock()
+	lag := time.Since(h.confirmed)
+	out := Health{Current: lag <= s.opt.MaxStaleness, Keys: s.Keys(), LagSeconds: lag.Seconds(),
+		ConfirmedAt: h.confirmed.UTC().Round(time.Millisecond), MaxStalenessSeconds: s.opt.MaxStaleness.Seconds(),
+		AuditSeq: h.seq, Revision: h.rev}
+	if h.watched {
+		out.Watching, out.WatchRevision = &h.watching, h.watchRev
+		out.RevisionsBehind = max(0, h.watchRev-h.rev)
+	}
+	if h.lastErr != nil {
+		out.Error = h.lastErr.Error()
+	}
+	if !out.Current && out.Error == "" {
+		out.Error = "the store has not been read for longer than the allowed staleness"
+	}
+	return out
 }
 
 // Result is one check's outcome. Only the reason goes to the client.

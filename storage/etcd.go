@@ -116,6 +116,7 @@ type etcdBackend struct {
 	opt    *Options
 	// wrapTxn lets tests fail a write's commit before or after etcd applies it.
 	wrapTxn func(clientv3.Txn) clientv3.Txn
+	parent  context.Context // when set, calls end when it does (see within)
 }
 
 // OpenEtcd connects to etcd; the store under the prefix is created by the
@@ -169,8 +170,31 @@ func (b *etcdBackend) notStore() error {
 }
 
 func (b *etcdBackend) ctx() (context.Context, context.CancelFunc) {
+	parent := b.parent
+	if parent == nil {
+		parent = context.Background()
+	}
 	// Room for a leader election in a cluster that just lost its leader.
-	return context.WithTimeout(context.Background(), 2*b.opt.Timeout)
+	return context.WithTimeout(parent, 2*b.opt.Timeout)
+}
+
+// within is the store's logic over a backend whose calls also end when ctx
+// does, so a verifier can abandon a read stuck on a cluster that has since
+// come back and start a fresh one.
+func (e *Etcd) within(ctx context.Context) *core {
+	be := *e.eb
+	be.parent = ctx
+	return &core{be: &be, opt: e.core.opt}
+}
+
+// ChangesSince is the change feed read, ending early when ctx ends.
+func (e *Etcd) ChangesSince(ctx context.Context, seq uint64) (Changes, error) {
+	return e.within(ctx).ChangesSince(ctx, seq)
+}
+
+// LoadKeys reads every key, ending early when ctx ends.
+func (e *Etcd) LoadKeys(ctx context.Context) ([]model.Key, uint64, error) {
+	return e.within(ctx).LoadKeys(ctx)
 }
 
 func (b *etcdBackend) err(err error) error { return etcdError(b.where, err) }
@@ -388,6 +412,8 @@ type etcdKV struct {
 	err      error
 }
 
+func (t *etcdKV) revision() int64 { return t.rev }
+
 func (t *etcdKV) Bucket(name []byte) bucket {
 	return &etcdBucket{t: t, pfx: t.be.prefix + string(name) + "/"}
 }
@@ -556,38 +582,98 @@ func (b *etcdBucket) SetSequence(n uint64) error {
 	return bumpUint(seqs, b.seqKey(), int64(n)-int64(getUint(seqs, b.seqKey())))
 }
 
+// A WatchSignal tells a follower to read the change feed: something may
+// have changed, or the watch came back and anything may have.
+type WatchSignal struct {
+	// Watching says the watch is in place: changes from now on will be
+	// signalled. While it is false only reading confirms anything.
+	Watching bool
+	// Rev is the newest revision the watch has seen (0 before it has).
+	Rev int64
+	// Reload says the watch could not resume where it stopped (etcd
+	// compacted that history): read every key again.
+	Reload bool
+}
+
 // WatchChanges signals, without polling, whenever the change feed (the
-// audit log) moves: an etcd watch on its prefix. Signals coalesce; one is
-// also sent when a watch has to be re-established, so the reader re-syncs
-// anything it might have missed. The channel closes when ctx ends.
-func (e *Etcd) WatchChanges(ctx context.Context) <-chan struct{} {
-	out := make(chan struct{}, 1)
-	notify := func() {
-		select {
-		case out <- struct{}{}:
-		default:
+// audit log) moves: an etcd watch on its prefix. A watch that ends (no
+// leader, a lost connection) is re-created from the revision after the last
+// one it saw, so no commit falls between two watches, and a signal is sent
+// once the new watch is in place, so the read it causes misses nothing. The
+// watch requires a leader: on a member cut off from its quorum it is
+// cancelled rather than silently waiting. Signals coalesce; the channel
+// closes when ctx ends.
+func (e *Etcd) WatchChanges(ctx context.Context) <-chan WatchSignal {
+	out := make(chan WatchSignal, 1)
+	// Only this goroutine sends, so a full channel is merged into, never lost.
+	send := func(s WatchSignal) {
+		for {
+			select {
+			case out <- s:
+				return
+			default:
+			}
+			select {
+			case old := <-out:
+				s.Reload = s.Reload || old.Reload
+				s.Rev = max(s.Rev, old.Rev)
+			default:
+			}
 		}
 	}
 	go func() {
 		defer close(out)
+		var next, seen int64 // next: where a new watch starts (0: now)
+		pause := watchRetryMin
 		for ctx.Err() == nil {
 			s := e.eb.current()
 			cli := s.cli
 			wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-			for resp := range cli.Watch(wctx, e.eb.prefix+string(bucketAudit)+"/", clientv3.WithPrefix()) {
+			opts := []clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithCreatedNotify()}
+			if next > 0 {
+				opts = append(opts, clientv3.WithRev(next))
+			}
+			for resp := range cli.Watch(wctx, e.eb.prefix+string(bucketAudit)+"/", opts...) {
+				if resp.CompactRevision > 0 {
+					// What happened between next and the compaction is gone
+					// from etcd's history: resume at the compaction, reload.
+					next = resp.CompactRevision
+					send(WatchSignal{Reload: true, Rev: seen})
+					break
+				}
 				if resp.Err() != nil {
 					break
 				}
-				notify()
+				if resp.Created {
+					if next == 0 {
+						next = resp.Header.Revision + 1
+					}
+					pause = watchRetryMin
+				}
+				// A catching-up watch's header may run ahead of the events
+				// it has sent so far: only events move next.
+				if n := len(resp.Events); n > 0 {
+					next = resp.Events[n-1].Kv.ModRevision + 1
+					seen = max(seen, next-1)
+				}
+				send(WatchSignal{Watching: true, Rev: seen})
 			}
 			cancel()
 			e.eb.renew(s) // a watch refused for a stale login
-			notify()
+			send(WatchSignal{Rev: seen})
 			select {
 			case <-ctx.Done():
-			case <-time.After(100 * time.Millisecond):
+			case <-time.After(pause):
 			}
+			pause = min(2*pause, watchRetryMax)
 		}
 	}()
 	return out
 }
+
+// A watch that cannot be re-created is tried again after watchRetryMin,
+// doubling up to watchRetryMax.
+const (
+	watchRetryMin = 50 * time.Millisecond
+	watchRetryMax = time.Second
+)

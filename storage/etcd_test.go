@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"keyden/internal/etcdtest"
 )
@@ -206,4 +211,103 @@ func firstOpError(cfg EtcdConfig) error {
 	defer st.Close()
 	_, err = st.ListKeys(ctx, Filter{})
 	return err
+}
+
+// fakeWatcher stands in for etcd's watch API: each Watch is recorded with
+// the revision it starts from and answered by the test.
+type fakeWatcher struct {
+	calls chan fakeWatch
+}
+
+type fakeWatch struct {
+	rev  int64
+	resp chan clientv3.WatchResponse
+}
+
+func (w *fakeWatcher) Watch(ctx context.Context, key string, opts ...clientv3.OpOption) clientv3.WatchChan {
+	c := fakeWatch{rev: clientv3.OpGet(key, opts...).Rev(), resp: make(chan clientv3.WatchResponse)}
+	w.calls <- c
+	out := make(chan clientv3.WatchResponse)
+	go func() {
+		defer close(out)
+		for r := range c.resp {
+			select {
+			case out <- r:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
+}
+func (w *fakeWatcher) RequestProgress(context.Context) error { return nil }
+func (w *fakeWatcher) Close() error                          { return nil }
+
+// A watch that ends is re-created from the revision after the last event
+// it delivered (not "now", which would skip a commit made meanwhile), a
+// signal follows once the new watch is in place, and a resume point etcd
+// has compacted away asks for a full reload.
+func TestWatchResumesFromTheLastRevisionSeen(t *testing.T) {
+	if testing.Short() {
+		t.Skip("embedded etcd in -short")
+	}
+	st := newEtcdStore(t, Options{})
+	fw := &fakeWatcher{calls: make(chan fakeWatch)}
+	st.Client().Watcher = fw
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	signals := st.WatchChanges(wctx)
+	next := func(what string) fakeWatch {
+		t.Helper()
+		select {
+		case c := <-fw.calls:
+			return c
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no watch for %s", what)
+			return fakeWatch{}
+		}
+	}
+	expect := func(want WatchSignal) {
+		t.Helper()
+		select {
+		case got := <-signals:
+			if got != want {
+				t.Fatalf("signal %+v, want %+v", got, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no signal, want %+v", want)
+		}
+	}
+	event := func(rev int64) *clientv3.Event {
+		return &clientv3.Event{Kv: &mvccpb.KeyValue{ModRevision: rev}}
+	}
+	first := next("the start")
+	if first.rev != 0 {
+		t.Fatalf("the first watch starts at %d, want now", first.rev)
+	}
+	first.resp <- clientv3.WatchResponse{Created: true, Header: etcdserverpb.ResponseHeader{Revision: 10}}
+	expect(WatchSignal{Watching: true})
+	first.resp <- clientv3.WatchResponse{Events: []*clientv3.Event{event(11), event(12)}, Header: etcdserverpb.ResponseHeader{Revision: 40}}
+	expect(WatchSignal{Watching: true, Rev: 12})
+	close(first.resp) // the watch ends: no leader, say
+	expect(WatchSignal{Rev: 12})
+
+	second := next("the resume")
+	if second.rev != 13 {
+		t.Fatalf("the watch resumed at %d, want 13 (after the last event it delivered)", second.rev)
+	}
+	second.resp <- clientv3.WatchResponse{Created: true, Header: etcdserverpb.ResponseHeader{Revision: 50}}
+	expect(WatchSignal{Watching: true, Rev: 12})
+	second.resp <- clientv3.WatchResponse{CompactRevision: 30, Canceled: true}
+	select { // the signal that the watch ended may be merged into this one
+	case got := <-signals:
+		if !got.Reload {
+			t.Fatalf("after a compaction: %+v, want a reload", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no signal after a compaction")
+	}
+	if third := next("after the compaction"); third.rev != 30 {
+		t.Fatalf("after a compaction the watch resumed at %d, want 30", third.rev)
+	}
 }

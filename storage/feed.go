@@ -22,6 +22,8 @@ type Changes struct {
 	// Reset says the store's history does not continue from the reader's
 	// sequence (a restored or replaced file): reload everything.
 	Reset bool
+	// Rev is the etcd revision these were read at (0 for a file).
+	Rev int64
 }
 
 // Use is the last-used news one verifier gathered for one key.
@@ -58,6 +60,9 @@ func (b *core) LoadKeys(ctx context.Context) ([]model.Key, uint64, error) {
 func (b *core) ChangesSince(ctx context.Context, seq uint64) (Changes, error) {
 	var ch Changes
 	err := b.view(func(tx kv) error {
+		if r, ok := tx.(interface{ revision() int64 }); ok {
+			ch.Rev = r.revision()
+		}
 		ch.Seq = tx.Bucket(bucketAudit).Sequence()
 		if ch.Seq < seq {
 			ch.Reset = true

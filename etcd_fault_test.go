@@ -1,0 +1,168 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+
+	"testing"
+	"time"
+
+	"keyden/internal/etcdtest"
+	"keyden/internal/testutil"
+)
+
+// A running `keyden serve` on a three-member cluster of real etcd processes
+// (Debian's 3.4) loses quorum and gets it back, again and again: every key
+// deleted after the recovery is refused within 1 s, and every key created
+// after it is accepted within 1 s. Before the fix the verifier missed about
+// half of those changes until a later one came. KEYDEN_FAULT_ROUNDS sets the
+// number of rounds (10 by default).
+func TestServeFollowsAcrossQuorumLoss(t *testing.T) {
+	if testing.Short() {
+		t.Skip("etcd processes in -short")
+	}
+	rounds := 10
+	if n, err := strconv.Atoi(os.Getenv("KEYDEN_FAULT_ROUNDS")); err == nil && n > 0 {
+		rounds = n
+	}
+	// Short election timeouts let a lost quorum show in about a second:
+	// a watch that requires a leader is cancelled after three of them.
+	ps := etcdtest.StartProcs(t, 3, etcdtest.ProcOptions{HeartbeatMs: 50, ElectionMs: 500})
+	loc := etcdtest.ProcURL(ps, "/fault")
+	create := func(name string) (id, secret string) {
+		t.Helper()
+		out, errs, code := keyden(t, loc, "", "create", "--name", name, "--env", "prod", "--json")
+		if code != 0 {
+			t.Fatalf("create %s: %s", name, errs)
+		}
+		var k struct{ ID, Secret string }
+		if err := json.Unmarshal([]byte(out), &k); err != nil {
+			t.Fatal(err)
+		}
+		return k.ID, k.Secret
+	}
+	id, secret := create("round 0")
+	addr, logs := startServeLogged(t, loc, "--max-staleness", "1s")
+	hit := func(key string) int { return statusOf("http://"+addr+"/verify/prod", "x-api-key", key) }
+	// within is how long serve took to answer want for key, up to limit.
+	within := func(key string, want int, limit time.Duration) (time.Duration, bool) {
+		start := time.Now()
+		for hit(key) != want {
+			if time.Since(start) > limit {
+				return time.Since(start), false
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		return time.Since(start), true
+	}
+	if _, ok := within(secret, 200, 5*time.Second); !ok {
+		t.Fatalf("serve never accepted the first key\n%s", logs)
+	}
+	var refusals, accepts []time.Duration
+	missed := 0
+	for round := 1; round <= rounds; round++ {
+		down := []*etcdtest.Proc{ps[round%3], ps[(round+1)%3]}
+		for _, p := range down {
+			p.Stop()
+		}
+		holdOutage(t, addr, logs)
+		for _, p := range down {
+			if err := p.Start(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The delete waits for the cluster to elect a leader; the clock
+		// starts when it returns.
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			_, errs, code := keyden(t, loc, "", "delete", id, "--yes")
+			if code == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: the delete never went through: %s", round, errs)
+			}
+		}
+		d, ok := within(secret, 401, time.Second)
+		if !ok {
+			missed++
+			d, _ = within(secret, 401, 30*time.Second)
+			t.Errorf("round %d: serve still accepted the deleted key 1 s after the delete (refused after %v)", round, d.Round(time.Millisecond))
+		}
+		refusals = append(refusals, d)
+		id, secret = create(fmt.Sprintf("round %d", round))
+		d, ok = within(secret, 200, time.Second)
+		if !ok {
+			missed++
+			d, _ = within(secret, 200, 30*time.Second)
+			t.Errorf("round %d: serve did not accept a key created after the recovery within 1 s (took %v)", round, d.Round(time.Millisecond))
+		}
+		accepts = append(accepts, d)
+	}
+	t.Logf("%d quorum losses: delete refused p50 %v max %v; create accepted p50 %v max %v; %d of %d changes late",
+		rounds, p50(refusals), slices.Max(refusals).Round(time.Millisecond), p50(accepts), slices.Max(accepts).Round(time.Millisecond), missed, 2*rounds)
+	if t.Failed() {
+		t.Logf("serve's log:\n%s", logs)
+	}
+}
+
+func p50(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2].Round(time.Millisecond)
+}
+
+// holdOutage keeps the quorum lost until serve says it can no longer
+// confirm it is current (503 on /healthz) and its watch is gone, so every
+// round goes through the watch being re-established.
+func holdOutage(t *testing.T, addr string, logs *testutil.SyncBuffer) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			var h struct {
+				Watching bool `json:"watching"`
+			}
+			json.NewDecoder(resp.Body).Decode(&h)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusServiceUnavailable && !h.Watching {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve never reported the lost quorum on /healthz\n%s", logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// startServeLogged is startServe with a log that may be read while serve runs.
+func startServeLogged(t *testing.T, db string, args ...string) (string, *testutil.SyncBuffer) {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cmd := exec.Command(bin, append([]string{"--db", db, "serve", "--listen", addr}, args...)...)
+	cmd.Env = []string{"HOME=" + os.TempDir(), "PATH=/usr/bin:/bin"}
+	logs := &testutil.SyncBuffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			resp.Body.Close()
+			return addr, logs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("keyden serve did not start: %s", logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,162 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"keyden/storage"
+)
+
+// flakyStore is a file store that signals like an etcd watch when the test
+// says so, and whose change-feed reads can be made to fail, or to hang
+// until they are abandoned (a cluster without quorum).
+type flakyStore struct {
+	*storage.Bolt
+	signals chan storage.WatchSignal
+	reads   atomic.Int64
+
+	mu   sync.Mutex
+	fail error
+	hang bool // the next read waits until its context ends
+}
+
+func (f *flakyStore) WatchChanges(ctx context.Context) <-chan storage.WatchSignal { return f.signals }
+
+func (f *flakyStore) ChangesSince(ctx context.Context, seq uint64) (storage.Changes, error) {
+	f.mu.Lock()
+	fail, hang := f.fail, f.hang
+	f.hang = false
+	f.mu.Unlock()
+	f.reads.Add(1)
+	if hang {
+		<-ctx.Done()
+		return storage.Changes{}, ctx.Err()
+	}
+	if fail != nil {
+		return storage.Changes{}, fail
+	}
+	return f.Bolt.ChangesSince(ctx, seq)
+}
+
+func (f *flakyStore) set(fail error, hang bool) {
+	f.mu.Lock()
+	f.fail, f.hang = fail, hang
+	f.mu.Unlock()
+}
+
+func newFlaky(t *testing.T, opt Options) (*flakyStore, *Server) {
+	t.Helper()
+	b, err := storage.OpenBolt(filepath.Join(t.TempDir(), "k.db"), storage.Options{Actor: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &flakyStore{Bolt: b, signals: make(chan storage.WatchSignal, 16)}
+	srv := New(st, opt)
+	if err := srv.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fctx, stop := context.WithCancel(ctx)
+	t.Cleanup(stop)
+	go srv.Follow(fctx)
+	return st, srv
+}
+
+func waitUntil(t *testing.T, limit time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, limit)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+var errNoQuorum = errors.New("etcd at etcd://x did not answer in time: check that a majority of its members are up")
+
+// A read the watch asked for fails (no quorum): it is tried again until it
+// succeeds, with no further signal and no confirming read due, so the
+// change it was for is not left waiting for the next one.
+func TestFollowRetriesAFailedRead(t *testing.T) {
+	st, srv := newFlaky(t, Options{PollEvery: time.Hour, ConfirmEvery: time.Hour, MaxStaleness: time.Hour})
+	st.set(errNoQuorum, false)
+	c, err := st.CreateKey(ctx, storage.CreateRequest{Name: "k", Channel: "default", Environment: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.signals <- storage.WatchSignal{Watching: true}
+	waitUntil(t, 5*time.Second, "a failing read", func() bool { return st.reads.Load() >= 1 })
+	st.set(nil, false)
+	waitUntil(t, 2*time.Second, "the change after the store came back", func() bool { return srv.Verify(Request{Secret: c.Secret}).OK })
+}
+
+// A read sent while the cluster had no quorum may wait long after it is
+// back; when the watch returns, that read is abandoned and a fresh one
+// takes the change in at once.
+func TestAReadStuckInTheOutageIsAbandonedWhenTheWatchReturns(t *testing.T) {
+	st, srv := newFlaky(t, Options{PollEvery: time.Hour, ConfirmEvery: time.Hour, MaxStaleness: time.Hour})
+	st.set(nil, true)
+	st.signals <- storage.WatchSignal{Watching: false}
+	waitUntil(t, 5*time.Second, "a hanging read", func() bool { return st.reads.Load() >= 1 })
+	c, err := st.CreateKey(ctx, storage.CreateRequest{Name: "k", Channel: "default", Environment: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.signals <- storage.WatchSignal{Watching: true}
+	waitUntil(t, 2*time.Second, "the change after the watch came back", func() bool { return srv.Verify(Request{Secret: c.Secret}).OK })
+}
+
+type healthz struct {
+	status int
+	Health
+	OK bool `json:"ok"`
+}
+
+func getHealth(t *testing.T, url string) healthz {
+	t.Helper()
+	resp, err := http.Get(url + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	h := healthz{status: resp.StatusCode}
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// /healthz says how far behind the verifier is, and answers 503 once it
+// has not confirmed it is current for longer than MaxStaleness, with the
+// store's own sentence; it is 200 again once a read succeeds.
+func TestHealthzSaysHowFarBehind(t *testing.T) {
+	st, srv := newFlaky(t, Options{MaxStaleness: time.Second})
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	st.signals <- storage.WatchSignal{Watching: true, Rev: 7}
+	waitUntil(t, 5*time.Second, "the watch state on /healthz", func() bool {
+		h := getHealth(t, hs.URL)
+		return h.Watching != nil && *h.Watching && h.WatchRevision == 7
+	})
+	h := getHealth(t, hs.URL)
+	if h.status != 200 || !h.OK || !h.Current || h.LagSeconds > 1 || h.MaxStalenessSeconds != 1 || h.AuditSeq == 0 || h.Error != "" {
+		t.Fatalf("healthz of a current verifier: %+v", h)
+	}
+	st.set(errNoQuorum, false)
+	waitUntil(t, 10*time.Second, "503 while the store cannot be read", func() bool { return getHealth(t, hs.URL).status == 503 })
+	h = getHealth(t, hs.URL)
+	if h.OK || h.Current || h.LagSeconds <= 1 || !strings.Contains(h.Error, "majority of its members") {
+		t.Fatalf("healthz of a verifier behind: %+v", h)
+	}
+	st.set(nil, false)
+	waitUntil(t, 10*time.Second, "200 once the store answers", func() bool { return getHealth(t, hs.URL).status == 200 })
+}
