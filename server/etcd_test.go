@@ -10,11 +10,19 @@ import (
 	"keyden/storage"
 )
 
-func etcdServer(tb testing.TB, durable bool) (*storage.Etcd, *Server, context.CancelFunc) {
+// etcdServer follows a store on embedded etcd (3.6), or with real34 on a
+// process of Debian's etcd 3.4.
+func etcdServer(tb testing.TB, durable, real34 bool) (*storage.Etcd, *Server, context.CancelFunc) {
 	tb.Helper()
-	ms := etcdtest.Start(tb, 1, tb.TempDir(), durable)
-	tb.Cleanup(ms[0].Stop)
-	cfg, err := storage.ParseEtcdURL(etcdtest.URL(ms, "/watch"), nil)
+	var loc string
+	if real34 {
+		loc = etcdtest.StartProcess(tb, tb.TempDir()).URL("/watch")
+	} else {
+		ms := etcdtest.Start(tb, 1, tb.TempDir(), durable)
+		tb.Cleanup(ms[0].Stop)
+		loc = etcdtest.URL(ms, "/watch")
+	}
+	cfg, err := storage.ParseEtcdURL(loc, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -34,12 +42,18 @@ func etcdServer(tb testing.TB, durable bool) (*storage.Etcd, *Server, context.Ca
 }
 
 // On etcd the verifier follows a watch, not a poll: changes arrive
-// although the poll interval is an hour.
+// although the poll interval is an hour. Embedded 3.6 and Debian's 3.4.
 func TestEtcdVerifierFollowsAWatch(t *testing.T) {
 	if testing.Short() {
-		t.Skip("embedded etcd in -short")
+		t.Skip("etcd in -short")
 	}
-	st, srv, _ := etcdServer(t, false)
+	for _, real34 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "embedded", true: "etcd 3.4"}[real34], func(t *testing.T) { followsAWatch(t, real34) })
+	}
+}
+
+func followsAWatch(t *testing.T, real34 bool) {
+	st, srv, _ := etcdServer(t, false, real34)
 	c, err := st.CreateKey(ctx, storage.CreateRequest{Name: "watched", Channel: "default", Environment: "prod"})
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +76,7 @@ func TestEtcdVerifierFollowsAWatch(t *testing.T) {
 
 // From a commit returning to the verifier answering with it, over a watch.
 func BenchmarkEtcdWatchLatency(b *testing.B) {
-	st, srv, _ := etcdServer(b, true)
+	st, srv, _ := etcdServer(b, true, false)
 	var worst time.Duration
 	for b.Loop() {
 		c, err := st.CreateKey(ctx, storage.CreateRequest{Name: "w", Channel: "default", Environment: "prod"})

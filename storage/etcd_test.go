@@ -42,13 +42,21 @@ func sharedEtcd(t testing.TB) string {
 	return etcdEndpoint
 }
 
+// suiteEndpoint, when set, is the etcd newEtcdStore uses instead of the
+// shared embedded one (TestEtcd34Suite sets a real 3.4 process).
+var suiteEndpoint string
+
 // newEtcdStore is a store under a fresh prefix of the shared etcd.
 func newEtcdStore(t testing.TB, opt Options) *Etcd {
 	t.Helper()
 	if opt.Actor == "" {
 		opt.Actor = "alice"
 	}
-	loc := fmt.Sprintf("etcd://%s/t%d", sharedEtcd(t), etcdPrefixes.Add(1))
+	ep := suiteEndpoint
+	if ep == "" {
+		ep = sharedEtcd(t)
+	}
+	loc := fmt.Sprintf("etcd://%s/t%d", ep, etcdPrefixes.Add(1))
 	return openEtcdAt(t, loc, opt)
 }
 
@@ -70,13 +78,10 @@ func reopenEtcd(t testing.TB, e *Etcd, opt Options) testStore {
 	return openEtcdAt(t, e.Location(), opt)
 }
 
-// The storage suite, run again against etcd: the same tests, the other backend.
-func TestEtcdSuite(t *testing.T) {
-	if testing.Short() {
-		t.Skip("embedded etcd in -short")
-	}
-	sharedEtcd(t)
-	suite := map[string]func(*testing.T){
+// etcdSuite is the storage suite's tests that run again against etcd:
+// the same tests, the other backend.
+func etcdSuite() map[string]func(*testing.T) {
+	return map[string]func(*testing.T){
 		"NewStoreDefaults": TestNewStoreDefaults, "CreateFormats": TestCreateFormats, "VerifyReasons": TestVerifyReasons,
 		"DeleteThenVerifyIsUnknown": TestDeleteThenVerifyIsUnknown, "ListFilters": TestListFilters,
 		"ChannelsAndEnvironments": TestChannelsAndEnvironments, "AuditRecordsChanges": TestAuditRecordsChanges,
@@ -91,11 +96,34 @@ func TestEtcdSuite(t *testing.T) {
 		"UpdatesAskForASnapshot":                  TestUpdatesAskForASnapshotWhenTheyCannotContinue,
 		"UsageJournalStaysBounded":                TestUsageJournalStaysBounded,
 	}
+}
+
+func runEtcdSuite(t *testing.T) {
 	currentBackend = "etcd"
 	defer func() { currentBackend = "bolt" }()
-	for name, fn := range suite {
+	for name, fn := range etcdSuite() {
 		t.Run(name, fn)
 	}
+}
+
+// The storage suite against embedded etcd (the 3.6 server keyden links).
+func TestEtcdSuite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("embedded etcd in -short")
+	}
+	sharedEtcd(t)
+	runEtcdSuite(t)
+}
+
+// The storage suite against Debian's etcd 3.4, a real server process.
+func TestEtcd34Suite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("an etcd process in -short")
+	}
+	p := etcdtest.StartProcess(t, t.TempDir())
+	suiteEndpoint = p.Endpoint
+	defer func() { suiteEndpoint = "" }()
+	runEtcdSuite(t)
 }
 
 func TestParseEtcdURL(t *testing.T) {
