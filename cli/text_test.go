@@ -132,3 +132,21 @@ func TestStoredTextIsEscapedOnEtcd(t *testing.T) {
 	hostile.Etcd(t, cli, "/hostile")
 	everyCommand(t, loc, id)
 }
+
+// A name a terminal cannot lay out in line is refused at the door, with one
+// sentence, and the store is not touched.
+func TestCreateRefusesNamesThatBreakColumns(t *testing.T) {
+	db := newDB(t)
+	for _, name := range []string{"\ufdfd", "z\u0301\u0302\u0303", "flag \U0001f1eb\U0001f1f7"} {
+		r := run(t, db, "", "create", "--name", name, "--env", "prod")
+		if r.code != ExitUsage || strings.Count(r.stderr, "\n") != 1 || !strings.HasPrefix(r.stderr, "keyden: the key name ") {
+			t.Errorf("create --name %q: exit %d %q", name, r.code, r.stderr)
+		}
+	}
+	if _, err := os.Stat(db); err == nil {
+		t.Error("a refused create made a store")
+	}
+	if r := run(t, db, "", "create", "--name", "鍵 Tiếng Việt", "--env", "prod"); r.code != 0 {
+		t.Errorf("a wide, accented name was refused: %s", r.stderr)
+	}
+}

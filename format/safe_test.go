@@ -3,6 +3,7 @@ package format
 import (
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -48,7 +49,7 @@ func FuzzSafe(f *testing.F) {
 			t.Fatalf("Safe(%q) = %q is not valid UTF-8", s, out)
 		}
 		for i, r := range out {
-			if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || !unicode.IsGraphic(r) {
 				t.Fatalf("Safe(%q) = %q holds %U at %d", s, out, r, i)
 			}
 		}
