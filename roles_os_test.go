@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,8 +20,13 @@ func TestRolesWithRealOSUsers(t *testing.T) {
 			t.Skipf("needs %s", tool)
 		}
 	}
-	const group = "kdtest"
-	users := []string{"kdtest-ann", "kdtest-bob", "kdtest-eve"}
+	// Names of this process's own, so a second copy of the suite running
+	// beside this one makes and deletes its own users (all 10 characters, as
+	// the audit columns below expect).
+	id := os.Getpid() % 100000
+	group := fmt.Sprintf("kdt%05d", id)
+	ann, bob, eve := fmt.Sprintf("k%05d-ann", id), fmt.Sprintf("k%05d-bob", id), fmt.Sprintf("k%05d-eve", id)
+	users := []string{ann, bob, eve}
 	sh := func(args ...string) {
 		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
 			t.Fatalf("%v: %v %s", args, err, out)
@@ -69,15 +75,15 @@ func TestRolesWithRealOSUsers(t *testing.T) {
 	if fi, err := os.Stat(db); err != nil || fi.Mode().Perm() != 0o660 {
 		t.Fatalf("shared store mode: %v %v", fi.Mode(), err)
 	}
-	ok("root", "member", "add", "kdtest-ann", "--role", "admin")
-	ok("root", "member", "add", "kdtest-bob", "--role", "admin")
-	refused("kdtest-ann", "only a super admin may add members", "member", "add", "kdtest-eve")
-	refused("kdtest-eve", "kdtest-eve is not a member of this key store: ask the super admin root", "create", "--name", "eve's", "--env", "dev")
+	ok("root", "member", "add", ann, "--role", "admin")
+	ok("root", "member", "add", bob, "--role", "admin")
+	refused(ann, "only a super admin may add members", "member", "add", eve)
+	refused(eve, eve+" is not a member of this key store: ask the super admin root", "create", "--name", "eve's", "--env", "dev")
 
-	annKey := strings.TrimSpace(ok("kdtest-ann", "create", "--name", "ann's", "--env", "dev"))
-	bobKey := strings.TrimSpace(ok("kdtest-bob", "create", "--name", "bob's", "--env", "dev"))
+	annKey := strings.TrimSpace(ok(ann, "create", "--name", "ann's", "--env", "dev"))
+	bobKey := strings.TrimSpace(ok(bob, "create", "--name", "bob's", "--env", "dev"))
 	ids := map[string]string{}
-	for _, line := range strings.Split(ok("kdtest-eve", "list"), "\n")[1:] {
+	for _, line := range strings.Split(ok(eve, "list"), "\n")[1:] {
 		f := strings.Fields(line)
 		if len(f) > 1 {
 			ids[f[1]] = f[0]
@@ -87,21 +93,21 @@ func TestRolesWithRealOSUsers(t *testing.T) {
 		t.Fatalf("keys not listed: %v", ids)
 	}
 	// Verify is open to anyone who can read the store.
-	if _, errs, code := as("kdtest-eve", annKey, "verify"); code != 0 {
+	if _, errs, code := as(eve, annKey, "verify"); code != 0 {
 		t.Fatalf("verify as a non-member: %s", errs)
 	}
-	refused("kdtest-bob", "may delete only keys it created", "delete", ids["ann's"], "--yes")
-	refused("kdtest-bob", "may disable only keys it created", "disable", ids["ann's"])
-	refused("kdtest-bob", "may rotate only keys it created", "rotate", ids["ann's"])
-	refused("kdtest-eve", "not a member", "delete", ids["bob's"], "--yes")
-	ok("kdtest-ann", "disable", ids["ann's"])
-	ok("kdtest-ann", "delete", ids["ann's"], "--yes")
+	refused(bob, "may delete only keys it created", "delete", ids["ann's"], "--yes")
+	refused(bob, "may disable only keys it created", "disable", ids["ann's"])
+	refused(bob, "may rotate only keys it created", "rotate", ids["ann's"])
+	refused(eve, "not a member", "delete", ids["bob's"], "--yes")
+	ok(ann, "disable", ids["ann's"])
+	ok(ann, "delete", ids["ann's"], "--yes")
 	ok("root", "delete", ids["bob's"], "--yes")
 	if _, _, code := as("root", bobKey, "verify"); code != 1 {
 		t.Fatal("bob's key still verifies after root deleted it")
 	}
 	audit := ok("root", "audit")
-	for _, want := range []string{"kdtest-ann  disable", "kdtest-ann  delete", "root        delete", "kdtest-bob  create"} {
+	for _, want := range []string{ann + "  disable", ann + "  delete", "root        delete", bob + "  create"} {
 		if !strings.Contains(audit, want) {
 			t.Errorf("audit lacks %q:\n%s", want, audit)
 		}
