@@ -31,7 +31,7 @@ format for systems that cap key length. Both are fixed for the store's life.`,
 			if err != nil {
 				return usagef("%v", err)
 			}
-			opt := storage.Options{Prefix: prefix, Format: f}
+			opt := storage.Options{Prefix: prefix, Format: f, MakeFolders: true}
 			if group != "" {
 				g, err := user.LookupGroup(group)
 				if err != nil {
@@ -135,6 +135,9 @@ func (a *app) backupCommand() *cobra.Command {
 	return &cobra.Command{
 		Use: "backup PATH", Short: "Write a consistent copy of the store while others keep using it", Args: oneArg("backup path"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[0] == "" {
+				return usagef("the backup path is empty: give the file to write, such as keyden backup keyden-backup.db")
+			}
 			st, err := a.openStore(storage.Options{})
 			if err != nil {
 				return err

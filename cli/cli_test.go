@@ -330,7 +330,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{[]string{"init"}, 1, "already exists"},
 		{[]string{"init", "--prefix", "K1"}, 2, "prefix"},
 		{[]string{"env", "add", "Bad_Env"}, 2, "lower-case"},
-		{[]string{"backup", filepath.Dir(db)}, 1, "already exists"},
+		{[]string{"backup", filepath.Dir(db)}, 1, "is a folder: give a file path in it"},
 	}
 	for _, tt := range tests {
 		r := run(t, db, "", tt.args...)

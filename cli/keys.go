@@ -365,13 +365,18 @@ func (a *app) readSecret() (string, error) {
 }
 
 func (a *app) reportVerify(res storage.VerifyResult, asJSON bool) error {
+	if res.Unrecorded != "" {
+		fmt.Fprintf(a.env.Stderr, "keyden: the key is valid, but its last use could not be recorded: %s\n", format.Sentence(res.Unrecorded))
+	}
 	if asJSON {
 		out := struct {
 			OK     bool       `json:"ok"`
 			Reason string     `json:"reason,omitempty"`
 			Detail string     `json:"detail,omitempty"`
 			Key    *model.Key `json:"key,omitempty"`
-		}{OK: res.OK, Reason: string(res.Reason), Detail: res.Detail}
+			// Why last used was not written, on a success.
+			Unrecorded string `json:"last_use_unrecorded,omitempty"`
+		}{OK: res.OK, Reason: string(res.Reason), Detail: res.Detail, Unrecorded: res.Unrecorded}
 		if res.Key.ID != "" {
 			out.Key = &res.Key
 		}

@@ -35,6 +35,9 @@ type Env struct {
 	IsTerminal func(any) bool
 	// Now is the clock (time.Now if nil).
 	Now func() time.Time
+	// Executable is keyden's own binary, for work run in a process of its
+	// own ("" runs it in this one).
+	Executable string
 	// TUI runs the terminal app on a store; nil means none is built in.
 	TUI func(ctx context.Context, st storage.Store, app AppInfo) error
 }
@@ -48,8 +51,10 @@ type AppInfo struct {
 
 // OSEnv is the real process's Env.
 func OSEnv() Env {
+	exe, _ := os.Executable()
 	return Env{
-		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv,
+		Executable: exe,
+		Stdin:      os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv,
 		IsTerminal: func(f any) bool {
 			fd, ok := f.(interface{ Fd() uintptr })
 			return ok && term.IsTerminal(int(fd.Fd()))
@@ -95,7 +100,9 @@ type store interface {
 type app struct {
 	env    Env
 	dbPath string
-	store  store
+	// dbSet says --db was given, even empty.
+	dbSet bool
+	store store
 }
 
 // Run runs keyden with args (without the program name) and returns its exit code.
@@ -112,6 +119,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
+	root.PersistentPreRun = func(cmd *cobra.Command, args []string) { a.dbSet = cmd.Flags().Changed("db") }
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
@@ -159,7 +167,7 @@ func printf(w io.Writer, f string, args ...any) (int, error) {
 
 func isStoreError(err error) bool {
 	for _, k := range []error{storage.ErrBusy, storage.ErrNotFound, storage.ErrExists, storage.ErrInUse,
-		storage.ErrNotStore, storage.ErrNewerSchema, storage.ErrUnavailable, storage.ErrDamaged, storage.ErrForbidden} {
+		storage.ErrNotStore, storage.ErrNewerSchema, storage.ErrUnavailable, storage.ErrDamaged, storage.ErrForbidden, storage.ErrUnwritable} {
 		if errors.Is(err, k) {
 			return true
 		}
@@ -199,8 +207,14 @@ func (a *app) openStore(opt storage.Options) (store, error) {
 		return a.store, nil
 	}
 	path := a.dbPath
+	if a.dbSet && path == "" {
+		return nil, usagef("--db is empty: give a store path, or leave --db out for the default")
+	}
 	if path == "" {
 		path = DefaultDBPath(a.env.Getenv)
+		// Only the default location makes its folders: an explicit path
+		// whose folder is missing is more likely mistyped than new.
+		opt.MakeFolders = opt.MakeFolders || a.env.Getenv("KEYDEN_DB") == ""
 	}
 	st, err := a.openLocation(path, opt)
 	if err != nil {
@@ -253,6 +267,11 @@ A key's secret is shown once; only its SHA-256 is stored.`,
 			if err != nil {
 				return err
 			}
+			// A store that cannot be read is a sentence here, before the
+			// terminal is taken over.
+			if _, err := st.Info(cmd.Context()); err != nil {
+				return err
+			}
 			return a.env.TUI(cmd.Context(), st, AppInfo{Location: st.Location(), Actor: st.Actor(), Getenv: a.env.Getenv})
 		},
 	}
@@ -263,7 +282,7 @@ A key's secret is shown once; only its SHA-256 is stored.`,
 	})
 	root.AddCommand(a.initCommand(), a.infoCommand(), a.createCommand(), a.listCommand(), a.showCommand(),
 		a.deleteCommand(), a.rotateCommand(), a.disableCommand(true), a.disableCommand(false), a.verifyCommand(), a.channelCommand(), a.envCommand(), a.memberCommand(),
-		a.auditCommand(), a.backupCommand(), a.serveCommand(), a.migrateCommand())
+		a.auditCommand(), a.backupCommand(), a.serveCommand(), a.migrateCommand(), a.checkCommand(), a.checkPagesCommand())
 	root.CompletionOptions.DisableDefaultCmd = true
 	return root
 }

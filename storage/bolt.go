@@ -2,10 +2,17 @@ package storage
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+	"unicode"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -27,6 +34,9 @@ var _ Store = (*Bolt)(nil)
 type boltBackend struct {
 	path string
 	opt  *Options
+	// preload reads the free list at open, where a damaged one is caught
+	// (bbolt's own check would read it in a goroutine of its own).
+	preload bool
 }
 
 // OpenBolt prepares a store at path. The file is not touched until the first call.
@@ -55,7 +65,7 @@ func (f *boltBackend) location() string { return f.path }
 func (f *boltBackend) batch() int { return 10000 }
 
 func (f *boltBackend) notStore() error {
-	return fail(ErrNotStore, "%s is a bbolt file but not a keyden store: choose another --db path", f.path)
+	return fail(ErrNotStore, "%s is a bbolt file but not a keyden store, which keyden leaves alone: give another path", f.path)
 }
 
 // Exists says whether the store file is there.
@@ -74,32 +84,126 @@ func (b *Bolt) Init() error {
 }
 
 func (f *boltBackend) view(fn func(kv) error) error {
-	db, err := f.open(true)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	return db.View(func(tx *bolt.Tx) error { return fn(boltKV{tx}) })
+	return f.run(true, func(tx *bolt.Tx) error { return fn(boltKV{tx}) })
 }
 
 func (f *boltBackend) write(fn func(kv) error) error {
-	db, err := f.open(false)
+	return f.run(false, func(tx *bolt.Tx) error { return fn(boltKV{tx}) })
+}
+
+// rawView is a bbolt read transaction, for copying the file whole.
+func (f *boltBackend) rawView(fn func(*bolt.Tx) error) error { return f.run(true, fn) }
+
+// run opens the file, runs fn in one transaction and closes the file.
+// bbolt panics on a damaged file, and a short file faults on its memory
+// map: both are caught here, in the goroutine that runs the transaction
+// (SetPanicOnFault is per goroutine), and become one ErrDamaged sentence.
+func (f *boltBackend) run(readOnly bool, fn func(*bolt.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	var db *bolt.DB
+	var file *os.File
+	defer func() {
+		if r := recover(); r != nil {
+			abandon(db, file, f.opt.Timeout)
+			err = f.damaged(fmt.Sprint(r))
+		}
+	}()
+	db, err = f.open(readOnly, &file)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	return db.Update(func(tx *bolt.Tx) error { return fn(boltKV{tx}) })
+	guarded := func(tx *bolt.Tx) error {
+		if err := f.checkSize(tx, file); err != nil {
+			return err
+		}
+		return fn(tx)
+	}
+	if readOnly {
+		err = db.View(guarded)
+	} else {
+		err = db.Update(guarded)
+	}
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	return f.txError(err)
 }
 
-// open opens the file for one operation. A missing store is created (with
-// its folder, 0700) and initialised first.
-func (f *boltBackend) open(readOnly bool) (*bolt.DB, error) {
+// abandon closes a file whose transaction panicked. bbolt may have left
+// its locks taken, so the close gets a bounded wait; after it the file
+// descriptor is closed anyway, which drops the file lock.
+func abandon(db *bolt.DB, file *os.File, wait time.Duration) {
+	if db != nil {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			defer func() { _ = recover() }()
+			db.Close()
+		}()
+		select {
+		case <-done:
+			return
+		case <-time.After(wait):
+		}
+	}
+	if file != nil {
+		file.Close()
+	}
+}
+
+// checkSize refuses a file shorter than its own page count: it was cut
+// short (a partial copy, a full disk), and reading past its end would fault.
+func (f *boltBackend) checkSize(tx *bolt.Tx, file *os.File) error {
+	st, err := file.Stat()
+	if err != nil {
+		return err
+	}
+	if st.Size() < tx.Size() {
+		return f.damaged(fmt.Sprintf("the file is %d bytes but its pages need %d: it was cut short", st.Size(), tx.Size()))
+	}
+	return nil
+}
+
+// damaged is the sentence for a store file bbolt cannot read; detail is
+// what was found, for `keyden check` to show.
+func (f *boltBackend) damaged(detail string) error {
+	detail = strings.Map(func(r rune) rune {
+		if unicode.IsGraphic(r) {
+			return r
+		}
+		return '?'
+	}, detail)
+	return &storeError{kind: ErrDamaged, detail: detail,
+		msg: fmt.Sprintf("the key store %s is damaged: run `keyden check` to see what is wrong, and restore it from a copy made by `keyden backup`", f.path)}
+}
+
+// txError turns what the file system or bbolt said during a transaction
+// into a sentence; keyden's own errors pass through unchanged.
+func (f *boltBackend) txError(err error) error {
+	var se *storeError
+	switch {
+	case err == nil || errors.As(err, &se):
+		return err
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrVersionMismatch):
+		return f.damaged(err.Error())
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return f.osError(err)
+	}
+	return err
+}
+
+// open opens the file for one operation; file is set to the descriptor
+// bbolt opened, for abandon. A missing store is created and initialised
+// first; its folder only when the options allow.
+func (f *boltBackend) open(readOnly bool, file **os.File) (*bolt.DB, error) {
 	st, err := os.Stat(f.path)
 	switch {
 	case err == nil && st.IsDir():
 		return nil, fail(ErrNotStore, "the key store path %s is a directory: give a file path such as %s", f.path, filepath.Join(f.path, "keyden.db"))
 	case err == nil && st.Size() == 0:
-		return nil, fail(ErrNotStore, "%s is an empty file, not a keyden store: remove it or choose another --db path", f.path)
+		return nil, fail(ErrNotStore, "%s is an empty file, not a keyden store: remove it or choose another path", f.path)
 	case errors.Is(err, fs.ErrNotExist):
 		if err := f.create(); err != nil {
 			return nil, err
@@ -107,28 +211,62 @@ func (f *boltBackend) open(readOnly bool) (*bolt.DB, error) {
 	case err != nil:
 		return nil, f.osError(err)
 	}
-	db, err := bolt.Open(f.path, 0o600, &bolt.Options{Timeout: f.opt.Timeout, ReadOnly: readOnly})
+	if !readOnly {
+		f.removeStaleTemps()
+	}
+	db, err := bolt.Open(f.path, 0o600, &bolt.Options{
+		Timeout: f.opt.Timeout, ReadOnly: readOnly, PreLoadFreelist: f.preload,
+		OpenFile: func(name string, flag int, mode os.FileMode) (*os.File, error) {
+			fh, err := os.OpenFile(name, flag, mode)
+			if *file == nil {
+				*file = fh
+			}
+			return fh, err
+		},
+	})
 	if err != nil {
+		if !readOnly && errors.Is(err, fs.ErrPermission) {
+			return nil, fail(ErrUnwritable, "you may not write the key store %s (permission denied): ask its owner for write access", f.path)
+		}
 		return nil, f.openError(err)
 	}
 	return db, nil
 }
 
-// create makes the folder (0700) and an empty bbolt file (0600); the
-// first write transaction makes it a keyden store. The file is made
-// under a temporary name and linked into place, so a second process
-// never sees a half-made (zero-byte) file, and a link that loses the race
-// to another process's store leaves that store alone.
+// staleAfter is how old a temporary file from creating a store must be
+// before another keyden removes it: creating takes milliseconds, so one
+// this old was left by a process that was killed.
+const staleAfter = 10 * time.Minute
+
+// removeStaleTemps removes the temporary files (.NAME.new-*) that a
+// process killed while creating the store left beside it.
+func (f *boltBackend) removeStaleTemps() {
+	old, _ := filepath.Glob(filepath.Join(filepath.Dir(f.path), "."+globEscape(filepath.Base(f.path))+".new-*"))
+	for _, p := range old {
+		if st, err := os.Lstat(p); err == nil && st.Mode().IsRegular() && time.Since(st.ModTime()) > staleAfter {
+			os.Remove(p)
+		}
+	}
+}
+
+func globEscape(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`)
+	return r.Replace(s)
+}
+
+// create makes an empty bbolt file (0600); the first write transaction
+// makes it a keyden store. The file is made under a temporary name and
+// linked into place, so a second process never sees a half-made
+// (zero-byte) file, and a link that loses the race to another process's
+// store leaves that store alone.
 func (f *boltBackend) create() error {
 	dir := filepath.Dir(f.path)
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return fail(ErrUnavailable, "cannot create the folder %s for the key store: %v; choose another --db path", dir, unwrapPathErr(err))
+		if !f.opt.MakeFolders {
+			return fail(ErrNotFound, "the folder %s for the key store %s does not exist: check the path, or create the store with `keyden init`", dir, filepath.Base(f.path))
 		}
-		if f.opt.SharedGID > 0 {
-			if err := shareWithGroup(dir, 0o770|os.ModeSetgid, f.opt.SharedGID); err != nil {
-				return err
-			}
+		if err := f.makeFolders(dir); err != nil {
+			return err
 		}
 	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(f.path)+".new-*")
@@ -146,6 +284,30 @@ func (f *boltBackend) create() error {
 	}
 	// A file system without hard links: create in place, as bbolt would.
 	return f.prepare(f.path)
+}
+
+// makeFolders creates dir and any missing parents: 0700, or 2770 owned by
+// the shared group, every one of them, so the group reaches the store.
+func (f *boltBackend) makeFolders(dir string) error {
+	var missing []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil || d == filepath.Dir(d) {
+			break
+		}
+		missing = append(missing, d)
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		d := missing[i]
+		if err := os.Mkdir(d, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return fail(ErrUnavailable, "cannot create the folder %s for the key store: %v; choose another --db path", d, unwrapPathErr(err))
+		}
+		if f.opt.SharedGID > 0 {
+			if err := shareWithGroup(d, 0o770|os.ModeSetgid, f.opt.SharedGID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // prepare makes path a bbolt file with the store's mode and group.
@@ -179,14 +341,43 @@ func (f *boltBackend) openError(err error) error {
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):
 		return fail(ErrBusy, "the key store %s is busy (another keyden is writing); try again", f.path)
-	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrChecksum):
-		return fail(ErrNotStore, "%s is not a keyden store: check --db or KEYDEN_DB", f.path)
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrChecksum),
+		strings.HasPrefix(err.Error(), "file size too small"):
+		if hasBoltMagic(f.path) {
+			return f.damaged(err.Error())
+		}
+		return fail(ErrNotStore, "%s is not a keyden store but some other file, which keyden leaves alone: give another path", f.path)
 	}
 	return f.osError(err)
 }
 
+// hasBoltMagic says whether either meta page of the file carries bbolt's
+// mark: such a file is a store that was damaged, not some other file.
+func hasBoltMagic(path string) bool {
+	fh, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer fh.Close()
+	// A meta page: a 16-byte page header, then the magic 0xED0CDAED (little endian).
+	var magic [4]byte
+	for _, off := range []int64{16, 4096 + 16} {
+		if _, err := fh.ReadAt(magic[:], off); err == nil && binary.LittleEndian.Uint32(magic[:]) == 0xED0CDAED {
+			return true
+		}
+	}
+	return false
+}
+
 func (f *boltBackend) osError(err error) error {
-	if errors.Is(err, fs.ErrPermission) {
+	switch {
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return fail(ErrUnwritable, "the disk holding the key store %s is full: free some space on it and try again", f.path)
+	case errors.Is(err, syscall.EROFS):
+		return fail(ErrUnwritable, "the key store %s is on a read-only file system: remount it read-write, or copy the store elsewhere to change it", f.path)
+	case errors.Is(err, syscall.EIO):
+		return fail(ErrUnavailable, "the disk gave an input/output error on the key store %s: it may be failing; run `keyden check` and keep a backup", f.path)
+	case errors.Is(err, fs.ErrPermission):
 		return fail(ErrUnavailable, "permission denied on the key store %s: ask its owner for access or choose another --db path", f.path)
 	}
 	return fail(ErrUnavailable, "cannot open the key store %s: %v", f.path, unwrapPathErr(err))
@@ -214,6 +405,9 @@ func shareWithGroup(path string, mode os.FileMode, gid int) error {
 // temporary file renamed into place, so dst is never half-written. Other
 // keyden processes wait at most the copy's length for their turn.
 func (b *Bolt) Backup(ctx context.Context, dst string) error {
+	if dst == "" {
+		return fail(ErrInvalid, "the backup path is empty: give the file to write, such as keyden-backup.db")
+	}
 	abs, err := filepath.Abs(dst)
 	if err != nil {
 		return fail(ErrInvalid, "the backup path %s cannot be used: %v", model.Quote(dst), err)
@@ -221,22 +415,30 @@ func (b *Bolt) Backup(ctx context.Context, dst string) error {
 	if abs == b.fb.path {
 		return fail(ErrInvalid, "the backup path is the store itself: give another path")
 	}
-	if _, err := os.Stat(abs); err == nil {
+	if !b.Exists() {
+		return fail(ErrNotFound, "there is no key store at %s to back up: check --db or KEYDEN_DB", b.fb.path)
+	}
+	if st, err := os.Stat(abs); err == nil {
+		if st.IsDir() {
+			return fail(ErrExists, "the backup path %s is a folder: give a file path in it, such as %s", abs, filepath.Join(abs, "keyden-backup.db"))
+		}
 		return fail(ErrExists, "%s already exists: remove it or give a new path", abs)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(abs), ".keyden-backup-*")
 	if err != nil {
-		return fail(ErrUnavailable, "cannot write the backup in %s: %v", filepath.Dir(abs), unwrapPathErr(err))
+		return backupError(abs, err)
 	}
 	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fail(ErrUnavailable, "cannot write the backup: %v", err)
-	}
-	// bbolt's own consistent copy, inside one read transaction.
+	// bbolt's own consistent copy, inside one read transaction, of a
+	// store that is keyden's and whole.
 	err = b.fb.rawView(func(tx *bolt.Tx) error {
-		_, err := tx.WriteTo(tmp)
-		return err
+		if err := b.checkSchema(boltKV{tx}); err != nil {
+			return err
+		}
+		if _, err := tx.WriteTo(tmp); err != nil {
+			return backupError(abs, err)
+		}
+		return nil
 	})
 	if err == nil {
 		err = tmp.Sync()
@@ -248,7 +450,7 @@ func (b *Bolt) Backup(ctx context.Context, dst string) error {
 		if _, ok := err.(*storeError); ok {
 			return err
 		}
-		return fail(ErrUnavailable, "cannot write the backup %s: %v", abs, unwrapPathErr(err))
+		return backupError(abs, err)
 	}
 	if err := os.Link(tmp.Name(), abs); err != nil {
 		return fail(ErrExists, "cannot place the backup at %s: %v", abs, unwrapPathErr(err))
@@ -256,14 +458,21 @@ func (b *Bolt) Backup(ctx context.Context, dst string) error {
 	return nil
 }
 
-// rawView is a bbolt read transaction, for copying the file whole.
-func (f *boltBackend) rawView(fn func(*bolt.Tx) error) error {
-	db, err := f.open(true)
-	if err != nil {
-		return err
+// backupError is the sentence for a backup the file system would not take.
+func backupError(path string, err error) error {
+	var errno syscall.Errno
+	errors.As(err, &errno)
+	switch {
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return fail(ErrUnwritable, "the disk for the backup %s is full: nothing was written; free some space or give a path on another disk", path)
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
+		return fail(ErrUnwritable, "cannot write the backup in %s (%v): nothing was written; give a path in a folder you may write", filepath.Dir(path), errno)
+	case errors.Is(err, fs.ErrNotExist):
+		return fail(ErrNotFound, "the folder %s for the backup does not exist: create it or give another path", filepath.Dir(path))
+	case errno != 0:
+		return fail(ErrUnavailable, "cannot write the backup %s (%v): nothing was written; give a path on another disk", path, errno)
 	}
-	defer db.Close()
-	return db.View(fn)
+	return fail(ErrUnavailable, "cannot write the backup %s: nothing was written (%v)", path, unwrapPathErr(err))
 }
 
 var _ = context.Background

@@ -138,7 +138,7 @@ func TestNewStoreDefaults(t *testing.T) {
 
 func TestFileAndFolderModes(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "new", "folder")
-	st, err := OpenBolt(filepath.Join(dir, "k.db"), Options{Actor: "a"})
+	st, err := OpenBolt(filepath.Join(dir, "k.db"), Options{Actor: "a", MakeFolders: true})
 	if err != nil {
 		t.Fatal(err)
 	}

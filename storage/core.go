@@ -58,6 +58,9 @@ type Options struct {
 	// file 0660 and any folder it creates 2770, owned by that group, so
 	// several OS users (the members) can use one store.
 	SharedGID int
+	// MakeFolders lets the first open of a bbolt store create its missing
+	// folders; otherwise a missing folder is refused (a mistyped path).
+	MakeFolders bool
 }
 
 func (o *Options) defaults() error {

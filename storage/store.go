@@ -155,6 +155,9 @@ type VerifyResult struct {
 	Reason Reason
 	Detail string
 	Key    model.Key
+	// Unrecorded, on a success, says why last used could not be written
+	// (a full disk, a store the verifier may only read).
+	Unrecorded string
 }
 
 // AuditFilter narrows Audit; newest first.
@@ -177,11 +180,26 @@ var (
 	ErrUnavailable = errors.New("unavailable")
 	ErrDamaged     = errors.New("damaged")
 	ErrForbidden   = errors.New("forbidden")
+	// ErrUnwritable: the store can be read but not written (a full disk,
+	// a read-only mount, a file the user may only read).
+	ErrUnwritable = errors.New("unwritable")
 )
 
 type storeError struct {
 	kind error
 	msg  string
+	// detail is what was found, for a damaged store.
+	detail string
+}
+
+// DamageDetail is what was found wrong in a damaged store ("" if err is
+// not about damage or says nothing more).
+func DamageDetail(err error) string {
+	var se *storeError
+	if errors.As(err, &se) && se.kind == ErrDamaged {
+		return se.detail
+	}
+	return ""
 }
 
 func (e *storeError) Error() string { return e.msg }

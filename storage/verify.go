@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"time"
@@ -24,24 +25,11 @@ func (b *core) Verify(ctx context.Context, req VerifyRequest) (VerifyResult, err
 	var res VerifyResult
 	// A verify writes last used, or once an expiry event; neither changes a key's rules.
 	err := b.usageUpdate(func(tx kv) error {
-		var envName string
-		if req.Environment != "" {
-			env, err := resolveEnv(tx, req.Environment)
-			if err != nil {
-				return err
-			}
-			envName = env.Name
+		var k model.Key
+		var err error
+		if res, k, err = b.judge(tx, req, hash); err != nil || res.Reason == ReasonUnknown {
+			return cmp.Or(err, errNoWrite)
 		}
-		id := tx.Bucket(bucketHashes).Get(hash[:])
-		if id == nil {
-			res = VerifyResult{Reason: ReasonUnknown, Detail: "no such key: it was never issued or has been deleted"}
-			return errNoWrite
-		}
-		k, err := b.getKey(tx, string(id))
-		if err != nil {
-			return err
-		}
-		res = check(&k, envName, req, b.now())
 		if res.Reason == ReasonExpired && !k.ExpiryLogged {
 			// The first refusal after expiry puts the expiry in the audit log, once.
 			k.ExpiryLogged = true
@@ -70,7 +58,41 @@ func (b *core) Verify(ctx context.Context, req VerifyRequest) (VerifyResult, err
 	if errors.Is(err, errNoWrite) {
 		err = nil
 	}
+	if errors.Is(err, ErrUnwritable) {
+		// A valid key stays valid when its use cannot be written down:
+		// judge it on a read, and say why last used was not recorded.
+		why := err
+		err = b.view(func(tx kv) error {
+			var err error
+			res, _, err = b.judge(tx, req, hash)
+			return err
+		})
+		if res.OK {
+			res.Unrecorded = why.Error()
+		}
+	}
 	return res, err
+}
+
+// judge finds a presented key by its hash and applies its rules.
+func (b *core) judge(tx kv, req VerifyRequest, hash keygen.Hash) (VerifyResult, model.Key, error) {
+	var envName string
+	if req.Environment != "" {
+		env, err := resolveEnv(tx, req.Environment)
+		if err != nil {
+			return VerifyResult{}, model.Key{}, err
+		}
+		envName = env.Name
+	}
+	id := tx.Bucket(bucketHashes).Get(hash[:])
+	if id == nil {
+		return VerifyResult{Reason: ReasonUnknown, Detail: "no such key: it was never issued or has been deleted"}, model.Key{}, nil
+	}
+	k, err := b.getKey(tx, string(id))
+	if err != nil {
+		return VerifyResult{}, k, err
+	}
+	return check(&k, envName, req, b.now()), k, nil
 }
 
 // errNoWrite rolls back a verify that refused: a refusal changes nothing.

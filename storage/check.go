@@ -1,0 +1,192 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"keyden/keygen"
+	"keyden/model"
+)
+
+// CheckReport is what a check of a whole store found.
+type CheckReport struct {
+	Location string
+	Keys     int
+	Events   int
+	// Problems, one sentence each; none means the store is sound.
+	Problems []string
+}
+
+// maxProblems bounds a report: a store damaged throughout says so in the
+// first hundred.
+const maxProblems = 100
+
+func (r *CheckReport) add(format string, args ...any) {
+	if len(r.Problems) < maxProblems {
+		r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
+	} else if len(r.Problems) == maxProblems {
+		r.Problems = append(r.Problems, "and more problems beyond these")
+	}
+}
+
+// Check reads the whole store and reports what is wrong with it: the
+// schema and buckets, every record decoding, every key's environment and
+// channel, and the hash index pointing to each key and back.
+func (b *core) Check(ctx context.Context) (CheckReport, error) {
+	rep := CheckReport{Location: b.be.location()}
+	err := b.be.view(func(tx kv) error { return b.checkAll(tx, &rep) })
+	return rep, damageAsProblem(err, &rep)
+}
+
+// Check is core's check over the file, reading every page of it. bbolt's
+// own page check is PageCheck, run apart.
+func (b *Bolt) Check(ctx context.Context) (CheckReport, error) {
+	rep := CheckReport{Location: b.fb.path}
+	if !b.Exists() {
+		return rep, fail(ErrNotFound, "there is no key store at %s to check: check --db or KEYDEN_DB", b.fb.path)
+	}
+	fb := *b.fb
+	fb.preload = true // a damaged free list is found at open
+	err := fb.rawView(func(tx *bolt.Tx) error {
+		if err := b.checkAll(boltKV{tx}, &rep); err != nil {
+			return err
+		}
+		_ = tx.ForEach(func(_ []byte, bk *bolt.Bucket) error { readWhole(bk); return nil })
+		return nil
+	})
+	return rep, damageAsProblem(err, &rep)
+}
+
+// PageCheck runs bbolt's consistency check (every page reachable once,
+// free pages not in use, keys in order) and returns what it found. bbolt
+// checks in a goroutine of its own, where a panic or a fault on a damaged
+// page cannot be caught: run this in a process of its own.
+func (b *Bolt) PageCheck() ([]string, error) {
+	var found []string
+	fb := *b.fb
+	fb.preload = true
+	err := fb.rawView(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			found = append(found, "bbolt: "+err.Error())
+		}
+		return nil
+	})
+	return found, err
+}
+
+// damageAsProblem turns damage that stopped the check into a problem found.
+func damageAsProblem(err error, rep *CheckReport) error {
+	if !errors.Is(err, ErrDamaged) {
+		return err
+	}
+	if d := DamageDetail(err); d != "" {
+		rep.add("the file cannot be read: %s", d)
+	} else {
+		rep.add("%v", err)
+	}
+	return nil
+}
+
+func (b *core) checkAll(tx kv, rep *CheckReport) error {
+	if err := b.checkSchema(tx); err != nil {
+		if errors.Is(err, ErrDamaged) {
+			rep.add("%v", err)
+			return nil
+		}
+		return err
+	}
+	meta := tx.Bucket(bucketMeta)
+	if err := model.ValidatePrefix(string(meta.Get(metaPrefix))); err != nil {
+		rep.add("the store's key prefix is unreadable: %v", err)
+	}
+	envs := map[string]bool{}
+	if all, err := readAll[model.Environment](tx, bucketEnvs); err != nil {
+		rep.add("%v", err)
+	} else {
+		for _, e := range all {
+			envs[e.Name] = true
+		}
+	}
+	chans := map[string]bool{}
+	if all, err := readAll[model.Channel](tx, bucketChannels); err != nil {
+		rep.add("%v", err)
+	} else {
+		for _, c := range all {
+			chans[c.Name] = true
+		}
+	}
+	if _, err := readAll[model.Member](tx, bucketMembers); err != nil {
+		rep.add("%v", err)
+	}
+
+	hashes := tx.Bucket(bucketHashes)
+	hashOf := map[string]keygen.Hash{}
+	_ = tx.Bucket(bucketKeys).ForEach(func(id, v []byte) error {
+		rep.Keys++
+		var k model.Key
+		if err := model.DecodeKey(v, &k); err != nil {
+			rep.add("the key record %s does not decode: %v", model.Quote(string(id)), err)
+			return nil
+		}
+		if k.ID != string(id) {
+			rep.add("the key record %s names itself %s", model.Quote(string(id)), model.Quote(k.ID))
+		}
+		hashOf[string(id)] = k.Hash
+		if got := hashes.Get(k.Hash[:]); string(got) != string(id) {
+			rep.add("the key %s is missing from the hash index, so it cannot be verified", model.Quote(string(id)))
+		}
+		if !envs[k.Environment] {
+			rep.add("the key %s is in the environment %s, which does not exist", model.Quote(string(id)), model.Quote(k.Environment))
+		}
+		if !chans[k.Channel] {
+			rep.add("the key %s is in the channel %s, which does not exist", model.Quote(string(id)), model.Quote(k.Channel))
+		}
+		return nil
+	})
+	_ = hashes.ForEach(func(h, id []byte) error {
+		got, ok := hashOf[string(id)]
+		switch {
+		case !ok && tx.Bucket(bucketKeys).Get(id) == nil:
+			rep.add("a hash index entry points to the key %s, which does not exist", model.Quote(string(id)))
+		case ok && string(got[:]) != string(h):
+			rep.add("a hash index entry points to the key %s, whose hash differs", model.Quote(string(id)))
+		}
+		return nil
+	})
+	if n := getUint(meta, metaKeyCount); n != uint64(rep.Keys) {
+		rep.add("the store counts %d keys but holds %d", n, rep.Keys)
+	}
+	_ = tx.Bucket(bucketAudit).ForEach(func(seq, v []byte) error {
+		rep.Events++
+		var ev model.Event
+		if err := json.Unmarshal(v, &ev); err != nil {
+			rep.add("the audit entry %x does not decode", seq)
+		}
+		return nil
+	})
+	return nil
+}
+
+// readWhole reads every key and value of a bucket and the buckets in it,
+// so every page of the file is touched here, where a fault is caught. The
+// sum of the bytes read is returned so the reads are not optimised away.
+func readWhole(bk *bolt.Bucket) byte {
+	var sum byte
+	c := bk.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v == nil {
+			if child := bk.Bucket(k); child != nil {
+				sum ^= readWhole(child)
+			}
+			continue
+		}
+		for _, x := range v {
+			sum ^= x
+		}
+	}
+	return sum
+}
