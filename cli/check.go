@@ -45,12 +45,12 @@ wrong; 1, with the problems listed, when something is.`,
 				rep.Problems = a.pageCheck(cmd.Context(), b)
 			}
 			if len(rep.Problems) == 0 {
-				fmt.Fprintf(a.env.Stdout, "The key store %s is sound: %d keys and %d audit events read, nothing wrong found.\n", rep.Location, rep.Keys, rep.Events)
+				printf(a.env.Stdout, "The key store %s is sound: %d keys and %d audit events read, nothing wrong found.\n", rep.Location, rep.Keys, rep.Events)
 				return nil
 			}
-			fmt.Fprintf(a.env.Stdout, "Problems found in %s:\n", rep.Location)
+			printf(a.env.Stdout, "Problems found in %s:\n", rep.Location)
 			for _, p := range rep.Problems {
-				fmt.Fprintf(a.env.Stdout, "  - %s\n", p)
+				printf(a.env.Stdout, "  - %s\n", p)
 			}
 			return &refusal{msg: fmt.Sprintf("the key store %s is damaged (%s above): restore it from a copy made by `keyden backup`", rep.Location, problems(len(rep.Problems)))}
 		},
@@ -101,7 +101,7 @@ func (a *app) checkPagesCommand() *cobra.Command {
 			}
 			found, err := b.PageCheck()
 			for _, f := range found {
-				fmt.Fprintln(a.env.Stdout, f)
+				fmt.Fprintln(a.env.Stdout, f) // raw: the parent escapes it
 			}
 			return err
 		},

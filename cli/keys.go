@@ -366,7 +366,7 @@ func (a *app) readSecret() (string, error) {
 
 func (a *app) reportVerify(res storage.VerifyResult, asJSON bool) error {
 	if res.Unrecorded != "" {
-		fmt.Fprintf(a.env.Stderr, "keyden: the key is valid, but its last use could not be recorded: %s\n", format.Sentence(res.Unrecorded))
+		printf(a.env.Stderr, "keyden: the key is valid, but its last use could not be recorded: %s\n", format.Sentence(res.Unrecorded))
 	}
 	if asJSON {
 		out := struct {

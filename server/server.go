@@ -7,6 +7,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"log"
 	"net/netip"
 	"sync"
@@ -49,6 +50,10 @@ type Server struct {
 	followMu sync.Mutex
 	seq      uint64
 	hashOf   map[string]keygen.Hash
+
+	// loggedDamage is the damaged-store sentence already logged: it is
+	// logged once, not at every retry (the follower's goroutine only).
+	loggedDamage string
 
 	healthMu  sync.Mutex
 	health    followState
@@ -258,12 +263,14 @@ func (s *Server) Follow(ctx context.Context) {
 			return
 		}
 		if err != nil {
-			s.opt.Log.Printf("following the store (trying again in %v): %v", pause, err)
+			if !s.repeated(err) {
+				s.opt.Log.Printf("following the store (trying again in %v): %v", pause, err)
+			}
 			retry = time.After(pause)
 			pause = min(2*pause, syncRetryMax)
 			return
 		}
-		retry, pause = nil, syncRetryMin
+		retry, pause, s.loggedDamage = nil, syncRetryMin, ""
 	}
 	for {
 		select {
@@ -276,7 +283,7 @@ func (s *Server) Follow(ctx context.Context) {
 		case <-poll.C:
 			catchUp()
 		case <-flush.C:
-			if err := s.Flush(ctx); err != nil && ctx.Err() == nil {
+			if err := s.Flush(ctx); err != nil && ctx.Err() == nil && !s.repeated(err) {
 				s.opt.Log.Printf("writing last used (kept for the next try): %v", err)
 			}
 		}
@@ -308,6 +315,18 @@ func (s *Server) takeSignals(signals <-chan storage.WatchSignal, due chan<- stru
 	}
 }
 
+// repeated says err is the damaged-store sentence already logged.
+func (s *Server) repeated(err error) bool {
+	if !errors.Is(err, storage.ErrDamaged) {
+		return false
+	}
+	if s.loggedDamage == err.Error() {
+		return true
+	}
+	s.loggedDamage = err.Error()
+	return false
+}
+
 // A failed sync is tried again after syncRetryMin, doubling up to syncRetryMax.
 const (
 	syncRetryMin = 50 * time.Millisecond
@@ -336,6 +355,9 @@ type Health struct {
 	WatchRevision   int64  `json:"watch_revision,omitempty"`
 	RevisionsBehind int64  `json:"revisions_behind,omitempty"`
 	Error           string `json:"error,omitempty"`
+	// Damaged: the store's file is damaged; keys are answered from memory
+	// until it is restored.
+	Damaged bool `json:"damaged,omitempty"`
 }
 
 // Health reports how far behind the verifier is.
@@ -353,6 +375,7 @@ func (s *Server) Health() Health {
 	}
 	if h.lastErr != nil {
 		out.Error = h.lastErr.Error()
+		out.Damaged = errors.Is(h.lastErr, storage.ErrDamaged)
 	}
 	if !out.Current && out.Error == "" {
 		out.Error = "the store has not been read for longer than the allowed staleness"

@@ -131,7 +131,8 @@ func (f *boltBackend) run(readOnly bool, fn func(*bolt.Tx) error) (err error) {
 
 // abandon closes a file whose transaction panicked. bbolt may have left
 // its locks taken, so the close gets a bounded wait; after it the file
-// descriptor is closed anyway, which drops the file lock.
+// lock is dropped by hand (the memory map keeps the open file, and so its
+// lock, alive: the map is left, a cost paid once per damaged read).
 func abandon(db *bolt.DB, file *os.File, wait time.Duration) {
 	if db != nil {
 		done := make(chan struct{})
@@ -147,6 +148,7 @@ func abandon(db *bolt.DB, file *os.File, wait time.Duration) {
 		}
 	}
 	if file != nil {
+		_ = syscall.Flock(int(file.Fd()), syscall.LOCK_UN)
 		file.Close()
 	}
 }

@@ -1,0 +1,250 @@
+package storage
+
+import (
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// filledStore is a store of real keys big enough that truncations cut
+// through its pages, and its bytes, to copy and damage.
+func filledStore(t *testing.T) (string, []byte, []string) {
+	t.Helper()
+	st := newStore(t, Options{})
+	secrets, err := st.Fill(ctx, 1500, FillOptions{Keep: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(st.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Path(), raw, secrets
+}
+
+// damagedCopies are the store's bytes cut short at several sizes (the
+// issue's 20,000 and 70,000 among them) and with bytes flipped.
+func damagedCopies(raw []byte) map[string][]byte {
+	out := map[string][]byte{}
+	for _, n := range []int{100, 4096, 8000, 8192, 16384, 20000, 40000, 70000, 200000, len(raw) / 2} {
+		out["truncated to "+strconv.Itoa(n)] = raw[:n]
+	}
+	r := rand.New(rand.NewPCG(9, 9))
+	for i := range 12 {
+		c := append([]byte(nil), raw...)
+		for range 16 {
+			c[r.IntN(len(c))] ^= 0xff
+		}
+		out["flipped "+strconv.Itoa(i)] = c
+	}
+	return out
+}
+
+// Every operation on a damaged file returns an error (ErrDamaged for a
+// truncated one) or works; none panics or faults. On the old code the
+// truncations killed the test binary (assertion panics, SIGBUS/SIGSEGV).
+func TestDamagedFileIsAnErrorNotAPanic(t *testing.T) {
+	_, raw, secrets := filledStore(t)
+	dir := t.TempDir()
+	for name, bytes := range damagedCopies(raw) {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".db")
+			if err := os.WriteFile(path, bytes, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			st, err := OpenBolt(path, Options{Actor: "alice", Timeout: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ops := map[string]func() error{
+				"list":   func() error { _, err := st.ListKeys(ctx, Filter{}); return err },
+				"info":   func() error { _, err := st.Info(ctx); return err },
+				"audit":  func() error { _, err := st.Audit(ctx, AuditFilter{}); return err },
+				"verify": func() error { _, err := st.Verify(ctx, VerifyRequest{Secret: secrets[0]}); return err },
+				"create": func() error {
+					_, err := st.CreateKey(ctx, CreateRequest{Name: "n", Channel: "default", Environment: "dev"})
+					return err
+				},
+				"backup": func() error { return st.Backup(ctx, filepath.Join(t.TempDir(), "b.db")) },
+				"check": func() error {
+					rep, err := st.Check(ctx)
+					if err == nil && len(rep.Problems) > 0 {
+						return fail(ErrDamaged, "%s", rep.Problems[0])
+					}
+					return err
+				},
+			}
+			for op, fn := range ops {
+				err := fn()
+				if strings.HasPrefix(name, "truncated") && !errors.Is(err, ErrDamaged) {
+					t.Errorf("%s: got %v, want the damaged sentence", op, err)
+				}
+				if err != nil && (strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), "goroutine")) {
+					t.Errorf("%s: not one sentence: %q", op, err)
+				}
+			}
+		})
+	}
+}
+
+// A fault on the memory map (the file cut short while a transaction
+// reads it) is a panic that is recovered, and the file's lock is dropped
+// with it; so is bbolt's panic on a damaged free list in a writer's open.
+// On the old code the first crashed the test binary (SIGBUS).
+func TestFaultOnTheMapIsRecovered(t *testing.T) {
+	path, raw, _ := filledStore(t)
+	fb := &boltBackend{path: path, opt: &Options{Timeout: time.Second}}
+	err := fb.run(true, func(tx *bolt.Tx) error {
+		if err := os.Truncate(path, 8192); err != nil {
+			return err
+		}
+		readWhole(tx.Bucket(bucketKeys))
+		return nil
+	})
+	if !errors.Is(err, ErrDamaged) {
+		t.Fatalf("got %v", err)
+	}
+	unlocked(t, path)
+	os.WriteFile(path, raw[:16384], 0o600)
+	if err := fb.run(false, func(*bolt.Tx) error { return nil }); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("got %v", err)
+	}
+	unlocked(t, path)
+}
+
+func unlocked(t *testing.T, path string) {
+	t.Helper()
+	// The file was closed and its lock dropped: a writer gets it at once.
+	fh, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	if err := syscall.Flock(int(fh.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatalf("the lock was kept: %v", err)
+	}
+}
+
+func TestCheckFindsWhatIsWrong(t *testing.T) {
+	st := newStore(t, Options{})
+	a := mustCreate(t, st, CreateRequest{Name: "a"})
+	mustCreate(t, st, CreateRequest{Name: "b"})
+	rep, err := st.Check(ctx)
+	if err != nil || len(rep.Problems) != 0 || rep.Keys != 2 {
+		t.Fatalf("sound store: %+v %v", rep, err)
+	}
+	if found, err := st.PageCheck(); err != nil || len(found) != 0 {
+		t.Fatalf("bbolt's check of a sound store: %v %v", found, err)
+	}
+	// Damage the index behind keyden's back: a's hash entry gone, one for a missing key.
+	db, err := bolt.Open(st.Path(), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Update(func(tx *bolt.Tx) error {
+		h := tx.Bucket(bucketHashes)
+		h.Delete(a.Key.Hash[:])
+		return h.Put(make([]byte, 32), []byte("kgone"))
+	})
+	db.Close()
+	rep, err = st.Check(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(rep.Problems, "\n")
+	for _, want := range []string{"the key \"" + a.Key.ID + "\" is missing from the hash index", "points to the key \"kgone\", which does not exist"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("problems %q lack %q", all, want)
+		}
+	}
+}
+
+// A missing folder for an explicit path is refused and nothing is made;
+// with MakeFolders (the default location, init) every folder made for a
+// shared store gets the group's 2770.
+func TestFolders(t *testing.T) {
+	base := t.TempDir()
+	path := filepath.Join(base, "typo", "k.db")
+	st, _ := OpenBolt(path, Options{Actor: "a"})
+	if _, err := st.Info(ctx); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "keyden init") {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := os.Stat(filepath.Dir(path)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("the folder was made")
+	}
+	if os.Getuid() != 0 {
+		t.Skip("giving folders to another group needs root")
+	}
+	const gid = 65534
+	path = filepath.Join(base, "a", "b", "c", "k.db")
+	st, _ = OpenBolt(path, Options{Actor: "a", MakeFolders: true, SharedGID: gid})
+	if err := st.Init(); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"a", "a/b", "a/b/c"} {
+		fi, err := os.Stat(filepath.Join(base, d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode()&(os.ModePerm|os.ModeSetgid) != 0o770|os.ModeSetgid || fi.Sys().(*syscall.Stat_t).Gid != gid {
+			t.Errorf("%s: mode %v gid %d", d, fi.Mode(), fi.Sys().(*syscall.Stat_t).Gid)
+		}
+	}
+}
+
+// Temporary files left by a process killed while creating the store are
+// removed on the next write once they are stale; a fresh one (another
+// process creating right now) is left alone.
+func TestStaleCreateTempsRemoved(t *testing.T) {
+	st := newStore(t, Options{})
+	mustCreate(t, st, CreateRequest{})
+	dir := filepath.Dir(st.Path())
+	stale, fresh, other := filepath.Join(dir, ".keyden.db.new-123"), filepath.Join(dir, ".keyden.db.new-456"), filepath.Join(dir, ".other.db.new-789")
+	for _, p := range []string{stale, fresh, other} {
+		os.WriteFile(p, nil, 0o600)
+	}
+	old := time.Now().Add(-staleAfter - time.Minute)
+	os.Chtimes(stale, old, old)
+	os.Chtimes(other, old, old)
+	mustCreate(t, st, CreateRequest{})
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Error("the stale temporary file is still there")
+	}
+	for _, p := range []string{fresh, other} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s was removed", p)
+		}
+	}
+}
+
+func TestBackupSentences(t *testing.T) {
+	st := newStore(t, Options{})
+	mustCreate(t, st, CreateRequest{})
+	if err := st.Backup(ctx, ""); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "backup path is empty") {
+		t.Errorf("empty path: %v", err)
+	}
+	garbage := filepath.Join(t.TempDir(), "garbage.db")
+	os.WriteFile(garbage, []byte(strings.Repeat("not a store ", 600)), 0o600)
+	g, _ := OpenBolt(garbage, Options{Actor: "a"})
+	if err := g.Backup(ctx, filepath.Join(t.TempDir(), "b.db")); !errors.Is(err, ErrNotStore) || !strings.Contains(err.Error(), "is not a keyden store but some other file") {
+		t.Errorf("garbage source: %v", err)
+	}
+	missing, _ := OpenBolt(filepath.Join(t.TempDir(), "none.db"), Options{Actor: "a"})
+	if err := missing.Backup(ctx, filepath.Join(t.TempDir(), "b.db")); !errors.Is(err, ErrNotFound) || missing.Exists() {
+		t.Errorf("missing source: %v (created: %v)", err, missing.Exists())
+	}
+	if err := st.Backup(ctx, filepath.Join(t.TempDir(), "no", "b.db")); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "for the backup does not exist") {
+		t.Errorf("missing folder: %v", err)
+	}
+	if err := backupError("/b.db", &os.PathError{Op: "write", Path: "/b.db", Err: syscall.ENOSPC}); !strings.Contains(err.Error(), "the disk for the backup /b.db is full") {
+		t.Errorf("full disk: %v", err)
+	}
+}
