@@ -204,7 +204,7 @@ func (b *etcdBackend) view(fn func(kv) error) error {
 	defer cancel()
 	tx, err := b.begin(ctx)
 	if err != nil {
-		return err
+		return b.err(err)
 	}
 	err = fn(tx)
 	if err == nil {
@@ -239,18 +239,22 @@ func (b *etcdBackend) write(fn func(kv) error) error {
 	for attempt := 0; ; attempt++ {
 		tx, err := b.begin(ctx)
 		if err != nil {
-			if lost > 0 && ctx.Err() != nil {
-				return notKept()
+			if lost > 0 || isTimeout(err) {
+				return notKept() // nothing of this write was sent
 			}
-			return err
+			return b.err(err)
 		}
 		tx.writable = true
-		if err := fn(tx); err != nil {
-			return err
-		}
+		err = fn(tx)
 		if tx.err != nil {
 			b.renew(tx.s)
+			if isTimeout(tx.err) {
+				return notKept()
+			}
 			return b.err(tx.err)
+		}
+		if err != nil {
+			return err
 		}
 		if len(tx.order) == 0 {
 			return nil
@@ -328,18 +332,23 @@ func refusedBeforeApply(err error) bool {
 // it can no longer apply; then txnKey's history says whether the first
 // write after txnRev was this one.
 func (b *etcdBackend) settle(tok string, txnRev int64) (bool, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*b.opt.Timeout)
+	// An answer is worth waiting for: longer than a request, each try
+	// bounded so one stuck on a dead member does not use it all up.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*b.opt.Timeout)
 	defer cancel()
 	key := b.prefix + txnKey
 	for {
 		s := b.current()
-		resp, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", txnRev)).Then(clientv3.OpPut(key, "fence "+tok)).Commit()
+		tctx, tcancel := context.WithTimeout(ctx, b.opt.Timeout)
+		resp, err := s.cli.Txn(tctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", txnRev)).Then(clientv3.OpPut(key, "fence "+tok)).Commit()
 		if err == nil {
+			defer tcancel()
 			if resp.Succeeded {
 				return false, nil
 			}
 			return firstAfter(ctx, s.cli, key, txnRev, tok)
 		}
+		tcancel()
 		if renewed, rerr := b.renew(s); rerr != nil {
 			return false, rerr
 		} else if renewed {
@@ -373,7 +382,8 @@ func firstAfter(ctx context.Context, cli *clientv3.Client, key string, rev int64
 func (b *etcdBackend) guardKey() string { return b.prefix + string(bucketMeta) + "/" + string(metaGen) }
 
 // begin pins a revision and reads the write guards at it. A login that
-// went stale is renewed and the read tried once more.
+// went stale is renewed and the read tried once more. Its error is etcd's
+// own (or a sentence): the caller knows what was at stake.
 func (b *etcdBackend) begin(ctx context.Context) (*etcdKV, error) {
 	for try := 0; ; try++ {
 		s := b.current()
@@ -384,7 +394,7 @@ func (b *etcdBackend) begin(ctx context.Context) (*etcdKV, error) {
 			} else if renewed && try == 0 {
 				continue
 			}
-			return nil, b.err(err)
+			return nil, err
 		}
 		tx := &etcdKV{be: b, s: s, cli: s.cli, ctx: ctx, rev: resp.Header.Revision, writes: map[string]*[]byte{}}
 		if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {

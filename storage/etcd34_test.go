@@ -1,8 +1,16 @@
 package storage
 
 import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"keyden/internal/etcdtest"
 )
@@ -35,5 +43,104 @@ func TestEtcd34LoginSurvivesTokenExpiry(t *testing.T) {
 	t.Logf("delete after expiry: %v", time.Since(start).Round(time.Millisecond))
 	if res, err := st.Verify(ctx, VerifyRequest{Secret: c.Secret}); err != nil || !res.OK {
 		t.Fatalf("verify after the token expired: %v %v", res.Reason, err)
+	}
+}
+
+// Leaders of a three-member etcd 3.4 cluster are killed (SIGKILL) while
+// four writers create keys: every create that succeeded printed a key that
+// verifies, every one that failed says so in a sentence, and the store
+// holds no key whose secret nobody saw.
+func TestEtcd34LeaderKillsDuringCreates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("etcd 3.4 processes in -short")
+	}
+	ps := etcdtest.StartProcs(t, 3, etcdtest.ProcOptions{})
+	st := openEtcdAt(t, etcdtest.ProcURL(ps, "/kills"), Options{Actor: "alice"})
+	st.Info(ctx)
+	leader := func() int {
+		for {
+			for i, p := range ps {
+				if !p.Running() {
+					continue
+				}
+				c, err := clientv3.New(clientv3.Config{Endpoints: []string{p.Endpoint()}, DialTimeout: time.Second, Logger: zap.NewNop()})
+				if err != nil {
+					continue
+				}
+				sctx, cancel := context.WithTimeout(ctx, time.Second)
+				s, err := c.Status(sctx, p.Endpoint())
+				cancel()
+				c.Close()
+				if err == nil && s.Leader != 0 && s.Leader == s.Header.MemberId {
+					return i
+				}
+			}
+		}
+	}
+	var (
+		mu       sync.Mutex
+		secrets  []string
+		failures []string
+		stop     atomic.Bool
+		wg       sync.WaitGroup
+	)
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; !stop.Load(); i++ {
+				c, err := st.CreateKey(ctx, CreateRequest{Name: fmt.Sprintf("w%d-%d", w, i), Channel: "default", Environment: "prod"})
+				mu.Lock()
+				if err != nil {
+					failures = append(failures, err.Error())
+				} else {
+					secrets = append(secrets, c.Secret)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	landed := func() int { mu.Lock(); defer mu.Unlock(); return len(secrets) }
+	const kills = 10
+	for range kills {
+		// Some creates land between kills: each kill meets writes in flight.
+		for n := landed(); landed() < n+8; {
+			time.Sleep(10 * time.Millisecond)
+		}
+		l := leader()
+		ps[l].Kill()
+		if err := ps[l].Start(); err != nil {
+			t.Fatal(err)
+		}
+		if err := ps[l].WaitHealthy(60 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	unknown := 0
+	for _, f := range failures {
+		if strings.Contains(f, "rpc error") || strings.Contains(f, "code =") {
+			t.Errorf("a raw gRPC error: %s", f)
+		}
+		if strings.Contains(f, "could not find out") {
+			unknown++
+		}
+	}
+	ks, err := st.ListKeys(ctx, Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d leader kills: %d creates printed a key, %d failed (%d unknown), %d keys stored", kills, len(secrets), len(failures), unknown, len(ks))
+	for _, s := range secrets {
+		if res, err := st.Verify(ctx, VerifyRequest{Secret: s}); err != nil || !res.OK {
+			t.Fatalf("a printed key does not verify: %v %v", res.Reason, err)
+		}
+	}
+	if len(ks) < len(secrets) || len(ks) > len(secrets)+unknown {
+		t.Fatalf("%d keys stored for %d printed (and %d unknown): a refused create left a key", len(ks), len(secrets), unknown)
+	}
+	if len(failures) > 0 {
+		t.Logf("for example: %s", failures[0])
 	}
 }

@@ -121,6 +121,16 @@ func (p *Proc) Stop() {
 	p.cmd = nil
 }
 
+// Kill ends the member with SIGKILL, as a crash would, keeping its data.
+func (p *Proc) Kill() {
+	if p.cmd == nil {
+		return
+	}
+	p.cmd.Process.Kill()
+	<-p.exited
+	p.cmd = nil
+}
+
 // Running says whether the member's process is up.
 func (p *Proc) Running() bool { return p.cmd != nil }
 
