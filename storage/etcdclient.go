@@ -215,6 +215,8 @@ func etcdError(where string, err error) error {
 		return fail(ErrUnavailable, "etcd at %s refused access: set KEYDEN_ETCD_USER and KEYDEN_ETCD_PASSWORD to a user whose role covers the prefix", where)
 	case tlsTrouble(msg) != "":
 		return fail(ErrUnavailable, "etcd at %s: %s", where, tlsTrouble(msg))
+	case strings.Contains(msg, "unexpected HTTP status code") || strings.Contains(msg, "unexpected content-type") || strings.Contains(msg, "malformed header"):
+		return fail(ErrUnavailable, "the server at %s does not answer like etcd: check the address and port (etcd's client port is usually 2379)", where)
 	case is(context.Canceled) || code == codes.Canceled:
 		return fail(ErrUnavailable, "the request to etcd at %s was cancelled before it was answered: run the command again", where)
 	case is(rpctypes.ErrNoSpace):

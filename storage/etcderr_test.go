@@ -44,6 +44,7 @@ func TestEtcdErrorsAreSentences(t *testing.T) {
 		{status.Error(codes.Unavailable, "connection error: desc = \"transport: authentication handshake failed: tls: failed to verify certificate: x509: certificate signed by unknown authority\""), "KEYDEN_ETCD_CACERT"},
 		{rpctypes.ErrGRPCCompacted, "failed (\"mvcc: required revision has been compacted\")"},
 		{status.Error(codes.Internal, "something odd"), "see etcd's own log"},
+		{status.Error(codes.Unavailable, "unexpected HTTP status code received from server: 502 (Bad Gateway); transport: received unexpected content-type \"text/html\""), "does not answer like etcd"},
 	} {
 		got := etcdError("etcd://h:2379/k", c.err)
 		if !errors.Is(got, ErrUnavailable) || !strings.Contains(got.Error(), c.want) || strings.Contains(got.Error(), "rpc error") ||
