@@ -31,7 +31,22 @@ type flakyStore struct {
 
 func (f *flakyStore) WatchChanges(ctx context.Context) <-chan storage.WatchSignal { return f.signals }
 
+func (f *flakyStore) FeedHead(ctx context.Context) (uint64, int64, error) {
+	if err := f.trouble(ctx); err != nil {
+		return 0, 0, err
+	}
+	return f.Bolt.FeedHead(ctx)
+}
+
 func (f *flakyStore) ChangesSince(ctx context.Context, seq uint64) (storage.Changes, error) {
+	if err := f.trouble(ctx); err != nil {
+		return storage.Changes{}, err
+	}
+	return f.Bolt.ChangesSince(ctx, seq)
+}
+
+// trouble is what a read meets: nothing, a failure, or a hang.
+func (f *flakyStore) trouble(ctx context.Context) error {
 	f.mu.Lock()
 	fail, hang := f.fail, f.hang
 	f.hang = false
@@ -39,12 +54,9 @@ func (f *flakyStore) ChangesSince(ctx context.Context, seq uint64) (storage.Chan
 	f.reads.Add(1)
 	if hang {
 		<-ctx.Done()
-		return storage.Changes{}, ctx.Err()
+		return ctx.Err()
 	}
-	if fail != nil {
-		return storage.Changes{}, fail
-	}
-	return f.Bolt.ChangesSince(ctx, seq)
+	return fail
 }
 
 func (f *flakyStore) set(fail error, hang bool) {

@@ -164,6 +164,17 @@ func (s *Server) Sync(ctx context.Context) error {
 	s.followMu.Lock()
 	defer s.followMu.Unlock()
 	start := time.Now()
+	if fh, ok := s.store.(feedHeader); ok {
+		seq, rev, err := fh.FeedHead(ctx)
+		if err != nil {
+			s.failed(err)
+			return err
+		}
+		if seq == s.seq {
+			s.confirmed(start, seq, rev)
+			return nil
+		}
+	}
 	ch, err := s.store.ChangesSince(ctx, s.seq)
 	if err != nil {
 		s.failed(err)
@@ -213,6 +224,12 @@ func (s *Server) Flush(ctx context.Context) error {
 	return nil
 }
 
+// feedHeader is a store that can say where its change feed stands in one
+// small read, so confirming nothing changed costs next to nothing.
+type feedHeader interface {
+	FeedHead(ctx context.Context) (seq uint64, rev int64, err error)
+}
+
 // Watcher is a store that can say when its change feed moves (etcd's
 // watch), so the verifier follows it without polling.
 type Watcher interface {
@@ -241,6 +258,7 @@ func (s *Server) Follow(ctx context.Context) {
 	flush := time.NewTicker(s.opt.FlushEvery)
 	defer flush.Stop()
 	var retry <-chan time.Time
+	var logged time.Time
 	pause := syncRetryMin
 	catchUp := func() {
 		rctx, abort := context.WithCancel(ctx)
@@ -263,14 +281,17 @@ func (s *Server) Follow(ctx context.Context) {
 			return
 		}
 		if err != nil {
-			if !s.repeated(err) {
-				s.opt.Log.Printf("following the store (trying again in %v): %v", pause, err)
+			// Once every 10 s is enough in the log (a damaged store once);
+			// /healthz has the rest.
+			if rctx.Err() == nil && time.Since(logged) >= 10*time.Second && !s.repeated(err) {
+				s.opt.Log.Printf("following the store (trying again until it answers): %v", err)
+				logged = time.Now()
 			}
 			retry = time.After(pause)
 			pause = min(2*pause, syncRetryMax)
 			return
 		}
-		retry, pause, s.loggedDamage = nil, syncRetryMin, ""
+		retry, pause, logged, s.loggedDamage = nil, syncRetryMin, time.Time{}, ""
 	}
 	for {
 		select {

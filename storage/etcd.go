@@ -192,6 +192,11 @@ func (e *Etcd) ChangesSince(ctx context.Context, seq uint64) (Changes, error) {
 	return e.within(ctx).ChangesSince(ctx, seq)
 }
 
+// FeedHead is where the change feed stands, ending early when ctx ends.
+func (e *Etcd) FeedHead(ctx context.Context) (uint64, int64, error) {
+	return e.within(ctx).FeedHead(ctx)
+}
+
 // LoadKeys reads every key, ending early when ctx ends.
 func (e *Etcd) LoadKeys(ctx context.Context) ([]model.Key, uint64, error) {
 	return e.within(ctx).LoadKeys(ctx)

@@ -95,6 +95,7 @@ func etcdSuite() map[string]func(*testing.T) {
 		"UpdatesFollowRulesAndUses":               TestUpdatesFollowRulesAndUses,
 		"UpdatesAskForASnapshot":                  TestUpdatesAskForASnapshotWhenTheyCannotContinue,
 		"UsageJournalStaysBounded":                TestUsageJournalStaysBounded,
+		"FeedHeadIsWhereTheFeedStands":            TestFeedHeadIsWhereTheFeedStands,
 	}
 }
 

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -200,5 +201,36 @@ func TestUsageJournalStaysBounded(t *testing.T) {
 	})
 	if err != nil || n != usageJournalLen {
 		t.Fatalf("%d journal entries, %v", n, err)
+	}
+}
+
+// FeedHead names the position ChangesSince brings a reader to, in one small
+// read: what a verifier checks each second to confirm it is current.
+func TestFeedHeadIsWhereTheFeedStands(t *testing.T) {
+	st := newAny(t, Options{})
+	head := func() (uint64, int64) {
+		t.Helper()
+		seq, rev, err := st.(interface {
+			FeedHead(context.Context) (uint64, int64, error)
+		}).FeedHead(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seq, rev
+	}
+	c := mustCreate(t, st, CreateRequest{Name: "a"})
+	seq0, rev0 := head()
+	st.Verify(ctx, VerifyRequest{Secret: c.Secret}) // a use is not a change to follow
+	if seq, _ := head(); seq != seq0 {
+		t.Fatalf("a use moved the feed: %d → %d", seq0, seq)
+	}
+	st.DeleteKey(ctx, c.Key.ID)
+	seq1, rev1 := head()
+	ch, err := st.ChangesSince(ctx, seq0)
+	if err != nil || seq1 <= seq0 || ch.Seq != seq1 || len(ch.Removed) != 1 {
+		t.Fatalf("after a delete: head %d (was %d), changes %+v %v", seq1, seq0, ch, err)
+	}
+	if _, isEtcd := st.(*Etcd); isEtcd != (rev1 > rev0 && rev0 > 0) {
+		t.Fatalf("revisions %d → %d on %T", rev0, rev1, st)
 	}
 }
