@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"keyden/keygen"
+	"keyden/storage"
 )
 
 type result struct {
@@ -442,5 +444,75 @@ func TestBackupCommand(t *testing.T) {
 	}
 	if r := run(t, dst, k, "verify"); r.code != 0 {
 		t.Fatalf("key not in backup: %s", r.stderr)
+	}
+}
+
+// An explicit store path whose folder is missing is refused (a typo must
+// not silently make a new, empty store); `--db ""` is bad usage, not the
+// default; the default location and init make their folders.
+func TestStorePathRules(t *testing.T) {
+	base := t.TempDir()
+	missing := filepath.Join(base, "nonexistent", "dir", "x.db")
+	for _, r := range []result{
+		runEnv(t, nil, "", "--db", missing, "list"),
+		runEnv(t, map[string]string{"KEYDEN_DB": missing}, "", "list"),
+	} {
+		if r.code != 1 || !strings.Contains(r.stderr, "does not exist") || !strings.Contains(r.stderr, "keyden init") {
+			t.Errorf("missing folder: exit %d %q", r.code, r.stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(base, "nonexistent")); !os.IsNotExist(err) {
+		t.Fatal("a folder was made for a mistyped path")
+	}
+	if r := runEnv(t, nil, "", "--db", "", "list"); r.code != 2 || !strings.Contains(r.stderr, "--db is empty") {
+		t.Errorf(`--db "": exit %d %q`, r.code, r.stderr)
+	}
+	if r := runEnv(t, nil, "", "--db", missing, "init"); r.code != 0 {
+		t.Errorf("init: exit %d %q", r.code, r.stderr)
+	}
+	home := filepath.Join(base, "home")
+	if r := runEnv(t, map[string]string{"HOME": home}, "", "list"); r.code != 0 {
+		t.Errorf("default location: exit %d %q", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(home, ".local", "share", "keyden", "keyden.db")); err != nil {
+		t.Errorf("the default store was not made: %v", err)
+	}
+}
+
+func TestBackupAndMigrateSentences(t *testing.T) {
+	db := newDB(t)
+	create(t, db, "--name", "a", "--env", "dev")
+	if r := run(t, db, "", "backup", ""); r.code != 2 || !strings.Contains(r.stderr, "the backup path is empty") {
+		t.Errorf(`backup "": exit %d %q`, r.code, r.stderr)
+	}
+	notes := filepath.Join(t.TempDir(), "notes.txt")
+	os.WriteFile(notes, []byte(strings.Repeat("shopping list\n", 500)), 0o600)
+	if r := run(t, notes, "", "backup", filepath.Join(t.TempDir(), "b.db")); r.code != 1 || !strings.Contains(r.stderr, "notes.txt is not a keyden store but some other file") {
+		t.Errorf("backup of a non-store: exit %d %q", r.code, r.stderr)
+	}
+	r := run(t, db, "", "migrate", "--from", db, "--to", notes)
+	if r.code != 1 || !strings.Contains(r.stderr, "notes.txt is not a keyden store") || strings.Contains(r.stderr, "check --db") {
+		t.Errorf("migrate --to notes.txt: exit %d %q", r.code, r.stderr)
+	}
+}
+
+// The TUI on a damaged store: one sentence before the terminal is taken over.
+func TestTUIOnDamagedStoreIsASentence(t *testing.T) {
+	db := newDB(t)
+	for i := range 40 {
+		create(t, db, "--name", "k"+strconv.Itoa(i), "--env", "dev")
+	}
+	raw, _ := os.ReadFile(db)
+	os.WriteFile(db, raw[:20000], 0o600)
+	var out, errb bytes.Buffer
+	called := false
+	code := Run(context.Background(), nil, Env{
+		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
+		Getenv:     func(k string) string { return map[string]string{"KEYDEN_DB": db}[k] },
+		IsTerminal: func(any) bool { return true },
+		TUI:        func(context.Context, storage.Store, AppInfo) error { called = true; return nil },
+	})
+	if code != 1 || called || !strings.Contains(errb.String(), "is damaged") || strings.Count(errb.String(), "\n") != 1 {
+		t.Fatalf("exit %d, TUI started %v: %q", code, called, errb.String())
 	}
 }
