@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -193,5 +194,140 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// mountTmpfs mounts a small tmpfs (a disk that fills up for real) or skips
+// where mounting is not permitted.
+func mountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs to fill (needs root and mount rights): %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	return dir
+}
+
+// fillDisk writes a file until the disk holding dir is full.
+func fillDisk(t *testing.T, dir string) {
+	t.Helper()
+	f, err := os.Create(filepath.Join(dir, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 4096)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			if !strings.Contains(err.Error(), "no space left") {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+}
+
+// A full disk: create is a refusal (exit 1) saying the disk holding the
+// store is full; verify of a valid key still succeeds (exit 0) and says
+// on stderr that last used could not be recorded and why; a backup onto
+// the full disk says that disk is full. The old binary exited 2 with
+// "write …: no space left on device" for create and verify.
+func TestFullDisk(t *testing.T) {
+	dir := mountTmpfs(t, "2m")
+	db := filepath.Join(dir, "k.db")
+	key, errs, code := keyden(t, db, "", "create", "--name", "before", "--env", "dev")
+	if code != 0 {
+		t.Fatalf("create: %d %s", code, errs)
+	}
+	key = strings.TrimSpace(key)
+	fillDisk(t, dir)
+	// Pages freed by earlier writes are reused first: write until the file must grow.
+	var refused string
+	for i := 0; i < 500 && refused == ""; i++ {
+		_, errs, code := keyden(t, db, "", "create", "--name", fmt.Sprintf("k%d", i), "--env", "dev")
+		switch code {
+		case 0:
+		case 1:
+			refused = errs
+		default:
+			t.Fatalf("create on a full disk: exit %d %q", code, errs)
+		}
+	}
+	if want := "keyden: the disk holding the key store " + db + " is full: free some space on it and try again.\n"; refused != want {
+		t.Fatalf("create on a full disk said %q, want %q", refused, want)
+	}
+	// A verify may still fit its last used into pages freed before; each
+	// succeeds, and the first that cannot write says so.
+	for i := 0; ; i++ {
+		out, errs, code := keyden(t, db, key, "verify")
+		if code != 0 || !strings.HasPrefix(out, "ok:") {
+			t.Fatalf("verify of a valid key on a full disk: exit %d %q %q", code, out, errs)
+		}
+		if errs != "" {
+			if !strings.Contains(errs, "its last use could not be recorded: the disk holding the key store") || strings.Count(errs, "\n") != 1 {
+				t.Fatalf("verify did not say why last used was not recorded: %q", errs)
+			}
+			break
+		}
+		if i == 500 {
+			t.Fatal("500 verifies found room for last used on a full disk")
+		}
+	}
+	_, errs, code = keyden(t, db, "", "backup", filepath.Join(dir, "b.db"))
+	if code != 1 || !strings.Contains(errs, "the disk for the backup") || !strings.Contains(errs, "is full") {
+		t.Fatalf("backup onto a full disk: exit %d %q", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "b.db")); err == nil {
+		t.Fatal("a partial backup was left")
+	}
+}
+
+// A store the verifier may read but not write: a 0644 file of another
+// user, and a read-only mount. verify of a valid key succeeds and says why
+// last used was not recorded; create is refused with a sentence. The old
+// binary refused the valid key (exit 1, "permission denied").
+func TestReadOnlyStore(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run keyden as another user and to mount read-only")
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("needs setpriv")
+	}
+	base := t.TempDir()
+	os.Chmod(filepath.Dir(base), 0o755)
+	os.Chmod(base, 0o755)
+	db := filepath.Join(base, "k.db")
+	key, errs, code := keyden(t, db, "", "create", "--name", "shared", "--env", "dev")
+	if code != 0 {
+		t.Fatalf("create: %d %s", code, errs)
+	}
+	key = strings.TrimSpace(key)
+	os.Chmod(db, 0o644)
+	asNobody := func(stdin string, args ...string) (string, string, int) {
+		cmd := exec.Command("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", bin, "--db", db}, args...)...)
+		cmd.Env = []string{"HOME=/nonexistent", "PATH=/usr/bin:/bin"}
+		return runProcess(t, cmd, stdin)
+	}
+	out, errs, code := asNobody(key, "verify")
+	if code != 0 || !strings.HasPrefix(out, "ok:") || !strings.Contains(errs, "its last use could not be recorded: you may not write the key store") {
+		t.Fatalf("verify by a reader: exit %d %q %q", code, out, errs)
+	}
+	if _, errs, code := asNobody("", "create", "--name", "x", "--env", "dev"); code != 1 || !strings.Contains(errs, "you may not write the key store") {
+		t.Fatalf("create by a reader: exit %d %q", code, errs)
+	}
+
+	ro := t.TempDir()
+	if out, err := exec.Command("mount", "--bind", "-o", "ro", base, ro).CombinedOutput(); err != nil {
+		t.Skipf("cannot bind-mount read-only: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", ro).Run() })
+	rodb := filepath.Join(ro, "k.db")
+	out, errs, code = keyden(t, rodb, key, "verify")
+	if code != 0 || !strings.Contains(errs, "its last use could not be recorded: the key store "+rodb+" is on a read-only file system") {
+		t.Fatalf("verify on a read-only mount: exit %d %q %q", code, out, errs)
+	}
+	if _, errs, code := keyden(t, rodb, "", "create", "--name", "x", "--env", "dev"); code != 1 || !strings.Contains(errs, "read-only file system") {
+		t.Fatalf("create on a read-only mount: exit %d %q", code, errs)
 	}
 }

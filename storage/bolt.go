@@ -189,8 +189,7 @@ func (f *boltBackend) txError(err error) error {
 	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrVersionMismatch):
 		return f.damaged(err.Error())
 	}
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
+	if errnoOf(err) != 0 {
 		return f.osError(err)
 	}
 	return err
@@ -372,17 +371,18 @@ func hasBoltMagic(path string) bool {
 }
 
 func (f *boltBackend) osError(err error) error {
+	errno := errnoOf(err)
 	switch {
-	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+	case errno == syscall.ENOSPC, errno == syscall.EDQUOT:
 		return fail(ErrUnwritable, "the disk holding the key store %s is full: free some space on it and try again", f.path)
-	case errors.Is(err, syscall.EROFS):
+	case errno == syscall.EROFS:
 		return fail(ErrUnwritable, "the key store %s is on a read-only file system: remount it read-write, or copy the store elsewhere to change it", f.path)
-	case errors.Is(err, syscall.EIO):
+	case errno == syscall.EIO:
 		return fail(ErrUnavailable, "the disk gave an input/output error on the key store %s: it may be failing; run `keyden check` and keep a backup", f.path)
 	case errors.Is(err, fs.ErrPermission):
 		return fail(ErrUnavailable, "permission denied on the key store %s: ask its owner for access or choose another --db path", f.path)
 	}
-	return fail(ErrUnavailable, "cannot open the key store %s: %v", f.path, unwrapPathErr(err))
+	return fail(ErrUnavailable, "cannot use the key store %s: %v", f.path, unwrapPathErr(err))
 }
 
 func unwrapPathErr(err error) error {
@@ -462,19 +462,33 @@ func (b *Bolt) Backup(ctx context.Context, dst string) error {
 
 // backupError is the sentence for a backup the file system would not take.
 func backupError(path string, err error) error {
-	var errno syscall.Errno
-	errors.As(err, &errno)
-	switch {
-	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+	errno := errnoOf(err)
+	switch errno {
+	case syscall.ENOSPC, syscall.EDQUOT:
 		return fail(ErrUnwritable, "the disk for the backup %s is full: nothing was written; free some space or give a path on another disk", path)
-	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
+	case syscall.EACCES, syscall.EPERM, syscall.EROFS:
 		return fail(ErrUnwritable, "cannot write the backup in %s (%v): nothing was written; give a path in a folder you may write", filepath.Dir(path), errno)
-	case errors.Is(err, fs.ErrNotExist):
+	case syscall.ENOENT:
 		return fail(ErrNotFound, "the folder %s for the backup does not exist: create it or give another path", filepath.Dir(path))
-	case errno != 0:
-		return fail(ErrUnavailable, "cannot write the backup %s (%v): nothing was written; give a path on another disk", path, errno)
+	case 0:
+		return fail(ErrUnavailable, "cannot write the backup %s: nothing was written (%v)", path, unwrapPathErr(err))
 	}
-	return fail(ErrUnavailable, "cannot write the backup %s: nothing was written (%v)", path, unwrapPathErr(err))
+	return fail(ErrUnavailable, "cannot write the backup %s (%v): nothing was written; give a path on another disk", path, errno)
+}
+
+// errnoOf is the system error under err, also where bbolt formatted it
+// into text (its backup copy does) rather than wrapping it.
+func errnoOf(err error) syscall.Errno {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno
+	}
+	for _, e := range []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT, syscall.EROFS, syscall.EACCES, syscall.EPERM, syscall.EIO} {
+		if strings.HasSuffix(err.Error(), ": "+e.Error()) {
+			return e
+		}
+	}
+	return 0
 }
 
 var _ = context.Background
