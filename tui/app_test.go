@@ -372,9 +372,15 @@ func TestClipboardClearedAfterTimeout(t *testing.T) {
 	if key < 0 || over < key {
 		t.Fatalf("the key was not overwritten through OSC 52: %q", osc)
 	}
-	// c copies again, and the reveal promises the next clear again.
+	// c copies again, and the reveal promises the next clear again; once
+	// the reveal is left, the status line says what that clear did.
 	h.press("c")
 	h.waitFor(t, "Copied to the system clipboard", "clears what it copied after 1s")
+	h.press("esc")
+	h.waitFor(t, "Cleared the system clipboard; asked the terminal to overwrite its copy", "(unchecked). tmux and clipboard managers may keep earlier copies.")
+	if h.clip.get() != "" {
+		t.Fatal("the clipboard still holds the key after the second timeout")
+	}
 }
 
 // The terminal's copy is overwritten in both forms the copy was sent in,
