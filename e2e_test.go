@@ -18,6 +18,12 @@ type tmuxSession struct {
 	socket string
 }
 
+// tmuxSocket names a tmux server of a test run's own: with -count, the
+// last run's server may still be exiting under the same name.
+func tmuxSocket(name string) string {
+	return fmt.Sprintf("keyden-%s-%d-%d", name, os.Getpid(), time.Now().UnixNano())
+}
+
 func (s *tmuxSession) run(args ...string) string {
 	s.t.Helper()
 	out, err := exec.Command("tmux", append([]string{"-L", s.socket, "-f", "/dev/null"}, args...)...).CombinedOutput()
@@ -85,7 +91,7 @@ func TestTUIEndToEndInTmux(t *testing.T) {
 	}
 	dir := t.TempDir()
 	db := filepath.Join(dir, "keyden.db")
-	s := &tmuxSession{t: t, socket: fmt.Sprintf("keyden-e2e-%d", os.Getpid())}
+	s := &tmuxSession{t: t, socket: tmuxSocket("e2e")}
 	// A plain SSH session: no display, so no system clipboard; OSC 52 must carry the key.
 	cmd := fmt.Sprintf("env -i HOME=%s TERM=xterm-256color PATH=/usr/bin:/bin KEYDEN_DB=%s KEYDEN_CLIPBOARD_CLEAR=2s %s; sleep 30", dir, db, bin)
 	s.run("new-session", "-d", "-s", "e2e", "-x", "80", "-y", "24", cmd)

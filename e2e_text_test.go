@@ -47,7 +47,7 @@ func TestStoredEscapesStayInertInTmux(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s := &tmuxSession{t: t, socket: fmt.Sprintf("keyden-text-%d", os.Getpid())}
+	s := &tmuxSession{t: t, socket: tmuxSocket("text")}
 	if out, err := exec.Command("tmux", "-L", s.socket, "-f", conf, "new-session", "-d", "-s", "e2e", "-x", "200", "-y", "40", script+"; sleep 30").CombinedOutput(); err != nil {
 		t.Fatalf("tmux: %v: %s", err, out)
 	}
