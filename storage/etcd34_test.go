@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -143,4 +144,42 @@ func TestEtcd34LeaderKillsDuringCreates(t *testing.T) {
 	if len(failures) > 0 {
 		t.Logf("for example: %s", failures[0])
 	}
+}
+
+// With two of three etcd 3.4 members down, every error is one of keyden's
+// sentences (3.4 answers some requests with gRPC's "Unknown: context
+// deadline exceeded", which used to reach the user raw), and a write says
+// nothing was changed.
+func TestEtcd34NoQuorumErrorsAreSentences(t *testing.T) {
+	if testing.Short() {
+		t.Skip("etcd 3.4 processes in -short")
+	}
+	ps := etcdtest.StartProcs(t, 3, etcdtest.ProcOptions{HeartbeatMs: 50, ElectionMs: 500})
+	st := openEtcdAt(t, etcdtest.ProcURL(ps, "/noquorum"), Options{Actor: "alice", Timeout: 500 * time.Millisecond})
+	c := mustCreate(t, st, CreateRequest{})
+	ps[1].Stop()
+	ps[2].Stop()
+	var errs []error
+	for range 3 {
+		_, err := st.ListKeys(ctx, Filter{})
+		errs = append(errs, err)
+		_, err = st.CreateKey(ctx, CreateRequest{Name: "no quorum", Channel: "default", Environment: "prod"})
+		errs = append(errs, err)
+		_, err = st.Verify(ctx, VerifyRequest{Secret: c.Secret})
+		errs = append(errs, err)
+	}
+	for i, err := range errs {
+		if err == nil {
+			t.Errorf("call %d went through without a quorum", i)
+			continue
+		}
+		if !errors.Is(err, ErrUnavailable) || strings.Contains(err.Error(), "rpc error") || strings.Contains(err.Error(), "code =") ||
+			!strings.Contains(err.Error(), "majority of its members") {
+			t.Errorf("call %d: %v", i, err)
+		}
+		if i%3 == 1 && !strings.Contains(err.Error(), "nothing was changed") {
+			t.Errorf("a create without quorum: %v", err)
+		}
+	}
+	t.Logf("for example: %v", errs[1])
 }
