@@ -79,6 +79,16 @@ func TestEtcdWithTLSClientCertificates(t *testing.T) {
 	loc := strings.Replace(etcdtest.URL(ms, "/tls"), "etcd://", "etcds://", 1)
 	cfg := createAndVerifyWithEnv(t, loc, map[string]string{"KEYDEN_ETCD_CACERT": filepath.Join(dir, "ca.pem"),
 		"KEYDEN_ETCD_CERT": filepath.Join(dir, "client.pem"), "KEYDEN_ETCD_KEY": filepath.Join(dir, "client-key.pem")})
+	// With a client certificate and no user name, the actor is the
+	// certificate's common name (etcd's own user for it), not the local one.
+	st, err := OpenEtcd(cfg, Options{Actor: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if st.Actor() != "client" {
+		t.Fatalf("the actor with a client certificate is %q, want its common name", st.Actor())
+	}
 	writeCert(t, dir, "other-ca", true, false, nil, nil)
 	plain := *ms[0]
 	for _, c := range []struct {

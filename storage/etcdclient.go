@@ -54,7 +54,6 @@ func (s *session) intercept(ctx context.Context, method string, req, reply any, 
 // one each time a login goes stale.
 type etcdDialer struct {
 	cc    clientv3.Config
-	cfg   EtcdConfig
 	where string
 	login time.Duration
 	probe time.Duration
@@ -69,12 +68,13 @@ func loginTimeout(opt Options) time.Duration {
 }
 
 func newEtcdDialer(cfg EtcdConfig, opt Options) (*etcdDialer, error) {
-	// The client's own log would print JSON warnings on a user's terminal;
-	// keyden says what went wrong in its own sentence instead.
-	d := &etcdDialer{cfg: cfg, where: etcdName(cfg), login: opt.LoginTimeout, probe: opt.Timeout}
+	d := &etcdDialer{where: etcdName(cfg), login: opt.LoginTimeout, probe: opt.Timeout}
 	if d.login <= 0 {
 		d.login = loginTimeout(opt)
 	}
+	// DialTimeout bounds only the login: the client dials without blocking.
+	// The client's own log would print JSON warnings on a user's terminal;
+	// keyden says what went wrong in its own sentence instead.
 	d.cc = clientv3.Config{Endpoints: cfg.Endpoints, DialTimeout: d.login, Username: cfg.Username, Password: cfg.Password,
 		AutoSyncInterval: 30 * time.Second, DialKeepAliveTime: 10 * time.Second, Logger: zap.NewNop()}
 	if !cfg.TLS {
