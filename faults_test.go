@@ -332,3 +332,34 @@ func TestReadOnlyStore(t *testing.T) {
 		t.Fatalf("create on a read-only mount: exit %d %q", code, errs)
 	}
 }
+
+// serve on a store it may read but not write (a read-only mount): keys are
+// answered 200 from memory, and the failing last-used flush is logged
+// once, not every second. The old serve logged it at every flush.
+func TestServeOnReadOnlyStore(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to mount read-only")
+	}
+	base := t.TempDir()
+	db := filepath.Join(base, "k.db")
+	key, errs, code := keyden(t, db, "", "create", "--name", "ro", "--env", "dev")
+	if code != 0 {
+		t.Fatalf("create: %d %s", code, errs)
+	}
+	ro := t.TempDir()
+	if out, err := exec.Command("mount", "--bind", "-o", "ro", base, ro).CombinedOutput(); err != nil {
+		t.Skipf("cannot bind-mount read-only: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", ro).Run() })
+	addr, logs := startServeLogged(t, filepath.Join(ro, "k.db"))
+	for i := 0; i < 3; i++ {
+		if got := statusOf("http://"+addr+"/verify", "Authorization", "Bearer "+strings.TrimSpace(key)); got != 200 {
+			t.Fatalf("a valid key on a read-only store: %d", got)
+		}
+		want := fmt.Sprintf("keyden_lastused_flush_errors_total %d", i+1)
+		waitFor(t, "a failed flush", func() bool { return strings.Contains(metricsText(addr), want) })
+	}
+	if n := strings.Count(logs.String(), "read-only file system"); n != 1 {
+		t.Fatalf("the read-only store was logged %d times:\n%s", n, logs.String())
+	}
+}

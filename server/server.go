@@ -293,6 +293,7 @@ func (s *Server) Follow(ctx context.Context) {
 		}
 		retry, pause, logged, s.loggedDamage = nil, syncRetryMin, time.Time{}, ""
 	}
+	loggedFlush := ""
 	for {
 		select {
 		case <-ctx.Done():
@@ -304,8 +305,18 @@ func (s *Server) Follow(ctx context.Context) {
 		case <-poll.C:
 			catchUp()
 		case <-flush.C:
-			if err := s.Flush(ctx); err != nil && ctx.Err() == nil && !s.repeated(err) {
+			err := s.Flush(ctx)
+			if err == nil || ctx.Err() != nil {
+				loggedFlush = ""
+				continue
+			}
+			// A store that cannot be written (full, read-only, damaged)
+			// fails every flush the same way: logged once.
+			if msg := err.Error(); msg != loggedFlush && msg != s.loggedDamage {
 				s.opt.Log.Printf("writing last used (kept for the next try): %v", err)
+				if errors.Is(err, storage.ErrUnwritable) || errors.Is(err, storage.ErrDamaged) {
+					loggedFlush = msg
+				}
 			}
 		}
 	}
