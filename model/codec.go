@@ -38,10 +38,10 @@ func EncodeKey(dst []byte, k *Key) []byte {
 	for _, s := range k.AllowedIPs {
 		dst = appendStr(dst, s)
 	}
-	dst = binary.AppendVarint(dst, unixNano(k.CreatedAt))
+	dst = binary.AppendVarint(dst, UnixNano(k.CreatedAt))
 	dst = appendStr(dst, k.CreatedBy)
-	dst = binary.AppendVarint(dst, unixNano(k.ExpiresAt))
-	dst = binary.AppendVarint(dst, unixNano(k.LastUsedAt))
+	dst = binary.AppendVarint(dst, UnixNano(k.ExpiresAt))
+	dst = binary.AppendVarint(dst, UnixNano(k.LastUsedAt))
 	dst = appendStr(dst, k.LastUsedFrom)
 	dst = binary.AppendUvarint(dst, k.UseCount)
 	dst = appendStr(dst, k.Hint)
@@ -59,7 +59,9 @@ func EncodeKey(dst []byte, k *Key) []byte {
 	return dst
 }
 
-func unixNano(t time.Time) int64 {
+// UnixNano is t as a key record stores it: Unix nanoseconds, 0 for the
+// zero time ("never"). The key index keeps its time columns so, too.
+func UnixNano(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
 	}

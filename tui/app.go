@@ -16,6 +16,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"keyden/format"
+	"keyden/keyindex"
 	"keyden/model"
 	"keyden/storage"
 )
@@ -46,7 +47,7 @@ const (
 // Messages from storage Cmds.
 type (
 	loadedMsg struct {
-		set *keyset
+		set *keyindex.Index
 		pos storage.Position
 		gen storage.Generation
 		cat *catalogData // nil: the catalog did not change
@@ -175,7 +176,7 @@ func (a *App) loadCmd(full bool) tea.Cmd {
 		if err != nil {
 			return loadedMsg{err: err}
 		}
-		var set *keyset
+		var set *keyindex.Index
 		if !full {
 			ch, err := st.Updates(ctx, pos)
 			if err != nil {
@@ -184,7 +185,7 @@ func (a *App) loadCmd(full bool) tea.Cmd {
 			if ch.Reset {
 				full = true
 			} else {
-				set, pos = old.patch(ch.Keys, ch.Removed), ch.Position()
+				set, pos = old.Patch(ch.Keys, ch.Removed), ch.Position()
 			}
 		}
 		if full {
@@ -192,9 +193,9 @@ func (a *App) loadCmd(full bool) tea.Cmd {
 			if err != nil {
 				return loadedMsg{err: err}
 			}
-			set, pos = newKeyset(keys), p
+			set, pos = keyindex.Build(keys), p
 		}
-		set.order(sortLastUsed) // the default order, ready before the first frame
+		set.Order(keyindex.Query{}.Sort) // the default order, ready before the first frame
 		msg := loadedMsg{set: set, pos: pos, gen: gen}
 		// Environments, channels and members change only with Generation.Keys.
 		if full || gen.Keys != gen0.Keys {
@@ -305,7 +306,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			a.storeError(msg.err)
 		} else {
 			if msg.set != a.keys.set {
-				if a.keys.set != nil && msg.set.byID == a.keys.set.byID {
+				if msg.set.SharesIndexes(a.keys.set) {
 					a.loads.patched++
 				} else {
 					a.loads.full++
@@ -688,37 +689,27 @@ func (a *App) storeError(err error) {
 }
 
 // refreshDetails keeps an open details view current with the new load.
-func (a *App) refreshDetails(set *keyset) {
+func (a *App) refreshDetails(set *keyindex.Index) {
 	if a.details == nil {
 		return
 	}
-	if i, ok := set.indexOf(a.details.key.ID); ok && !set.gone(i) {
-		a.details.key = *set.key(i)
+	if k, ok := set.Lookup(a.details.key.ID); ok {
+		a.details.key = *k
 		return
 	}
 	a.details.gone = true
 }
 
 // countKeys counts the live keys per environment ("env:NAME") and channel
-// ("ch:NAME") from the dense columns.
-func countKeys(set *keyset) map[string]int {
-	envs, chs := make([]int, len(set.envIDs)+1), make([]int, len(set.chIDs)+1)
-	for i := range set.envOf {
-		if e := set.envOf[i]; e != 0 {
-			envs[e]++
-			chs[set.chOf[i]]++
-		}
+// ("ch:NAME").
+func countKeys(set *keyindex.Index) map[string]int {
+	envs, chs := set.Counts()
+	m := make(map[string]int, len(envs)+len(chs))
+	for name, n := range envs {
+		m["env:"+name] = n
 	}
-	m := map[string]int{}
-	for name, id := range set.envIDs {
-		if envs[id] > 0 {
-			m["env:"+name] = envs[id]
-		}
-	}
-	for name, id := range set.chIDs {
-		if chs[id] > 0 {
-			m["ch:"+name] = chs[id]
-		}
+	for name, n := range chs {
+		m["ch:"+name] = n
 	}
 	return m
 }

@@ -216,11 +216,11 @@ func TestFilterSortAndTabs(t *testing.T) {
 	h.press("esc", "tab", "tab", "tab") // All → dev → staging → prod
 	h.waitFor(t, "2 shown")
 	a := h.final(t)
-	if a.keys.q.env != "prod" || a.keys.q.text != "" {
+	if a.keys.q.Env != "prod" || a.keys.q.Text != "" {
 		t.Fatalf("query %+v", a.keys.q)
 	}
 	for _, r := range a.keys.rows {
-		if a.keys.rowsOf.key(r).Environment != "prod" {
+		if a.keys.rowsOf.Key(r).Environment != "prod" {
 			t.Fatal("a non-prod key on the prod tab")
 		}
 	}
@@ -640,8 +640,8 @@ func TestLiveReloadFromAnotherProcess(t *testing.T) {
 	if a.loads.full != 1 || a.loads.patched < 3 {
 		t.Fatalf("loads: %+v; want 1 full and a patch per change", a.loads)
 	}
-	if i, ok := a.keys.set.indexOf(first.Key.ID); (ok && !a.keys.set.gone(i)) || a.keys.set.count() != 1 {
-		t.Fatalf("the deleted key is still there: %d keys", a.keys.set.count())
+	if _, ok := a.keys.set.Lookup(first.Key.ID); ok || a.keys.set.Count() != 1 {
+		t.Fatalf("the deleted key is still there: %d keys", a.keys.set.Count())
 	}
 }
 
@@ -802,7 +802,7 @@ func TestQuickFiltersForReview(t *testing.T) {
 	a := h.final(t)
 	var names []string
 	for _, r := range a.keys.rows {
-		names = append(names, a.keys.rowsOf.key(r).Name)
+		names = append(names, a.keys.rowsOf.Key(r).Name)
 	}
 	// partner feed (used 120d ago), old export (300d); ios build was made 30d ago.
 	if strings.Join(names, ",") != "partner feed,old export" {

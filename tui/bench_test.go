@@ -11,6 +11,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 
+	"keyden/keyindex"
 	"keyden/storage"
 )
 
@@ -36,7 +37,7 @@ func load(b *testing.B, a *App) {
 // From a new app to its first frame with the keys in it: open the store,
 // read and decode every key, index them, sort by last used, draw.
 func BenchmarkFirstFrame(b *testing.B) {
-	for _, n := range []int{100_000, 1_000_000} {
+	for _, n := range benchSizes() {
 		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
 			benchApp(b, n) // build the store outside the timing
 			var a *App
@@ -60,14 +61,14 @@ func BenchmarkFirstFrame(b *testing.B) {
 
 // One keystroke on the UI loop: Update plus the frame it leads to. For a
 // filter character on a large set, Update starts the filter off the loop;
-// "bg" measures that filter pass to its result, which arrives as a message.
+// keyindex's BenchmarkFilter measures that pass.
 func BenchmarkKeystroke(b *testing.B) {
-	for _, n := range []int{100_000, 1_000_000} {
+	for _, n := range benchSizes() {
 		a, _ := benchApp(b, n)
 		load(b, a)
 		// Make every sort order exist, as after the first press of s.
-		for m := sortMode(0); m < sortModes; m++ {
-			a.keys.set.order(m)
+		for _, s := range keyindex.Sorts() {
+			a.keys.set.Order(s)
 		}
 		// press handles a key and, for a large set, the filter it started,
 		// then draws: keystroke to the final table.
@@ -95,28 +96,13 @@ func BenchmarkKeystroke(b *testing.B) {
 			})
 		}
 		b.Run(fmt.Sprintf("keys=%d/filter-char-ui", n), func(b *testing.B) {
-			a.keys.q = query{}
+			a.keys.q = keyindex.Query{}
 			a.keys.refilter(true)
 			a.Update(runes("/"))
 			for b.Loop() {
 				_, _ = a.Update(runes("x"))
 				_ = a.View()
 				a.Update(tea.KeyMsg{Type: tea.KeyBackspace})
-			}
-		})
-		b.Run(fmt.Sprintf("keys=%d/filter-char-bg", n), func(b *testing.B) {
-			set := a.keys.set
-			now := time.Now()
-			for b.Loop() {
-				set.filter(query{text: "synthetic key 12"}, nil, now)
-			}
-		})
-		b.Run(fmt.Sprintf("keys=%d/filter-narrow-bg", n), func(b *testing.B) {
-			set := a.keys.set
-			now := time.Now()
-			wide := set.filter(query{text: "synthetic key 12"}, nil, now)
-			for b.Loop() {
-				set.filter(query{text: "synthetic key 123"}, wide, now)
 			}
 		})
 	}
@@ -144,7 +130,7 @@ func deliver(a *App, cmd tea.Cmd) {
 // re-read of the same, for contrast. Each includes the refilter and the
 // frame; the writes are not timed.
 func BenchmarkFollow(b *testing.B) {
-	for _, n := range []int{100_000, 1_000_000} {
+	for _, n := range benchSizes() {
 		a, st := benchApp(b, n)
 		load(b, a)
 		ctx := context.Background()
@@ -181,7 +167,7 @@ func BenchmarkFollow(b *testing.B) {
 					b.StopTimer()
 					uses := make([]storage.Use, 1000)
 					for j := range uses {
-						uses[j] = storage.Use{ID: a.keys.set.key(int32((i*1000 + j*997) % n)).ID, At: time.Now(), Count: 1}
+						uses[j] = storage.Use{ID: a.keys.set.Key(int32((i*1000 + j*997) % n)).ID, At: time.Now(), Count: 1}
 					}
 					if err := owner.RecordUses(ctx, uses); err != nil {
 						b.Fatal(err)
@@ -205,4 +191,12 @@ func BenchmarkFollow(b *testing.B) {
 		}
 		b.Logf("keys=%d: loads %+v", n, a.loads)
 	}
+}
+
+// benchSizes is 100k and 1M keys; -short keeps to 100k on a shared machine.
+func benchSizes() []int {
+	if testing.Short() {
+		return []int{100_000}
+	}
+	return []int{100_000, 1_000_000}
 }

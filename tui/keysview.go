@@ -12,6 +12,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"keyden/format"
+	"keyden/keyindex"
 	"keyden/model"
 )
 
@@ -95,8 +96,8 @@ type (
 	// filteredMsg carries a filter result computed off the UI loop.
 	filteredMsg struct {
 		seq  int
-		set  *keyset
-		q    query
+		set  *keyindex.Index
+		q    keyindex.Query
 		rows []int32
 	}
 )
@@ -114,11 +115,11 @@ type keysView struct {
 	keyMap keysKeyMap
 	now    func() time.Time
 
-	set     *keyset
-	rows    []int32 // what the table shows, indexes into rowsOf
-	rowsOf  *keyset // the set rows index; set may be newer while a filter runs
-	shown   query   // the query rows answer
-	q       query   // the query asked for
+	set     *keyindex.Index
+	rows    []int32         // what the table shows, indexes into rowsOf
+	rowsOf  *keyindex.Index // the set rows index; set may be newer while a filter runs
+	shown   keyindex.Query  // the query rows answer
+	q       keyindex.Query  // the query asked for
 	seq     int
 	pending bool
 
@@ -160,7 +161,7 @@ func newKeysView(st *Styles, now func() time.Time) keysView {
 }
 
 // setData swaps in a fresh load, keeping the cursor on the same key when it is still there.
-func (v *keysView) setData(set *keyset) tea.Cmd {
+func (v *keysView) setData(set *keyindex.Index) tea.Cmd {
 	var keepID string
 	if k, ok := v.selected(); ok {
 		keepID = k.ID
@@ -177,7 +178,7 @@ func (v *keysView) setData(set *keyset) tea.Cmd {
 // it stays at the same position.
 func (v *keysView) moveTo(id string) {
 	for i, r := range v.rows {
-		if v.rowsOf.key(r).ID == id {
+		if v.rowsOf.Key(r).ID == id {
 			v.table.cursor = i
 			v.table.clamp()
 			return
@@ -190,7 +191,7 @@ func (v *keysView) setCatalog(envs []model.Environment, chs []model.Channel) {
 	if v.tab > len(envs) {
 		v.tab = 0
 	}
-	v.q.env = v.envName()
+	v.q.Env = v.envName()
 }
 
 func (v *keysView) envName() string {
@@ -207,23 +208,23 @@ func (v *keysView) refilter(full bool) tea.Cmd {
 		return nil
 	}
 	var within []int32
-	if !full && !v.pending && v.rowsOf == v.set && v.q.narrows(v.shown) {
+	if !full && !v.pending && v.rowsOf == v.set && v.q.Narrows(v.shown) {
 		within = v.rows
 	}
 	v.seq++
 	seq, set, q, now := v.seq, v.set, v.q, v.now()
-	n := set.size()
+	n := set.Size()
 	if within != nil {
 		n = len(within)
 	}
-	cheap := q.empty() && within == nil && set.hasOrder(q.sort)
-	if cheap || (n <= asyncFilterAbove && (set.hasOrder(q.sort) || set.size() <= asyncFilterAbove)) {
-		v.apply(filteredMsg{seq: seq, set: set, q: q, rows: set.filter(q, within, now)})
+	cheap := q.Empty() && within == nil && set.HasOrder(q.Sort)
+	if cheap || (n <= asyncFilterAbove && (set.HasOrder(q.Sort) || set.Size() <= asyncFilterAbove)) {
+		v.apply(filteredMsg{seq: seq, set: set, q: q, rows: set.Filter(q, within, now)})
 		return nil
 	}
 	v.pending = true
 	return func() tea.Msg {
-		return filteredMsg{seq: seq, set: set, q: q, rows: set.filter(q, within, now)}
+		return filteredMsg{seq: seq, set: set, q: q, rows: set.Filter(q, within, now)}
 	}
 }
 
@@ -232,8 +233,7 @@ func (v *keysView) apply(m filteredMsg) {
 		return // a newer query or load has replaced it
 	}
 	keep, had := v.selected()
-	// A patched set keeps its indexes' meaning (they share byID).
-	sameSet := v.rowsOf != nil && v.rowsOf.byID == m.set.byID
+	sameSet := m.set.SharesIndexes(v.rowsOf)
 	var keepIdx int32 = -1
 	if had && sameSet {
 		keepIdx = v.rows[v.table.cursor]
@@ -256,7 +256,7 @@ func (v *keysView) selected() (model.Key, bool) {
 	if v.rowsOf == nil || len(v.rows) == 0 || v.table.cursor >= len(v.rows) {
 		return model.Key{}, false
 	}
-	return *v.rowsOf.key(v.rows[v.table.cursor]), true
+	return *v.rowsOf.Key(v.rows[v.table.cursor]), true
 }
 
 // SetSize gives the view its share of the screen.
@@ -290,7 +290,7 @@ func (v *keysView) updateFilter(msg tea.KeyMsg) tea.Cmd {
 		v.filtering = false
 		v.filter.Blur()
 		v.filter.SetValue("")
-		v.q.text = ""
+		v.q.Text = ""
 		return v.refilter(false)
 	case "enter", "down", "up":
 		v.filtering = false
@@ -302,8 +302,8 @@ func (v *keysView) updateFilter(msg tea.KeyMsg) tea.Cmd {
 	}
 	var cmd tea.Cmd
 	v.filter, cmd = v.filter.Update(msg)
-	if v.filter.Value() != v.q.text {
-		v.q.text = v.filter.Value()
+	if v.filter.Value() != v.q.Text {
+		v.q.Text = v.filter.Value()
 		return tea.Batch(cmd, v.refilter(false))
 	}
 	return cmd
@@ -320,9 +320,9 @@ func (v *keysView) updatePicker(msg tea.KeyMsg) tea.Cmd {
 		v.picking = false
 	case "enter":
 		v.picking = false
-		v.q.channel = ""
+		v.q.Channel = ""
 		if v.pick > 0 {
-			v.q.channel = v.channels[v.pick-1].Name
+			v.q.Channel = v.channels[v.pick-1].Name
 		}
 		return v.refilter(false)
 	}
@@ -339,9 +339,9 @@ func (v *keysView) updateKeys(msg tea.KeyMsg) tea.Cmd {
 		v.filtering = true
 		return v.filter.Focus()
 	case key.Matches(msg, km.ClearFilter):
-		if v.q.text != "" || v.q.quick != quickNone || v.q.channel != "" {
+		if v.q.Text != "" || v.q.Review != keyindex.AllKeys || v.q.Channel != "" {
 			v.filter.SetValue("")
-			v.q.text, v.q.quick, v.q.channel = "", quickNone, ""
+			v.q.Text, v.q.Review, v.q.Channel = "", keyindex.AllKeys, ""
 			return v.refilter(false)
 		}
 	case key.Matches(msg, km.NextEnv), key.Matches(msg, km.PrevEnv):
@@ -350,27 +350,27 @@ func (v *keysView) updateKeys(msg tea.KeyMsg) tea.Cmd {
 			step = len(v.envs)
 		}
 		v.tab = (v.tab + step) % (len(v.envs) + 1)
-		v.q.env = v.envName()
+		v.q.Env = v.envName()
 		return v.refilter(false)
 	case key.Matches(msg, km.Channel):
 		v.picking = true
 		v.pick = 0
 		for i, c := range v.channels {
-			if c.Name == v.q.channel {
+			if c.Name == v.q.Channel {
 				v.pick = i + 1
 			}
 		}
 	case key.Matches(msg, km.Sort):
-		v.q.sort = (v.q.sort + 1) % sortModes
+		v.q.Sort = v.q.Sort.Next()
 		return v.refilter(false)
 	case key.Matches(msg, km.Quick):
-		v.q.quick = (v.q.quick + 1) % quickFilters
+		v.q.Review = v.q.Review.Next()
 		return v.refilter(false)
 	case key.Matches(msg, km.New):
 		if err := v.perm.mayCreate(); err != nil {
 			return v.out.send(statusMsg{text: err.Error()})
 		}
-		return v.out.send(openFormMsg{env: v.q.env, channel: v.q.channel})
+		return v.out.send(openFormMsg{env: v.q.Env, channel: v.q.Channel})
 	case key.Matches(msg, km.Details):
 		if k, ok := v.selected(); ok {
 			return v.out.send(openDetailsMsg{key: k})
@@ -409,16 +409,16 @@ func (v *keysView) View() string {
 		b.WriteString(strings.Repeat("\n", max(0, v.table.height)))
 	case v.picking:
 		b.WriteString(v.pickerView())
-	case v.set.count() == 0:
+	case v.set.Count() == 0:
 		b.WriteString(v.emptyView("No keys yet.", "Press n to create your first key, or ? for every binding."))
 	case len(v.rows) == 0 && !v.pending:
 		b.WriteString(v.emptyView("No keys match.", "Press esc to clear the filter, or tab to change environment."))
 	default:
 		now := v.now()
 		b.WriteString(v.table.View(v.st.Header, func(r, c int) string {
-			return cellText(v.rowsOf.key(v.rows[r]), c, now)
+			return cellText(v.rowsOf.Key(v.rows[r]), c, now)
 		}, func(r int) lipgloss.Style {
-			k := v.rowsOf.key(v.rows[r])
+			k := v.rowsOf.Key(v.rows[r])
 			if st, ok := v.st.Health[k.Health(now)]; ok {
 				return st
 			}
@@ -428,7 +428,7 @@ func (v *keysView) View() string {
 		b.WriteString(strings.Repeat("\n", max(0, v.table.height-(min(v.table.n, v.table.offset+v.table.height)-v.table.offset))))
 	}
 	b.WriteString("\n")
-	if v.filtering || v.q.text != "" {
+	if v.filtering || v.q.Text != "" {
 		b.WriteString(v.filter.View())
 	}
 	return b.String()
@@ -458,8 +458,8 @@ func (v *keysView) tabsView() string {
 		}
 	}
 	ch := "all"
-	if v.q.channel != "" {
-		ch = format.Safe(v.q.channel)
+	if v.q.Channel != "" {
+		ch = format.Safe(v.q.Channel)
 	}
 	right := v.st.Subtle.Render("channel: ") + ch
 	left := strings.Join(parts, "")
@@ -494,19 +494,19 @@ func (v *keysView) statusText() string {
 	if !v.loaded {
 		return "loading…"
 	}
-	parts := []string{fmt.Sprintf("%d keys", v.set.count())}
+	parts := []string{fmt.Sprintf("%d keys", v.set.Count())}
 	if v.pending {
 		parts = append(parts, "filtering…")
-	} else if len(v.rows) != v.set.count() {
+	} else if len(v.rows) != v.set.Count() {
 		parts = append(parts, fmt.Sprintf("%d shown", len(v.rows)))
 	}
 	dir := "↓"
-	if v.q.sort == sortName || v.q.sort == sortExpiry {
+	if v.q.Sort.Ascending() {
 		dir = "↑"
 	}
-	parts = append(parts, "sort: "+v.q.sort.String()+" "+dir)
-	if v.q.quick != quickNone {
-		parts = append(parts, "review: "+v.q.quick.String())
+	parts = append(parts, "sort: "+v.q.Sort.String()+" "+dir)
+	if v.q.Review != keyindex.AllKeys {
+		parts = append(parts, "review: "+v.q.Review.String())
 	}
 	if len(v.rows) > 0 {
 		parts = append(parts, fmt.Sprintf("%d/%d", v.table.cursor+1, len(v.rows)))

@@ -1,7 +1,8 @@
-package tui
+package keyindex
 
 import (
 	"fmt"
+	"iter"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -31,41 +32,43 @@ func randomKey(r *rand.Rand, id string) model.Key {
 }
 
 // ids lists the keys at rows.
-func ids(ks *keyset, rows []int32) []string {
+func ids(ks *Index, rows []int32) []string {
 	out := make([]string, len(rows))
 	for i, r := range rows {
-		out[i] = ks.key(r).ID
+		out[i] = ks.Key(r).ID
 	}
 	return out
 }
 
-var keysetQueries = []query{
-	{}, {env: "prod"}, {channel: "mobile"}, {text: "key 1"}, {text: "partner"}, {quick: quickStale},
-	{quick: quickNeverUsed}, {quick: quickExpiring}, {env: "dev", text: "read"}, {env: "nowhere"},
+var indexQueries = []Query{
+	{}, {Env: "prod"}, {Channel: "mobile"}, {Text: "key 1"}, {Text: "partner"}, {Review: Unused},
+	{Review: NeverUsed}, {Review: Expiring}, {Env: "dev", Text: "read"}, {Env: "nowhere"},
 }
 
-// sameKeyset says whether got shows exactly what want shows: the same keys,
+// sameIndex says whether got shows exactly what want shows: the same keys,
 // and the same rows in the same order for every query and sort.
-func sameKeyset(t *testing.T, step string, got, want *keyset) {
+func sameIndex(t *testing.T, step string, got, want *Index) {
 	t.Helper()
-	if got.count() != want.count() {
-		t.Fatalf("%s: %d keys, want %d", step, got.count(), want.count())
+	if got.Count() != want.Count() {
+		t.Fatalf("%s: %d keys, want %d", step, got.Count(), want.Count())
 	}
-	for _, q := range keysetQueries {
-		for mode := range sortModes {
-			q.sort = mode
-			g, w := ids(got, got.filter(q, nil, testNow)), ids(want, want.filter(q, nil, testNow))
+	for _, q := range indexQueries {
+		for mode := range numSorts {
+			q.Sort = mode
+			g, w := ids(got, got.Filter(q, nil, testNow)), ids(want, want.Filter(q, nil, testNow))
 			if !slices.Equal(g, w) {
 				t.Fatalf("%s: query %+v:\n got %v\nwant %v", step, q, g, w)
 			}
 		}
 	}
-	if fmt.Sprint(countKeys(got)) != fmt.Sprint(countKeys(want)) {
-		t.Fatalf("%s: counts %v, want %v", step, countKeys(got), countKeys(want))
+	ge, gc := got.Counts()
+	we, wc := want.Counts()
+	if fmt.Sprint(ge, gc) != fmt.Sprint(we, wc) {
+		t.Fatalf("%s: counts %v %v, want %v %v", step, ge, gc, we, wc)
 	}
 	for k := range want.all() {
 		i, ok := got.indexOf(k.ID)
-		if !ok || got.gone(i) || got.key(i).Name != k.Name || !got.key(i).LastUsedAt.Equal(k.LastUsedAt) {
+		if !ok || got.gone(i) || got.Key(i).Name != k.Name || !got.Key(i).LastUsedAt.Equal(k.LastUsedAt) {
 			t.Fatalf("%s: key %s not found as it is", step, k.ID)
 		}
 	}
@@ -74,7 +77,7 @@ func sameKeyset(t *testing.T, step string, got, want *keyset) {
 // A chain of patches shows what a fresh load of the same records shows,
 // whatever changes: uses, rule changes, creates, deletes, a key changed
 // twice, a new key changed and removed again.
-func TestKeysetPatchMatchesAFreshLoad(t *testing.T) {
+func TestIndexPatchMatchesAFreshLoad(t *testing.T) {
 	for seed := uint64(1); seed <= 20; seed++ {
 		r := rand.New(rand.NewPCG(seed, 7))
 		var keys []model.Key
@@ -83,9 +86,9 @@ func TestKeysetPatchMatchesAFreshLoad(t *testing.T) {
 		}
 		// What the store holds, in the order a patched set indexes it.
 		truth := slices.Clone(keys)
-		set := newKeyset(keys)
-		set.order(sortLastUsed)
-		set.order(sortName) // two orders made before: patches must merge into them
+		set := Build(keys)
+		set.Order(ByLastUsed)
+		set.Order(ByName) // two orders made before: patches must merge into them
 		next := 0
 		for step := 0; step < 12; step++ {
 			var changed []model.Key
@@ -117,8 +120,8 @@ func TestKeysetPatchMatchesAFreshLoad(t *testing.T) {
 				j := slices.IndexFunc(truth, func(k model.Key) bool { return k.ID == changed[i].ID })
 				changed[i] = truth[j]
 			}
-			set = set.patch(changed, removed)
-			sameKeyset(t, fmt.Sprintf("seed %d step %d", seed, step), set, newKeyset(slices.Clone(truth)))
+			set = set.Patch(changed, removed)
+			sameIndex(t, fmt.Sprintf("seed %d step %d", seed, step), set, Build(slices.Clone(truth)))
 		}
 		if set.ov == nil {
 			t.Fatalf("seed %d: no overlay was used", seed)
@@ -127,13 +130,13 @@ func TestKeysetPatchMatchesAFreshLoad(t *testing.T) {
 }
 
 // Past its share of the keys the overlay is folded into a fresh set.
-func TestKeysetPatchRebuildsWhenTheOverlayGrows(t *testing.T) {
+func TestIndexPatchRebuildsWhenTheOverlayGrows(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
 	var keys []model.Key
 	for i := 0; i < 100; i++ {
 		keys = append(keys, randomKey(r, fmt.Sprintf("k%05d", i)))
 	}
-	set := newKeyset(slices.Clone(keys))
+	set := Build(slices.Clone(keys))
 	var changed []model.Key
 	over := overlayLimit(len(keys))
 	for i := 0; i < over; i++ {
@@ -141,18 +144,18 @@ func TestKeysetPatchRebuildsWhenTheOverlayGrows(t *testing.T) {
 	}
 	keys[5].Name = "renamed"
 	changed = append(changed, keys[5])
-	got := set.patch(changed, []string{keys[0].ID})
+	got := set.Patch(changed, []string{keys[0].ID})
 	if got.byID == set.byID || got.ov != nil {
 		t.Fatal("a big change was patched instead of rebuilt")
 	}
 	want := append(slices.Clone(keys[1:]), changed[:over]...)
 	slices.SortFunc(want, func(a, b model.Key) int { return strings.Compare(a.ID, b.ID) })
-	sameKeyset(t, "rebuilt", got, newKeyset(want))
+	sameIndex(t, "rebuilt", got, Build(want))
 }
 
-func TestKeysetFindsKeysLoadedInAnyOrder(t *testing.T) {
+func TestIndexFindsKeysLoadedInAnyOrder(t *testing.T) {
 	keys := []model.Key{{ID: "b", Environment: "dev"}, {ID: "a", Environment: "dev"}, {ID: "c", Environment: "dev"}}
-	set := newKeyset(keys)
+	set := Build(keys)
 	for want, id := range []string{"b", "a", "c"} {
 		if i, ok := set.indexOf(id); !ok || int(i) != want {
 			t.Fatalf("%s at %d %v", id, i, ok)
@@ -166,47 +169,47 @@ func TestKeysetFindsKeysLoadedInAnyOrder(t *testing.T) {
 // Patches share one overlay log; a set patched again after a newer one was
 // made from it (never done by the app, but possible) must not disturb the
 // newer one, and a set keeps showing what it showed while others grow.
-func TestKeysetPatchesNeverDisturbEachOther(t *testing.T) {
+func TestIndexPatchesNeverDisturbEachOther(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 9))
 	var keys []model.Key
 	for i := 0; i < 200; i++ {
 		keys = append(keys, randomKey(r, fmt.Sprintf("k%05d", i)))
 	}
-	base := newKeyset(slices.Clone(keys))
-	base.order(sortLastUsed)
+	base := Build(slices.Clone(keys))
+	base.Order(ByLastUsed)
 	keys[0].LastUsedAt = testNow
-	k0 := base.patch([]model.Key{keys[0]}, nil) // k0 has an overlay log
+	k0 := base.Patch([]model.Key{keys[0]}, nil) // k0 has an overlay log
 	if k0.log == nil {
 		t.Fatal("no log")
 	}
 	a, b := slices.Clone(keys), slices.Clone(keys)
 	a[3].Name, b[3].Name = "first branch", "second branch"
 	a[4].LastUsedAt = testNow
-	k1 := k0.patch([]model.Key{a[3], a[4]}, nil)
-	k1a := k1.patch([]model.Key{randomKey(r, "n1")}, nil) // k1 stays the log's tip reader until now
-	a2 := append(slices.Clone(a), *k1a.key(int32(k1a.size() - 1)))
-	k2 := k0.patch([]model.Key{b[3]}, []string{b[7].ID}) // forks the log
+	k1 := k0.Patch([]model.Key{a[3], a[4]}, nil)
+	k1a := k1.Patch([]model.Key{randomKey(r, "n1")}, nil) // k1 stays the log's tip reader until now
+	a2 := append(slices.Clone(a), *k1a.Key(int32(k1a.Size() - 1)))
+	k2 := k0.Patch([]model.Key{b[3]}, []string{b[7].ID}) // forks the log
 	if k2.log == k1a.log || k1.log != k1a.log {
 		t.Fatal("the log was not shared along one line and forked off it")
 	}
 	b = slices.Delete(b, 7, 8)
-	sameKeyset(t, "k1", k1, newKeyset(a))
-	sameKeyset(t, "k1a", k1a, newKeyset(a2))
-	sameKeyset(t, "k2", k2, newKeyset(b))
-	sameKeyset(t, "k0", k0, newKeyset(keys))
+	sameIndex(t, "k1", k1, Build(a))
+	sameIndex(t, "k1a", k1a, Build(a2))
+	sameIndex(t, "k2", k2, Build(b))
+	sameIndex(t, "k0", k0, Build(keys))
 }
 
 // A verifier flushing the same keys all day fills the overlay log with old
 // versions of them; the log is compacted to the current ones, the set is
 // not rebuilt, and it still shows what a fresh load shows.
-func TestKeysetOverlayCompactsRepeatedChanges(t *testing.T) {
+func TestIndexOverlayCompactsRepeatedChanges(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 5))
 	var keys []model.Key
 	for i := 0; i < 100; i++ {
 		keys = append(keys, randomKey(r, fmt.Sprintf("k%05d", i)))
 	}
-	set := newKeyset(slices.Clone(keys))
-	set.order(sortLastUsed)
+	set := Build(slices.Clone(keys))
+	set.Order(ByLastUsed)
 	family := set.byID
 	for round := 0; round < 300; round++ {
 		var changed []model.Key
@@ -215,7 +218,7 @@ func TestKeysetOverlayCompactsRepeatedChanges(t *testing.T) {
 			keys[j].UseCount++
 			changed = append(changed, keys[j])
 		}
-		set = set.patch(changed, nil)
+		set = set.Patch(changed, nil)
 	}
 	if set.byID != family {
 		t.Fatal("rebuilt instead of compacting")
@@ -223,5 +226,18 @@ func TestKeysetOverlayCompactsRepeatedChanges(t *testing.T) {
 	if len(set.ovKeys) > overlayLimit(100) || len(set.ovKeys) < 10 {
 		t.Fatalf("overlay holds %d versions", len(set.ovKeys))
 	}
-	sameKeyset(t, "after 3,000 changes", set, newKeyset(keys))
+	sameIndex(t, "after 3,000 changes", set, Build(keys))
+}
+
+var testNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+// all yields every live key in index order.
+func (ix *Index) all() iter.Seq[*model.Key] {
+	return func(yield func(*model.Key) bool) {
+		for i := range int32(ix.Size()) {
+			if !ix.gone(i) && !yield(ix.Key(i)) {
+				return
+			}
+		}
+	}
 }

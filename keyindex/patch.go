@@ -1,0 +1,217 @@
+package keyindex
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+
+	"keyden/model"
+)
+
+// overlayLog holds every record version patched in since a load, in
+// order, with its search text. It only grows: a set sees the prefix it
+// was made with, so appending for a newer set never touches what an
+// older one (still being filtered, say) reads.
+type overlayLog struct {
+	mu   sync.Mutex
+	keys []model.Key
+	hay  []byte
+	off  []uint32 // version v's text is hay[off[v]:off[v+1]]
+}
+
+// extend returns the log to append to after ix's view of it: the shared
+// one when ix is its newest reader, else a copy of ix's view.
+func (ix *Index) extend() *overlayLog {
+	l := ix.log
+	if l == nil {
+		return &overlayLog{off: []uint32{0}}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.keys) == len(ix.ovKeys) {
+		return l
+	}
+	return &overlayLog{keys: slices.Clone(ix.ovKeys), hay: slices.Clone(ix.ovHay), off: slices.Clone(ix.ovHayOff)}
+}
+
+// overlayLimit is how many record versions the overlay may hold before a
+// patch builds a fresh index from the records in memory instead: a
+// quarter of the keys, and never more than 64k versions (≈ 20 MB), so a
+// store verified all day does not grow the TUI.
+func overlayLimit(n int) int { return min(n/4, 64<<10) + 1024 }
+
+// Patch returns an index with changed (records added or changed, in their
+// current state) and removed (ids) applied. ix stays as it was.
+func (ix *Index) Patch(changed []model.Key, removed []string) *Index {
+	if len(changed) == 0 && len(removed) == 0 {
+		return ix
+	}
+	n := ix.Size()
+	limit := overlayLimit(n)
+	switch {
+	case n-ix.live > limit: // deleted keys' indexes pile up under churn
+		return ix.rebuild(changed, removed)
+	case len(ix.ovKeys)+len(changed) <= limit:
+		return ix.patchAll(changed, removed, true, false)
+	case ix.overlaid()+len(changed) <= limit/2:
+		// The log is full of old versions of the same few keys (a verifier
+		// flushing the same keys every second): keep only the current ones.
+		return ix.patchAll(changed, removed, true, true)
+	}
+	return ix.rebuild(changed, removed)
+}
+
+// overlaid counts the keys whose record is in the overlay.
+func (ix *Index) overlaid() int {
+	c := 0
+	for _, s := range ix.ov {
+		if s >= 0 {
+			c++
+		}
+	}
+	return c
+}
+
+// compacted is a new log holding only the versions ix shows; ov is
+// repointed at them.
+func (ix *Index) compacted(ov []int32) *overlayLog {
+	l := &overlayLog{off: []uint32{0}}
+	for i, s := range ov {
+		if s < 0 {
+			continue
+		}
+		ov[i] = int32(len(l.keys))
+		l.keys = append(l.keys, ix.ovKeys[s])
+		l.hay = append(l.hay, ix.ovHay[ix.ovHayOff[s]:ix.ovHayOff[s+1]]...)
+		l.off = append(l.off, uint32(len(l.hay)))
+	}
+	return l
+}
+
+// patchAll applies a patch however big; withOrders says whether to carry
+// the sort orders made so far into the new set, compact whether to start
+// a new overlay log with only the current versions.
+func (ix *Index) patchAll(changed []model.Key, removed []string, withOrders, compact bool) *Index {
+	n := ix.Size()
+	p := &Index{base: ix.base, hay: ix.hay, hayOff: ix.hayOff, byID: ix.byID, ovIDs: maps.Clone(ix.ovIDs),
+		// Columns are shared until a change writes one (see cow); clipped,
+		// so an append never writes into the older set's array.
+		envOf: slices.Clip(ix.envOf), chOf: slices.Clip(ix.chOf), used: slices.Clip(ix.used),
+		created: slices.Clip(ix.created), expires: slices.Clip(ix.expires),
+		envIDs: maps.Clone(ix.envIDs), chIDs: maps.Clone(ix.chIDs), live: ix.live}
+	if p.ovIDs == nil {
+		p.ovIDs = map[string]int32{}
+	}
+	if ix.ov != nil {
+		p.ov = slices.Clone(ix.ov)
+	} else {
+		p.ov = make([]int32, n)
+		for i := range p.ov {
+			p.ov[i] = -1
+		}
+	}
+	touched := make([]uint64, (n+len(changed)+63)/64)
+	touch := func(i int32) { touched[i>>6] |= 1 << (i & 63) }
+	var moved []int32
+	for _, id := range removed {
+		if i, ok := p.indexOf(id); ok && !p.gone(i) {
+			cow(&p.envOf, ix.envOf, int(i), 0)
+			p.live--
+			touch(i)
+		}
+	}
+	var log *overlayLog
+	if compact {
+		log = ix.compacted(p.ov)
+	} else {
+		log = ix.extend()
+	}
+	log.mu.Lock()
+	for _, k := range changed {
+		i, ok := p.indexOf(k.ID)
+		switch {
+		case !ok:
+			i = int32(p.Size())
+			p.ovIDs[k.ID] = i
+			p.ov = append(p.ov, -1)
+			p.envOf, p.chOf = append(p.envOf, 0), append(p.chOf, 0)
+			p.used, p.created, p.expires = append(p.used, 0), append(p.created, 0), append(p.expires, 0)
+			p.live++
+		case p.gone(i):
+			p.live++
+		}
+		p.ov[i] = int32(len(log.keys))
+		log.keys = append(log.keys, k)
+		log.hay = appendSearchText(log.hay, &k)
+		log.off = append(log.off, uint32(len(log.hay)))
+		p.setColumns(ix, int(i), &k)
+		touch(i)
+		moved = append(moved, i)
+	}
+	p.log, p.ovKeys, p.ovHay, p.ovHayOff = log, log.keys, log.hay, log.off
+	log.mu.Unlock()
+	isTouched := func(i int32) bool { return touched[i>>6]&(1<<(i&63)) != 0 }
+	slices.Sort(moved)
+	moved = slices.Compact(moved) // a key named twice moves once
+	for s := range numSorts {
+		if withOrders && ix.HasOrder(s) {
+			p.orders[s] = p.reorder(s, ix.Order(s), isTouched, moved)
+		}
+	}
+	return p
+}
+
+// rebuild makes a fresh index of the live records with the changes
+// applied, keeping the records in id order when they were loaded so.
+func (ix *Index) rebuild(changed []model.Key, removed []string) *Index {
+	p := ix.patchAll(changed, removed, false, false)
+	var added []int32 // live keys added since the load, in id order
+	for i := int32(len(p.base)); i < int32(p.Size()); i++ {
+		if !p.gone(i) {
+			added = append(added, i)
+		}
+	}
+	slices.SortFunc(added, func(a, b int32) int { return strings.Compare(p.Key(a).ID, p.Key(b).ID) })
+	keys := make([]model.Key, 0, p.live)
+	for i := range int32(len(p.base)) {
+		if p.gone(i) {
+			continue
+		}
+		// Base records are in id order when sorted: merge the added ones in.
+		for p.byID.sorted && len(added) > 0 && p.Key(added[0]).ID < p.base[i].ID {
+			keys, added = append(keys, *p.Key(added[0])), added[1:]
+		}
+		keys = append(keys, *p.Key(i))
+	}
+	for _, i := range added {
+		keys = append(keys, *p.Key(i))
+	}
+	if !p.byID.sorted {
+		slices.SortFunc(keys, func(a, b model.Key) int { return strings.Compare(a.ID, b.ID) })
+	}
+	return Build(keys)
+}
+
+// reorder is old with the touched keys taken out and the moved ones (the
+// changed keys still live) put back in their new places: the untouched
+// keys keep their order, so each moved key's place is a binary search.
+func (p *Index) reorder(s Sort, old []int32, touched func(int32) bool, moved []int32) []int32 {
+	cmp := p.compare(s)
+	moved = slices.Clone(moved)
+	slices.SortFunc(moved, cmp)
+	kept := make([]int32, 0, len(old))
+	for _, i := range old {
+		if !touched(i) {
+			kept = append(kept, i)
+		}
+	}
+	out := make([]int32, 0, p.live)
+	for _, m := range moved {
+		at, _ := slices.BinarySearchFunc(kept, m, cmp)
+		out = append(out, kept[:at]...)
+		out = append(out, m)
+		kept = kept[at:]
+	}
+	return append(out, kept...)
+}
