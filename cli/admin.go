@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os/user"
 	"strconv"
@@ -112,6 +114,11 @@ func (a *app) auditCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if keyID != "" && len(evs) == 0 {
+				if err := knownKey(cmd.Context(), st, keyID); err != nil {
+					return err
+				}
+			}
 			if asJSON {
 				return writeJSON(a.env.Stdout, nonNilSlice(evs))
 			}
@@ -149,4 +156,20 @@ func (a *app) backupCommand() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// knownKey refuses an id that no key has and the audit log never names, so
+// a mistyped id is not mistaken for a key with no history.
+func knownKey(ctx context.Context, st store, id string) error {
+	if _, err := st.GetKey(ctx, id); !errors.Is(err, storage.ErrNotFound) {
+		return err
+	}
+	evs, err := st.Audit(ctx, storage.AuditFilter{KeyID: id, Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(evs) == 0 {
+		return &refusal{msg: fmt.Sprintf("there is no key with id %s, now or in the audit log: see `keyden list` for ids", model.Quote(id))}
+	}
+	return nil
 }

@@ -47,6 +47,9 @@ func (a *app) createCommand() *cobra.Command {
 			if env == "" {
 				return usagef("a key needs an environment: pass --env, such as --env prod")
 			}
+			if err := checkEnvFlag(env); err != nil {
+				return err
+			}
 			if err := model.ValidateChannelName(channel); err != nil {
 				return usagef("%v", err)
 			}
@@ -99,6 +102,15 @@ func (a *app) createCommand() *cobra.Command {
 	return cmd
 }
 
+// checkEnvFlag refuses, before the store is read, an --env that can be
+// neither an environment's name nor its tag.
+func checkEnvFlag(env string) error {
+	if model.ValidateEnvName(env) != nil && model.ValidateTag(env) != nil {
+		return usagef("--env %s is not an environment name or tag: use lower-case letters, digits and -, such as --env prod", model.Quote(env))
+	}
+	return nil
+}
+
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
@@ -126,6 +138,16 @@ func (a *app) listCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f := storage.Filter{Channel: channel, Environment: env, NeverUsed: neverUsed}
 			var err error
+			if channel != "" {
+				if err := model.ValidateChannelName(channel); err != nil {
+					return usagef("--channel: %v", err)
+				}
+			}
+			if env != "" {
+				if err := checkEnvFlag(env); err != nil {
+					return err
+				}
+			}
 			if unusedFor != "" {
 				if f.UnusedFor, err = model.ParseDuration(unusedFor); err != nil {
 					return usagef("--unused-for: %v", err)
@@ -301,6 +323,11 @@ The key is never taken from the command line, where other users could see it.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req := storage.VerifyRequest{Environment: env, Scope: scope}
+			if env != "" {
+				if err := checkEnvFlag(env); err != nil {
+					return err
+				}
+			}
 			if scope != "" {
 				if err := model.ValidateScope(scope); err != nil {
 					return usagef("%v", err)

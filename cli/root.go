@@ -167,7 +167,7 @@ func printf(w io.Writer, f string, args ...any) (int, error) {
 
 func isStoreError(err error) bool {
 	for _, k := range []error{storage.ErrBusy, storage.ErrNotFound, storage.ErrExists, storage.ErrInUse,
-		storage.ErrNotStore, storage.ErrNewerSchema, storage.ErrUnavailable, storage.ErrDamaged, storage.ErrForbidden, storage.ErrUnwritable} {
+		storage.ErrNotStore, storage.ErrNewerSchema, storage.ErrUnavailable, storage.ErrDamaged, storage.ErrForbidden, storage.ErrUnwritable, storage.ErrConflict} {
 		if errors.Is(err, k) {
 			return true
 		}

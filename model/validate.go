@@ -15,13 +15,16 @@ import (
 
 // Limits on user input. They keep a store's records small and a table readable.
 const (
-	MaxNameLen   = 64
-	MaxScopes    = 64
-	MaxScopeLen  = 128
-	MaxAllowIPs  = 256
-	MaxDescLen   = 200
-	MaxUserLen   = 64
-	MaxLifetime  = 100 * 365 * 24 * time.Hour
+	MaxNameLen  = 64
+	MaxScopes   = 64
+	MaxScopeLen = 128
+	MaxAllowIPs = 256
+	MaxDescLen  = 200
+	MaxUserLen  = 64
+	MaxLifetime = 100 * 365 * 24 * time.Hour
+	// MinLifetime keeps an expiry from making a key that is dead on arrival
+	// (--expires 1ns or 500ms once did).
+	MinLifetime  = time.Minute
 	maxInputScan = 1024
 )
 
@@ -284,6 +287,9 @@ func ParseExpiry(s string, now time.Time) (time.Time, error) {
 	}
 	if !at.After(now) {
 		return time.Time{}, fmt.Errorf("the expiry %s is in the past: give a later date or a duration such as 90d", Quote(s))
+	}
+	if at.Sub(now) < MinLifetime {
+		return time.Time{}, fmt.Errorf("the expiry %s is less than a minute away: give at least 1m, such as 30m or 90d", Quote(s))
 	}
 	if at.Sub(now) > MaxLifetime {
 		return time.Time{}, fmt.Errorf("the expiry %s is more than 100 years away: give an earlier date", Quote(s))

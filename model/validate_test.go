@@ -198,6 +198,12 @@ func TestParseExpiry(t *testing.T) {
 		{"2027-02-30", time.Time{}, false},
 		{"tomorrow", time.Time{}, false},
 		{"3000-01-01", time.Time{}, false},
+		{"1ns", time.Time{}, false},
+		{"500ms", time.Time{}, false},
+		{"59s", time.Time{}, false},
+		{"2026-11-26T12:00:30Z", time.Time{}, false},
+		{"1m", now.Add(time.Minute), true},
+		{"2026-11-26T12:01:00Z", now.Add(time.Minute), true},
 	}
 	for _, tt := range tests {
 		got, err := ParseExpiry(tt.in, now)
@@ -299,8 +305,8 @@ func FuzzParseDuration(f *testing.F) {
 		}
 		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		at, err := ParseExpiry(s, now)
-		if err == nil && !at.IsZero() && !at.After(now) {
-			t.Fatalf("ParseExpiry(%q) = %v, not in the future", s, at)
+		if err == nil && !at.IsZero() && at.Sub(now) < MinLifetime {
+			t.Fatalf("ParseExpiry(%q) = %v, less than a minute away", s, at)
 		}
 	})
 }

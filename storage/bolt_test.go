@@ -354,8 +354,10 @@ func TestDeleteThenVerifyIsUnknown(t *testing.T) {
 
 func TestListFilters(t *testing.T) {
 	st := newAny(t, Options{})
-	if _, err := st.AddChannel(ctx, model.Channel{Name: "mobile"}); err != nil {
-		t.Fatal(err)
+	for _, c := range []string{"mobile", "empty"} {
+		if _, err := st.AddChannel(ctx, model.Channel{Name: c}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	mustCreate(t, st, CreateRequest{Name: "a", Channel: "default", Environment: "prod"})
 	mustCreate(t, st, CreateRequest{Name: "b", Channel: "mobile", Environment: "prod"})
@@ -366,7 +368,7 @@ func TestListFilters(t *testing.T) {
 	}{
 		{Filter{}, 3}, {Filter{Channel: "mobile"}, 2}, {Filter{Environment: "prod"}, 2},
 		{Filter{Environment: "staging"}, 1}, {Filter{Channel: "mobile", Environment: "prod"}, 1},
-		{Filter{Channel: "nobody"}, 0},
+		{Filter{Channel: "empty"}, 0},
 	}
 	for _, tt := range tests {
 		keys, err := st.ListKeys(ctx, tt.f)
@@ -376,6 +378,10 @@ func TestListFilters(t *testing.T) {
 	}
 	if _, err := st.ListKeys(ctx, Filter{Environment: "qa"}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown env filter: %v", err)
+	}
+	// An unknown channel is refused like an unknown environment, not listed as empty.
+	if _, err := st.ListKeys(ctx, Filter{Channel: "nobody"}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown channel filter: %v", err)
 	}
 }
 

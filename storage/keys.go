@@ -156,6 +156,9 @@ func (b *core) ListKeys(ctx context.Context, f Filter) ([]model.Key, error) {
 			}
 			envName = env.Name
 		}
+		if f.Channel != "" && tx.Bucket(bucketChannels).Get([]byte(f.Channel)) == nil {
+			return fail(ErrNotFound, "there is no channel %s: pick one from `keyden channel list` or add it with `keyden channel add`", model.Quote(f.Channel))
+		}
 		now := b.now()
 		var err error
 		out, err = b.readKeys(tx, func(k *model.Key) bool { return f.match(k, envName, now) })

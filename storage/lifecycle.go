@@ -78,7 +78,7 @@ func (b *core) RotateKey(ctx context.Context, req RotateRequest) (Rotated, error
 			return fail(ErrExists, "the key %s was already replaced by %s: rotate that one instead", model.Quote(old.Name), old.RotatedTo)
 		}
 		if old.Disabled {
-			return fail(ErrInvalid, "the key %s is disabled: enable it first, or create a new key", model.Quote(old.Name))
+			return fail(ErrConflict, "the key %s is disabled: enable it first, or create a new key", model.Quote(old.Name))
 		}
 		now := b.now()
 		env, err := resolveEnv(tx, old.Environment)

@@ -98,7 +98,7 @@ func TestDisableAndEnable(t *testing.T) {
 	if _, err := st.SetDisabled(ctx, c.Key.ID, true); !errors.Is(err, ErrExists) {
 		t.Fatalf("disable twice: %v", err)
 	}
-	if _, err := st.RotateKey(ctx, RotateRequest{ID: c.Key.ID}); !errors.Is(err, ErrInvalid) {
+	if _, err := st.RotateKey(ctx, RotateRequest{ID: c.Key.ID}); !errors.Is(err, ErrConflict) {
 		t.Fatalf("rotating a disabled key: %v", err)
 	}
 	if _, err := st.SetDisabled(ctx, c.Key.ID, false); err != nil {

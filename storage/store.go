@@ -183,6 +183,9 @@ var (
 	// ErrUnwritable: the store can be read but not written (a full disk,
 	// a read-only mount, a file the user may only read).
 	ErrUnwritable = errors.New("unwritable")
+	// ErrConflict: the thing is in a state that does not allow the change
+	// (rotating a disabled key): a refusal, not bad input.
+	ErrConflict = errors.New("conflict")
 )
 
 type storeError struct {
