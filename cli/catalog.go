@@ -72,6 +72,9 @@ func (a *app) channelCommand() *cobra.Command {
 	rm := &cobra.Command{
 		Use: "rm NAME", Aliases: []string{"remove"}, Short: "Remove a channel no key uses", Args: oneArg("channel name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := model.ValidateChannelName(args[0]); err != nil {
+				return usagef("%v", err)
+			}
 			st, err := a.openStore(storage.Options{})
 			if err != nil {
 				return err
@@ -139,6 +142,9 @@ func (a *app) envCommand() *cobra.Command {
 	rm := &cobra.Command{
 		Use: "rm NAME", Aliases: []string{"remove"}, Short: "Remove an environment no key uses", Args: oneArg("environment name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := model.ValidateEnvName(args[0]); err != nil {
+				return usagef("%v", err)
+			}
 			st, err := a.openStore(storage.Options{})
 			if err != nil {
 				return err
@@ -215,6 +221,9 @@ func (a *app) memberCommand() *cobra.Command {
 	rm := &cobra.Command{
 		Use: "rm USER", Aliases: []string{"remove"}, Short: "Remove a member (super admins only; never the last super admin)", Args: oneArg("member name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := model.ValidateUser(args[0]); err != nil {
+				return usagef("%v", err)
+			}
 			st, err := a.openStore(storage.Options{})
 			if err != nil {
 				return err

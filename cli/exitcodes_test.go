@@ -40,6 +40,10 @@ func TestExitCodesMatchTheReadme(t *testing.T) {
 		{"", []string{"create", "--name", "n", "--env", "prod", "--expires", "500ms"}, 2, "less than a minute away"},
 		{"", []string{"create", "--name", "n", "--env", "prod", "--expires", "59s"}, 2, "less than a minute away"},
 		{"", []string{"rotate", id, "--expires", "1ns"}, 2, "less than a minute away"},
+		{"", []string{"channel", "rm", "nope"}, 1, `there is no channel "nope"`},
+		{"", []string{"channel", "rm", "No_Pe"}, 2, "is not allowed"},
+		{"", []string{"env", "rm", "No_Pe"}, 2, "is not allowed"},
+		{"", []string{"member", "rm", "bad!user"}, 2, "is not valid"},
 	}
 	for _, tt := range tests {
 		before := sum(t, db)
