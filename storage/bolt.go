@@ -431,6 +431,10 @@ func (b *Bolt) Backup(ctx context.Context, dst string) error {
 		return backupError(abs, err)
 	}
 	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil { // whatever a default ACL would allow
+		tmp.Close()
+		return backupError(abs, err)
+	}
 	// bbolt's own consistent copy, inside one read transaction, of a
 	// store that is keyden's and whole.
 	err = b.fb.rawView(func(tx *bolt.Tx) error {
