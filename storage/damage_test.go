@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -246,5 +247,19 @@ func TestBackupSentences(t *testing.T) {
 	}
 	if err := backupError("/b.db", &os.PathError{Op: "write", Path: "/b.db", Err: syscall.ENOSPC}); !strings.Contains(err.Error(), "the disk for the backup /b.db is full") {
 		t.Errorf("full disk: %v", err)
+	}
+}
+
+// keyden's own check of a sound store, on either backend (the etcd suite
+// runs it too): nothing wrong, every key and event read.
+func TestCheckOfASoundStore(t *testing.T) {
+	st := newAny(t, Options{Actor: "alice"})
+	mustCreate(t, st, CreateRequest{Name: "a"})
+	mustCreate(t, st, CreateRequest{Name: "b", Environment: "dev"})
+	rep, err := st.(interface {
+		Check(context.Context) (CheckReport, error)
+	}).Check(ctx)
+	if err != nil || len(rep.Problems) != 0 || rep.Keys != 2 || rep.Events < 3 {
+		t.Fatalf("%+v %v", rep, err)
 	}
 }

@@ -96,6 +96,7 @@ func etcdSuite() map[string]func(*testing.T) {
 		"UpdatesAskForASnapshot":                  TestUpdatesAskForASnapshotWhenTheyCannotContinue,
 		"UsageJournalStaysBounded":                TestUsageJournalStaysBounded,
 		"FeedHeadIsWhereTheFeedStands":            TestFeedHeadIsWhereTheFeedStands,
+		"CheckOfASoundStore":                      TestCheckOfASoundStore,
 	}
 }
 
