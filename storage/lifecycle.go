@@ -87,8 +87,10 @@ func (b *core) RotateKey(ctx context.Context, req RotateRequest) (Rotated, error
 		}
 		expires := req.ExpiresAt
 		if expires.IsZero() && !old.ExpiresAt.IsZero() {
-			// The same lifetime as the key it replaces, from now.
-			expires = now.Add(old.ExpiresAt.Sub(old.CreatedAt))
+			// The same lifetime as the key it replaces, from now, and at least
+			// a minute, so a key made before that minimum (--expires 1ns) does
+			// not rotate into one dead on arrival.
+			expires = now.Add(max(old.ExpiresAt.Sub(old.CreatedAt), model.MinLifetime))
 		}
 		c, err := b.insertKey(tx, b.info(tx), env, CreateRequest{
 			Name: old.Name, Channel: old.Channel, Environment: old.Environment, Type: old.Type,

@@ -284,3 +284,18 @@ func TestReviewFilters(t *testing.T) {
 		t.Errorf("expiring within 7d: %s", got)
 	}
 }
+
+// A key whose lifetime is under the minute (made before --expires had a
+// minimum) rotates into one that lives a minute, not one dead on arrival.
+func TestRotationKeepsAtLeastAMinute(t *testing.T) {
+	clk := newClock()
+	st := newAny(t, Options{Now: clk.Now})
+	old := mustCreate(t, st, CreateRequest{Name: "brief", ExpiresAt: clk.Now().Add(time.Nanosecond)})
+	r, err := st.RotateKey(ctx, RotateRequest{ID: old.Key.ID, Grace: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := clk.Now().Add(model.MinLifetime); !r.New.Key.ExpiresAt.Equal(want) {
+		t.Fatalf("new key expires %v, want %v", r.New.Key.ExpiresAt, want)
+	}
+}
