@@ -1,0 +1,35 @@
+package tui
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"keyden/storage"
+)
+
+// A store damaged while the TUI shows it: the status line says so in a
+// sentence and the app keeps working; the old code crashed the process
+// (bbolt's panic, or SIGBUS on the cut-short map) at the next poll.
+func TestStoreDamagedUnderTheTUI(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "k.db")
+	st, err := storage.OpenBolt(path, storage.Options{Actor: "alice", Now: func() time.Time { return testNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Fill(context.Background(), 300, storage.FillOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, setup{store: st, poll: 50 * time.Millisecond, w: 250, h: 30})
+	h.waitFor(t, "300 keys")
+	if err := os.Truncate(path, 20000); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor(t, "is damaged: run `keyden check`")
+	// Still working: the cursor moves, the sentence stays.
+	h.press("down", "down")
+	h.waitFor(t, "▸synthetic key 3 ", "is damaged")
+	h.final(t)
+}
