@@ -120,9 +120,10 @@ type etcdBackend struct {
 }
 
 // OpenEtcd connects to etcd; the store under the prefix is created by the
-// first transaction if it is empty. With a user name (or a client
-// certificate) the actor is the etcd user: etcd's login is the boundary,
-// not the local account.
+// first transaction if it is empty. With a login that etcd checked (or a
+// client certificate) the actor is the etcd user: etcd's login is the
+// boundary, not the local account. A user name etcd did not check (its
+// auth is off) proves nothing, so the actor stays the local one.
 func OpenEtcd(cfg EtcdConfig, opt Options) (*Etcd, error) {
 	if err := opt.defaults(); err != nil {
 		return nil, err
@@ -136,7 +137,7 @@ func OpenEtcd(cfg EtcdConfig, opt Options) (*Etcd, error) {
 		return nil, err
 	}
 	d.cur.Store(s)
-	if cfg.Username != "" {
+	if cfg.Username != "" && s.loggedIn.Load() {
 		opt.Actor = cfg.Username
 	} else if u := d.certUser(); u != "" {
 		opt.Actor = u

@@ -159,6 +159,16 @@ func TestEtcdWithPassword(t *testing.T) {
 	}
 	ms := etcdtest.Start(t, 1, t.TempDir(), false)
 	defer ms[0].Stop()
+	// Before auth is on, a user name proves nothing: the actor stays local.
+	unchecked, err := ParseEtcdURL(strings.Replace(etcdtest.URL(ms, "/auth"), "etcd://", "etcd://mallory@", 1), func(k string) string { return map[string]string{"KEYDEN_ETCD_PASSWORD": "any"}[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := OpenEtcd(unchecked, Options{Actor: "alice"}); err != nil || st.Actor() != "alice" {
+		t.Fatalf("a user name etcd did not check became the actor: %v", err)
+	} else {
+		st.Close()
+	}
 	admin := openEtcdAt(t, etcdtest.URL(ms, "/auth"), Options{Actor: "alice"})
 	cli := admin.Client()
 	for _, step := range []func() error{

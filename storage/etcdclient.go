@@ -33,6 +33,8 @@ type session struct {
 	// would retry until every deadline passed; only a new client (with
 	// no token) can log in again.
 	stale atomic.Bool
+	// loggedIn: the server took a user name and password (its auth is on).
+	loggedIn atomic.Bool
 }
 
 // errLoginStale ends the client's own Authenticate→refresh loop.
@@ -43,6 +45,9 @@ const authenticateMethod = "/etcdserverpb.Auth/Authenticate"
 // intercept sees every attempt of every call, under the client's own retries.
 func (s *session) intercept(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	err := invoker(ctx, method, req, reply, cc, opts...)
+	if err == nil && method == authenticateMethod {
+		s.loggedIn.Store(true)
+	}
 	if err != nil && method == authenticateMethod && errors.Is(rpctypes.Error(err), rpctypes.ErrInvalidAuthToken) {
 		s.stale.Store(true)
 		return errLoginStale
