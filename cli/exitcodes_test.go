@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,22 +69,34 @@ func TestExitCodesMatchTheReadme(t *testing.T) {
 // A malformed serve flag is bad usage (2) found before the store is opened:
 // the store file is never made.
 func TestServeBadUsageBeforeTheStore(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
 	for _, tt := range []struct {
 		args []string
 		says string
+		env  map[string]string
 	}{
-		{[]string{"--listen", "127.0.0.1:99999"}, "no valid port"},
-		{[]string{"--listen", "127.0.0.1:-1"}, "no valid port"},
-		{[]string{"--listen", "127.0.0.1:http"}, "no valid port"},
-		{[]string{"--listen", "[::1]:8080x"}, "no valid port"},
-		{[]string{"--listen", "127.0.0.1"}, "is not an address"},
-		{[]string{"--listen", "1.2.3.4.5:8080"}, "no valid host"},
-		{[]string{"--listen", "host_name:8080"}, "no valid host"},
-		{[]string{"--listen", "127.0.0.1:8080", "--trusted-proxy", "nope"}, "--trusted-proxy"},
-		{[]string{"--listen", "127.0.0.1:8080", "--max-connections", "-1"}, "--max-connections"},
+		{[]string{"--listen", "127.0.0.1:99999"}, "no valid port", nil},
+		{[]string{"--listen", "127.0.0.1:-1"}, "no valid port", nil},
+		{[]string{"--listen", "127.0.0.1:http"}, "no valid port", nil},
+		{[]string{"--listen", "[::1]:8080x"}, "no valid port", nil},
+		{[]string{"--listen", "127.0.0.1"}, "is not an address", nil},
+		{[]string{"--listen", "1.2.3.4.5:8080"}, "no valid host", nil},
+		{[]string{"--listen", "host_name:8080"}, "no valid host", nil},
+		{[]string{"--listen", "127.0.0.1:8080", "--trusted-proxy", "nope"}, "--trusted-proxy", nil},
+		{[]string{"--listen", "127.0.0.1:8080", "--max-connections", "-1"}, "--max-connections", nil},
+		// A bad setting is found before the port is tried: this one is taken.
+		{[]string{"--listen", taken.Addr().String()}, "KEYDEN_LOCK_TIMEOUT", map[string]string{"KEYDEN_LOCK_TIMEOUT": "soon"}},
 	} {
 		db := filepath.Join(t.TempDir(), "k.db")
-		r := run(t, db, "", append([]string{"serve"}, tt.args...)...)
+		env := map[string]string{"KEYDEN_DB": db}
+		for k, v := range tt.env {
+			env[k] = v
+		}
+		r := runEnv(t, env, "", append([]string{"serve"}, tt.args...)...)
 		if r.code != 2 || !strings.Contains(r.stderr, tt.says) {
 			t.Errorf("serve %v: exit %d %q; want 2 and %q", tt.args, r.code, r.stderr, tt.says)
 		}

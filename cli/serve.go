@@ -73,17 +73,18 @@ new one, and when all are busy the new one gets 503 at once.`,
 			if err != nil {
 				return &refusal{msg: err.Error()}
 			}
-			// Listen before reading the store, so a taken port is said at once;
-			// connections made meanwhile wait in the backlog for the first load.
+			// Opening only reads the location (--db, KEYDEN_* settings); the
+			// port is taken before the store is read, so a taken port is said
+			// at once and connections made meanwhile wait for the first load.
+			st, err := a.openStore(storage.Options{})
+			if err != nil {
+				return err
+			}
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return &refusal{msg: fmt.Sprintf("cannot listen on %s: %v; choose another --listen address", listen, errors.Unwrap(err))}
 			}
 			defer ln.Close()
-			st, err := a.openStore(storage.Options{})
-			if err != nil {
-				return err
-			}
 			return serve(cmd.Context(), st, ln, max, opt)
 		},
 	}
