@@ -49,16 +49,18 @@ func TestConnLimiterClosesIdleFirstThenRefuses(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode, nil
 	}
-	waitActive := func(n int) {
+	// waitFor waits until open connections and quiet ones are as given:
+	// the server marks a connection idle just after its answer is sent.
+	waitFor := func(open, quiet int) {
 		for deadline := time.Now().Add(10 * time.Second); ; {
 			l.mu.Lock()
-			busy := l.open - l.quiet.Len()
+			o, q := l.open, l.quiet.Len()
 			l.mu.Unlock()
-			if busy == n {
+			if o == open && q == quiet {
 				return
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("%d connections never became busy", n)
+				t.Fatalf("%d open and %d quiet, want %d and %d", o, q, open, quiet)
 			}
 			time.Sleep(time.Millisecond)
 		}
@@ -68,9 +70,10 @@ func TestConnLimiterClosesIdleFirstThenRefuses(t *testing.T) {
 	if code, err := get(idle, idleR, "/"); code != 200 {
 		t.Fatalf("first request: %d %v", code, err)
 	}
+	waitFor(1, 1)
 	busy, _ := dial()
 	io.WriteString(busy, "GET /block HTTP/1.1\r\nHost: x\r\n\r\n")
-	waitActive(1)
+	waitFor(2, 1) // the idle one quiet, the blocked one busy
 
 	third, thirdR := dial()
 	if code, err := get(third, thirdR, "/"); code != 200 {
@@ -83,8 +86,9 @@ func TestConnLimiterClosesIdleFirstThenRefuses(t *testing.T) {
 		t.Fatalf("closed %d idle connections, want 1", l.shed.Load())
 	}
 
+	waitFor(2, 1)
 	io.WriteString(third, "GET /block HTTP/1.1\r\nHost: x\r\n\r\n")
-	waitActive(2)
+	waitFor(2, 0)
 	_, fourthR := dial()
 	resp, err := http.ReadResponse(fourthR, nil)
 	if err != nil {
