@@ -58,6 +58,7 @@ type (
 		err error
 	}
 	disabledMsg struct {
+		id  string
 		key model.Key
 		err error
 	}
@@ -115,7 +116,10 @@ type App struct {
 	loading  bool
 	reloadQ  bool // a change arrived while loading
 	fullQ    bool // and a full re-read was asked for
-	loads    struct{ full, patched int }
+	// toggling holds the keys whose disable/enable is in flight, with the
+	// presses of x that came meanwhile: each toggles the state the store
+	// returns, so x twice is a round trip, never a second disable.
+	toggling map[string]int
 	status   string
 	statusOK bool
 	statusAt time.Time
@@ -132,9 +136,10 @@ func New(opt Options) *App {
 		opt.PollEvery = 500 * time.Millisecond
 	}
 	a := &App{out: &outbox{}, opt: opt, st: DefaultStyles(), ctx: context.Background(), width: 80, height: 24,
-		clip:   newClipboardManager(opt.Clipboard),
-		help:   help.New(),
-		global: globalKeyMap{ForceQuit: key.NewBinding(key.WithKeys("ctrl+c"))},
+		clip:     newClipboardManager(opt.Clipboard),
+		help:     help.New(),
+		global:   globalKeyMap{ForceQuit: key.NewBinding(key.WithKeys("ctrl+c"))},
+		toggling: map[string]int{},
 	}
 	a.perm = &perms{actor: opt.Actor}
 	a.keys = newKeysView(&a.st, opt.Now)
@@ -306,11 +311,6 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			a.storeError(msg.err)
 		} else {
 			if msg.set != a.keys.set {
-				if msg.set.SharesIndexes(a.keys.set) {
-					a.loads.patched++
-				} else {
-					a.loads.full++
-				}
 				cmds = append(cmds, a.keys.setData(msg.set))
 			}
 			a.gen, a.pos = msg.gen, msg.pos
@@ -441,22 +441,15 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			a.setStatus(format.Sentence(err.Error()), false)
 			return a, nil
 		}
-		st, ctx, k := a.opt.Store, a.ctx, msg.key
-		return a, func() tea.Msg {
-			got, err := st.SetDisabled(ctx, k.ID, !k.Disabled)
-			return disabledMsg{key: got, err: err}
+		if _, busy := a.toggling[msg.key.ID]; busy {
+			a.toggling[msg.key.ID]++
+			return a, nil
 		}
+		a.toggling[msg.key.ID] = 0
+		return a, a.setDisabledCmd(msg.key.ID, !msg.key.Disabled)
 
 	case disabledMsg:
-		switch {
-		case msg.err != nil:
-			a.setStatus(format.Sentence(msg.err.Error()), false)
-		case msg.key.Disabled:
-			a.setStatus(fmt.Sprintf("Disabled %s: it is refused until enabled (x again).", msg.key.Name), true)
-		default:
-			a.setStatus(fmt.Sprintf("Enabled %s.", msg.key.Name), true)
-		}
-		return a, a.reload(false)
+		return a, a.disabled(msg)
 
 	case confirmedMsg:
 		a.confirm = nil
@@ -648,6 +641,39 @@ func (a *App) reload(full bool) tea.Cmd {
 	}
 	a.loading, a.loadedAt, a.fullQ = true, time.Now(), false
 	return a.loadCmd(full)
+}
+
+func (a *App) setDisabledCmd(id string, disabled bool) tea.Cmd {
+	st, ctx := a.opt.Store, a.ctx
+	return func() tea.Msg {
+		got, err := st.SetDisabled(ctx, id, disabled)
+		return disabledMsg{id: id, key: got, err: err}
+	}
+}
+
+// disabled takes in a toggle's result: the key goes into its row at once,
+// and a press of x that came meanwhile toggles it from there.
+func (a *App) disabled(msg disabledMsg) tea.Cmd {
+	queued := a.toggling[msg.id]
+	delete(a.toggling, msg.id)
+	switch {
+	case msg.err != nil:
+		a.setStatus(format.Sentence(msg.err.Error()), false)
+		return a.reload(false)
+	case msg.key.Disabled:
+		a.setStatus(fmt.Sprintf("Disabled %s: it is refused until enabled (x again).", msg.key.Name), true)
+	default:
+		a.setStatus(fmt.Sprintf("Enabled %s.", msg.key.Name), true)
+	}
+	cmds := []tea.Cmd{a.reload(false)}
+	if a.keys.set != nil {
+		cmds = append(cmds, a.keys.setData(a.keys.set.Patch([]model.Key{msg.key}, nil)))
+	}
+	if queued > 0 {
+		a.toggling[msg.id] = queued - 1
+		cmds = append(cmds, a.setDisabledCmd(msg.id, !msg.key.Disabled))
+	}
+	return tea.Batch(cmds...)
 }
 
 func (a *App) copyCmd(secret string) tea.Cmd {

@@ -189,7 +189,6 @@ func BenchmarkFollow(b *testing.B) {
 		if last != "" {
 			owner.DeleteKey(ctx, last)
 		}
-		b.Logf("keys=%d: loads %+v", n, a.loads)
 	}
 }
 
