@@ -24,9 +24,10 @@ type flakyStore struct {
 	signals chan storage.WatchSignal
 	reads   atomic.Int64
 
-	mu   sync.Mutex
-	fail error
-	hang bool // the next read waits until its context ends
+	mu    sync.Mutex
+	fail  error
+	hang  bool          // the next read waits until its context ends
+	delay time.Duration // every read takes this long (a slow cluster)
 }
 
 func (f *flakyStore) WatchChanges(ctx context.Context) <-chan storage.WatchSignal { return f.signals }
@@ -48,10 +49,15 @@ func (f *flakyStore) ChangesSince(ctx context.Context, seq uint64) (storage.Chan
 // trouble is what a read meets: nothing, a failure, or a hang.
 func (f *flakyStore) trouble(ctx context.Context) error {
 	f.mu.Lock()
-	fail, hang := f.fail, f.hang
+	fail, hang, delay := f.fail, f.hang, f.delay
 	f.hang = false
 	f.mu.Unlock()
 	f.reads.Add(1)
+	select {
+	case <-time.After(delay):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	if hang {
 		<-ctx.Done()
 		return ctx.Err()
@@ -77,8 +83,9 @@ func newFlaky(t *testing.T, opt Options) (*flakyStore, *Server) {
 		t.Fatal(err)
 	}
 	fctx, stop := context.WithCancel(ctx)
-	t.Cleanup(stop)
-	go srv.Follow(fctx)
+	done := make(chan struct{})
+	go func() { srv.Follow(fctx); close(done) }()
+	t.Cleanup(func() { stop(); <-done }) // before the temp dir goes
 	return st, srv
 }
 
@@ -125,6 +132,56 @@ func TestAReadStuckInTheOutageIsAbandonedWhenTheWatchReturns(t *testing.T) {
 	}
 	st.signals <- storage.WatchSignal{Watching: true}
 	waitUntil(t, 2*time.Second, "the change after the watch came back", func() bool { return srv.Verify(Request{Secret: c.Secret}).OK })
+}
+
+// A short loss of quorum may leave the watch in place while a read sent
+// meanwhile still waits on the cluster after it is back (seen on etcd 3.4
+// for 1.5 s): the read runs out of its budget and a fresh one takes the
+// change in, with no signal needed.
+func TestAStuckReadRunsOutOfItsBudget(t *testing.T) {
+	st, srv := newFlaky(t, Options{PollEvery: time.Hour, ConfirmEvery: time.Hour, MaxStaleness: time.Hour})
+	st.signals <- storage.WatchSignal{Watching: true, Rev: 5}
+	waitUntil(t, 5*time.Second, "the first read", func() bool { return st.reads.Load() >= 1 })
+	st.set(nil, true)
+	st.signals <- storage.WatchSignal{Watching: true, Rev: 6}
+	waitUntil(t, 5*time.Second, "a hanging read", func() bool { return st.reads.Load() >= 2 })
+	c, err := st.CreateKey(ctx, storage.CreateRequest{Name: "k", Channel: "default", Environment: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	waitUntil(t, 3*time.Second, "the change after the read ran out", func() bool { return srv.Verify(Request{Secret: c.Secret}).OK })
+	t.Logf("taken in %v", time.Since(start).Round(time.Millisecond))
+}
+
+// A read that is slow, not stuck, is not abandoned for ever: each one that
+// runs out of its budget gives the next twice the time.
+func TestASlowReadGetsItsTimeWhileChangesKeepComing(t *testing.T) {
+	st, srv := newFlaky(t, Options{PollEvery: time.Hour, ConfirmEvery: time.Hour, MaxStaleness: time.Hour})
+	c, err := st.CreateKey(ctx, storage.CreateRequest{Name: "k", Channel: "default", Environment: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.mu.Lock()
+	st.delay = 3 * readBudgetMin / 2
+	st.mu.Unlock()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for rev := int64(1); ; rev++ {
+			select {
+			case st.signals <- storage.WatchSignal{Watching: true, Rev: rev}:
+			case <-stop:
+				return
+			}
+			select {
+			case <-time.After(20 * time.Millisecond): // the pace of the changes
+			case <-stop:
+				return
+			}
+		}
+	}()
+	waitUntil(t, 10*time.Second, "a change while others keep coming", func() bool { return srv.Verify(Request{Secret: c.Secret}).OK })
 }
 
 type healthz struct {

@@ -259,16 +259,17 @@ func (s *Server) Follow(ctx context.Context) {
 	defer flush.Stop()
 	var retry <-chan time.Time
 	var logged time.Time
-	pause := syncRetryMin
+	pause, budget := syncRetryMin, readBudgetMin
 	catchUp := func() {
-		rctx, abort := context.WithCancel(ctx)
+		start := time.Now()
+		rctx, abort := context.WithTimeout(ctx, budget)
 		defer abort()
 		s.healthMu.Lock()
 		s.abortRead = abort
 		s.healthMu.Unlock()
 		var err error
 		if reload.Swap(false) {
-			if err = s.Load(rctx); err != nil {
+			if err = s.Load(ctx); err != nil { // a full read takes what it takes
 				reload.Store(true)
 			}
 		} else {
@@ -281,9 +282,12 @@ func (s *Server) Follow(ctx context.Context) {
 			return
 		}
 		if err != nil {
+			if errors.Is(rctx.Err(), context.DeadlineExceeded) {
+				budget = min(2*budget, readBudgetMax)
+			}
 			// Once every 10 s is enough in the log (a damaged store once);
 			// /healthz has the rest.
-			if rctx.Err() == nil && time.Since(logged) >= 10*time.Second && !s.repeated(err) {
+			if !errors.Is(rctx.Err(), context.Canceled) && time.Since(logged) >= 10*time.Second && !s.repeated(err) {
 				s.opt.Log.Printf("following the store (trying again until it answers): %v", err)
 				logged = time.Now()
 			}
@@ -292,6 +296,7 @@ func (s *Server) Follow(ctx context.Context) {
 			return
 		}
 		retry, pause, logged, s.loggedDamage = nil, syncRetryMin, time.Time{}, ""
+		budget = max(readBudgetMin, 4*time.Since(start))
 	}
 	loggedFlush := ""
 	for {
@@ -323,9 +328,9 @@ func (s *Server) Follow(ctx context.Context) {
 }
 
 // takeSignals notes the watch's state for /healthz as soon as it changes
-// and makes a read due on every signal. When the watch comes back after
-// it was lost, a read still waiting on the cluster from before is
-// abandoned, so a fresh one begins at once.
+// and makes a read due on every signal. When the watch comes back after it
+// was lost, a read still waiting on the cluster from before is abandoned,
+// so a fresh one begins at once.
 func (s *Server) takeSignals(signals <-chan storage.WatchSignal, due chan<- struct{}, reload *atomic.Bool) {
 	for sig := range signals {
 		s.healthMu.Lock()
@@ -359,10 +364,16 @@ func (s *Server) repeated(err error) bool {
 	return false
 }
 
-// A failed sync is tried again after syncRetryMin, doubling up to syncRetryMax.
+// A failed sync is tried again after syncRetryMin, doubling up to
+// syncRetryMax. A read sent while the cluster had no quorum may wait on it
+// long after it is back, so each read has a budget: readBudgetMin, or four
+// times what the last good read took, doubling up to readBudgetMax with
+// each read that runs out, so a slow cluster still gets its answer.
 const (
-	syncRetryMin = 50 * time.Millisecond
-	syncRetryMax = time.Second
+	syncRetryMin  = 50 * time.Millisecond
+	syncRetryMax  = 500 * time.Millisecond
+	readBudgetMin = 500 * time.Millisecond
+	readBudgetMax = 5 * time.Second
 )
 
 // Health is what /healthz says about how current the verifier is.
