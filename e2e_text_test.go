@@ -75,7 +75,7 @@ func TestStoredEscapesStayInertInTmux(t *testing.T) {
 			t.Errorf("%s: tmux's paste buffers were set: %s", where, b)
 		}
 	}
-	scr := s.waitFor("1 keys")
+	scr := s.waitFor("1 key · ")
 	inert("the keys table")
 	for _, want := range []string{`\x1b]52;c;`, "keyden  " + dir + `/\x1b]52;c;`} {
 		if !strings.Contains(scr, want) {

@@ -93,7 +93,7 @@ func TestMigrateCommand(t *testing.T) {
 	}()
 	loc := etcdtest.URL(ms, "/moved")
 	out, errs, code := keyden(t, file, "", "migrate", "--from", file, "--to", loc)
-	if code != 0 || !strings.Contains(out, "Copied 1 keys") || !strings.Contains(out, "the copy matches") {
+	if code != 0 || !strings.Contains(out, "Copied 1 key,") || !strings.Contains(out, "the copy matches") {
 		t.Fatalf("migrate to etcd: %d %q %q", code, out, errs)
 	}
 	if _, errs, code := keyden(t, loc, key, "verify", "--env", "dev"); code != 0 {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"keyden/format"
 	"keyden/storage"
 )
 
@@ -45,14 +46,14 @@ wrong; 1, with the problems listed, when something is.`,
 				rep.Problems = a.pageCheck(cmd.Context(), b)
 			}
 			if len(rep.Problems) == 0 {
-				printf(a.env.Stdout, "The key store %s is sound: %d keys and %d audit events read, nothing wrong found.\n", rep.Location, rep.Keys, rep.Events)
+				printf(a.env.Stdout, "The key store %s is sound: %s and %s read, nothing wrong found.\n", rep.Location, format.Count(rep.Keys, "key"), format.Count(rep.Events, "audit event"))
 				return nil
 			}
 			printf(a.env.Stdout, "Problems found in %s:\n", rep.Location)
 			for _, p := range rep.Problems {
 				printf(a.env.Stdout, "  - %s\n", p)
 			}
-			return &refusal{msg: fmt.Sprintf("the key store %s is damaged (%s above): restore it from a copy made by `keyden backup`", rep.Location, problems(len(rep.Problems)))}
+			return &refusal{msg: fmt.Sprintf("the key store %s is damaged (%s above): restore it from a copy made by `keyden backup`", rep.Location, format.Count(len(rep.Problems), "problem"))}
 		},
 	}
 }
@@ -106,11 +107,4 @@ func (a *app) checkPagesCommand() *cobra.Command {
 			return err
 		},
 	}
-}
-
-func problems(n int) string {
-	if n == 1 {
-		return "1 problem"
-	}
-	return fmt.Sprintf("%d problems", n)
 }

@@ -516,3 +516,16 @@ func TestTUIOnDamagedStoreIsASentence(t *testing.T) {
 		t.Fatalf("exit %d, TUI started %v: %q", code, called, errb.String())
 	}
 }
+
+// Counts say "1 key", never "1 keys" (check and migrate, the commands that count).
+func TestCountsAreSingularForOne(t *testing.T) {
+	db := newDB(t)
+	create(t, db, "--name", "a", "--env", "dev")
+	if r := run(t, db, "", "check"); r.code != 0 || !strings.Contains(r.stdout, "is sound: 1 key and 2 audit events read") {
+		t.Errorf("check: exit %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	to := filepath.Join(t.TempDir(), "copy.db")
+	if r := run(t, db, "", "migrate", "--from", db, "--to", to); r.code != 0 || !strings.Contains(r.stdout, "Copied 1 key, with") {
+		t.Errorf("migrate: exit %d %q %q", r.code, r.stdout, r.stderr)
+	}
+}

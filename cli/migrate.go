@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"keyden/format"
 	"keyden/storage"
 )
 
@@ -41,8 +42,8 @@ to the source while it runs: the copy is of one moment.`,
 			if err != nil {
 				return err
 			}
-			printf(a.env.Stdout, "Copied %d keys, with their members, environments, channels and audit log, from %s to %s; the copy matches.\n",
-				n, src.Location(), dst.Location())
+			printf(a.env.Stdout, "Copied %s, with their members, environments, channels and audit log, from %s to %s; the copy matches.\n",
+				format.Count(n, "key"), src.Location(), dst.Location())
 			return nil
 		},
 	}

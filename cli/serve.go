@@ -145,7 +145,7 @@ func serve(ctx context.Context, st store, ln net.Listener, maxConns int, opt ser
 	go func() { srv.Follow(followCtx); close(followDone) }()
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(limited) }()
-	opt.Log.Printf("listening on http://%s with %d keys from %s (at most %d connections)", ln.Addr(), srv.Keys(), st.Location(), maxConns)
+	opt.Log.Printf("listening on http://%s with %s from %s (at most %s)", ln.Addr(), format.Count(srv.Keys(), "key"), st.Location(), format.Count(maxConns, "connection"))
 
 	select {
 	case <-ctx.Done():

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"keyden/format"
 	"keyden/keygen"
 	"keyden/model"
 	"keyden/storage"
@@ -130,7 +131,7 @@ func (s *Server) loadLocked(ctx context.Context) error {
 	s.seq, s.hashOf = seq, hashOf
 	s.m.reloads.Add(1)
 	s.m.keys.Store(int64(len(keys)))
-	s.opt.Log.Printf("loaded %d keys in %v", len(keys), time.Since(start).Round(time.Millisecond))
+	s.opt.Log.Printf("loaded %s in %v", format.Count(len(keys), "key"), time.Since(start).Round(time.Millisecond))
 	s.confirmed(start, seq, 0)
 	return nil
 }

@@ -620,7 +620,7 @@ func TestLiveReloadFromAnotherProcess(t *testing.T) {
 	}
 	firstSecret := first.Secret
 	h := start(t, setup{store: mine})
-	h.waitFor(t, "1 keys")
+	h.waitFor(t, "1 key · ")
 	other, _ := storage.OpenBolt(path, storage.Options{Actor: "alice", Now: func() time.Time { return testNow }})
 	start := time.Now()
 	if _, err := other.CreateKey(context.Background(), storage.CreateRequest{Name: "from a shell", Channel: "default", Environment: "dev"}); err != nil {
@@ -643,7 +643,7 @@ func TestLiveReloadFromAnotherProcess(t *testing.T) {
 	if _, err := other.DeleteKey(context.Background(), first.Key.ID); err != nil {
 		t.Fatal(err)
 	}
-	h.waitFor(t, "1 keys")
+	h.waitFor(t, "1 key · ")
 	// All of it came through the change feed: one snapshot at start, then patches.
 	a := h.final(t)
 	if full, patched := h.rec.full.Load(), h.rec.patched.Load(); full != 1 || patched < 3 {
@@ -799,7 +799,7 @@ func TestAuditView(t *testing.T) {
 	h.press("/", "nothing-like-this")
 	h.waitFor(t, "No events match")
 	h.press("esc")
-	h.waitFor(t, "1 of 1 events", "7 keys")
+	h.waitFor(t, "1 of 1 event ", "7 keys")
 	requireGolden(t, h.final(t))
 }
 

@@ -136,7 +136,7 @@ func (v *auditView) Update(msg tea.Msg) tea.Cmd {
 
 func (v *auditView) View() string {
 	var b strings.Builder
-	b.WriteString(v.st.Title.Render("Audit log") + v.st.Subtle.Render(fmt.Sprintf("  newest first · %d of %d events", len(v.shown), len(v.events))) + "\n\n")
+	b.WriteString(v.st.Title.Render("Audit log") + v.st.Subtle.Render(fmt.Sprintf("  newest first · %d of %s", len(v.shown), format.Count(len(v.events), "event"))) + "\n\n")
 	switch {
 	case !v.loaded:
 		b.WriteString(v.st.Subtle.Render("  Loading…"))

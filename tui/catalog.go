@@ -249,7 +249,7 @@ func (c *catalogView) View() string {
 	case c.removing:
 		n := c.counts[[...]string{"env:", "ch:", "-"}[c.side]+c.selectedName()]
 		if n > 0 {
-			b.WriteString("\n" + c.st.Warning.Render(fmt.Sprintf("The %s %s is used by %d key(s); keyden will refuse. Press y to try anyway, any other key to cancel.", what, format.Safe(c.selectedName()), n)) + "\n")
+			b.WriteString("\n" + c.st.Warning.Render(fmt.Sprintf("The %s %s is used by %s; keyden will refuse. Press y to try anyway, any other key to cancel.", what, format.Safe(c.selectedName()), format.Count(n, "key"))) + "\n")
 		} else {
 			b.WriteString("\n" + c.st.Warning.Render(fmt.Sprintf("Remove the %s %s? y to remove, any other key to cancel.", what, format.Safe(c.selectedName()))) + "\n")
 		}
@@ -268,11 +268,11 @@ func (c *catalogView) listView(side int, title string, w int) string {
 	switch side {
 	case sideEnvs:
 		for _, e := range c.envs {
-			lines = append(lines, fmt.Sprintf("%s tag %s %d keys", padSafe(e.Name, 12), padSafe(e.Tag, 8), c.counts["env:"+e.Name]))
+			lines = append(lines, fmt.Sprintf("%s tag %s %s", padSafe(e.Name, 12), padSafe(e.Tag, 8), format.Count(c.counts["env:"+e.Name], "key")))
 		}
 	case sideChannels:
 		for _, ch := range c.channels {
-			l := fmt.Sprintf("%s %5d keys", padSafe(ch.Name, 14), c.counts["ch:"+ch.Name])
+			l := fmt.Sprintf("%s %10s", padSafe(ch.Name, 14), format.Count(c.counts["ch:"+ch.Name], "key"))
 			if ch.Description != "" {
 				l += "  " + format.Safe(ch.Description)
 			}

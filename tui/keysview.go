@@ -494,7 +494,7 @@ func (v *keysView) statusText() string {
 	if !v.loaded {
 		return "loading…"
 	}
-	parts := []string{fmt.Sprintf("%d keys", v.set.Count())}
+	parts := []string{format.Count(v.set.Count(), "key")}
 	if v.pending {
 		parts = append(parts, "filtering…")
 	} else if len(v.rows) != v.set.Count() {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"keyden/format"
 	"keyden/storage"
 )
 
@@ -57,5 +58,5 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	fmt.Fprintf(os.Stderr, "added %d keys to %s in %v\n", *count, st.Path(), time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(os.Stderr, "added %s to %s in %v\n", format.Count(*count, "key"), st.Path(), time.Since(start).Round(time.Millisecond))
 }
