@@ -44,7 +44,7 @@ func TestDisableTwiceBeforeTheStoreAnswersTogglesBack(t *testing.T) {
 	}
 	g := gatedToggles{Bolt: st, gate: make(chan struct{})}
 	h := start(t, setup{store: g})
-	h.waitFor(t, "1 keys")
+	h.waitFor(t, "1 key · ")
 	h.press("x", "x", "?")
 	h.waitFor(t, "Key bindings") // both presses of x were handled
 	h.press("esc")
