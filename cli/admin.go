@@ -50,8 +50,9 @@ format for systems that cap key length. Both are fixed for the store's life.`,
 			if err := st.Init(); err != nil {
 				return err
 			}
-			l := keygen.LayoutFor(f, prefix, "prod")
-			printf(a.env.Stdout, "Created the key store %s (keys like %s_prod_…, %d characters).\n", st.Location(), prefix, l.Total)
+			tag := longestTag()
+			l := keygen.LayoutFor(f, prefix, tag)
+			printf(a.env.Stdout, "Created the key store %s (keys like %s_%s_…, %d characters).\n", st.Location(), prefix, tag, l.Total)
 			return nil
 		},
 	}
@@ -59,6 +60,18 @@ format for systems that cap key length. Both are fixed for the store's life.`,
 	cmd.Flags().StringVar(&keyFormat, "format", "default", "default (64 characters) or compact (40)")
 	cmd.Flags().StringVar(&group, "group", "", "share the store with this OS group: file 0660, a new folder 2770 (members still need roles)")
 	return cmd
+}
+
+// longestTag is the longest tag of a new store's environments: the key
+// length init and info show is that of its keys, the longest.
+func longestTag() string {
+	tag := ""
+	for _, e := range model.DefaultEnvironments() {
+		if len(e.Tag) > len(tag) {
+			tag = e.Tag
+		}
+	}
+	return tag
 }
 
 func (a *app) infoCommand() *cobra.Command {
@@ -79,7 +92,7 @@ func (a *app) infoCommand() *cobra.Command {
 			}
 			tw := tabwriter.NewWriter(a.env.Stdout, 0, 0, 2, ' ', 0)
 			printf(tw, "Store:\t%s\nSchema:\t%d\nPrefix:\t%s\nFormat:\t%s (%d characters)\nCreated:\t%s by %s\nKeys:\t%d\n",
-				in.Location, in.Schema, in.Prefix, in.Format, keygen.LayoutFor(in.Format, in.Prefix, "prod").Total,
+				in.Location, in.Schema, in.Prefix, in.Format, keygen.LayoutFor(in.Format, in.Prefix, longestTag()).Total,
 				format.Stamp(in.CreatedAt), in.CreatedBy, in.Keys)
 			return tw.Flush()
 		},

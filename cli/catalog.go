@@ -91,6 +91,7 @@ func (a *app) channelCommand() *cobra.Command {
 
 func (a *app) envCommand() *cobra.Command {
 	var tag string
+	var byName bool
 	add := &cobra.Command{
 		Use: "add NAME [--tag T]", Short: "Add an environment; its tag goes into every key made in it", Args: oneArg("environment name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -106,7 +107,10 @@ func (a *app) envCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			e, err := st.AddEnvironment(cmd.Context(), model.Environment{Name: args[0], Tag: tag})
+			if !cmd.Flags().Changed("confirm-by-name") {
+				byName = model.ConfirmByNameFor(args[0])
+			}
+			e, err := st.AddEnvironment(cmd.Context(), model.Environment{Name: args[0], Tag: tag, ConfirmByName: byName})
 			if err != nil {
 				return err
 			}
@@ -115,6 +119,33 @@ func (a *app) envCommand() *cobra.Command {
 		},
 	}
 	add.Flags().StringVar(&tag, "tag", "", "short tag used in keys, [a-z0-9]{1,8} (default: the name)")
+	add.Flags().BoolVar(&byName, "confirm-by-name", false, "the TUI asks for a key's typed name before deleting or rotating it (default: on for prod only)")
+	set := &cobra.Command{
+		Use: "set NAME --confirm-by-name=true|false", Short: "Change an environment's settings", Args: oneArg("environment name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := model.ValidateEnvName(args[0]); err != nil {
+				return usagef("%v", err)
+			}
+			if !cmd.Flags().Changed("confirm-by-name") {
+				return usagef("nothing to set: pass --confirm-by-name=true or --confirm-by-name=false")
+			}
+			st, err := a.openStore(storage.Options{})
+			if err != nil {
+				return err
+			}
+			e, err := st.SetConfirmByName(cmd.Context(), args[0], byName)
+			if err != nil {
+				return err
+			}
+			if e.ConfirmByName {
+				printf(a.env.Stdout, "Deleting or rotating a key of %s now asks for its name in the TUI.\n", e.Name)
+			} else {
+				printf(a.env.Stdout, "Deleting or rotating a key of %s now asks yes or no in the TUI.\n", e.Name)
+			}
+			return nil
+		},
+	}
+	set.Flags().BoolVar(&byName, "confirm-by-name", false, "the TUI asks for a key's typed name before deleting or rotating it")
 	var asJSON bool
 	list := &cobra.Command{
 		Use: "list", Short: "List environments", Args: noArgs,
@@ -131,9 +162,13 @@ func (a *app) envCommand() *cobra.Command {
 				return writeJSON(a.env.Stdout, nonNilSlice(envs))
 			}
 			tw := tabwriter.NewWriter(a.env.Stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "ENVIRONMENT\tTAG")
+			fmt.Fprintln(tw, "ENVIRONMENT\tTAG\tCONFIRM")
 			for _, e := range envs {
-				printf(tw, "%s\t%s\n", e.Name, e.Tag)
+				confirm := "yes/no"
+				if e.ConfirmByName {
+					confirm = "by name"
+				}
+				printf(tw, "%s\t%s\t%s\n", e.Name, e.Tag, confirm)
 			}
 			return tw.Flush()
 		},
@@ -156,7 +191,7 @@ func (a *app) envCommand() *cobra.Command {
 			return nil
 		},
 	}
-	return group("env", "Add, list and remove environments", add, list, rm)
+	return group("env", "Add, list, change and remove environments", add, list, set, rm)
 }
 
 // mustInfo reads the store's settings for a message; an error there only

@@ -2,7 +2,10 @@
 // value is. It knows nothing of storage or screens.
 package model
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // KeyType says how apps are told to send a key.
 type KeyType string
@@ -115,11 +118,41 @@ type Environment struct {
 	Name  string `json:"name"`
 	Tag   string `json:"tag"`
 	Order int    `json:"order"`
+	// ConfirmByName makes the TUI ask for a key's name, typed, before it
+	// deletes or rotates a key of this environment.
+	ConfirmByName bool `json:"confirm_by_name"`
+}
+
+// ConfirmByNameFor is the default of ConfirmByName for a new environment,
+// and its value in a record written before the field existed: on for prod.
+func ConfirmByNameFor(name string) bool { return name == "prod" }
+
+// UnmarshalJSON reads a record without confirm_by_name (from a store made
+// before it existed) with the default for its name.
+func (e *Environment) UnmarshalJSON(b []byte) error {
+	type plain Environment
+	var r struct {
+		plain
+		ConfirmByName *bool `json:"confirm_by_name"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return err
+	}
+	*e = Environment(r.plain)
+	e.ConfirmByName = ConfirmByNameFor(e.Name)
+	if r.ConfirmByName != nil {
+		e.ConfirmByName = *r.ConfirmByName
+	}
+	return nil
 }
 
 // DefaultEnvironments are what a new store starts with.
 func DefaultEnvironments() []Environment {
-	return []Environment{{"dev", "dev", 1}, {"staging", "stg", 2}, {"prod", "prod", 3}}
+	envs := []Environment{{Name: "dev", Tag: "dev", Order: 1}, {Name: "staging", Tag: "stg", Order: 2}, {Name: "prod", Tag: "prod", Order: 3}}
+	for i := range envs {
+		envs[i].ConfirmByName = ConfirmByNameFor(envs[i].Name)
+	}
+	return envs
 }
 
 // Channel groups keys by who uses them: an app, a partner, a client.
@@ -163,6 +196,7 @@ const (
 	ActionChannelRemove = "channel-rm"
 	ActionEnvAdd        = "env-add"
 	ActionEnvRemove     = "env-rm"
+	ActionEnvSet        = "env-set"
 	ActionRotate        = "rotate"
 	ActionDisable       = "disable"
 	ActionEnable        = "enable"

@@ -102,6 +102,31 @@ func (b *core) AddEnvironment(ctx context.Context, e model.Environment) (model.E
 	return e, err
 }
 
+// SetConfirmByName turns on or off, for one environment, the TUI's ask
+// for a key's typed name before deleting or rotating it.
+func (b *core) SetConfirmByName(ctx context.Context, name string, on bool) (model.Environment, error) {
+	var env model.Environment
+	err := b.update(func(tx kv) error {
+		if err := b.mayManage(tx, "change environments"); err != nil {
+			return err
+		}
+		var err error
+		if env, err = resolveEnv(tx, name); err != nil {
+			return err
+		}
+		env.ConfirmByName = on
+		if err := putJSON(tx.Bucket(bucketEnvs), env.Name, env); err != nil {
+			return err
+		}
+		detail := "confirm by name off"
+		if on {
+			detail = "confirm by name on"
+		}
+		return b.appendEvent(tx, model.Event{Action: model.ActionEnvSet, Environment: env.Name, Detail: detail})
+	})
+	return env, err
+}
+
 // RemoveEnvironment removes an environment no key uses.
 func (b *core) RemoveEnvironment(ctx context.Context, name string) error {
 	return b.update(func(tx kv) error {

@@ -42,6 +42,9 @@ type Store interface {
 	Environments(ctx context.Context) ([]model.Environment, error)
 	AddEnvironment(ctx context.Context, e model.Environment) (model.Environment, error)
 	RemoveEnvironment(ctx context.Context, name string) error
+	// SetConfirmByName sets whether deleting or rotating a key of the
+	// environment asks for the key's typed name.
+	SetConfirmByName(ctx context.Context, name string, on bool) (model.Environment, error)
 	Channels(ctx context.Context) ([]model.Channel, error)
 	AddChannel(ctx context.Context, c model.Channel) (model.Channel, error)
 	RemoveChannel(ctx context.Context, name string) error

@@ -263,6 +263,16 @@ func (a *App) layout() {
 	}
 }
 
+// confirmByName says whether a key of env is confirmed by typing its name.
+func (a *App) confirmByName(env string) bool {
+	for _, e := range a.cat.envs {
+		if e.Name == env {
+			return e.ConfirmByName
+		}
+	}
+	return model.ConfirmByNameFor(env) // not loaded yet
+}
+
 // askConfirm opens the confirm for action on k, or says why the user may not.
 func (a *App) askConfirm(action model.KeyAction, k model.Key) tea.Cmd {
 	if err := a.perm.mayChange(action, &k); err != nil {
@@ -270,7 +280,7 @@ func (a *App) askConfirm(action model.KeyAction, k model.Key) tea.Cmd {
 		return nil
 	}
 	a.back = a.screen
-	a.confirm = newConfirmView(&a.st, string(action), k, a.opt.Now)
+	a.confirm = newConfirmView(&a.st, string(action), k, a.confirmByName(k.Environment), a.opt.Now)
 	a.confirm.out = a.out
 	a.screen = screenConfirm
 	a.layout()

@@ -207,7 +207,7 @@ func (c *catalogView) updateAdd(km tea.KeyMsg) tea.Cmd {
 				}
 			}
 			c.adding = false
-			return c.out.send(addEnvMsg{env: model.Environment{Name: name, Tag: rest}})
+			return c.out.send(addEnvMsg{env: model.Environment{Name: name, Tag: rest, ConfirmByName: model.ConfirmByNameFor(name)}})
 		}
 		if err := model.ValidateChannelName(name); err != nil {
 			c.inputErr = err.Error()

@@ -49,7 +49,8 @@ type confirmedMsg struct {
 }
 
 // confirmView asks before a destructive action. The answer starts at No;
-// for a prod key the admin must also type the key's name.
+// for a key of an environment set to confirm by name (prod, by default)
+// the admin must also type the key's name.
 type confirmView struct {
 	out      *outbox // requests to the app
 	st       *Styles
@@ -65,16 +66,16 @@ type confirmView struct {
 	note     string
 }
 
-func newConfirmView(st *Styles, action string, k model.Key, now func() time.Time) *confirmView {
+func newConfirmView(st *Styles, action string, k model.Key, byName bool, now func() time.Time) *confirmView {
 	c := &confirmView{st: st, keyMap: defaultConfirmKeyMap(), action: action, key: k, now: now,
-		typeName: k.Environment == "prod", grace: 2}
+		typeName: byName, grace: 2}
 	c.keyMap.Grace.SetEnabled(action == "rotate")
 	if c.typeName {
 		c.name = textinput.New()
 		c.name.Prompt = "› "
 		c.name.CharLimit = 128
 		c.name.Focus()
-		// In a prod confirm, letters go to the name: y and n are not shortcuts.
+		// Where the name is typed, letters go to it: y and n are not shortcuts.
 		c.keyMap.Yes.SetEnabled(false)
 		c.keyMap.No.SetEnabled(false)
 	}
@@ -153,7 +154,7 @@ func (c *confirmView) View() string {
 		b.WriteString(c.st.Subtle.Render("This cannot be undone.") + "\n")
 	}
 	if c.typeName {
-		b.WriteString("\nThis is a prod key. Type its name, " + c.st.Title.Render(format.Safe(k.Name)) + ", to confirm:\n" + c.name.View() + "\n")
+		b.WriteString("\nThis is a " + format.Safe(k.Environment) + " key. Type its name, " + c.st.Title.Render(format.Safe(k.Name)) + ", to confirm:\n" + c.name.View() + "\n")
 	}
 	// The chosen answer is bracketed as well as coloured, so it shows without colour too.
 	no, yes := c.st.Button.Render("  No  "), c.st.Button.Render("  Yes, "+c.action+"  ")

@@ -167,6 +167,19 @@ func (m *memStore) RemoveEnvironment(_ context.Context, name string) error {
 	return storage.ErrNotFound
 }
 
+func (m *memStore) SetConfirmByName(_ context.Context, name string, on bool) (model.Environment, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, e := range m.envs {
+		if e.Name == name {
+			m.envs[i].ConfirmByName = on
+			m.gen++
+			return m.envs[i], nil
+		}
+	}
+	return model.Environment{}, storage.ErrNotFound
+}
+
 func (m *memStore) Channels(context.Context) ([]model.Channel, error) {
 	return append([]model.Channel(nil), m.channels...), nil
 }
