@@ -107,6 +107,12 @@ func (a *app) envCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// The prefix is read first: a store that cannot say it is
+			// refused before it is changed, and the sentence never guesses.
+			in, err := st.Info(cmd.Context())
+			if err != nil {
+				return err
+			}
 			if !cmd.Flags().Changed("confirm-by-name") {
 				byName = model.ConfirmByNameFor(args[0])
 			}
@@ -114,7 +120,7 @@ func (a *app) envCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			printf(a.env.Stdout, "Added environment %s (keys look like %s_%s_…).\n", e.Name, mustInfo(a, cmd).Prefix, e.Tag)
+			printf(a.env.Stdout, "Added environment %s (keys look like %s_%s_…).\n", e.Name, in.Prefix, e.Tag)
 			return nil
 		},
 	}
@@ -192,16 +198,6 @@ func (a *app) envCommand() *cobra.Command {
 		},
 	}
 	return group("env", "Add, list, change and remove environments", add, list, set, rm)
-}
-
-// mustInfo reads the store's settings for a message; an error there only
-// costs the message its prefix.
-func mustInfo(a *app, cmd *cobra.Command) storage.Info {
-	in, err := a.store.Info(cmd.Context())
-	if err != nil {
-		return storage.Info{Prefix: "kd"}
-	}
-	return in
 }
 
 func (a *app) memberCommand() *cobra.Command {

@@ -529,3 +529,40 @@ func TestCountsAreSingularForOne(t *testing.T) {
 		t.Errorf("migrate: exit %d %q %q", r.code, r.stdout, r.stderr)
 	}
 }
+
+// infoFails is a store whose Info fails: the settings cannot be read.
+type infoFails struct{ store }
+
+func (infoFails) Info(context.Context) (storage.Info, error) {
+	return storage.Info{}, storage.ErrUnavailable
+}
+
+// env add needs the store's prefix for its sentence: a store that cannot
+// give it refuses before the environment is added, never printing a guess.
+func TestEnvAddNeedsTheStoresPrefix(t *testing.T) {
+	db := newDB(t)
+	if r := run(t, db, "", "init", "--prefix", "ab"); r.code != 0 {
+		t.Fatalf("init: %d %s", r.code, r.stderr)
+	}
+	st, err := storage.OpenBolt(db, storage.Options{Actor: Actor()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	a := &app{env: Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" },
+		Now: time.Now, IsTerminal: func(any) bool { return false }}, store: infoFails{st}}
+	if code := a.run(context.Background(), []string{"env", "add", "qa"}); code != ExitRefused || out.Len() != 0 {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
+	}
+	if r := run(t, db, "", "env", "list"); strings.Contains(r.stdout, "qa") {
+		t.Errorf("the environment was added: %q", r.stdout)
+	}
+}
+
+// The root help names both kinds of store.
+func TestRootHelpNamesEtcd(t *testing.T) {
+	r := run(t, newDB(t), "", "--help")
+	if r.code != 0 || !strings.Contains(r.stdout, "in a local file or in etcd") || strings.Contains(r.stdout, "one local file") {
+		t.Errorf("exit %d: %q", r.code, r.stdout)
+	}
+}

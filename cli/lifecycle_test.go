@@ -127,7 +127,7 @@ func TestEveryRefusalReasonIsDistinct(t *testing.T) {
 
 func TestMemberCommands(t *testing.T) {
 	db := newDB(t)
-	me := Actor(func(string) string { return "" })
+	me := Actor()
 	steps := []struct {
 		args []string
 		code int

@@ -113,7 +113,12 @@ func Run(ctx context.Context, args []string, env Env) int {
 	if env.IsTerminal == nil {
 		env.IsTerminal = func(any) bool { return false }
 	}
-	a := &app{env: env}
+	return (&app{env: env}).run(ctx, args)
+}
+
+// run is Run on an app whose store a test may have set.
+func (a *app) run(ctx context.Context, args []string) int {
+	env := a.env
 	root := a.rootCommand()
 	root.SetArgs(args)
 	root.SetIn(env.Stdin)
@@ -193,7 +198,7 @@ func DefaultDBPath(getenv func(string) string) string {
 
 // Actor is the OS user running keyden, from the process's real user id.
 // $USER is never consulted: anyone could set it to pass as someone else.
-func Actor(getenv func(string) string) string {
+func Actor() string {
 	if u, err := user.Current(); err == nil && u.Username != "" {
 		return u.Username
 	}
@@ -226,7 +231,7 @@ func (a *app) openStore(opt storage.Options) (store, error) {
 
 // openLocation opens any store location with this run's actor, clock and timeout.
 func (a *app) openLocation(path string, opt storage.Options) (store, error) {
-	opt.Actor = Actor(a.env.Getenv)
+	opt.Actor = Actor()
 	opt.Now = a.env.Now
 	if t := a.env.Getenv("KEYDEN_LOCK_TIMEOUT"); t != "" {
 		d, err := time.ParseDuration(t)
@@ -250,8 +255,8 @@ func (a *app) rootCommand() *cobra.Command {
 		Use:   "keyden",
 		Short: "Create, review, rotate and delete API keys from a terminal",
 		Long: `keyden keeps API keys for channels (apps, partners) in environments (dev,
-staging, prod) in one local file. With no command it opens the terminal app.
-A key's secret is shown once; only its SHA-256 is stored.`,
+staging, prod), in a local file or in etcd (--db). With no command it opens the
+terminal app. A key's secret is shown once; only its SHA-256 is stored.`,
 		Version:       Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,

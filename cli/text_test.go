@@ -27,7 +27,7 @@ func hostileStore(t *testing.T, open func(storage.Options) (store, error)) strin
 		t.Fatal(err)
 	}
 	id := hostile.Fill(t, st)
-	if _, err := st.AddMember(context.Background(), Actor(os.Getenv), model.RoleSuperAdmin); err != nil {
+	if _, err := st.AddMember(context.Background(), Actor(), model.RoleSuperAdmin); err != nil {
 		t.Fatal(err)
 	}
 	if c, ok := st.(interface{ Close() error }); ok {

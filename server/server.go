@@ -8,6 +8,7 @@ package server
 import (
 	"context"
 	"errors"
+	"io"
 	"log"
 	"net/netip"
 	"sync"
@@ -96,16 +97,12 @@ func New(st storage.Follower, opt Options) *Server {
 	}
 	opt.ConfirmEvery = min(opt.ConfirmEvery, opt.MaxStaleness/4)
 	if opt.Log == nil {
-		opt.Log = log.New(discard{}, "", 0)
+		opt.Log = log.New(io.Discard, "", 0)
 	}
 	s := &Server{store: st, opt: opt, uses: newUsage()}
 	s.tab.Store(newTable(0))
 	return s
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // Load reads every key into a new table and swaps it in.
 func (s *Server) Load(ctx context.Context) error {

@@ -59,14 +59,3 @@ func (t *table) remove(h keygen.Hash) {
 	delete(s.m, h)
 	s.mu.Unlock()
 }
-
-func (t *table) len() int {
-	n := 0
-	for i := range t.shards {
-		s := &t.shards[i]
-		s.mu.RLock()
-		n += len(s.m)
-		s.mu.RUnlock()
-	}
-	return n
-}

@@ -494,5 +494,3 @@ func errnoOf(err error) syscall.Errno {
 	}
 	return 0
 }
-
-var _ = context.Background

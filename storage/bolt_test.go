@@ -259,25 +259,25 @@ func TestVerifyReasons(t *testing.T) {
 		name string
 		req  VerifyRequest
 		ok   bool
-		want Reason
+		want model.Reason
 	}{
 		{"plain ok", VerifyRequest{Secret: plain.Secret}, true, ""},
 		{"plain ok with env name", VerifyRequest{Secret: plain.Secret, Environment: "prod"}, true, ""},
 		{"plain ok with env tag", VerifyRequest{Secret: dev.Secret, Environment: "dev"}, true, ""},
-		{"malformed shape", VerifyRequest{Secret: "hello"}, false, ReasonMalformed},
-		{"malformed checksum", VerifyRequest{Secret: wrongSum}, false, ReasonMalformed},
-		{"unknown (deleted)", VerifyRequest{Secret: gone.Secret}, false, ReasonUnknown},
-		{"unknown (never issued)", VerifyRequest{Secret: mustGen(t)}, false, ReasonUnknown},
-		{"wrong environment", VerifyRequest{Secret: dev.Secret, Environment: "prod"}, false, ReasonWrongEnv},
-		{"expired", VerifyRequest{Secret: expiring.Secret}, false, ReasonExpired},
+		{"malformed shape", VerifyRequest{Secret: "hello"}, false, model.ReasonMalformed},
+		{"malformed checksum", VerifyRequest{Secret: wrongSum}, false, model.ReasonMalformed},
+		{"unknown (deleted)", VerifyRequest{Secret: gone.Secret}, false, model.ReasonUnknown},
+		{"unknown (never issued)", VerifyRequest{Secret: mustGen(t)}, false, model.ReasonUnknown},
+		{"wrong environment", VerifyRequest{Secret: dev.Secret, Environment: "prod"}, false, model.ReasonWrongEnv},
+		{"expired", VerifyRequest{Secret: expiring.Secret}, false, model.ReasonExpired},
 		{"scope exact", VerifyRequest{Secret: scoped.Secret, Scope: "users:read"}, true, ""},
 		{"scope wildcard", VerifyRequest{Secret: scoped.Secret, Scope: "posts:write"}, true, ""},
-		{"scope missing", VerifyRequest{Secret: scoped.Secret, Scope: "users:write"}, false, ReasonScopeMissing},
-		{"no scopes at all", VerifyRequest{Secret: plain.Secret, Scope: "posts:read"}, false, ReasonScopeMissing},
+		{"scope missing", VerifyRequest{Secret: scoped.Secret, Scope: "users:write"}, false, model.ReasonScopeMissing},
+		{"no scopes at all", VerifyRequest{Secret: plain.Secret, Scope: "posts:read"}, false, model.ReasonScopeMissing},
 		{"ip in v4 range", VerifyRequest{Secret: fenced.Secret, ClientIP: ip("10.9.8.7")}, true, ""},
 		{"ip in v6 range", VerifyRequest{Secret: fenced.Secret, ClientIP: ip("2001:db8::5")}, true, ""},
-		{"ip outside", VerifyRequest{Secret: fenced.Secret, ClientIP: ip("192.0.2.1")}, false, ReasonIPNotAllowed},
-		{"ip missing", VerifyRequest{Secret: fenced.Secret}, false, ReasonIPNotAllowed},
+		{"ip outside", VerifyRequest{Secret: fenced.Secret, ClientIP: ip("192.0.2.1")}, false, model.ReasonIPNotAllowed},
+		{"ip missing", VerifyRequest{Secret: fenced.Secret}, false, model.ReasonIPNotAllowed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -341,7 +341,7 @@ func TestDeleteThenVerifyIsUnknown(t *testing.T) {
 	if _, err := st.DeleteKey(ctx, c.Key.ID); err != nil {
 		t.Fatal(err)
 	}
-	if res, _ := st.Verify(ctx, VerifyRequest{Secret: c.Secret}); res.Reason != ReasonUnknown {
+	if res, _ := st.Verify(ctx, VerifyRequest{Secret: c.Secret}); res.Reason != model.ReasonUnknown {
 		t.Fatalf("deleted key: %+v", res)
 	}
 	if _, err := st.DeleteKey(ctx, c.Key.ID); !errors.Is(err, ErrNotFound) {

@@ -100,7 +100,7 @@ func TestCopyBetweenBackends(t *testing.T) {
 		if err != nil || !res.OK || res.Key.ID != a.Key.ID || res.Key.UseCount != 2 {
 			t.Fatalf("%T: a after the copy: %+v %v", st, res, err)
 		}
-		if res, _ := st.Verify(ctx, VerifyRequest{Secret: b.Secret}); res.Reason != ReasonDisabled {
+		if res, _ := st.Verify(ctx, VerifyRequest{Secret: b.Secret}); res.Reason != model.ReasonDisabled {
 			t.Fatalf("%T: b after the copy: %v", st, res.Reason)
 		}
 		ms, _ := st.Members(ctx)

@@ -34,7 +34,7 @@ func TestRotationAcrossTheGraceBoundary(t *testing.T) {
 		t.Fatalf("old key after rotation: %+v", got)
 	}
 	ip := mustAddr("10.1.1.1")
-	verify := func(secret string) Reason {
+	verify := func(secret string) model.Reason {
 		res, err := st.Verify(ctx, VerifyRequest{Secret: secret, ClientIP: ip})
 		if err != nil {
 			t.Fatal(err)
@@ -48,7 +48,7 @@ func TestRotationAcrossTheGraceBoundary(t *testing.T) {
 	}
 	// After it, only the new one.
 	clk.Advance(2 * time.Minute)
-	if got := verify(old.Secret); got != ReasonExpired {
+	if got := verify(old.Secret); got != model.ReasonExpired {
 		t.Fatalf("old key after the grace: %q", got)
 	}
 	if verify(r.New.Secret) != "" {
@@ -67,7 +67,7 @@ func TestRotateNowAndEarlierExpiryWins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res, _ := st.Verify(ctx, VerifyRequest{Secret: a.Secret}); res.Reason != ReasonExpired {
+	if res, _ := st.Verify(ctx, VerifyRequest{Secret: a.Secret}); res.Reason != model.ReasonExpired {
 		t.Fatalf("grace now: old key %q", res.Reason)
 	}
 	if !r.New.Key.ExpiresAt.IsZero() {
@@ -92,7 +92,7 @@ func TestDisableAndEnable(t *testing.T) {
 	if _, err := st.SetDisabled(ctx, c.Key.ID, true); err != nil {
 		t.Fatal(err)
 	}
-	if res, _ := st.Verify(ctx, VerifyRequest{Secret: c.Secret}); res.Reason != ReasonDisabled {
+	if res, _ := st.Verify(ctx, VerifyRequest{Secret: c.Secret}); res.Reason != model.ReasonDisabled {
 		t.Fatalf("disabled key: %q", res.Reason)
 	}
 	if _, err := st.SetDisabled(ctx, c.Key.ID, true); !errors.Is(err, ErrExists) {
@@ -115,7 +115,7 @@ func TestExpiryIsAuditedOnceAtFirstRefusal(t *testing.T) {
 	c := mustCreate(t, st, CreateRequest{ExpiresAt: clk.Now().Add(time.Hour)})
 	clk.Advance(2 * time.Hour)
 	for i := 0; i < 3; i++ {
-		if res, _ := st.Verify(ctx, VerifyRequest{Secret: c.Secret}); res.Reason != ReasonExpired {
+		if res, _ := st.Verify(ctx, VerifyRequest{Secret: c.Secret}); res.Reason != model.ReasonExpired {
 			t.Fatalf("got %q", res.Reason)
 		}
 	}

@@ -1,6 +1,7 @@
-// Package storage keeps keyden's key set. Store is the seam the command line
-// and the TUI use; Bolt is the embedded implementation on one bbolt file.
-// Nothing outside this package touches bbolt.
+// Package storage keeps keyden's key set. Store is the seam the command line,
+// the TUI and serve use; Bolt keeps the set in one bbolt file, Etcd under a
+// prefix of an etcd cluster, both over the same core of rules. Nothing
+// outside this package touches bbolt or etcd.
 package storage
 
 import (
@@ -138,24 +139,10 @@ type VerifyRequest struct {
 	ClientIP    netip.Addr
 }
 
-// Reason is why a key was refused (model.Reason).
-type Reason = model.Reason
-
-// The refusal reasons, as model names them.
-const (
-	ReasonMalformed    = model.ReasonMalformed
-	ReasonUnknown      = model.ReasonUnknown
-	ReasonWrongEnv     = model.ReasonWrongEnv
-	ReasonExpired      = model.ReasonExpired
-	ReasonDisabled     = model.ReasonDisabled
-	ReasonScopeMissing = model.ReasonScopeMissing
-	ReasonIPNotAllowed = model.ReasonIPNotAllowed
-)
-
 // VerifyResult is the outcome of a check. Key is set when the key was found.
 type VerifyResult struct {
 	OK     bool
-	Reason Reason
+	Reason model.Reason
 	Detail string
 	Key    model.Key
 	// Unrecorded, on a success, says why last used could not be written

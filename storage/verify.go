@@ -19,7 +19,7 @@ func (b *core) Verify(ctx context.Context, req VerifyRequest) (VerifyResult, err
 		if errors.Is(err, keygen.ErrChecksum) {
 			detail = "the key's checksum does not match: it was mistyped, truncated or edited"
 		}
-		return VerifyResult{Reason: ReasonMalformed, Detail: detail}, nil
+		return VerifyResult{Reason: model.ReasonMalformed, Detail: detail}, nil
 	}
 	hash := keygen.HashKey(req.Secret)
 	var res VerifyResult
@@ -27,10 +27,10 @@ func (b *core) Verify(ctx context.Context, req VerifyRequest) (VerifyResult, err
 	err := b.usageUpdate(func(tx kv) error {
 		var k model.Key
 		var err error
-		if res, k, err = b.judge(tx, req, hash); err != nil || res.Reason == ReasonUnknown {
+		if res, k, err = b.judge(tx, req, hash); err != nil || res.Reason == model.ReasonUnknown {
 			return cmp.Or(err, errNoWrite)
 		}
-		if res.Reason == ReasonExpired && !k.ExpiryLogged {
+		if res.Reason == model.ReasonExpired && !k.ExpiryLogged {
 			// The first refusal after expiry puts the expiry in the audit log, once.
 			k.ExpiryLogged = true
 			if err := putKey(tx, &k); err != nil {
@@ -86,7 +86,7 @@ func (b *core) judge(tx kv, req VerifyRequest, hash keygen.Hash) (VerifyResult, 
 	}
 	id := tx.Bucket(bucketHashes).Get(hash[:])
 	if id == nil {
-		return VerifyResult{Reason: ReasonUnknown, Detail: "no such key: it was never issued or has been deleted"}, model.Key{}, nil
+		return VerifyResult{Reason: model.ReasonUnknown, Detail: "no such key: it was never issued or has been deleted"}, model.Key{}, nil
 	}
 	k, err := b.getKey(tx, string(id))
 	if err != nil {
