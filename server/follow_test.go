@@ -134,6 +134,19 @@ func TestAReadStuckInTheOutageIsAbandonedWhenTheWatchReturns(t *testing.T) {
 	waitUntil(t, 2*time.Second, "the change after the watch came back", func() bool { return srv.Verify(Request{Secret: c.Secret}).OK })
 }
 
+// After a failed read, and for a while after the next good one, the
+// verifier confirms often: a cluster just back may have members catching
+// up, and a watch served by one of them delivers late.
+func TestConfirmsBrisklyAfterAnOutage(t *testing.T) {
+	st, _ := newFlaky(t, Options{PollEvery: time.Hour, ConfirmEvery: time.Hour, MaxStaleness: time.Hour})
+	st.set(errNoQuorum, false)
+	st.signals <- storage.WatchSignal{Watching: true}
+	waitUntil(t, 5*time.Second, "a failing read", func() bool { return st.reads.Load() >= 1 })
+	st.set(nil, false)
+	n := st.reads.Load()
+	waitUntil(t, 3*time.Second, "five confirming reads after the good one", func() bool { return st.reads.Load() >= n+6 })
+}
+
 // A short loss of quorum may leave the watch in place while a read sent
 // meanwhile still waits on the cluster after it is back (seen on etcd 3.4
 // for 1.5 s): the read runs out of its budget and a fresh one takes the

@@ -244,7 +244,8 @@ func (s *Server) Follow(ctx context.Context) {
 	due := make(chan struct{}, 1) // a read is due now
 	var reload atomic.Bool
 	every := s.opt.PollEvery
-	if w, ok := s.store.(Watcher); ok {
+	w, watched := s.store.(Watcher)
+	if watched {
 		every = s.opt.ConfirmEvery
 		s.healthMu.Lock()
 		s.health.watched = true
@@ -256,7 +257,8 @@ func (s *Server) Follow(ctx context.Context) {
 	flush := time.NewTicker(s.opt.FlushEvery)
 	defer flush.Stop()
 	var retry <-chan time.Time
-	var logged time.Time
+	var logged, briskUntil time.Time
+	brisk := false
 	pause, budget := syncRetryMin, readBudgetMin
 	catchUp := func() {
 		start := time.Now()
@@ -291,7 +293,15 @@ func (s *Server) Follow(ctx context.Context) {
 			}
 			retry = time.After(pause)
 			pause = min(2*pause, syncRetryMax)
+			if watched && !brisk {
+				brisk = true
+				poll.Reset(briskEvery)
+			}
+			briskUntil = time.Time{} // set by the next good read
 			return
+		}
+		if brisk && briskUntil.IsZero() {
+			briskUntil = time.Now().Add(briskFor)
 		}
 		retry, pause, logged, s.loggedDamage = nil, syncRetryMin, time.Time{}, ""
 		budget = max(readBudgetMin, 4*time.Since(start))
@@ -306,6 +316,10 @@ func (s *Server) Follow(ctx context.Context) {
 		case <-retry:
 			catchUp()
 		case <-poll.C:
+			if brisk && !briskUntil.IsZero() && time.Now().After(briskUntil) {
+				brisk = false
+				poll.Reset(every)
+			}
 			catchUp()
 		case <-flush.C:
 			err := s.Flush(ctx)
@@ -367,7 +381,14 @@ func (s *Server) repeated(err error) bool {
 // long after it is back, so each read has a budget: readBudgetMin, or four
 // times what the last good read took, doubling up to readBudgetMax with
 // each read that runs out, so a slow cluster still gets its answer.
+//
+// After a read failed, and for briskFor after the next good one, the
+// verifier confirms every briskEvery instead of every ConfirmEvery: a
+// cluster that just came back may have members still catching up, and a
+// watch served by one of them delivers late.
 const (
+	briskEvery    = 100 * time.Millisecond
+	briskFor      = 5 * time.Second
 	syncRetryMin  = 50 * time.Millisecond
 	syncRetryMax  = 500 * time.Millisecond
 	readBudgetMin = 500 * time.Millisecond
