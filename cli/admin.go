@@ -78,11 +78,7 @@ func (a *app) infoCommand() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use: "info", Short: "Show where the key store is and how its keys look", Args: noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.openStore(storage.Options{})
-			if err != nil {
-				return err
-			}
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
 			in, err := st.Info(cmd.Context())
 			if err != nil {
 				return err
@@ -95,7 +91,7 @@ func (a *app) infoCommand() *cobra.Command {
 				in.Location, in.Schema, in.Prefix, in.Format, keygen.LayoutFor(in.Format, in.Prefix, longestTag()).Total,
 				format.Stamp(in.CreatedAt), in.CreatedBy, in.Keys)
 			return tw.Flush()
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
@@ -105,10 +101,11 @@ func (a *app) auditCommand() *cobra.Command {
 	var keyID, since string
 	var limit int
 	var asJSON bool
+	var f storage.AuditFilter
 	cmd := &cobra.Command{
 		Use: "audit [--key ID] [--since 7d]", Short: "Show the audit log, newest first", Args: noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			f := storage.AuditFilter{KeyID: keyID, Limit: limit}
+		PreRunE: func(cmd *cobra.Command, args []string) error {
+			f = storage.AuditFilter{KeyID: keyID, Limit: limit}
 			if limit < 0 {
 				return usagef("--limit must be 0 (no limit) or more")
 			}
@@ -119,10 +116,9 @@ func (a *app) auditCommand() *cobra.Command {
 				}
 				f.Since = a.env.Now().Add(-d)
 			}
-			st, err := a.openStore(storage.Options{})
-			if err != nil {
-				return err
-			}
+			return nil
+		},
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
 			evs, err := st.Audit(cmd.Context(), f)
 			if err != nil {
 				return err
@@ -142,7 +138,7 @@ func (a *app) auditCommand() *cobra.Command {
 					e.KeyID, e.KeyName, e.Channel, e.Environment, e.Detail)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&keyID, "key", "", "only events of this key id")
 	cmd.Flags().StringVar(&since, "since", "", "only events newer than this, such as 7d")
@@ -154,20 +150,19 @@ func (a *app) auditCommand() *cobra.Command {
 func (a *app) backupCommand() *cobra.Command {
 	return &cobra.Command{
 		Use: "backup PATH", Short: "Write a consistent copy of the store while others keep using it", Args: oneArg("backup path"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		PreRunE: func(cmd *cobra.Command, args []string) error {
 			if args[0] == "" {
 				return usagef("the backup path is empty: give the file to write, such as keyden backup keyden-backup.db")
 			}
-			st, err := a.openStore(storage.Options{})
-			if err != nil {
-				return err
-			}
+			return nil
+		},
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
 			if err := st.Backup(cmd.Context(), args[0]); err != nil {
 				return err
 			}
 			printf(a.env.Stdout, "Wrote a backup of %s to %s.\n", st.Location(), args[0])
 			return nil
-		},
+		}),
 	}
 }
 

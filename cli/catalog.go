@@ -8,7 +8,6 @@ import (
 
 	"keyden/format"
 	"keyden/model"
-	"keyden/storage"
 )
 
 // group is a command that only holds subcommands.
@@ -25,34 +24,29 @@ func (a *app) channelCommand() *cobra.Command {
 	var desc string
 	add := &cobra.Command{
 		Use: "add NAME", Short: "Add a channel (an app, a partner, a client)", Args: oneArg("channel name"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		PreRunE: func(cmd *cobra.Command, args []string) error {
 			if err := model.ValidateChannelName(args[0]); err != nil {
 				return usagef("%v", err)
 			}
 			if _, err := model.ValidateDescription(desc); err != nil {
 				return usagef("%v", err)
 			}
-			st, err := a.openStore(storage.Options{})
-			if err != nil {
-				return err
-			}
+			return nil
+		},
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
 			c, err := st.AddChannel(cmd.Context(), model.Channel{Name: args[0], Description: desc})
 			if err != nil {
 				return err
 			}
 			printf(a.env.Stdout, "Added channel %s.\n", c.Name)
 			return nil
-		},
+		}),
 	}
 	add.Flags().StringVar(&desc, "description", "", "what the channel is")
 	var asJSON bool
 	list := &cobra.Command{
 		Use: "list", Short: "List channels", Args: noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.openStore(storage.Options{})
-			if err != nil {
-				return err
-			}
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
 			chs, err := st.Channels(cmd.Context())
 			if err != nil {
 				return err
@@ -66,25 +60,24 @@ func (a *app) channelCommand() *cobra.Command {
 				printf(tw, "%s\t%s\t%s\t%s\n", c.Name, format.Date(c.CreatedAt), c.CreatedBy, c.Description)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	list.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
 	rm := &cobra.Command{
 		Use: "rm NAME", Aliases: []string{"remove"}, Short: "Remove a channel no key uses", Args: oneArg("channel name"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		PreRunE: func(cmd *cobra.Command, args []string) error {
 			if err := model.ValidateChannelName(args[0]); err != nil {
 				return usagef("%v", err)
 			}
-			st, err := a.openStore(storage.Options{})
-			if err != nil {
-				return err
-			}
+			return nil
+		},
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
 			if err := st.RemoveChannel(cmd.Context(), args[0]); err != nil {
 				return err
 			}
 			printf(a.env.Stdout, "Removed channel %s.\n", args[0])
 			return nil
-		},
+		}),
 	}
 	return group("channel", "Add, list and remove channels", add, list, rm)
 }
@@ -94,7 +87,7 @@ func (a *app) envCommand() *cobra.Command {
 	var byName bool
 	add := &cobra.Command{
 		Use: "add NAME [--tag T]", Short: "Add an environment; its tag goes into every key made in it", Args: oneArg("environment name"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		PreRunE: func(cmd *cobra.Command, args []string) error {
 			if err := model.ValidateEnvName(args[0]); err != nil {
 				return usagef("%v", err)
 			}
@@ -103,10 +96,9 @@ func (a *app) envCommand() *cobra.Command {
 					return usagef("%v", err)
 				}
 			}
-			st, err := a.openStore(storage.Options{})
-			if err != nil {
-				return err
-			}
+			return nil
+		},
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
 			// The prefix is read first: a store that cannot say it is
 			// refused before it is changed, and the sentence never guesses.
 			in, err := st.Info(cmd.Context())
@@ -122,23 +114,22 @@ func (a *app) envCommand() *cobra.Command {
 			}
 			printf(a.env.Stdout, "Added environment %s (keys look like %s_%s_…).\n", e.Name, in.Prefix, e.Tag)
 			return nil
-		},
+		}),
 	}
 	add.Flags().StringVar(&tag, "tag", "", "short tag used in keys, [a-z0-9]{1,8} (default: the name)")
 	add.Flags().BoolVar(&byName, "confirm-by-name", false, "the TUI asks for a key's typed name before deleting or rotating it (default: on for prod only)")
 	set := &cobra.Command{
 		Use: "set NAME --confirm-by-name=true|false", Short: "Change an environment's settings", Args: oneArg("environment name"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		PreRunE: func(cmd *cobra.Command, args []string) error {
 			if err := model.ValidateEnvName(args[0]); err != nil {
 				return usagef("%v", err)
 			}
 			if !cmd.Flags().Changed("confirm-by-name") {
 				return usagef("nothing to set: pass --confirm-by-name=true or --confirm-by-name=false")
 			}
-			st, err := a.openStore(storage.Options{})
-			if err != nil {
-				return err
-			}
+			return nil
+		},
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
 			e, err := st.SetConfirmByName(cmd.Context(), args[0], byName)
 			if err != nil {
 				return err
@@ -149,17 +140,13 @@ func (a *app) envCommand() *cobra.Command {
 				printf(a.env.Stdout, "Deleting or rotating a key of %s now asks yes or no in the TUI.\n", e.Name)
 			}
 			return nil
-		},
+		}),
 	}
 	set.Flags().BoolVar(&byName, "confirm-by-name", false, "the TUI asks for a key's typed name before deleting or rotating it")
 	var asJSON bool
 	list := &cobra.Command{
 		Use: "list", Short: "List environments", Args: noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.openStore(storage.Options{})
-			if err != nil {
-				return err
-			}
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
 			envs, err := st.Environments(cmd.Context())
 			if err != nil {
 				return err
@@ -177,25 +164,24 @@ func (a *app) envCommand() *cobra.Command {
 				printf(tw, "%s\t%s\t%s\n", e.Name, e.Tag, confirm)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	list.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
 	rm := &cobra.Command{
 		Use: "rm NAME", Aliases: []string{"remove"}, Short: "Remove an environment no key uses", Args: oneArg("environment name"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		PreRunE: func(cmd *cobra.Command, args []string) error {
 			if err := model.ValidateEnvName(args[0]); err != nil {
 				return usagef("%v", err)
 			}
-			st, err := a.openStore(storage.Options{})
-			if err != nil {
-				return err
-			}
+			return nil
+		},
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
 			if err := st.RemoveEnvironment(cmd.Context(), args[0]); err != nil {
 				return err
 			}
 			printf(a.env.Stdout, "Removed environment %s.\n", args[0])
 			return nil
-		},
+		}),
 	}
 	return group("env", "Add, list, change and remove environments", add, list, set, rm)
 }
@@ -204,11 +190,7 @@ func (a *app) memberCommand() *cobra.Command {
 	var asJSON bool
 	list := &cobra.Command{
 		Use: "list", Short: "List the store's members and their roles", Args: noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.openStore(storage.Options{})
-			if err != nil {
-				return err
-			}
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
 			ms, err := st.Members(cmd.Context())
 			if err != nil {
 				return err
@@ -222,49 +204,48 @@ func (a *app) memberCommand() *cobra.Command {
 				printf(tw, "%s\t%s\t%s\t%s\n", m.User, m.Role, format.Date(m.AddedAt), m.AddedBy)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	list.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
 	var role string
+	var r model.Role
 	add := &cobra.Command{
 		Use: "add USER --role admin|super-admin", Short: "Add a member, or change a member's role (super admins only)", Args: oneArg("OS user name"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		PreRunE: func(cmd *cobra.Command, args []string) error {
 			if err := model.ValidateUser(args[0]); err != nil {
 				return usagef("%v", err)
 			}
-			r, err := model.ParseRole(role)
-			if err != nil {
+			var err error
+			if r, err = model.ParseRole(role); err != nil {
 				return usagef("%v", err)
 			}
-			st, err := a.openStore(storage.Options{})
-			if err != nil {
-				return err
-			}
+			return nil
+		},
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
 			m, err := st.AddMember(cmd.Context(), args[0], r)
 			if err != nil {
 				return err
 			}
 			printf(a.env.Stdout, "%s is now a member as %s.\n", m.User, m.Role)
 			return nil
-		},
+		}),
 	}
 	add.Flags().StringVar(&role, "role", "admin", "admin (creates keys, changes its own) or super-admin (changes any key, manages members)")
 	rm := &cobra.Command{
 		Use: "rm USER", Aliases: []string{"remove"}, Short: "Remove a member (super admins only; never the last super admin)", Args: oneArg("member name"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		PreRunE: func(cmd *cobra.Command, args []string) error {
 			if err := model.ValidateUser(args[0]); err != nil {
 				return usagef("%v", err)
 			}
-			st, err := a.openStore(storage.Options{})
-			if err != nil {
-				return err
-			}
+			return nil
+		},
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
 			if err := st.RemoveMember(cmd.Context(), args[0]); err != nil {
 				return err
 			}
 			printf(a.env.Stdout, "Removed member %s.\n", args[0])
 			return nil
-		},
+		}),
 	}
 	return group("member", "Add, list and remove the store's members (admins and super admins)", add, list, rm)
 }

@@ -29,11 +29,7 @@ hash index points to each key and back), then, for a file, bbolt's (every page
 reachable once, free pages not in use, keys in order). Exit 0 when nothing is
 wrong; 1, with the problems listed, when something is.`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.openStore(storage.Options{})
-			if err != nil {
-				return err
-			}
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
 			c, ok := st.(checker)
 			if !ok {
 				return &refusal{msg: fmt.Sprintf("checking %s is not supported", st.Location())}
@@ -54,7 +50,7 @@ wrong; 1, with the problems listed, when something is.`,
 				printf(a.env.Stdout, "  - %s\n", p)
 			}
 			return &refusal{msg: fmt.Sprintf("the key store %s is damaged (%s above): restore it from a copy made by `keyden backup`", rep.Location, format.Count(len(rep.Problems), "problem"))}
-		},
+		}),
 	}
 }
 
@@ -91,11 +87,7 @@ func (a *app) pageCheck(ctx context.Context, b *storage.Bolt) []string {
 func (a *app) checkPagesCommand() *cobra.Command {
 	return &cobra.Command{
 		Use: "check-pages", Hidden: true, Args: noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.openStore(storage.Options{})
-			if err != nil {
-				return err
-			}
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
 			b, ok := st.(*storage.Bolt)
 			if !ok {
 				return usagef("check-pages checks a file store")
@@ -105,6 +97,6 @@ func (a *app) checkPagesCommand() *cobra.Command {
 				fmt.Fprintln(a.env.Stdout, f) // raw: the parent escapes it
 			}
 			return err
-		},
+		}),
 	}
 }

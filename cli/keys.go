@@ -24,6 +24,7 @@ func (a *app) createCommand() *cobra.Command {
 		name, channel, env, typ, expires string
 		scopes, allow                    []string
 		asJSON                           bool
+		req                              storage.CreateRequest
 	)
 	cmd := &cobra.Command{
 		Use:   "create --name N --channel C --env E",
@@ -33,10 +34,10 @@ func (a *app) createCommand() *cobra.Command {
 		Example: `  keyden create --name "web checkout" --channel default --env prod
   keyden create --name ci --channel default --env dev --scope deploy:* --allow-ip 10.0.0.0/8 --expires 90d --json`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		PreRunE: func(cmd *cobra.Command, args []string) error {
 			// Everything that can be checked without the store is checked first,
 			// so bad input never opens it.
-			req := storage.CreateRequest{Channel: channel, Environment: env, Scopes: scopes, AllowedIPs: allow}
+			req = storage.CreateRequest{Channel: channel, Environment: env, Scopes: scopes, AllowedIPs: allow}
 			var err error
 			if !cmd.Flags().Changed("name") {
 				return usagef("a key needs a name: pass --name, such as --name \"web checkout\"")
@@ -65,10 +66,9 @@ func (a *app) createCommand() *cobra.Command {
 			if req.ExpiresAt, err = model.ParseExpiry(expires, a.env.Now()); err != nil {
 				return usagef("%v", err)
 			}
-			st, err := a.openStore(storage.Options{})
-			if err != nil {
-				return err
-			}
+			return nil
+		},
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
 			c, err := st.CreateKey(cmd.Context(), req)
 			if err != nil {
 				return err
@@ -88,7 +88,7 @@ func (a *app) createCommand() *cobra.Command {
 			}
 			_, err = fmt.Fprintln(a.env.Stdout, c.Secret)
 			return err
-		},
+		}),
 	}
 	f := cmd.Flags()
 	f.StringVar(&name, "name", "", "what the key is for, 1–64 printable characters (required)")
@@ -131,12 +131,13 @@ func sortKeys(keys []model.Key) {
 func (a *app) listCommand() *cobra.Command {
 	var channel, env, unusedFor, expiringWithin string
 	var asJSON, neverUsed bool
+	var f storage.Filter
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List keys (never their secrets)",
 		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			f := storage.Filter{Channel: channel, Environment: env, NeverUsed: neverUsed}
+		PreRunE: func(cmd *cobra.Command, args []string) error {
+			f = storage.Filter{Channel: channel, Environment: env, NeverUsed: neverUsed}
 			var err error
 			if channel != "" {
 				if err := model.ValidateChannelName(channel); err != nil {
@@ -158,10 +159,9 @@ func (a *app) listCommand() *cobra.Command {
 					return usagef("--expiring-within: %v", err)
 				}
 			}
-			st, err := a.openStore(storage.Options{})
-			if err != nil {
-				return err
-			}
+			return nil
+		},
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
 			keys, err := st.ListKeys(cmd.Context(), f)
 			if err != nil {
 				return err
@@ -193,7 +193,7 @@ func (a *app) listCommand() *cobra.Command {
 					k.Hint, format.Date(k.CreatedAt), format.Ago(k.LastUsedAt, now), k.CreatedBy, status)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&channel, "channel", "", "only keys of this channel")
 	cmd.Flags().StringVar(&env, "env", "", "only keys of this environment (name or tag)")
@@ -229,11 +229,7 @@ func (a *app) showCommand() *cobra.Command {
 		Use:   "show ID",
 		Short: "Show one key's details (never its secret)",
 		Args:  oneArg("key id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.openStore(storage.Options{})
-			if err != nil {
-				return err
-			}
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
 			k, err := st.GetKey(cmd.Context(), args[0])
 			if err != nil {
 				return err
@@ -242,7 +238,7 @@ func (a *app) showCommand() *cobra.Command {
 				return writeJSON(a.env.Stdout, k)
 			}
 			return writeKeyDetails(a.env.Stdout, &k, a.env.Now())
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
@@ -265,15 +261,14 @@ func (a *app) deleteCommand() *cobra.Command {
 stop working immediately. This cannot be undone. Without --yes keyden asks on
 the terminal, and refuses when there is none.`,
 		Args: oneArg("key id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		PreRunE: func(cmd *cobra.Command, args []string) error {
 			interactive := a.env.IsTerminal(a.env.Stdin) && a.env.IsTerminal(a.env.Stderr)
 			if !yes && !interactive {
 				return usagef("deleting a key needs confirmation: pass --yes (there is no terminal to ask on)")
 			}
-			st, err := a.openStore(storage.Options{})
-			if err != nil {
-				return err
-			}
+			return nil
+		},
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
 			if !yes {
 				k, err := st.GetKey(cmd.Context(), args[0])
 				if err != nil {
@@ -293,7 +288,7 @@ the terminal, and refuses when there is none.`,
 			}
 			printf(a.env.Stdout, "Deleted %s (%s, %s/%s).\n", model.Quote(k.Name), k.ID, k.Channel, k.Environment)
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "delete without asking")
 	return cmd
@@ -305,6 +300,7 @@ const maxSecretInput = 4096
 func (a *app) verifyCommand() *cobra.Command {
 	var env, scope, ip string
 	var asJSON bool
+	var req storage.VerifyRequest
 	cmd := &cobra.Command{
 		Use:   "verify [--env E] [--scope S] [--ip IP]",
 		Short: "Check a key read from standard input (never from arguments)",
@@ -321,8 +317,8 @@ The key is never taken from the command line, where other users could see it.`,
 			}
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			req := storage.VerifyRequest{Environment: env, Scope: scope}
+		PreRunE: func(cmd *cobra.Command, args []string) error {
+			req = storage.VerifyRequest{Environment: env, Scope: scope}
 			if env != "" {
 				if err := checkEnvFlag(env); err != nil {
 					return err
@@ -345,16 +341,15 @@ The key is never taken from the command line, where other users could see it.`,
 				return err
 			}
 			req.Secret = secret
-			st, err := a.openStore(storage.Options{})
-			if err != nil {
-				return err
-			}
+			return nil
+		},
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
 			res, err := st.Verify(cmd.Context(), req)
 			if err != nil {
 				return err
 			}
 			return a.reportVerify(res, asJSON)
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&env, "env", "", "the environment the key must belong to (name or tag)")
 	cmd.Flags().StringVar(&scope, "scope", "", "a scope the key must hold")

@@ -29,6 +29,7 @@ func ParseGrace(s string) (time.Duration, error) {
 func (a *app) rotateCommand() *cobra.Command {
 	var grace, expires string
 	var asJSON bool
+	var req storage.RotateRequest
 	cmd := &cobra.Command{
 		Use:   "rotate ID [--grace 24h]",
 		Short: "Replace a key: print the new one once; the old one expires after the grace",
@@ -38,21 +39,20 @@ working for the grace (now, 1h, 24h, 3d, 7d, …; an earlier expiry of its own
 stays) and is refused as expired after it. The two keys are linked both ways.
 The new key gets the old one's lifetime from now, or --expires.`,
 		Args: oneArg("key id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		PreRunE: func(cmd *cobra.Command, args []string) error {
 			g, err := ParseGrace(grace)
 			if err != nil {
 				return usagef("%v", err)
 			}
-			req := storage.RotateRequest{ID: args[0], Grace: g}
+			req = storage.RotateRequest{ID: args[0], Grace: g}
 			if expires != "" {
 				if req.ExpiresAt, err = model.ParseExpiry(expires, a.env.Now()); err != nil {
 					return usagef("%v", err)
 				}
 			}
-			st, err := a.openStore(storage.Options{})
-			if err != nil {
-				return err
-			}
+			return nil
+		},
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
 			r, err := st.RotateKey(cmd.Context(), req)
 			if err != nil {
 				return err
@@ -70,7 +70,7 @@ The new key gets the old one's lifetime from now, or --expires.`,
 			}
 			_, err = fmt.Fprintln(a.env.Stdout, r.New.Secret)
 			return err
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&grace, "grace", "24h", "how long the old key keeps working: now, or a duration such as 1h, 24h, 3d, 7d")
 	cmd.Flags().StringVar(&expires, "expires", "", "the new key's expiry (default: the old key's lifetime from now)")
@@ -85,11 +85,7 @@ func (a *app) disableCommand(disable bool) *cobra.Command {
 	}
 	return &cobra.Command{
 		Use: use, Short: short, Args: oneArg("key id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.openStore(storage.Options{})
-			if err != nil {
-				return err
-			}
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
 			k, err := st.SetDisabled(cmd.Context(), args[0], disable)
 			if err != nil {
 				return err
@@ -100,6 +96,6 @@ func (a *app) disableCommand(disable bool) *cobra.Command {
 			}
 			printf(a.env.Stdout, "%s %s (%s, %s/%s).\n", verb, model.Quote(k.Name), k.ID, k.Channel, k.Environment)
 			return nil
-		},
+		}),
 	}
 }

@@ -205,6 +205,20 @@ func Actor() string {
 	return fmt.Sprintf("uid-%d", os.Getuid())
 }
 
+// withStore is the RunE of every command that works on the store named by
+// --db or the environment: the one place it is opened. What can be checked
+// without it is checked before, in the command's PreRunE, so bad input
+// never opens it (etcd is dialled on open).
+func (a *app) withStore(run func(cmd *cobra.Command, args []string, st store) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		st, err := a.openStore(storage.Options{})
+		if err != nil {
+			return err
+		}
+		return run(cmd, args, st)
+	}
+}
+
 // openStore prepares the store named by --db or the environment: a file,
 // or etcd://host:2379[,…]/prefix.
 func (a *app) openStore(opt storage.Options) (store, error) {
@@ -261,24 +275,23 @@ terminal app. A key's secret is shown once; only its SHA-256 is stored.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		PreRunE: func(cmd *cobra.Command, args []string) error {
 			if a.env.TUI == nil {
 				return usagef("this keyden has no terminal app built in: use a command, see `keyden --help`")
 			}
 			if !a.env.IsTerminal(a.env.Stdin) || !a.env.IsTerminal(a.env.Stdout) {
 				return usagef("the terminal app needs a terminal: run keyden in one, or use a command (see `keyden --help`)")
 			}
-			st, err := a.openStore(storage.Options{})
-			if err != nil {
-				return err
-			}
+			return nil
+		},
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
 			// A store that cannot be read is a sentence here, before the
 			// terminal is taken over.
 			if _, err := st.Info(cmd.Context()); err != nil {
 				return err
 			}
 			return a.env.TUI(cmd.Context(), st, AppInfo{Location: st.Location(), Actor: st.Actor(), Getenv: a.env.Getenv})
-		},
+		}),
 	}
 	root.PersistentFlags().StringVar(&a.dbPath, "db", "", "key store: a file, or etcd://host:2379[,host:2379]/prefix (default $KEYDEN_DB, else ~/.local/share/keyden/keyden.db)")
 	root.SetVersionTemplate("keyden {{.Version}}\n")

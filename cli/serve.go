@@ -17,7 +17,6 @@ import (
 	"keyden/format"
 	"keyden/model"
 	"keyden/server"
-	"keyden/storage"
 )
 
 func (a *app) serveCommand() *cobra.Command {
@@ -25,6 +24,8 @@ func (a *app) serveCommand() *cobra.Command {
 	var trusted []string
 	var maxConns int
 	var maxStale time.Duration
+	var opt server.Options
+	var max int
 	cmd := &cobra.Command{
 		Use:   "serve --listen ADDR [--trusted-proxy CIDR]...",
 		Short: "Verify keys over HTTP for gateways (nginx auth_request, Traefik, Caddy)",
@@ -51,11 +52,11 @@ below the open-file limit, the connection idle longest is closed to admit a
 new one, and when all are busy the new one gets 503 at once.`,
 		Example: `  keyden serve --listen 127.0.0.1:8080 --trusted-proxy 127.0.0.1/32`,
 		Args:    noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		PreRunE: func(cmd *cobra.Command, args []string) error {
 			if maxStale < time.Second {
 				return usagef("--max-staleness %v is too short: give 1s or more (a healthy verifier confirms once a second)", maxStale)
 			}
-			opt := server.Options{Log: log.New(safeLines{a.env.Stderr}, "keyden serve: ", log.LstdFlags), MaxStaleness: maxStale}
+			opt = server.Options{Log: log.New(safeLines{a.env.Stderr}, "keyden serve: ", log.LstdFlags), MaxStaleness: maxStale}
 			for _, c := range trusted {
 				p, err := model.ParseAllowedIP(c)
 				if err != nil {
@@ -69,24 +70,23 @@ new one, and when all are busy the new one gets 503 at once.`,
 			if maxConns < 0 {
 				return usagef("--max-connections %d is negative: give a number of connections, or 0 for the default", maxConns)
 			}
-			max, err := server.MaxConns(maxConns)
-			if err != nil {
+			var err error
+			if max, err = server.MaxConns(maxConns); err != nil {
 				return &refusal{msg: err.Error()}
 			}
-			// Opening only reads the location (--db, KEYDEN_* settings); the
-			// port is taken before the store is read, so a taken port is said
-			// at once and connections made meanwhile wait for the first load.
-			st, err := a.openStore(storage.Options{})
-			if err != nil {
-				return err
-			}
+			return nil
+		},
+		// Opening only reads the location (--db, KEYDEN_* settings); the
+		// port is taken before the store is read, so a taken port is said
+		// at once and connections made meanwhile wait for the first load.
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return &refusal{msg: fmt.Sprintf("cannot listen on %s: %v; choose another --listen address", listen, errors.Unwrap(err))}
 			}
 			defer ln.Close()
 			return serve(cmd.Context(), st, ln, max, opt)
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
 	cmd.Flags().DurationVar(&maxStale, "max-staleness", server.DefaultMaxStaleness, "answer 503 on /healthz after this long without confirming every change is taken in")
