@@ -180,7 +180,9 @@ func (s *Server) Sync(ctx context.Context) error {
 	}
 	if ch.Reset {
 		s.opt.Log.Printf("the store's history changed (restored or replaced): reloading")
-		return s.loadLocked(ctx)
+		// A full read takes what it takes, not a read's budget (the store
+		// bounds each call).
+		return s.loadLocked(context.WithoutCancel(ctx))
 	}
 	t := s.tab.Load()
 	for i := range ch.Keys {
