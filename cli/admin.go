@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os/user"
 	"strconv"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -75,7 +75,7 @@ func longestTag() string {
 }
 
 func (a *app) infoCommand() *cobra.Command {
-	var asJSON bool
+	p := a.printer()
 	cmd := &cobra.Command{
 		Use: "info", Short: "Show where the key store is and how its keys look", Args: noArgs,
 		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
@@ -83,24 +83,23 @@ func (a *app) infoCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return writeJSON(a.env.Stdout, in)
-			}
-			tw := tabwriter.NewWriter(a.env.Stdout, 0, 0, 2, ' ', 0)
-			printf(tw, "Store:\t%s\nSchema:\t%d\nPrefix:\t%s\nFormat:\t%s (%d characters)\nCreated:\t%s by %s\nKeys:\t%d\n",
-				in.Location, in.Schema, in.Prefix, in.Format, keygen.LayoutFor(in.Format, in.Prefix, longestTag()).Total,
-				format.Stamp(in.CreatedAt), in.CreatedBy, in.Keys)
-			return tw.Flush()
+			return p.print(in, func(w io.Writer) error {
+				return table(w, "", func(tw io.Writer) {
+					printf(tw, "Store:\t%s\nSchema:\t%d\nPrefix:\t%s\nFormat:\t%s (%d characters)\nCreated:\t%s by %s\nKeys:\t%d\n",
+						in.Location, in.Schema, in.Prefix, in.Format, keygen.LayoutFor(in.Format, in.Prefix, longestTag()).Total,
+						format.Stamp(in.CreatedAt), in.CreatedBy, in.Keys)
+				})
+			})
 		}),
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	p.jsonFlag(cmd, "print one JSON object")
 	return cmd
 }
 
 func (a *app) auditCommand() *cobra.Command {
 	var keyID, since string
 	var limit int
-	var asJSON bool
+	p := a.printer()
 	var f storage.AuditFilter
 	cmd := &cobra.Command{
 		Use: "audit [--key ID] [--since 7d]", Short: "Show the audit log, newest first", Args: noArgs,
@@ -128,22 +127,20 @@ func (a *app) auditCommand() *cobra.Command {
 					return err
 				}
 			}
-			if asJSON {
-				return writeJSON(a.env.Stdout, nonNilSlice(evs))
-			}
-			tw := tabwriter.NewWriter(a.env.Stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "TIME\tACTOR\tACTION\tKEY\tNAME\tCHANNEL\tENV\tDETAIL")
-			for _, e := range evs {
-				printf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", format.Stamp(e.Time), e.Actor, e.Action,
-					e.KeyID, e.KeyName, e.Channel, e.Environment, e.Detail)
-			}
-			return tw.Flush()
+			return p.print(evs, func(w io.Writer) error {
+				return table(w, "TIME\tACTOR\tACTION\tKEY\tNAME\tCHANNEL\tENV\tDETAIL", func(tw io.Writer) {
+					for _, e := range evs {
+						printf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", format.Stamp(e.Time), e.Actor, e.Action,
+							e.KeyID, e.KeyName, e.Channel, e.Environment, e.Detail)
+					}
+				})
+			})
 		}),
 	}
 	cmd.Flags().StringVar(&keyID, "key", "", "only events of this key id")
 	cmd.Flags().StringVar(&since, "since", "", "only events newer than this, such as 7d")
 	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many events (0: all)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+	p.jsonFlag(cmd, "print a JSON array")
 	return cmd
 }
 

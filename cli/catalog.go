@@ -1,8 +1,7 @@
 package cli
 
 import (
-	"fmt"
-	"text/tabwriter"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -43,7 +42,7 @@ func (a *app) channelCommand() *cobra.Command {
 		}),
 	}
 	add.Flags().StringVar(&desc, "description", "", "what the channel is")
-	var asJSON bool
+	p := a.printer()
 	list := &cobra.Command{
 		Use: "list", Short: "List channels", Args: noArgs,
 		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
@@ -51,18 +50,16 @@ func (a *app) channelCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return writeJSON(a.env.Stdout, nonNilSlice(chs))
-			}
-			tw := tabwriter.NewWriter(a.env.Stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "CHANNEL\tCREATED\tCREATED BY\tDESCRIPTION")
-			for _, c := range chs {
-				printf(tw, "%s\t%s\t%s\t%s\n", c.Name, format.Date(c.CreatedAt), c.CreatedBy, c.Description)
-			}
-			return tw.Flush()
+			return p.print(chs, func(w io.Writer) error {
+				return table(w, "CHANNEL\tCREATED\tCREATED BY\tDESCRIPTION", func(tw io.Writer) {
+					for _, c := range chs {
+						printf(tw, "%s\t%s\t%s\t%s\n", c.Name, format.Date(c.CreatedAt), c.CreatedBy, c.Description)
+					}
+				})
+			})
 		}),
 	}
-	list.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+	p.jsonFlag(list, "print a JSON array")
 	rm := &cobra.Command{
 		Use: "rm NAME", Aliases: []string{"remove"}, Short: "Remove a channel no key uses", Args: oneArg("channel name"),
 		PreRunE: func(cmd *cobra.Command, args []string) error {
@@ -143,7 +140,7 @@ func (a *app) envCommand() *cobra.Command {
 		}),
 	}
 	set.Flags().BoolVar(&byName, "confirm-by-name", false, "the TUI asks for a key's typed name before deleting or rotating it")
-	var asJSON bool
+	p := a.printer()
 	list := &cobra.Command{
 		Use: "list", Short: "List environments", Args: noArgs,
 		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
@@ -151,22 +148,20 @@ func (a *app) envCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return writeJSON(a.env.Stdout, nonNilSlice(envs))
-			}
-			tw := tabwriter.NewWriter(a.env.Stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "ENVIRONMENT\tTAG\tCONFIRM")
-			for _, e := range envs {
-				confirm := "yes/no"
-				if e.ConfirmByName {
-					confirm = "by name"
-				}
-				printf(tw, "%s\t%s\t%s\n", e.Name, e.Tag, confirm)
-			}
-			return tw.Flush()
+			return p.print(envs, func(w io.Writer) error {
+				return table(w, "ENVIRONMENT\tTAG\tCONFIRM", func(tw io.Writer) {
+					for _, e := range envs {
+						confirm := "yes/no"
+						if e.ConfirmByName {
+							confirm = "by name"
+						}
+						printf(tw, "%s\t%s\t%s\n", e.Name, e.Tag, confirm)
+					}
+				})
+			})
 		}),
 	}
-	list.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+	p.jsonFlag(list, "print a JSON array")
 	rm := &cobra.Command{
 		Use: "rm NAME", Aliases: []string{"remove"}, Short: "Remove an environment no key uses", Args: oneArg("environment name"),
 		PreRunE: func(cmd *cobra.Command, args []string) error {
@@ -187,7 +182,7 @@ func (a *app) envCommand() *cobra.Command {
 }
 
 func (a *app) memberCommand() *cobra.Command {
-	var asJSON bool
+	p := a.printer()
 	list := &cobra.Command{
 		Use: "list", Short: "List the store's members and their roles", Args: noArgs,
 		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
@@ -195,18 +190,16 @@ func (a *app) memberCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return writeJSON(a.env.Stdout, nonNilSlice(ms))
-			}
-			tw := tabwriter.NewWriter(a.env.Stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "USER\tROLE\tADDED\tADDED BY")
-			for _, m := range ms {
-				printf(tw, "%s\t%s\t%s\t%s\n", m.User, m.Role, format.Date(m.AddedAt), m.AddedBy)
-			}
-			return tw.Flush()
+			return p.print(ms, func(w io.Writer) error {
+				return table(w, "USER\tROLE\tADDED\tADDED BY", func(tw io.Writer) {
+					for _, m := range ms {
+						printf(tw, "%s\t%s\t%s\t%s\n", m.User, m.Role, format.Date(m.AddedAt), m.AddedBy)
+					}
+				})
+			})
 		}),
 	}
-	list.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+	p.jsonFlag(list, "print a JSON array")
 	var role string
 	var r model.Role
 	add := &cobra.Command{
@@ -248,11 +241,4 @@ func (a *app) memberCommand() *cobra.Command {
 		}),
 	}
 	return group("member", "Add, list and remove the store's members (admins and super admins)", add, list, rm)
-}
-
-func nonNilSlice[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
 }

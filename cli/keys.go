@@ -2,14 +2,11 @@ package cli
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
 	"sort"
 	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -23,9 +20,9 @@ func (a *app) createCommand() *cobra.Command {
 	var (
 		name, channel, env, typ, expires string
 		scopes, allow                    []string
-		asJSON                           bool
 		req                              storage.CreateRequest
 	)
+	p := a.printer()
 	cmd := &cobra.Command{
 		Use:   "create --name N --channel C --env E",
 		Short: "Create a key and print it once",
@@ -76,18 +73,17 @@ func (a *app) createCommand() *cobra.Command {
 			if c.Grown {
 				printf(a.env.Stderr, "keyden: this key is %d characters, longer than the store's format, to keep its minimum randomness with this prefix and tag.\n", len(c.Secret))
 			}
-			if asJSON {
-				return writeJSON(a.env.Stdout, struct {
-					Secret string `json:"secret"`
-					model.KeyView
-				}{c.Secret, c.Key.View()})
-			}
-			if a.env.IsTerminal(a.env.Stdout) {
-				printf(a.env.Stderr, "Created %s (%s) in %s/%s. This is the only time the key is shown: store it now.\n",
-					model.Quote(c.Key.Name), c.Key.ID, c.Key.Channel, c.Key.Environment)
-			}
-			_, err = fmt.Fprintln(a.env.Stdout, c.Secret)
-			return err
+			return p.print(struct {
+				Secret string `json:"secret"`
+				model.KeyView
+			}{c.Secret, c.Key.View()}, func(w io.Writer) error {
+				if a.env.IsTerminal(a.env.Stdout) {
+					printf(a.env.Stderr, "Created %s (%s) in %s/%s. This is the only time the key is shown: store it now.\n",
+						model.Quote(c.Key.Name), c.Key.ID, c.Key.Channel, c.Key.Environment)
+				}
+				_, err := fmt.Fprintln(w, c.Secret) // raw: a key is printable ASCII, and scripts take it as it is
+				return err
+			})
 		}),
 	}
 	f := cmd.Flags()
@@ -98,7 +94,7 @@ func (a *app) createCommand() *cobra.Command {
 	f.StringArrayVar(&scopes, "scope", nil, "a scope the key holds, such as posts:read (repeatable)")
 	f.StringArrayVar(&allow, "allow-ip", nil, "an IP or CIDR the key may be used from (repeatable; none = anywhere)")
 	f.StringVar(&expires, "expires", "never", "never, a duration such as 90d, or a date such as 2027-01-31")
-	f.BoolVar(&asJSON, "json", false, "print one JSON object with the key under \"secret\"")
+	p.jsonFlag(cmd, "print one JSON object with the key under \"secret\"")
 	return cmd
 }
 
@@ -109,13 +105,6 @@ func checkEnvFlag(env string) error {
 		return usagef("--env %s is not an environment name or tag: use lower-case letters, digits and -, such as --env prod", model.Quote(env))
 	}
 	return nil
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // sortKeys orders keys oldest first, so new keys land at the bottom of a listing.
@@ -130,8 +119,9 @@ func sortKeys(keys []model.Key) {
 
 func (a *app) listCommand() *cobra.Command {
 	var channel, env, unusedFor, expiringWithin string
-	var asJSON, neverUsed bool
+	var neverUsed bool
 	var f storage.Filter
+	p := a.printer()
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List keys (never their secrets)",
@@ -167,32 +157,28 @@ func (a *app) listCommand() *cobra.Command {
 				return err
 			}
 			sortKeys(keys)
-			w := bufio.NewWriterSize(a.env.Stdout, 64<<10)
-			defer w.Flush()
-			if asJSON {
-				return writeKeysJSON(w, keys)
-			}
-			if len(keys) == 0 {
-				if f == (storage.Filter{}) {
-					fmt.Fprintln(w, "No keys yet. Create one with: keyden create --name NAME --env prod")
-				} else {
-					fmt.Fprintln(w, "No keys match.")
+			return p.print(keyList(keys), func(w io.Writer) error {
+				if len(keys) == 0 {
+					if f == (storage.Filter{}) {
+						fmt.Fprintln(w, "No keys yet. Create one with: keyden create --name NAME --env prod")
+					} else {
+						fmt.Fprintln(w, "No keys match.")
+					}
+					return nil
 				}
-				return nil
-			}
-			now := a.env.Now()
-			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tCHANNEL\tENV\tHINT\tCREATED\tLAST USED\tCREATED BY\tSTATUS")
-			for i := range keys {
-				k := &keys[i]
-				status := string(k.Health(now))
-				if status == "" {
-					status = "ok"
-				}
-				printf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Channel, k.Environment,
-					k.Hint, format.Date(k.CreatedAt), format.Ago(k.LastUsedAt, now), k.CreatedBy, status)
-			}
-			return tw.Flush()
+				now := a.env.Now()
+				return table(w, "ID\tNAME\tCHANNEL\tENV\tHINT\tCREATED\tLAST USED\tCREATED BY\tSTATUS", func(tw io.Writer) {
+					for i := range keys {
+						k := &keys[i]
+						status := string(k.Health(now))
+						if status == "" {
+							status = "ok"
+						}
+						printf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Channel, k.Environment,
+							k.Hint, format.Date(k.CreatedAt), format.Ago(k.LastUsedAt, now), k.CreatedBy, status)
+					}
+				})
+			})
 		}),
 	}
 	cmd.Flags().StringVar(&channel, "channel", "", "only keys of this channel")
@@ -200,12 +186,15 @@ func (a *app) listCommand() *cobra.Command {
 	cmd.Flags().StringVar(&unusedFor, "unused-for", "", "only keys not used for this long, such as 90d (never-used keys count from creation)")
 	cmd.Flags().BoolVar(&neverUsed, "never-used", false, "only keys never used")
 	cmd.Flags().StringVar(&expiringWithin, "expiring-within", "", "only keys expiring (or expired) within this long, such as 7d")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+	p.jsonFlag(cmd, "print a JSON array")
 	return cmd
 }
 
-// writeKeysJSON writes the array one key per line through one reused buffer.
-func writeKeysJSON(w io.Writer, keys []model.Key) error {
+// keyList is a listing's JSON: an array, one key a line, written through
+// one reused buffer (a listing can hold a million keys).
+type keyList []model.Key
+
+func (keys keyList) writeJSON(w io.Writer) error {
 	buf := make([]byte, 0, 1024)
 	buf = append(buf, '[')
 	for i := range keys {
@@ -224,7 +213,7 @@ func writeKeysJSON(w io.Writer, keys []model.Key) error {
 }
 
 func (a *app) showCommand() *cobra.Command {
-	var asJSON bool
+	p := a.printer()
 	cmd := &cobra.Command{
 		Use:   "show ID",
 		Short: "Show one key's details (never its secret)",
@@ -234,22 +223,17 @@ func (a *app) showCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return writeJSON(a.env.Stdout, k)
-			}
-			return writeKeyDetails(a.env.Stdout, &k, a.env.Now())
+			return p.print(k, func(w io.Writer) error {
+				return table(w, "", func(tw io.Writer) {
+					for _, f := range format.KeyFields(&k, a.env.Now()) {
+						printf(tw, "%s:\t%s\n", f[0], f[1])
+					}
+				})
+			})
 		}),
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	p.jsonFlag(cmd, "print one JSON object")
 	return cmd
-}
-
-func writeKeyDetails(w io.Writer, k *model.Key, now time.Time) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, f := range format.KeyFields(k, now) {
-		printf(tw, "%s:\t%s\n", f[0], f[1])
-	}
-	return tw.Flush()
 }
 
 func (a *app) deleteCommand() *cobra.Command {
@@ -299,7 +283,7 @@ const maxSecretInput = 4096
 
 func (a *app) verifyCommand() *cobra.Command {
 	var env, scope, ip string
-	var asJSON bool
+	p := a.printer()
 	var req storage.VerifyRequest
 	cmd := &cobra.Command{
 		Use:   "verify [--env E] [--scope S] [--ip IP]",
@@ -348,13 +332,13 @@ The key is never taken from the command line, where other users could see it.`,
 			if err != nil {
 				return err
 			}
-			return a.reportVerify(res, asJSON)
+			return a.reportVerify(p, res)
 		}),
 	}
 	cmd.Flags().StringVar(&env, "env", "", "the environment the key must belong to (name or tag)")
 	cmd.Flags().StringVar(&scope, "scope", "", "a scope the key must hold")
 	cmd.Flags().StringVar(&ip, "ip", "", "the client's IP address, checked against the key's allowlist and recorded")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as one JSON object")
+	p.jsonFlag(cmd, "print the result as one JSON object")
 	return cmd
 }
 
@@ -386,36 +370,33 @@ func (a *app) readSecret() (string, error) {
 	return s, nil
 }
 
-func (a *app) reportVerify(res storage.VerifyResult, asJSON bool) error {
+func (a *app) reportVerify(p *printer, res storage.VerifyResult) error {
 	if res.Unrecorded != "" {
 		printf(a.env.Stderr, "keyden: the key is valid, but its last use could not be recorded: %s\n", format.Sentence(res.Unrecorded))
 	}
-	if asJSON {
-		out := struct {
-			OK     bool       `json:"ok"`
-			Reason string     `json:"reason,omitempty"`
-			Detail string     `json:"detail,omitempty"`
-			Key    *model.Key `json:"key,omitempty"`
-			// Why last used was not written, on a success.
-			Unrecorded string `json:"last_use_unrecorded,omitempty"`
-		}{OK: res.OK, Reason: string(res.Reason), Detail: res.Detail, Unrecorded: res.Unrecorded}
-		if res.Key.ID != "" {
-			out.Key = &res.Key
-		}
-		if err := writeJSON(a.env.Stdout, out); err != nil {
+	out := struct {
+		OK     bool       `json:"ok"`
+		Reason string     `json:"reason,omitempty"`
+		Detail string     `json:"detail,omitempty"`
+		Key    *model.Key `json:"key,omitempty"`
+		// Why last used was not written, on a success.
+		Unrecorded string `json:"last_use_unrecorded,omitempty"`
+	}{OK: res.OK, Reason: string(res.Reason), Detail: res.Detail, Unrecorded: res.Unrecorded}
+	if res.Key.ID != "" {
+		out.Key = &res.Key
+	}
+	err := p.print(out, func(w io.Writer) error {
+		if !res.OK {
+			_, err := printf(a.env.Stderr, "keyden: refused (%s): %s.\n", res.Reason, res.Detail)
 			return err
 		}
-		if !res.OK {
-			return &silentExit{code: ExitRefused}
-		}
-		return nil
-	}
-	if !res.OK {
-		printf(a.env.Stderr, "keyden: refused (%s): %s.\n", res.Reason, res.Detail)
+		k := res.Key
+		_, err := printf(w, "ok: %s %s (channel %s, env %s, scopes %s)\n", k.ID, model.Quote(k.Name), k.Channel, k.Environment, scopeList(k.Scopes))
+		return err
+	})
+	if err == nil && !res.OK {
 		return &silentExit{code: ExitRefused}
 	}
-	k := res.Key
-	_, err := printf(a.env.Stdout, "ok: %s %s (channel %s, env %s, scopes %s)\n", k.ID, model.Quote(k.Name), k.Channel, k.Environment, scopeList(k.Scopes))
 	return err
 }
 

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -28,7 +29,7 @@ func ParseGrace(s string) (time.Duration, error) {
 
 func (a *app) rotateCommand() *cobra.Command {
 	var grace, expires string
-	var asJSON bool
+	p := a.printer()
 	var req storage.RotateRequest
 	cmd := &cobra.Command{
 		Use:   "rotate ID [--grace 24h]",
@@ -57,24 +58,23 @@ The new key gets the old one's lifetime from now, or --expires.`,
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return writeJSON(a.env.Stdout, struct {
-					Secret string `json:"secret"`
-					model.KeyView
-					Replaces model.KeyView `json:"replaces"`
-				}{r.New.Secret, r.New.Key.View(), r.Old.View()})
-			}
-			if a.env.IsTerminal(a.env.Stdout) {
-				printf(a.env.Stderr, "Rotated %s: new key %s; the old key %s works until %s. This is the only time the new key is shown.\n",
-					model.Quote(r.Old.Name), r.New.Key.ID, r.Old.ID, format.Stamp(r.Old.ExpiresAt))
-			}
-			_, err = fmt.Fprintln(a.env.Stdout, r.New.Secret)
-			return err
+			return p.print(struct {
+				Secret string `json:"secret"`
+				model.KeyView
+				Replaces model.KeyView `json:"replaces"`
+			}{r.New.Secret, r.New.Key.View(), r.Old.View()}, func(w io.Writer) error {
+				if a.env.IsTerminal(a.env.Stdout) {
+					printf(a.env.Stderr, "Rotated %s: new key %s; the old key %s works until %s. This is the only time the new key is shown.\n",
+						model.Quote(r.Old.Name), r.New.Key.ID, r.Old.ID, format.Stamp(r.Old.ExpiresAt))
+				}
+				_, err := fmt.Fprintln(w, r.New.Secret) // raw, as create prints it
+				return err
+			})
 		}),
 	}
 	cmd.Flags().StringVar(&grace, "grace", "24h", "how long the old key keeps working: now, or a duration such as 1h, 24h, 3d, 7d")
 	cmd.Flags().StringVar(&expires, "expires", "", "the new key's expiry (default: the old key's lifetime from now)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object: the new key with \"secret\", and \"replaces\"")
+	p.jsonFlag(cmd, "print one JSON object: the new key with \"secret\", and \"replaces\"")
 	return cmd
 }
 

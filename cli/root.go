@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
-	"reflect"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -148,26 +147,6 @@ func (a *app) run(ctx context.Context, args []string) int {
 	}
 	// What is left is cobra's own complaint about the command line.
 	return ExitUsage
-}
-
-// printf is fmt.Fprintf for the command line's text output: the format is
-// keyden's own, but every string or error argument may come from a store or
-// a flag, so each goes through format.Safe (a tab or newline in a name is
-// escaped too, and cannot forge a column or a line).
-func printf(w io.Writer, f string, args ...any) (int, error) {
-	for i, arg := range args {
-		switch v := arg.(type) {
-		case error:
-			args[i] = format.Safe(v.Error())
-		case fmt.Stringer:
-			args[i] = format.Safe(v.String())
-		default:
-			if rv := reflect.ValueOf(arg); rv.Kind() == reflect.String {
-				args[i] = format.Safe(rv.String())
-			}
-		}
-	}
-	return fmt.Fprintf(w, f, args...)
 }
 
 func isStoreError(err error) bool {
