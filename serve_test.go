@@ -112,7 +112,15 @@ func TestServeShutdownLosesNoAnsweredUse(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(1500 * time.Millisecond) // across at least one periodic flush
+	// Stop under load once a periodic flush has written uses and more were
+	// answered since, so the final flush has its own to write.
+	id := keyID(t, db, "loaded")
+	var flushed uint64
+	waitFor(t, "a periodic flush under load", func() bool {
+		flushed, _ = useCount(t, db, id)
+		return flushed > 0
+	})
+	waitFor(t, "checks answered after the flush", func() bool { return ok.Load() > flushed })
 	cmd.Process.Signal(syscall.SIGTERM)
 	err := cmd.Wait()
 	close(stop)
@@ -120,7 +128,7 @@ func TestServeShutdownLosesNoAnsweredUse(t *testing.T) {
 	if err != nil {
 		t.Fatalf("keyden serve after SIGTERM: %v\n%s", err, logs.String())
 	}
-	got, _ := useCount(t, db, keyID(t, db, "loaded"))
+	got, _ := useCount(t, db, id)
 	if got != ok.Load() || got == 0 {
 		t.Fatalf("use count %d, but %d checks were answered 200\n%s", got, ok.Load(), logs.String())
 	}

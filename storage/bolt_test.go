@@ -654,6 +654,7 @@ func TestBackupIsConsistentWhileWriting(t *testing.T) {
 	}
 	stop := make(chan struct{})
 	done := make(chan int)
+	writing := make(chan struct{})
 	go func() {
 		n := 0
 		w, _ := OpenBolt(st.Path(), Options{Actor: "alice", Timeout: 30 * time.Second})
@@ -667,11 +668,13 @@ func TestBackupIsConsistentWhileWriting(t *testing.T) {
 			if _, err := w.CreateKey(ctx, CreateRequest{Name: "during", Channel: "default", Environment: "dev"}); err != nil {
 				t.Error(err)
 			}
-			n++
+			if n++; n == 1 {
+				close(writing)
+			}
 		}
 	}()
 	dst := filepath.Join(t.TempDir(), "backup.db")
-	time.Sleep(20 * time.Millisecond)
+	<-writing // the backup is made while the writer is at work
 	if err := st.Backup(ctx, dst); err != nil {
 		t.Fatal(err)
 	}
