@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"keyden/internal/fixture"
 	"keyden/storage"
 )
 
@@ -25,7 +26,7 @@ func realStore(t *testing.T) (path string, raw []byte, id, secret string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secrets, err := st.Fill(context.Background(), 1500, storage.FillOptions{Keep: 1})
+	secrets, err := fixture.Fill(context.Background(), st, 1500, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"testing"
 
-	"keyden/storage"
+	"keyden/internal/fixture"
 )
 
 // bin is the real keyden binary, built once for the tests that need a process.
@@ -134,7 +134,7 @@ func TestNoTerminalNoTUI(t *testing.T) {
 }
 
 func benchStore(b *testing.B, n int) (string, []string) {
-	st, secrets, err := storage.OpenFilled(context.Background(), filepath.Join(os.TempDir(), fmt.Sprintf("keyden-bench-%d.db", n)), n, 1000)
+	st, secrets, err := fixture.OpenFilled(context.Background(), filepath.Join(os.TempDir(), fmt.Sprintf("keyden-bench-%d.db", n)), n, 1000)
 	if err != nil {
 		b.Fatal(err)
 	}

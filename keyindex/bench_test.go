@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"keyden/internal/fixture"
 	"keyden/model"
-	"keyden/storage"
 )
 
 // benchKeys reads the shared synthetic bench store of n keys (built on
@@ -17,7 +17,7 @@ import (
 func benchKeys(b *testing.B, n int) []model.Key {
 	b.Helper()
 	ctx := context.Background()
-	st, _, err := storage.OpenFilled(ctx, filepath.Join(os.TempDir(), fmt.Sprintf("keyden-bench-%d.db", n)), n, 1000)
+	st, _, err := fixture.OpenFilled(ctx, filepath.Join(os.TempDir(), fmt.Sprintf("keyden-bench-%d.db", n)), n, 1000)
 	if err != nil {
 		b.Fatal(err)
 	}

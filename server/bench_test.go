@@ -9,12 +9,13 @@ import (
 	"testing"
 	"time"
 
+	fill "keyden/internal/fixture"
 	"keyden/storage"
 )
 
 func loaded(b *testing.B, n int) (*Server, *storage.Bolt, []string) {
 	b.Helper()
-	st, secrets, err := storage.OpenFilled(ctx, filepath.Join(os.TempDir(), fmt.Sprintf("keyden-bench-%d.db", n)), n, 1000)
+	st, secrets, err := fill.OpenFilled(ctx, filepath.Join(os.TempDir(), fmt.Sprintf("keyden-bench-%d.db", n)), n, 1000)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -93,7 +94,7 @@ func BenchmarkSyncWhileVerifying(b *testing.B) {
 	}()
 	for b.Loop() {
 		b.StopTimer()
-		if _, err := st.Fill(ctx, 2000, storage.FillOptions{}); err != nil {
+		if _, err := fill.Fill(ctx, st, 2000, 0); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()

@@ -21,11 +21,7 @@ func benchStore(tb testing.TB, n int) (*Bolt, []string) {
 	tb.Helper()
 	benchMu.Lock()
 	defer benchMu.Unlock()
-	st, secrets, err := OpenFilled(ctx, filepath.Join(os.TempDir(), fmt.Sprintf("keyden-bench-%d.db", n)), n, 1000)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return st, secrets
+	return filled(tb, filepath.Join(os.TempDir(), fmt.Sprintf("keyden-bench-%d.db", n)), n, 1000)
 }
 
 // SHA-256 of a presented key plus the hash-index lookup, with the store open.

@@ -53,7 +53,6 @@ type testStore interface {
 	Store
 	Follower
 	Location() string
-	Fill(ctx context.Context, n int, fo FillOptions) ([]string, error)
 }
 
 // currentBackend is the backend newAny makes: "bolt", or "etcd" while

@@ -36,6 +36,11 @@ func resolveEnv(tx kv, nameOrTag string) (model.Environment, error) {
 	if err != nil {
 		return model.Environment{}, err
 	}
+	return findEnv(envs, nameOrTag)
+}
+
+// findEnv is resolveEnv over environments already read.
+func findEnv(envs []model.Environment, nameOrTag string) (model.Environment, error) {
 	for _, e := range envs {
 		if e.Name == nameOrTag {
 			return e, nil

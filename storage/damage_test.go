@@ -20,10 +20,7 @@ import (
 func filledStore(t *testing.T) (string, []byte, []string) {
 	t.Helper()
 	st := newStore(t, Options{})
-	secrets, err := st.Fill(ctx, 1500, FillOptions{Keep: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
+	secrets := fill(t, st, 1500, 3)
 	raw, err := os.ReadFile(st.Path())
 	if err != nil {
 		t.Fatal(err)

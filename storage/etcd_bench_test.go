@@ -28,9 +28,7 @@ func BenchmarkEtcdCreateThreeMembers(b *testing.B) {
 // nothing new (whose store check counts every key).
 func BenchmarkEtcdIdleConfirm(b *testing.B) {
 	st := newEtcdStore(b, Options{Timeout: time.Minute})
-	if _, err := st.Fill(ctx, 100000, FillOptions{}); err != nil {
-		b.Fatal(err)
-	}
+	fill(b, st, 100000, 0)
 	_, seq, err := st.LoadKeys(ctx)
 	if err != nil {
 		b.Fatal(err)

@@ -44,32 +44,86 @@ func (b *core) Generation(ctx context.Context) (Generation, error) {
 // CreateKey validates req against the store, makes a key and commits the
 // record, its hash index and its audit event in one transaction.
 func (b *core) CreateKey(ctx context.Context, req CreateRequest) (Created, error) {
-	var out Created
-	req, err := normalizeCreate(req)
-	if err != nil {
-		return out, err
-	}
-	err = b.update(func(tx kv) error {
-		env, err := resolveEnv(tx, req.Environment)
-		if err != nil {
-			return err
-		}
-		ms, err := members(tx)
-		if err != nil {
-			return err
-		}
-		if err := ms.CanCreateKey(b.opt.Actor); err != nil {
-			return fail(ErrForbidden, "%s", err)
-		}
-		if tx.Bucket(bucketChannels).Get([]byte(req.Channel)) == nil {
-			return fail(ErrNotFound, "there is no channel %s: add it with `keyden channel add %s` or pick one from `keyden channel list`", model.Quote(req.Channel), req.Channel)
-		}
-		in := b.info(tx)
-		out, err = b.insertKey(tx, in, env, req, "")
-		return err
-	})
+	out, err := b.CreateKeys(ctx, []KeySeed{{CreateRequest: req}})
 	if err != nil {
 		return Created{}, err
+	}
+	return out[0], nil
+}
+
+// KeySeed is a key for CreateKeys: its request, and the history a key
+// brought in from elsewhere already has.
+type KeySeed struct {
+	CreateRequest
+	CreatedAt  time.Time // zero: now
+	LastUsedAt time.Time
+	UseCount   uint64
+}
+
+// CreateKeys makes keys as CreateKey does, each checked the same way, in
+// as few transactions as the backend takes: for filling a store (fixtures,
+// measurements). A failure keeps the transactions already committed.
+func (b *core) CreateKeys(ctx context.Context, seeds []KeySeed) ([]Created, error) {
+	out := make([]Created, 0, len(seeds))
+	for len(seeds) > 0 {
+		chunk := append([]KeySeed(nil), seeds[:min(len(seeds), b.be.batch())]...)
+		for i := range chunk {
+			var err error
+			if chunk[i].CreateRequest, err = normalizeCreate(chunk[i].CreateRequest); err != nil {
+				return out, err
+			}
+		}
+		var made []Created
+		err := b.update(func(tx kv) (err error) {
+			made, err = b.insertKeys(tx, chunk)
+			return err
+		})
+		if err != nil {
+			return out, err
+		}
+		out = append(out, made...)
+		seeds = seeds[len(chunk):]
+	}
+	return out, nil
+}
+
+// insertKeys checks new keys against the store (environment, role,
+// channel, in that order) and inserts them, in the caller's transaction.
+func (b *core) insertKeys(tx kv, seeds []KeySeed) ([]Created, error) {
+	envs, err := readAll[model.Environment](tx, bucketEnvs)
+	if err != nil {
+		return nil, err
+	}
+	var mayCreate error
+	picked := make([]model.Environment, len(seeds))
+	for i := range seeds {
+		if picked[i], err = findEnv(envs, seeds[i].Environment); err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			ms, err := members(tx)
+			if err != nil {
+				return nil, err
+			}
+			if err := ms.CanCreateKey(b.opt.Actor); err != nil {
+				mayCreate = fail(ErrForbidden, "%s", err)
+			}
+		}
+		if mayCreate != nil {
+			return nil, mayCreate
+		}
+		if ch := seeds[i].Channel; tx.Bucket(bucketChannels).Get([]byte(ch)) == nil {
+			return nil, fail(ErrNotFound, "there is no channel %s: add it with `keyden channel add %s` or pick one from `keyden channel list`", model.Quote(ch), ch)
+		}
+	}
+	in := b.info(tx)
+	out := make([]Created, 0, len(seeds))
+	for i, s := range seeds {
+		c, err := b.insertKey(tx, in, picked[i], s, "")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
 	}
 	return out, nil
 }
@@ -104,7 +158,7 @@ func normalizeCreate(req CreateRequest) (CreateRequest, error) {
 
 // insertKey makes and stores a key with its hash index and create event
 // (detail says why, for rotations).
-func (b *core) insertKey(tx kv, in Info, env model.Environment, req CreateRequest, detail string) (Created, error) {
+func (b *core) insertKey(tx kv, in Info, env model.Environment, req KeySeed, detail string) (Created, error) {
 	keys, hashes := tx.Bucket(bucketKeys), tx.Bucket(bucketHashes)
 	secret, err := keygen.Generate(in.Format, in.Prefix, env.Tag)
 	if err != nil {
@@ -118,12 +172,16 @@ func (b *core) insertKey(tx kv, in Info, env model.Environment, req CreateReques
 		ID: id, Name: req.Name, Channel: req.Channel, Environment: env.Name, Type: req.Type,
 		Scopes: req.Scopes, AllowedIPs: req.AllowedIPs, CreatedAt: b.now(), CreatedBy: b.opt.Actor,
 		ExpiresAt: req.ExpiresAt, Hint: keygen.Hint(secret), Hash: keygen.HashKey(secret),
+		LastUsedAt: req.LastUsedAt, UseCount: req.UseCount,
+	}
+	if !req.CreatedAt.IsZero() {
+		k.CreatedAt = req.CreatedAt
 	}
 	if hashes.Get(k.Hash[:]) != nil {
 		// 2^-256: a broken random source, not bad luck. Refuse rather than alias two keys.
 		return Created{}, fail(ErrUnavailable, "the new key collided with an existing one, which means the random source is broken: do not use this machine to make keys")
 	}
-	if err := keys.Put([]byte(id), model.EncodeKey(nil, &k)); err != nil {
+	if err := putKey(tx, &k); err != nil {
 		return Created{}, err
 	}
 	if err := hashes.Put(k.Hash[:], []byte(id)); err != nil {
@@ -224,6 +282,12 @@ func (b *core) getKey(tx kv, id string) (model.Key, error) {
 		return k, fail(ErrDamaged, "the key record %s is damaged: restore the store from a backup", model.Quote(id))
 	}
 	return k, nil
+}
+
+// putKey writes a key's record; bbolt keeps the value until commit, so
+// each record gets a buffer of its own.
+func putKey(tx kv, k *model.Key) error {
+	return tx.Bucket(bucketKeys).Put([]byte(k.ID), model.EncodeKey(nil, k))
 }
 
 // DeleteKey removes a key and its hash index; the next verify of it fails as unknown.

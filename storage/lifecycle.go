@@ -50,10 +50,6 @@ func (b *core) mayEditChannels(tx kv) error {
 	return nil
 }
 
-func putKey(tx kv, k *model.Key) error {
-	return tx.Bucket(bucketKeys).Put([]byte(k.ID), model.EncodeKey(nil, k))
-}
-
 // MaxGrace bounds a rotation's grace period.
 const MaxGrace = 365 * 24 * time.Hour
 
@@ -92,10 +88,10 @@ func (b *core) RotateKey(ctx context.Context, req RotateRequest) (Rotated, error
 			// not rotate into one dead on arrival.
 			expires = now.Add(max(old.ExpiresAt.Sub(old.CreatedAt), model.MinLifetime))
 		}
-		c, err := b.insertKey(tx, b.info(tx), env, CreateRequest{
+		c, err := b.insertKey(tx, b.info(tx), env, KeySeed{CreateRequest: CreateRequest{
 			Name: old.Name, Channel: old.Channel, Environment: old.Environment, Type: old.Type,
 			Scopes: old.Scopes, AllowedIPs: old.AllowedIPs, ExpiresAt: expires,
-		}, "rotation of "+old.ID)
+		}}, "rotation of "+old.ID)
 		if err != nil {
 			return err
 		}

@@ -11,13 +11,14 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 
+	"keyden/internal/fixture"
 	"keyden/keyindex"
 	"keyden/storage"
 )
 
 func benchApp(b *testing.B, n int) (*App, storage.Store) {
 	b.Helper()
-	st, _, err := storage.OpenFilled(context.Background(), filepath.Join(os.TempDir(), fmt.Sprintf("keyden-bench-%d.db", n)), n, 1000)
+	st, _, err := fixture.OpenFilled(context.Background(), filepath.Join(os.TempDir(), fmt.Sprintf("keyden-bench-%d.db", n)), n, 1000)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"keyden/internal/fixture"
 	"keyden/storage"
 )
 
@@ -19,7 +20,7 @@ func TestStoreDamagedUnderTheTUI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Fill(context.Background(), 300, storage.FillOptions{}); err != nil {
+	if _, err := fixture.Fill(context.Background(), st, 300, 0); err != nil {
 		t.Fatal(err)
 	}
 	h := start(t, setup{store: st, poll: 50 * time.Millisecond, w: 250, h: 30})

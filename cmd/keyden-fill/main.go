@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"keyden/format"
+	"keyden/internal/fixture"
 	"keyden/storage"
 )
 
@@ -31,7 +32,7 @@ func main() {
 		actor = u.Username
 	}
 	if *demo && *db != "" {
-		if err := storage.FillDemo(context.Background(), *db, actor); err != nil {
+		if err := fixture.Demo(context.Background(), *db, actor); err != nil {
 			fmt.Fprintln(os.Stderr, "keyden-fill:", err)
 			os.Exit(1)
 		}
@@ -47,7 +48,7 @@ func main() {
 		os.Exit(1)
 	}
 	start := time.Now()
-	kept, err := st.Fill(context.Background(), *count, storage.FillOptions{Keep: *keep})
+	kept, err := fixture.Fill(context.Background(), st, *count, *keep)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "keyden-fill:", err)
 		os.Exit(1)
