@@ -292,8 +292,8 @@ func TestSubmitWithBadFieldGoesToIt(t *testing.T) {
 	h.press("enter") // empty name
 	h.waitFor(t, "key name is empty")
 	a := h.final(t)
-	if a.screen != screenForm || a.form.focus != fName || len(st.keys) != 6 {
-		t.Fatalf("screen %v focus %d keys %d", a.screen, a.form.focus, len(st.keys))
+	if f, ok := a.nav.top().(*formView); !ok || f.focus != fName || len(st.keys) != 6 {
+		t.Fatalf("screen %T keys %d", a.nav.top(), len(st.keys))
 	}
 }
 
@@ -316,7 +316,7 @@ func TestRevealCopiesAndForgets(t *testing.T) {
 	h.press("esc")
 	h.waitFor(t, "7 keys")
 	a := h.final(t)
-	if a.reveal != nil || a.screen != screenKeys {
+	if a.nav.top() != a.keys {
 		t.Fatal("still on the reveal screen")
 	}
 	if path := findString(reflect.ValueOf(a), testSecret, "app", map[uintptr]bool{}); path != "" {
@@ -354,7 +354,7 @@ func TestRevealWarnsOnceWhenNotCopied(t *testing.T) {
 	h.waitFor(t, "Leave anyway")
 	h.press("esc")
 	h.waitFor(t, "7 keys")
-	if a := h.final(t); a.reveal != nil {
+	if a := h.final(t); a.nav.top() != a.keys {
 		t.Fatal("second esc did not leave")
 	}
 }
@@ -429,15 +429,16 @@ func TestClipboardClearOverwritesAndLeavesOthersText(t *testing.T) {
 // Leaving the reveal, or quitting from it, zeroes the bytes of the key the
 // app owns.
 func TestLeavingTheRevealZeroesTheKey(t *testing.T) {
-	for _, leave := range []tea.Msg{leaveRevealMsg{}, tea.KeyMsg{Type: tea.KeyCtrlC}} {
+	for _, leave := range []tea.Msg{tea.KeyMsg{Type: tea.KeyEsc}, tea.KeyMsg{Type: tea.KeyCtrlC}} {
 		a := New(Options{Store: sampleStore(), Clipboard: ClipboardOptions{}})
-		a.Update(createdMsg{c: storage.Created{Key: model.Key{ID: "k1", Name: "zeroed"}, Secret: testSecret}})
-		if a.reveal == nil || string(a.reveal.secret) != testSecret {
+		a.nav.push(newRevealView(a.sh, model.Key{ID: "k1", Name: "zeroed"}, testSecret, false))
+		r, ok := a.nav.top().(*revealView)
+		if !ok || string(r.secret) != testSecret {
 			t.Fatal("no reveal of the key")
 		}
-		owned := a.reveal.secret
+		owned := r.secret
 		a.Update(leave)
-		if a.reveal != nil || strings.Trim(string(owned), "\x00") != "" {
+		if a.nav.top() != a.keys || strings.Trim(string(owned), "\x00") != "" {
 			t.Fatalf("after %T the app's copy of the key is %q", leave, owned)
 		}
 	}
@@ -768,7 +769,7 @@ func TestAdminCannotTouchOthersKeys(t *testing.T) {
 		h.waitFor(t, "ask alice (who created it, a super admin)")
 	}
 	a := h.final(t)
-	if a.screen != screenKeys || len(st.keys) != 6 || st.keys[0].Disabled {
+	if a.nav.top() != a.keys || len(st.keys) != 6 || st.keys[0].Disabled {
 		t.Fatal("an admin changed another's key")
 	}
 }
@@ -780,7 +781,7 @@ func TestNonMemberIsToldWhoToAsk(t *testing.T) {
 	h.waitFor(t, "6 keys")
 	h.press("n")
 	h.waitFor(t, "eve is not a member of this key store: ask the super admin alice")
-	if a := h.final(t); a.screen != screenKeys {
+	if a := h.final(t); a.nav.top() != a.keys {
 		t.Fatal("a non-member got the form")
 	}
 }
@@ -834,9 +835,9 @@ func TestWrapWordsKeepsFlagsWhole(t *testing.T) {
 // A clipboard tool's error reaches the reveal harmless.
 func TestRevealShowsToolErrorsHarmless(t *testing.T) {
 	st := DefaultStyles()
-	r := newRevealView(&st, model.Key{Name: "x"}, testSecret, false, 0)
+	r := newRevealView(&shared{st: &st}, model.Key{Name: "x"}, testSecret, false)
 	r.Update(copiedMsg{res: copyResult{osc52: true, systemErr: "xclip: \x1b]0;pwned\x07", seq: 1}})
-	r.Update(clearedMsg{res: clearResult{done: true, systemErr: "xclip: \x1b]0;pwned\x07", seq: 1}})
+	r.cleared = clearResult{done: true, systemErr: "xclip: \x1b]0;pwned\x07", seq: 1}
 	if v := r.View(); strings.Contains(v, "\x1b") {
 		t.Fatalf("raw ESC in the reveal: %q", v)
 	}

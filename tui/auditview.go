@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
@@ -12,34 +13,44 @@ import (
 
 	"keyden/format"
 	"keyden/model"
+	"keyden/storage"
 )
 
 // auditLimit is how many of the newest events the audit view loads.
 const auditLimit = 10000
 
 type auditKeyMap struct {
-	table        tableKeyMap
-	Filter, Back key.Binding
+	table              tableKeyMap
+	input              inputKeyMap
+	Filter, Open, Back key.Binding
 }
 
 func defaultAuditKeyMap() auditKeyMap {
 	return auditKeyMap{
 		table:  defaultTableKeyMap(),
+		input:  defaultInputKeyMap(),
 		Filter: key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
+		Open:   key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "event")),
 		Back:   key.NewBinding(key.WithKeys("esc", "q"), key.WithHelp("esc", "back")),
 	}
 }
 
 func (k auditKeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.table.Up, k.table.Down, k.Filter, k.Back}
+	return []key.Binding{k.table.Up, k.table.Down, k.Open, k.Filter, k.Back}
 }
 func (k auditKeyMap) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{k.table.Up, k.table.Down, k.table.PageUp, k.table.PageDown, k.table.Top, k.table.Bottom}, {k.Filter, k.Back}}
+	return [][]key.Binding{{k.table.Up, k.table.Down, k.table.PageUp, k.table.PageDown, k.table.Top, k.table.Bottom}, {k.Open, k.Filter, k.Back}}
+}
+
+// auditLoadedMsg is the store's answer to the audit view's read.
+type auditLoadedMsg struct {
+	events []model.Event
+	err    error
 }
 
 // auditView lists the audit log newest first, filterable as you type.
 type auditView struct {
-	out       *outbox
+	sh        *shared
 	st        *Styles
 	keyMap    auditKeyMap
 	now       func() time.Time
@@ -53,11 +64,11 @@ type auditView struct {
 	height    int
 }
 
-func newAuditView(st *Styles, now func() time.Time) *auditView {
+func newAuditView(sh *shared) *auditView {
 	fi := textinput.New()
 	fi.Prompt = "/ "
 	fi.Placeholder = "actor, action, key, name, channel, env"
-	return &auditView{st: st, keyMap: defaultAuditKeyMap(), now: now, filter: fi, table: newVTable([]column{
+	return &auditView{sh: sh, st: sh.st, keyMap: defaultAuditKeyMap(), now: sh.now, filter: fi, table: newVTable([]column{
 		{title: "TIME", width: 19, priority: 0},
 		{title: "ACTOR", width: 8, max: 14, priority: 1, flex: true},
 		{title: "ACTION", width: 11, priority: 2},
@@ -68,6 +79,18 @@ func newAuditView(st *Styles, now func() time.Time) *auditView {
 		{title: "DETAIL", width: 16, priority: 7, flex: true},
 	})}
 }
+
+// Init reads the newest events.
+func (v *auditView) Init() tea.Cmd {
+	st, ctx := v.sh.store, v.sh.ctx
+	return func() tea.Msg {
+		evs, err := st.Audit(ctx, storage.AuditFilter{Limit: auditLimit})
+		return auditLoadedMsg{events: evs, err: err}
+	}
+}
+
+func (v *auditView) KeyMap() help.KeyMap { return v.keyMap }
+func (v *auditView) Typing() bool        { return v.filtering }
 
 func (v *auditView) SetSize(w, h int) {
 	v.width, v.height = w, h
@@ -100,18 +123,25 @@ func (v *auditView) apply() {
 }
 
 func (v *auditView) Update(msg tea.Msg) tea.Cmd {
+	if m, ok := msg.(auditLoadedMsg); ok {
+		if m.err != nil {
+			v.sh.fail(m.err)
+		}
+		v.setEvents(m.events)
+		return nil
+	}
 	km, ok := msg.(tea.KeyMsg)
 	if !ok {
 		return nil
 	}
 	if v.filtering {
-		switch km.String() {
-		case "esc":
+		switch {
+		case key.Matches(km, v.keyMap.input.Cancel):
 			v.filtering = false
 			v.filter.SetValue("")
 			v.apply()
 			return nil
-		case "enter":
+		case key.Matches(km, v.keyMap.input.Accept):
 			v.filtering = false
 			v.filter.Blur()
 			return nil
@@ -129,7 +159,9 @@ func (v *auditView) Update(msg tea.Msg) tea.Cmd {
 		v.filtering = true
 		return v.filter.Focus()
 	case key.Matches(km, v.keyMap.Back):
-		return v.out.send(cancelMsg{})
+		v.sh.nav.pop()
+	case key.Matches(km, v.keyMap.Open) && len(v.shown) > 0:
+		return v.sh.nav.push(newEventView(v.sh, v.events[v.shown[v.table.cursor]]))
 	}
 	return nil
 }
@@ -156,5 +188,5 @@ func (v *auditView) View() string {
 	if v.filtering || v.filter.Value() != "" {
 		b.WriteString("\n" + v.filter.View())
 	}
-	return lipgloss.NewStyle().Width(v.width).Render(b.String())
+	return center(v.width, v.height, lipgloss.NewStyle().Width(v.width).Render(b.String()))
 }

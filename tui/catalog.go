@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
@@ -15,6 +16,8 @@ import (
 
 type catalogKeyMap struct {
 	Up, Down, Switch, Add, Remove, Back key.Binding
+	SwitchBack                          key.Binding // the part of Switch that goes left
+	input                               inputKeyMap
 }
 
 func defaultCatalogKeyMap() catalogKeyMap {
@@ -25,6 +28,9 @@ func defaultCatalogKeyMap() catalogKeyMap {
 		Add:    key.NewBinding(key.WithKeys("a", "n"), key.WithHelp("a", "add")),
 		Remove: key.NewBinding(key.WithKeys("x", "d", "delete"), key.WithHelp("x", "remove")),
 		Back:   key.NewBinding(key.WithKeys("esc", "q"), key.WithHelp("esc", "back")),
+
+		SwitchBack: key.NewBinding(key.WithKeys("shift+tab", "left")),
+		input:      defaultInputKeyMap(),
 	}
 }
 
@@ -32,19 +38,6 @@ func (k catalogKeyMap) ShortHelp() []key.Binding {
 	return []key.Binding{k.Up, k.Down, k.Switch, k.Add, k.Remove, k.Back}
 }
 func (k catalogKeyMap) FullHelp() [][]key.Binding { return [][]key.Binding{k.ShortHelp()} }
-
-// Requests the catalog view sends to the app, which runs them on the store.
-type (
-	addEnvMsg     struct{ env model.Environment }
-	addChannelMsg struct{ ch model.Channel }
-	rmEnvMsg      struct{ name string }
-	rmChannelMsg  struct{ name string }
-	addMemberMsg  struct {
-		user string
-		role model.Role
-	}
-	rmMemberMsg struct{ user string }
-)
 
 // The catalog's panels.
 const (
@@ -56,7 +49,8 @@ const (
 
 // catalogView lists environments and channels, and adds and removes them.
 type catalogView struct {
-	out      *outbox // requests to the app
+	noInit
+	sh       *shared
 	perm     *perms
 	st       *Styles
 	keyMap   catalogKeyMap
@@ -67,14 +61,30 @@ type catalogView struct {
 	side     int            // sideEnvs, sideChannels or sideMembers
 	cursor   [sides]int
 	adding   bool
-	removing bool
 	input    textinput.Model
 	inputErr string
 	width    int
+	height   int
 }
 
-func newCatalogView(st *Styles) *catalogView {
-	return &catalogView{st: st, keyMap: defaultCatalogKeyMap()}
+func newCatalogView(sh *shared) *catalogView {
+	c := &catalogView{sh: sh, perm: sh.perm, st: sh.st, keyMap: defaultCatalogKeyMap()}
+	c.loaded()
+	return c
+}
+
+func (c *catalogView) KeyMap() help.KeyMap { return c.keyMap }
+func (c *catalogView) Typing() bool        { return c.adding }
+func (c *catalogView) SetSize(w, h int)    { c.width, c.height = w, h }
+
+// loaded takes in the latest load.
+func (c *catalogView) loaded() {
+	d := c.sh.data
+	var counts map[string]int
+	if d.set != nil {
+		counts = countKeys(d.set)
+	}
+	c.setData(d.envs, d.channels, d.members, counts)
 }
 
 func (c *catalogView) setData(envs []model.Environment, chs []model.Channel, ms []model.Member, counts map[string]int) {
@@ -116,42 +126,38 @@ func (c *catalogView) mayEdit() error {
 }
 
 func (c *catalogView) Update(msg tea.Msg) tea.Cmd {
-	km, ok := msg.(tea.KeyMsg)
-	if !ok {
-		return nil
-	}
-	if c.adding {
-		return c.updateAdd(km)
-	}
-	if c.removing {
-		c.removing = false
-		if km.String() == "y" {
-			switch c.side {
-			case sideEnvs:
-				return c.out.send(rmEnvMsg{name: c.selectedName()})
-			case sideMembers:
-				return c.out.send(rmMemberMsg{user: c.selectedName()})
-			}
-			return c.out.send(rmChannelMsg{name: c.selectedName()})
+	switch msg := msg.(type) {
+	case dataMsg:
+		c.loaded()
+	case catalogDoneMsg:
+		return c.done(msg)
+	case tea.KeyMsg:
+		if c.adding {
+			return c.updateAdd(msg)
 		}
-		return nil
+		return c.updateKeys(msg)
 	}
+	return nil
+}
+
+func (c *catalogView) updateKeys(km tea.KeyMsg) tea.Cmd {
 	switch {
 	case key.Matches(km, c.keyMap.Back):
-		return c.out.send(cancelMsg{})
+		c.sh.nav.pop()
 	case key.Matches(km, c.keyMap.Up):
 		c.cursor[c.side] = max(0, c.cursor[c.side]-1)
 	case key.Matches(km, c.keyMap.Down):
 		c.cursor[c.side] = min(max(0, c.len(c.side)-1), c.cursor[c.side]+1)
 	case key.Matches(km, c.keyMap.Switch):
 		step := 1
-		if km.String() == "shift+tab" || km.String() == "left" {
+		if key.Matches(km, c.keyMap.SwitchBack) {
 			step = sides - 1
 		}
 		c.side = (c.side + step) % sides
 	case key.Matches(km, c.keyMap.Add):
 		if err := c.mayEdit(); err != nil {
-			return c.out.send(statusMsg{text: format.Sentence(err.Error())})
+			c.sh.fail(err)
+			return nil
 		}
 		c.adding, c.inputErr = true, ""
 		c.input = textinput.New()
@@ -161,21 +167,22 @@ func (c *catalogView) Update(msg tea.Msg) tea.Cmd {
 		return c.input.Focus()
 	case key.Matches(km, c.keyMap.Remove):
 		if err := c.mayEdit(); err != nil {
-			return c.out.send(statusMsg{text: format.Sentence(err.Error())})
+			c.sh.fail(err)
+			return nil
 		}
 		if c.selectedName() != "" {
-			c.removing = true
+			return c.askRemove()
 		}
 	}
 	return nil
 }
 
 func (c *catalogView) updateAdd(km tea.KeyMsg) tea.Cmd {
-	switch km.String() {
-	case "esc":
+	switch {
+	case key.Matches(km, c.keyMap.input.Cancel):
 		c.adding = false
 		return nil
-	case "enter":
+	case key.Matches(km, c.keyMap.input.Accept):
 		name, rest, _ := strings.Cut(strings.TrimSpace(c.input.Value()), " ")
 		rest = strings.TrimSpace(rest)
 		if c.side == sideMembers {
@@ -193,7 +200,7 @@ func (c *catalogView) updateAdd(km tea.KeyMsg) tea.Cmd {
 				role = r
 			}
 			c.adding = false
-			return c.out.send(addMemberMsg{user: name, role: role})
+			return c.addMember(name, role)
 		}
 		if c.side == sideEnvs {
 			if err := model.ValidateEnvName(name); err != nil {
@@ -207,7 +214,7 @@ func (c *catalogView) updateAdd(km tea.KeyMsg) tea.Cmd {
 				}
 			}
 			c.adding = false
-			return c.out.send(addEnvMsg{env: model.Environment{Name: name, Tag: rest, ConfirmByName: model.ConfirmByNameFor(name)}})
+			return c.addEnv(model.Environment{Name: name, Tag: rest, ConfirmByName: model.ConfirmByNameFor(name)})
 		}
 		if err := model.ValidateChannelName(name); err != nil {
 			c.inputErr = err.Error()
@@ -218,7 +225,7 @@ func (c *catalogView) updateAdd(km tea.KeyMsg) tea.Cmd {
 			return nil
 		}
 		c.adding = false
-		return c.out.send(addChannelMsg{ch: model.Channel{Name: name, Description: rest}})
+		return c.addChannel(model.Channel{Name: name, Description: rest})
 	}
 	var cmd tea.Cmd
 	c.input, cmd = c.input.Update(km)
@@ -246,15 +253,8 @@ func (c *catalogView) View() string {
 		if c.inputErr != "" {
 			b.WriteString(c.st.Error.Render("✗ "+format.Safe(c.inputErr)) + "\n")
 		}
-	case c.removing:
-		n := c.counts[[...]string{"env:", "ch:", "-"}[c.side]+c.selectedName()]
-		if n > 0 {
-			b.WriteString("\n" + c.st.Warning.Render(fmt.Sprintf("The %s %s is used by %s; keyden will refuse. Press y to try anyway, any other key to cancel.", what, format.Safe(c.selectedName()), format.Count(n, "key"))) + "\n")
-		} else {
-			b.WriteString("\n" + c.st.Warning.Render(fmt.Sprintf("Remove the %s %s? y to remove, any other key to cancel.", what, format.Safe(c.selectedName()))) + "\n")
-		}
 	}
-	return b.String()
+	return center(c.width, c.height, b.String())
 }
 
 func (c *catalogView) listView(side int, title string, w int) string {

@@ -153,6 +153,21 @@ func (c *clipboardManager) clearCmd(seq int) tea.Cmd {
 	return tickAfter(c.opt.ClearAfter, clipClearMsg{seq: seq})
 }
 
+// clearAfterCmd clears copy seq off the UI loop (a clipboard tool may be slow).
+func (c *clipboardManager) clearAfterCmd(seq int) tea.Cmd {
+	return func() tea.Msg {
+		if res := c.clear(seq); res.done {
+			return clearedMsg{res: res}
+		}
+		return nil
+	}
+}
+
+// copyCmd copies secret off the UI loop.
+func (c *clipboardManager) copyCmd(secret string) tea.Cmd {
+	return func() tea.Msg { return copiedMsg{res: c.copy(secret)} }
+}
+
 // clear takes keyden's key out of the clipboards it reached: the system
 // clipboard only if it still holds that key (the admin may have copied
 // something else since), and the terminal's by overwriting it with

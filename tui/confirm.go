@@ -1,20 +1,18 @@
 package tui
 
 import (
-	"fmt"
 	"strings"
-	"time"
 
+	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
-
-	"keyden/format"
-	"keyden/model"
 )
 
 type confirmKeyMap struct {
-	Toggle, Yes, No, Confirm, Cancel, Grace key.Binding
+	Toggle, Yes, No, Confirm, Cancel key.Binding
+	// Choice is the help for Prev and Next, which move through the choices.
+	Choice, Prev, Next key.Binding
 }
 
 func defaultConfirmKeyMap() confirmKeyMap {
@@ -24,65 +22,71 @@ func defaultConfirmKeyMap() confirmKeyMap {
 		No:      key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "no")),
 		Confirm: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "answer")),
 		Cancel:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
-		Grace:   key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓", "grace")),
+		Choice:  key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓", "choice")),
+		Prev:    key.NewBinding(key.WithKeys("up")),
+		Next:    key.NewBinding(key.WithKeys("down")),
 	}
 }
 
 func (k confirmKeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Toggle, k.Grace, k.Confirm, k.Cancel}
+	return []key.Binding{k.Toggle, k.Choice, k.Confirm, k.Cancel}
 }
 func (k confirmKeyMap) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{k.Toggle, k.Grace, k.Yes, k.No, k.Confirm, k.Cancel}}
+	return [][]key.Binding{{k.Toggle, k.Choice, k.Yes, k.No, k.Confirm, k.Cancel}}
 }
 
-// Grace periods offered when rotating; the default is 24h.
-var graceChoices = []struct {
-	label string
-	d     time.Duration
-}{{"now", 0}, {"1h", time.Hour}, {"24h", 24 * time.Hour}, {"3d", 72 * time.Hour}, {"7d", 168 * time.Hour}}
-
-// confirmedMsg says the admin answered yes to action on key.
-type confirmedMsg struct {
-	action string
-	key    model.Key
-	grace  time.Duration // for rotate
+// ask is one yes/no question: what the confirm shows, and what yes does.
+type ask struct {
+	title string
+	// body draws what the answer affects, given the choice made.
+	body func(choice int) string
+	verb string // on the yes button: "Yes, delete"
+	// choices, when set, are picked with ↑/↓ (choiceHelp names them); the
+	// answer starts at choice.
+	choices    int
+	choice     int
+	choiceHelp string
+	// name, when set, must be typed before yes counts; prompt asks for it
+	// and mismatch says it was wrong.
+	name, prompt, mismatch string
+	// yes runs on a yes, after the confirm has closed.
+	yes func(choice int) tea.Cmd
 }
 
-// confirmView asks before a destructive action. The answer starts at No;
-// for a key of an environment set to confirm by name (prod, by default)
-// the admin must also type the key's name.
+// confirmView asks one question. The answer starts at No; where a name
+// must be typed, letters go to it and y and n are not shortcuts.
 type confirmView struct {
-	out      *outbox // requests to the app
-	st       *Styles
-	keyMap   confirmKeyMap
-	action   string // "delete" or "rotate"
-	key      model.Key
-	grace    int // index into graceChoices
-	yes      bool
-	typeName bool
-	name     textinput.Model
-	now      func() time.Time
-	width    int
-	note     string
+	noInit
+	sh     *shared
+	keyMap confirmKeyMap
+	ask    ask
+	yes    bool
+	input  textinput.Model
+	note   string
+	width  int
+	height int
 }
 
-func newConfirmView(st *Styles, action string, k model.Key, byName bool, now func() time.Time) *confirmView {
-	c := &confirmView{st: st, keyMap: defaultConfirmKeyMap(), action: action, key: k, now: now,
-		typeName: byName, grace: 2}
-	c.keyMap.Grace.SetEnabled(action == "rotate")
-	if c.typeName {
-		c.name = textinput.New()
-		c.name.Prompt = "› "
-		c.name.CharLimit = 128
-		c.name.Focus()
-		// Where the name is typed, letters go to it: y and n are not shortcuts.
+func newConfirmView(sh *shared, a ask) *confirmView {
+	c := &confirmView{sh: sh, keyMap: defaultConfirmKeyMap(), ask: a}
+	c.keyMap.Choice.SetEnabled(a.choices > 0)
+	c.keyMap.Choice.SetHelp("↑/↓", a.choiceHelp)
+	if a.name != "" {
+		c.input = textinput.New()
+		c.input.Prompt = "› "
+		c.input.CharLimit = 128
+		c.input.Focus()
 		c.keyMap.Yes.SetEnabled(false)
 		c.keyMap.No.SetEnabled(false)
 	}
 	return c
 }
 
-func (c *confirmView) nameOK() bool { return !c.typeName || c.name.Value() == c.key.Name }
+func (c *confirmView) KeyMap() help.KeyMap { return c.keyMap }
+func (c *confirmView) Typing() bool        { return c.ask.name != "" }
+func (c *confirmView) SetSize(w, h int)    { c.width, c.height = w, h }
+
+func (c *confirmView) nameOK() bool { return c.ask.name == "" || c.input.Value() == c.ask.name }
 
 func (c *confirmView) Update(msg tea.Msg) tea.Cmd {
 	km, ok := msg.(tea.KeyMsg)
@@ -91,92 +95,66 @@ func (c *confirmView) Update(msg tea.Msg) tea.Cmd {
 	}
 	switch {
 	case key.Matches(km, c.keyMap.Cancel), key.Matches(km, c.keyMap.No):
-		return c.out.send(cancelMsg{})
+		c.sh.nav.pop()
+		return nil
 	case key.Matches(km, c.keyMap.Yes):
-		return c.out.send(c.answer())
-	case key.Matches(km, c.keyMap.Grace):
-		step := 1
-		if km.String() == "up" {
-			step = len(graceChoices) - 1
-		}
-		c.grace = (c.grace + step) % len(graceChoices)
+		return c.answer()
+	case c.ask.choices > 0 && key.Matches(km, c.keyMap.Prev):
+		c.ask.choice = (c.ask.choice + c.ask.choices - 1) % c.ask.choices
+		return nil
+	case c.ask.choices > 0 && key.Matches(km, c.keyMap.Next):
+		c.ask.choice = (c.ask.choice + 1) % c.ask.choices
 		return nil
 	case key.Matches(km, c.keyMap.Toggle):
 		c.yes = !c.yes
 		return nil
 	case key.Matches(km, c.keyMap.Confirm):
 		if !c.yes {
-			return c.out.send(cancelMsg{})
-		}
-		if !c.nameOK() {
-			c.note = "Type the key's name exactly to confirm."
+			c.sh.nav.pop()
 			return nil
 		}
-		return c.out.send(c.answer())
+		if !c.nameOK() {
+			c.note = c.ask.mismatch
+			return nil
+		}
+		return c.answer()
 	}
-	if c.typeName {
+	if c.ask.name != "" {
 		var cmd tea.Cmd
-		c.name, cmd = c.name.Update(km)
+		c.input, cmd = c.input.Update(km)
 		c.note = ""
 		return cmd
 	}
 	return nil
 }
 
-func (c *confirmView) answer() confirmedMsg {
-	return confirmedMsg{action: c.action, key: c.key, grace: graceChoices[c.grace].d}
+func (c *confirmView) answer() tea.Cmd {
+	c.sh.nav.pop()
+	return c.ask.yes(c.ask.choice)
 }
 
 func (c *confirmView) View() string {
-	k := c.key
+	st, verb := c.sh.st, c.ask.verb
 	var b strings.Builder
-	b.WriteString(c.st.Error.Bold(true).Render(fmt.Sprintf("%s this key?", capitalize(c.action))) + "\n\n")
-	rows := [][2]string{
-		{"Name", k.Name}, {"Channel", k.Channel}, {"Environment", k.Environment},
-		{"Hint", k.Hint}, {"Last used", format.Ago(k.LastUsedAt, c.now())},
-	}
-	for _, r := range rows {
-		b.WriteString(c.st.Label.Render(padRight(r[0], 13)) + format.Safe(r[1]) + "\n")
-	}
-	if c.action == "rotate" {
-		b.WriteString("\n" + c.st.Warning.Render("A new key replaces it, shown once. Apps using this key must switch to the new one: the old key stops working when the grace ends.") + "\n")
-		var opts []string
-		for i, g := range graceChoices {
-			if i == c.grace {
-				opts = append(opts, c.st.Focused.Render("["+g.label+"]"))
-			} else {
-				opts = append(opts, c.st.Subtle.Render(" "+g.label+" "))
-			}
-		}
-		b.WriteString(c.st.Label.Render(padRight("Grace", 13)) + strings.Join(opts, " ") + c.st.Subtle.Render("  ↑/↓") + "\n")
-	} else {
-		b.WriteString("\n" + c.st.Warning.Render("Apps using this key will stop working immediately.") + "\n")
-		b.WriteString(c.st.Subtle.Render("This cannot be undone.") + "\n")
-	}
-	if c.typeName {
-		b.WriteString("\nThis is a " + format.Safe(k.Environment) + " key. Type its name, " + c.st.Title.Render(format.Safe(k.Name)) + ", to confirm:\n" + c.name.View() + "\n")
+	b.WriteString(st.Error.Bold(true).Render(c.ask.title) + "\n\n")
+	b.WriteString(c.ask.body(c.ask.choice))
+	if c.ask.name != "" {
+		b.WriteString("\n" + c.ask.prompt + "\n" + c.input.View() + "\n")
 	}
 	// The chosen answer is bracketed as well as coloured, so it shows without colour too.
-	no, yes := c.st.Button.Render("  No  "), c.st.Button.Render("  Yes, "+c.action+"  ")
+	no, yes := st.Button.Render("  No  "), st.Button.Render("  Yes, "+verb+"  ")
 	if c.yes {
-		label := "[ Yes, " + c.action + " ]"
+		label := "[ Yes, " + verb + " ]"
 		if !c.nameOK() {
-			label = "[ Yes, " + c.action + " ] (type the name first)"
+			label = "[ Yes, " + verb + " ] (type the name first)"
 		}
-		yes = c.st.DangerOn.Render(label)
+		yes = st.DangerOn.Render(label)
 	} else {
-		no = c.st.ButtonOn.Render("[ No ]")
+		no = st.ButtonOn.Render("[ No ]")
 	}
 	b.WriteString("\n" + no + "  " + yes + "\n")
 	if c.note != "" {
-		b.WriteString(c.st.Error.Render(c.note) + "\n")
+		b.WriteString(st.Error.Render(c.note) + "\n")
 	}
-	return c.st.DangerBox.Width(min(72, max(40, c.width-4))).Render(b.String())
-}
-
-func capitalize(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
+	return center(c.width, c.height, st.DangerBox.Width(min(72, max(40, c.width-4))).Render(b.String()))
 }

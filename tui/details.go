@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 
@@ -27,29 +28,41 @@ func (k detailsKeyMap) FullHelp() [][]key.Binding { return [][]key.Binding{k.Sho
 
 // detailsView shows every stored field of one key (never its secret).
 type detailsView struct {
-	out    *outbox // requests to the app
+	noInit
+	sh     *shared
 	st     *Styles
 	keyMap detailsKeyMap
 	key    model.Key
 	gone   bool // deleted underneath us
 	now    func() time.Time
 	width  int
+	height int
 }
 
-func newDetailsView(st *Styles, k model.Key, now func() time.Time) *detailsView {
-	return &detailsView{st: st, keyMap: defaultDetailsKeyMap(), key: k, now: now}
+func newDetailsView(sh *shared, k model.Key) *detailsView {
+	return &detailsView{sh: sh, st: sh.st, keyMap: defaultDetailsKeyMap(), key: k, now: sh.now}
 }
+
+func (d *detailsView) KeyMap() help.KeyMap { return d.keyMap }
+func (d *detailsView) Typing() bool        { return false }
+func (d *detailsView) SetSize(w, h int)    { d.width, d.height = w, h }
 
 func (d *detailsView) Update(msg tea.Msg) tea.Cmd {
-	km, ok := msg.(tea.KeyMsg)
-	if !ok {
-		return nil
-	}
-	switch {
-	case key.Matches(km, d.keyMap.Back):
-		return d.out.send(cancelMsg{})
-	case key.Matches(km, d.keyMap.Delete) && !d.gone:
-		return d.out.send(askDeleteMsg{key: d.key})
+	switch msg := msg.(type) {
+	case dataMsg:
+		// Keep the key shown current with each load.
+		if k, ok := d.sh.data.set.Lookup(d.key.ID); ok {
+			d.key = *k
+		} else {
+			d.gone = true
+		}
+	case tea.KeyMsg:
+		switch {
+		case key.Matches(msg, d.keyMap.Back):
+			d.sh.nav.pop()
+		case key.Matches(msg, d.keyMap.Delete) && !d.gone:
+			return d.sh.home.askDelete(d.key)
+		}
 	}
 	return nil
 }
@@ -71,5 +84,5 @@ func (d *detailsView) View() string {
 		}
 		b.WriteString(d.st.Label.Render(padRight(f[0], 13)) + wrapHard(val, max(20, d.width-20)) + "\n")
 	}
-	return d.st.Box.Width(min(100, max(40, d.width-2))).Render(strings.TrimRight(b.String(), "\n"))
+	return center(d.width, d.height, d.st.Box.Width(min(100, max(40, d.width-2))).Render(strings.TrimRight(b.String(), "\n")))
 }

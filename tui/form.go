@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
@@ -17,6 +18,9 @@ import (
 // formKeyMap is the create form's bindings.
 type formKeyMap struct {
 	Next, Prev, Submit, Cancel, Cycle key.Binding
+	// Left and Right move through a field's choices (Cycle is their help);
+	// Space does too where the field takes no text.
+	Left, Right, Space key.Binding
 }
 
 func defaultFormKeyMap() formKeyMap {
@@ -26,6 +30,9 @@ func defaultFormKeyMap() formKeyMap {
 		Cycle:  key.NewBinding(key.WithKeys("left", "right"), key.WithHelp("←/→", "choose")),
 		Submit: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "create")),
 		Cancel: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+		Left:   key.NewBinding(key.WithKeys("left")),
+		Right:  key.NewBinding(key.WithKeys("right")),
+		Space:  key.NewBinding(key.WithKeys(" ")),
 	}
 }
 
@@ -72,29 +79,36 @@ const (
 	fAllow
 )
 
-type (
-	submitCreateMsg struct{ req storage.CreateRequest }
-	cancelMsg       struct{}
-)
+// createdMsg is the store's answer to the form's create.
+type createdMsg struct {
+	c   storage.Created
+	err error
+}
 
 // formView is the create form. Every field is checked as it changes with
 // the same model rules the command line uses.
 type formView struct {
-	out    *outbox // requests to the app
+	noInit
+	sh     *shared
 	st     *Styles
 	keyMap formKeyMap
 	fields []*field
 	focus  int
 	now    func() time.Time
 	width  int
+	height int
 	err    string
+	// creating: the store has the request; esc waits for its answer, so
+	// a key made meanwhile is still shown once.
+	creating bool
 }
 
 func splitList(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
 }
 
-func newFormView(st *Styles, envs []model.Environment, chs []model.Channel, env, channel string, now func() time.Time) *formView {
+func newFormView(sh *shared, envs []model.Environment, chs []model.Channel, env, channel string) *formView {
+	st, now := sh.st, sh.now
 	text := func(placeholder string, limit int) textinput.Model {
 		ti := textinput.New()
 		ti.Prompt = ""
@@ -118,7 +132,7 @@ func newFormView(st *Styles, envs []model.Environment, chs []model.Channel, env,
 	}
 	expiry := text("never", 40)
 	expiry.SetValue("never")
-	f := &formView{st: st, keyMap: defaultFormKeyMap(), now: now, fields: []*field{
+	f := &formView{sh: sh, st: st, keyMap: defaultFormKeyMap(), now: now, fields: []*field{
 		{label: "Name", hint: "what the key is for, such as web checkout", input: text("", 64),
 			check: func(s string) error { _, err := model.ValidateKeyName(s); return err }},
 		{label: "Channel", choices: chNames, choice: chIdx, check: nonEmptyChoice("channel", "add one with e")},
@@ -162,8 +176,29 @@ func (f *formView) setFocus(i int) tea.Cmd {
 	return nil
 }
 
+func (f *formView) KeyMap() help.KeyMap { return f.keyMap }
+func (f *formView) Typing() bool        { return true }
+func (f *formView) SetSize(w, h int)    { f.width, f.height = w, h }
+
+// created takes in the store's answer: the new key replaces the form, or
+// the form says why not.
+func (f *formView) created(msg createdMsg) tea.Cmd {
+	f.creating = false
+	if msg.err != nil {
+		f.err = sentence(msg.err)
+		return nil
+	}
+	return tea.Batch(f.sh.nav.replace(newRevealView(f.sh, msg.c.Key, msg.c.Secret, msg.c.Grown)), f.sh.reload(false))
+}
+
 func (f *formView) Update(msg tea.Msg) tea.Cmd {
+	if m, ok := msg.(createdMsg); ok {
+		return f.created(m)
+	}
 	km, ok := msg.(tea.KeyMsg)
+	if f.creating || (!ok && f.sh.nav.top() != f) {
+		return nil
+	}
 	if !ok {
 		var cmd tea.Cmd
 		if f.isText(f.focus) {
@@ -174,16 +209,17 @@ func (f *formView) Update(msg tea.Msg) tea.Cmd {
 	cur := f.fields[f.focus]
 	switch {
 	case key.Matches(km, f.keyMap.Cancel):
-		return f.out.send(cancelMsg{})
+		f.sh.nav.pop()
+		return nil
 	case key.Matches(km, f.keyMap.Next):
 		return f.setFocus(f.focus + 1)
 	case key.Matches(km, f.keyMap.Prev):
 		return f.setFocus(f.focus - 1)
 	case key.Matches(km, f.keyMap.Submit):
 		return f.submit()
-	case cur.choices != nil && (km.String() == "left" || km.String() == "right" || (!cur.free && km.String() == " ")):
+	case cur.choices != nil && (key.Matches(km, f.keyMap.Left, f.keyMap.Right) || (!cur.free && key.Matches(km, f.keyMap.Space))):
 		step := 1
-		if km.String() == "left" {
+		if key.Matches(km, f.keyMap.Left) {
 			step = len(cur.choices) - 1
 		}
 		if cur.free {
@@ -237,10 +273,16 @@ func (f *formView) submit() tea.Cmd {
 	v := func(i int) string { return f.fields[i].value() }
 	name, _ := model.ValidateKeyName(v(fName))
 	exp, _ := model.ParseExpiry(v(fExpiry), f.now())
-	return f.out.send(submitCreateMsg{req: storage.CreateRequest{
+	req := storage.CreateRequest{
 		Name: name, Channel: v(fChannel), Environment: v(fEnv), Type: model.KeyType(v(fType)),
 		Scopes: splitList(v(fScopes)), AllowedIPs: splitList(v(fAllow)), ExpiresAt: exp,
-	}})
+	}
+	f.creating = true
+	st, ctx := f.sh.store, f.sh.ctx
+	return func() tea.Msg {
+		c, err := st.CreateKey(ctx, req)
+		return createdMsg{c: c, err: err}
+	}
 }
 
 func (f *formView) View() string {
@@ -283,5 +325,5 @@ func (f *formView) View() string {
 	if f.err != "" {
 		b.WriteString("\n" + f.st.Error.Render(format.Safe(f.err)) + "\n")
 	}
-	return b.String()
+	return center(f.width, f.height, f.st.Box.Width(min(96, max(40, f.width-2))).Render(b.String()))
 }

@@ -12,7 +12,7 @@ import (
 // expired at its first use (1ns, 500ms) is refused with the same sentence.
 func TestFormRefusesAnExpiryUnderAMinute(t *testing.T) {
 	now := func() time.Time { return time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC) }
-	f := newFormView(&Styles{}, []model.Environment{{Name: "prod", Tag: "prod"}}, []model.Channel{{Name: "default"}}, "prod", "default", now)
+	f := newFormView(&shared{st: &Styles{}, now: now}, []model.Environment{{Name: "prod", Tag: "prod"}}, []model.Channel{{Name: "default"}}, "prod", "default")
 	exp := f.fields[fExpiry]
 	for _, in := range []string{"1ns", "500ms", "59s"} {
 		exp.input.SetValue(in)

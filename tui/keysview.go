@@ -1,17 +1,14 @@
 package tui
 
 import (
-	"fmt"
 	"slices"
-	"strings"
 	"time"
 
+	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
 
-	"keyden/format"
 	"keyden/keyindex"
 	"keyden/model"
 )
@@ -19,6 +16,8 @@ import (
 // keysKeyMap is the home view's bindings; it also feeds the help.
 type keysKeyMap struct {
 	table                                     tableKeyMap
+	input                                     inputKeyMap
+	picker                                    pickerKeyMap
 	New, Details, Delete, Filter, ClearFilter key.Binding
 	Rotate, Disable, Audit                    key.Binding
 	NextEnv, PrevEnv, Channel, Sort, Quick    key.Binding
@@ -28,6 +27,8 @@ type keysKeyMap struct {
 func defaultKeysKeyMap() keysKeyMap {
 	return keysKeyMap{
 		table:       defaultTableKeyMap(),
+		input:       defaultInputKeyMap(),
+		picker:      defaultPickerKeyMap(),
 		New:         key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "new key")),
 		Details:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "details")),
 		Delete:      key.NewBinding(key.WithKeys("d", "delete"), key.WithHelp("d", "delete")),
@@ -43,7 +44,6 @@ func defaultKeysKeyMap() keysKeyMap {
 		Quick:       key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "review stale")),
 		Catalog:     key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "envs & channels")),
 		Reload:      key.NewBinding(key.WithKeys("ctrl+r"), key.WithHelp("ctrl+r", "reload")),
-		Help:        key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Quit:        key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 	}
 }
@@ -83,24 +83,13 @@ func (v *keysView) allowed(bs []key.Binding) []key.Binding {
 	return out
 }
 
-// Messages the keys view sends up to the app.
-type (
-	openFormMsg      struct{ env, channel string }
-	openDetailsMsg   struct{ key model.Key }
-	askDeleteMsg     struct{ key model.Key }
-	askRotateMsg     struct{ key model.Key }
-	toggleDisableMsg struct{ key model.Key }
-	openAuditMsg     struct{}
-	openCatalogMsg   struct{}
-	reloadMsg        struct{}
-	// filteredMsg carries a filter result computed off the UI loop.
-	filteredMsg struct {
-		seq  int
-		set  *keyindex.Index
-		q    keyindex.Query
-		rows []int32
-	}
-)
+// filteredMsg carries a filter result computed off the UI loop.
+type filteredMsg struct {
+	seq  int
+	set  *keyindex.Index
+	q    keyindex.Query
+	rows []int32
+}
 
 // asyncFilterAbove is the key count above which filtering runs in a Cmd,
 // so a keystroke never waits for a pass over every key.
@@ -109,8 +98,9 @@ const asyncFilterAbove = 20000
 // keysView is the home screen: environment tabs, the keys table, a filter
 // and a status bar.
 type keysView struct {
-	out    *outbox // requests to the app
-	perm   *perms  // what the current user may do
+	noInit
+	sh     *shared
+	perm   *perms // what the current user may do
 	st     *Styles
 	keyMap keysKeyMap
 	now    func() time.Time
@@ -134,17 +124,22 @@ type keysView struct {
 
 	table  vtable
 	width  int
-	height int
 	loaded bool
+	// toggling holds the keys whose disable/enable is in flight, with the
+	// presses of x that came meanwhile: each toggles the state the store
+	// returns, so x twice is a round trip, never a second disable.
+	toggling map[string]int
 }
 
-func newKeysView(st *Styles, now func() time.Time) keysView {
+func newKeysView(sh *shared) *keysView {
 	fi := textinput.New()
 	fi.Prompt = "/ "
 	fi.Placeholder = "name, channel, env, scope, hint, creator"
 	fi.CharLimit = 64
-	return keysView{
-		st: st, keyMap: defaultKeysKeyMap(), now: now, filter: fi,
+	km := defaultKeysKeyMap()
+	km.Help = sh.global.Help
+	return &keysView{
+		sh: sh, perm: sh.perm, st: sh.st, keyMap: km, now: sh.now, filter: fi, toggling: map[string]int{},
 		table: newVTable([]column{
 			{title: "NAME", width: 14, max: 36, priority: 0, flex: true},
 			{title: "ENV", width: 7, priority: 1},
@@ -261,17 +256,29 @@ func (v *keysView) selected() (model.Key, bool) {
 
 // SetSize gives the view its share of the screen.
 func (v *keysView) SetSize(w, h int) {
-	v.width, v.height = w, h
-	// title, tabs, blank, table header … filter line, status bar, help line
-	v.table.SetSize(w-1, h-7)
+	v.width = w
+	// tabs, blank, table header … filter line
+	v.table.SetSize(w-1, h-6)
 	v.filter.Width = max(10, w-4)
 }
+
+func (v *keysView) KeyMap() help.KeyMap { return v }
+func (v *keysView) Typing() bool        { return v.filtering || v.picking }
 
 func (v *keysView) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case filteredMsg:
 		v.apply(msg)
 		return nil
+	case dataMsg:
+		var cmd tea.Cmd
+		if d := v.sh.data; d.set != v.set {
+			cmd = v.setData(d.set)
+		}
+		v.setCatalog(v.sh.data.envs, v.sh.data.channels)
+		return cmd
+	case deletedMsg, rotatedMsg, disabledMsg:
+		return v.actionDone(msg)
 	case tea.KeyMsg:
 		if v.picking {
 			return v.updatePicker(msg)
@@ -285,17 +292,17 @@ func (v *keysView) Update(msg tea.Msg) tea.Cmd {
 }
 
 func (v *keysView) updateFilter(msg tea.KeyMsg) tea.Cmd {
-	switch msg.String() {
-	case "esc":
+	switch km := v.keyMap.input; {
+	case key.Matches(msg, km.Cancel):
 		v.filtering = false
 		v.filter.Blur()
 		v.filter.SetValue("")
 		v.q.Text = ""
 		return v.refilter(false)
-	case "enter", "down", "up":
+	case key.Matches(msg, km.Accept), key.Matches(msg, km.Leave):
 		v.filtering = false
 		v.filter.Blur()
-		if msg.String() != "enter" {
+		if key.Matches(msg, km.Leave) {
 			v.table.Update(msg)
 		}
 		return nil
@@ -311,14 +318,14 @@ func (v *keysView) updateFilter(msg tea.KeyMsg) tea.Cmd {
 
 func (v *keysView) updatePicker(msg tea.KeyMsg) tea.Cmd {
 	n := len(v.channels) + 1
-	switch msg.String() {
-	case "up", "k":
+	switch km := v.keyMap.picker; {
+	case key.Matches(msg, km.Up):
 		v.pick = (v.pick + n - 1) % n
-	case "down", "j":
+	case key.Matches(msg, km.Down):
 		v.pick = (v.pick + 1) % n
-	case "esc", "q":
+	case key.Matches(msg, km.Close):
 		v.picking = false
-	case "enter":
+	case key.Matches(msg, km.Choose):
 		v.picking = false
 		v.q.Channel = ""
 		if v.pick > 0 {
@@ -367,13 +374,10 @@ func (v *keysView) updateKeys(msg tea.KeyMsg) tea.Cmd {
 		v.q.Review = v.q.Review.Next()
 		return v.refilter(false)
 	case key.Matches(msg, km.New):
-		if err := v.perm.mayCreate(); err != nil {
-			return v.out.send(statusMsg{text: err.Error()})
-		}
-		return v.out.send(openFormMsg{env: v.q.Env, channel: v.q.Channel})
+		return v.openForm()
 	case key.Matches(msg, km.Details):
 		if k, ok := v.selected(); ok {
-			return v.out.send(openDetailsMsg{key: k})
+			return v.sh.nav.push(newDetailsView(v.sh, k))
 		}
 	case key.Matches(msg, km.Delete), key.Matches(msg, km.Rotate), key.Matches(msg, km.Disable):
 		k, ok := v.selected()
@@ -382,170 +386,20 @@ func (v *keysView) updateKeys(msg tea.KeyMsg) tea.Cmd {
 		}
 		switch {
 		case key.Matches(msg, km.Delete):
-			return v.out.send(askDeleteMsg{key: k})
+			return v.askDelete(k)
 		case key.Matches(msg, km.Rotate):
-			return v.out.send(askRotateMsg{key: k})
+			return v.askRotate(k)
 		default:
-			return v.out.send(toggleDisableMsg{key: k})
+			return v.toggleDisabled(k)
 		}
 	case key.Matches(msg, km.Audit):
-		return v.out.send(openAuditMsg{})
+		return v.sh.nav.push(newAuditView(v.sh))
 	case key.Matches(msg, km.Catalog):
-		return v.out.send(openCatalogMsg{})
+		return v.sh.nav.push(newCatalogView(v.sh))
 	case key.Matches(msg, km.Reload):
-		return v.out.send(reloadMsg{})
+		return v.sh.reload(true)
+	case key.Matches(msg, km.Quit):
+		return func() tea.Msg { return quitMsg{} }
 	}
 	return nil
-}
-
-// View draws tabs, table (or the empty-state hint) and the filter line.
-func (v *keysView) View() string {
-	var b strings.Builder
-	b.WriteString(v.tabsView())
-	b.WriteString("\n\n")
-	switch {
-	case !v.loaded:
-		b.WriteString(v.st.Subtle.Render("  Loading keys…"))
-		b.WriteString(strings.Repeat("\n", max(0, v.table.height)))
-	case v.picking:
-		b.WriteString(v.pickerView())
-	case v.set.Count() == 0:
-		b.WriteString(v.emptyView("No keys yet.", "Press n to create your first key, or ? for every binding."))
-	case len(v.rows) == 0 && !v.pending:
-		b.WriteString(v.emptyView("No keys match.", "Press esc to clear the filter, or tab to change environment."))
-	default:
-		now := v.now()
-		b.WriteString(v.table.View(v.st.Header, func(r, c int) string {
-			return cellText(v.rowsOf.Key(v.rows[r]), c, now)
-		}, func(r int) lipgloss.Style {
-			k := v.rowsOf.Key(v.rows[r])
-			if st, ok := v.st.Health[k.Health(now)]; ok {
-				return st
-			}
-			return v.st.Row
-		}, v.st.Selected))
-		// Keep the layout's height when there are few rows.
-		b.WriteString(strings.Repeat("\n", max(0, v.table.height-(min(v.table.n, v.table.offset+v.table.height)-v.table.offset))))
-	}
-	b.WriteString("\n")
-	if v.filtering || v.q.Text != "" {
-		b.WriteString(v.filter.View())
-	}
-	return b.String()
-}
-
-func (v *keysView) emptyView(title, hint string) string {
-	body := v.st.Title.Render(title) + "\n" + v.st.Subtle.Render(hint)
-	return lipgloss.Place(v.width, v.table.height+1, lipgloss.Center, lipgloss.Center, body)
-}
-
-func (v *keysView) tabsView() string {
-	parts := []string{}
-	names := []string{"All"}
-	for _, e := range v.envs {
-		names = append(names, format.Safe(e.Name))
-	}
-	for i, n := range names {
-		switch {
-		case i == v.tab && v.st.NoColor:
-			parts = append(parts, "["+n+"]")
-		case i == v.tab:
-			parts = append(parts, v.st.TabActive.Render(n))
-		case v.st.NoColor:
-			parts = append(parts, " "+n+" ")
-		default:
-			parts = append(parts, v.st.Tab.Render(n))
-		}
-	}
-	ch := "all"
-	if v.q.Channel != "" {
-		ch = format.Safe(v.q.Channel)
-	}
-	right := v.st.Subtle.Render("channel: ") + ch
-	left := strings.Join(parts, "")
-	gap := v.width - lipgloss.Width(left) - lipgloss.Width(right) - 1
-	if gap < 1 {
-		return left
-	}
-	return left + strings.Repeat(" ", gap) + right
-}
-
-func (v *keysView) pickerView() string {
-	var b strings.Builder
-	b.WriteString(v.st.Title.Render("  Show keys of channel") + v.st.Subtle.Render("  (↑/↓, enter, esc)") + "\n")
-	opts := []string{"all channels"}
-	for _, c := range v.channels {
-		opts = append(opts, format.Safe(c.Name))
-	}
-	start := max(0, v.pick-v.table.height+2)
-	for i := start; i < len(opts) && i < start+v.table.height; i++ {
-		line := "    " + opts[i]
-		if i == v.pick {
-			line = v.st.Selected.Render("  ▸ " + opts[i])
-		}
-		b.WriteString(line + "\n")
-	}
-	b.WriteString(strings.Repeat("\n", max(0, v.table.height-len(opts)-1)))
-	return b.String()
-}
-
-// statusText is the left part of the status bar: counts, sort, filters.
-func (v *keysView) statusText() string {
-	if !v.loaded {
-		return "loading…"
-	}
-	parts := []string{format.Count(v.set.Count(), "key")}
-	if v.pending {
-		parts = append(parts, "filtering…")
-	} else if len(v.rows) != v.set.Count() {
-		parts = append(parts, fmt.Sprintf("%d shown", len(v.rows)))
-	}
-	dir := "↓"
-	if v.q.Sort.Ascending() {
-		dir = "↑"
-	}
-	parts = append(parts, "sort: "+v.q.Sort.String()+" "+dir)
-	if v.q.Review != keyindex.AllKeys {
-		parts = append(parts, "review: "+v.q.Review.String())
-	}
-	if len(v.rows) > 0 {
-		parts = append(parts, fmt.Sprintf("%d/%d", v.table.cursor+1, len(v.rows)))
-	}
-	return strings.Join(parts, " · ")
-}
-
-// cellText is one key's text for table column c.
-func cellText(k *model.Key, c int, now time.Time) string {
-	switch c {
-	case 0:
-		return k.Name
-	case 1:
-		return k.Environment
-	case 2:
-		return format.Ago(k.LastUsedAt, now)
-	case 3:
-		if h := k.Health(now); h != model.HealthOK {
-			return string(h)
-		}
-		return "ok"
-	case 4:
-		return k.Channel
-	case 5:
-		return k.Hint
-	case 6:
-		if k.ExpiresAt.IsZero() {
-			return "never"
-		}
-		return format.Until(k.ExpiresAt, now)
-	case 7:
-		return format.Date(k.CreatedAt)
-	case 8:
-		return k.CreatedBy
-	case 9:
-		if len(k.Scopes) == 0 {
-			return "–"
-		}
-		return strings.Join(k.Scopes, " ")
-	}
-	return ""
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
@@ -27,17 +28,12 @@ func defaultRevealKeyMap() revealKeyMap {
 func (k revealKeyMap) ShortHelp() []key.Binding  { return []key.Binding{k.Copy, k.Done} }
 func (k revealKeyMap) FullHelp() [][]key.Binding { return [][]key.Binding{k.ShortHelp()} }
 
-type (
-	copyAgainMsg   struct{}
-	leaveRevealMsg struct{}
-)
-
 // revealView shows a new key once. It is the only place the secret lives
 // in the TUI: as bytes it owns, so leaving can zero them (forget). The
 // strings each frame and each copy make from them are the runtime's, and
 // Go gives no way to wipe those.
 type revealView struct {
-	out       *outbox // requests to the app
+	sh        *shared
 	st        *Styles
 	keyMap    revealKeyMap
 	key       model.Key
@@ -48,14 +44,22 @@ type revealView struct {
 	tried     bool
 	warned    bool
 	width     int
+	height    int
 	clearSecs int
 	replaces  *model.Key // set for a rotation: the old key, as it now is
 }
 
-func newRevealView(st *Styles, k model.Key, secret string, grown bool, clearAfter time.Duration) *revealView {
-	return &revealView{st: st, keyMap: defaultRevealKeyMap(), key: k, secret: []byte(secret), grown: grown,
-		clearSecs: int(clearAfter / time.Second)}
+func newRevealView(sh *shared, k model.Key, secret string, grown bool) *revealView {
+	return &revealView{sh: sh, st: sh.st, keyMap: defaultRevealKeyMap(), key: k, secret: []byte(secret), grown: grown,
+		clearSecs: int(sh.clearAfter / time.Second)}
 }
+
+// Init copies the key at once.
+func (r *revealView) Init() tea.Cmd { return r.sh.clip.copyCmd(string(r.secret)) }
+
+func (r *revealView) KeyMap() help.KeyMap { return r.keyMap }
+func (r *revealView) Typing() bool        { return false }
+func (r *revealView) SetSize(w, h int)    { r.width, r.height = w, h }
 
 // forget zeroes the key's bytes the view owns.
 func (r *revealView) forget() {
@@ -68,18 +72,18 @@ func (r *revealView) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case copiedMsg:
 		r.res, r.tried, r.cleared = msg.res, true, clearResult{}
-	case clearedMsg:
-		r.cleared = msg.res
 	case tea.KeyMsg:
 		switch {
 		case key.Matches(msg, r.keyMap.Copy):
-			return r.out.send(copyAgainMsg{})
+			return r.sh.clip.copyCmd(string(r.secret))
 		case key.Matches(msg, r.keyMap.Done):
 			if r.tried && !r.res.copied() && !r.warned {
 				r.warned = true
 				return nil
 			}
-			return r.out.send(leaveRevealMsg{})
+			// Forget the key: the view was its only holder.
+			r.forget()
+			r.sh.nav.pop()
 		}
 	}
 	return nil
@@ -103,7 +107,7 @@ func (r *revealView) View() string {
 	if r.warned {
 		b.WriteString("\n" + s.Error.Render("The key was not copied. Leave anyway? It will be gone for good: press esc again, or c to copy."))
 	}
-	return s.Box.Width(min(100, max(40, r.width-2))).Render(b.String())
+	return center(r.width, r.height, s.Box.Width(min(100, max(40, r.width-2))).Render(b.String()))
 }
 
 // clipLine says which clipboards got the key, without claiming more.

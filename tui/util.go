@@ -9,6 +9,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 
+	"keyden/format"
 	"keyden/model"
 )
 
@@ -22,21 +23,8 @@ func tickAfter(d time.Duration, msg tea.Msg) tea.Cmd {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// outbox carries a view's requests to the app ("open the form", "delete
-// this key"). The app handles them in the same Update that produced them,
-// so a keystroke that follows can never reach a screen that is closing.
-type outbox struct{ q []tea.Msg }
-
-func (o *outbox) send(msg tea.Msg) tea.Cmd {
-	o.q = append(o.q, msg)
-	return nil
-}
-
-func (o *outbox) drain() []tea.Msg {
-	q := o.q
-	o.q = nil
-	return q
-}
+// sentence is an error as the status line shows it.
+func sentence(err error) string { return format.Sentence(err.Error()) }
 
 // perms answers what the current user may do, from the store's members;
 // the store enforces the same rules, this only lets the screens say so first.

@@ -1,0 +1,165 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/lipgloss"
+
+	"keyden/format"
+	"keyden/keyindex"
+	"keyden/model"
+)
+
+// View draws tabs, table (or the empty-state hint) and the filter line.
+func (v *keysView) View() string {
+	var b strings.Builder
+	b.WriteString(v.tabsView())
+	b.WriteString("\n\n")
+	switch {
+	case !v.loaded:
+		b.WriteString(v.st.Subtle.Render("  Loading keys…"))
+		b.WriteString(strings.Repeat("\n", max(0, v.table.height)))
+	case v.picking:
+		b.WriteString(v.pickerView())
+	case v.set.Count() == 0:
+		b.WriteString(v.emptyView("No keys yet.", "Press n to create your first key, or ? for every binding."))
+	case len(v.rows) == 0 && !v.pending:
+		b.WriteString(v.emptyView("No keys match.", "Press esc to clear the filter, or tab to change environment."))
+	default:
+		now := v.now()
+		b.WriteString(v.table.View(v.st.Header, func(r, c int) string {
+			return cellText(v.rowsOf.Key(v.rows[r]), c, now)
+		}, func(r int) lipgloss.Style {
+			k := v.rowsOf.Key(v.rows[r])
+			if st, ok := v.st.Health[k.Health(now)]; ok {
+				return st
+			}
+			return v.st.Row
+		}, v.st.Selected))
+		// Keep the layout's height when there are few rows.
+		b.WriteString(strings.Repeat("\n", max(0, v.table.height-(min(v.table.n, v.table.offset+v.table.height)-v.table.offset))))
+	}
+	b.WriteString("\n")
+	if v.filtering || v.q.Text != "" {
+		b.WriteString(v.filter.View())
+	}
+	return b.String()
+}
+
+func (v *keysView) emptyView(title, hint string) string {
+	body := v.st.Title.Render(title) + "\n" + v.st.Subtle.Render(hint)
+	return lipgloss.Place(v.width, v.table.height+1, lipgloss.Center, lipgloss.Center, body)
+}
+
+func (v *keysView) tabsView() string {
+	parts := []string{}
+	names := []string{"All"}
+	for _, e := range v.envs {
+		names = append(names, format.Safe(e.Name))
+	}
+	for i, n := range names {
+		switch {
+		case i == v.tab && v.st.NoColor:
+			parts = append(parts, "["+n+"]")
+		case i == v.tab:
+			parts = append(parts, v.st.TabActive.Render(n))
+		case v.st.NoColor:
+			parts = append(parts, " "+n+" ")
+		default:
+			parts = append(parts, v.st.Tab.Render(n))
+		}
+	}
+	ch := "all"
+	if v.q.Channel != "" {
+		ch = format.Safe(v.q.Channel)
+	}
+	right := v.st.Subtle.Render("channel: ") + ch
+	left := strings.Join(parts, "")
+	gap := v.width - lipgloss.Width(left) - lipgloss.Width(right) - 1
+	if gap < 1 {
+		return left
+	}
+	return left + strings.Repeat(" ", gap) + right
+}
+
+func (v *keysView) pickerView() string {
+	var b strings.Builder
+	b.WriteString(v.st.Title.Render("  Show keys of channel") + v.st.Subtle.Render("  (↑/↓, enter, esc)") + "\n")
+	opts := []string{"all channels"}
+	for _, c := range v.channels {
+		opts = append(opts, format.Safe(c.Name))
+	}
+	start := max(0, v.pick-v.table.height+2)
+	for i := start; i < len(opts) && i < start+v.table.height; i++ {
+		line := "    " + opts[i]
+		if i == v.pick {
+			line = v.st.Selected.Render("  ▸ " + opts[i])
+		}
+		b.WriteString(line + "\n")
+	}
+	b.WriteString(strings.Repeat("\n", max(0, v.table.height-len(opts)-1)))
+	return b.String()
+}
+
+// statusText is the left part of the status bar: counts, sort, filters.
+func (v *keysView) statusText() string {
+	if !v.loaded {
+		return "loading…"
+	}
+	parts := []string{format.Count(v.set.Count(), "key")}
+	if v.pending {
+		parts = append(parts, "filtering…")
+	} else if len(v.rows) != v.set.Count() {
+		parts = append(parts, fmt.Sprintf("%d shown", len(v.rows)))
+	}
+	dir := "↓"
+	if v.q.Sort.Ascending() {
+		dir = "↑"
+	}
+	parts = append(parts, "sort: "+v.q.Sort.String()+" "+dir)
+	if v.q.Review != keyindex.AllKeys {
+		parts = append(parts, "review: "+v.q.Review.String())
+	}
+	if len(v.rows) > 0 {
+		parts = append(parts, fmt.Sprintf("%d/%d", v.table.cursor+1, len(v.rows)))
+	}
+	return strings.Join(parts, " · ")
+}
+
+// cellText is one key's text for table column c.
+func cellText(k *model.Key, c int, now time.Time) string {
+	switch c {
+	case 0:
+		return k.Name
+	case 1:
+		return k.Environment
+	case 2:
+		return format.Ago(k.LastUsedAt, now)
+	case 3:
+		if h := k.Health(now); h != model.HealthOK {
+			return string(h)
+		}
+		return "ok"
+	case 4:
+		return k.Channel
+	case 5:
+		return k.Hint
+	case 6:
+		if k.ExpiresAt.IsZero() {
+			return "never"
+		}
+		return format.Until(k.ExpiresAt, now)
+	case 7:
+		return format.Date(k.CreatedAt)
+	case 8:
+		return k.CreatedBy
+	case 9:
+		if len(k.Scopes) == 0 {
+			return "–"
+		}
+		return strings.Join(k.Scopes, " ")
+	}
+	return ""
+}
