@@ -239,14 +239,3 @@ func plural(n int, one, many string) string {
 	}
 	return many
 }
-
-// Members lists the store's members.
-func (b *core) Members(ctx context.Context) ([]model.Member, error) {
-	var out []model.Member
-	err := b.view(func(tx kv) error {
-		var err error
-		out, err = readAll[model.Member](tx, bucketMembers)
-		return err
-	})
-	return out, err
-}

@@ -94,6 +94,9 @@ type backend interface {
 	// batch is how many keys one bulk transaction may carry (etcd caps
 	// the writes in a transaction).
 	batch() int
+	// vacant refuses, with the sentence for its kind of location, when a
+	// store (or anything else) is already there.
+	vacant() error
 }
 
 // Location names the store: a file path or an etcd URL.
@@ -102,12 +105,8 @@ func (b *core) Location() string { return b.be.location() }
 // Init creates a new store with the options' prefix and format, and
 // refuses when one is already there.
 func (b *core) Init() error {
-	empty := false
-	if err := b.be.view(func(tx kv) error { empty = tx.Empty(); return nil }); err != nil {
+	if err := b.be.vacant(); err != nil {
 		return err
-	}
-	if !empty {
-		return fail(ErrExists, "a key store already exists at %s: its prefix and format are fixed; use another location for a new one", b.be.location())
 	}
 	return b.update(func(kv) error { return nil })
 }

@@ -203,6 +203,17 @@ func (e *Etcd) LoadKeys(ctx context.Context) ([]model.Key, uint64, error) {
 	return e.within(ctx).LoadKeys(ctx)
 }
 
+func (b *etcdBackend) vacant() error {
+	empty := false
+	if err := b.view(func(tx kv) error { empty = tx.Empty(); return nil }); err != nil {
+		return err
+	}
+	if !empty {
+		return fail(ErrExists, "a key store already exists at %s: its prefix and format are fixed; use another location for a new one", b.where)
+	}
+	return nil
+}
+
 func (b *etcdBackend) err(err error) error { return etcdError(b.where, err) }
 
 func (b *etcdBackend) view(fn func(kv) error) error {

@@ -243,11 +243,8 @@ func (b *core) recordUses(uses []Use) error {
 				return fail(ErrDamaged, "the key record %s is damaged: restore the store from a backup", model.Quote(u.ID))
 			}
 			mergeUse(&k, u)
-			if u.Expired && !k.ExpiryLogged {
-				k.ExpiryLogged = true
-				ev := keyEvent(model.ActionExpire, &k)
-				ev.Detail = "expired at " + k.ExpiresAt.UTC().Format(time.RFC3339) + "; first refusal"
-				if err := b.appendEvent(tx, ev); err != nil {
+			if u.Expired {
+				if err := b.logExpiry(tx, &k); err != nil {
 					return err
 				}
 			}

@@ -5,8 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"os"
-	"path/filepath"
 )
 
 // Copy copies a whole store into an empty one: every bucket as it is
@@ -122,31 +120,4 @@ func digest(pairs [][2][]byte) [32]byte {
 	var d [32]byte
 	copy(d[:], h.Sum(nil))
 	return d
-}
-
-// Backup of an etcd store writes a new bbolt file (0600) holding the whole
-// key set: the same format `keyden --db FILE` opens.
-func (e *Etcd) Backup(ctx context.Context, dst string) error {
-	abs, err := filepath.Abs(dst)
-	if err != nil {
-		return fail(ErrInvalid, "the backup path %s cannot be used: %v", dst, err)
-	}
-	if _, err := os.Stat(abs); err == nil {
-		return fail(ErrExists, "%s already exists: remove it or give a new path", abs)
-	}
-	tmp := abs + ".partial"
-	os.Remove(tmp)
-	to, err := OpenBolt(tmp, e.opt)
-	if err != nil {
-		return err
-	}
-	if _, err := Copy(ctx, e, to); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Link(tmp, abs); err != nil {
-		os.Remove(tmp)
-		return fail(ErrExists, "cannot place the backup at %s: %v", abs, unwrapPathErr(err))
-	}
-	return os.Remove(tmp)
 }

@@ -31,14 +31,10 @@ func (b *core) Verify(ctx context.Context, req VerifyRequest) (VerifyResult, err
 			return cmp.Or(err, errNoWrite)
 		}
 		if res.Reason == model.ReasonExpired && !k.ExpiryLogged {
-			// The first refusal after expiry puts the expiry in the audit log, once.
-			k.ExpiryLogged = true
-			if err := putKey(tx, &k); err != nil {
+			if err := b.logExpiry(tx, &k); err != nil {
 				return err
 			}
-			ev := keyEvent(model.ActionExpire, &k)
-			ev.Detail = "expired at " + k.ExpiresAt.UTC().Format(time.RFC3339) + "; first refusal"
-			return b.appendEvent(tx, ev)
+			return putKey(tx, &k)
 		}
 		if !res.OK {
 			return errNoWrite
@@ -93,6 +89,18 @@ func (b *core) judge(tx kv, req VerifyRequest, hash keygen.Hash) (VerifyResult, 
 		return VerifyResult{}, k, err
 	}
 	return check(&k, envName, req, b.now()), k, nil
+}
+
+// logExpiry puts a key's expiry in the audit log at its first refusal,
+// once: the key is marked, and the caller writes it in the same transaction.
+func (b *core) logExpiry(tx kv, k *model.Key) error {
+	if k.ExpiryLogged {
+		return nil
+	}
+	k.ExpiryLogged = true
+	ev := keyEvent(model.ActionExpire, k)
+	ev.Detail = "expired at " + k.ExpiresAt.UTC().Format(time.RFC3339) + "; first refusal"
+	return b.appendEvent(tx, ev)
 }
 
 // errNoWrite rolls back a verify that refused: a refusal changes nothing.
