@@ -260,7 +260,7 @@ func TestCreateFormValidatesAsYouType(t *testing.T) {
 }
 
 func TestCreateFormEscWritesNothing(t *testing.T) {
-	st := sampleStore()
+	st := sampleBolt(t)
 	h := start(t, setup{store: st})
 	h.waitFor(t, "6 keys")
 	h.press("n")
@@ -273,18 +273,17 @@ func TestCreateFormEscWritesNothing(t *testing.T) {
 	h.press("abandoned", "esc")
 	h.waitFor(t, "7 keys")
 	h.final(t)
-	if len(st.keys) != 7 {
-		t.Fatalf("%d keys after one create and one cancel", len(st.keys))
+	keys := keysIn(t, st)
+	if len(keys) != 7 {
+		t.Fatalf("%d keys after one create and one cancel", len(keys))
 	}
-	for _, k := range st.keys {
-		if k.Name == "abandoned" {
-			t.Fatal("esc wrote a key")
-		}
+	if _, ok := named(keys, "abandoned"); ok {
+		t.Fatal("esc wrote a key")
 	}
 }
 
 func TestSubmitWithBadFieldGoesToIt(t *testing.T) {
-	st := sampleStore()
+	st := sampleBolt(t)
 	h := start(t, setup{store: st})
 	h.waitFor(t, "6 keys")
 	h.press("n")
@@ -292,8 +291,8 @@ func TestSubmitWithBadFieldGoesToIt(t *testing.T) {
 	h.press("enter") // empty name
 	h.waitFor(t, "key name is empty")
 	a := h.final(t)
-	if f, ok := a.nav.top().(*formView); !ok || f.focus != fName || len(st.keys) != 6 {
-		t.Fatalf("screen %T keys %d", a.nav.top(), len(st.keys))
+	if f, ok := a.nav.top().(*formView); !ok || f.focus != fName || len(keysIn(t, st)) != 6 {
+		t.Fatalf("screen %T keys %d", a.nav.top(), len(keysIn(t, st)))
 	}
 }
 
@@ -459,7 +458,7 @@ func TestQuitClearsClipboard(t *testing.T) {
 }
 
 func TestDeleteProdKeyNeedsItsName(t *testing.T) {
-	st := sampleStore()
+	st := sampleBolt(t)
 	h := start(t, setup{store: st})
 	h.waitFor(t, "6 keys")
 	h.press("d") // the first row by last used: web checkout, prod
@@ -469,22 +468,20 @@ func TestDeleteProdKeyNeedsItsName(t *testing.T) {
 	h.press("web checkout", "enter")
 	h.waitFor(t, "Deleted web checkout")
 	h.final(t)
-	for _, k := range st.keys {
-		if k.Name == "web checkout" {
-			t.Fatal("not deleted")
-		}
+	if _, ok := named(keysIn(t, st), "web checkout"); ok {
+		t.Fatal("not deleted")
 	}
 }
 
 func TestConfirmDefaultsToNo(t *testing.T) {
-	st := sampleStore()
-	h := start(t, setup{store: st})
+	h := start(t, setup{store: sampleStore()})
 	h.waitFor(t, "6 keys")
 	h.press("/", "ios", "enter", "d")
 	h.waitFor(t, "Delete this key?")
 	a := h.final(t)
 	requireGolden(t, a)
 	// Enter on the default answer keeps the key.
+	st := sampleBolt(t)
 	h2 := start(t, setup{store: st})
 	h2.waitFor(t, "6 keys")
 	h2.press("/", "ios", "enter", "d")
@@ -492,7 +489,7 @@ func TestConfirmDefaultsToNo(t *testing.T) {
 	h2.press("enter")
 	h2.waitFor(t, "6 keys")
 	h2.final(t)
-	if len(st.keys) != 6 {
+	if len(keysIn(t, st)) != 6 {
 		t.Fatal("enter on the default answer deleted a key")
 	}
 }
@@ -590,20 +587,18 @@ func TestEveryViewFitsTheScreen(t *testing.T) {
 }
 
 func TestBusyStoreShowsMessageAndStaysResponsive(t *testing.T) {
-	st := sampleStore()
+	st := &busyStore{Bolt: sampleBolt(t)}
 	h := start(t, setup{store: st, poll: 50 * time.Millisecond})
 	h.waitFor(t, "6 keys")
-	st.mu.Lock()
-	st.busy = true
-	st.mu.Unlock()
+	st.busy.Store(true)
 	h.waitFor(t, "busy")
 	h.press("down", "down")
 	h.waitFor(t, "▸partner feed")
-	st.mu.Lock()
-	st.busy = false
-	st.keys = st.keys[:5]
-	st.gen++
-	st.mu.Unlock()
+	fresh, _ := named(keysIn(t, st), "fresh key")
+	if _, err := st.DeleteKey(context.Background(), fresh.ID); err != nil {
+		t.Fatal(err)
+	}
+	st.busy.Store(false)
 	h.waitFor(t, "5 keys")
 	h.final(t)
 }
@@ -720,28 +715,33 @@ func TestColoursAdaptToBackground(t *testing.T) {
 }
 
 func TestRotateInTheTUI(t *testing.T) {
-	st := sampleStore()
-	h := start(t, setup{store: st})
-	h.waitFor(t, "6 keys")
-	h.press("R") // web checkout, prod
-	h.waitFor(t, "A new key replaces it")
-	h.press("down") // grace 3d
-	h.waitFor(t, "[3d]")
-	h.press("web checkout", "right", "enter")
-	h.waitFor(t, "Replaces k0000001", "Copied to the system clipboard")
-	a := h.final(t)
-	if !strings.Contains(a.View(), "Your new key") {
-		t.Fatal("no reveal after rotating")
+	rotate := func(st storage.Store, id string) *App {
+		h := start(t, setup{store: st})
+		h.waitFor(t, "6 keys")
+		h.press("R") // web checkout, prod
+		h.waitFor(t, "A new key replaces it")
+		h.press("down") // grace 3d
+		h.waitFor(t, "[3d]")
+		h.press("web checkout", "right", "enter")
+		h.waitFor(t, "Replaces "+id, "Copied to the system clipboard")
+		a := h.final(t)
+		if !strings.Contains(a.View(), "Your new key") {
+			t.Fatal("no reveal after rotating")
+		}
+		return a
 	}
-	old := st.keys[st.find("k0000001")]
-	if old.RotatedTo == "" || !old.ExpiresAt.Equal(testNow.Add(72*time.Hour)) {
-		t.Fatalf("old key after rotation: %+v", old)
+	requireGolden(t, rotate(sampleStore(), "k0000001"))
+	st := sampleBolt(t)
+	before, _ := named(keysIn(t, st), "web checkout")
+	rotate(st, before.ID)
+	old, err := st.GetKey(context.Background(), before.ID)
+	if err != nil || old.RotatedTo == "" || !old.ExpiresAt.Equal(testNow.Add(72*time.Hour)) {
+		t.Fatalf("old key after rotation: %+v %v", old, err)
 	}
-	requireGolden(t, a)
 }
 
 func TestDisableToggle(t *testing.T) {
-	st := sampleStore()
+	st := sampleBolt(t)
 	h := start(t, setup{store: st})
 	h.waitFor(t, "6 keys")
 	h.press("x")
@@ -750,15 +750,14 @@ func TestDisableToggle(t *testing.T) {
 	h.press("x")
 	h.waitFor(t, "Enabled web checkout")
 	h.final(t)
-	if st.keys[0].Disabled {
+	if k, _ := named(keysIn(t, st), "web checkout"); k.Disabled {
 		t.Fatal("still disabled")
 	}
 }
 
 func TestAdminCannotTouchOthersKeys(t *testing.T) {
-	st := sampleStore() // every key made by alice
-	st.actor = "bob"    // an admin
-	h := start(t, setup{store: st, actor: "bob"})
+	st := sampleBolt(t) // every key made by alice
+	h := start(t, setup{store: as(t, st, "bob"), actor: "bob"})
 	h.waitFor(t, "6 keys")
 	if strings.Contains(*h.rec.last.Load(), "d delete") {
 		t.Fatal("the help offers delete on a key bob may not delete")
@@ -769,15 +768,14 @@ func TestAdminCannotTouchOthersKeys(t *testing.T) {
 		h.waitFor(t, "ask alice (who created it, a super admin)")
 	}
 	a := h.final(t)
-	if a.nav.top() != a.keys || len(st.keys) != 6 || st.keys[0].Disabled {
+	keys := keysIn(t, st)
+	if k, _ := named(keys, "web checkout"); a.nav.top() != a.keys || len(keys) != 6 || k.Disabled {
 		t.Fatal("an admin changed another's key")
 	}
 }
 
 func TestNonMemberIsToldWhoToAsk(t *testing.T) {
-	st := sampleStore()
-	st.actor = "eve"
-	h := start(t, setup{store: st, actor: "eve"})
+	h := start(t, setup{store: as(t, sampleBolt(t), "eve"), actor: "eve"})
 	h.waitFor(t, "6 keys")
 	h.press("n")
 	h.waitFor(t, "eve is not a member of this key store: ask the super admin alice")

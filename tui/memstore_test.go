@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -11,8 +12,12 @@ import (
 	"keyden/storage"
 )
 
-// memStore is a deterministic Store for view tests: fixed keys, fixed
-// secrets, and a generation that moves with every change.
+// memStore is a fake Store for the goldens alone: fixed ids, hints and
+// secrets (a real store picks its own, and orders ties by them), and a
+// generation that moves with every change. What the app does to a store
+// is tested on the real one (sampleBolt); here only what the goldens and
+// the hostile-text test do works: create, rotate, disable, add an
+// environment, and a refused channel removal.
 type memStore struct {
 	mu       sync.Mutex
 	keys     []model.Key
@@ -21,13 +26,15 @@ type memStore struct {
 	gen      uint64
 	next     int
 	now      func() time.Time
-	busy     bool
 	actor    string
 	members  model.Members
 	events   []model.Event
 }
 
 var _ storage.Store = (*memStore)(nil)
+
+// errFixed is the fake's answer to a change the goldens do not make.
+var errFixed = errors.New("the fixed test store does not do this: test it on sampleBolt")
 
 var testNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
@@ -69,9 +76,6 @@ func (m *memStore) Info(context.Context) (storage.Info, error) {
 func (m *memStore) Generation(context.Context) (storage.Generation, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.busy {
-		return storage.Generation{}, fmt.Errorf("the key store /tmp/keyden.db is busy (another keyden is writing); try again: %w", storage.ErrBusy)
-	}
 	return storage.Generation{Any: m.gen, Keys: m.gen}, nil
 }
 
@@ -116,17 +120,8 @@ func (m *memStore) GetKey(_ context.Context, id string) (model.Key, error) {
 	return model.Key{}, storage.ErrNotFound
 }
 
-func (m *memStore) DeleteKey(_ context.Context, id string) (model.Key, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for i, k := range m.keys {
-		if k.ID == id {
-			m.keys = append(m.keys[:i], m.keys[i+1:]...)
-			m.gen++
-			return k, nil
-		}
-	}
-	return model.Key{}, storage.ErrNotFound
+func (m *memStore) DeleteKey(context.Context, string) (model.Key, error) {
+	return model.Key{}, errFixed
 }
 
 func (m *memStore) Verify(context.Context, storage.VerifyRequest) (storage.VerifyResult, error) {
@@ -149,47 +144,20 @@ func (m *memStore) AddEnvironment(_ context.Context, e model.Environment) (model
 	return e, nil
 }
 
-func (m *memStore) RemoveEnvironment(_ context.Context, name string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, k := range m.keys {
-		if k.Environment == name {
-			return fmt.Errorf("the environment %s is used by keys: delete or move them first: %w", name, storage.ErrInUse)
-		}
-	}
-	for i, e := range m.envs {
-		if e.Name == name {
-			m.envs = append(m.envs[:i], m.envs[i+1:]...)
-			m.gen++
-			return nil
-		}
-	}
-	return storage.ErrNotFound
+func (m *memStore) RemoveEnvironment(context.Context, string) error {
+	return errFixed
 }
 
-func (m *memStore) SetConfirmByName(_ context.Context, name string, on bool) (model.Environment, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for i, e := range m.envs {
-		if e.Name == name {
-			m.envs[i].ConfirmByName = on
-			m.gen++
-			return m.envs[i], nil
-		}
-	}
-	return model.Environment{}, storage.ErrNotFound
+func (m *memStore) SetConfirmByName(context.Context, string, bool) (model.Environment, error) {
+	return model.Environment{}, errFixed
 }
 
 func (m *memStore) Channels(context.Context) ([]model.Channel, error) {
 	return append([]model.Channel(nil), m.channels...), nil
 }
 
-func (m *memStore) AddChannel(_ context.Context, c model.Channel) (model.Channel, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.channels = append(m.channels, c)
-	m.gen++
-	return c, nil
+func (m *memStore) AddChannel(context.Context, model.Channel) (model.Channel, error) {
+	return model.Channel{}, errFixed
 }
 
 func (m *memStore) RemoveChannel(_ context.Context, name string) error {
@@ -287,31 +255,12 @@ func (m *memStore) SetDisabled(_ context.Context, id string, disabled bool) (mod
 	return m.keys[i], nil
 }
 
-func (m *memStore) AddMember(_ context.Context, user string, role model.Role) (model.Member, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.members.CanManage(m.actor, "add members"); err != nil {
-		return model.Member{}, fmt.Errorf("%v: %w", err, storage.ErrForbidden)
-	}
-	mb := model.Member{User: user, Role: role}
-	m.members = append(m.members, mb)
-	m.gen++
-	return mb, nil
+func (m *memStore) AddMember(context.Context, string, model.Role) (model.Member, error) {
+	return model.Member{}, errFixed
 }
 
-func (m *memStore) RemoveMember(_ context.Context, user string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.members.CanRemoveMember(m.actor, user); err != nil {
-		return fmt.Errorf("%v: %w", err, storage.ErrForbidden)
-	}
-	for i, mb := range m.members {
-		if mb.User == user {
-			m.members = append(m.members[:i], m.members[i+1:]...)
-		}
-	}
-	m.gen++
-	return nil
+func (m *memStore) RemoveMember(context.Context, string) error {
+	return errFixed
 }
 func (m *memStore) Backup(context.Context, string) error { return nil }
 
