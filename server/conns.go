@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"keyden/format"
 )
 
 // HTTP limits. A gateway's keep-alive pool (nginx 60 s, Caddy and
@@ -220,8 +222,8 @@ func (l *connLimiter) connState(nc net.Conn, st http.ConnState) {
 func (l *connLimiter) pressure() {
 	now := time.Now().Unix()
 	if last := l.lastLog.Load(); now-last >= 60 && l.lastLog.CompareAndSwap(last, now) {
-		l.log.Printf("%d connections open, the most allowed: closing idle ones to admit new ones (%d closed, %d refused with 503 so far)",
-			l.max, l.shed.Load(), l.refused.Load())
+		l.log.Printf("%s open, the most allowed: closing idle ones to admit new ones (%d closed, %d refused with 503 so far)",
+			format.Count(l.max, "connection"), l.shed.Load(), l.refused.Load())
 	}
 }
 

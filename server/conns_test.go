@@ -99,3 +99,14 @@ func TestConnLimiterClosesIdleFirstThenRefuses(t *testing.T) {
 		t.Fatalf("got %d %q %q, want 503 with Retry-After and reason busy", resp.StatusCode, resp.Header, body)
 	}
 }
+
+// The cap's log line counts in words: "1 connection open", not "1 connections".
+func TestPressureLogCountsInWords(t *testing.T) {
+	var b strings.Builder
+	l := &connLimiter{max: 1, log: log.New(&b, "", 0)}
+	l.refused.Add(1)
+	l.pressure()
+	if want := "1 connection open, the most allowed: closing idle ones to admit new ones (0 closed, 1 refused with 503 so far)\n"; b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
+	}
+}
