@@ -88,6 +88,8 @@ func TestServeBadUsageBeforeTheStore(t *testing.T) {
 		{[]string{"--listen", "host_name:8080"}, "no valid host", nil},
 		{[]string{"--listen", "127.0.0.1:8080", "--trusted-proxy", "nope"}, "--trusted-proxy", nil},
 		{[]string{"--listen", "127.0.0.1:8080", "--max-connections", "-1"}, "--max-connections", nil},
+		{[]string{"--listen", "127.0.0.1:8080", "--max-staleness", "500ms"}, "--max-staleness 500ms is too short", nil},
+		{[]string{"--listen", "127.0.0.1:8080", "--max-staleness", "soon"}, "max-staleness", nil},
 		// A bad setting is found before the port is tried: this one is taken.
 		{[]string{"--listen", taken.Addr().String()}, "KEYDEN_LOCK_TIMEOUT", map[string]string{"KEYDEN_LOCK_TIMEOUT": "soon"}},
 	} {

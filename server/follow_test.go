@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -238,6 +240,17 @@ func TestHealthzSaysHowFarBehind(t *testing.T) {
 	h = getHealth(t, hs.URL)
 	if h.OK || h.Current || h.LagSeconds <= 1 || !strings.Contains(h.Error, "majority of its members") {
 		t.Fatalf("healthz of a verifier behind: %+v", h)
+	}
+	resp, err := http.Get(hs.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var lag float64
+	if _, err := fmt.Sscan(strings.SplitN(string(m), "\nkeyden_follow_lag_seconds ", 2)[1], &lag); err != nil || lag <= 1 ||
+		!strings.Contains(string(m), "\nkeyden_follow_errors_total ") {
+		t.Errorf("/metrics without the lag (%v %v) or the failed reads:\n%s", lag, err, m)
 	}
 	st.set(nil, false)
 	waitUntil(t, 10*time.Second, "200 once the store answers", func() bool { return getHealth(t, hs.URL).status == 200 })
