@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"keyden/model"
 	"keyden/storage"
 )
 
@@ -25,6 +27,10 @@ type flakyStore struct {
 	*storage.Bolt
 	signals chan storage.WatchSignal
 	reads   atomic.Int64
+	// resetNext makes the next change read say the history went back;
+	// loads counts full reads and deadlined those made under a deadline.
+	resetNext        atomic.Bool
+	loads, deadlined atomic.Int64
 
 	mu    sync.Mutex
 	fail  error
@@ -38,6 +44,9 @@ func (f *flakyStore) FeedHead(ctx context.Context) (uint64, int64, error) {
 	if err := f.trouble(ctx); err != nil {
 		return 0, 0, err
 	}
+	if f.resetNext.Load() {
+		return math.MaxUint64, 0, nil
+	}
 	return f.Bolt.FeedHead(ctx)
 }
 
@@ -45,7 +54,18 @@ func (f *flakyStore) ChangesSince(ctx context.Context, seq uint64) (storage.Chan
 	if err := f.trouble(ctx); err != nil {
 		return storage.Changes{}, err
 	}
+	if f.resetNext.Swap(false) {
+		return storage.Changes{Reset: true}, nil
+	}
 	return f.Bolt.ChangesSince(ctx, seq)
+}
+
+func (f *flakyStore) LoadKeys(ctx context.Context) ([]model.Key, uint64, error) {
+	f.loads.Add(1)
+	if _, ok := ctx.Deadline(); ok {
+		f.deadlined.Add(1)
+	}
+	return f.Bolt.LoadKeys(ctx)
 }
 
 // trouble is what a read meets: nothing, a failure, or a hang.
@@ -197,6 +217,23 @@ func TestASlowReadGetsItsTimeWhileChangesKeepComing(t *testing.T) {
 		}
 	}()
 	waitUntil(t, 10*time.Second, "a change while others keep coming", func() bool { return srv.Verify(Request{Secret: c.Secret}).OK })
+}
+
+// A store whose history went back (restored, replaced) is read again
+// whole, and that full read is not held to a change read's budget: a big
+// store's would run out at every try.
+func TestAFullReadAfterAResetHasNoReadBudget(t *testing.T) {
+	st, srv := newFlaky(t, Options{PollEvery: time.Hour, ConfirmEvery: time.Hour, MaxStaleness: time.Hour})
+	c, err := st.CreateKey(ctx, storage.CreateRequest{Name: "k", Channel: "default", Environment: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.resetNext.Store(true)
+	st.signals <- storage.WatchSignal{Watching: true}
+	waitUntil(t, 5*time.Second, "the full read", func() bool { return srv.Verify(Request{Secret: c.Secret}).OK })
+	if n, d := st.loads.Load(), st.deadlined.Load(); n != 2 || d != 0 {
+		t.Fatalf("%d full reads (want the first and the one after the reset), %d of them under a read's budget", n, d)
+	}
 }
 
 type healthz struct {
