@@ -74,11 +74,7 @@ func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 	}{OK: res.OK, Reason: string(res.Reason)}
 	if res.OK {
 		k := res.Key
-		h.Set("X-Key-Id", k.ID)
-		h.Set("X-Key-Name", headerSafe(k.Name))
-		h.Set("X-Key-Channel", k.Channel)
-		h.Set("X-Key-Environment", k.Environment)
-		h.Set("X-Key-Scopes", strings.Join(k.Scopes, " "))
+		setKeyHeaders(h, k)
 		body.ID, body.Name = k.ID, k.Name
 	} else if statusFor(res.Reason) == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", `Bearer realm="keyden"`)
@@ -98,7 +94,24 @@ func presentedKey(r *http.Request) string {
 	return strings.TrimSpace(r.Header.Get("X-Api-Key"))
 }
 
-// headerSafe keeps a key name within what an HTTP header may carry.
+// setKeyHeaders tells the gateway which key passed. Every value comes from
+// the store, which anyone who can write it may fill with control bytes (a
+// shared file, an etcd writer, a restored backup), so each goes through
+// headerSafe here, in the one place X-Key-* headers are set.
+func setKeyHeaders(h http.Header, k *model.Key) {
+	for _, kv := range [...][2]string{
+		{"X-Key-Id", k.ID},
+		{"X-Key-Name", k.Name},
+		{"X-Key-Channel", k.Channel},
+		{"X-Key-Environment", k.Environment},
+		{"X-Key-Scopes", strings.Join(k.Scopes, " ")},
+	} {
+		h.Set(kv[0], headerSafe(kv[1]))
+	}
+}
+
+// headerSafe keeps a value within what an HTTP header may carry: printable
+// ASCII, anything else shown as '?'.
 func headerSafe(s string) string {
 	for i := 0; i < len(s); i++ {
 		if s[i] < 0x20 || s[i] >= 0x7f {
