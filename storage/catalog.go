@@ -82,6 +82,10 @@ func (b *core) AddEnvironment(ctx context.Context, e model.Environment) (model.E
 		if err := b.mayManage(tx, "add environments"); err != nil {
 			return err
 		}
+		// Its keys would be made with the store's prefix.
+		if err := storedKeyText(b.info(tx).Prefix, e); err != nil {
+			return err
+		}
 		envs, err := readAll[model.Environment](tx, bucketEnvs)
 		if err != nil {
 			return err

@@ -109,6 +109,13 @@ func (b *core) checkAll(tx kv, rep *CheckReport) error {
 	} else {
 		for _, e := range all {
 			envs[e.Name] = true
+			// Written by other means if keyden's input checks refuse it.
+			if err := model.ValidateEnvName(e.Name); err != nil {
+				rep.add("%v", err)
+			}
+			if err := model.ValidateTag(e.Tag); err != nil {
+				rep.add("the environment %s: %v", model.Quote(e.Name), err)
+			}
 		}
 	}
 	chans := map[string]bool{}
@@ -117,6 +124,9 @@ func (b *core) checkAll(tx kv, rep *CheckReport) error {
 	} else {
 		for _, c := range all {
 			chans[c.Name] = true
+			if err := model.ValidateChannelName(c.Name); err != nil {
+				rep.add("%v", err)
+			}
 		}
 	}
 	if _, err := readAll[model.Member](tx, bucketMembers); err != nil {

@@ -156,10 +156,26 @@ func normalizeCreate(req CreateRequest) (CreateRequest, error) {
 	return req, nil
 }
 
+// storedKeyText refuses a prefix or tag that keyden's input checks would
+// have refused: it was written by other means (a hand-edited file, an etcd
+// writer), and a key made from it could carry escapes or never verify.
+func storedKeyText(prefix string, env model.Environment) error {
+	if model.ValidatePrefix(prefix) != nil {
+		return fail(ErrDamaged, "the store's key prefix is not valid, so the store may have been tampered with: run `keyden check`")
+	}
+	if model.ValidateTag(env.Tag) != nil {
+		return fail(ErrDamaged, "the tag of the environment %s is not valid, so the store may have been tampered with: run `keyden check`", model.Quote(env.Name))
+	}
+	return nil
+}
+
 // insertKey makes and stores a key with its hash index and create event
 // (detail says why, for rotations).
 func (b *core) insertKey(tx kv, in Info, env model.Environment, req KeySeed, detail string) (Created, error) {
 	keys, hashes := tx.Bucket(bucketKeys), tx.Bucket(bucketHashes)
+	if err := storedKeyText(in.Prefix, env); err != nil {
+		return Created{}, err
+	}
 	secret, err := keygen.Generate(in.Format, in.Prefix, env.Tag)
 	if err != nil {
 		return Created{}, fail(ErrUnavailable, "%s", err)

@@ -1,0 +1,81 @@
+package storage
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"keyden/model"
+)
+
+// tamper changes a store file behind keyden's back, as anyone who may
+// write it could.
+func tamper(t *testing.T, path string, fn func(tx *bolt.Tx) error) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A prefix or tag written into the store by other means is never put into
+// a key: create, rotate and env add refuse it as a damaged store, and
+// check names it. On the old code create and rotate made keys holding
+// live escapes (or that could never verify) and env add succeeded.
+func TestTamperedPrefixAndTagAreNotUsed(t *testing.T) {
+	setMeta := func(v string) func(tx *bolt.Tx) error {
+		return func(tx *bolt.Tx) error {
+			if v == "" {
+				return tx.Bucket(bucketMeta).Delete(metaPrefix)
+			}
+			return tx.Bucket(bucketMeta).Put(metaPrefix, []byte(v))
+		}
+	}
+	setTag := func(tag string) func(tx *bolt.Tx) error {
+		return func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketEnvs).Put([]byte("dev"), []byte(`{"name":"dev","tag":"`+tag+`","order":1}`))
+		}
+	}
+	for _, tc := range []struct {
+		name, want string
+		change     func(tx *bolt.Tx) error
+		envAddOK   bool
+	}{
+		{"escapes in the prefix", "key prefix is not valid", setMeta("\x1b]0;PREFIX\x07\u009b7m"), false},
+		{"upper-case prefix", "key prefix is not valid", setMeta("KD"), false},
+		{"missing prefix", "key prefix is not valid", setMeta(""), false},
+		{"escape in a tag", `environment "dev" is not valid`, setTag(`\u001b]0;TAG\u0007`), true},
+		{"empty tag", `environment "dev" is not valid`, setTag(""), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := newStore(t, Options{})
+			old := mustCreate(t, st, CreateRequest{Name: "old", Environment: "dev"})
+			tamper(t, st.Path(), tc.change)
+			_, err := st.CreateKey(ctx, CreateRequest{Name: "new", Channel: model.DefaultChannel, Environment: "dev"})
+			if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "keyden check") {
+				t.Errorf("create: %v", err)
+			}
+			if _, err := st.RotateKey(ctx, RotateRequest{ID: old.Key.ID, Grace: time.Hour}); !errors.Is(err, ErrDamaged) {
+				t.Errorf("rotate: %v", err)
+			}
+			_, err = st.AddEnvironment(ctx, model.Environment{Name: "qa"})
+			if tc.envAddOK != (err == nil) {
+				t.Errorf("env add: %v", err)
+			}
+			rep, err := st.Check(ctx)
+			if err != nil || !strings.Contains(strings.Join(rep.Problems, "\n"), "not allowed") {
+				t.Errorf("check: %v %q", err, rep.Problems)
+			}
+			if info, _ := st.Info(ctx); info.Keys != 1 {
+				t.Errorf("%d keys after the refusals, want 1", info.Keys)
+			}
+		})
+	}
+}
