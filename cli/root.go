@@ -116,7 +116,10 @@ func (a *app) run(ctx context.Context, args []string) int {
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
-	root.PersistentPreRun = func(cmd *cobra.Command, args []string) { a.dbSet = cmd.Flags().Changed("db") }
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		a.dbSet = cmd.Flags().Changed("db")
+		return noEmptyFlags(cmd)
+	}
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
