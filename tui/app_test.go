@@ -1,19 +1,13 @@
 package tui
 
 import (
-	"bytes"
-	"context"
-	"encoding/base64"
 	"os"
-	"path/filepath"
-	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/aymanbagabas/go-osc52/v2"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/exp/golden"
@@ -21,7 +15,6 @@ import (
 	"github.com/muesli/termenv"
 
 	"keyden/internal/testutil"
-	"keyden/model"
 	"keyden/storage"
 )
 
@@ -296,204 +289,6 @@ func TestSubmitWithBadFieldGoesToIt(t *testing.T) {
 	}
 }
 
-const testSecret = "kd_prod_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn0gZMuH"
-
-func TestRevealCopiesAndForgets(t *testing.T) {
-	h := start(t, setup{store: sampleStore()})
-	h.waitFor(t, "6 keys")
-	h.press("n")
-	h.waitFor(t, "New key")
-	h.press("deploy bot", "tab", "tab", "right", "right", "tab", "right") // prod, x-api-key
-	h.press("enter")
-	h.waitFor(t, "Copied to the system clipboard")
-	if h.clip.get() != testSecret {
-		t.Fatal("system clipboard does not hold the key")
-	}
-	if want := base64.StdEncoding.EncodeToString([]byte(testSecret)); !strings.Contains(h.osc.String(), "\x1b]52;c;"+want) {
-		t.Fatalf("no OSC 52 copy in %q", h.osc.String())
-	}
-	h.press("esc")
-	h.waitFor(t, "7 keys")
-	a := h.final(t)
-	if a.nav.top() != a.keys {
-		t.Fatal("still on the reveal screen")
-	}
-	if path := findString(reflect.ValueOf(a), testSecret, "app", map[uintptr]bool{}); path != "" {
-		t.Fatalf("the key is still in the model at %s", path)
-	}
-}
-
-func TestRevealGolden(t *testing.T) {
-	h := start(t, setup{store: sampleStore(), noSystem: true, clearAfter: 45 * time.Second})
-	h.waitFor(t, "6 keys")
-	h.press("n")
-	h.waitFor(t, "New key")
-	h.press("deploy bot", "tab", "tab", "right", "right", "tab", "right", "enter")
-	// The copy and the reload after the create land in either order.
-	h.waitFor(t, "OSC 52", "7 keys")
-	a := h.final(t)
-	view := a.View()
-	for _, want := range []string{"only time it is shown", `x-api-key: kd_prod_`, "No system clipboard here", "clears what it copied after 45s"} {
-		if !strings.Contains(view, want) {
-			t.Errorf("reveal lacks %q", want)
-		}
-	}
-	requireGolden(t, a)
-}
-
-func TestRevealWarnsOnceWhenNotCopied(t *testing.T) {
-	h := start(t, setup{store: sampleStore(), noSystem: true})
-	h.app.clip.opt.OSC52 = false
-	h.waitFor(t, "6 keys")
-	h.press("n")
-	h.waitFor(t, "New key")
-	h.press("uncopied", "enter")
-	h.waitFor(t, "Not copied anywhere")
-	h.press("esc")
-	h.waitFor(t, "Leave anyway")
-	h.press("esc")
-	h.waitFor(t, "7 keys")
-	if a := h.final(t); a.nav.top() != a.keys {
-		t.Fatal("second esc did not leave")
-	}
-}
-
-// After the timeout the system clipboard is emptied (checked), the
-// terminal's copy is overwritten (tmux ignores the OSC 52 clear), and the
-// reveal says so instead of still promising a clear.
-func TestClipboardClearedAfterTimeout(t *testing.T) {
-	h := start(t, setup{store: sampleStore(), clearAfter: time.Second})
-	h.waitFor(t, "6 keys")
-	h.press("n")
-	h.waitFor(t, "New key")
-	h.press("first", "enter")
-	h.waitFor(t, "Copied to the system clipboard", "clears what it copied after 1s")
-	h.waitFor(t, "Cleared the system clipboard", "Asked your terminal to overwrite its clipboard", "earlier copies keyden can't reach")
-	if v := *h.rec.last.Load(); strings.Contains(v, "clears what it copied") || strings.Contains(v, "Copied to the system clipboard") {
-		t.Fatalf("the reveal still promises a clear after it:\n%s", v)
-	}
-	if h.clip.get() != "" {
-		t.Fatal("the clipboard still holds the key after the timeout")
-	}
-	osc := h.osc.String()
-	key := strings.LastIndex(osc, "\x1b]52;c;"+base64.StdEncoding.EncodeToString([]byte(testSecret)))
-	over := strings.LastIndex(osc, "\x1b]52;c;"+base64.StdEncoding.EncodeToString([]byte(clipReplacement)))
-	if key < 0 || over < key {
-		t.Fatalf("the key was not overwritten through OSC 52: %q", osc)
-	}
-	// c copies again, and the reveal promises the next clear again; once
-	// the reveal is left, the status line says what that clear did.
-	h.press("c")
-	h.waitFor(t, "Copied to the system clipboard", "clears what it copied after 1s")
-	h.press("esc")
-	h.waitFor(t, "Cleared the system clipboard; asked the terminal to overwrite its copy", "(unchecked). tmux and clipboard managers may keep earlier copies.")
-	if h.clip.get() != "" {
-		t.Fatal("the clipboard still holds the key after the second timeout")
-	}
-}
-
-// The terminal's copy is overwritten in both forms the copy was sent in,
-// and the system clipboard is cleared only if it still holds keyden's key.
-func TestClipboardClearOverwritesAndLeavesOthersText(t *testing.T) {
-	out := &testutil.SyncBuffer{}
-	fake := &fakeClipboard{}
-	c := newClipboardManager(ClipboardOptions{Out: out, System: true, OSC52: true, InTmux: true})
-	c.write, c.read = fake.write, fake.read
-	res := c.copy(testSecret)
-	if got := c.clear(res.seq); !got.done || !got.system || !got.osc52 || fake.get() != "" {
-		t.Fatalf("clear: %+v, clipboard %q", got, fake.get())
-	}
-	for _, seq := range []string{osc52.New(clipReplacement).String(), osc52.New(clipReplacement).Tmux().String()} {
-		if !strings.Contains(out.String(), seq) {
-			t.Errorf("no overwrite %q in %q", seq, out.String())
-		}
-	}
-	res = c.copy(testSecret)
-	fake.write("the admin's own text")
-	if got := c.clear(res.seq); !got.systemOther || got.system || fake.get() != "the admin's own text" {
-		t.Fatalf("keyden cleared text it did not put there: %+v, clipboard %q", got, fake.get())
-	}
-	if got := c.clear(res.seq); got.done {
-		t.Fatalf("a second clear of one copy: %+v", got)
-	}
-	note := c.exitNote()
-	if !strings.Contains(note, "may keep") || !strings.Contains(note, "tmux list-buffers") {
-		t.Fatalf("exit note %q", note)
-	}
-	if note := newClipboardManager(ClipboardOptions{}).exitNote(); note != "" {
-		t.Fatalf("exit note without a copy: %q", note)
-	}
-}
-
-// Leaving the reveal, or quitting from it, zeroes the bytes of the key the
-// app owns.
-func TestLeavingTheRevealZeroesTheKey(t *testing.T) {
-	for _, leave := range []tea.Msg{tea.KeyMsg{Type: tea.KeyEsc}, tea.KeyMsg{Type: tea.KeyCtrlC}} {
-		a := New(Options{Store: sampleStore(), Clipboard: ClipboardOptions{}})
-		a.nav.push(newRevealView(a.sh, model.Key{ID: "k1", Name: "zeroed"}, testSecret, false))
-		r, ok := a.nav.top().(*revealView)
-		if !ok || string(r.secret) != testSecret {
-			t.Fatal("no reveal of the key")
-		}
-		owned := r.secret
-		a.Update(leave)
-		if a.nav.top() != a.keys || strings.Trim(string(owned), "\x00") != "" {
-			t.Fatalf("after %T the app's copy of the key is %q", leave, owned)
-		}
-	}
-}
-
-func TestQuitClearsClipboard(t *testing.T) {
-	h := start(t, setup{store: sampleStore()})
-	h.waitFor(t, "6 keys")
-	h.press("n")
-	h.waitFor(t, "New key")
-	h.press("quitter", "enter")
-	h.waitFor(t, "Copied to the system clipboard")
-	h.press("ctrl+c")
-	h.tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
-	if h.clip.get() != "" {
-		t.Fatal("quitting left the key on the clipboard")
-	}
-}
-
-func TestDeleteProdKeyNeedsItsName(t *testing.T) {
-	st := sampleBolt(t)
-	h := start(t, setup{store: st})
-	h.waitFor(t, "6 keys")
-	h.press("d") // the first row by last used: web checkout, prod
-	h.waitFor(t, "to confirm:")
-	h.press("right", "enter")
-	h.waitFor(t, "Type the key's name exactly")
-	h.press("web checkout", "enter")
-	h.waitFor(t, "Deleted web checkout")
-	h.final(t)
-	if _, ok := named(keysIn(t, st), "web checkout"); ok {
-		t.Fatal("not deleted")
-	}
-}
-
-func TestConfirmDefaultsToNo(t *testing.T) {
-	h := start(t, setup{store: sampleStore()})
-	h.waitFor(t, "6 keys")
-	h.press("/", "ios", "enter", "d")
-	h.waitFor(t, "Delete this key?")
-	a := h.final(t)
-	requireGolden(t, a)
-	// Enter on the default answer keeps the key.
-	st := sampleBolt(t)
-	h2 := start(t, setup{store: st})
-	h2.waitFor(t, "6 keys")
-	h2.press("/", "ios", "enter", "d")
-	h2.waitFor(t, "Delete this key?")
-	h2.press("enter")
-	h2.waitFor(t, "6 keys")
-	h2.final(t)
-	if len(keysIn(t, st)) != 6 {
-		t.Fatal("enter on the default answer deleted a key")
-	}
-}
-
 func TestProdConfirmGolden(t *testing.T) {
 	h := start(t, setup{store: sampleStore()})
 	h.waitFor(t, "6 keys")
@@ -586,117 +381,6 @@ func TestEveryViewFitsTheScreen(t *testing.T) {
 	}
 }
 
-func TestBusyStoreShowsMessageAndStaysResponsive(t *testing.T) {
-	st := &busyStore{Bolt: sampleBolt(t)}
-	h := start(t, setup{store: st, poll: 50 * time.Millisecond})
-	h.waitFor(t, "6 keys")
-	st.busy.Store(true)
-	h.waitFor(t, "busy")
-	h.press("down", "down")
-	h.waitFor(t, "▸partner feed")
-	fresh, _ := named(keysIn(t, st), "fresh key")
-	if _, err := st.DeleteKey(context.Background(), fresh.ID); err != nil {
-		t.Fatal(err)
-	}
-	st.busy.Store(false)
-	h.waitFor(t, "5 keys")
-	h.final(t)
-}
-
-// The table follows changes made by another process within 2 s, without a keypress.
-func TestLiveReloadFromAnotherProcess(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "k.db")
-	mine, err := storage.OpenBolt(path, storage.Options{Actor: "alice", Now: func() time.Time { return testNow }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, err := mine.CreateKey(context.Background(), storage.CreateRequest{Name: "first", Channel: "default", Environment: "dev"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	firstSecret := first.Secret
-	h := start(t, setup{store: mine})
-	h.waitFor(t, "1 key · ")
-	other, _ := storage.OpenBolt(path, storage.Options{Actor: "alice", Now: func() time.Time { return testNow }})
-	start := time.Now()
-	if _, err := other.CreateKey(context.Background(), storage.CreateRequest{Name: "from a shell", Channel: "default", Environment: "dev"}); err != nil {
-		t.Fatal(err)
-	}
-	h.waitFor(t, "from a shell")
-	if d := time.Since(start); d > 2*time.Second {
-		t.Fatalf("took %v to show", d)
-	}
-	// A use from a shell (last-used news only) shows within 2 s too.
-	start = time.Now()
-	if res, err := other.Verify(context.Background(), storage.VerifyRequest{Secret: firstSecret}); err != nil || !res.OK {
-		t.Fatal(res, err)
-	}
-	h.waitFor(t, "just now")
-	if d := time.Since(start); d > 2*time.Second {
-		t.Fatalf("a use took %v to show", d)
-	}
-	// A delete from a shell takes the key away.
-	if _, err := other.DeleteKey(context.Background(), first.Key.ID); err != nil {
-		t.Fatal(err)
-	}
-	h.waitFor(t, "1 key · ")
-	// All of it came through the change feed: one snapshot at start, then patches.
-	a := h.final(t)
-	if full, patched := h.rec.full.Load(), h.rec.patched.Load(); full != 1 || patched < 3 {
-		t.Fatalf("loads: %d full, %d patched; want 1 full and a patch per change", full, patched)
-	}
-	if _, ok := a.keys.set.Lookup(first.Key.ID); ok || a.keys.set.Count() != 1 {
-		t.Fatalf("the deleted key is still there: %d keys", a.keys.set.Count())
-	}
-}
-
-// findString walks v for a string containing s and returns where it is.
-func findString(v reflect.Value, s, path string, seen map[uintptr]bool) string {
-	switch v.Kind() {
-	case reflect.String:
-		if strings.Contains(v.String(), s) {
-			return path
-		}
-	case reflect.Pointer, reflect.Interface:
-		if v.IsNil() {
-			return ""
-		}
-		if v.Kind() == reflect.Pointer {
-			if seen[v.Pointer()] {
-				return ""
-			}
-			seen[v.Pointer()] = true
-		}
-		return findString(v.Elem(), s, path, seen)
-	case reflect.Struct:
-		for i := 0; i < v.NumField(); i++ {
-			if p := findString(v.Field(i), s, path+"."+v.Type().Field(i).Name, seen); p != "" {
-				return p
-			}
-		}
-	case reflect.Slice, reflect.Array:
-		if v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Uint8 {
-			if bytes.Contains(v.Bytes(), []byte(s)) {
-				return path
-			}
-			return ""
-		}
-		for i := 0; i < v.Len(); i++ {
-			if p := findString(v.Index(i), s, path+"[]", seen); p != "" {
-				return p
-			}
-		}
-	case reflect.Map:
-		it := v.MapRange()
-		for it.Next() {
-			if p := findString(it.Value(), s, path+"{}", seen); p != "" {
-				return p
-			}
-		}
-	}
-	return ""
-}
-
 func TestColoursAdaptToBackground(t *testing.T) {
 	defer lipgloss.SetColorProfile(termenv.Ascii)
 	defer lipgloss.SetHasDarkBackground(true)
@@ -711,76 +395,6 @@ func TestColoursAdaptToBackground(t *testing.T) {
 	lipgloss.SetColorProfile(termenv.Ascii)
 	if plain := DefaultStyles(); !plain.NoColor || strings.Contains(plain.Title.Render("keyden"), "\x1b[") {
 		t.Fatal("NO_COLOR still draws colour")
-	}
-}
-
-func TestRotateInTheTUI(t *testing.T) {
-	rotate := func(st storage.Store, id string) *App {
-		h := start(t, setup{store: st})
-		h.waitFor(t, "6 keys")
-		h.press("R") // web checkout, prod
-		h.waitFor(t, "A new key replaces it")
-		h.press("down") // grace 3d
-		h.waitFor(t, "[3d]")
-		h.press("web checkout", "right", "enter")
-		h.waitFor(t, "Replaces "+id, "Copied to the system clipboard")
-		a := h.final(t)
-		if !strings.Contains(a.View(), "Your new key") {
-			t.Fatal("no reveal after rotating")
-		}
-		return a
-	}
-	requireGolden(t, rotate(sampleStore(), "k0000001"))
-	st := sampleBolt(t)
-	before, _ := named(keysIn(t, st), "web checkout")
-	rotate(st, before.ID)
-	old, err := st.GetKey(context.Background(), before.ID)
-	if err != nil || old.RotatedTo == "" || !old.ExpiresAt.Equal(testNow.Add(72*time.Hour)) {
-		t.Fatalf("old key after rotation: %+v %v", old, err)
-	}
-}
-
-func TestDisableToggle(t *testing.T) {
-	st := sampleBolt(t)
-	h := start(t, setup{store: st})
-	h.waitFor(t, "6 keys")
-	h.press("x")
-	h.waitFor(t, "Disabled web checkout")
-	h.waitFor(t, "disabled ")
-	h.press("x")
-	h.waitFor(t, "Enabled web checkout")
-	h.final(t)
-	if k, _ := named(keysIn(t, st), "web checkout"); k.Disabled {
-		t.Fatal("still disabled")
-	}
-}
-
-func TestAdminCannotTouchOthersKeys(t *testing.T) {
-	st := sampleBolt(t) // every key made by alice
-	h := start(t, setup{store: as(t, st, "bob"), actor: "bob"})
-	h.waitFor(t, "6 keys")
-	if strings.Contains(*h.rec.last.Load(), "d delete") {
-		t.Fatal("the help offers delete on a key bob may not delete")
-	}
-	for _, k := range []string{"d", "R", "x"} {
-		h.press(k)
-		h.waitFor(t, "bob is an admin and may")
-		h.waitFor(t, "ask alice (who created it, a super admin)")
-	}
-	a := h.final(t)
-	keys := keysIn(t, st)
-	if k, _ := named(keys, "web checkout"); a.nav.top() != a.keys || len(keys) != 6 || k.Disabled {
-		t.Fatal("an admin changed another's key")
-	}
-}
-
-func TestNonMemberIsToldWhoToAsk(t *testing.T) {
-	h := start(t, setup{store: as(t, sampleBolt(t), "eve"), actor: "eve"})
-	h.waitFor(t, "6 keys")
-	h.press("n")
-	h.waitFor(t, "eve is not a member of this key store: ask the super admin alice")
-	if a := h.final(t); a.nav.top() != a.keys {
-		t.Fatal("a non-member got the form")
 	}
 }
 
@@ -827,16 +441,5 @@ func TestWrapWordsKeepsFlagsWhole(t *testing.T) {
 	}
 	if strings.Join(got, " ") != "ask alice to run `keyden member add root --role admin` now" {
 		t.Fatalf("words lost: %q", got)
-	}
-}
-
-// A clipboard tool's error reaches the reveal harmless.
-func TestRevealShowsToolErrorsHarmless(t *testing.T) {
-	st := DefaultStyles()
-	r := newRevealView(&shared{st: &st}, model.Key{Name: "x"}, testSecret, false)
-	r.Update(copiedMsg{res: copyResult{osc52: true, systemErr: "xclip: \x1b]0;pwned\x07", seq: 1}})
-	r.cleared = clearResult{done: true, systemErr: "xclip: \x1b]0;pwned\x07", seq: 1}
-	if v := r.View(); strings.Contains(v, "\x1b") {
-		t.Fatalf("raw ESC in the reveal: %q", v)
 	}
 }
