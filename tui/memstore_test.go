@@ -15,9 +15,8 @@ import (
 // memStore is a fake Store for the goldens alone: fixed ids, hints and
 // secrets (a real store picks its own, and orders ties by them), and a
 // generation that moves with every change. What the app does to a store
-// is tested on the real one (sampleBolt); here only what the goldens and
-// the hostile-text test do works: create, rotate, disable, add an
-// environment, and a refused channel removal.
+// is tested on the real one (sampleBolt); here only what the goldens do
+// works: create, rotate, add an environment, and a refused channel removal.
 type memStore struct {
 	mu       sync.Mutex
 	keys     []model.Key
@@ -236,23 +235,8 @@ func (m *memStore) RotateKey(_ context.Context, req storage.RotateRequest) (stor
 	return storage.Rotated{New: c, Old: m.keys[i]}, nil
 }
 
-func (m *memStore) SetDisabled(_ context.Context, id string, disabled bool) (model.Key, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	i := m.find(id)
-	if i < 0 {
-		return model.Key{}, storage.ErrNotFound
-	}
-	action := model.KeyEnable
-	if disabled {
-		action = model.KeyDisable
-	}
-	if err := m.members.CanChangeKey(m.actor, action, &m.keys[i]); err != nil {
-		return model.Key{}, fmt.Errorf("%v: %w", err, storage.ErrForbidden)
-	}
-	m.keys[i].Disabled = disabled
-	m.gen++
-	return m.keys[i], nil
+func (m *memStore) SetDisabled(context.Context, string, bool) (model.Key, error) {
+	return model.Key{}, errFixed
 }
 
 func (m *memStore) AddMember(context.Context, string, model.Role) (model.Member, error) {

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -9,20 +10,28 @@ import (
 
 	"keyden/internal/hostile"
 	"keyden/model"
+	"keyden/storage"
 )
 
-// hostileMemStore holds hostile.Text in every stored field a view shows: the
-// first key's name and creator (in env), a channel's description, a member,
-// an audit event's actor, key name and detail.
-func hostileMemStore(env string) *memStore {
-	m := sampleStore()
-	k := &m.keys[0]
-	k.Name, k.CreatedBy, k.Environment = hostile.Text, hostile.Text, env
-	m.channels[1].Description = hostile.Text
-	m.members = append(m.members, model.Member{User: hostile.Text, Role: model.RoleAdmin})
-	m.events = append(m.events, model.Event{Seq: 1, Time: testNow, Actor: hostile.Text, Action: model.ActionCreate,
-		KeyID: k.ID, KeyName: hostile.Text, Channel: k.Channel, Environment: env, Detail: hostile.Text})
-	return m
+// hostileBolt is a real store whose stored text a view shows is
+// hostile.Text, as a member of a shared store could write it: a key's
+// name and creator (in env), a channel's description, a member, the audit
+// log's actor and key name. alice, its super admin, may change the key.
+func hostileBolt(t *testing.T, env string) *storage.Bolt {
+	t.Helper()
+	ctx := context.Background()
+	st := boltStore(t)
+	if _, err := st.AddMember(ctx, hostile.Actor, model.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AddChannel(ctx, model.Channel{Name: "partner", Description: hostile.Actor}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := as(t, st, hostile.Actor).CreateKey(ctx, storage.CreateRequest{Name: hostile.Actor, Channel: "partner", Environment: env}); err != nil {
+		t.Fatal(err)
+	}
+	hostile.Bolt(t, st.Path())
+	return st
 }
 
 // Every view that shows stored text (the table, details, confirm, catalog,
@@ -30,7 +39,7 @@ func hostileMemStore(env string) *memStore {
 // draws it escaped: no frame holds a control byte.
 func TestStoredTextNeverReachesTheTerminalRaw(t *testing.T) {
 	for _, env := range []string{"prod", "dev"} {
-		h := start(t, setup{store: hostileMemStore(env), w: 250, h: 60, location: "/tmp/" + hostile.Text + ".db"})
+		h := start(t, setup{store: hostileBolt(t, env), w: 250, h: 60, location: "/tmp/" + hostile.Text + ".db"})
 		check := func(keys, view string) {
 			t.Helper()
 			h.press(keys)
@@ -40,16 +49,16 @@ func TestStoredTextNeverReachesTheTerminalRaw(t *testing.T) {
 				t.Errorf("%s, after %q: the frame holds %U:\n%q", env, keys, bad, frame)
 			}
 		}
-		h.waitFor(t, "6 keys")
-		check("", "6 keys")
+		h.waitFor(t, "1 key · ")
+		check("", "1 key · ")
 		check("enter", "Allowed IPs")
-		check("esc", "6 keys")
+		check("esc", "1 key · ")
 		check("d", "Apps using this key will stop working")
-		check("esc", "6 keys")
+		check("esc", "1 key · ")
 		check("e", "Environments")
-		check("esc", "6 keys")
+		check("esc", "1 key · ")
 		check("a", "Audit log")
-		check("esc", "6 keys")
+		check("esc", "1 key · ")
 		check("x", "Disabled ")
 		h.waitFor(t, "disabled ") // the row too, or the next x disables again
 		check("x", "Enabled ")
