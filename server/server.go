@@ -108,10 +108,12 @@ func New(st storage.Follower, opt Options) *Server {
 func (s *Server) Load(ctx context.Context) error {
 	s.followMu.Lock()
 	defer s.followMu.Unlock()
-	return s.loadLocked(ctx)
+	return s.loadLocked(ctx, "")
 }
 
-func (s *Server) loadLocked(ctx context.Context) error {
+// loadLocked reads every key; why, if any, leads its log line. Only a load
+// that succeeds is logged: one that fails is the follower's to log, once.
+func (s *Server) loadLocked(ctx context.Context, why string) error {
 	start := time.Now()
 	keys, seq, err := s.store.LoadKeys(ctx)
 	if err != nil {
@@ -128,7 +130,7 @@ func (s *Server) loadLocked(ctx context.Context) error {
 	s.seq, s.hashOf = seq, hashOf
 	s.m.reloads.Add(1)
 	s.m.keys.Store(int64(len(keys)))
-	s.opt.Log.Printf("loaded %s in %v", format.Count(len(keys), "key"), time.Since(start).Round(time.Millisecond))
+	s.opt.Log.Printf("%sloaded %s in %v", why, format.Count(len(keys), "key"), time.Since(start).Round(time.Millisecond))
 	s.confirmed(start, seq, 0)
 	return nil
 }
@@ -179,10 +181,11 @@ func (s *Server) Sync(ctx context.Context) error {
 		return err
 	}
 	if ch.Reset {
-		s.opt.Log.Printf("the store's history changed (restored or replaced): reloading")
 		// A full read takes what it takes, not a read's budget (the store
-		// bounds each call).
-		return s.loadLocked(context.WithoutCancel(ctx))
+		// bounds each call). A damaged file can look replaced (bbolt falls
+		// back to its older meta page) at every retry, so the reset is
+		// logged with the load it led to, not before it.
+		return s.loadLocked(context.WithoutCancel(ctx), "the store's history changed (restored or replaced): ")
 	}
 	t := s.tab.Load()
 	for i := range ch.Keys {
