@@ -51,12 +51,24 @@ func (v *eventView) Update(msg tea.Msg) tea.Cmd {
 	case key.Matches(km, v.keyMap.Back):
 		v.sh.nav.pop()
 	case key.Matches(km, v.keyMap.Key):
-		if k, ok := v.sh.data.set.Lookup(v.ev.KeyID); ok {
+		if v.sh.data.set == nil {
+			v.sh.status("Still loading the store: try again in a moment.", false)
+			return nil
+		}
+		if k, ok := v.key(); ok {
 			return v.sh.nav.push(newDetailsView(v.sh, *k))
 		}
 		v.sh.status("The key "+v.ev.KeyID+" is no longer in the store: it was deleted.", false)
 	}
 	return nil
+}
+
+// key is the event's key as the store holds it now, if it still does.
+func (v *eventView) key() (*model.Key, bool) {
+	if v.sh.data.set == nil { // not loaded yet
+		return nil, false
+	}
+	return v.sh.data.set.Lookup(v.ev.KeyID)
 }
 
 func (v *eventView) View() string {
@@ -71,8 +83,8 @@ func (v *eventView) View() string {
 		}
 		b.WriteString(st.Label.Render(padRight(r[0], 13)) + wrapHard(format.Safe(r[1]), max(20, v.width-20)) + "\n")
 	}
-	if e.KeyID != "" {
-		if _, ok := v.sh.data.set.Lookup(e.KeyID); ok {
+	if e.KeyID != "" && v.sh.data.set != nil {
+		if _, ok := v.key(); ok {
 			b.WriteString("\n" + st.Subtle.Render("enter: the key's details, as it is now") + "\n")
 		} else {
 			b.WriteString("\n" + st.Subtle.Render("The key is no longer in the store.") + "\n")

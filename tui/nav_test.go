@@ -8,6 +8,7 @@ import (
 	"github.com/charmbracelet/bubbles/help"
 	tea "github.com/charmbracelet/bubbletea"
 
+	"keyden/model"
 	"keyden/storage"
 )
 
@@ -189,5 +190,16 @@ func TestCatalogRemoveAsks(t *testing.T) {
 	envs, _ := st.Environments(context.Background())
 	if len(envs) != 2 || envs[0].Name != "dev" {
 		t.Fatalf("environments: %+v", envs)
+	}
+}
+
+// An event opened before the first load has no key to link to yet: enter
+// says to wait rather than failing.
+func TestEventBeforeTheFirstLoad(t *testing.T) {
+	a := New(Options{Store: newMemStore()})
+	a.nav.push(newEventView(a.sh, model.Event{Seq: 3, Action: model.ActionCreate, KeyID: "k1"}))
+	a.Update(tea.KeyMsg{Type: tea.KeyEnter})
+	if !strings.Contains(a.View(), "Still loading the store") {
+		t.Fatalf("view:\n%s", a.View())
 	}
 }
