@@ -268,7 +268,12 @@ func (c *catalogView) listView(side int, title string, w int) string {
 	switch side {
 	case sideEnvs:
 		for _, e := range c.envs {
-			lines = append(lines, fmt.Sprintf("%s tag %s %s", padSafe(e.Name, 12), padSafe(e.Tag, 8), format.Count(c.counts["env:"+e.Name], "key")))
+			l := fmt.Sprintf("%s tag %s %s", padSafe(e.Name, 12), padSafe(e.Tag, 8), format.Count(c.counts["env:"+e.Name], "key"))
+			// Where there is room: which environments confirm by the typed name.
+			if byName := "  by name"; e.ConfirmByName && lipgloss.Width(l+byName) <= w-4 {
+				l += byName
+			}
+			lines = append(lines, l)
 		}
 	case sideChannels:
 		for _, ch := range c.channels {

@@ -40,3 +40,20 @@ func TestConfirmByNameFollowsTheEnvironment(t *testing.T) {
 		t.Fatalf("left: %v", keys)
 	}
 }
+
+// Where there is room, the catalog says which environments confirm by
+// the typed name.
+func TestCatalogShowsConfirmByName(t *testing.T) {
+	st := boltStore(t)
+	if _, err := st.SetConfirmByName(context.Background(), "staging", true); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, setup{store: st, w: 160, h: 40})
+	h.waitFor(t, "No keys yet")
+	h.press("e")
+	h.waitFor(t, "staging      tag stg      0 keys  by name", "prod         tag prod     0 keys  by name")
+	if v := *h.rec.last.Load(); strings.Contains(v, "dev          tag dev      0 keys  by name") {
+		t.Fatalf("dev is not confirmed by name:\n%s", v)
+	}
+	h.final(t)
+}
