@@ -47,7 +47,7 @@ format for systems that cap key length. Both are fixed for the store's life.`,
 			if err != nil {
 				return err
 			}
-			if err := st.Init(); err != nil {
+			if err := st.Init(cmd.Context()); err != nil {
 				return err
 			}
 			tag := longestTag()

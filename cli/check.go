@@ -59,7 +59,7 @@ wrong; 1, with the problems listed, when something is.`,
 // crash is itself the finding. Without a binary to run (in tests) it runs here.
 func (a *app) pageCheck(ctx context.Context, b *storage.Bolt) []string {
 	if a.env.Executable == "" {
-		found, err := b.PageCheck()
+		found, err := b.PageCheck(ctx)
 		if err != nil {
 			found = append(found, err.Error())
 		}
@@ -92,7 +92,7 @@ func (a *app) checkPagesCommand() *cobra.Command {
 			if !ok {
 				return usagef("check-pages checks a file store")
 			}
-			found, err := b.PageCheck()
+			found, err := b.PageCheck(cmd.Context())
 			for _, f := range found {
 				fmt.Fprintln(a.env.Stdout, f) // raw: the parent escapes it
 			}

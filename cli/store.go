@@ -13,13 +13,9 @@ import (
 	"keyden/storage"
 )
 
-// store is what the commands need of a key store, on a file or on etcd.
-type store interface {
-	storage.Store
-	storage.Follower
-	Location() string
-	Init() error
-}
+// store is what the commands need of a key store, on a file or on etcd:
+// the one interface storage has for every front end.
+type store = storage.Store
 
 // DefaultDBPath is $KEYDEN_DB, else $XDG_DATA_HOME/keyden/keyden.db, else
 // ~/.local/share/keyden/keyden.db.

@@ -44,18 +44,26 @@ type swappedStore struct {
 	bad           atomic.Bool
 }
 
-func (s *swappedStore) LoadKeys(ctx context.Context) ([]model.Key, uint64, error) {
+func (s *swappedStore) Snapshot(ctx context.Context) ([]model.Key, storage.Position, error) {
 	if s.bad.Load() {
-		return s.damaged.LoadKeys(ctx)
+		return s.damaged.Snapshot(ctx)
 	}
-	return s.good.LoadKeys(ctx)
+	return s.good.Snapshot(ctx)
 }
 
-func (s *swappedStore) ChangesSince(ctx context.Context, seq uint64) (storage.Changes, error) {
+// FeedHead of the damaged file reads the older meta: a sequence behind.
+func (s *swappedStore) FeedHead(ctx context.Context) (uint64, int64, error) {
+	if s.bad.Load() {
+		return 0, 0, nil
+	}
+	return s.good.FeedHead(ctx)
+}
+
+func (s *swappedStore) Updates(ctx context.Context, from storage.Position) (storage.Changes, error) {
 	if s.bad.Load() {
 		return storage.Changes{Reset: true}, nil
 	}
-	return s.good.ChangesSince(ctx, seq)
+	return s.good.Updates(ctx, from)
 }
 
 func (s *swappedStore) RecordUses(ctx context.Context, uses []storage.Use) error {
@@ -88,7 +96,7 @@ func TestDamageUnderServeIsLoggedOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := damaged.LoadKeys(ctx); !errors.Is(err, storage.ErrDamaged) {
+	if _, _, err := damaged.Snapshot(ctx); !errors.Is(err, storage.ErrDamaged) {
 		t.Fatalf("the cut copy reads: %v", err)
 	}
 	st := &swappedStore{good: good, damaged: damaged}

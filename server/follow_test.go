@@ -50,22 +50,22 @@ func (f *flakyStore) FeedHead(ctx context.Context) (uint64, int64, error) {
 	return f.Bolt.FeedHead(ctx)
 }
 
-func (f *flakyStore) ChangesSince(ctx context.Context, seq uint64) (storage.Changes, error) {
+func (f *flakyStore) Updates(ctx context.Context, from storage.Position) (storage.Changes, error) {
 	if err := f.trouble(ctx); err != nil {
 		return storage.Changes{}, err
 	}
 	if f.resetNext.Swap(false) {
 		return storage.Changes{Reset: true}, nil
 	}
-	return f.Bolt.ChangesSince(ctx, seq)
+	return f.Bolt.Updates(ctx, from)
 }
 
-func (f *flakyStore) LoadKeys(ctx context.Context) ([]model.Key, uint64, error) {
+func (f *flakyStore) Snapshot(ctx context.Context) ([]model.Key, storage.Position, error) {
 	f.loads.Add(1)
 	if _, ok := ctx.Deadline(); ok {
 		f.deadlined.Add(1)
 	}
-	return f.Bolt.LoadKeys(ctx)
+	return f.Bolt.Snapshot(ctx)
 }
 
 // trouble is what a read meets: nothing, a failure, or a hang.

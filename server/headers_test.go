@@ -26,7 +26,7 @@ func TestEveryKeyHeaderIsSafe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, seq, err := st.LoadKeys(ctx)
+	keys, pos, err := st.Snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestEveryKeyHeaderIsSafe(t *testing.T) {
 		tab.put(&keys[i])
 	}
 	srv.tab.Store(tab)
-	srv.seq = seq
+	srv.pos = pos
 
 	rec := httptest.NewRecorder()
 	r := httptest.NewRequest("GET", "/verify", nil)

@@ -42,7 +42,7 @@ type Options struct {
 
 // Server verifies keys from memory.
 type Server struct {
-	store storage.Follower
+	store storage.Feed
 	opt   Options
 	tab   atomic.Pointer[table]
 	uses  *usage
@@ -50,7 +50,7 @@ type Server struct {
 
 	// Owned by the follower (one goroutine at a time, under followMu).
 	followMu sync.Mutex
-	seq      uint64
+	pos      storage.Position // how far the table follows the feed (rules only)
 	hashOf   map[string]keygen.Hash
 
 	// loggedDamage is the damaged-store sentence already logged: it is
@@ -79,7 +79,7 @@ type followState struct {
 }
 
 // New makes a verifier over a store; call Load before serving.
-func New(st storage.Follower, opt Options) *Server {
+func New(st storage.Feed, opt Options) *Server {
 	if opt.PollEvery <= 0 {
 		opt.PollEvery = 200 * time.Millisecond
 	}
@@ -115,7 +115,7 @@ func (s *Server) Load(ctx context.Context) error {
 // that succeeds is logged: one that fails is the follower's to log, once.
 func (s *Server) loadLocked(ctx context.Context, why string) error {
 	start := time.Now()
-	keys, seq, err := s.store.LoadKeys(ctx)
+	keys, pos, err := s.store.Snapshot(ctx)
 	if err != nil {
 		s.failed(err)
 		return err
@@ -127,11 +127,12 @@ func (s *Server) loadLocked(ctx context.Context, why string) error {
 		hashOf[keys[i].ID] = keys[i].Hash
 	}
 	s.tab.Store(t)
-	s.seq, s.hashOf = seq, hashOf
+	pos.RulesOnly = true // the table keeps no last used: the verifier has its own
+	s.pos, s.hashOf = pos, hashOf
 	s.m.reloads.Add(1)
 	s.m.keys.Store(int64(len(keys)))
 	s.opt.Log.Printf("%sloaded %s in %v", why, format.Count(len(keys), "key"), time.Since(start).Round(time.Millisecond))
-	s.confirmed(start, seq, 0)
+	s.confirmed(start, pos.Audit, 0)
 	return nil
 }
 
@@ -164,18 +165,17 @@ func (s *Server) Sync(ctx context.Context) error {
 	s.followMu.Lock()
 	defer s.followMu.Unlock()
 	start := time.Now()
-	if fh, ok := s.store.(feedHeader); ok {
-		seq, rev, err := fh.FeedHead(ctx)
-		if err != nil {
-			s.failed(err)
-			return err
-		}
-		if seq == s.seq {
-			s.confirmed(start, seq, rev)
-			return nil
-		}
+	// One small read confirms nothing changed, at next to no cost.
+	seq, rev, err := s.store.FeedHead(ctx)
+	if err != nil {
+		s.failed(err)
+		return err
 	}
-	ch, err := s.store.ChangesSince(ctx, s.seq)
+	if seq == s.pos.Audit {
+		s.confirmed(start, seq, rev)
+		return nil
+	}
+	ch, err := s.store.Updates(ctx, s.pos)
 	if err != nil {
 		s.failed(err)
 		return err
@@ -206,7 +206,7 @@ func (s *Server) Sync(ctx context.Context) error {
 		s.m.changes.Add(uint64(n))
 		s.m.keys.Store(int64(len(s.hashOf)))
 	}
-	s.seq = ch.Seq
+	s.pos = ch.Position()
 	s.confirmed(start, ch.Seq, ch.Rev)
 	return nil
 }
@@ -225,12 +225,6 @@ func (s *Server) Flush(ctx context.Context) error {
 	}
 	s.m.flushes.Add(1)
 	return nil
-}
-
-// feedHeader is a store that can say where its change feed stands in one
-// small read, so confirming nothing changed costs next to nothing.
-type feedHeader interface {
-	FeedHead(ctx context.Context) (seq uint64, rev int64, err error)
 }
 
 // Watcher is a store that can say when its change feed moves (etcd's

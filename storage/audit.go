@@ -29,7 +29,7 @@ func (b *core) appendEvent(tx kv, ev model.Event) error {
 // Audit reads events newest first.
 func (b *core) Audit(ctx context.Context, f AuditFilter) ([]model.Event, error) {
 	var out []model.Event
-	err := b.view(func(tx kv) error {
+	err := b.view(ctx, func(tx kv) error {
 		return tx.Bucket(bucketAudit).ForEachReverse(func(_, v []byte) error {
 			var ev model.Event
 			if err := json.Unmarshal(v, &ev); err != nil {

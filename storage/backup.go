@@ -45,7 +45,7 @@ func (b *Bolt) Backup(ctx context.Context, dst string) error {
 	}
 	// bbolt's own consistent copy, inside one read transaction, of a
 	// store that is keyden's and whole.
-	err = b.fb.rawView(func(tx *bolt.Tx) error {
+	err = b.fb.rawView(ctx, func(tx *bolt.Tx) error {
 		if err := b.checkSchema(boltKV{tx}); err != nil {
 			return err
 		}

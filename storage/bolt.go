@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -73,29 +74,31 @@ func (b *Bolt) Exists() bool {
 	return err == nil
 }
 
-func (f *boltBackend) vacant() error {
+func (f *boltBackend) vacant(context.Context) error {
 	if _, err := os.Stat(f.path); err == nil {
 		return fail(ErrExists, "a key store already exists at %s: its prefix and format are fixed; use another --db path for a new one", f.path)
 	}
 	return nil
 }
 
-func (f *boltBackend) view(fn func(kv) error) error {
-	return f.run(true, func(tx *bolt.Tx) error { return fn(boltKV{tx}) })
+func (f *boltBackend) view(ctx context.Context, fn func(kv) error) error {
+	return f.run(ctx, true, func(tx *bolt.Tx) error { return fn(boltKV{tx}) })
 }
 
-func (f *boltBackend) write(fn func(kv) error) error {
-	return f.run(false, func(tx *bolt.Tx) error { return fn(boltKV{tx}) })
+func (f *boltBackend) write(ctx context.Context, fn func(kv) error) error {
+	return f.run(ctx, false, func(tx *bolt.Tx) error { return fn(boltKV{tx}) })
 }
 
 // rawView is a bbolt read transaction, for copying the file whole.
-func (f *boltBackend) rawView(fn func(*bolt.Tx) error) error { return f.run(true, fn) }
+func (f *boltBackend) rawView(ctx context.Context, fn func(*bolt.Tx) error) error {
+	return f.run(ctx, true, fn)
+}
 
 // run opens the file, runs fn in one transaction and closes the file.
 // bbolt panics on a damaged file, and a short file faults on its memory
 // map: both are caught here, in the goroutine that runs the transaction
 // (SetPanicOnFault is per goroutine), and become one ErrDamaged sentence.
-func (f *boltBackend) run(readOnly bool, fn func(*bolt.Tx) error) (err error) {
+func (f *boltBackend) run(ctx context.Context, readOnly bool, fn func(*bolt.Tx) error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	var db *bolt.DB
 	var file *os.File
@@ -105,7 +108,7 @@ func (f *boltBackend) run(readOnly bool, fn func(*bolt.Tx) error) (err error) {
 			err = f.damaged(fmt.Sprint(r))
 		}
 	}()
-	db, err = f.open(readOnly, &file)
+	db, err = f.open(ctx, readOnly, &file)
 	if err != nil {
 		return err
 	}
@@ -195,7 +198,10 @@ func (f *boltBackend) txError(err error) error {
 // open opens the file for one operation; file is set to the descriptor
 // bbolt opened, for abandon. A missing store is created and initialised
 // first; its folder only when the options allow.
-func (f *boltBackend) open(readOnly bool, file **os.File) (*bolt.DB, error) {
+func (f *boltBackend) open(ctx context.Context, readOnly bool, file **os.File) (*bolt.DB, error) {
+	if err := f.ended(ctx); err != nil {
+		return nil, err
+	}
 	st, err := os.Stat(f.path)
 	switch {
 	case err == nil && st.IsDir():
@@ -212,8 +218,8 @@ func (f *boltBackend) open(readOnly bool, file **os.File) (*bolt.DB, error) {
 	if !readOnly {
 		f.removeStaleTemps()
 	}
-	db, err := bolt.Open(f.path, 0o600, &bolt.Options{
-		Timeout: f.opt.Timeout, ReadOnly: readOnly, PreLoadFreelist: f.preload,
+	db, err := f.lock(ctx, &bolt.Options{
+		ReadOnly: readOnly, PreLoadFreelist: f.preload,
 		OpenFile: func(name string, flag int, mode os.FileMode) (*os.File, error) {
 			fh, err := os.OpenFile(name, flag, mode)
 			if *file == nil {
@@ -221,7 +227,11 @@ func (f *boltBackend) open(readOnly bool, file **os.File) (*bolt.DB, error) {
 			}
 			return fh, err
 		},
-	})
+	}, file)
+	var se *storeError
+	if errors.As(err, &se) {
+		return nil, err
+	}
 	if err != nil {
 		if !readOnly && errors.Is(err, fs.ErrPermission) {
 			return nil, fail(ErrUnwritable, "you may not write the key store %s (permission denied): ask its owner for write access", f.path)
@@ -229,6 +239,48 @@ func (f *boltBackend) open(readOnly bool, file **os.File) (*bolt.DB, error) {
 		return nil, f.openError(err)
 	}
 	return db, nil
+}
+
+// lockStep is how long one try at the file's lock waits before the
+// caller's context is looked at again: a cancel is seen this quickly.
+const lockStep = 100 * time.Millisecond
+
+// lock opens the file, waiting for another process's lock up to the
+// options' Timeout or the context's deadline, whichever comes first, and
+// no longer once the context is cancelled.
+func (f *boltBackend) lock(ctx context.Context, o *bolt.Options, file **os.File) (*bolt.DB, error) {
+	deadline := time.Now().Add(f.opt.Timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	for {
+		// A zero Timeout would wait for ever.
+		o.Timeout = max(time.Millisecond, min(lockStep, time.Until(deadline)))
+		*file = nil
+		db, err := bolt.Open(f.path, 0o600, o)
+		if !errors.Is(err, berrors.ErrTimeout) {
+			return db, err
+		}
+		if cerr := f.ended(ctx); cerr != nil {
+			return nil, cerr
+		}
+		if !time.Now().Before(deadline) {
+			return nil, err
+		}
+	}
+}
+
+// ended is the sentence for a context that ended before the file was
+// opened: a deadline is the wait for the lock running out (busy).
+func (f *boltBackend) ended(ctx context.Context) error {
+	switch ctx.Err() {
+	case nil:
+		return nil
+	case context.DeadlineExceeded:
+		return fail(ErrBusy, "the key store %s is busy (another keyden is writing); try again", f.path)
+	}
+	return &storeError{kind: ErrUnavailable, cause: ctx.Err(),
+		msg: fmt.Sprintf("the wait for the key store %s was cancelled before it was opened: run the command again", f.path)}
 }
 
 // staleAfter is how old a temporary file from creating a store must be

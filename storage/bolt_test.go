@@ -51,8 +51,6 @@ func newStore(t testing.TB, opt Options) *Bolt {
 // testStore is what the shared suite uses of a store, whichever backend.
 type testStore interface {
 	Store
-	Follower
-	Location() string
 }
 
 // currentBackend is the backend newAny makes: "bolt", or "etcd" while
@@ -727,10 +725,10 @@ func TestGenerationChangesOnWrites(t *testing.T) {
 
 func TestInitRefusesExisting(t *testing.T) {
 	st := newStore(t, Options{Prefix: "acme", Format: keygen.FormatCompact})
-	if err := st.Init(); err != nil {
+	if err := st.Init(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Init(); !errors.Is(err, ErrExists) {
+	if err := st.Init(ctx); !errors.Is(err, ErrExists) {
 		t.Fatalf("second init: %v", err)
 	}
 	// Later opens with other options keep the store's own settings.
@@ -747,8 +745,14 @@ type countingBackend struct {
 	writes, views int
 }
 
-func (c *countingBackend) write(fn func(kv) error) error { c.writes++; return c.backend.write(fn) }
-func (c *countingBackend) view(fn func(kv) error) error  { c.views++; return c.backend.view(fn) }
+func (c *countingBackend) write(ctx context.Context, fn func(kv) error) error {
+	c.writes++
+	return c.backend.write(ctx, fn)
+}
+func (c *countingBackend) view(ctx context.Context, fn func(kv) error) error {
+	c.views++
+	return c.backend.view(ctx, fn)
+}
 
 // A create is one durable transaction: the key, its hash index, its audit
 // event and the counters commit together, with no second commit.

@@ -57,7 +57,7 @@ func findEnv(envs []model.Environment, nameOrTag string) (model.Environment, err
 // Environments lists environments in their order.
 func (b *core) Environments(ctx context.Context) ([]model.Environment, error) {
 	var out []model.Environment
-	err := b.view(func(tx kv) error {
+	err := b.view(ctx, func(tx kv) error {
 		var err error
 		out, err = readAll[model.Environment](tx, bucketEnvs)
 		return err
@@ -78,7 +78,7 @@ func (b *core) AddEnvironment(ctx context.Context, e model.Environment) (model.E
 	if err := model.ValidateTag(e.Tag); err != nil {
 		return e, fail(ErrInvalid, "%s", err)
 	}
-	err := b.update(func(tx kv) error {
+	err := b.update(ctx, func(tx kv) error {
 		if err := b.mayManage(tx, "add environments"); err != nil {
 			return err
 		}
@@ -115,7 +115,7 @@ func (b *core) AddEnvironment(ctx context.Context, e model.Environment) (model.E
 // for a key's typed name before deleting or rotating it.
 func (b *core) SetConfirmByName(ctx context.Context, name string, on bool) (model.Environment, error) {
 	var env model.Environment
-	err := b.update(func(tx kv) error {
+	err := b.update(ctx, func(tx kv) error {
 		if err := b.mayManage(tx, "change environments"); err != nil {
 			return err
 		}
@@ -138,7 +138,7 @@ func (b *core) SetConfirmByName(ctx context.Context, name string, on bool) (mode
 
 // RemoveEnvironment removes an environment no key uses.
 func (b *core) RemoveEnvironment(ctx context.Context, name string) error {
-	return b.update(func(tx kv) error {
+	return b.update(ctx, func(tx kv) error {
 		if err := b.mayManage(tx, "remove environments"); err != nil {
 			return err
 		}
@@ -163,7 +163,7 @@ func (b *core) RemoveEnvironment(ctx context.Context, name string) error {
 // Channels lists channels by name.
 func (b *core) Channels(ctx context.Context) ([]model.Channel, error) {
 	var out []model.Channel
-	err := b.view(func(tx kv) error {
+	err := b.view(ctx, func(tx kv) error {
 		var err error
 		out, err = readAll[model.Channel](tx, bucketChannels)
 		return err
@@ -181,7 +181,7 @@ func (b *core) AddChannel(ctx context.Context, c model.Channel) (model.Channel, 
 		return c, fail(ErrInvalid, "%s", err)
 	}
 	c.Description = desc
-	err = b.update(func(tx kv) error {
+	err = b.update(ctx, func(tx kv) error {
 		if err := b.mayEditChannels(tx); err != nil {
 			return err
 		}
@@ -200,7 +200,7 @@ func (b *core) AddChannel(ctx context.Context, c model.Channel) (model.Channel, 
 
 // RemoveChannel removes a channel no key uses.
 func (b *core) RemoveChannel(ctx context.Context, name string) error {
-	return b.update(func(tx kv) error {
+	return b.update(ctx, func(tx kv) error {
 		if err := b.mayEditChannels(tx); err != nil {
 			return err
 		}

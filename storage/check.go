@@ -38,7 +38,7 @@ func (r *CheckReport) add(format string, args ...any) {
 // channel, and the hash index pointing to each key and back.
 func (b *core) Check(ctx context.Context) (CheckReport, error) {
 	rep := CheckReport{Location: b.be.location()}
-	err := b.be.view(func(tx kv) error { return b.checkAll(tx, &rep) })
+	err := b.be.view(ctx, func(tx kv) error { return b.checkAll(tx, &rep) })
 	return rep, damageAsProblem(err, &rep)
 }
 
@@ -51,7 +51,7 @@ func (b *Bolt) Check(ctx context.Context) (CheckReport, error) {
 	}
 	fb := *b.fb
 	fb.preload = true // a damaged free list is found at open
-	err := fb.rawView(func(tx *bolt.Tx) error {
+	err := fb.rawView(ctx, func(tx *bolt.Tx) error {
 		if err := b.checkAll(boltKV{tx}, &rep); err != nil {
 			return err
 		}
@@ -65,11 +65,11 @@ func (b *Bolt) Check(ctx context.Context) (CheckReport, error) {
 // free pages not in use, keys in order) and returns what it found. bbolt
 // checks in a goroutine of its own, where a panic or a fault on a damaged
 // page cannot be caught: run this in a process of its own.
-func (b *Bolt) PageCheck() ([]string, error) {
+func (b *Bolt) PageCheck(ctx context.Context) ([]string, error) {
 	var found []string
 	fb := *b.fb
 	fb.preload = true
-	err := fb.rawView(func(tx *bolt.Tx) error {
+	err := fb.rawView(ctx, func(tx *bolt.Tx) error {
 		for err := range tx.Check() {
 			found = append(found, "bbolt: "+err.Error())
 		}

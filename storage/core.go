@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -86,8 +87,8 @@ func (o *Options) defaults() error {
 // transaction is atomic and durable when write returns; reads see one
 // consistent moment.
 type backend interface {
-	view(fn func(kv) error) error
-	write(fn func(kv) error) error
+	view(ctx context.Context, fn func(kv) error) error
+	write(ctx context.Context, fn func(kv) error) error
 	location() string
 	// notStore is the sentence for a store that exists but is not keyden's.
 	notStore() error
@@ -96,19 +97,16 @@ type backend interface {
 	batch() int
 	// vacant refuses, with the sentence for its kind of location, when a
 	// store (or anything else) is already there.
-	vacant() error
+	vacant(ctx context.Context) error
 }
 
-// Location names the store: a file path or an etcd URL.
 func (b *core) Location() string { return b.be.location() }
 
-// Init creates a new store with the options' prefix and format, and
-// refuses when one is already there.
-func (b *core) Init() error {
-	if err := b.be.vacant(); err != nil {
+func (b *core) Init(ctx context.Context) error {
+	if err := b.be.vacant(ctx); err != nil {
 		return err
 	}
-	return b.update(func(kv) error { return nil })
+	return b.update(ctx, func(kv) error { return nil })
 }
 
 // core is the store's logic, written once over a backend.
@@ -117,12 +115,14 @@ type core struct {
 	opt Options
 }
 
+func (b *core) base() *core { return b }
+
 func (b *core) now() time.Time { return b.opt.Now().UTC() }
 
 // view runs fn in one read transaction. A store that is still empty (a
 // new file or prefix) is initialised first, so reading a new store works.
-func (b *core) view(fn func(kv) error) error {
-	err := b.be.view(func(tx kv) error {
+func (b *core) view(ctx context.Context, fn func(kv) error) error {
+	err := b.be.view(ctx, func(tx kv) error {
 		if tx.Empty() {
 			return errEmpty
 		}
@@ -132,10 +132,10 @@ func (b *core) view(fn func(kv) error) error {
 		return fn(tx)
 	})
 	if errors.Is(err, errEmpty) {
-		if err := b.update(func(kv) error { return nil }); err != nil {
+		if err := b.update(ctx, func(kv) error { return nil }); err != nil {
 			return err
 		}
-		return b.be.view(func(tx kv) error {
+		return b.be.view(ctx, func(tx kv) error {
 			if err := b.checkSchema(tx); err != nil {
 				return err
 			}
@@ -150,14 +150,16 @@ var errEmpty = errors.New("empty store")
 // update runs fn in one durable write transaction and bumps both
 // generations, so a change, its indexes and its audit event land together
 // or not at all.
-func (b *core) update(fn func(kv) error) error { return b.write(fn, true) }
+func (b *core) update(ctx context.Context, fn func(kv) error) error { return b.write(ctx, fn, true) }
 
 // usageUpdate is update for last-used news only: it moves Generation.Any
 // but not Generation.Keys.
-func (b *core) usageUpdate(fn func(kv) error) error { return b.write(fn, false) }
+func (b *core) usageUpdate(ctx context.Context, fn func(kv) error) error {
+	return b.write(ctx, fn, false)
+}
 
-func (b *core) write(fn func(kv) error, keysChanged bool) error {
-	return b.be.write(func(tx kv) error {
+func (b *core) write(ctx context.Context, fn func(kv) error, keysChanged bool) error {
+	return b.be.write(ctx, func(tx kv) error {
 		if err := b.initialise(tx); err != nil {
 			return err
 		}

@@ -100,7 +100,7 @@ func TestDamagedFileIsAnErrorNotAPanic(t *testing.T) {
 func TestFaultOnTheMapIsRecovered(t *testing.T) {
 	path, raw, _ := filledStore(t)
 	fb := &boltBackend{path: path, opt: &Options{Timeout: time.Second}}
-	err := fb.run(true, func(tx *bolt.Tx) error {
+	err := fb.run(ctx, true, func(tx *bolt.Tx) error {
 		if err := os.Truncate(path, 8192); err != nil {
 			return err
 		}
@@ -112,7 +112,7 @@ func TestFaultOnTheMapIsRecovered(t *testing.T) {
 	}
 	unlocked(t, path)
 	os.WriteFile(path, raw[:16384], 0o600)
-	if err := fb.run(false, func(*bolt.Tx) error { return nil }); !errors.Is(err, ErrDamaged) {
+	if err := fb.run(ctx, false, func(*bolt.Tx) error { return nil }); !errors.Is(err, ErrDamaged) {
 		t.Fatalf("got %v", err)
 	}
 	unlocked(t, path)
@@ -139,7 +139,7 @@ func TestCheckFindsWhatIsWrong(t *testing.T) {
 	if err != nil || len(rep.Problems) != 0 || rep.Keys != 2 {
 		t.Fatalf("sound store: %+v %v", rep, err)
 	}
-	if found, err := st.PageCheck(); err != nil || len(found) != 0 {
+	if found, err := st.PageCheck(ctx); err != nil || len(found) != 0 {
 		t.Fatalf("bbolt's check of a sound store: %v %v", found, err)
 	}
 	// Damage the index behind keyden's back: a's hash entry gone, one for a missing key.
@@ -184,7 +184,7 @@ func TestFolders(t *testing.T) {
 	const gid = 65534
 	path = filepath.Join(base, "a", "b", "c", "k.db")
 	st, _ = OpenBolt(path, Options{Actor: "a", MakeFolders: true, SharedGID: gid})
-	if err := st.Init(); err != nil {
+	if err := st.Init(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range []string{"a", "a/b", "a/b/c"} {

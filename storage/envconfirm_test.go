@@ -12,7 +12,7 @@ import (
 func TestSetConfirmByName(t *testing.T) {
 	st := newStore(t, Options{})
 	// As a store made before the setting existed wrote them.
-	if err := st.update(func(tx kv) error {
+	if err := st.update(ctx, func(tx kv) error {
 		for _, r := range [][2]string{{"prod", `{"name":"prod","tag":"prod","order":3}`}, {"dev", `{"name":"dev","tag":"dev","order":1}`}} {
 			if err := tx.Bucket(bucketEnvs).Put([]byte(r[0]), []byte(r[1])); err != nil {
 				return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -116,7 +117,6 @@ type etcdBackend struct {
 	opt    *Options
 	// wrapTxn lets tests fail a write's commit before or after etcd applies it.
 	wrapTxn func(clientv3.Txn) clientv3.Txn
-	parent  context.Context // when set, calls end when it does (see within)
 }
 
 // OpenEtcd connects to etcd; the store under the prefix is created by the
@@ -170,42 +170,17 @@ func (b *etcdBackend) notStore() error {
 	return fail(ErrNotStore, "%s holds keys that are not a keyden store: choose another prefix", b.where)
 }
 
-func (b *etcdBackend) ctx() (context.Context, context.CancelFunc) {
-	parent := b.parent
-	if parent == nil {
-		parent = context.Background()
-	}
-	// Room for a leader election in a cluster that just lost its leader.
-	return context.WithTimeout(parent, 2*b.opt.Timeout)
+// within bounds one call by the caller's context and the store's own
+// timeout: twice it, room for a leader election in a cluster that just
+// lost its leader. A verifier's read ends when its context does, so it can
+// abandon one stuck on a cluster that has since come back.
+func (b *etcdBackend) within(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, 2*b.opt.Timeout)
 }
 
-// within is the store's logic over a backend whose calls also end when ctx
-// does, so a verifier can abandon a read stuck on a cluster that has since
-// come back and start a fresh one.
-func (e *Etcd) within(ctx context.Context) *core {
-	be := *e.eb
-	be.parent = ctx
-	return &core{be: &be, opt: e.core.opt}
-}
-
-// ChangesSince is the change feed read, ending early when ctx ends.
-func (e *Etcd) ChangesSince(ctx context.Context, seq uint64) (Changes, error) {
-	return e.within(ctx).ChangesSince(ctx, seq)
-}
-
-// FeedHead is where the change feed stands, ending early when ctx ends.
-func (e *Etcd) FeedHead(ctx context.Context) (uint64, int64, error) {
-	return e.within(ctx).FeedHead(ctx)
-}
-
-// LoadKeys reads every key, ending early when ctx ends.
-func (e *Etcd) LoadKeys(ctx context.Context) ([]model.Key, uint64, error) {
-	return e.within(ctx).LoadKeys(ctx)
-}
-
-func (b *etcdBackend) vacant() error {
+func (b *etcdBackend) vacant(ctx context.Context) error {
 	empty := false
-	if err := b.view(func(tx kv) error { empty = tx.Empty(); return nil }); err != nil {
+	if err := b.view(ctx, func(tx kv) error { empty = tx.Empty(); return nil }); err != nil {
 		return err
 	}
 	if !empty {
@@ -216,8 +191,8 @@ func (b *etcdBackend) vacant() error {
 
 func (b *etcdBackend) err(err error) error { return etcdError(b.where, err) }
 
-func (b *etcdBackend) view(fn func(kv) error) error {
-	ctx, cancel := b.ctx()
+func (b *etcdBackend) view(ctx context.Context, fn func(kv) error) error {
+	ctx, cancel := b.within(ctx)
 	defer cancel()
 	tx, err := b.begin(ctx)
 	if err != nil {
@@ -246,17 +221,22 @@ const txnKey = "txn"
 // guard (and txnKey, which this keyden also writes each time). A lost race
 // runs fn again on the new revision. A commit whose answer is lost is
 // settled: kept (done), or not and never to be (run again).
-func (b *etcdBackend) write(fn func(kv) error) error {
-	ctx, cancel := b.ctx()
+func (b *etcdBackend) write(ctx context.Context, fn func(kv) error) error {
+	caller := ctx
+	ctx, cancel := b.within(ctx)
 	defer cancel()
 	notKept := func() error {
+		if errors.Is(caller.Err(), context.Canceled) {
+			return &storeError{kind: ErrUnavailable, cause: caller.Err(),
+				msg: fmt.Sprintf("the change to etcd at %s was cancelled, and nothing was changed: run the command again", b.where)}
+		}
 		return fail(ErrUnavailable, "etcd at %s did not answer in time, and nothing was changed: check that a majority of its members are up, then try again", b.where)
 	}
 	lost := 0 // commits settled as not kept
 	for attempt := 0; ; attempt++ {
 		tx, err := b.begin(ctx)
 		if err != nil {
-			if lost > 0 || isTimeout(err) {
+			if lost > 0 || isTimeout(err) || caller.Err() != nil {
 				return notKept() // nothing of this write was sent
 			}
 			return b.err(err)

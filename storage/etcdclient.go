@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -223,7 +224,8 @@ func etcdError(where string, err error) error {
 	case strings.Contains(msg, "unexpected HTTP status code") || strings.Contains(msg, "unexpected content-type") || strings.Contains(msg, "malformed header"):
 		return fail(ErrUnavailable, "the server at %s does not answer like etcd: check the address and port (etcd's client port is usually 2379)", where)
 	case is(context.Canceled) || code == codes.Canceled:
-		return fail(ErrUnavailable, "the request to etcd at %s was cancelled before it was answered: run the command again", where)
+		return &storeError{kind: ErrUnavailable, cause: context.Canceled,
+			msg: fmt.Sprintf("the request to etcd at %s was cancelled before it was answered: run the command again", where)}
 	case is(rpctypes.ErrNoSpace):
 		return fail(ErrUnavailable, "etcd at %s is out of space (its quota alarm is set): compact and defragment it, then disarm the alarm", where)
 	case is(rpctypes.ErrRequestTooLarge, rpctypes.ErrTooManyRequests, rpctypes.ErrTooManyOps) || code == codes.ResourceExhausted:

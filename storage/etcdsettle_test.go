@@ -145,11 +145,11 @@ func TestEtcdSettledNewPrefixIsStillEmpty(t *testing.T) {
 	}
 	st := newEtcdStore(t, Options{Timeout: 300 * time.Millisecond})
 	loseAnswers(st, -1, false)
-	if err := st.Init(); err == nil {
+	if err := st.Init(ctx); err == nil {
 		t.Fatal("init went through with every commit lost")
 	}
 	st.eb.wrapTxn = nil
-	if err := st.Init(); err != nil {
+	if err := st.Init(ctx); err != nil {
 		t.Fatalf("init of a prefix that holds only a fence: %v", err)
 	}
 }

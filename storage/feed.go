@@ -12,18 +12,42 @@ import (
 	"keyden/model"
 )
 
-// Changes are what changed in a store after an audit sequence number: the
-// change feed an in-memory verifier follows instead of re-reading every key.
+// The change feed: a reader that keeps keys in memory (serve's verifier,
+// the TUI) reads every key once (Snapshot), then only what changed since
+// (Updates), and confirms it is current with one small read (FeedHead).
+// Every change to a key's rules writes an audit event in the same
+// transaction, and every last-used write notes its keys in the usage
+// journal, so the two are a complete feed.
+
+// Position is how far a reader has followed a store: its audit log (every
+// change to a key's rules) and its usage journal (every last-used write).
+type Position struct {
+	Audit, Usage uint64
+	// RulesOnly: the reader follows changes to keys' rules, not last-used
+	// news (a verifier keeps its own), so Updates neither reads the usage
+	// journal nor resets when the reader falls behind it.
+	RulesOnly bool
+}
+
+// Changes are what changed in a store after a Position.
 type Changes struct {
-	Seq     uint64      // the sequence these bring the reader up to
+	Seq     uint64      // the audit sequence these bring the reader up to
 	Keys    []model.Key // keys created or changed (their current state)
 	Removed []string    // ids of keys that are gone
-	Usage   uint64      // the usage journal sequence they reflect (Updates only)
+	Usage   uint64      // the usage journal sequence they reflect
 	// Reset says the store's history does not continue from the reader's
-	// sequence (a restored or replaced file): reload everything.
+	// position (a restored or replaced file, or a reader away longer than
+	// the usage journal keeps): read a Snapshot instead.
 	Reset bool
 	// Rev is the etcd revision these were read at (0 for a file).
 	Rev int64
+
+	rulesOnly bool
+}
+
+// Position is where these changes bring their reader.
+func (ch Changes) Position() Position {
+	return Position{Audit: ch.Seq, Usage: ch.Usage, RulesOnly: ch.rulesOnly}
 }
 
 // Use is the last-used news one verifier gathered for one key.
@@ -37,67 +61,11 @@ type Use struct {
 	Expired bool
 }
 
-// Follower is what an in-memory verifier needs of a store: every key with
-// the sequence it reflects, the changes since, and a way to write back
-// last-used in batches. Both implementations provide it.
-type Follower interface {
-	LoadKeys(ctx context.Context) ([]model.Key, uint64, error)
-	ChangesSince(ctx context.Context, seq uint64) (Changes, error)
-	RecordUses(ctx context.Context, uses []Use) error
-}
-
-var _ Follower = (*Bolt)(nil)
-
-// LoadKeys reads every key and the audit sequence they reflect, in one transaction.
-func (b *core) LoadKeys(ctx context.Context) ([]model.Key, uint64, error) {
-	keys, pos, err := b.Snapshot(ctx)
-	return keys, pos.Audit, err
-}
-
-// ChangesSince reads the audit log after seq and the current state of every
-// key it names. Every change to a key's rules writes an audit event in the
-// same transaction, so the log is a complete feed of them.
-func (b *core) ChangesSince(ctx context.Context, seq uint64) (Changes, error) {
-	var ch Changes
-	err := b.view(func(tx kv) error {
-		if r, ok := tx.(interface{ revision() int64 }); ok {
-			ch.Rev = r.revision()
-		}
-		ch.Seq = tx.Bucket(bucketAudit).Sequence()
-		if ch.Seq < seq {
-			ch.Reset = true
-			return nil
-		}
-		f := newFeed(tx, &ch)
-		return f.audit(seq)
-	})
-	return ch, err
-}
-
-// FeedHead reads only where the change feed stands: its sequence and, on
-// etcd, the revision read. A verifier that finds the sequence it applied
-// knows it is current, at the cost of one small read instead of a whole
-// ChangesSince (whose store check counts every key on etcd).
-func (b *core) FeedHead(ctx context.Context) (seq uint64, rev int64, err error) {
-	err = b.be.view(func(tx kv) error {
-		if r, ok := tx.(interface{ revision() int64 }); ok {
-			rev = r.revision()
-		}
-		seq = tx.Bucket(bucketAudit).Sequence()
-		return nil
-	})
-	return seq, rev, err
-}
-
-// Position is how far a reader has followed a store: its audit log (every
-// change to a key's rules) and its usage journal (every last-used write).
-type Position struct{ Audit, Usage uint64 }
-
 // Snapshot reads every key and the position they reflect, in one transaction.
 func (b *core) Snapshot(ctx context.Context) ([]model.Key, Position, error) {
 	var keys []model.Key
 	var pos Position
-	err := b.view(func(tx kv) error {
+	err := b.view(ctx, func(tx kv) error {
 		pos = Position{Audit: tx.Bucket(bucketAudit).Sequence(), Usage: getUint(tx.Bucket(bucketMeta), metaUsageSeq)}
 		var err error
 		keys, err = b.readKeys(tx, nil)
@@ -106,16 +74,20 @@ func (b *core) Snapshot(ctx context.Context) ([]model.Key, Position, error) {
 	return keys, pos, err
 }
 
-// Updates reads what changed after from: keys created, changed, used or
-// removed, each once in its current state. A view follows a big store with
-// it instead of re-reading every key. Reset says the history does not
-// reach back to from (a replaced file, or a reader away longer than the
-// usage journal keeps): read a Snapshot instead.
+// Updates reads what changed after from: keys created, changed, used (unless
+// from.RulesOnly) or removed, each once in its current state. A reader
+// follows a big store with it instead of re-reading every key.
 func (b *core) Updates(ctx context.Context, from Position) (Changes, error) {
-	var ch Changes
-	err := b.view(func(tx kv) error {
+	ch := Changes{rulesOnly: from.RulesOnly, Usage: from.Usage}
+	err := b.view(ctx, func(tx kv) error {
+		if r, ok := tx.(interface{ revision() int64 }); ok {
+			ch.Rev = r.revision()
+		}
 		meta := tx.Bucket(bucketMeta)
-		ch.Seq, ch.Usage = tx.Bucket(bucketAudit).Sequence(), getUint(meta, metaUsageSeq)
+		ch.Seq = tx.Bucket(bucketAudit).Sequence()
+		if !from.RulesOnly {
+			ch.Usage = getUint(meta, metaUsageSeq)
+		}
 		if ch.Seq < from.Audit || ch.Usage < from.Usage || ch.Usage-from.Usage > usageJournalLen {
 			ch.Reset = true
 			return nil
@@ -139,8 +111,20 @@ func (b *core) Updates(ctx context.Context, from Position) (Changes, error) {
 	return ch, err
 }
 
-// Position is where these changes bring their reader.
-func (ch Changes) Position() Position { return Position{Audit: ch.Seq, Usage: ch.Usage} }
+// FeedHead reads only where the feed of rules stands: the audit sequence
+// and, on etcd, the revision read. A verifier that finds the sequence it
+// applied knows it is current, at the cost of one small read instead of a
+// whole Updates (whose store check counts every key on etcd).
+func (b *core) FeedHead(ctx context.Context) (seq uint64, rev int64, err error) {
+	err = b.be.view(ctx, func(tx kv) error {
+		if r, ok := tx.(interface{ revision() int64 }); ok {
+			rev = r.revision()
+		}
+		seq = tx.Bucket(bucketAudit).Sequence()
+		return nil
+	})
+	return seq, rev, err
+}
 
 // feed gathers the current state of each key named once.
 type feed struct {
@@ -222,7 +206,7 @@ func usageEntry(seq uint64) []byte { return fmt.Appendf(nil, "uses/%020d", seq) 
 func (b *core) RecordUses(ctx context.Context, uses []Use) error {
 	for len(uses) > 0 {
 		n := min(len(uses), b.be.batch())
-		if err := b.recordUses(uses[:n]); err != nil {
+		if err := b.recordUses(ctx, uses[:n]); err != nil {
 			return err
 		}
 		uses = uses[n:]
@@ -230,8 +214,8 @@ func (b *core) RecordUses(ctx context.Context, uses []Use) error {
 	return nil
 }
 
-func (b *core) recordUses(uses []Use) error {
-	return b.usageUpdate(func(tx kv) error {
+func (b *core) recordUses(ctx context.Context, uses []Use) error {
+	return b.usageUpdate(ctx, func(tx kv) error {
 		ids := make([]string, 0, len(uses))
 		for _, u := range uses {
 			raw := tx.Bucket(bucketKeys).Get([]byte(u.ID))

@@ -15,11 +15,13 @@ func TestChangeFeedFollowsEveryRuleChange(t *testing.T) {
 	clk := newClock()
 	st := newAny(t, Options{Now: clk.Now})
 	a := mustCreate(t, st, CreateRequest{Name: "a"})
-	keys, seq, err := st.LoadKeys(ctx)
+	keys, pos, err := st.Snapshot(ctx)
 	if err != nil || len(keys) != 1 {
 		t.Fatal(keys, err)
 	}
-	if ch, _ := st.ChangesSince(ctx, seq); ch.Seq != seq || len(ch.Keys)+len(ch.Removed) != 0 || ch.Reset {
+	pos.RulesOnly = true // as serve follows it
+	seq := pos.Audit
+	if ch, _ := st.Updates(ctx, pos); ch.Seq != seq || len(ch.Keys)+len(ch.Removed) != 0 || ch.Reset {
 		t.Fatalf("changes with none: %+v", ch)
 	}
 	b := mustCreate(t, st, CreateRequest{Name: "b"})
@@ -29,7 +31,7 @@ func TestChangeFeedFollowsEveryRuleChange(t *testing.T) {
 	st.DeleteKey(ctx, c.Key.ID)
 	// A verify's last-used write is not a rule change: no event, nothing to follow.
 	st.Verify(ctx, VerifyRequest{Secret: r.New.Secret})
-	ch, err := st.ChangesSince(ctx, seq)
+	ch, err := st.Updates(ctx, pos)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,10 +50,10 @@ func TestChangeFeedFollowsEveryRuleChange(t *testing.T) {
 	if strings.Join(got, ",") != "a(disabled),b,b(rotated)" || len(ch.Removed) != 1 || ch.Removed[0] != c.Key.ID {
 		t.Fatalf("changes: keys %v removed %v", got, ch.Removed)
 	}
-	if ch2, _ := st.ChangesSince(ctx, ch.Seq); len(ch2.Keys)+len(ch2.Removed) != 0 {
+	if ch2, _ := st.Updates(ctx, ch.Position()); len(ch2.Keys)+len(ch2.Removed) != 0 {
 		t.Fatalf("changes after catching up: %+v", ch2)
 	}
-	if ch3, _ := st.ChangesSince(ctx, ch.Seq+1000); !ch3.Reset {
+	if ch3, _ := st.Updates(ctx, Position{Audit: ch.Seq + 1000, RulesOnly: true}); !ch3.Reset {
 		t.Fatal("a sequence from the future does not ask for a reset")
 	}
 }
@@ -191,7 +193,9 @@ func TestUsageJournalStaysBounded(t *testing.T) {
 		st.RecordUses(ctx, []Use{{ID: a.Key.ID, At: time.Now(), Count: 1}})
 	}
 	n := 0
-	err := st.(interface{ view(func(kv) error) error }).view(func(tx kv) error {
+	err := st.(interface {
+		view(context.Context, func(kv) error) error
+	}).view(ctx, func(tx kv) error {
 		return tx.Bucket(bucketMeta).ForEach(func(k, _ []byte) error {
 			if strings.HasPrefix(string(k), "uses/") {
 				n++
@@ -204,15 +208,13 @@ func TestUsageJournalStaysBounded(t *testing.T) {
 	}
 }
 
-// FeedHead names the position ChangesSince brings a reader to, in one small
+// FeedHead names the position Updates brings a reader to, in one small
 // read: what a verifier checks each second to confirm it is current.
 func TestFeedHeadIsWhereTheFeedStands(t *testing.T) {
 	st := newAny(t, Options{})
 	head := func() (uint64, int64) {
 		t.Helper()
-		seq, rev, err := st.(interface {
-			FeedHead(context.Context) (uint64, int64, error)
-		}).FeedHead(ctx)
+		seq, rev, err := st.FeedHead(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -226,7 +228,7 @@ func TestFeedHeadIsWhereTheFeedStands(t *testing.T) {
 	}
 	st.DeleteKey(ctx, c.Key.ID)
 	seq1, rev1 := head()
-	ch, err := st.ChangesSince(ctx, seq0)
+	ch, err := st.Updates(ctx, Position{Audit: seq0, RulesOnly: true})
 	if err != nil || seq1 <= seq0 || ch.Seq != seq1 || len(ch.Removed) != 1 {
 		t.Fatalf("after a delete: head %d (was %d), changes %+v %v", seq1, seq0, ch, err)
 	}

@@ -12,7 +12,7 @@ import (
 // Info reads the store's settings and key count.
 func (b *core) Info(ctx context.Context) (Info, error) {
 	var in Info
-	err := b.view(func(tx kv) error {
+	err := b.view(ctx, func(tx kv) error {
 		in = b.info(tx)
 		return nil
 	})
@@ -33,7 +33,7 @@ func (b *core) info(tx kv) Info {
 // Generation reads the write counters.
 func (b *core) Generation(ctx context.Context) (Generation, error) {
 	var g Generation
-	err := b.view(func(tx kv) error {
+	err := b.view(ctx, func(tx kv) error {
 		meta := tx.Bucket(bucketMeta)
 		g = Generation{Any: getUint(meta, metaGen), Keys: getUint(meta, metaKeysGen)}
 		return nil
@@ -74,7 +74,7 @@ func (b *core) CreateKeys(ctx context.Context, seeds []KeySeed) ([]Created, erro
 			}
 		}
 		var made []Created
-		err := b.update(func(tx kv) (err error) {
+		err := b.update(ctx, func(tx kv) (err error) {
 			made, err = b.insertKeys(tx, chunk)
 			return err
 		})
@@ -221,7 +221,7 @@ func keyEvent(action string, k *model.Key) model.Event {
 // ListKeys returns every key matching f, in id order.
 func (b *core) ListKeys(ctx context.Context, f Filter) ([]model.Key, error) {
 	var out []model.Key
-	err := b.view(func(tx kv) error {
+	err := b.view(ctx, func(tx kv) error {
 		envName := ""
 		if f.Environment != "" {
 			env, err := resolveEnv(tx, f.Environment)
@@ -280,7 +280,7 @@ func (a *arena) string(b []byte) string {
 // GetKey reads one key by id.
 func (b *core) GetKey(ctx context.Context, id string) (model.Key, error) {
 	var k model.Key
-	err := b.view(func(tx kv) error {
+	err := b.view(ctx, func(tx kv) error {
 		var err error
 		k, err = b.getKey(tx, id)
 		return err
@@ -309,7 +309,7 @@ func putKey(tx kv, k *model.Key) error {
 // DeleteKey removes a key and its hash index; the next verify of it fails as unknown.
 func (b *core) DeleteKey(ctx context.Context, id string) (model.Key, error) {
 	var k model.Key
-	err := b.update(func(tx kv) error {
+	err := b.update(ctx, func(tx kv) error {
 		var err error
 		if k, err = b.getKey(tx, id); err != nil {
 			return err

@@ -20,7 +20,7 @@ func (b *core) RotateKey(ctx context.Context, req RotateRequest) (Rotated, error
 		return Rotated{}, fail(ErrInvalid, "a grace of %v is out of range: use now, or up to 365d, such as 24h", req.Grace)
 	}
 	var out Rotated
-	err := b.update(func(tx kv) error {
+	err := b.update(ctx, func(tx kv) error {
 		old, err := b.getKey(tx, req.ID)
 		if err != nil {
 			return err
@@ -82,7 +82,7 @@ func (b *core) SetDisabled(ctx context.Context, id string, disabled bool) (model
 	if disabled {
 		action, verb = model.KeyDisable, model.ActionDisable
 	}
-	err := b.update(func(tx kv) error {
+	err := b.update(ctx, func(tx kv) error {
 		var err error
 		if k, err = b.getKey(tx, id); err != nil {
 			return err

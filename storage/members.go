@@ -52,7 +52,7 @@ func (b *core) mayEditChannels(tx kv) error {
 // Members lists the store's members.
 func (b *core) Members(ctx context.Context) ([]model.Member, error) {
 	var out []model.Member
-	err := b.view(func(tx kv) error {
+	err := b.view(ctx, func(tx kv) error {
 		var err error
 		out, err = readAll[model.Member](tx, bucketMembers)
 		return err
@@ -69,7 +69,7 @@ func (b *core) AddMember(ctx context.Context, user string, role model.Role) (mod
 		return model.Member{}, fail(ErrInvalid, "%s", err)
 	}
 	var m model.Member
-	err := b.update(func(tx kv) error {
+	err := b.update(ctx, func(tx kv) error {
 		if err := b.mayManage(tx, "add members"); err != nil {
 			return err
 		}
@@ -98,7 +98,7 @@ func (b *core) AddMember(ctx context.Context, user string, role model.Role) (mod
 
 // RemoveMember removes a member; the last super admin stays.
 func (b *core) RemoveMember(ctx context.Context, user string) error {
-	return b.update(func(tx kv) error {
+	return b.update(ctx, func(tx kv) error {
 		ms, err := members(tx)
 		if err != nil {
 			return err

@@ -19,7 +19,7 @@ func Copy(ctx context.Context, from, to Store) (int, error) {
 	}
 	var snapshot map[string][][2][]byte
 	var seqs map[string]uint64
-	if err := src.view(func(tx kv) error {
+	if err := src.view(ctx, func(tx kv) error {
 		var err error
 		snapshot, seqs, err = readAllBuckets(tx)
 		return err
@@ -27,7 +27,7 @@ func Copy(ctx context.Context, from, to Store) (int, error) {
 		return 0, err
 	}
 	empty := false
-	if err := dst.be.view(func(tx kv) error { empty = tx.Empty(); return nil }); err != nil {
+	if err := dst.be.view(ctx, func(tx kv) error { empty = tx.Empty(); return nil }); err != nil {
 		return 0, err
 	}
 	if !empty {
@@ -42,7 +42,7 @@ func Copy(ctx context.Context, from, to Store) (int, error) {
 			chunk := pairs[:n]
 			pairs = pairs[n:]
 			last := len(pairs) == 0
-			err := dst.be.write(func(tx kv) error {
+			err := dst.be.write(ctx, func(tx kv) error {
 				if !tx.HasBucket(name) {
 					if err := tx.CreateBucket(name); err != nil {
 						return err
@@ -70,7 +70,7 @@ func Copy(ctx context.Context, from, to Store) (int, error) {
 	// Check the copy: every bucket and sequence the same.
 	var got map[string][][2][]byte
 	var gotSeqs map[string]uint64
-	if err := dst.view(func(tx kv) error {
+	if err := dst.view(ctx, func(tx kv) error {
 		var err error
 		got, gotSeqs, err = readAllBuckets(tx)
 		return err
@@ -85,12 +85,11 @@ func Copy(ctx context.Context, from, to Store) (int, error) {
 	return len(snapshot[string(bucketKeys)]), nil
 }
 
+// coreOf is the logic under a store: Bolt's and Etcd's, or that of a
+// store that wraps one of them.
 func coreOf(s Store) *core {
-	switch v := s.(type) {
-	case *Bolt:
-		return &v.core
-	case *Etcd:
-		return &v.core
+	if c, ok := s.(interface{ base() *core }); ok {
+		return c.base()
 	}
 	return nil
 }

@@ -15,19 +15,21 @@ import (
 	"keyden/model"
 )
 
-// Store is everything keyden does with its key set. Each call is one whole
-// operation: implementations hold no lock between calls.
+// Store is everything keyden does with its key set: the command line, the
+// TUI, serve and migrate all use it, on a file (Bolt) or on etcd (Etcd).
+// Each call is one whole operation: implementations hold no lock between
+// calls, and a call ends early when its context does.
 type Store interface {
+	// Location names the store: a file path or an etcd URL.
+	Location() string
+	// Init creates a new store with the options' prefix and format, and
+	// refuses when one is already there.
+	Init(ctx context.Context) error
 	Info(ctx context.Context) (Info, error)
 	// Generation says when the store last changed, so a view can tell
 	// when to re-read it and how urgently.
 	Generation(ctx context.Context) (Generation, error)
-
-	// Snapshot reads every key with the position they reflect; Updates
-	// then reads only what changed after it, so a view follows a million
-	// keys without re-reading them.
-	Snapshot(ctx context.Context) ([]model.Key, Position, error)
-	Updates(ctx context.Context, from Position) (Changes, error)
+	Feed
 
 	CreateKey(ctx context.Context, req CreateRequest) (Created, error)
 	ListKeys(ctx context.Context, f Filter) ([]model.Key, error)
@@ -57,6 +59,20 @@ type Store interface {
 	Actor() string
 	Audit(ctx context.Context, f AuditFilter) ([]model.Event, error)
 	Backup(ctx context.Context, dst string) error
+}
+
+// Feed is the change feed (see Position) and the way back for last used:
+// what a reader keeping keys in memory needs of a store.
+type Feed interface {
+	// Snapshot reads every key with the position they reflect; Updates
+	// then reads only what changed after it, so a reader follows a
+	// million keys without re-reading them.
+	Snapshot(ctx context.Context) ([]model.Key, Position, error)
+	Updates(ctx context.Context, from Position) (Changes, error)
+	// FeedHead is where the feed of rules stands, in one small read.
+	FeedHead(ctx context.Context) (seq uint64, rev int64, err error)
+	// RecordUses writes a verifier's last-used news in batches.
+	RecordUses(ctx context.Context, uses []Use) error
 }
 
 // Info describes a store.
@@ -183,6 +199,8 @@ type storeError struct {
 	msg  string
 	// detail is what was found, for a damaged store.
 	detail string
+	// cause is the context's error, for a call that ended with it.
+	cause error
 }
 
 // DamageDetail is what was found wrong in a damaged store ("" if err is
@@ -196,7 +214,12 @@ func DamageDetail(err error) string {
 }
 
 func (e *storeError) Error() string { return e.msg }
-func (e *storeError) Unwrap() error { return e.kind }
+func (e *storeError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{e.kind}
+	}
+	return []error{e.kind, e.cause}
+}
 
 func fail(kind error, format string, args ...any) error {
 	return &storeError{kind: kind, msg: fmt.Sprintf(format, args...)}

@@ -24,7 +24,7 @@ func (b *core) Verify(ctx context.Context, req VerifyRequest) (VerifyResult, err
 	hash := keygen.HashKey(req.Secret)
 	var res VerifyResult
 	// A verify writes last used, or once an expiry event; neither changes a key's rules.
-	err := b.usageUpdate(func(tx kv) error {
+	err := b.usageUpdate(ctx, func(tx kv) error {
 		var k model.Key
 		var err error
 		if res, k, err = b.judge(tx, req, hash); err != nil || res.Reason == model.ReasonUnknown {
@@ -58,7 +58,7 @@ func (b *core) Verify(ctx context.Context, req VerifyRequest) (VerifyResult, err
 		// A valid key stays valid when its use cannot be written down:
 		// judge it on a read, and say why last used was not recorded.
 		why := err
-		err = b.view(func(tx kv) error {
+		err = b.view(ctx, func(tx kv) error {
 			var err error
 			res, _, err = b.judge(tx, req, hash)
 			return err

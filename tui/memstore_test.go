@@ -266,3 +266,12 @@ func (m *memStore) Updates(ctx context.Context, from storage.Position) (storage.
 	}
 	return storage.Changes{Seq: g.Any, Reset: g.Any != from.Audit}, nil
 }
+
+// The rest of storage.Store, which the app does not use.
+func (m *memStore) Location() string           { return "/tmp/keyden.db" }
+func (m *memStore) Init(context.Context) error { return nil }
+func (m *memStore) FeedHead(ctx context.Context) (uint64, int64, error) {
+	g, err := m.Generation(ctx)
+	return g.Any, 0, err
+}
+func (m *memStore) RecordUses(context.Context, []storage.Use) error { return nil }
