@@ -117,6 +117,19 @@ func TestCheckCommand(t *testing.T) {
 	}
 }
 
+// One flipped byte in a page's overflow count (the attack's pg62.db):
+// `keyden check` answers at once, naming the page, where its page check's
+// child grew past 6 GB and never finished.
+func TestCheckOfAFlippedOverflowCount(t *testing.T) {
+	db, raw, _, _ := realStore(t)
+	raw[62*4096+15] ^= 0xff
+	os.WriteFile(db, raw, 0o600)
+	out, errs, code := keyden(t, db, "", "check")
+	if code != 1 || !strings.Contains(out, "page 62: its header says it runs on") || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "is damaged (") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+}
+
 // A store damaged under a running serve: it keeps answering from memory,
 // logs the damage once (not at every retry), says so on /healthz
 // ("damaged", and the sentence; 503 once past --max-staleness like any

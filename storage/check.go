@@ -70,12 +70,41 @@ func (b *Bolt) PageCheck(ctx context.Context) ([]string, error) {
 	fb := *b.fb
 	fb.preload = true
 	err := fb.rawView(ctx, func(tx *bolt.Tx) error {
+		if bad := overrunPage(tx); bad != "" {
+			found = append(found, bad)
+			return nil // bbolt's check would walk past the file's end
+		}
 		for err := range tx.Check() {
 			found = append(found, "bbolt: "+err.Error())
 		}
 		return nil
 	})
 	return found, err
+}
+
+// overrunPage names the first page whose header says it runs on past the
+// file's last page (a flipped overflow count), or is "". bbolt's check marks
+// every page of such a run as reachable, one map entry each, and a flipped
+// high byte makes that billions: it ran out of memory instead of answering.
+// Every page below the high-water mark is free (listed one by one) or starts
+// a run of pages, so walking them in order reads each header once.
+func overrunPage(tx *bolt.Tx) string {
+	hwm := int(tx.Size() / int64(tx.DB().Info().PageSize))
+	for id := 2; id < hwm; {
+		p, err := tx.Page(id)
+		if err != nil || p == nil {
+			return ""
+		}
+		if p.Type == "free" {
+			id++
+			continue
+		}
+		if p.OverflowCount >= hwm-id {
+			return fmt.Sprintf("bbolt: page %d: its header says it runs on over %d more pages, past the file's last page (%d)", id, p.OverflowCount, hwm-1)
+		}
+		id += 1 + p.OverflowCount
+	}
+	return ""
 }
 
 // damageAsProblem turns damage that stopped the check into a problem found.
