@@ -27,6 +27,7 @@ type (
 		gen storage.Generation
 		cat *catalogData // nil: the catalog did not change
 		err error
+		seq int // which load: appData.loads when it started
 	}
 	// reloadMsg asks for a whole re-read (ctrl+r).
 	reloadMsg struct{}
@@ -84,6 +85,7 @@ func (a *App) reload(full bool) tea.Cmd {
 		return nil
 	}
 	f.loading, f.loadedAt, f.fullQ = true, time.Now(), false
+	a.data.loads++
 	return a.loadCmd(full)
 }
 
@@ -94,7 +96,7 @@ func (a *App) reload(full bool) tea.Cmd {
 // reads a snapshot of every key the first time, on ctrl+r, and when the
 // store cannot say what changed.
 func (a *App) loadCmd(full bool) tea.Cmd {
-	st, ctx, old, pos, gen0 := a.opt.Store, a.sh.ctx, a.data.set, a.feed.pos, a.feed.gen
+	st, ctx, old, pos, gen0, seq := a.opt.Store, a.sh.ctx, a.data.set, a.feed.pos, a.feed.gen, a.data.loads
 	if old == nil {
 		full = true
 	}
@@ -123,7 +125,7 @@ func (a *App) loadCmd(full bool) tea.Cmd {
 			set, pos = keyindex.Build(keys), p
 		}
 		set.Order(keyindex.Query{}.Sort) // the default order, ready before the first frame
-		msg := loadedMsg{set: set, pos: pos, gen: gen}
+		msg := loadedMsg{set: set, pos: pos, gen: gen, seq: seq}
 		// Environments, channels and members change only with Generation.Keys.
 		if full || gen.Keys != gen0.Keys {
 			if msg.cat, err = readCatalog(ctx, st); err != nil {
@@ -157,7 +159,7 @@ func (a *App) loaded(msg loadedMsg) tea.Cmd {
 	if msg.err != nil {
 		a.storeError(msg.err)
 	} else {
-		a.data.set = msg.set
+		a.data.set = a.data.reapply(msg.set, msg.seq)
 		a.feed.gen, a.feed.pos = msg.gen, msg.pos
 		if msg.cat != nil {
 			a.data.catalogData = *msg.cat

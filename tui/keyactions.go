@@ -208,11 +208,12 @@ func (v *keysView) disabled(msg disabledMsg) tea.Cmd {
 	default:
 		v.sh.status(fmt.Sprintf("Enabled %s.", msg.key.Name), true)
 	}
-	cmds := []tea.Cmd{v.sh.reload(false)}
+	var cmds []tea.Cmd
 	if d := v.sh.data; d.set != nil {
-		d.set = d.set.Patch([]model.Key{msg.key}, nil)
+		d.took(msg.key)
 		cmds = append(cmds, v.setData(d.set))
 	}
+	cmds = append(cmds, v.sh.reload(false)) // after took: this load sees the answer
 	if queued > 0 {
 		v.toggling[msg.id] = queued - 1
 		cmds = append(cmds, v.setDisabledCmd(msg.id, !msg.key.Disabled))

@@ -91,6 +91,41 @@ type shared struct {
 type appData struct {
 	set *keyindex.Index
 	catalogData
+	// loads counts the loads started; fresh holds keys a screen took from
+	// a store's answer (a toggle), newer than any load started before it:
+	// such a load reapplies them rather than show the key as it was.
+	loads int
+	fresh map[string]freshKey
+}
+
+type freshKey struct {
+	key   model.Key
+	after int // loads up to this one may predate key
+}
+
+// took puts a key from a store's answer into the set shown at once.
+func (d *appData) took(k model.Key) {
+	if d.fresh == nil {
+		d.fresh = map[string]freshKey{}
+	}
+	d.fresh[k.ID] = freshKey{key: k, after: d.loads}
+	d.set = d.set.Patch([]model.Key{k}, nil)
+}
+
+// reapply puts the fresh keys a load started before them may lack back
+// into its set, and forgets those the load has seen.
+func (d *appData) reapply(set *keyindex.Index, load int) *keyindex.Index {
+	var keys []model.Key
+	for id, f := range d.fresh {
+		if load > f.after {
+			delete(d.fresh, id)
+			continue
+		}
+		if _, ok := set.Lookup(id); ok {
+			keys = append(keys, f.key)
+		}
+	}
+	return set.Patch(keys, nil)
 }
 
 // catalogData is what the store holds besides keys.

@@ -56,3 +56,54 @@ func TestDisableTwiceBeforeTheStoreAnswersTogglesBack(t *testing.T) {
 		t.Fatalf("after x twice: disabled %v, %v", k.Disabled, err)
 	}
 }
+
+// gatedUpdates answers every read of what changed from the store as it
+// was when asked, but holds the answer until the test lets it go.
+type gatedUpdates struct {
+	*storage.Bolt
+	asked chan struct{}
+	let   chan struct{}
+}
+
+func (g gatedUpdates) Updates(ctx context.Context, from storage.Position) (storage.Changes, error) {
+	ch, err := g.Bolt.Updates(ctx, from)
+	g.asked <- struct{}{}
+	<-g.let
+	return ch, err
+}
+
+// A load that read the store before a toggle landed and answers after it
+// does not put the key back as it was: x then toggles from what the store
+// answered. The previous commit showed the key enabled again for the
+// length of a load, and x then disabled it a second time.
+func TestALoadOlderThanAToggleDoesNotUndoIt(t *testing.T) {
+	ctx := context.Background()
+	st := boltStore(t)
+	if _, err := st.CreateKey(ctx, storage.CreateRequest{Name: "web checkout", Channel: "default", Environment: "dev"}); err != nil {
+		t.Fatal(err)
+	}
+	g := gatedUpdates{Bolt: st, asked: make(chan struct{}), let: make(chan struct{})}
+	h := start(t, setup{store: g, poll: 20 * time.Millisecond})
+	h.waitFor(t, "1 key · ")
+	if _, err := as(t, st, "alice").CreateKey(ctx, storage.CreateRequest{Name: "from a shell", Channel: "default", Environment: "dev"}); err != nil {
+		t.Fatal(err)
+	}
+	<-g.asked // a load has read the store, before the toggle
+	h.press("x")
+	h.waitFor(t, "Disabled web checkout")
+	g.let <- struct{}{} // its answer lands after the toggle's
+	<-g.asked           // the next load has read the store; hold it
+	h.press("x")
+	g.let <- struct{}{}
+	h.waitFor(t, "Enabled web checkout")
+	go func() { // later loads pass
+		for range g.asked {
+			g.let <- struct{}{}
+		}
+	}()
+	h.final(t)
+	keys := keysIn(t, st)
+	if k, _ := named(keys, "web checkout"); k.Disabled || len(keys) != 2 {
+		t.Fatalf("after x twice: %+v", keys)
+	}
+}
