@@ -17,8 +17,8 @@ import (
 const promptly = 5 * time.Second
 
 // endsWith runs call with a context that ends after `after` (cancelled, or
-// its deadline), and returns its error and how long it took.
-func endsWith(t *testing.T, deadline bool, after time.Duration, call func(context.Context) error) (error, time.Duration) {
+// its deadline), and returns how long it took and its error.
+func endsWith(t *testing.T, deadline bool, after time.Duration, call func(context.Context) error) (time.Duration, error) {
 	t.Helper()
 	c, cancel := context.WithCancel(ctx)
 	if deadline {
@@ -31,7 +31,7 @@ func endsWith(t *testing.T, deadline bool, after time.Duration, call func(contex
 	defer cancel()
 	start := time.Now()
 	err := call(c)
-	return err, time.Since(start)
+	return time.Since(start), err
 }
 
 // A bbolt store waits for another process's lock up to its Timeout, or
@@ -70,7 +70,7 @@ func TestContextEndsTheLockWait(t *testing.T) {
 		{"deadline while waiting", true, 300 * time.Millisecond, list, "the key store " + path + " is busy (another keyden is writing); try again", ErrBusy},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err, took := endsWith(t, tc.deadline, tc.after, tc.call)
+			took, err := endsWith(t, tc.deadline, tc.after, tc.call)
 			if err == nil || err.Error() != tc.want || !errors.Is(err, tc.kind) || took < tc.after || took > tc.after+promptly {
 				t.Fatalf("after %v: %v", took, err)
 			}
@@ -106,7 +106,7 @@ func TestContextEndsEtcdCalls(t *testing.T) {
 		call func(context.Context) error
 		want string
 	}{{list, cancelled}, {create, unchanged}} {
-		if err, took := endsWith(t, false, 0, c.call); err == nil || err.Error() != c.want || !errors.Is(err, context.Canceled) || took > promptly {
+		if took, err := endsWith(t, false, 0, c.call); err == nil || err.Error() != c.want || !errors.Is(err, context.Canceled) || took > promptly {
 			t.Fatalf("cancelled before: after %v: %v", took, err)
 		}
 	}
@@ -129,7 +129,7 @@ func TestContextEndsEtcdCalls(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const after = 500 * time.Millisecond
-			err, took := endsWith(t, tc.deadline, after, tc.call)
+			took, err := endsWith(t, tc.deadline, after, tc.call)
 			if err == nil || err.Error() != tc.want || took < after || took > after+promptly {
 				t.Fatalf("after %v: %v", took, err)
 			}
