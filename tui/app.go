@@ -27,6 +27,9 @@ type Options struct {
 	Clipboard ClipboardOptions
 	// PollEvery is how often the app asks whether the store changed (500 ms if 0).
 	PollEvery time.Duration
+	// Context is given to every store call, so a signal that ends the app
+	// also ends a wait for the store's lock (context.Background if nil).
+	Context context.Context
 }
 
 // App is the root model.
@@ -63,6 +66,9 @@ func New(opt Options) *App {
 	if opt.PollEvery <= 0 {
 		opt.PollEvery = 500 * time.Millisecond
 	}
+	if opt.Context == nil {
+		opt.Context = context.Background()
+	}
 	a := &App{opt: opt, st: DefaultStyles(), width: 80, height: 24,
 		clip: newClipboardManager(opt.Clipboard),
 		help: help.New(),
@@ -71,7 +77,7 @@ func New(opt Options) *App {
 			Help:      key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		},
 	}
-	a.sh = &shared{st: &a.st, store: opt.Store, ctx: context.Background(), now: opt.Now,
+	a.sh = &shared{st: &a.st, store: opt.Store, ctx: opt.Context, now: opt.Now,
 		perm: &perms{actor: opt.Actor}, nav: &a.nav, data: &a.data, global: &a.global, clip: a.clip,
 		status: a.setStatus, reload: a.reload, clearAfter: opt.Clipboard.ClearAfter}
 	a.keys = newKeysView(a.sh)

@@ -203,3 +203,27 @@ func TestEventBeforeTheFirstLoad(t *testing.T) {
 		t.Fatalf("view:\n%s", a.View())
 	}
 }
+
+// ctxStore records the context its change feed is read with.
+type ctxStore struct {
+	*storage.Bolt
+	got chan context.Context
+}
+
+func (c ctxStore) Generation(ctx context.Context) (storage.Generation, error) {
+	c.got <- ctx
+	return c.Bolt.Generation(ctx)
+}
+
+// The app's store calls carry the context it was given (Run's, which a
+// signal cancels), not one of their own.
+func TestStoreCallsCarryTheAppsContext(t *testing.T) {
+	type mark struct{}
+	ctx := context.WithValue(context.Background(), mark{}, "run")
+	st := ctxStore{Bolt: boltStore(t), got: make(chan context.Context, 1)}
+	a := New(Options{Store: st, Context: ctx})
+	a.loadCmd(true)()
+	if got := <-st.got; got.Value(mark{}) != "run" {
+		t.Fatal("the store was called without the app's context")
+	}
+}

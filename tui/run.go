@@ -53,7 +53,7 @@ func Run(ctx context.Context, st storage.Store, location, actor string, getenv f
 	if getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(700 << 20)
 	}
-	app := New(Options{Store: st, Location: location, Actor: actor, Clipboard: clip})
+	app := New(Options{Store: st, Location: location, Actor: actor, Clipboard: clip, Context: ctx})
 	p := tea.NewProgram(app, tea.WithAltScreen(), tea.WithContext(ctx))
 	_, err = p.Run()
 	// However the program ended, leave nothing keyden copied behind, and
