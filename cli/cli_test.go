@@ -387,7 +387,7 @@ func TestDBFlagAndEnvironment(t *testing.T) {
 	if _, err := os.Stat(envDB); err == nil {
 		t.Fatal("KEYDEN_DB was used despite --db")
 	}
-	run(t, envDB, "", "info")
+	run(t, envDB, "", "channel", "add", "web")
 	if _, err := os.Stat(envDB); err != nil {
 		t.Fatal("KEYDEN_DB was not used")
 	}
@@ -457,9 +457,12 @@ func TestStorePathRules(t *testing.T) {
 		runEnv(t, nil, "", "--db", missing, "list"),
 		runEnv(t, map[string]string{"KEYDEN_DB": missing}, "", "list"),
 	} {
-		if r.code != 1 || !strings.Contains(r.stderr, "does not exist") || !strings.Contains(r.stderr, "keyden init") {
+		if r.code != 1 || !strings.Contains(r.stderr, "there is no key store at "+missing) || !strings.Contains(r.stderr, "keyden init") {
 			t.Errorf("missing folder: exit %d %q", r.code, r.stderr)
 		}
+	}
+	if r := runEnv(t, nil, "", "--db", missing, "create", "--name", "x", "--env", "dev"); r.code != 1 || !strings.Contains(r.stderr, "does not exist") || !strings.Contains(r.stderr, "keyden init") {
+		t.Errorf("create in a missing folder: exit %d %q", r.code, r.stderr)
 	}
 	if _, err := os.Stat(filepath.Join(base, "nonexistent")); !os.IsNotExist(err) {
 		t.Fatal("a folder was made for a mistyped path")

@@ -1,7 +1,10 @@
 package cli
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -48,6 +51,62 @@ func TestEmptyFlagValuesAreBadUsage(t *testing.T) {
 		}
 		if sum(t, db) != before {
 			t.Errorf("%q changed the store", tt.args)
+		}
+	}
+}
+
+// At an explicit path, commands that only read refuse a missing store and
+// make nothing; commands that add something make it. On the old code list,
+// show, info and the rest made an empty store at a mistyped path.
+func TestMissingStoreAtAnExplicitPath(t *testing.T) {
+	for _, args := range [][]string{
+		{"list"}, {"show", "k1234567"}, {"info"}, {"audit"}, {"check"}, {"channel", "list"}, {"env", "list"},
+		{"member", "list"}, {"delete", "k1234567", "--yes"}, {"disable", "k1234567"}, {"rotate", "k1234567"},
+		{"backup", "b.db"}, {"channel", "rm", "x"}, {"verify"},
+	} {
+		db := newDB(t)
+		r := run(t, db, mustKey(t), args...)
+		if r.code != 1 || !strings.Contains(r.stderr, "no key store at "+db) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("%q: exit %d %q", args, r.code, r.stderr)
+		}
+		if _, err := os.Stat(db); !os.IsNotExist(err) {
+			t.Errorf("%q made the store", args)
+		}
+	}
+	for _, args := range [][]string{
+		{"init"}, {"create", "--name", "n", "--env", "dev"}, {"channel", "add", "web"}, {"env", "add", "qa"}, {"member", "add", "ann"},
+	} {
+		db := newDB(t)
+		if r := run(t, db, "", args...); r.code != 0 {
+			t.Errorf("%q: exit %d %q", args, r.code, r.stderr)
+		}
+		if _, err := os.Stat(db); err != nil {
+			t.Errorf("%q did not make the store", args)
+		}
+	}
+}
+
+// A device, pipe or system file is named for what it is, and never
+// suggested for removal, as a store or as a backup's destination. On the
+// old code /dev/null was "an empty file … remove it" and /dev/full
+// "already exists: remove it".
+func TestDevicesAreNotStores(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "p.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/dev/null", fifo, "/proc/self/mem", "/proc/self/status"} {
+		r := runEnv(t, nil, "", "--db", p, "list")
+		if r.code != 1 || !strings.Contains(r.stderr, "is not a regular file") || strings.Contains(r.stderr, "remove") {
+			t.Errorf("--db %s: exit %d %q", p, r.code, r.stderr)
+		}
+	}
+	db := newDB(t)
+	create(t, db, "--name", "k", "--env", "dev")
+	for _, p := range []string{"/dev/full", "/dev/null", fifo} {
+		r := run(t, db, "", "backup", p)
+		if r.code == 0 || !strings.Contains(r.stderr, "is not a regular file") || strings.Contains(r.stderr, "remove") {
+			t.Errorf("backup %s: exit %d %q", p, r.code, r.stderr)
 		}
 	}
 }

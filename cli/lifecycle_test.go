@@ -133,6 +133,7 @@ func TestMemberCommands(t *testing.T) {
 		code int
 		want string
 	}{
+		{[]string{"init"}, 0, ""},
 		{[]string{"member", "list"}, 0, me},
 		{[]string{"member", "add", "ann", "--role", "admin"}, 0, "ann is now a member as admin"},
 		{[]string{"member", "add", "ann", "--role", "admin"}, 1, "already a member"},

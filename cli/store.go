@@ -48,12 +48,19 @@ func Actor() string {
 // never opens it (etcd is dialled on open).
 func (a *app) withStore(run func(cmd *cobra.Command, args []string, st store) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
-		st, err := a.openStore(storage.Options{})
+		st, err := a.openStore(storage.Options{NoCreate: !createsStore[cmd.CommandPath()]})
 		if err != nil {
 			return err
 		}
 		return run(cmd, args, st)
 	}
+}
+
+// createsStore are the commands that make a missing store file at an
+// explicit path (init opens its own). The others only read or change what
+// is there, so for them a missing file is a mistyped path, refused.
+var createsStore = map[string]bool{
+	"keyden": true, "keyden create": true, "keyden channel add": true, "keyden env add": true, "keyden member add": true,
 }
 
 // openStore prepares the store named by --db or the environment: a file,
@@ -71,6 +78,8 @@ func (a *app) openStore(opt storage.Options) (store, error) {
 		// Only the default location makes its folders: an explicit path
 		// whose folder is missing is more likely mistyped than new.
 		opt.MakeFolders = opt.MakeFolders || a.env.Getenv("KEYDEN_DB") == ""
+		// The default location is made on first use, by any command.
+		opt.NoCreate = opt.NoCreate && !opt.MakeFolders
 	}
 	st, err := a.openLocation(path, opt)
 	if err != nil {

@@ -32,6 +32,9 @@ func (b *Bolt) Backup(ctx context.Context, dst string) error {
 		if st.IsDir() {
 			return fail(ErrExists, "the backup path %s is a folder: give a file path in it, such as %s", abs, filepath.Join(abs, "keyden-backup.db"))
 		}
+		if !st.Mode().IsRegular() || onPseudoFS(abs) {
+			return fail(ErrInvalid, "the backup path %s is not a regular file but a device, pipe or system file: give a new file path", abs)
+		}
 		return fail(ErrExists, "%s already exists: remove it or give a new path", abs)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(abs), ".keyden-backup-*")
@@ -95,7 +98,10 @@ func (e *Etcd) Backup(ctx context.Context, dst string) error {
 	if err != nil {
 		return fail(ErrInvalid, "the backup path %s cannot be used: %v", dst, err)
 	}
-	if _, err := os.Stat(abs); err == nil {
+	if st, err := os.Stat(abs); err == nil {
+		if !st.Mode().IsRegular() || onPseudoFS(abs) {
+			return fail(ErrInvalid, "the backup path %s is not a regular file but a device, pipe or system file: give a new file path", abs)
+		}
 		return fail(ErrExists, "%s already exists: remove it or give a new path", abs)
 	}
 	tmp := abs + ".partial"

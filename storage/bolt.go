@@ -206,6 +206,8 @@ func (f *boltBackend) open(ctx context.Context, readOnly bool, file **os.File) (
 	switch {
 	case err == nil && st.IsDir():
 		return nil, fail(ErrNotStore, "the key store path %s is a directory: give a file path such as %s", f.path, filepath.Join(f.path, "keyden.db"))
+	case err == nil && (!st.Mode().IsRegular() || onPseudoFS(f.path)):
+		return nil, fail(ErrNotStore, "%s is not a regular file but a device, pipe or system file: give the path of a key store file", f.path)
 	case err == nil && st.Size() == 0:
 		return nil, fail(ErrNotStore, "%s is an empty file, not a keyden store: remove it or choose another path", f.path)
 	case errors.Is(err, fs.ErrNotExist):
@@ -310,6 +312,9 @@ func globEscape(s string) string {
 // (zero-byte) file, and a link that loses the race to another process's
 // store leaves that store alone.
 func (f *boltBackend) create() error {
+	if f.opt.NoCreate {
+		return fail(ErrNotFound, "there is no key store at %s: run `keyden init` to make one, or check --db and KEYDEN_DB", f.path)
+	}
 	dir := filepath.Dir(f.path)
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		if !f.opt.MakeFolders {
@@ -432,6 +437,17 @@ func (f *boltBackend) osError(err error) error {
 		return fail(ErrUnavailable, "permission denied on the key store %s: ask its owner for access or choose another --db path", f.path)
 	}
 	return fail(ErrUnavailable, "cannot use the key store %s: %v", f.path, unwrapPathErr(err))
+}
+
+// onPseudoFS says whether path is on /proc or /sys, whose files read as
+// regular and empty but are the system's, never a store or a backup.
+func onPseudoFS(path string) bool {
+	var fs syscall.Statfs_t
+	if syscall.Statfs(path, &fs) != nil {
+		return false
+	}
+	const procMagic, sysfsMagic = 0x9fa0, 0x62656572
+	return fs.Type == procMagic || fs.Type == sysfsMagic
 }
 
 func unwrapPathErr(err error) error {

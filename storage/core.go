@@ -62,6 +62,9 @@ type Options struct {
 	// MakeFolders lets the first open of a bbolt store create its missing
 	// folders; otherwise a missing folder is refused (a mistyped path).
 	MakeFolders bool
+	// NoCreate refuses a missing bbolt store file rather than making one:
+	// for commands that only read, where a missing file is a mistyped path.
+	NoCreate bool
 }
 
 func (o *Options) defaults() error {
