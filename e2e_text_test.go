@@ -114,7 +114,7 @@ func TestStoredEscapesStayInertInTmux(t *testing.T) {
 // terminal escaped too.
 func TestServeLogsStoredTextEscaped(t *testing.T) {
 	db := filepath.Join(t.TempDir(), hostile.Text+".db")
-	if _, errs, code := keyden(t, db, "", "info"); code != 0 {
+	if _, errs, code := keyden(t, db, "", "init"); code != 0 {
 		t.Fatal(errs)
 	}
 	cmd, _, logs := startServe(t, db)

@@ -27,7 +27,7 @@ to the source while it runs: the copy is of one moment.`,
 			if from == to {
 				return usagef("--from and --to are the same store: give two different ones")
 			}
-			src, err := a.openLocation(from, storage.Options{})
+			src, err := a.openLocation(from, storage.Options{NoCreate: true})
 			if err != nil {
 				return err
 			}

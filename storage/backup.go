@@ -69,6 +69,16 @@ func (b *Bolt) Backup(ctx context.Context, dst string) error {
 		}
 		return backupError(abs, err)
 	}
+	// keyden's check of the copy, once the store's lock is given back (it
+	// reads every record: ten times the copy's time), so damage is never
+	// placed where users are told to restore from.
+	cp, err := OpenBolt(tmp.Name(), Options{Actor: b.opt.Actor, Timeout: b.opt.Timeout, NoCreate: true})
+	if err != nil {
+		return err
+	}
+	if rep, err := cp.Check(ctx); err != nil || len(rep.Problems) > 0 {
+		return fail(ErrDamaged, "the key store %s is damaged, so no backup was written: run `keyden check` to see what is wrong, and restore it from an earlier backup", b.fb.path)
+	}
 	if err := os.Link(tmp.Name(), abs); err != nil {
 		return fail(ErrExists, "cannot place the backup at %s: %v", abs, unwrapPathErr(err))
 	}

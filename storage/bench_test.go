@@ -119,3 +119,15 @@ func BenchmarkVerify(b *testing.B) {
 		i++
 	}
 }
+
+// A backup of 100,000 keys, keyden's check of the same moment included.
+func BenchmarkBackup(b *testing.B) {
+	st, _ := benchStore(b, 100_000)
+	dir := b.TempDir()
+	b.ResetTimer()
+	for i := range b.N {
+		if err := st.Backup(ctx, filepath.Join(dir, fmt.Sprint(i)+".db")); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

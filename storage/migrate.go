@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"os"
 )
 
 // Copy copies a whole store into an empty one: every bucket as it is
@@ -19,12 +20,21 @@ func Copy(ctx context.Context, from, to Store) (int, error) {
 	}
 	var snapshot map[string][][2][]byte
 	var seqs map[string]uint64
-	if err := src.view(ctx, func(tx kv) error {
+	rep := CheckReport{Location: src.be.location()}
+	err := src.view(ctx, func(tx kv) error {
 		var err error
-		snapshot, seqs, err = readAllBuckets(tx)
-		return err
-	}); err != nil {
+		if snapshot, seqs, err = readAllBuckets(tx); err != nil {
+			return err
+		}
+		// A damaged source would be copied as it is, or fail half-way in
+		// the copy with bbolt's own words.
+		return src.checkAll(tx, &rep)
+	})
+	if err = damageAsProblem(err, &rep); err != nil {
 		return 0, err
+	}
+	if len(rep.Problems) > 0 {
+		return 0, fail(ErrDamaged, "the store to copy, %s, is damaged, so nothing was copied: run `keyden --db %s check` to see what is wrong, and restore it from a backup", rep.Location, rep.Location)
 	}
 	empty := false
 	if err := dst.be.view(ctx, func(tx kv) error { empty = tx.Empty(); return nil }); err != nil {
@@ -33,6 +43,15 @@ func Copy(ctx context.Context, from, to Store) (int, error) {
 	if !empty {
 		return 0, fail(ErrExists, "%s is not empty: copy into a new file or an unused etcd prefix", dst.be.location())
 	}
+	n, err := copyInto(ctx, dst, snapshot, seqs)
+	if err != nil {
+		dst.discard(context.WithoutCancel(ctx), snapshot) // also after an interrupt
+	}
+	return n, err
+}
+
+// copyInto writes the snapshot into dst and compares what it reads back.
+func copyInto(ctx context.Context, dst *core, snapshot map[string][][2][]byte, seqs map[string]uint64) (int, error) {
 	order := append(append([][]byte{}, allBuckets[1:]...), bucketMeta)
 	for _, name := range order {
 		pairs := snapshot[string(name)]
@@ -79,10 +98,34 @@ func Copy(ctx context.Context, from, to Store) (int, error) {
 	}
 	for _, name := range allBuckets {
 		if digest(snapshot[string(name)]) != digest(got[string(name)]) || seqs[string(name)] != gotSeqs[string(name)] {
-			return 0, fail(ErrDamaged, "the copy's %s differ from the source's: remove the copy and try again", name)
+			return 0, fail(ErrUnavailable, "the copy's %s differ from the source's, so the copy was removed: try again, and run `keyden check` on both stores if it happens again", name)
 		}
 	}
 	return len(snapshot[string(bucketKeys)]), nil
+}
+
+// discard removes what a failed copy wrote, so a retry finds the
+// destination empty: a file keyden made is removed, an etcd prefix emptied.
+func (b *core) discard(ctx context.Context, snapshot map[string][][2][]byte) {
+	if fb, ok := b.be.(*boltBackend); ok {
+		os.Remove(fb.path)
+		return
+	}
+	for _, name := range allBuckets {
+		pairs := snapshot[string(name)]
+		for len(pairs) > 0 {
+			chunk := pairs[:min(len(pairs), b.be.batch())]
+			pairs = pairs[len(chunk):]
+			_ = b.be.write(ctx, func(tx kv) error {
+				for _, p := range chunk {
+					if err := tx.Bucket(name).Delete(p[0]); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}
+	}
 }
 
 // coreOf is the logic under a store: Bolt's and Etcd's, or that of a

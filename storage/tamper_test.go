@@ -2,6 +2,8 @@ package storage
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -78,4 +80,53 @@ func TestTamperedPrefixAndTagAreNotUsed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Neither migrate's copy nor a backup copies a damaged store: each
+// refuses with one ErrDamaged sentence and leaves no file behind, so a
+// retry is not told the destination is "not empty". On the old code the
+// copies failed half-way with bbolt's "key too large", leaving a partial
+// file, or succeeded, and every backup was written.
+func TestDamagedStoreIsNotCopied(t *testing.T) {
+	_, raw, _ := filledStore(t)
+	dir := t.TempDir()
+	cases := damagedCopies(raw)
+	cases["a key record of garbage"] = nil
+	for name, bytes := range cases {
+		t.Run(name, func(t *testing.T) {
+			base := filepath.Join(dir, strings.ReplaceAll(name, " ", "-"))
+			src := base + ".db"
+			if bytes == nil {
+				st := newStore(t, Options{})
+				mustCreate(t, st, CreateRequest{Name: "k"})
+				tamper(t, st.Path(), func(tx *bolt.Tx) error { return tx.Bucket(bucketKeys).Put([]byte("kjunk123"), []byte("\xff\x00junk")) })
+				src = st.Path()
+			} else if err := os.WriteFile(src, bytes, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			from, _ := OpenBolt(src, Options{Actor: "alice", NoCreate: true})
+			rep, _ := from.Check(ctx)
+			damaged := len(rep.Problems) > 0
+			to, _ := OpenBolt(base+"-copy.db", Options{Actor: "alice"})
+			_, err := Copy(ctx, from, to)
+			if damaged != errors.Is(err, ErrDamaged) || (err != nil && !isStoreErr(err)) {
+				t.Errorf("copy: %v (check found %q)", err, rep.Problems)
+			}
+			if _, serr := os.Stat(base + "-copy.db"); err != nil && serr == nil {
+				t.Errorf("the failed copy left its file: %v", err)
+			}
+			err = from.Backup(ctx, base+"-backup.db")
+			if damaged != errors.Is(err, ErrDamaged) {
+				t.Errorf("backup: %v (check found %q)", err, rep.Problems)
+			}
+			if _, serr := os.Stat(base + "-backup.db"); err != nil && serr == nil {
+				t.Errorf("the failed backup left its file: %v", err)
+			}
+		})
+	}
+}
+
+func isStoreErr(err error) bool {
+	var se *storeError
+	return errors.As(err, &se)
 }
