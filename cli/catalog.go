@@ -2,6 +2,7 @@ package cli
 
 import (
 	"io"
+	"os/user"
 
 	"github.com/spf13/cobra"
 
@@ -220,6 +221,11 @@ func (a *app) memberCommand() *cobra.Command {
 				return err
 			}
 			printf(a.env.Stdout, "%s is now a member as %s.\n", m.User, m.Role)
+			// Accepted anyway: a store shared over NFS or etcd serves users
+			// of other machines, but a typo should not pass unseen.
+			if _, err := user.Lookup(m.User); err != nil {
+				printf(a.env.Stderr, "keyden: note: there is no user %s on this machine; the membership counts wherever that user runs keyden, so remove it with `keyden member rm %s` if it is a typo.\n", m.User, m.User)
+			}
 			return nil
 		}),
 	}

@@ -110,3 +110,16 @@ func TestDevicesAreNotStores(t *testing.T) {
 		}
 	}
 }
+
+// A member who is no OS user here is accepted (a shared store serves other
+// machines) with a note on stderr; on the old code it passed unseen.
+func TestMemberAddNotesAnUnknownUser(t *testing.T) {
+	db := newDB(t)
+	r := run(t, db, "", "member", "add", "nosuchuser123")
+	if r.code != 0 || !strings.Contains(r.stderr, "there is no user nosuchuser123 on this machine") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Errorf("unknown user: exit %d %q", r.code, r.stderr)
+	}
+	if r := run(t, db, "", "member", "add", "daemon"); r.code != 0 || r.stderr != "" {
+		t.Errorf("a user of this machine: %q", r.stderr)
+	}
+}

@@ -311,16 +311,25 @@ func globEscape(s string) string {
 // linked into place, so a second process never sees a half-made
 // (zero-byte) file, and a link that loses the race to another process's
 // store leaves that store alone.
-func (f *boltBackend) create() error {
+func (f *boltBackend) create() (err error) {
 	if f.opt.NoCreate {
 		return fail(ErrNotFound, "there is no key store at %s: run `keyden init` to make one, or check --db and KEYDEN_DB", f.path)
 	}
 	dir := filepath.Dir(f.path)
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+	var made []string
+	// A store that could not be made leaves no empty folders behind.
+	defer func() {
+		if err != nil {
+			for _, d := range made {
+				os.Remove(d)
+			}
+		}
+	}()
+	if _, serr := os.Stat(dir); errors.Is(serr, fs.ErrNotExist) {
 		if !f.opt.MakeFolders {
 			return fail(ErrNotFound, "the folder %s for the key store %s does not exist: check the path, or create the store with `keyden init`", dir, filepath.Base(f.path))
 		}
-		if err := f.makeFolders(dir); err != nil {
+		if made, err = f.makeFolders(dir); err != nil {
 			return err
 		}
 	}
@@ -342,8 +351,9 @@ func (f *boltBackend) create() error {
 }
 
 // makeFolders creates dir and any missing parents: 0700, or 2770 owned by
-// the shared group, every one of them, so the group reaches the store.
-func (f *boltBackend) makeFolders(dir string) error {
+// the shared group, every one of them, so the group reaches the store. It
+// returns the folders it made, deepest first.
+func (f *boltBackend) makeFolders(dir string) (made []string, err error) {
 	var missing []string
 	for d := dir; ; d = filepath.Dir(d) {
 		if _, err := os.Stat(d); err == nil || d == filepath.Dir(d) {
@@ -353,16 +363,20 @@ func (f *boltBackend) makeFolders(dir string) error {
 	}
 	for i := len(missing) - 1; i >= 0; i-- {
 		d := missing[i]
-		if err := os.Mkdir(d, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-			return fail(ErrUnavailable, "cannot create the folder %s for the key store: %v; choose another --db path", d, unwrapPathErr(err))
+		if err := os.Mkdir(d, 0o700); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				continue
+			}
+			return made, fail(ErrUnavailable, "cannot create the folder %s for the key store: %v; choose another --db path", d, unwrapPathErr(err))
 		}
+		made = append([]string{d}, made...)
 		if f.opt.SharedGID > 0 {
 			if err := shareWithGroup(d, 0o770|os.ModeSetgid, f.opt.SharedGID); err != nil {
-				return err
+				return made, err
 			}
 		}
 	}
-	return nil
+	return made, nil
 }
 
 // prepare makes path a bbolt file with the store's mode and group.

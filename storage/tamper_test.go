@@ -130,3 +130,21 @@ func isStoreErr(err error) bool {
 	var se *storeError
 	return errors.As(err, &se)
 }
+
+// A store that could not be made leaves none of the folders made for it.
+// On the old code they stayed, empty (init on a full disk).
+func TestFailedCreateRemovesItsFolders(t *testing.T) {
+	base := t.TempDir()
+	// A name too long for the file system: the folders are made, the file is not.
+	path := filepath.Join(base, "a", "b", strings.Repeat("x", 300)+".db")
+	st, err := OpenBolt(path, Options{Actor: "alice", MakeFolders: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Init(ctx); err == nil || !isStoreErr(err) {
+		t.Fatalf("init: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(base, "a")); !os.IsNotExist(err) {
+		t.Errorf("the folders made for the store are left: %v", err)
+	}
+}

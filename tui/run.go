@@ -31,6 +31,10 @@ func ClipboardFromEnv(getenv func(string) string) (ClipboardOptions, error) {
 		if err != nil || d < 0 {
 			return opt, errorf("KEYDEN_CLIPBOARD_CLEAR=%q is not a duration: set it like 45s, or 0 to never clear", v)
 		}
+		// Shorter would clear before a paste could happen.
+		if d > 0 && d < time.Second {
+			return opt, errorf("KEYDEN_CLIPBOARD_CLEAR=%q is less than a second: set it like 45s, or 0 to never clear", v)
+		}
 		opt.ClearAfter = d
 	}
 	return opt, nil
