@@ -16,7 +16,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	env := cli.OSEnv()
 	env.TUI = func(ctx context.Context, st storage.Store, app cli.AppInfo) error {
-		return tui.Run(ctx, st, app.Location, app.Actor, app.Getenv)
+		return tui.Run(ctx, st, app.Location, app.Actor, app.Notice, app.Getenv)
 	}
 	code := cli.Run(ctx, os.Args[1:], env)
 	stop()

@@ -1,11 +1,15 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"keyden/storage"
 )
 
 // A flag given with an empty value is bad usage, never the same as leaving
@@ -121,5 +125,24 @@ func TestMemberAddNotesAnUnknownUser(t *testing.T) {
 	}
 	if r := run(t, db, "", "member", "add", "daemon"); r.code != 0 || r.stderr != "" {
 		t.Errorf("a user of this machine: %q", r.stderr)
+	}
+}
+
+// The terminal app may make a missing store at an explicit path, and then
+// says so in its status line; on an existing store it says nothing.
+func TestTUISaysItMadeTheStore(t *testing.T) {
+	db := newDB(t)
+	for _, want := range []string{"Made a new key store at " + db + ".", ""} {
+		var got *AppInfo
+		var errb bytes.Buffer
+		code := Run(context.Background(), nil, Env{
+			Stdin: strings.NewReader(""), Stdout: &bytes.Buffer{}, Stderr: &errb,
+			Getenv:     func(k string) string { return map[string]string{"KEYDEN_DB": db}[k] },
+			IsTerminal: func(any) bool { return true },
+			TUI:        func(_ context.Context, _ storage.Store, app AppInfo) error { got = &app; return nil },
+		})
+		if code != 0 || got == nil || got.Notice != want {
+			t.Fatalf("exit %d %q, notice %+v; want %q", code, errb.String(), got, want)
+		}
 	}
 }

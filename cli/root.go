@@ -47,6 +47,8 @@ type AppInfo struct {
 	Location string
 	Actor    string
 	Getenv   func(string) string
+	// Notice is for the status line: that this run made the store.
+	Notice string
 }
 
 // OSEnv is the real process's Env.
@@ -178,10 +180,16 @@ terminal app. A key's secret is shown once; only its SHA-256 is stored.`,
 		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
 			// A store that cannot be read is a sentence here, before the
 			// terminal is taken over.
+			b, isFile := st.(*storage.Bolt)
+			existed := isFile && b.Exists()
 			if _, err := st.Info(cmd.Context()); err != nil {
 				return err
 			}
-			return a.env.TUI(cmd.Context(), st, AppInfo{Location: st.Location(), Actor: st.Actor(), Getenv: a.env.Getenv})
+			info := AppInfo{Location: st.Location(), Actor: st.Actor(), Getenv: a.env.Getenv}
+			if isFile && !existed {
+				info.Notice = "Made a new key store at " + b.Path() + "."
+			}
+			return a.env.TUI(cmd.Context(), st, info)
 		}),
 	}
 	root.PersistentFlags().StringVar(&a.dbPath, "db", "", "key store: a file, or etcd://host:2379[,host:2379]/prefix (default $KEYDEN_DB, else ~/.local/share/keyden/keyden.db)")

@@ -30,6 +30,9 @@ type Options struct {
 	// Context is given to every store call, so a signal that ends the app
 	// also ends a wait for the store's lock (context.Background if nil).
 	Context context.Context
+	// Notice is the status line's first message, such as that the store
+	// was made by this run.
+	Notice string
 }
 
 // App is the root model.
@@ -80,6 +83,9 @@ func New(opt Options) *App {
 	a.sh = &shared{st: &a.st, store: opt.Store, ctx: opt.Context, now: opt.Now,
 		perm: &perms{actor: opt.Actor}, nav: &a.nav, data: &a.data, global: &a.global, clip: a.clip,
 		status: a.setStatus, reload: a.reload, clearAfter: opt.Clipboard.ClearAfter}
+	if opt.Notice != "" {
+		a.setStatus(opt.Notice, true)
+	}
 	a.keys = newKeysView(a.sh)
 	a.sh.home = a.keys
 	a.nav.push(a.keys)

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
 )
 
 // KEYDEN_CLIPBOARD_CLEAR below a second is refused at start (0 still
@@ -25,5 +27,14 @@ func TestClipboardClearBelowASecondIsRefused(t *testing.T) {
 		if err != nil || opt.ClearAfter != want {
 			t.Errorf("%s: %v %v", v, opt.ClearAfter, err)
 		}
+	}
+}
+
+// A notice given at start is the status line's first message.
+func TestNoticeIsTheFirstStatus(t *testing.T) {
+	a := New(Options{Store: newMemStore(), Notice: "Made a new key store at /tmp/x.db."})
+	a.Update(tea.WindowSizeMsg{Width: 100, Height: 30})
+	if v := a.View(); !strings.Contains(v, "Made a new key store at /tmp/x.db.") {
+		t.Fatalf("the notice is not shown:\n%s", v)
 	}
 }

@@ -41,7 +41,7 @@ func ClipboardFromEnv(getenv func(string) string) (ClipboardOptions, error) {
 }
 
 // Run opens the terminal app on st until the admin quits.
-func Run(ctx context.Context, st storage.Store, location, actor string, getenv func(string) string) error {
+func Run(ctx context.Context, st storage.Store, location, actor, notice string, getenv func(string) string) error {
 	clip, err := ClipboardFromEnv(getenv)
 	if err != nil {
 		return err
@@ -57,7 +57,7 @@ func Run(ctx context.Context, st storage.Store, location, actor string, getenv f
 	if getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(700 << 20)
 	}
-	app := New(Options{Store: st, Location: location, Actor: actor, Clipboard: clip, Context: ctx})
+	app := New(Options{Store: st, Location: location, Actor: actor, Clipboard: clip, Context: ctx, Notice: notice})
 	p := tea.NewProgram(app, tea.WithAltScreen(), tea.WithContext(ctx))
 	_, err = p.Run()
 	// However the program ended, leave nothing keyden copied behind, and
