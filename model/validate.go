@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/charmbracelet/x/ansi"
+	"github.com/mattn/go-runewidth"
 )
 
 // Limits on user input. They keep a store's records small and a table readable.
@@ -52,38 +53,60 @@ func ValidateKeyName(s string) (string, error) {
 	return s, nil
 }
 
-// MaxMarks is how many combining marks one character may carry: enough for
-// Vietnamese (ệ as e + two marks) and Thai or Devanagari clusters.
+// MaxMarks is how many marks one character may carry: enough for
+// Vietnamese (ệ as e + two marks), Thai (น้ำ: a tone mark and SARA AM) and
+// Devanagari clusters (a vowel sign and a nasal mark).
 const MaxMarks = 2
 
 // checkLayout refuses text whose width on a terminal is not what its
-// characters say: a pile of combining marks (drawn over the lines around
-// it), a mark with no character to sit on, or a glyph that fonts draw far
-// wider than the one cell it is given (U+FDFD and the like). Wide East Asian
-// characters are fine: they take two cells and the TUI measures cells.
+// characters say. Terminals measure in one of two ways: per grapheme
+// cluster (x/ansi, go-runewidth, and the TUI) or per code point (wcwidth:
+// tmux, xterm), where each spacing mark takes a cell of its own. Refused:
+// a pile of marks on one character (drawn over the lines around it, or as
+// many cells in a per-code-point terminal where keyden counts one), a mark
+// with no character to sit on, a glyph fonts draw far wider than its cell
+// (U+FDFD and the like), a character that draws nothing (Hangul fillers,
+// the blank braille pattern), and text the cluster measures disagree on.
+// Wide East Asian characters are fine: they take two cells either way.
 func checkLayout(what, s string) error {
 	marks := 0
 	for i, r := range s {
-		if !unicode.In(r, unicode.Mn, unicode.Me) {
+		switch {
+		case unicode.In(r, blank):
+			return fmt.Errorf("the %s holds %U, which terminals draw as nothing: leave it out", what, r)
+		case unicode.In(r, jamo):
+			return fmt.Errorf("the %s holds the Hangul letter part %U, which terminals join or not as they please: type Korean as whole syllables", what, r)
+		case unicode.In(r, overwide):
+			return fmt.Errorf("the %s holds %U, which terminals draw wider than its place: leave it out", what, r)
+		case !isMark(r):
 			marks = 0
-			if unicode.In(r, overwide) {
-				return fmt.Errorf("the %s holds %U, which terminals draw wider than its place: leave it out", what, r)
-			}
-			continue
-		}
-		if i == 0 {
+		case i == 0:
 			return fmt.Errorf("the %s starts with a combining mark (%U): put it after a letter", what, r)
-		}
-		if marks++; marks > MaxMarks {
-			return fmt.Errorf("the %s stacks more than %d combining marks on one character: use at most %d", what, MaxMarks, MaxMarks)
+		default:
+			if marks++; marks > MaxMarks {
+				return fmt.Errorf("the %s stacks more than %d combining marks on one character: use at most %d", what, MaxMarks, MaxMarks)
+			}
 		}
 	}
-	// Terminals that count cells per character and those that count per
-	// cluster must agree, or a table lines up in one and not the other.
-	if ansi.StringWidth(s) != ansi.StringWidthWc(s) {
+	// The cluster measures must agree with each other (two libraries, and
+	// cell by cell), or a table lines up in one terminal and not another.
+	if w := ansi.StringWidth(s); w != ansi.StringWidthWc(s) || w != narrow.StringWidth(s) {
 		return fmt.Errorf("the %s holds characters terminals count differently (such as flags or joined emoji): leave them out", what)
 	}
 	return nil
+}
+
+// narrow is go-runewidth with ambiguous characters one cell wide, as
+// x/ansi counts them: its default follows the locale, and what a name may
+// be must not depend on who typed it.
+var narrow = &runewidth.Condition{StrictEmojiNeutral: true}
+
+// isMark says r sits on the character before it: a combining mark (Mn, Me),
+// a spacing mark (Mc: a cell of its own where terminals count code points),
+// or a spacing vowel written after its consonant as a letter (Thai and Lao
+// SARA AM, which is one cluster with it, yet a cell of its own).
+func isMark(r rune) bool {
+	return unicode.In(r, unicode.Mn, unicode.Me, unicode.Mc) || r == 0x0e33 || r == 0x0eb3
 }
 
 // overwide are glyphs fonts draw several cells wide in a one-cell place:
@@ -91,6 +114,27 @@ func checkLayout(what, s string) error {
 var overwide = &unicode.RangeTable{
 	R16: []unicode.Range16{{Lo: 0x2e3a, Hi: 0x2e3b, Stride: 1}, {Lo: 0xfdfa, Hi: 0xfdfb, Stride: 1}, {Lo: 0xfdfd, Hi: 0xfdfd, Stride: 1}},
 	R32: []unicode.Range32{{Lo: 0x12000, Hi: 0x1254f, Stride: 1}},
+}
+
+// blank are printable characters that draw nothing: a name of them looks
+// empty, and one inside a name passes for a space. The combining grapheme
+// joiner (U+034F), Hangul's fillers (U+115F, U+1160, U+3164, U+FFA0),
+// Khmer's inherent vowels (U+17B4, U+17B5), Mongolian's variation selectors
+// (U+180B–U+180F) and the blank braille pattern (U+2800).
+var blank = &unicode.RangeTable{
+	R16: []unicode.Range16{
+		{Lo: 0x034f, Hi: 0x034f, Stride: 1}, {Lo: 0x115f, Hi: 0x1160, Stride: 1},
+		{Lo: 0x17b4, Hi: 0x17b5, Stride: 1}, {Lo: 0x180b, Hi: 0x180f, Stride: 1},
+		{Lo: 0x2800, Hi: 0x2800, Stride: 1}, {Lo: 0x3164, Hi: 0x3164, Stride: 1},
+		{Lo: 0xffa0, Hi: 0xffa0, Stride: 1},
+	},
+}
+
+// jamo are the conjoining parts of Hangul syllables: one terminal joins
+// them into a syllable's two cells, another gives each its own. Korean is
+// typed as whole syllables (U+AC00–U+D7A3), which every input method writes.
+var jamo = &unicode.RangeTable{
+	R16: []unicode.Range16{{Lo: 0x1100, Hi: 0x11ff, Stride: 1}, {Lo: 0xa960, Hi: 0xa97f, Stride: 1}, {Lo: 0xd7b0, Hi: 0xd7ff, Stride: 1}},
 }
 
 var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)

@@ -381,6 +381,21 @@ func TestNamesMustLayOutInLine(t *testing.T) {
 		"flag \U0001f1eb\U0001f1f7":        "terminals count differently",
 		"thumbs \U0001f44d\U0001f3fd":      "",
 		"한국어 ก็":                           "",
+		"ภาษาไทย น้ำ ก้ำ สวัสดี": "", // SARA AM after a tone mark: two marks
+		"नमस्ते दुनिया सुप्रभात": "",
+		"கொழும்பு":               "",
+		// The attack's names: x/ansi counts one cell where tmux moved 41, 61, 30.
+		"ก" + strings.Repeat("ำ", 40):          "stacks more than 2 combining marks",
+		"क" + strings.Repeat("ा", 60):          "stacks more than 2 combining marks",
+		"ไทย" + strings.Repeat("ำ", 3):         "stacks more than 2 combining marks",
+		"ा starts":                             "starts with a combining mark",
+		"fill " + strings.Repeat("\u1160", 30): "holds U+1160, which terminals draw as nothing",
+		strings.Repeat("\u3164", 20):           "holds U+3164, which terminals draw as nothing",
+		"a\u115fb":                             "holds U+115F",
+		"half\uffa0width":                      "holds U+FFA0",
+		"braille \u2800 blank":                 "holds U+2800",
+		"jamo \u1100\u1161\u11a8":              "type Korean as whole syllables",
+		"braille \u2813\u2811":                 "",
 	} {
 		_, err := ValidateKeyName(in)
 		if want == "" && err != nil {
