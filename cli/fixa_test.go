@@ -100,9 +100,11 @@ func TestDevicesAreNotStores(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range []string{"/dev/null", fifo, "/proc/self/mem", "/proc/self/status"} {
-		r := runEnv(t, nil, "", "--db", p, "list")
-		if r.code != 1 || !strings.Contains(r.stderr, "is not a regular file") || strings.Contains(r.stderr, "remove") {
-			t.Errorf("--db %s: exit %d %q", p, r.code, r.stderr)
+		for _, cmd := range []string{"list", "init"} {
+			r := runEnv(t, nil, "", "--db", p, cmd)
+			if r.code != 1 || !strings.Contains(r.stderr, "is not a regular file") || strings.Contains(r.stderr, "remove") {
+				t.Errorf("--db %s %s: exit %d %q", p, cmd, r.code, r.stderr)
+			}
 		}
 	}
 	db := newDB(t)

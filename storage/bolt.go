@@ -75,7 +75,10 @@ func (b *Bolt) Exists() bool {
 }
 
 func (f *boltBackend) vacant(context.Context) error {
-	if _, err := os.Stat(f.path); err == nil {
+	if st, err := os.Stat(f.path); err == nil {
+		if err := f.notAFile(st); err != nil {
+			return err
+		}
 		return fail(ErrExists, "a key store already exists at %s: its prefix and format are fixed; use another --db path for a new one", f.path)
 	}
 	return nil
@@ -204,10 +207,8 @@ func (f *boltBackend) open(ctx context.Context, readOnly bool, file **os.File) (
 	}
 	st, err := os.Stat(f.path)
 	switch {
-	case err == nil && st.IsDir():
-		return nil, fail(ErrNotStore, "the key store path %s is a directory: give a file path such as %s", f.path, filepath.Join(f.path, "keyden.db"))
-	case err == nil && (!st.Mode().IsRegular() || onPseudoFS(f.path)):
-		return nil, fail(ErrNotStore, "%s is not a regular file but a device, pipe or system file: give the path of a key store file", f.path)
+	case err == nil && f.notAFile(st) != nil:
+		return nil, f.notAFile(st)
 	case err == nil && st.Size() == 0:
 		return nil, fail(ErrNotStore, "%s is an empty file, not a keyden store: remove it or choose another path", f.path)
 	case errors.Is(err, fs.ErrNotExist):
@@ -283,6 +284,18 @@ func (f *boltBackend) ended(ctx context.Context) error {
 	}
 	return &storeError{kind: ErrUnavailable, cause: ctx.Err(),
 		msg: fmt.Sprintf("the wait for the key store %s was cancelled before it was opened: run the command again", f.path)}
+}
+
+// notAFile refuses a store path that names a folder, a device, a pipe
+// or a system file: never a store, and never to be removed.
+func (f *boltBackend) notAFile(st os.FileInfo) error {
+	switch {
+	case st.IsDir():
+		return fail(ErrNotStore, "the key store path %s is a directory: give a file path such as %s", f.path, filepath.Join(f.path, "keyden.db"))
+	case !st.Mode().IsRegular() || onPseudoFS(f.path):
+		return fail(ErrNotStore, "%s is not a regular file but a device, pipe or system file: give the path of a key store file", f.path)
+	}
+	return nil
 }
 
 // staleAfter is how old a temporary file from creating a store must be
