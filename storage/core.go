@@ -62,8 +62,9 @@ type Options struct {
 	// MakeFolders lets the first open of a bbolt store create its missing
 	// folders; otherwise a missing folder is refused (a mistyped path).
 	MakeFolders bool
-	// NoCreate refuses a missing bbolt store file rather than making one:
-	// for commands that only read, where a missing file is a mistyped path.
+	// NoCreate refuses a missing bbolt store file or an unused etcd prefix
+	// rather than making a store there: for commands that only read or
+	// change what is there, where a missing store is a mistyped path.
 	NoCreate bool
 }
 
@@ -163,6 +164,11 @@ func (b *core) usageUpdate(ctx context.Context, fn func(kv) error) error {
 
 func (b *core) write(ctx context.Context, fn func(kv) error, keysChanged bool) error {
 	return b.be.write(ctx, func(tx kv) error {
+		// An unused etcd prefix is a store only for commands that may make
+		// one (a missing file was refused when it was opened).
+		if b.opt.NoCreate && tx.Empty() && b.be.vacant(ctx) == nil {
+			return fail(ErrNotFound, "there is no key store at %s: run `keyden init` to make one, or check --db and KEYDEN_DB", b.be.location())
+		}
 		if err := b.initialise(tx); err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -146,5 +147,40 @@ func TestFailedCreateRemovesItsFolders(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(base, "a")); !os.IsNotExist(err) {
 		t.Errorf("the folders made for the store are left: %v", err)
+	}
+}
+
+// NoCreate refuses a missing file and an unused etcd prefix alike, for
+// reads and writes, and makes nothing; a handle that may create makes the
+// store, which the NoCreate handle then reads. On the old code an unused
+// prefix (a mistyped one) became a new, empty store on the first read.
+func TestNoCreateRefusesAMissingStore(t *testing.T) {
+	for _, backend := range []string{"bolt", "etcd"} {
+		t.Run(backend, func(t *testing.T) {
+			var st, maker testStore
+			if backend == "etcd" {
+				e := newEtcdStore(t, Options{NoCreate: true})
+				st, maker = e, reopenEtcd(t, e, Options{Actor: "alice"})
+			} else {
+				b := newStore(t, Options{NoCreate: true})
+				st = b
+				maker = reopen(t, b, Options{Actor: "alice"})
+			}
+			for what, call := range map[string]func() error{
+				"list":    func() error { _, err := st.ListKeys(ctx, Filter{}); return err },
+				"info":    func() error { _, err := st.Info(ctx); return err },
+				"disable": func() error { _, err := st.SetDisabled(ctx, "k1234567", true); return err },
+			} {
+				if err := call(); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "there is no key store at") {
+					t.Errorf("%s: %v", what, err)
+				}
+			}
+			if err := maker.(interface{ Init(context.Context) error }).Init(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.Info(ctx); err != nil {
+				t.Errorf("after init: %v", err)
+			}
+		})
 	}
 }
