@@ -329,7 +329,9 @@ func refusedBeforeApply(err error) bool {
 // write after txnRev was this one.
 func (b *etcdBackend) settle(tok string, txnRev int64) (bool, error) {
 	// An answer is worth waiting for: longer than a request, each try
-	// bounded so one stuck on a dead member does not use it all up.
+	// bounded so one stuck on a dead member does not use it all up. Not
+	// the caller's context: a caller that gave up (cancelled) must still be
+	// told whether its change was kept.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*b.opt.Timeout)
 	defer cancel()
 	key := b.prefix + txnKey
