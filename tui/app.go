@@ -219,7 +219,8 @@ func (a *App) View() string {
 		body = a.helpView()
 	}
 	body = lipgloss.NewStyle().Height(bodyH).MaxHeight(bodyH).Render(body)
-	return a.st.App.Render(lipgloss.JoinVertical(lipgloss.Left, fitLine(title, w), body, a.statusBar(w)))
+	frame := a.st.App.Render(lipgloss.JoinVertical(lipgloss.Left, fitLine(title, w), body, a.statusBar(w)))
+	return format.FitLines(frame, a.width)
 }
 
 func fitLine(s string, w int) string { return lipgloss.NewStyle().MaxWidth(w).Render(s) }

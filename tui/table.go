@@ -6,7 +6,6 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
-	"github.com/charmbracelet/x/ansi"
 
 	"keyden/format"
 )
@@ -199,17 +198,15 @@ func (t *vtable) line(cell func(col int) string) string {
 
 // fit cuts s to w cells (with …) or pads it with spaces. A cell is store
 // text, so it goes through format.Safe first: a stored escape is shown, not
-// run, and cannot throw the width count off.
+// run, and cannot throw the width count off. Cells are format.Cells, the
+// wider of the two ways terminals count, so a Thai or Hindi name never
+// pushes its row past the screen's edge in tmux.
 func fit(s string, w int) string {
-	s = format.Safe(s)
-	if ansi.StringWidth(s) > w {
-		s = ansi.Truncate(s, w, "…")
-	}
-	return padRight(s, w)
+	return padRight(format.Truncate(format.Safe(s), w, "…"), w)
 }
 
 func padRight(s string, w int) string {
-	if n := ansi.StringWidth(s); n < w {
+	if n := format.Cells(s); n < w {
 		return s + strings.Repeat(" ", w-n)
 	}
 	return s

@@ -5,9 +5,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/rivo/uniseg"
 
+	"keyden/format"
 	"keyden/internal/hostile"
 	"keyden/model"
 	"keyden/storage"
@@ -73,12 +74,16 @@ func TestStoredTextNeverReachesTheTerminalRaw(t *testing.T) {
 
 // Wide (CJK) and combining names keep the table's and the catalog's columns
 // in line: every row is as wide as the header, and each column starts at
-// the same cell.
+// the same cell, counted as tmux and other per-code-point terminals draw
+// them (format.Cells): a Devanagari vowel sign or Thai SARA AM takes a cell
+// of its own there, which x/ansi does not count (the row ran past tmux's
+// edge and wrapped).
 func TestColumnsLineUpWithWideAndCombiningNames(t *testing.T) {
 	m := sampleStore()
 	m.keys[0].Name = "鍵の名前キー決済"
 	m.keys[1].Name = "Tiê\u0323\u0302ng Vie\u0323\u0302t"
 	m.keys[2].Name = "क्षत्रिय build"
+	m.keys[3].Name = "น้ำ ก้ำ ภาษาไทย"
 	// Names from a store written around validation, in the catalog.
 	m.envs[0].Name = "開発"
 	m.channels[1].Name = "モバイル"
@@ -106,7 +111,7 @@ func lineUp(t *testing.T, frame string, words ...string) {
 				at = nil
 				break
 			}
-			at = append(at, ansi.StringWidth(l[:from+i]))
+			at = append(at, format.Cells(l[:from+i]))
 			from += i + len(w)
 		}
 		if at == nil {
@@ -126,6 +131,22 @@ func lineUp(t *testing.T, frame string, words ...string) {
 	if rows < 2 {
 		t.Fatalf("fewer than two lines hold %q:\n%s", words, frame)
 	}
+}
+
+// cellAt is the character that starts at cell p of l, counting cells as
+// format.Cells does (as tmux draws them), or "" if none starts there.
+func cellAt(l string, p int) string {
+	l = ansi.Strip(l)
+	n, state := 0, -1
+	for l != "" {
+		var c string
+		c, l, _, state = uniseg.FirstGraphemeClusterInString(l, state)
+		if n == p {
+			return c
+		}
+		n += format.Cells(c)
+	}
+	return ""
 }
 
 // tableLinesUp checks that on every row under the header, each named
@@ -150,7 +171,7 @@ func tableLinesUp(t *testing.T, frame string, titles ...string) {
 		if i < 0 {
 			t.Fatalf("no column %s:\n%s", w, frame)
 		}
-		at = append(at, ansi.StringWidth(lines[head][:i+1]))
+		at = append(at, format.Cells(lines[head][:i+1]))
 	}
 	rows := 0
 	for _, l := range lines[head+1:] {
@@ -158,11 +179,11 @@ func tableLinesUp(t *testing.T, frame string, titles ...string) {
 			break
 		}
 		rows++
-		if lipgloss.Width(l) != lipgloss.Width(lines[head]) {
-			t.Errorf("a row is %d cells wide, the header %d:\n%s", lipgloss.Width(l), lipgloss.Width(lines[head]), l)
+		if format.Cells(l) != format.Cells(lines[head]) {
+			t.Errorf("a row is %d cells wide, the header %d:\n%s", format.Cells(l), format.Cells(lines[head]), l)
 		}
 		for j, p := range at {
-			if ansi.Cut(l, p-1, p) != " " || ansi.Cut(l, p, p+1) == " " {
+			if cellAt(l, p-1) != " " || cellAt(l, p) == " " {
 				t.Errorf("column %s does not start at cell %d on\n%s\nunder\n%s", titles[j], p, l, lines[head])
 			}
 		}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"keyden/storage"
+)
+
+// wcwidth is how tmux moves the cursor: a cell for each code point but
+// combining marks and format characters, two for a wide one.
+func wcwidth(s string) int {
+	n := 0
+	for _, r := range s {
+		switch {
+		case unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf):
+		case ansi.StringWidth(string(r)) == 2:
+			n += 2
+		default:
+			n++
+		}
+	}
+	return n
+}
+
+// Legitimate Thai, Devanagari, Korean, CJK and Vietnamese names in the TUI
+// at 120 columns in tmux: no row wraps (the header stays on top, the rows
+// follow one another) and every row's HINT starts under its title. Thai
+// SARA AM and Devanagari vowel signs take a cell each in tmux that x/ansi
+// does not count: the rows ran past the edge and wrapped.
+func TestComplexScriptNamesLineUpInTmux(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("tmux is missing: .ci/run installs it")
+		}
+		t.Skip("tmux is not installed")
+	}
+	dir := t.TempDir()
+	db := filepath.Join(dir, "keyden.db")
+	st, err := storage.OpenBolt(db, storage.Options{Actor: "root"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"ภาษาไทย น้ำ ก้ำ สวัสดี", "नमस्ते दुनिया सुप्रभात", "क्षत्रिय स्त्री चन्द्र", "กำ",
+		"日本語のキー 鍵の名前", "한국어 서비스 키", "Tiếng Việt khoá", "plain ascii name"}
+	for _, n := range names {
+		if _, err := st.CreateKey(context.Background(), storage.CreateRequest{Name: n, Channel: "default", Environment: "prod"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := &tmuxSession{t: t, socket: tmuxSocket("width")}
+	cmd := fmt.Sprintf("env -i HOME=%s TERM=xterm-256color PATH=/usr/bin:/bin KEYDEN_DB=%s %s; sleep 30", dir, db, bin)
+	s.run("new-session", "-d", "-s", "e2e", "-x", "120", "-y", "30", cmd)
+	defer exec.Command("tmux", "-L", s.socket, "kill-server").Run()
+	scr := s.waitFor(fmt.Sprintf("%d keys · ", len(names)))
+	lines := strings.Split(scr, "\n")
+	if !strings.HasPrefix(lines[0], " keyden ") {
+		t.Errorf("the header is not on the first line:\n%s", scr)
+	}
+	head, hint := -1, -1
+	var rows []int
+	for i, l := range lines {
+		if wcwidth(l) > 120 {
+			t.Errorf("line %d is %d cells wide:\n%s", i, wcwidth(l), l)
+		}
+		if j := strings.Index(l, " HINT "); j >= 0 && head < 0 {
+			head, hint = i, wcwidth(l[:j+1])
+		}
+		if j := strings.Index(l, "kd_prod_"); j >= 0 {
+			rows = append(rows, i)
+			if at := wcwidth(l[:j]); at != hint {
+				t.Errorf("the hint starts at cell %d, its title at %d:\n%s\n%s", at, hint, lines[head], l)
+			}
+		}
+	}
+	if len(rows) != len(names) || rows[0] != head+1 || rows[len(rows)-1] != head+len(names) {
+		t.Errorf("the rows are on lines %v under the header on line %d (a row wrapped):\n%s", rows, head, scr)
+	}
+}
