@@ -122,10 +122,11 @@ func (a *app) pageCheck(ctx context.Context, b *storage.Bolt) ([]string, error) 
 // never uses) and four times the file's size more (the file's map, and a
 // map entry for every page).
 const (
-	pageCheckTime   = time.Minute
 	pageCheckRate   = 10 << 20
 	pageCheckMemory = 3 << 30
 )
+
+var pageCheckTime = time.Minute // a variable for tests
 
 // checkPagesCommand is the child process of pageCheck.
 func (a *app) checkPagesCommand() *cobra.Command {
