@@ -1,0 +1,48 @@
+package storage
+
+import bolt "go.etcd.io/bbolt"
+
+// boltKV is a bbolt transaction.
+type boltKV struct{ tx *bolt.Tx }
+
+func (t boltKV) Bucket(name []byte) bucket  { return boltBucket{t.tx.Bucket(name)} }
+func (t boltKV) HasBucket(name []byte) bool { return t.tx.Bucket(name) != nil }
+func (t boltKV) CreateBucket(name []byte) error {
+	_, err := t.tx.CreateBucket(name)
+	return err
+}
+func (t boltKV) Empty() bool {
+	empty := true
+	_ = t.tx.ForEach(func([]byte, *bolt.Bucket) error { empty = false; return errStop })
+	return empty
+}
+
+type boltBucket struct{ b *bolt.Bucket }
+
+func (b boltBucket) Get(k []byte) []byte                      { return b.b.Get(k) }
+func (b boltBucket) Put(k, v []byte) error                    { return b.b.Put(k, v) }
+func (b boltBucket) Delete(k []byte) error                    { return b.b.Delete(k) }
+func (b boltBucket) ForEach(fn func(k, v []byte) error) error { return b.b.ForEach(fn) }
+func (b boltBucket) NextSequence() (uint64, error)            { return b.b.NextSequence() }
+func (b boltBucket) Sequence() uint64                         { return b.b.Sequence() }
+func (b boltBucket) SetSequence(n uint64) error               { return b.b.SetSequence(n) }
+
+func (b boltBucket) ForEachFrom(from []byte, fn func(k, v []byte) error) error {
+	c := b.b.Cursor()
+	for k, v := c.Seek(from); k != nil; k, v = c.Next() {
+		if err := fn(k, v); err != nil {
+			return stopped(err)
+		}
+	}
+	return nil
+}
+
+func (b boltBucket) ForEachReverse(fn func(k, v []byte) error) error {
+	c := b.b.Cursor()
+	for k, v := c.Last(); k != nil; k, v = c.Prev() {
+		if err := fn(k, v); err != nil {
+			return stopped(err)
+		}
+	}
+	return nil
+}
