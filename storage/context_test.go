@@ -20,6 +20,7 @@ const promptly = 5 * time.Second
 // its deadline), and returns how long it took and its error.
 func endsWith(t *testing.T, deadline bool, after time.Duration, call func(context.Context) error) (time.Duration, error) {
 	t.Helper()
+	start := time.Now()
 	c, cancel := context.WithCancel(ctx)
 	if deadline {
 		c, cancel = context.WithTimeout(ctx, after)
@@ -29,7 +30,6 @@ func endsWith(t *testing.T, deadline bool, after time.Duration, call func(contex
 		cancel()
 	}
 	defer cancel()
-	start := time.Now()
 	err := call(c)
 	return time.Since(start), err
 }
