@@ -164,12 +164,7 @@ func (b *core) usageUpdate(ctx context.Context, fn func(kv) error) error {
 
 func (b *core) write(ctx context.Context, fn func(kv) error, keysChanged bool) error {
 	return b.be.write(ctx, func(tx kv) error {
-		// An unused etcd prefix is a store only for commands that may make
-		// one (a missing file was refused when it was opened).
-		if b.opt.NoCreate && tx.Empty() && b.be.vacant(ctx) == nil {
-			return fail(ErrNotFound, "there is no key store at %s: run `keyden init` to make one, or check --db and KEYDEN_DB", b.be.location())
-		}
-		if err := b.initialise(tx); err != nil {
+		if err := b.initialise(ctx, tx); err != nil {
 			return err
 		}
 		if err := b.checkSchema(tx); err != nil {
@@ -190,12 +185,17 @@ func (b *core) write(ctx context.Context, fn func(kv) error, keysChanged bool) e
 
 // initialise fills an empty store (a new file or prefix) with a new key
 // set. It does nothing to a store that already has one.
-func (b *core) initialise(tx kv) error {
+func (b *core) initialise(ctx context.Context, tx kv) error {
 	if tx.HasBucket(bucketMeta) && tx.Bucket(bucketMeta).Get(metaSchema) != nil {
 		return nil
 	}
 	if !tx.Empty() {
 		return b.be.notStore()
+	}
+	// An unused etcd prefix is a store only for commands that may make
+	// one (a missing file was refused when it was opened).
+	if b.opt.NoCreate && b.be.vacant(ctx) == nil {
+		return fail(ErrNotFound, "there is no key store at %s: run `keyden init` to make one, or check --db and KEYDEN_DB", b.be.location())
 	}
 	for _, name := range allBuckets {
 		if err := tx.CreateBucket(name); err != nil {
