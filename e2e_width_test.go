@@ -49,8 +49,8 @@ func TestComplexScriptNamesLineUpInTmux(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := []string{"ภาษาไทย น้ำ ก้ำ สวัสดี", "नमस्ते दुनिया सुप्रभात", "क्षत्रिय स्त्री चन्द्र", "กำ",
-		"日本語のキー 鍵の名前", "한국어 서비스 키", "Tiếng Việt khoá", "plain ascii name"}
+	names := []string{"नमस्ते दुनिया सुप्रभात", "क्षत्रिय स्त्री चन्द्र", "กำ", "日本語のキー 鍵の名前",
+		"한국어 서비스 키", "Tiếng Việt khoá", "plain ascii name", "ภาษาไทย น้ำ ก้ำ สวัสดี"}
 	for _, n := range names {
 		if _, err := st.CreateKey(context.Background(), storage.CreateRequest{Name: n, Channel: "default", Environment: "prod"}); err != nil {
 			t.Fatal(err)
@@ -83,5 +83,35 @@ func TestComplexScriptNamesLineUpInTmux(t *testing.T) {
 	}
 	if len(rows) != len(names) || rows[0] != head+1 || rows[len(rows)-1] != head+len(names) {
 		t.Errorf("the rows are on lines %v under the header on line %d (a row wrapped):\n%s", rows, head, scr)
+	}
+
+	// The Thai name's details: the box's right border is in one column on
+	// every line, the name's two among them.
+	for _, r := range rows {
+		if strings.Contains(lines[r], "ภาษาไทย") {
+			break
+		}
+		s.keys("Down")
+	}
+	s.keys("Enter")
+	scr = s.waitFor("Allowed IPs")
+	border, boxed := -1, 0
+	for _, l := range strings.Split(scr, "\n") {
+		j := strings.LastIndex(l, "│")
+		if j < 0 || !strings.Contains(l[:j], "│") {
+			continue
+		}
+		boxed++
+		if at := wcwidth(l[:j]); border < 0 {
+			border = at
+		} else if at != border {
+			t.Errorf("the border is at cell %d, not %d, on\n%s\nof\n%s", at, border, l, scr)
+		}
+	}
+	if !strings.Contains(scr, "Name         ภาษาไทย") {
+		t.Errorf("the details are not of the Thai name:\n%s", scr)
+	}
+	if boxed < 10 {
+		t.Errorf("only %d lines of a box:\n%s", boxed, scr)
 	}
 }

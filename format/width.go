@@ -61,16 +61,30 @@ func Truncate(s string, w int, tail string) string {
 	return s[:n] + tail
 }
 
-// FitLines cuts each line of s that Cells counts wider than w from its end,
-// escapes kept. Layout (lipgloss) pads lines by x/ansi's width, so a line
-// whose text a per-code-point terminal draws wider ends in spaces that
-// would push it past the screen's edge, and wrap.
+// FitLines makes each line of s take no more than x/ansi says it does
+// where a per-code-point terminal draws it wider, and no more than w Cells.
+// Layout (lipgloss) pads lines and boxes by x/ansi's width, so a line whose
+// text tmux draws k cells wider ends k cells further right: its right border
+// out of line, or past the screen's edge, where it wraps. Such a line gives
+// up k spaces of its last run of padding (before a box's right border, or
+// at its end), and a line still too wide is cut from its end, escapes kept.
 func FitLines(s string, w int) string {
 	lines := strings.Split(s, "\n")
 	for i, l := range lines {
-		if over := Cells(l) - w; over > 0 {
-			lines[i] = ansi.Truncate(l, ansi.StringWidth(l)-over, "")
+		if k := Cells(l) - ansi.StringWidth(l); k > 0 {
+			end := len(l)
+			if b := strings.LastIndex(l, "│"); b >= 0 && strings.HasSuffix(strings.TrimRight(ansi.Strip(l), " "), "│") {
+				end = b // the padding before a box's right border
+			}
+			// Only padding: nothing but spaces and escapes up to the end.
+			if j := strings.LastIndex(l[:end], strings.Repeat(" ", k)); j >= 0 && strings.TrimSpace(ansi.Strip(l[j:end])) == "" {
+				l = l[:j] + l[j+k:]
+			}
 		}
+		if over := Cells(l) - w; over > 0 {
+			l = ansi.Truncate(l, ansi.StringWidth(l)-over, "")
+		}
+		lines[i] = l
 	}
 	return strings.Join(lines, "\n")
 }

@@ -3,6 +3,8 @@ package format
 import (
 	"strings"
 	"testing"
+
+	"github.com/charmbracelet/x/ansi"
 )
 
 // Cells counts what a per-code-point terminal (tmux) moves for each
@@ -44,5 +46,35 @@ func TestTruncateByCells(t *testing.T) {
 	}
 	if got := Truncate(strings.Repeat("ก้ำ", 10), 5, "…"); Cells(got) > 5 {
 		t.Errorf("%q is %d cells", got, Cells(got))
+	}
+}
+
+// A box's line holding Thai text gives up the cells tmux draws beyond
+// x/ansi's count from the padding before its border, so the border stays
+// in line; a line still wider than the screen is cut.
+func TestFitLines(t *testing.T) {
+	var lines []string
+	for _, text := range []string{"plain", "น้ำ ก้ำ", "\x1b[1mน้ำ\x1b[0m"} {
+		// As lipgloss pads a box: to 12 cells by x/ansi's count.
+		lines = append(lines, "│ "+text+strings.Repeat(" ", 12-ansi.StringWidth(text))+" │")
+	}
+	box := strings.Join(lines, "\n")
+	box = strings.ReplaceAll(box, "│\n", "│    \n") + "    " // centred: margins after the border
+	for i, l := range strings.Split(FitLines(box, 80), "\n") {
+		if Cells(l) != 20 || !strings.HasSuffix(l, " │    ") {
+			t.Errorf("line %d is %d cells: %q", i, Cells(l), l)
+		}
+	}
+	if got := FitLines("abcdefgh", 5); got != "abcde" {
+		t.Errorf("cut to %q", got)
+	}
+}
+
+// A line whose text fills its box keeps its spaces between words: only
+// padding is given up (then the line is cut if too wide).
+func TestFitLinesTakesOnlyPadding(t *testing.T) {
+	l := "│ a  น้ำน้ำ│"
+	if got := FitLines(l, 80); got != l {
+		t.Errorf("%q became %q", l, got)
 	}
 }
