@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/user"
 	"strconv"
 
@@ -157,10 +158,39 @@ func (a *app) backupCommand() *cobra.Command {
 			if err := st.Backup(cmd.Context(), args[0]); err != nil {
 				return err
 			}
+			// The store's own check ran on the copy; bbolt's page check
+			// needs a process of its own, so it runs here. An etcd
+			// store's backup is a new file written record by record.
+			if _, ok := st.(*storage.Bolt); ok {
+				if err := a.checkBackupPages(cmd.Context(), st.Location(), args[0]); err != nil {
+					return err
+				}
+			}
 			printf(a.env.Stdout, "Wrote a backup of %s to %s.\n", st.Location(), args[0])
 			return nil
 		}),
 	}
+}
+
+// checkBackupPages runs bbolt's page check on a backup just written and
+// removes it when the check finds damage (copied from the store) or was
+// stopped, so no damaged or unchecked backup is left to restore from.
+func (a *app) checkBackupPages(ctx context.Context, from, path string) error {
+	cp, err := storage.OpenBolt(path, storage.Options{NoCreate: true})
+	if err != nil {
+		return err
+	}
+	found, err := a.pageCheck(ctx, cp)
+	if err != nil || len(found) > 0 {
+		os.Remove(cp.Path())
+	}
+	if err != nil {
+		return &refusal{msg: "the backup was stopped before its check finished, so none was kept: run `keyden backup` again"}
+	}
+	if len(found) > 0 {
+		return &refusal{msg: fmt.Sprintf("the key store %s is damaged (bbolt's page check of the copy found %s), so no backup was kept: run `keyden check` to see what is wrong", from, format.Count(len(found), "problem"))}
+	}
+	return nil
 }
 
 // knownKey refuses an id that no key has and the audit log never names, so

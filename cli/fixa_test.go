@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -146,5 +147,42 @@ func TestTUISaysItMadeTheStore(t *testing.T) {
 		if code != 0 || got == nil || got.Notice != want {
 			t.Fatalf("exit %d %q, notice %+v; want %q", code, errb.String(), got, want)
 		}
+	}
+}
+
+// A backup of a store whose damage only bbolt's page check finds (a leaf
+// page's overflow count flipped, as in the attacker's pg62.db) is refused
+// and removed; on the old code it was written and kept.
+func TestBackupRunsThePageCheck(t *testing.T) {
+	db := newDB(t)
+	for i := range 200 {
+		create(t, db, "--name", "k"+strconv.Itoa(i), "--env", "dev")
+	}
+	raw, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// bbolt's page header: id (8 bytes), flags (2; 0x02 a leaf), count (2), overflow (4).
+	const page = 4096
+	flipped := false
+	for p := 2; (p+1)*page <= len(raw) && !flipped; p++ {
+		if raw[p*page+8] == 0x02 && raw[p*page+10] > 0 {
+			raw[p*page+15] ^= 0xff
+			flipped = true
+		}
+	}
+	if !flipped {
+		t.Fatal("no leaf page")
+	}
+	if err := os.WriteFile(db, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bk := filepath.Join(t.TempDir(), "b.db")
+	r := run(t, db, "", "backup", bk)
+	if r.code != 1 || !strings.Contains(r.stderr, "is damaged") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Errorf("exit %d %q", r.code, r.stderr)
+	}
+	if _, err := os.Stat(bk); !os.IsNotExist(err) {
+		t.Errorf("the damaged backup was kept: %v", err)
 	}
 }
