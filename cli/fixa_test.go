@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 
+	bolt "go.etcd.io/bbolt"
+
 	"keyden/storage"
 )
 
@@ -184,5 +186,39 @@ func TestBackupRunsThePageCheck(t *testing.T) {
 	}
 	if _, err := os.Stat(bk); !os.IsNotExist(err) {
 		t.Errorf("the damaged backup was kept: %v", err)
+	}
+}
+
+// The command line's face of storage's refusal of a tampered prefix or
+// tag: exit 1, one sentence naming `keyden check`, nothing on stdout (on
+// the old code each printed a key holding the escapes, exit 0).
+func TestTamperedPrefixOrTagIsRefused(t *testing.T) {
+	for name, put := range map[string][2]string{
+		"prefix": {"meta", "prefix\x00\x1b]0;PREFIX\x07\u009b7m"},
+		"tag":    {"environments", "dev\x00" + `{"name":"dev","tag":"\u001b]0;TAG\u0007","order":1}`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			db := newDB(t)
+			create(t, db, "--name", "old", "--env", "dev")
+			id := idOf(t, db, "old")
+			h, err := bolt.Open(db, 0o600, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			kv := strings.SplitN(put[1], "\x00", 2)
+			h.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte(put[0])).Put([]byte(kv[0]), []byte(kv[1])) })
+			h.Close()
+			for _, args := range [][]string{
+				{"create", "--name", "x", "--env", "dev"}, {"create", "--name", "x", "--env", "dev", "--json"}, {"rotate", id},
+			} {
+				r := run(t, db, "", args...)
+				if r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, "may have been tampered with: run `keyden check`") || strings.Contains(r.stderr, "\x1b") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+					t.Errorf("%q: exit %d out %q err %q", args, r.code, r.stdout, r.stderr)
+				}
+			}
+			if r := run(t, db, "", "env", "add", "qa"); (name == "prefix") != (r.code == 1) {
+				t.Errorf("env add: exit %d %q", r.code, r.stderr)
+			}
+		})
 	}
 }
