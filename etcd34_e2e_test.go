@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"keyden/internal/etcdtest"
-	"keyden/internal/testutil"
 )
 
 // `keyden serve` on etcd 3.4 with auth keeps following the store after its
@@ -24,9 +23,9 @@ func TestServeOnEtcd34AcrossTokenExpiry(t *testing.T) {
 	if testing.Short() {
 		t.Skip("etcd 3.4 process in -short")
 	}
-	p := etcdtest.StartProcess(t, t.TempDir(), "--auth-token", "simple", "--auth-token-ttl", "5")
+	p := etcdtest.StartProcs(t, 1, etcdtest.ProcOptions{NoFsync: true, Extra: []string{"--auth-token", "simple", "--auth-token-ttl", "5"}})[0]
 	p.EnableAuth(t, "keyden", "kpw", "/ka")
-	env := []string{"KEYDEN_DB=etcd://keyden@" + p.Endpoint + "/ka", "KEYDEN_ETCD_PASSWORD=kpw", "HOME=" + os.TempDir(), "PATH=/usr/bin:/bin"}
+	env := []string{"KEYDEN_DB=etcd://keyden@" + p.Endpoint() + "/ka", "KEYDEN_ETCD_PASSWORD=kpw", "HOME=" + os.TempDir(), "PATH=/usr/bin:/bin"}
 	run := func(stdin string, args ...string) (string, string, int) {
 		cmd := exec.Command(bin, args...)
 		cmd.Env = env
@@ -44,18 +43,8 @@ func TestServeOnEtcd34AcrossTokenExpiry(t *testing.T) {
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	serve := exec.Command(bin, "serve", "--listen", addr)
 	serve.Env = env
-	logs := &testutil.SyncBuffer{}
-	serve.Stderr = logs
-	if err := serve.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { serve.Process.Kill(); serve.Wait() })
 	hit := func(key string) int { return statusOf("http://"+addr+"/verify/prod", "x-api-key", key) }
-	for deadline := time.Now().Add(30 * time.Second); hit(kept) != http.StatusOK; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not start: %s", logs)
-		}
-	}
+	logs := runServe(t, serve, 30*time.Second, func() bool { return hit(kept) == http.StatusOK })
 	// The first use is written now, then nothing reaches etcd from serve.
 	time.Sleep(8 * time.Second) // longer than the token's TTL with no traffic: the scenario itself, not a wait
 

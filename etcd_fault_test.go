@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 
@@ -48,7 +47,7 @@ func TestServeFollowsAcrossQuorumLoss(t *testing.T) {
 		return k.ID, k.Secret
 	}
 	id, secret := create("round 0")
-	addr, logs := startServeLogged(t, loc) // the defaults users run
+	_, addr, logs := startServeWithin(t, 30*time.Second, loc) // the defaults users run
 	hit := func(key string) int { return statusOf("http://"+addr+"/verify/prod", "x-api-key", key) }
 	// within is how long serve took to answer want for key, up to limit.
 	within := func(key string, want int, limit time.Duration) (time.Duration, bool) {
@@ -144,31 +143,6 @@ func holdOutage(t *testing.T, addr string, survivor *etcdtest.Proc, logs *testut
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the lost quorum never showed (watch gone: %v)\n%s", watchGone, logs)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// startServeLogged is startServe with a log that may be read while serve runs.
-func startServeLogged(t *testing.T, db string, args ...string) (string, *testutil.SyncBuffer) {
-	t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	cmd := exec.Command(bin, append([]string{"--db", db, "serve", "--listen", addr}, args...)...)
-	cmd.Env = []string{"HOME=" + os.TempDir(), "PATH=/usr/bin:/bin"}
-	logs := &testutil.SyncBuffer{}
-	cmd.Stderr = logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
-			resp.Body.Close()
-			return addr, logs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("keyden serve did not start: %s", logs)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

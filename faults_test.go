@@ -136,7 +136,7 @@ func TestCheckOfAFlippedOverflowCount(t *testing.T) {
 // store it cannot read), and follows the store again once restored.
 func TestServeMeetsDamage(t *testing.T) {
 	db, raw, _, secret := realStore(t)
-	addr, logs := startServeLogged(t, db)
+	_, addr, logs := startServeWithin(t, 30*time.Second, db)
 	verify := func() int { return statusOf("http://"+addr+"/verify", "Authorization", "Bearer "+secret) }
 	if got := verify(); got != 200 {
 		t.Fatalf("before: %d", got)
@@ -365,7 +365,7 @@ func TestServeOnReadOnlyStore(t *testing.T) {
 		t.Skipf("cannot bind-mount read-only: %v %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", ro).Run() })
-	addr, logs := startServeLogged(t, filepath.Join(ro, "k.db"))
+	_, addr, logs := startServeWithin(t, 30*time.Second, filepath.Join(ro, "k.db"))
 	for i := 0; i < 3; i++ {
 		if got := statusOf("http://"+addr+"/verify", "Authorization", "Bearer "+strings.TrimSpace(key)); got != 200 {
 			t.Fatalf("a valid key on a read-only store: %d", got)

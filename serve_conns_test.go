@@ -12,8 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"keyden/internal/testutil"
 )
 
 // About 20,000 idle keep-alive connections once used up serve's open files:
@@ -34,12 +32,6 @@ func TestServeUnderIdleConnectionFlood(t *testing.T) {
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	cmd := exec.Command("/bin/sh", "-c", `ulimit -n 256 && exec "$@"`, "sh", bin, "--db", db, "serve", "--listen", addr)
 	cmd.Env = []string{"HOME=" + os.TempDir(), "PATH=/usr/bin:/bin"}
-	logs := &testutil.SyncBuffer{}
-	cmd.Stderr = logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 
 	// One connection per request, each with a deadline, so a hang fails the
 	// test instead of stalling it.
@@ -55,15 +47,7 @@ func TestServeUnderIdleConnectionFlood(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode, nil
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if code, _ := check(kept); code == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("keyden serve did not start: %s", logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	logs := runServe(t, cmd, 10*time.Second, func() bool { code, _ := check(kept); return code == 200 })
 
 	const hold = 400
 	conns := make([]net.Conn, 0, hold)

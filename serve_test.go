@@ -30,28 +30,44 @@ func freePort(t *testing.T) int {
 }
 
 // startServe runs `keyden serve` and waits until it answers.
-func startServe(t *testing.T, db string, args ...string) (*exec.Cmd, string, *strings.Builder) {
+func startServe(t *testing.T, db string, args ...string) (*exec.Cmd, string, *testutil.SyncBuffer) {
+	t.Helper()
+	return startServeWithin(t, 10*time.Second, db, args...)
+}
+
+// startServeWithin is startServe waiting up to limit.
+func startServeWithin(t *testing.T, limit time.Duration, db string, args ...string) (*exec.Cmd, string, *testutil.SyncBuffer) {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	cmd := exec.Command(bin, append([]string{"--db", db, "serve", "--listen", addr}, args...)...)
 	cmd.Env = []string{"HOME=" + os.TempDir(), "PATH=/usr/bin:/bin"}
-	var logs strings.Builder
-	cmd.Stderr = &logs
+	logs := runServe(t, cmd, limit, func() bool {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	})
+	return cmd, addr, logs
+}
+
+// runServe starts cmd, a `keyden serve`, with its stderr in a log that may
+// be read while it runs, kills it when the test ends, and waits up to limit
+// until up says it answers.
+func runServe(t *testing.T, cmd *exec.Cmd, limit time.Duration, up func() bool) *testutil.SyncBuffer {
+	t.Helper()
+	logs := &testutil.SyncBuffer{}
+	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
-			resp.Body.Close()
-			return cmd, addr, &logs
-		}
+	for deadline := time.Now().Add(limit); !up(); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("keyden serve did not start: %s", logs.String())
+			t.Fatalf("keyden serve did not start: %s", logs)
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
+	return logs
 }
 
 func keyID(t *testing.T, db, name string) string {

@@ -16,7 +16,7 @@ func etcdServer(tb testing.TB, durable, real34 bool) (*storage.Etcd, *Server, co
 	tb.Helper()
 	var loc string
 	if real34 {
-		loc = etcdtest.StartProcess(tb, tb.TempDir()).URL("/watch")
+		loc = etcdtest.ProcURL(etcdtest.StartProcs(tb, 1, etcdtest.ProcOptions{NoFsync: true}), "/watch")
 	} else {
 		ms := etcdtest.Start(tb, 1, tb.TempDir(), durable)
 		tb.Cleanup(ms[0].Stop)

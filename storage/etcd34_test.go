@@ -23,17 +23,9 @@ func TestEtcd34LoginSurvivesTokenExpiry(t *testing.T) {
 	if testing.Short() {
 		t.Skip("etcd 3.4 process in -short")
 	}
-	p := etcdtest.StartProcess(t, t.TempDir(), "--auth-token", "simple", "--auth-token-ttl", "5")
+	p := etcdtest.StartProcs(t, 1, etcdtest.ProcOptions{NoFsync: true, Extra: []string{"--auth-token", "simple", "--auth-token-ttl", "5"}})[0]
 	p.EnableAuth(t, "keyden", "kpw", "/ka")
-	cfg, err := ParseEtcdURL("etcd://keyden@"+p.Endpoint+"/ka", func(k string) string { return map[string]string{"KEYDEN_ETCD_PASSWORD": "kpw"}[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := OpenEtcd(cfg, Options{Actor: "alice"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, _ := openEtcdWithEnv(t, "etcd://keyden@"+p.Endpoint()+"/ka", map[string]string{"KEYDEN_ETCD_PASSWORD": "kpw"}, Options{Actor: "alice"})
 	c := mustCreate(t, st, CreateRequest{})
 	other := mustCreate(t, st, CreateRequest{Name: "other"})
 	time.Sleep(7 * time.Second) // the token's TTL passes with no traffic: the scenario itself, not a wait

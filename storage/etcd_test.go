@@ -62,7 +62,15 @@ func newEtcdStore(t testing.TB, opt Options) *Etcd {
 
 func openEtcdAt(t testing.TB, loc string, opt Options) *Etcd {
 	t.Helper()
-	cfg, err := ParseEtcdURL(loc, nil)
+	st, _ := openEtcdWithEnv(t, loc, nil, opt)
+	return st
+}
+
+// openEtcdWithEnv opens loc with the KEYDEN_ETCD_* settings in env, closes
+// the store when the test ends, and returns the configuration it used.
+func openEtcdWithEnv(t testing.TB, loc string, env map[string]string, opt Options) (*Etcd, EtcdConfig) {
+	t.Helper()
+	cfg, err := ParseEtcdURL(loc, func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +79,7 @@ func openEtcdAt(t testing.TB, loc string, opt Options) *Etcd {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return st
+	return st, cfg
 }
 
 func reopenEtcd(t testing.TB, e *Etcd, opt Options) testStore {
@@ -122,8 +130,7 @@ func TestEtcd34Suite(t *testing.T) {
 	if testing.Short() {
 		t.Skip("an etcd process in -short")
 	}
-	p := etcdtest.StartProcess(t, t.TempDir())
-	suiteEndpoint = p.Endpoint
+	suiteEndpoint = etcdtest.StartProcs(t, 1, etcdtest.ProcOptions{NoFsync: true})[0].Endpoint()
 	defer func() { suiteEndpoint = "" }()
 	runEtcdSuite(t)
 }
@@ -226,15 +233,7 @@ func FuzzParseEtcdURL(f *testing.F) {
 // creates a key and verifies it, and returns the configuration it used.
 func createAndVerifyWithEnv(t *testing.T, loc string, env map[string]string) EtcdConfig {
 	t.Helper()
-	cfg, err := ParseEtcdURL(loc, func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := OpenEtcd(cfg, Options{Actor: "alice"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, cfg := openEtcdWithEnv(t, loc, env, Options{Actor: "alice"})
 	c := mustCreate(t, st, CreateRequest{})
 	if res, err := st.Verify(ctx, VerifyRequest{Secret: c.Secret}); err != nil || !res.OK {
 		t.Fatalf("verify on %s: %v %v", loc, res, err)

@@ -1,6 +1,7 @@
 package etcdtest
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -10,7 +11,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 )
+
+// Binary is Debian's etcd-server (etcd 3.4), the version many users run
+// beside the embedded 3.6; .ci/run installs it.
+const Binary = "/usr/bin/etcd"
 
 // NeedBinary returns Binary, skipping the test when it is missing on a
 // developer's machine and failing it in CI (CI set), where .ci/run
@@ -26,7 +34,8 @@ func NeedBinary(t testing.TB) string {
 	return Binary
 }
 
-// Proc is one member of a cluster of real etcd processes.
+// Proc is one member of a cluster of real etcd processes (a single etcd
+// server is a cluster of one).
 type Proc struct {
 	t                  testing.TB
 	bin, name, dir     string
@@ -43,7 +52,9 @@ type ProcOptions struct {
 	// ones make a lost quorum show sooner: a watch that requires a leader
 	// is cancelled after three election timeouts without one.
 	HeartbeatMs, ElectionMs int
-	Extra                   []string // more flags for every member
+	// NoFsync is etcd's --unsafe-no-fsync, for tests that crash no member.
+	NoFsync bool
+	Extra   []string // more flags for every member, such as --auth-token-ttl
 }
 
 // StartProcs starts n real etcd processes as one cluster on loopback, with
@@ -72,6 +83,9 @@ func StartProcs(t testing.TB, n int, opt ProcOptions) []*Proc {
 		}
 		if opt.ElectionMs > 0 {
 			p.args = append(p.args, "--election-timeout", fmt.Sprint(opt.ElectionMs))
+		}
+		if opt.NoFsync {
+			p.args = append(p.args, "--unsafe-no-fsync")
 		}
 		p.args = append(p.args, opt.Extra...)
 		if err := p.Start(); err != nil {
@@ -182,4 +196,33 @@ func ProcURL(ps []*Proc, prefix string) string {
 		hs = append(hs, p.Endpoint())
 	}
 	return "etcd://" + strings.Join(hs, ",") + prefix
+}
+
+// EnableAuth turns on etcd's auth with a root user and a user (password
+// pw) whose role may read and write everything under prefix.
+func (p *Proc) EnableAuth(t testing.TB, user, pw, prefix string) {
+	t.Helper()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{p.Endpoint()}, DialTimeout: 30 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, step := range []func() error{
+		func() error { _, err := cli.UserAdd(ctx, "root", "root-"+pw); return err },
+		func() error { _, err := cli.UserGrantRole(ctx, "root", "root"); return err },
+		func() error { _, err := cli.RoleAdd(ctx, user); return err },
+		func() error {
+			_, err := cli.RoleGrantPermission(ctx, user, prefix, clientv3.GetPrefixRangeEnd(prefix), clientv3.PermissionType(clientv3.PermReadWrite))
+			return err
+		},
+		func() error { _, err := cli.UserAdd(ctx, user, pw); return err },
+		func() error { _, err := cli.UserGrantRole(ctx, user, user); return err },
+		func() error { _, err := cli.AuthEnable(ctx); return err },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
