@@ -24,6 +24,31 @@ func tmuxSocket(name string) string {
 	return fmt.Sprintf("keyden-%s-%d-%d", name, os.Getpid(), time.Now().UnixNano())
 }
 
+// needTmux skips the test without tmux on a developer's machine and fails
+// it in CI, where .ci/run installs tmux and a skip would hide the test.
+func needTmux(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("tmux is missing: .ci/run installs it")
+		}
+		t.Skip("tmux is not installed")
+	}
+}
+
+// startTmux runs the shell command cmd in tmux session "e2e", w×h cells, on
+// a tmux server of the test's own (see tmuxSocket) started with the config
+// file conf, and kills that server when the test ends.
+func startTmux(t *testing.T, name, conf string, w, h int, cmd string) *tmuxSession {
+	t.Helper()
+	s := &tmuxSession{t: t, socket: tmuxSocket(name)}
+	if out, err := exec.Command("tmux", "-L", s.socket, "-f", conf, "new-session", "-d", "-s", "e2e", "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), cmd).CombinedOutput(); err != nil {
+		t.Fatalf("tmux: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
+	return s
+}
+
 func (s *tmuxSession) run(args ...string) string {
 	s.t.Helper()
 	out, err := exec.Command("tmux", append([]string{"-L", s.socket, "-f", "/dev/null"}, args...)...).CombinedOutput()
@@ -83,19 +108,12 @@ var keyRE = regexp.MustCompile(`kd_prod_[0-9A-Za-z]{56}`)
 // on the reveal screen, find the OSC 52 copy in tmux's paste buffer, leave,
 // find the row, delete it through the confirm, and see verify refuse it.
 func TestTUIEndToEndInTmux(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("tmux is missing: .ci/run installs it")
-		}
-		t.Skip("tmux is not installed")
-	}
+	needTmux(t)
 	dir := t.TempDir()
 	db := filepath.Join(dir, "keyden.db")
-	s := &tmuxSession{t: t, socket: tmuxSocket("e2e")}
 	// A plain SSH session: no display, so no system clipboard; OSC 52 must carry the key.
 	cmd := fmt.Sprintf("env -i HOME=%s TERM=xterm-256color PATH=/usr/bin:/bin KEYDEN_DB=%s KEYDEN_CLIPBOARD_CLEAR=2s %s; sleep 30", dir, db, bin)
-	s.run("new-session", "-d", "-s", "e2e", "-x", "80", "-y", "24", cmd)
-	defer exec.Command("tmux", "-L", s.socket, "kill-server").Run()
+	s := startTmux(t, "e2e", "/dev/null", 80, 24, cmd)
 	s.run("set-option", "-g", "set-clipboard", "on")
 
 	s.waitFor("Press n to create")

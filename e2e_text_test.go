@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -19,12 +18,7 @@ import (
 // stay empty (no OSC 52 got through) and the pane's title is unchanged (no
 // OSC 0), even with escapes in the store's own path.
 func TestStoredEscapesStayInertInTmux(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("tmux is missing: .ci/run installs it")
-		}
-		t.Skip("tmux is not installed")
-	}
+	needTmux(t)
 	dir := t.TempDir()
 	db := filepath.Join(dir, hostile.Text+".db")
 	st, err := storage.OpenBolt(db, storage.Options{Actor: hostile.Actor})
@@ -47,11 +41,7 @@ func TestStoredEscapesStayInertInTmux(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s := &tmuxSession{t: t, socket: tmuxSocket("text")}
-	if out, err := exec.Command("tmux", "-L", s.socket, "-f", conf, "new-session", "-d", "-s", "e2e", "-x", "200", "-y", "40", script+"; sleep 30").CombinedOutput(); err != nil {
-		t.Fatalf("tmux: %v: %s", err, out)
-	}
-	defer exec.Command("tmux", "-L", s.socket, "kill-server").Run()
+	s := startTmux(t, "text", conf, 200, 40, script+"; sleep 30")
 	const title = "keyden-text-title"
 	s.run("select-pane", "-t", "e2e", "-T", title)
 	paneTitle := func() string { return strings.TrimSpace(s.run("display-message", "-p", "-t", "e2e", "#{pane_title}")) }

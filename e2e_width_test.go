@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -37,12 +35,7 @@ func wcwidth(s string) int {
 // SARA AM and Devanagari vowel signs take a cell each in tmux that x/ansi
 // does not count: the rows ran past the edge and wrapped.
 func TestComplexScriptNamesLineUpInTmux(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("tmux is missing: .ci/run installs it")
-		}
-		t.Skip("tmux is not installed")
-	}
+	needTmux(t)
 	dir := t.TempDir()
 	db := filepath.Join(dir, "keyden.db")
 	st, err := storage.OpenBolt(db, storage.Options{Actor: "root"})
@@ -56,10 +49,8 @@ func TestComplexScriptNamesLineUpInTmux(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s := &tmuxSession{t: t, socket: tmuxSocket("width")}
 	cmd := fmt.Sprintf("env -i HOME=%s TERM=xterm-256color PATH=/usr/bin:/bin KEYDEN_DB=%s %s; sleep 30", dir, db, bin)
-	s.run("new-session", "-d", "-s", "e2e", "-x", "120", "-y", "30", cmd)
-	defer exec.Command("tmux", "-L", s.socket, "kill-server").Run()
+	s := startTmux(t, "width", "/dev/null", 120, 30, cmd)
 	scr := s.waitFor(fmt.Sprintf("%d keys · ", len(names)))
 	lines := strings.Split(scr, "\n")
 	if !strings.HasPrefix(lines[0], " keyden ") {
