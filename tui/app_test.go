@@ -162,6 +162,14 @@ func (h *harness) press(keys ...string) {
 }
 
 // final stops the program where it is and returns the model.
+// newKey opens the create form and types keys into it.
+func (h *harness) newKey(t *testing.T, keys ...string) {
+	t.Helper()
+	h.press("n")
+	h.waitFor(t, "New key")
+	h.press(keys...)
+}
+
 func (h *harness) final(t *testing.T) *App {
 	t.Helper()
 	h.tm.Quit()
@@ -244,9 +252,7 @@ func TestChannelPicker(t *testing.T) {
 func TestCreateFormValidatesAsYouType(t *testing.T) {
 	h := start(t, setup{store: sampleStore()})
 	h.waitFor(t, "6 keys")
-	h.press("n")
-	h.waitFor(t, "New key")
-	h.press("deploy bot", "tab", "tab", "tab", "tab", "Posts")
+	h.newKey(t, "deploy bot", "tab", "tab", "tab", "tab", "Posts")
 	h.waitFor(t, "is not allowed")
 	a := h.final(t)
 	requireGolden(t, a)
@@ -256,14 +262,10 @@ func TestCreateFormEscWritesNothing(t *testing.T) {
 	st := sampleBolt(t)
 	h := start(t, setup{store: st})
 	h.waitFor(t, "6 keys")
-	h.press("n")
-	h.waitFor(t, "New key")
-	h.press("never made", "enter")
+	h.newKey(t, "never made", "enter")
 	h.waitFor(t, "Your new key")
 	h.press("esc")
-	h.press("n")
-	h.waitFor(t, "New key")
-	h.press("abandoned", "esc")
+	h.newKey(t, "abandoned", "esc")
 	h.waitFor(t, "7 keys")
 	h.final(t)
 	keys := keysIn(t, st)
@@ -279,9 +281,7 @@ func TestSubmitWithBadFieldGoesToIt(t *testing.T) {
 	st := sampleBolt(t)
 	h := start(t, setup{store: st})
 	h.waitFor(t, "6 keys")
-	h.press("n")
-	h.waitFor(t, "New key")
-	h.press("enter") // empty name
+	h.newKey(t, "enter") // empty name
 	h.waitFor(t, "key name is empty")
 	a := h.final(t)
 	if f, ok := a.nav.top().(*formView); !ok || f.focus != fName || len(keysIn(t, st)) != 6 {
@@ -402,9 +402,7 @@ func TestAuditView(t *testing.T) {
 	st := sampleStore()
 	h := start(t, setup{store: st})
 	h.waitFor(t, "6 keys")
-	h.press("n")
-	h.waitFor(t, "New key")
-	h.press("audited key", "enter")
+	h.newKey(t, "audited key", "enter")
 	h.waitFor(t, "Your new key")
 	h.press("esc", "a")
 	h.waitFor(t, "Audit log")

@@ -21,9 +21,7 @@ const testSecret = "kd_prod_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn0g
 func TestRevealCopiesAndForgets(t *testing.T) {
 	h := start(t, setup{store: sampleStore()})
 	h.waitFor(t, "6 keys")
-	h.press("n")
-	h.waitFor(t, "New key")
-	h.press("deploy bot", "tab", "tab", "right", "right", "tab", "right") // prod, x-api-key
+	h.newKey(t, "deploy bot", "tab", "tab", "right", "right", "tab", "right") // prod, x-api-key
 	h.press("enter")
 	h.waitFor(t, "Copied to the system clipboard")
 	if h.clip.get() != testSecret {
@@ -46,9 +44,7 @@ func TestRevealCopiesAndForgets(t *testing.T) {
 func TestRevealGolden(t *testing.T) {
 	h := start(t, setup{store: sampleStore(), noSystem: true, clearAfter: 45 * time.Second})
 	h.waitFor(t, "6 keys")
-	h.press("n")
-	h.waitFor(t, "New key")
-	h.press("deploy bot", "tab", "tab", "right", "right", "tab", "right", "enter")
+	h.newKey(t, "deploy bot", "tab", "tab", "right", "right", "tab", "right", "enter")
 	// The copy and the reload after the create land in either order.
 	h.waitFor(t, "OSC 52", "7 keys")
 	a := h.final(t)
@@ -65,9 +61,7 @@ func TestRevealWarnsOnceWhenNotCopied(t *testing.T) {
 	h := start(t, setup{store: sampleStore(), noSystem: true})
 	h.app.clip.opt.OSC52 = false
 	h.waitFor(t, "6 keys")
-	h.press("n")
-	h.waitFor(t, "New key")
-	h.press("uncopied", "enter")
+	h.newKey(t, "uncopied", "enter")
 	h.waitFor(t, "Not copied anywhere")
 	h.press("esc")
 	h.waitFor(t, "Leave anyway")
@@ -84,9 +78,7 @@ func TestRevealWarnsOnceWhenNotCopied(t *testing.T) {
 func TestClipboardClearedAfterTimeout(t *testing.T) {
 	h := start(t, setup{store: sampleStore(), clearAfter: time.Second})
 	h.waitFor(t, "6 keys")
-	h.press("n")
-	h.waitFor(t, "New key")
-	h.press("first", "enter")
+	h.newKey(t, "first", "enter")
 	h.waitFor(t, "Copied to the system clipboard", "clears what it copied after 1s")
 	h.waitFor(t, "Cleared the system clipboard", "Asked your terminal to overwrite its clipboard", "earlier copies keyden can't reach")
 	if v := *h.rec.last.Load(); strings.Contains(v, "clears what it copied") || strings.Contains(v, "Copied to the system clipboard") {
@@ -166,9 +158,7 @@ func TestLeavingTheRevealZeroesTheKey(t *testing.T) {
 func TestQuitClearsClipboard(t *testing.T) {
 	h := start(t, setup{store: sampleStore()})
 	h.waitFor(t, "6 keys")
-	h.press("n")
-	h.waitFor(t, "New key")
-	h.press("quitter", "enter")
+	h.newKey(t, "quitter", "enter")
 	h.waitFor(t, "Copied to the system clipboard")
 	h.press("ctrl+c")
 	h.tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
