@@ -1,38 +1,24 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"keyden/internal/testutil"
 	"keyden/model"
 	"keyden/storage"
 )
 
-// lockedBuf is a log the follower writes while the test reads it.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) lines() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Split(strings.TrimSpace(l.b.String()), "\n")
+// logLines is a log's lines, the last one's newline dropped.
+func logLines(logs *testutil.SyncBuffer) []string {
+	return strings.Split(strings.TrimSpace(logs.String()), "\n")
 }
 
 // swappedStore is a store whose file was damaged in the way the attack's
@@ -100,7 +86,7 @@ func TestDamageUnderServeIsLoggedOnce(t *testing.T) {
 		t.Fatalf("the cut copy reads: %v", err)
 	}
 	st := &swappedStore{good: good, damaged: damaged}
-	logs := &lockedBuf{}
+	logs := &testutil.SyncBuffer{}
 	srv := New(st, Options{PollEvery: 5 * time.Millisecond, Log: log.New(logs, "", 0)})
 	if err := srv.Load(ctx); err != nil {
 		t.Fatal(err)
@@ -114,7 +100,7 @@ func TestDamageUnderServeIsLoggedOnce(t *testing.T) {
 	waitUntil(t, 30*time.Second, "the damage noticed", func() bool { return srv.Health().Damaged })
 	from := srv.m.syncErrors.Load()
 	waitUntil(t, 60*time.Second, "20 more failed reads", func() bool { return srv.m.syncErrors.Load() >= from+20 })
-	during := logs.lines()[1:] // after "loaded 30 keys"
+	during := logLines(logs)[1:] // after "loaded 30 keys"
 	if len(during) != 1 || !strings.Contains(during[0], "is damaged") {
 		t.Fatalf("%d lines logged while damaged, want the one damage line:\n%s", len(during), strings.Join(during, "\n"))
 	}
@@ -124,7 +110,7 @@ func TestDamageUnderServeIsLoggedOnce(t *testing.T) {
 
 	st.bad.Store(false)
 	waitUntil(t, 30*time.Second, "following again", func() bool { h := srv.Health(); return !h.Damaged && h.Error == "" })
-	after := logs.lines()[2:]
+	after := logLines(logs)[2:]
 	if len(after) != 1 || after[0] != "following the store again" {
 		t.Fatalf("recovery logged %d lines, want one:\n%s", len(after), strings.Join(after, "\n"))
 	}
