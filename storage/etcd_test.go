@@ -43,7 +43,7 @@ func sharedEtcd(t testing.TB) string {
 }
 
 // suiteEndpoint, when set, is the etcd newEtcdStore uses instead of the
-// shared embedded one (TestEtcd34Suite sets a real 3.4 process).
+// shared embedded one (TestEtcdSuite sets a real 3.4 process).
 var suiteEndpoint string
 
 // newEtcdStore is a store under a fresh prefix of the shared etcd.
@@ -108,31 +108,30 @@ func etcdSuite() map[string]func(*testing.T) {
 	}
 }
 
-func runEtcdSuite(t *testing.T) {
-	currentBackend = "etcd"
-	defer func() { currentBackend = "bolt" }()
-	for name, fn := range etcdSuite() {
-		t.Run(name, fn)
-	}
-}
-
-// The storage suite against embedded etcd (the 3.6 server keyden links).
+// The storage suite against each etcd keyden meets: the embedded 3.6 server
+// keyden links, and Debian's etcd 3.4 as a real server process.
 func TestEtcdSuite(t *testing.T) {
 	if testing.Short() {
-		t.Skip("embedded etcd in -short")
+		t.Skip("etcd servers in -short")
 	}
-	sharedEtcd(t)
-	runEtcdSuite(t)
-}
-
-// The storage suite against Debian's etcd 3.4, a real server process.
-func TestEtcd34Suite(t *testing.T) {
-	if testing.Short() {
-		t.Skip("an etcd process in -short")
+	for _, server := range []struct {
+		name  string
+		start func(t *testing.T) string // an endpoint
+	}{
+		{"embedded 3.6", func(t *testing.T) string { return sharedEtcd(t) }},
+		{"etcd 3.4", func(t *testing.T) string {
+			return etcdtest.StartProcs(t, 1, etcdtest.ProcOptions{NoFsync: true})[0].Endpoint()
+		}},
+	} {
+		t.Run(server.name, func(t *testing.T) {
+			suiteEndpoint = server.start(t)
+			currentBackend = "etcd"
+			defer func() { suiteEndpoint, currentBackend = "", "bolt" }()
+			for name, fn := range etcdSuite() {
+				t.Run(name, fn)
+			}
+		})
 	}
-	suiteEndpoint = etcdtest.StartProcs(t, 1, etcdtest.ProcOptions{NoFsync: true})[0].Endpoint()
-	defer func() { suiteEndpoint = "" }()
-	runEtcdSuite(t)
 }
 
 func TestParseEtcdURL(t *testing.T) {
