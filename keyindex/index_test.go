@@ -12,6 +12,15 @@ import (
 	"keyden/model"
 )
 
+// randomKeys is n random keys with ids k00000, k00001, ….
+func randomKeys(r *rand.Rand, n int) []model.Key {
+	var keys []model.Key
+	for i := 0; i < n; i++ {
+		keys = append(keys, randomKey(r, fmt.Sprintf("k%05d", i)))
+	}
+	return keys
+}
+
 // randomKey makes a key whose fields collide often (names, times), so ties
 // in every sort are exercised.
 func randomKey(r *rand.Rand, id string) model.Key {
@@ -132,10 +141,7 @@ func TestIndexPatchMatchesAFreshLoad(t *testing.T) {
 // Past its share of the keys the overlay is folded into a fresh set.
 func TestIndexPatchRebuildsWhenTheOverlayGrows(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
-	var keys []model.Key
-	for i := 0; i < 100; i++ {
-		keys = append(keys, randomKey(r, fmt.Sprintf("k%05d", i)))
-	}
+	keys := randomKeys(r, 100)
 	set := Build(slices.Clone(keys))
 	var changed []model.Key
 	over := overlayLimit(len(keys))
@@ -171,10 +177,7 @@ func TestIndexFindsKeysLoadedInAnyOrder(t *testing.T) {
 // newer one, and a set keeps showing what it showed while others grow.
 func TestIndexPatchesNeverDisturbEachOther(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 9))
-	var keys []model.Key
-	for i := 0; i < 200; i++ {
-		keys = append(keys, randomKey(r, fmt.Sprintf("k%05d", i)))
-	}
+	keys := randomKeys(r, 200)
 	base := Build(slices.Clone(keys))
 	base.Order(ByLastUsed)
 	keys[0].LastUsedAt = testNow
@@ -204,10 +207,7 @@ func TestIndexPatchesNeverDisturbEachOther(t *testing.T) {
 // not rebuilt, and it still shows what a fresh load shows.
 func TestIndexOverlayCompactsRepeatedChanges(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 5))
-	var keys []model.Key
-	for i := 0; i < 100; i++ {
-		keys = append(keys, randomKey(r, fmt.Sprintf("k%05d", i)))
-	}
+	keys := randomKeys(r, 100)
 	set := Build(slices.Clone(keys))
 	set.Order(ByLastUsed)
 	family := set.byID
