@@ -72,25 +72,20 @@ func TestStoredEscapesStayInertInTmux(t *testing.T) {
 			t.Errorf("the table does not show %q:\n%s", want, scr)
 		}
 	}
-	s.keys("Enter")
-	scr = s.waitFor("Allowed IPs")
-	if !strings.Contains(scr, hostile.Shown) {
-		t.Errorf("the details do not show %q:\n%s", hostile.Shown, scr)
-	}
-	// Esc alone, then the next key: sent together they read as alt+key.
-	s.keys("Escape")
-	s.waitFor("LAST USED")
-	s.keys("a")
-	scr = s.waitFor("Audit log")
-	if !strings.Contains(scr, `\x1b]52;c;`) {
-		t.Errorf("the audit log does not show the actor escaped:\n%s", scr)
-	}
-	s.keys("Escape")
-	s.waitFor("LAST USED")
-	s.keys("e")
-	scr = s.waitFor("Members")
-	if !strings.Contains(scr, `\x1b]52;c;`) {
-		t.Errorf("the catalog does not show the member escaped:\n%s", scr)
+	for i, screen := range []struct{ key, title, want, what string }{
+		{"Enter", "Allowed IPs", hostile.Shown, "the details"},
+		{"a", "Audit log", `\x1b]52;c;`, "the audit log (the actor)"},
+		{"e", "Members", `\x1b]52;c;`, "the catalog (the member)"},
+	} {
+		if i > 0 {
+			// Esc alone, then the next key: sent together they read as alt+key.
+			s.keys("Escape")
+			s.waitFor("LAST USED")
+		}
+		s.keys(screen.key)
+		if scr = s.waitFor(screen.title); !strings.Contains(scr, screen.want) {
+			t.Errorf("%s does not show %q:\n%s", screen.what, screen.want, scr)
+		}
 	}
 	inert("the details, audit log and catalog")
 	s.keys("q")
