@@ -32,6 +32,12 @@ type flakyStore struct {
 	resetNext        atomic.Bool
 	loads, deadlined atomic.Int64
 
+	// flushGate, when set, holds every last-used write until it is closed
+	// (a write waiting on a cluster that lost its quorum); flushes counts
+	// the writes begun.
+	flushGate chan struct{}
+	flushes   atomic.Int64
+
 	mu    sync.Mutex
 	fail  error
 	hang  bool          // the next read waits until its context ends
@@ -68,6 +74,18 @@ func (f *flakyStore) Snapshot(ctx context.Context) ([]model.Key, storage.Positio
 	return f.Bolt.Snapshot(ctx)
 }
 
+func (f *flakyStore) RecordUses(ctx context.Context, uses []storage.Use) error {
+	f.flushes.Add(1)
+	if f.flushGate != nil {
+		select {
+		case <-f.flushGate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return f.Bolt.RecordUses(ctx, uses)
+}
+
 // trouble is what a read meets: nothing, a failure, or a hang.
 func (f *flakyStore) trouble(ctx context.Context) error {
 	f.mu.Lock()
@@ -95,11 +113,16 @@ func (f *flakyStore) set(fail error, hang bool) {
 
 func newFlaky(t *testing.T, opt Options) (*flakyStore, *Server) {
 	t.Helper()
+	return newFlakyGated(t, opt, nil)
+}
+
+func newFlakyGated(t *testing.T, opt Options, flushGate chan struct{}) (*flakyStore, *Server) {
+	t.Helper()
 	b, err := storage.OpenBolt(filepath.Join(t.TempDir(), "k.db"), storage.Options{Actor: "alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := &flakyStore{Bolt: b, signals: make(chan storage.WatchSignal, 16)}
+	st := &flakyStore{Bolt: b, signals: make(chan storage.WatchSignal, 16), flushGate: flushGate}
 	srv := New(st, opt)
 	if err := srv.Load(ctx); err != nil {
 		t.Fatal(err)
@@ -138,6 +161,27 @@ func TestFollowRetriesAFailedRead(t *testing.T) {
 	waitUntil(t, 5*time.Second, "a failing read", func() bool { return st.reads.Load() >= 1 })
 	st.set(nil, false)
 	waitUntil(t, 2*time.Second, "the change after the store came back", func() bool { return srv.Verify(Request{Secret: c.Secret}).OK })
+}
+
+// A last-used write that waits on the cluster (just back from a lost
+// quorum) does not hold back the read that takes in a delete: on the old
+// follower both ran in one loop, and the delete waited for the write.
+func TestAWaitingFlushDoesNotHoldBackAChange(t *testing.T) {
+	gate := make(chan struct{})
+	st, srv := newFlakyGated(t, Options{PollEvery: time.Hour, ConfirmEvery: time.Hour, FlushEvery: 10 * time.Millisecond, MaxStaleness: time.Hour}, gate)
+	defer close(gate)
+	c, err := st.CreateKey(ctx, storage.CreateRequest{Name: "k", Channel: "default", Environment: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.signals <- storage.WatchSignal{Watching: true}
+	waitUntil(t, 5*time.Second, "the key", func() bool { return srv.Verify(Request{Secret: c.Secret}).OK })
+	waitUntil(t, 5*time.Second, "a last-used write begun", func() bool { return st.flushes.Load() >= 1 })
+	if _, err := st.DeleteKey(ctx, c.Key.ID); err != nil {
+		t.Fatal(err)
+	}
+	st.signals <- storage.WatchSignal{Watching: true}
+	waitUntil(t, 5*time.Second, "the delete while the write waits", func() bool { return !srv.Verify(Request{Secret: c.Secret}).OK })
 }
 
 // A read sent while the cluster had no quorum may wait long after it is

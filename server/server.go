@@ -53,13 +53,12 @@ type Server struct {
 	pos      storage.Position // how far the table follows the feed (rules only)
 	hashOf   map[string]keygen.Hash
 
+	healthMu sync.Mutex
 	// loggedDamage is the damaged-store sentence already logged: it is
-	// logged once, not at every retry (the follower's goroutine only).
+	// logged once, not at every retry nor again by a failing flush.
 	loggedDamage string
-
-	healthMu  sync.Mutex
-	health    followState
-	abortRead context.CancelFunc // ends the follower's read in flight
+	health       followState
+	abortRead    context.CancelFunc // ends the follower's read in flight
 }
 
 // DefaultMaxStaleness is how long serve may go without confirming it has
@@ -253,8 +252,12 @@ func (s *Server) Follow(ctx context.Context) {
 	}
 	poll := time.NewTicker(every)
 	defer poll.Stop()
-	flush := time.NewTicker(s.opt.FlushEvery)
-	defer flush.Stop()
+	// Last-used writes go on beside the reads, never in front of them: a
+	// flush waiting on a cluster that just lost (or regained) its quorum
+	// must not hold back the read that takes in a delete.
+	var flushing sync.WaitGroup
+	flushing.Go(func() { s.flushEvery(ctx) })
+	defer flushing.Wait()
 	var retry <-chan time.Time
 	var logged, briskUntil time.Time
 	brisk := false
@@ -302,10 +305,12 @@ func (s *Server) Follow(ctx context.Context) {
 		if brisk && briskUntil.IsZero() {
 			briskUntil = time.Now().Add(briskFor)
 		}
-		retry, pause, logged, s.loggedDamage = nil, syncRetryMin, time.Time{}, ""
+		retry, pause, logged = nil, syncRetryMin, time.Time{}
+		s.healthMu.Lock()
+		s.loggedDamage = ""
+		s.healthMu.Unlock()
 		budget = max(readBudgetMin, 4*time.Since(start))
 	}
-	loggedFlush := ""
 	for {
 		select {
 		case <-ctx.Done():
@@ -320,19 +325,32 @@ func (s *Server) Follow(ctx context.Context) {
 				poll.Reset(every)
 			}
 			catchUp()
+		}
+	}
+}
+
+// flushEvery writes last-used news every FlushEvery until ctx ends.
+func (s *Server) flushEvery(ctx context.Context) {
+	flush := time.NewTicker(s.opt.FlushEvery)
+	defer flush.Stop()
+	loggedFlush := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return
 		case <-flush.C:
-			err := s.Flush(ctx)
-			if err == nil || ctx.Err() != nil {
-				loggedFlush = ""
-				continue
-			}
-			// A store that cannot be written (full, read-only, damaged)
-			// fails every flush the same way: logged once.
-			if msg := err.Error(); msg != loggedFlush && msg != s.loggedDamage {
-				s.opt.Log.Printf("writing last used (kept for the next try): %v", err)
-				if errors.Is(err, storage.ErrUnwritable) || errors.Is(err, storage.ErrDamaged) {
-					loggedFlush = msg
-				}
+		}
+		err := s.Flush(ctx)
+		if err == nil || ctx.Err() != nil {
+			loggedFlush = ""
+			continue
+		}
+		// A store that cannot be written (full, read-only, damaged)
+		// fails every flush the same way: logged once.
+		if msg := err.Error(); msg != loggedFlush && !s.damageLogged(msg) {
+			s.opt.Log.Printf("writing last used (kept for the next try): %v", err)
+			if errors.Is(err, storage.ErrUnwritable) || errors.Is(err, storage.ErrDamaged) {
+				loggedFlush = msg
 			}
 		}
 	}
@@ -368,11 +386,20 @@ func (s *Server) repeated(err error) bool {
 	if !errors.Is(err, storage.ErrDamaged) {
 		return false
 	}
+	s.healthMu.Lock()
+	defer s.healthMu.Unlock()
 	if s.loggedDamage == err.Error() {
 		return true
 	}
 	s.loggedDamage = err.Error()
 	return false
+}
+
+// damageLogged says msg is the damaged-store sentence the follower logged.
+func (s *Server) damageLogged(msg string) bool {
+	s.healthMu.Lock()
+	defer s.healthMu.Unlock()
+	return s.loggedDamage == msg
 }
 
 // A failed sync is tried again after syncRetryMin, doubling up to
