@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"sync"
 	"unsafe"
 )
@@ -116,6 +117,12 @@ func (p *randPool) fill(dst []byte) error {
 // Generate makes a new key for prefix and tag in format f. prefix and tag
 // must already be valid (see model.ValidatePrefix and model.ValidateTag).
 func Generate(f Format, prefix, tag string) (string, error) {
+	return GenerateFrom(nil, f, prefix, tag)
+}
+
+// GenerateFrom is Generate reading its randomness from r, or from
+// crypto/rand when r is nil: a fixed r is for reproducible tests only.
+func GenerateFrom(r io.Reader, f Format, prefix, tag string) (string, error) {
 	l := LayoutFor(f, prefix, tag)
 	key := make([]byte, 0, l.Total)
 	key = append(key, prefix...)
@@ -124,7 +131,7 @@ func Generate(f Format, prefix, tag string) (string, error) {
 	key = append(key, '_')
 	start := len(key)
 	key = key[:start+l.Random]
-	if err := randomBase62(key[start:]); err != nil {
+	if err := randomBase62(r, key[start:]); err != nil {
 		return "", fmt.Errorf("the system's random source failed: %w", err)
 	}
 	sum := Checksum(key)
@@ -132,9 +139,9 @@ func Generate(f Format, prefix, tag string) (string, error) {
 	return string(key), nil
 }
 
-// randomBase62 fills dst with uniform base62 characters: bytes ≥ 248 are
-// dropped so that b % 62 has no bias (248 = 4 × 62).
-func randomBase62(dst []byte) error {
+// randomBase62 fills dst with uniform base62 characters from r (the pool
+// when nil): bytes ≥ 248 are dropped so that b % 62 has no bias (248 = 4 × 62).
+func randomBase62(r io.Reader, dst []byte) error {
 	var raw [96]byte
 	i := 0
 	for i < len(dst) {
@@ -142,7 +149,7 @@ func randomBase62(dst []byte) error {
 		if want > len(raw) {
 			want = len(raw)
 		}
-		if err := pool.fill(raw[:want]); err != nil {
+		if err := fill(r, raw[:want]); err != nil {
 			return err
 		}
 		for _, b := range raw[:want] {
@@ -157,6 +164,21 @@ func randomBase62(dst []byte) error {
 		}
 	}
 	clear(raw[:])
+	return nil
+}
+
+// fill reads dst from r, or from the pool when r is nil. r reads into a
+// buffer of its own, so that dst stays on the caller's stack.
+func fill(r io.Reader, dst []byte) error {
+	if r == nil {
+		return pool.fill(dst)
+	}
+	buf := make([]byte, len(dst))
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return err
+	}
+	copy(dst, buf)
+	clear(buf)
 	return nil
 }
 

@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"io"
 	"strconv"
+	"sync"
 	"time"
 
 	"keyden/keygen"
@@ -49,6 +51,10 @@ type Options struct {
 	Timeout time.Duration
 	// Now is the clock (time.Now if nil); tests inject one.
 	Now func() time.Time
+	// Rand is where new key ids and secrets come from (crypto/rand if nil).
+	// It exists only so tests can make a store reproducible; nothing on
+	// the command line or in the environment sets it.
+	Rand io.Reader
 	// LoginTimeout bounds an etcd login (default: the larger of 10 s and
 	// five times Timeout), which a loaded server makes slow.
 	LoginTimeout time.Duration
@@ -74,6 +80,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Rand != nil {
+		o.Rand = &lockedReader{r: o.Rand}
 	}
 	if o.Prefix == "" {
 		o.Prefix = "kd"
@@ -269,12 +278,28 @@ func getUint(bk bucket, key []byte) uint64 {
 	return 0
 }
 
-// newID makes a short random key id, unique in the keys bucket.
-func newID(keys bucket) (string, error) {
+// lockedReader lets one test reader serve a store's concurrent writers.
+type lockedReader struct {
+	mu sync.Mutex
+	r  io.Reader
+}
+
+func (l *lockedReader) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return io.ReadFull(l.r, p)
+}
+
+// newID makes a short random key id from r (crypto/rand if nil), unique
+// in the keys bucket.
+func newID(r io.Reader, keys bucket) (string, error) {
 	const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
+	if r == nil {
+		r = rand.Reader
+	}
 	for {
 		var raw [8]byte
-		if _, err := rand.Read(raw[:]); err != nil {
+		if _, err := io.ReadFull(r, raw[:]); err != nil {
 			return "", err
 		}
 		id := make([]byte, 8)

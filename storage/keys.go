@@ -176,11 +176,11 @@ func (b *core) insertKey(tx kv, in Info, env model.Environment, req KeySeed, det
 	if err := storedKeyText(in.Prefix, env); err != nil {
 		return Created{}, err
 	}
-	secret, err := keygen.Generate(in.Format, in.Prefix, env.Tag)
+	secret, err := keygen.GenerateFrom(b.opt.Rand, in.Format, in.Prefix, env.Tag)
 	if err != nil {
 		return Created{}, fail(ErrUnavailable, "%s", err)
 	}
-	id, err := newID(keys)
+	id, err := newID(b.opt.Rand, keys)
 	if err != nil {
 		return Created{}, fail(ErrUnavailable, "the system's random source failed: %v", err)
 	}
