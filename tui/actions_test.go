@@ -27,7 +27,7 @@ func TestDeleteProdKeyNeedsItsName(t *testing.T) {
 }
 
 func TestConfirmDefaultsToNo(t *testing.T) {
-	h := start(t, setup{store: sampleStore()})
+	h := start(t, setup{store: sampleBolt(t)})
 	h.waitFor(t, "6 keys")
 	h.press("/", "ios", "enter", "d")
 	h.waitFor(t, "Delete this key?")
@@ -127,10 +127,9 @@ func TestRotateInTheTUI(t *testing.T) {
 		}
 		return a
 	}
-	requireGolden(t, rotate(sampleStore(), "k0000001"))
 	st := sampleBolt(t)
 	before, _ := named(keysIn(t, st), "web checkout")
-	rotate(st, before.ID)
+	requireGolden(t, rotate(st, before.ID))
 	old, err := st.GetKey(context.Background(), before.ID)
 	if err != nil || old.RotatedTo == "" || !old.ExpiresAt.Equal(testNow.Add(72*time.Hour)) {
 		t.Fatalf("old key after rotation: %+v %v", old, err)

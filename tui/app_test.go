@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"os"
 	"strings"
 	"sync"
@@ -182,7 +183,7 @@ func requireGolden(t *testing.T, a *App) {
 }
 
 func TestKeysTableGolden(t *testing.T) {
-	h := start(t, setup{store: sampleStore()})
+	h := start(t, setup{store: sampleBolt(t)})
 	h.waitFor(t, "6 keys")
 	a := h.final(t)
 	view := a.View()
@@ -196,7 +197,7 @@ func TestKeysTableGolden(t *testing.T) {
 }
 
 func TestKeysTableWideGolden(t *testing.T) {
-	h := start(t, setup{store: sampleStore(), w: 250, h: 60})
+	h := start(t, setup{store: sampleBolt(t), w: 250, h: 60})
 	h.waitFor(t, "6 keys")
 	a := h.final(t)
 	for _, col := range []string{"NAME", "CHANNEL", "ENV", "HINT", "SCOPES", "CREATED", "LAST USED", "EXPIRES", "CREATED BY"} {
@@ -208,7 +209,7 @@ func TestKeysTableWideGolden(t *testing.T) {
 }
 
 func TestEmptyStoreSaysWhatToPress(t *testing.T) {
-	h := start(t, setup{store: newMemStore()})
+	h := start(t, setup{store: emptyBolt(t)})
 	h.waitFor(t, "No keys yet")
 	a := h.final(t)
 	if !strings.Contains(a.View(), "Press n to create") {
@@ -218,7 +219,7 @@ func TestEmptyStoreSaysWhatToPress(t *testing.T) {
 }
 
 func TestFilterSortAndTabs(t *testing.T) {
-	h := start(t, setup{store: sampleStore()})
+	h := start(t, setup{store: sampleBolt(t)})
 	h.waitFor(t, "6 keys")
 	h.press("/", "mobile")
 	h.waitFor(t, "2 shown")
@@ -239,7 +240,7 @@ func TestFilterSortAndTabs(t *testing.T) {
 }
 
 func TestChannelPicker(t *testing.T) {
-	h := start(t, setup{store: sampleStore()})
+	h := start(t, setup{store: sampleBolt(t)})
 	h.waitFor(t, "6 keys")
 	h.press("c", "down", "down", "enter")
 	h.waitFor(t, "channel: mobile-app")
@@ -250,7 +251,7 @@ func TestChannelPicker(t *testing.T) {
 }
 
 func TestCreateFormValidatesAsYouType(t *testing.T) {
-	h := start(t, setup{store: sampleStore()})
+	h := start(t, setup{store: sampleBolt(t)})
 	h.waitFor(t, "6 keys")
 	h.newKey(t, "deploy bot", "tab", "tab", "tab", "tab", "Posts")
 	h.waitFor(t, "is not allowed")
@@ -290,7 +291,7 @@ func TestSubmitWithBadFieldGoesToIt(t *testing.T) {
 }
 
 func TestProdConfirmGolden(t *testing.T) {
-	h := start(t, setup{store: sampleStore()})
+	h := start(t, setup{store: sampleBolt(t)})
 	h.waitFor(t, "6 keys")
 	h.press("d")
 	h.waitFor(t, "to confirm:")
@@ -298,7 +299,7 @@ func TestProdConfirmGolden(t *testing.T) {
 }
 
 func TestDetailsGolden(t *testing.T) {
-	h := start(t, setup{store: sampleStore()})
+	h := start(t, setup{store: sampleBolt(t)})
 	h.waitFor(t, "6 keys")
 	h.press("/", "billing", "enter", "enter")
 	h.waitFor(t, "Allowed IPs")
@@ -310,7 +311,7 @@ func TestDetailsGolden(t *testing.T) {
 }
 
 func TestCatalogGolden(t *testing.T) {
-	st := sampleStore()
+	st := sampleBolt(t)
 	h := start(t, setup{store: st})
 	h.waitFor(t, "6 keys")
 	h.press("e")
@@ -318,16 +319,18 @@ func TestCatalogGolden(t *testing.T) {
 	h.press("a", "qa", "enter")
 	h.waitFor(t, "Added environment qa")
 	h.press("tab", "x", "y")
-	h.waitFor(t, "is used by keys")
+	h.waitFor(t, "is used by 4 keys: delete or move them first")
 	a := h.final(t)
-	if len(st.channels) != 2 || len(st.envs) != 4 {
-		t.Fatalf("channels %d envs %d", len(st.channels), len(st.envs))
+	chans, _ := st.Channels(context.Background())
+	envs, _ := st.Environments(context.Background())
+	if len(chans) != 2 || len(envs) != 4 {
+		t.Fatalf("channels %d envs %d", len(chans), len(envs))
 	}
 	requireGolden(t, a)
 }
 
 func TestHelpListsEveryBinding(t *testing.T) {
-	h := start(t, setup{store: sampleStore()})
+	h := start(t, setup{store: sampleBolt(t)})
 	h.waitFor(t, "6 keys")
 	h.press("?")
 	h.waitFor(t, "Key bindings")
@@ -341,7 +344,7 @@ func TestHelpListsEveryBinding(t *testing.T) {
 }
 
 func TestResizeKeepsLayout(t *testing.T) {
-	h := start(t, setup{store: sampleStore()})
+	h := start(t, setup{store: sampleBolt(t)})
 	h.waitFor(t, "6 keys")
 	for _, size := range [][2]int{{250, 60}, {60, 15}, {80, 24}, {40, 10}} {
 		h.tm.Send(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
@@ -363,7 +366,7 @@ func TestEveryViewFitsTheScreen(t *testing.T) {
 	for _, size := range [][2]int{{80, 24}, {250, 60}} {
 		// Each key, and a text its view shows once it is drawn.
 		for _, keys := range [][2]string{{"", "6 keys"}, {"n", "New key"}, {"d", "to confirm:"}, {"enter", "Allowed IPs"}, {"e", "Environments"}, {"?", "Key bindings"}} {
-			h := start(t, setup{store: sampleStore(), w: size[0], h: size[1]})
+			h := start(t, setup{store: sampleBolt(t), w: size[0], h: size[1]})
 			h.waitFor(t, "6 keys")
 			h.press(keys[0])
 			h.waitFor(t, keys[1])
@@ -399,7 +402,7 @@ func TestColoursAdaptToBackground(t *testing.T) {
 }
 
 func TestAuditView(t *testing.T) {
-	st := sampleStore()
+	st := sampleBolt(t)
 	h := start(t, setup{store: st})
 	h.waitFor(t, "6 keys")
 	h.newKey(t, "audited key", "enter")
@@ -410,12 +413,12 @@ func TestAuditView(t *testing.T) {
 	h.press("/", "nothing-like-this")
 	h.waitFor(t, "No events match")
 	h.press("esc")
-	h.waitFor(t, "1 of 1 event ", "7 keys")
+	h.waitFor(t, "10 of 10 events", "7 keys") // the store's init, member-add, channel-add and 7 creates
 	requireGolden(t, h.final(t))
 }
 
 func TestQuickFiltersForReview(t *testing.T) {
-	h := start(t, setup{store: sampleStore()})
+	h := start(t, setup{store: sampleBolt(t)})
 	h.waitFor(t, "6 keys")
 	h.press("r")
 	h.waitFor(t, "review: unused 90d+")

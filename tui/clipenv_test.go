@@ -32,7 +32,7 @@ func TestClipboardClearBelowASecondIsRefused(t *testing.T) {
 
 // A notice given at start is the status line's first message.
 func TestNoticeIsTheFirstStatus(t *testing.T) {
-	a := New(Options{Store: newMemStore(), Notice: "Made a new key store at /tmp/x.db."})
+	a := New(Options{Store: emptyBolt(t), Notice: "Made a new key store at /tmp/x.db."})
 	a.Update(tea.WindowSizeMsg{Width: 100, Height: 30})
 	if v := a.View(); !strings.Contains(v, "Made a new key store at /tmp/x.db.") {
 		t.Fatalf("the notice is not shown:\n%s", v)

@@ -66,7 +66,7 @@ func TestNavigatorIsAStack(t *testing.T) {
 // The root gives keys to the top screen only, every other message to
 // every open screen, and asks the top screen whether it is typing.
 func TestRootRoutesKeysToTheTopAndTheRestToAll(t *testing.T) {
-	a := New(Options{Store: newMemStore()})
+	a := New(Options{Store: emptyBolt(t)})
 	top := &fakeScreen{name: "top", typing: true}
 	under := &fakeScreen{name: "under"}
 	a.nav.push(under)
@@ -89,7 +89,7 @@ func TestRootRoutesKeysToTheTopAndTheRestToAll(t *testing.T) {
 // One confirm for every yes/no: it starts at No, a name to type holds the
 // yes back until it matches, and yes runs once, with the choice made.
 func TestConfirmComponent(t *testing.T) {
-	a := New(Options{Store: newMemStore()})
+	a := New(Options{Store: emptyBolt(t)})
 	var got []int
 	q := ask{title: "Burn it?", verb: "burn", body: func(c int) string { return "choice " + itoa(c) + "\n" },
 		choices: 3, choice: 1, choiceHelp: "heat", name: "tree", prompt: "Type tree:", mismatch: "Not the name.",
@@ -196,7 +196,7 @@ func TestCatalogRemoveAsks(t *testing.T) {
 // An event opened before the first load has no key to link to yet: enter
 // says to wait rather than failing.
 func TestEventBeforeTheFirstLoad(t *testing.T) {
-	a := New(Options{Store: newMemStore()})
+	a := New(Options{Store: emptyBolt(t)})
 	a.nav.push(newEventView(a.sh, model.Event{Seq: 3, Action: model.ActionCreate, KeyID: "k1"}))
 	a.Update(tea.KeyMsg{Type: tea.KeyEnter})
 	if !strings.Contains(a.View(), "Still loading the store") {

@@ -13,21 +13,25 @@ import (
 	"github.com/charmbracelet/x/exp/teatest"
 
 	"keyden/internal/testutil"
+	"keyden/keygen"
 	"keyden/model"
+	"keyden/storage"
 )
 
 const testSecret = "kd_prod_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn0gZMuH"
 
 func TestRevealCopiesAndForgets(t *testing.T) {
-	h := start(t, setup{store: sampleStore()})
+	st := sampleBolt(t)
+	h := start(t, setup{store: st})
 	h.waitFor(t, "6 keys")
 	h.newKey(t, "deploy bot", "tab", "tab", "right", "right", "tab", "right") // prod, x-api-key
 	h.press("enter")
 	h.waitFor(t, "Copied to the system clipboard")
-	if h.clip.get() != testSecret {
-		t.Fatal("system clipboard does not hold the key")
+	secret := h.clip.get()
+	if !isKey(t, st, "deploy bot", secret) {
+		t.Fatalf("system clipboard holds %q, not the new key", secret)
 	}
-	if want := base64.StdEncoding.EncodeToString([]byte(testSecret)); !strings.Contains(h.osc.String(), "\x1b]52;c;"+want) {
+	if osc := firstOSC52(h.osc.String()); osc != secret {
 		t.Fatalf("no OSC 52 copy in %q", h.osc.String())
 	}
 	h.press("esc")
@@ -36,13 +40,13 @@ func TestRevealCopiesAndForgets(t *testing.T) {
 	if a.nav.top() != a.keys {
 		t.Fatal("still on the reveal screen")
 	}
-	if path := findString(reflect.ValueOf(a), testSecret, "app", map[uintptr]bool{}); path != "" {
+	if path := findString(reflect.ValueOf(a), secret, "app", map[uintptr]bool{}); path != "" {
 		t.Fatalf("the key is still in the model at %s", path)
 	}
 }
 
 func TestRevealGolden(t *testing.T) {
-	h := start(t, setup{store: sampleStore(), noSystem: true, clearAfter: 45 * time.Second})
+	h := start(t, setup{store: sampleBolt(t), noSystem: true, clearAfter: 45 * time.Second})
 	h.waitFor(t, "6 keys")
 	h.newKey(t, "deploy bot", "tab", "tab", "right", "right", "tab", "right", "enter")
 	// The copy and the reload after the create land in either order.
@@ -58,7 +62,7 @@ func TestRevealGolden(t *testing.T) {
 }
 
 func TestRevealWarnsOnceWhenNotCopied(t *testing.T) {
-	h := start(t, setup{store: sampleStore(), noSystem: true})
+	h := start(t, setup{store: sampleBolt(t), noSystem: true})
 	h.app.clip.opt.OSC52 = false
 	h.waitFor(t, "6 keys")
 	h.newKey(t, "uncopied", "enter")
@@ -76,7 +80,8 @@ func TestRevealWarnsOnceWhenNotCopied(t *testing.T) {
 // terminal's copy is overwritten (tmux ignores the OSC 52 clear), and the
 // reveal says so instead of still promising a clear.
 func TestClipboardClearedAfterTimeout(t *testing.T) {
-	h := start(t, setup{store: sampleStore(), clearAfter: time.Second})
+	st := sampleBolt(t)
+	h := start(t, setup{store: st, clearAfter: time.Second})
 	h.waitFor(t, "6 keys")
 	h.newKey(t, "first", "enter")
 	h.waitFor(t, "Copied to the system clipboard", "clears what it copied after 1s")
@@ -88,7 +93,11 @@ func TestClipboardClearedAfterTimeout(t *testing.T) {
 		t.Fatal("the clipboard still holds the key after the timeout")
 	}
 	osc := h.osc.String()
-	key := strings.LastIndex(osc, "\x1b]52;c;"+base64.StdEncoding.EncodeToString([]byte(testSecret)))
+	secret := firstOSC52(osc)
+	if !isKey(t, st, "first", secret) {
+		t.Fatalf("the first OSC 52 copy %q is not the new key", secret)
+	}
+	key := strings.LastIndex(osc, "\x1b]52;c;"+base64.StdEncoding.EncodeToString([]byte(secret)))
 	over := strings.LastIndex(osc, "\x1b]52;c;"+base64.StdEncoding.EncodeToString([]byte(clipReplacement)))
 	if key < 0 || over < key {
 		t.Fatalf("the key was not overwritten through OSC 52: %q", osc)
@@ -141,7 +150,7 @@ func TestClipboardClearOverwritesAndLeavesOthersText(t *testing.T) {
 // app owns.
 func TestLeavingTheRevealZeroesTheKey(t *testing.T) {
 	for _, leave := range []tea.Msg{tea.KeyMsg{Type: tea.KeyEsc}, tea.KeyMsg{Type: tea.KeyCtrlC}} {
-		a := New(Options{Store: sampleStore(), Clipboard: ClipboardOptions{}})
+		a := New(Options{Store: sampleBolt(t), Clipboard: ClipboardOptions{}})
 		a.nav.push(newRevealView(a.sh, model.Key{ID: "k1", Name: "zeroed"}, testSecret, false))
 		r, ok := a.nav.top().(*revealView)
 		if !ok || string(r.secret) != testSecret {
@@ -156,7 +165,7 @@ func TestLeavingTheRevealZeroesTheKey(t *testing.T) {
 }
 
 func TestQuitClearsClipboard(t *testing.T) {
-	h := start(t, setup{store: sampleStore()})
+	h := start(t, setup{store: sampleBolt(t)})
 	h.waitFor(t, "6 keys")
 	h.newKey(t, "quitter", "enter")
 	h.waitFor(t, "Copied to the system clipboard")
@@ -165,6 +174,23 @@ func TestQuitClearsClipboard(t *testing.T) {
 	if h.clip.get() != "" {
 		t.Fatal("quitting left the key on the clipboard")
 	}
+}
+
+// isKey says whether secret is the key named name in st.
+func isKey(t *testing.T, st storage.Store, name, secret string) bool {
+	t.Helper()
+	k, ok := named(keysIn(t, st), name)
+	return ok && keygen.HashKey(secret) == k.Hash
+}
+
+// firstOSC52 is the text of the first OSC 52 copy in out.
+func firstOSC52(out string) string {
+	_, b64, _ := strings.Cut(out, "\x1b]52;c;")
+	if i := strings.IndexAny(b64, "\x07\x1b"); i >= 0 {
+		b64 = b64[:i]
+	}
+	text, _ := base64.StdEncoding.DecodeString(b64)
+	return string(text)
 }
 
 // findString walks v for a string containing s and returns where it is.

@@ -79,14 +79,13 @@ func TestStoredTextNeverReachesTheTerminalRaw(t *testing.T) {
 // of its own there, which x/ansi does not count (the row ran past tmux's
 // edge and wrapped).
 func TestColumnsLineUpWithWideAndCombiningNames(t *testing.T) {
-	m := sampleStore()
-	m.keys[0].Name = "鍵の名前キー決済"
-	m.keys[1].Name = "Tiê\u0323\u0302ng Vie\u0323\u0302t"
-	m.keys[2].Name = "क्षत्रिय build"
-	m.keys[3].Name = "น้ำ ก้ำ ภาษาไทย"
+	keys := sampleKeys()
+	keys[0].Name = "鍵の名前キー決済"
+	keys[1].Name = "Tiê\u0323\u0302ng Vie\u0323\u0302t"
+	keys[2].Name = "क्षत्रिय build"
+	keys[3].Name = "น้ำ ก้ำ ภาษาไทย"
 	// Names from a store written around validation, in the catalog.
-	m.envs[0].Name = "開発"
-	m.channels[1].Name = "モバイル"
+	m := &renamedCatalog{Bolt: boltWith(t, keys), env: "開発", channel: "モバイル"}
 	h := start(t, setup{store: m, w: 120, h: 30})
 	h.waitFor(t, "6 keys")
 	tableLinesUp(t, *h.rec.last.Load(), "ENV", "LAST USED", "STATUS", "CHANNEL", "HINT")
@@ -191,4 +190,27 @@ func tableLinesUp(t *testing.T, frame string, titles ...string) {
 	if rows < 3 {
 		t.Fatalf("only %d rows:\n%s", rows, frame)
 	}
+}
+
+// renamedCatalog is a fault: a store whose first environment and second
+// channel were renamed around validation.
+type renamedCatalog struct {
+	*storage.Bolt
+	env, channel string
+}
+
+func (r *renamedCatalog) Environments(ctx context.Context) ([]model.Environment, error) {
+	envs, err := r.Bolt.Environments(ctx)
+	if err == nil {
+		envs[0].Name = r.env
+	}
+	return envs, err
+}
+
+func (r *renamedCatalog) Channels(ctx context.Context) ([]model.Channel, error) {
+	chans, err := r.Bolt.Channels(ctx)
+	if err == nil {
+		chans[1].Name = r.channel
+	}
+	return chans, err
 }
