@@ -54,7 +54,7 @@ new one, and when all are busy the new one gets 503 at once.`,
 		Args:    noArgs,
 		PreRunE: func(cmd *cobra.Command, args []string) error {
 			if maxStale < time.Second {
-				return usagef("--max-staleness %v is too short: give 1s or more (a healthy verifier confirms once a second)", maxStale)
+				return usagef("--max-staleness %v is too short: give 1s or more (a healthy verifier confirms four times a second)", maxStale)
 			}
 			opt = server.Options{Log: log.New(safeLines{a.env.Stderr}, "keyden serve: ", log.LstdFlags), MaxStaleness: maxStale}
 			for _, c := range trusted {

@@ -163,6 +163,22 @@ func TestFollowRetriesAFailedRead(t *testing.T) {
 	waitUntil(t, 2*time.Second, "the change after the store came back", func() bool { return srv.Verify(Request{Secret: c.Secret}).OK })
 }
 
+// A change the watch never signals (a watch served by a member still
+// catching up delivers late) is taken in by the confirming read, which at
+// serve's defaults comes four times a second: once a second let a delete
+// be accepted for 1 s after a quorum loss (a CI run of
+// TestServeFollowsAcrossQuorumLoss).
+func TestAnUnsignalledChangeIsTakenInWithinAQuarterSecond(t *testing.T) {
+	st, srv := newFlaky(t, Options{MaxStaleness: time.Hour})
+	st.signals <- storage.WatchSignal{Watching: true}
+	waitUntil(t, 5*time.Second, "the first read", func() bool { return st.reads.Load() >= 1 })
+	c, err := st.CreateKey(ctx, storage.CreateRequest{Name: "k", Channel: "default", Environment: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 750*time.Millisecond, "the unsignalled change", func() bool { return srv.Verify(Request{Secret: c.Secret}).OK })
+}
+
 // A last-used write that waits on the cluster (just back from a lost
 // quorum) does not hold back the read that takes in a delete: on the old
 // follower both ran in one loop, and the delete waited for the write.

@@ -30,8 +30,11 @@ type Options struct {
 	// FlushEvery is how often last-used is written (1 s if 0).
 	FlushEvery time.Duration
 	// ConfirmEvery is how often a store that signals its changes (etcd) is
-	// read anyway, to confirm nothing was missed (1 s if 0, and at most a
-	// quarter of MaxStaleness).
+	// read anyway, to confirm nothing was missed (250 ms if 0, and at most
+	// a quarter of MaxStaleness). It bounds how late a change can be taken
+	// in when the watch delivers late: a watch served by a member just back
+	// from a lost quorum was seen to, and one small read costs well under a
+	// millisecond.
 	ConfirmEvery time.Duration
 	// MaxStaleness is how long the verifier may go without confirming it is
 	// current before /healthz answers 503 (DefaultMaxStaleness if 0).
@@ -92,7 +95,7 @@ func New(st storage.Feed, opt Options) *Server {
 		opt.MaxStaleness = DefaultMaxStaleness
 	}
 	if opt.ConfirmEvery <= 0 {
-		opt.ConfirmEvery = time.Second
+		opt.ConfirmEvery = 250 * time.Millisecond
 	}
 	opt.ConfirmEvery = min(opt.ConfirmEvery, opt.MaxStaleness/4)
 	if opt.Log == nil {
