@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	"unicode"
@@ -37,6 +38,10 @@ type boltBackend struct {
 	// preload reads the free list at open, where a damaged one is caught
 	// (bbolt's own check would read it in a goroutine of its own).
 	preload bool
+	// tidied: stale temporary files are looked for once per process. They
+	// are made only while the store does not exist yet, so none appears
+	// later, and a verifier's flush each second need not list the folder.
+	tidied sync.Once
 }
 
 // OpenBolt prepares a store at path. The file is not touched until the first call.
@@ -219,7 +224,7 @@ func (f *boltBackend) open(ctx context.Context, readOnly bool, file **os.File) (
 		return nil, f.osError(err)
 	}
 	if !readOnly {
-		f.removeStaleTemps()
+		f.tidied.Do(f.removeStaleTemps)
 	}
 	db, err := f.lock(ctx, &bolt.Options{
 		ReadOnly: readOnly, PreLoadFreelist: f.preload,

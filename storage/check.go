@@ -49,9 +49,7 @@ func (b *Bolt) Check(ctx context.Context) (CheckReport, error) {
 	if !b.Exists() {
 		return rep, fail(ErrNotFound, "there is no key store at %s to check: check --db or KEYDEN_DB", b.fb.path)
 	}
-	fb := *b.fb
-	fb.preload = true // a damaged free list is found at open
-	err := fb.rawView(ctx, func(tx *bolt.Tx) error {
+	err := b.fb.preloading().rawView(ctx, func(tx *bolt.Tx) error {
 		if err := b.checkAll(boltKV{tx}, &rep); err != nil {
 			return err
 		}
@@ -67,9 +65,7 @@ func (b *Bolt) Check(ctx context.Context) (CheckReport, error) {
 // page cannot be caught: run this in a process of its own.
 func (b *Bolt) PageCheck(ctx context.Context) ([]string, error) {
 	var found []string
-	fb := *b.fb
-	fb.preload = true
-	err := fb.rawView(ctx, func(tx *bolt.Tx) error {
+	err := b.fb.preloading().rawView(ctx, func(tx *bolt.Tx) error {
 		if bad := overrunPage(tx); bad != "" {
 			found = append(found, bad)
 			return nil // bbolt's check would walk past the file's end
@@ -228,4 +224,10 @@ func readWhole(bk *bolt.Bucket) byte {
 		}
 	}
 	return sum
+}
+
+// preloading is the backend reading the free list at open, where a damaged
+// one is found (bbolt's own check would read it in a goroutine of its own).
+func (f *boltBackend) preloading() *boltBackend {
+	return &boltBackend{path: f.path, opt: f.opt, preload: true}
 }

@@ -212,7 +212,12 @@ func TestStaleCreateTempsRemoved(t *testing.T) {
 	old := time.Now().Add(-staleAfter - time.Minute)
 	os.Chtimes(stale, old, old)
 	os.Chtimes(other, old, old)
-	mustCreate(t, st, CreateRequest{})
+	// The next keyden to write (a new process: a new handle).
+	next, err := OpenBolt(st.Path(), Options{Actor: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, next, CreateRequest{})
 	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
 		t.Error("the stale temporary file is still there")
 	}
