@@ -114,48 +114,57 @@ func (v *keysView) statusText() string {
 	} else if len(v.rows) != v.set.Count() {
 		parts = append(parts, fmt.Sprintf("%d shown", len(v.rows)))
 	}
-	dir := "↓"
-	if v.q.Sort.Ascending() {
-		dir = "↑"
+	if c := sortColumn[v.q.Sort]; v.table.widths[c] == 0 {
+		parts = append(parts, "sort: "+v.q.Sort.String()+" "+sortArrow(v.q.Sort))
 	}
-	parts = append(parts, "sort: "+v.q.Sort.String()+" "+dir)
 	if v.q.Review != keyindex.AllKeys {
 		parts = append(parts, "review: "+v.q.Review.String())
 	}
 	if len(v.rows) > 0 {
 		parts = append(parts, fmt.Sprintf("%d/%d", v.table.cursor+1, len(v.rows)))
 	}
+	if hidden := v.table.Hidden(); len(hidden) > 0 {
+		parts = append(parts, fmt.Sprintf("+%d: %s", len(hidden), strings.Join(hidden, ", ")))
+	}
 	return strings.Join(parts, " · ")
+}
+
+// sortArrow is the direction of s: ↓ when the newest (or Z) comes first.
+func sortArrow(s keyindex.Sort) string {
+	if s.Ascending() {
+		return "↑"
+	}
+	return "↓"
 }
 
 // cellText is one key's text for table column c.
 func cellText(k *model.Key, c int, now time.Time) string {
 	switch c {
-	case 0:
+	case colName:
 		return k.Name
-	case 1:
+	case colEnv:
 		return k.Environment
-	case 2:
+	case colLastUsed:
 		return format.Ago(k.LastUsedAt, now)
-	case 3:
+	case colStatus:
 		if h := k.Health(now); h != model.HealthOK {
 			return string(h)
 		}
 		return "ok"
-	case 4:
+	case colChannel:
 		return k.Channel
-	case 5:
+	case colHint:
 		return k.Hint
-	case 6:
+	case colExpires:
 		if k.ExpiresAt.IsZero() {
 			return "never"
 		}
 		return format.Until(k.ExpiresAt, now)
-	case 7:
+	case colCreated:
 		return format.Date(k.CreatedAt)
-	case 8:
+	case colCreatedBy:
 		return k.CreatedBy
-	case 9:
+	case colScopes:
 		if len(k.Scopes) == 0 {
 			return "–"
 		}

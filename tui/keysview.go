@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 
+	"keyden/format"
 	"keyden/keyindex"
 	"keyden/model"
 )
@@ -131,6 +132,74 @@ type keysView struct {
 	toggling map[string]int
 }
 
+// The keys table's columns, left to right in the order they are dropped
+// from the right on a narrow terminal; each is as wide as its widest cell
+// (measured by contentWidths) and at least its width, the shortest that is
+// still useful. NAME grows first, then CREATED BY, CHANNEL and SCOPES.
+const (
+	colName = iota
+	colEnv
+	colLastUsed
+	colStatus
+	colCreatedBy
+	colChannel
+	colExpires
+	colScopes
+	colHint
+	colCreated
+)
+
+var keyColumns = []column{
+	colName:      {title: "NAME", width: 20, priority: colName, flex: true},
+	colEnv:       {title: "ENV", width: 7, priority: colEnv},
+	colLastUsed:  {title: "LAST USED", width: 9, priority: colLastUsed},
+	colStatus:    {title: "STATUS", width: 8, priority: colStatus},
+	colCreatedBy: {title: "CREATED BY", width: 10, priority: colCreatedBy, flex: true},
+	colChannel:   {title: "CHANNEL", width: 10, priority: colChannel, flex: true},
+	colExpires:   {title: "EXPIRES", width: 9, priority: colExpires},
+	colScopes:    {title: "SCOPES", width: 8, priority: colScopes, flex: true},
+	colHint:      {title: "HINT", width: 12, priority: colHint},
+	colCreated:   {title: "CREATED", width: 10, priority: colCreated},
+}
+
+// sortColumn is the column each sort orders by.
+var sortColumn = map[keyindex.Sort]int{
+	keyindex.ByLastUsed: colLastUsed, keyindex.ByCreated: colCreated,
+	keyindex.ByName: colName, keyindex.ByExpiry: colExpires,
+}
+
+// measureRows is how many rows contentWidths reads at most: all of a
+// small result; of a large one its first screens and an even spread of
+// the rest, so a keystroke on a million keys never reads them all.
+const measureRows = 2000
+
+// contentWidths is the widest cell of each column over rows (a sample of
+// them when there are many).
+func contentWidths(set *keyindex.Index, rows []int32, now time.Time) []int {
+	w := make([]int, len(keyColumns))
+	measure := func(r int32) {
+		k := set.Key(r)
+		for c := range w {
+			w[c] = max(w[c], format.Cells(format.Safe(cellText(k, c, now))))
+		}
+	}
+	if len(rows) <= measureRows {
+		for _, r := range rows {
+			measure(r)
+		}
+		return w
+	}
+	head := measureRows / 4
+	for _, r := range rows[:head] {
+		measure(r)
+	}
+	step := (len(rows) - head) / (measureRows - head)
+	for i := head; i < len(rows); i += step {
+		measure(rows[i])
+	}
+	return w
+}
+
 func newKeysView(sh *shared) *keysView {
 	fi := textinput.New()
 	fi.Prompt = "/ "
@@ -140,18 +209,7 @@ func newKeysView(sh *shared) *keysView {
 	km.Help = sh.global.Help
 	return &keysView{
 		sh: sh, perm: sh.perm, st: sh.st, keyMap: km, now: sh.now, filter: fi, toggling: map[string]int{},
-		table: newVTable([]column{
-			{title: "NAME", width: 14, max: 36, priority: 0, flex: true},
-			{title: "ENV", width: 7, priority: 1},
-			{title: "LAST USED", width: 9, priority: 2},
-			{title: "STATUS", width: 8, priority: 3},
-			{title: "CHANNEL", width: 10, max: 20, priority: 4, flex: true},
-			{title: "HINT", width: 17, max: 19, priority: 5, flex: true},
-			{title: "EXPIRES", width: 15, priority: 6},
-			{title: "CREATED", width: 10, priority: 7},
-			{title: "CREATED BY", width: 10, max: 16, priority: 8, flex: true},
-			{title: "SCOPES", width: 12, max: 30, priority: 9, flex: true},
-		}),
+		table: newVTable(keyColumns),
 	}
 }
 
@@ -235,6 +293,8 @@ func (v *keysView) apply(m filteredMsg) {
 	}
 	v.rows, v.rowsOf, v.shown, v.pending = m.rows, m.set, m.q, false
 	v.table.SetRows(len(v.rows))
+	v.table.SetContent(contentWidths(m.set, m.rows, v.now()))
+	v.table.SetSort(sortColumn[m.q.Sort], sortArrow(m.q.Sort))
 	switch {
 	case keepIdx >= 0:
 		// Same index space: find the selected index, a scan of int32s, not of keys.

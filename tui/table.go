@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -11,7 +12,11 @@ import (
 )
 
 // column is one table column. Columns with a lower priority number are
-// kept first when the terminal is narrow; flex columns share what is left.
+// kept first when the terminal is narrow. A table told its content's
+// widths (SetContent) sizes each column from it: width is then the
+// shortest useful width, fixed columns get their content's width first,
+// then flex columns grow to theirs in priority order. Without content,
+// flex columns share what is left up to their maximum.
 type column struct {
 	title    string
 	width    int // minimum width
@@ -47,10 +52,15 @@ type vtable struct {
 	height int // rows on screen, header excluded
 	width  int
 	widths []int // computed per column; 0 hides it
+	// content is the widest cell of each column over the rows, nil when
+	// not measured; sortCol (-1: none) is marked in the header with arrow.
+	content []int
+	sortCol int
+	arrow   string
 }
 
 func newVTable(cols []column) vtable {
-	return vtable{cols: cols, keys: defaultTableKeyMap(), height: 10, width: 80}
+	return vtable{cols: cols, keys: defaultTableKeyMap(), height: 10, width: 80, sortCol: -1}
 }
 
 // SetSize lays the columns out for a width and a number of visible rows.
@@ -87,39 +97,107 @@ func (t *vtable) clamp() {
 	}
 }
 
+// SetContent sizes the columns from the widest cell of each (nil: by
+// their declared widths).
+func (t *vtable) SetContent(widths []int) {
+	t.content = widths
+	t.layout()
+}
+
+// SetSort marks column col (-1: none) in the header with arrow.
+func (t *vtable) SetSort(col int, arrow string) {
+	if t.sortCol != col || t.arrow != arrow {
+		t.sortCol, t.arrow = col, arrow
+		t.layout()
+	}
+}
+
+// title is column i's header text, with the sort arrow when sorted by it.
+func (t *vtable) title(i, w int) string {
+	if i != t.sortCol {
+		return t.cols[i].title
+	}
+	return format.Truncate(t.cols[i].title, max(0, w-2), "…") + " " + t.arrow
+}
+
+// Hidden lists the titles of the columns that do not fit, lower-cased.
+func (t *vtable) Hidden() []string {
+	var out []string
+	for i, w := range t.widths {
+		if w == 0 {
+			out = append(out, strings.ToLower(t.cols[i].title))
+		}
+	}
+	return out
+}
+
 // layout chooses which columns fit and how wide each is.
 func (t *vtable) layout() {
 	t.widths = make([]int, len(t.cols))
+	want := make([]int, len(t.cols)) // what each column would take
+	low := make([]int, len(t.cols))  // its shortest useful width
+	for i, c := range t.cols {
+		low[i], want[i] = c.width, c.width
+		switch {
+		case t.content != nil:
+			want[i] = max(format.Cells(t.title(i, 1<<10)), t.content[i])
+			if c.max > 0 {
+				want[i] = min(want[i], c.max)
+			}
+			low[i] = min(low[i], want[i])
+			if i == t.sortCol { // room for the arrow, when the title fits
+				low[i] = max(low[i], min(want[i], format.Cells(t.title(i, 1<<10))))
+			}
+		case c.flex && c.max > 0:
+			want[i] = c.max
+		case c.flex:
+			want[i] = t.width
+		}
+	}
 	order := make([]int, len(t.cols))
 	for i := range order {
 		order[i] = i
 	}
-	// Stable by priority.
-	for i := 1; i < len(order); i++ {
-		for j := i; j > 0 && t.cols[order[j]].priority < t.cols[order[j-1]].priority; j-- {
-			order[j], order[j-1] = order[j-1], order[j]
-		}
-	}
+	slices.SortStableFunc(order, func(a, b int) int { return t.cols[a].priority - t.cols[b].priority })
 	used := 0
 	for _, i := range order {
-		need := t.cols[i].width
+		need := low[i]
 		if used > 0 {
 			need++ // a space between columns
 		}
 		if used+need > t.width {
+			if t.content != nil {
+				break // drop from the right: a narrower column further on would jump the gap
+			}
 			continue
 		}
-		t.widths[i] = t.cols[i].width
+		t.widths[i] = low[i]
 		used += need
 	}
+	spare := t.width - used
+	grow := func(i, to int) {
+		if t.widths[i] > 0 && to > t.widths[i] {
+			d := min(spare, to-t.widths[i])
+			t.widths[i] += d
+			spare -= d
+		}
+	}
+	for _, i := range order {
+		if !t.cols[i].flex {
+			grow(i, want[i])
+		}
+	}
+	if t.content != nil {
+		for _, i := range order {
+			grow(i, want[i])
+		}
+		return
+	}
 	// Share what is left among visible flex columns, up to their maximum.
-	for spare := t.width - used; spare > 0; {
+	for spare > 0 {
 		grew := false
 		for i, c := range t.cols {
-			if spare == 0 {
-				break
-			}
-			if c.flex && t.widths[i] > 0 && (c.max == 0 || t.widths[i] < c.max) {
+			if spare > 0 && c.flex && t.widths[i] > 0 && t.widths[i] < want[i] {
 				t.widths[i]++
 				spare--
 				grew = true
@@ -159,11 +237,7 @@ func (t *vtable) Update(msg tea.KeyMsg) bool {
 // text; rowStyle its style (selected is applied on top for the cursor row).
 func (t *vtable) View(header lipgloss.Style, cell func(row, col int) string, rowStyle func(row int) lipgloss.Style, selected lipgloss.Style) string {
 	var b strings.Builder
-	titles := make([]string, len(t.cols))
-	for i, c := range t.cols {
-		titles[i] = c.title
-	}
-	b.WriteString(header.Render(t.line(func(i int) string { return titles[i] })))
+	b.WriteString(header.Render(t.line(func(i int) string { return t.title(i, t.widths[i]) })))
 	for r := t.offset; r < min(t.n, t.offset+t.height); r++ {
 		b.WriteByte('\n')
 		text := t.line(func(i int) string { return cell(r, i) })
