@@ -131,7 +131,11 @@ func (a *app) auditCommand() *cobra.Command {
 			return p.print(evs, func(w io.Writer) error {
 				return table(w, "TIME\tACTOR\tACTION\tKEY\tNAME\tCHANNEL\tENV\tDETAIL", func(tw io.Writer) {
 					for _, e := range evs {
-						printf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", format.Stamp(e.Time), e.Actor, e.Action,
+						actor := e.Actor
+						if e.ActorKey != "" {
+							actor += " (ssh " + e.ActorKey + ")"
+						}
+						printf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", format.Stamp(e.Time), actor, e.Action,
 							e.KeyID, e.KeyName, e.Channel, e.Environment, e.Detail)
 					}
 				})

@@ -2,7 +2,9 @@ package cli
 
 import (
 	"io"
+	"os"
 	"os/user"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -192,19 +194,29 @@ func (a *app) memberCommand() *cobra.Command {
 				return err
 			}
 			return p.print(ms, func(w io.Writer) error {
-				return table(w, "USER\tROLE\tADDED\tADDED BY", func(tw io.Writer) {
+				return table(w, "USER\tROLE\tADDED\tADDED BY\tSSH KEYS", func(tw io.Writer) {
 					for _, m := range ms {
-						printf(tw, "%s\t%s\t%s\t%s\n", m.User, m.Role, format.Date(m.AddedAt), m.AddedBy)
+						var fps []string
+						for _, k := range m.SSHKeys {
+							fps = append(fps, k.Fingerprint+" "+k.Comment)
+						}
+						printf(tw, "%s\t%s\t%s\t%s\t%s\n", m.User, m.Role, format.Date(m.AddedAt), m.AddedBy, strings.Join(fps, ", "))
 					}
 				})
 			})
 		}),
 	}
 	p.jsonFlag(list, "print a JSON array")
-	var role string
+	var role, keysFrom string
+	var sshKeys []string
 	var r model.Role
+	var keys []model.SSHKey
 	add := &cobra.Command{
-		Use: "add USER --role admin|super-admin", Short: "Add a member, or change a member's role (super admins only)", Args: oneArg("OS user name"),
+		Use: "add USER --role admin|super-admin [--ssh-key LINE]... [--ssh-keys-from FILE]", Short: "Add a member, change a member's role, or give it SSH keys (super admins only)", Args: oneArg("OS user name"),
+		Long: `Add a member, or change a member's role. --ssh-key (repeatable) and
+--ssh-keys-from (a file of authorized_keys lines) give the member SSH public
+keys, by which keyden ssh knows it; a member that already has the role is
+given the keys alone.`,
 		PreRunE: func(cmd *cobra.Command, args []string) error {
 			if err := model.ValidateUser(args[0]); err != nil {
 				return usagef("%v", err)
@@ -213,23 +225,76 @@ func (a *app) memberCommand() *cobra.Command {
 			if r, err = model.ParseRole(role); err != nil {
 				return usagef("%v", err)
 			}
+			keys = nil
+			for _, line := range sshKeys {
+				k, err := model.ParseSSHKey(line)
+				if err != nil {
+					return usagef("--ssh-key: %v", err)
+				}
+				keys = append(keys, k)
+			}
+			if keysFrom != "" {
+				f, err := os.Open(keysFrom)
+				if err != nil {
+					return usagef("--ssh-keys-from: %s cannot be read: give a file of authorized_keys lines", model.Quote(keysFrom))
+				}
+				defer f.Close()
+				more, err := model.ParseSSHKeyFile(f, keysFrom)
+				if err != nil {
+					return usagef("--ssh-keys-from: %v", err)
+				}
+				keys = append(keys, more...)
+			}
 			return nil
 		},
 		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
-			m, err := st.AddMember(cmd.Context(), args[0], r)
+			m, err := st.AddMember(cmd.Context(), args[0], r, keys...)
 			if err != nil {
 				return err
 			}
 			printf(a.env.Stdout, "%s is now a member as %s.\n", m.User, m.Role)
+			for _, k := range keys {
+				printf(a.env.Stdout, "%s signs in to keyden ssh with %s.\n", m.User, k.Fingerprint)
+			}
 			// Accepted anyway: a store shared over NFS or etcd serves users
-			// of other machines, but a typo should not pass unseen.
-			if _, err := user.Lookup(m.User); err != nil {
+			// of other machines, but a typo should not pass unseen. A
+			// member with SSH keys needs no account: keyden ssh knows it.
+			if _, err := user.Lookup(m.User); err != nil && len(m.SSHKeys) == 0 {
 				printf(a.env.Stderr, "keyden: note: there is no user %s on this machine; the membership counts wherever that user runs keyden, so remove it with `keyden member rm %s` if it is a typo.\n", m.User, m.User)
 			}
 			return nil
 		}),
 	}
 	add.Flags().StringVar(&role, "role", "admin", "admin (creates keys, changes its own) or super-admin (changes any key, manages members)")
+	add.Flags().StringArrayVar(&sshKeys, "ssh-key", nil, "an SSH public key line the member signs in to keyden ssh with (repeatable)")
+	add.Flags().StringVar(&keysFrom, "ssh-keys-from", "", "a file of authorized_keys lines, each a key of the member")
+	rmKey := &cobra.Command{
+		Use: "rm-key USER FINGERPRINT", Short: "Take an SSH key from a member (super admins only)",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 2 {
+				return usagef("%s needs a member name and a key fingerprint (SHA256:…, see `keyden member list`)", cmd.CommandPath())
+			}
+			return nil
+		},
+		PreRunE: func(cmd *cobra.Command, args []string) error {
+			if err := model.ValidateUser(args[0]); err != nil {
+				return usagef("%v", err)
+			}
+			if k, err := model.ParseSSHKey(args[1]); err == nil {
+				args[1] = k.Fingerprint // a whole key line names its key too
+			} else if !strings.HasPrefix(args[1], "SHA256:") {
+				return usagef("%s is not a key fingerprint: give it as `keyden member list` shows it, SHA256:…", model.Quote(args[1]))
+			}
+			return nil
+		},
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
+			if err := st.RemoveSSHKey(cmd.Context(), args[0], args[1]); err != nil {
+				return err
+			}
+			printf(a.env.Stdout, "Took the SSH key %s from %s.\n", args[1], args[0])
+			return nil
+		}),
+	}
 	rm := &cobra.Command{
 		Use: "rm USER", Aliases: []string{"remove"}, Short: "Remove a member (super admins only; never the last super admin)", Args: oneArg("member name"),
 		PreRunE: func(cmd *cobra.Command, args []string) error {
@@ -246,5 +311,5 @@ func (a *app) memberCommand() *cobra.Command {
 			return nil
 		}),
 	}
-	return group("member", "Add, list and remove the store's members (admins and super admins)", add, list, rm)
+	return group("member", "Add, list and remove the store's members (admins and super admins) and their SSH keys", add, list, rm, rmKey)
 }

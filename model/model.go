@@ -166,25 +166,30 @@ type Channel struct {
 // DefaultChannel is the channel a new store starts with.
 const DefaultChannel = "default"
 
-// Member is an OS user with a role in a store.
+// Member is an OS user with a role in a store; over keyden ssh a member
+// is known by one of its SSH public keys.
 type Member struct {
 	User    string    `json:"user"`
 	Role    Role      `json:"role"`
 	AddedAt time.Time `json:"added_at"`
 	AddedBy string    `json:"added_by"`
+	SSHKeys []SSHKey  `json:"ssh_keys,omitempty"`
 }
 
 // Event is one line of the audit log. It never holds a secret or a hash.
 type Event struct {
-	Seq         uint64    `json:"seq"`
-	Time        time.Time `json:"time"`
-	Actor       string    `json:"actor"`
-	Action      string    `json:"action"`
-	KeyID       string    `json:"key_id,omitempty"`
-	KeyName     string    `json:"key_name,omitempty"`
-	Channel     string    `json:"channel,omitempty"`
-	Environment string    `json:"environment,omitempty"`
-	Detail      string    `json:"detail,omitempty"`
+	Seq   uint64    `json:"seq"`
+	Time  time.Time `json:"time"`
+	Actor string    `json:"actor"`
+	// ActorKey is the fingerprint of the SSH key the actor came in with
+	// over keyden ssh; empty for local use.
+	ActorKey    string `json:"actor_key,omitempty"`
+	Action      string `json:"action"`
+	KeyID       string `json:"key_id,omitempty"`
+	KeyName     string `json:"key_name,omitempty"`
+	Channel     string `json:"channel,omitempty"`
+	Environment string `json:"environment,omitempty"`
+	Detail      string `json:"detail,omitempty"`
 }
 
 // Audit actions.
@@ -203,6 +208,8 @@ const (
 	ActionExpire        = "expire"
 	ActionMemberAdd     = "member-add"
 	ActionMemberRemove  = "member-rm"
+	ActionMemberKeyAdd  = "member-key-add"
+	ActionMemberKeyRm   = "member-key-rm"
 )
 
 // Health is what a reviewer should notice about a key, worst first.

@@ -16,7 +16,7 @@ func (b *core) appendEvent(tx kv, ev model.Event) error {
 	if err != nil {
 		return err
 	}
-	ev.Seq, ev.Time, ev.Actor = seq, b.now(), b.opt.Actor
+	ev.Seq, ev.Time, ev.Actor, ev.ActorKey = seq, b.now(), b.opt.Actor, b.opt.ActorKey
 	raw, err := json.Marshal(ev)
 	if err != nil {
 		return err

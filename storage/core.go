@@ -46,6 +46,9 @@ var (
 type Options struct {
 	// Actor is the OS user acting; it is written into created_by and the audit log.
 	Actor string
+	// ActorKey is the fingerprint of the SSH key the actor came in with
+	// (keyden ssh); the audit log records it beside the actor.
+	ActorKey string
 	// Timeout bounds the wait for another process's lock, or the cluster
 	// (DefaultTimeout if 0).
 	Timeout time.Duration

@@ -96,7 +96,7 @@ func etcdSuite() map[string]func(*testing.T) {
 		"ConcurrentCreatesAllLand": TestConcurrentCreatesAllLand, "GenerationChangesOnWrites": TestGenerationChangesOnWrites,
 		"RotationAcrossTheGraceBoundary": TestRotationAcrossTheGraceBoundary, "RotateNowAndEarlierExpiryWins": TestRotateNowAndEarlierExpiryWins,
 		"DisableAndEnable": TestDisableAndEnable, "ExpiryIsAuditedOnceAtFirstRefusal": TestExpiryIsAuditedOnceAtFirstRefusal,
-		"RolesAtTheStore": TestRolesAtTheStore, "AuditOfEachAction": TestAuditOfEachAction, "ReviewFilters": TestReviewFilters,
+		"RolesAtTheStore": TestRolesAtTheStore, "MemberSSHKeys": TestMemberSSHKeys, "AuditOfEachAction": TestAuditOfEachAction, "ReviewFilters": TestReviewFilters,
 		"ChangeFeedFollowsEveryRuleChange":        TestChangeFeedFollowsEveryRuleChange,
 		"RecordUsesMergesLatestTimeAndAddsCounts": TestRecordUsesMergesLatestTimeAndAddsCounts,
 		"RecordUsesLogsExpiryOnce":                TestRecordUsesLogsExpiryOnce,

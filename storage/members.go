@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"keyden/model"
 )
@@ -60,8 +61,10 @@ func (b *core) Members(ctx context.Context) ([]model.Member, error) {
 	return out, err
 }
 
-// AddMember adds user with role, or changes the role of a member.
-func (b *core) AddMember(ctx context.Context, user string, role model.Role) (model.Member, error) {
+// AddMember adds user with role, or changes the role of a member, and
+// gives it keys (SSH public keys). A member that already has the role may
+// be given keys alone. An SSH key belongs to one member only.
+func (b *core) AddMember(ctx context.Context, user string, role model.Role, keys ...model.SSHKey) (model.Member, error) {
 	if err := model.ValidateUser(user); err != nil {
 		return model.Member{}, fail(ErrInvalid, "%s", err)
 	}
@@ -78,22 +81,95 @@ func (b *core) AddMember(ctx context.Context, user string, role model.Role) (mod
 			return err
 		}
 		detail := string(role)
-		if cur, ok := ms.Find(user); ok {
-			if cur.Role == role {
+		cur, exists := ms.Find(user)
+		if exists {
+			if cur.Role == role && len(keys) == 0 {
 				return fail(ErrExists, "%s is already a member as %s", user, role)
 			}
-			if cur.Role == model.RoleSuperAdmin && len(ms.SuperAdmins()) == 1 {
+			if cur.Role == model.RoleSuperAdmin && role != cur.Role && len(ms.SuperAdmins()) == 1 {
 				return fail(ErrForbidden, "%s is the last super admin and cannot become an admin: add another super admin first", user)
 			}
 			detail = fmt.Sprintf("%s (was %s)", role, cur.Role)
 		}
 		m = model.Member{User: user, Role: role, AddedAt: b.now(), AddedBy: b.opt.Actor}
+		if exists {
+			m.AddedAt, m.AddedBy, m.SSHKeys = cur.AddedAt, cur.AddedBy, cur.SSHKeys
+		}
+		var added []string
+		for _, k := range keys {
+			if owner, ok := ms.FindSSHKey(k.Fingerprint); ok && owner.User != user {
+				return fail(ErrExists, "the SSH key %s already belongs to %s: one key is one member; remove it there first with `keyden member rm-key %s %s`", k.Fingerprint, owner.User, owner.User, k.Fingerprint)
+			}
+			if slices.ContainsFunc(m.SSHKeys, func(h model.SSHKey) bool { return h.Fingerprint == k.Fingerprint }) {
+				continue
+			}
+			k.AddedAt, k.AddedBy = b.now(), b.opt.Actor
+			m.SSHKeys = append(m.SSHKeys, k)
+			added = append(added, k.Fingerprint)
+		}
+		if exists && cur.Role == role && len(added) == 0 {
+			return fail(ErrExists, "%s already has these SSH keys", user)
+		}
 		if err := putJSON(tx.Bucket(bucketMembers), user, m); err != nil {
 			return err
 		}
-		return b.appendEvent(tx, model.Event{Action: model.ActionMemberAdd, Detail: user + " as " + detail})
+		if !exists || cur.Role != role {
+			if err := b.appendEvent(tx, model.Event{Action: model.ActionMemberAdd, Detail: user + " as " + detail}); err != nil {
+				return err
+			}
+		}
+		for _, fp := range added {
+			if err := b.appendEvent(tx, model.Event{Action: model.ActionMemberKeyAdd, Detail: user + " " + fp}); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return m, err
+}
+
+// RemoveSSHKey takes the SSH key with fingerprint from user (super admins
+// only); the member stays, known by its other keys and its OS name.
+func (b *core) RemoveSSHKey(ctx context.Context, user, fingerprint string) error {
+	return b.update(ctx, func(tx kv) error {
+		if err := b.mayManage(tx, "remove SSH keys"); err != nil {
+			return err
+		}
+		ms, err := members(tx)
+		if err != nil {
+			return err
+		}
+		m, ok := ms.Find(user)
+		if !ok {
+			return fail(ErrNotFound, "%s is not a member: see `keyden member list`", model.Quote(user))
+		}
+		i := slices.IndexFunc(m.SSHKeys, func(k model.SSHKey) bool { return k.Fingerprint == fingerprint })
+		if i < 0 {
+			return fail(ErrNotFound, "%s has no SSH key %s: see `keyden member list` for its keys", user, model.Quote(fingerprint))
+		}
+		m.SSHKeys = slices.Delete(m.SSHKeys, i, i+1)
+		if err := putJSON(tx.Bucket(bucketMembers), user, m); err != nil {
+			return err
+		}
+		return b.appendEvent(tx, model.Event{Action: model.ActionMemberKeyRm, Detail: user + " " + fingerprint})
+	})
+}
+
+// As is st acting as actor, known by the SSH key with fingerprint key:
+// the same store and backend, so keyden ssh's sessions share one
+// connection and the rules see each member as itself.
+func As(st Store, actor, key string) (Store, error) {
+	switch s := st.(type) {
+	case *Bolt:
+		c := *s
+		c.core.opt.Actor, c.core.opt.ActorKey = actor, key
+		return &c, nil
+	case *Etcd:
+		c := *s
+		c.core.opt.Actor, c.core.opt.ActorKey = actor, key
+		return &c, nil
+	}
+	return nil, fmt.Errorf("storage.As: %T is not a store of this package", st)
 }
 
 // RemoveMember removes a member; the last super admin stays.

@@ -53,8 +53,12 @@ type Store interface {
 	RemoveChannel(ctx context.Context, name string) error
 
 	Members(ctx context.Context) ([]model.Member, error)
-	AddMember(ctx context.Context, user string, role model.Role) (model.Member, error)
+	// AddMember adds user with role, or changes a member's role, and gives
+	// it the SSH keys; keys alone may be added to a member as it is.
+	AddMember(ctx context.Context, user string, role model.Role, keys ...model.SSHKey) (model.Member, error)
 	RemoveMember(ctx context.Context, user string) error
+	// RemoveSSHKey takes one SSH key (by fingerprint) from a member.
+	RemoveSSHKey(ctx context.Context, user, fingerprint string) error
 	// Actor is the OS user this store acts as.
 	Actor() string
 	Audit(ctx context.Context, f AuditFilter) ([]model.Event, error)

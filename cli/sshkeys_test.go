@@ -1,0 +1,52 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const (
+	annSSH = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIH4lLz8DQEQjPgZWJpAOenX7cbcd8ZsI7kdTTcax5UPU ann@laptop"
+	annFP  = "SHA256:yV2LeM9i2Q1MQY2Unb51CkrF24emCiHAsCNYikxJu+w"
+	bobSSH = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB78VYMiDdZUHhVcCgRTu/9TZtcgynJ6RHEJztQfyGZt bob@laptop"
+	bobFP  = "SHA256:hoz/k5+UWJxpc6Hrw4XhcPZ0HNeGuGyTGkwUg5XVnsQ"
+)
+
+// member add --ssh-key / --ssh-keys-from and member rm-key: bad lines are
+// bad usage that changes nothing; keys show in member list and its JSON.
+func TestMemberSSHKeyCommands(t *testing.T) {
+	db := newDB(t)
+	file := filepath.Join(t.TempDir(), "authorized_keys")
+	if err := os.WriteFile(file, []byte("# bob's laptop\n"+bobSSH+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad")
+	os.WriteFile(bad, []byte(bobSSH+"\nssh-ed25519 nonsense\n"), 0o600)
+	steps := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"member", "add", "ann", "--ssh-key", "not a key"}, 2, "is not an SSH public key"},
+		{[]string{"member", "add", "ann", "--ssh-key", `command="ls" ` + annSSH}, 2, "has options"},
+		{[]string{"member", "add", "ann", "--ssh-keys-from", bad}, 2, "line 2"},
+		{[]string{"member", "add", "ann", "--ssh-key", annSSH}, 0, "ann signs in to keyden ssh with " + annFP},
+		{[]string{"member", "add", "bob", "--ssh-key", annSSH}, 1, "already belongs to ann"},
+		{[]string{"member", "add", "bob", "--ssh-keys-from", file}, 0, bobFP},
+		{[]string{"member", "add", "bob", "--ssh-keys-from", file}, 1, "already has these SSH keys"},
+		{[]string{"member", "list"}, 0, annFP + " ann@laptop"},
+		{[]string{"member", "list", "--json"}, 0, `"fingerprint": "` + bobFP},
+		{[]string{"member", "rm-key", "bob", "nonsense"}, 2, "not a key fingerprint"},
+		{[]string{"member", "rm-key", "bob", bobSSH}, 0, "Took the SSH key " + bobFP + " from bob"},
+		{[]string{"member", "rm-key", "bob", bobFP}, 1, "bob has no SSH key"},
+		{[]string{"audit"}, 0, "member-key-rm"},
+	}
+	for _, s := range steps {
+		r := run(t, db, "", s.args...)
+		if r.code != s.code || !strings.Contains(r.stdout+r.stderr, s.want) {
+			t.Fatalf("%v: exit %d out %q err %q; want %d %q", s.args, r.code, r.stdout, r.stderr, s.code, s.want)
+		}
+	}
+}
