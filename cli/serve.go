@@ -35,8 +35,10 @@ X-Environment or /verify/{env}; a required scope from X-Required-Scope or
 ?scope=; the client IP from X-Forwarded-For / X-Real-IP when the peer is a
 --trusted-proxy, else the peer. 200 with X-Key-Id, X-Key-Name, X-Key-Channel,
 X-Key-Environment, X-Key-Scopes; 401 for missing, malformed, unknown, expired
-or disabled keys; 403 for a wrong environment, scope or IP; a JSON body with
-the reason. Also GET /healthz and GET /metrics (Prometheus).
+or disabled keys; 403 for a wrong environment, scope or IP; a refusal's
+reason in X-Keyden-Reason. No body, so a gateway keeps its connection alive;
+/verify.json and /verify.json/{env} answer the same check in JSON. Also
+GET /healthz and GET /metrics (Prometheus).
 
 /healthz says how far behind the verifier is (lag_seconds, the revision it
 applied) and answers 503 when it has not confirmed it holds every change for

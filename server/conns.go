@@ -94,8 +94,8 @@ type connLimiter struct {
 	open  int
 	quiet list.List // of *limitedConn, longest quiet first
 
-	shed, refused atomic.Uint64
-	lastLog       atomic.Int64 // unix seconds of the last pressure line
+	accepted, shed, refused atomic.Uint64
+	lastLog                 atomic.Int64 // unix seconds of the last pressure line
 }
 
 type limitedConn struct {
@@ -117,6 +117,7 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 			}
 			return nil, err
 		}
+		l.accepted.Add(1)
 		if l.admit() {
 			lc := &limitedConn{Conn: c, l: l}
 			l.mu.Lock()
@@ -247,6 +248,7 @@ func (l *connLimiter) writeMetrics(w io.Writer) {
 	}{
 		{"keyden_connections_open", "HTTP connections open.", "gauge", open},
 		{"keyden_connections_max", "The most HTTP connections allowed at once.", "gauge", l.max},
+		{"keyden_connections_accepted_total", "HTTP connections accepted (a gateway that keeps its connections alive adds few).", "counter", l.accepted.Load()},
 		{"keyden_connections_closed_idle_total", "Idle connections closed to admit new ones.", "counter", l.shed.Load()},
 		{"keyden_connections_refused_total", "Connections answered 503 because every allowed one was busy.", "counter", l.refused.Load()},
 	} {

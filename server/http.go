@@ -12,11 +12,16 @@ import (
 	"keyden/model"
 )
 
-// Handler serves /verify, /verify/{env}, /healthz and /metrics.
+// Handler serves /verify, /verify/{env} (forward-auth: the answer is in
+// the status and headers, with no body), /verify.json and
+// /verify.json/{env} (the same check answered in JSON), /healthz and
+// /metrics.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/verify", s.serveVerify)
 	mux.HandleFunc("/verify/{env}", s.serveVerify)
+	mux.HandleFunc("/verify.json", s.serveVerify)
+	mux.HandleFunc("/verify.json/{env}", s.serveVerify)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		h := s.Health()
 		w.Header().Set("Content-Type", "application/json")
@@ -64,8 +69,25 @@ func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 	}
 	res := s.Verify(req)
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
+	if res.OK {
+		setKeyHeaders(h, res.Key)
+	} else {
+		h.Set("X-Keyden-Reason", string(res.Reason))
+		if statusFor(res.Reason) == http.StatusUnauthorized {
+			h.Set("WWW-Authenticate", `Bearer realm="keyden"`)
+		}
+	}
+	// A forward-auth answer has no body: nginx's auth subrequest never
+	// reads one, so a body would cost a new connection per request. JSON
+	// has a path of its own rather than following Accept, which a gateway
+	// passes on from its client.
+	if !strings.HasPrefix(r.URL.Path, "/verify.json") {
+		h.Set("Content-Length", "0")
+		w.WriteHeader(statusFor(res.Reason))
+		s.m.observe(res.Reason, time.Since(start))
+		return
+	}
 	body := struct {
 		OK     bool   `json:"ok"`
 		Reason string `json:"reason,omitempty"`
@@ -73,12 +95,9 @@ func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 		Name   string `json:"key_name,omitempty"`
 	}{OK: res.OK, Reason: string(res.Reason)}
 	if res.OK {
-		k := res.Key
-		setKeyHeaders(h, k)
-		body.ID, body.Name = k.ID, k.Name
-	} else if statusFor(res.Reason) == http.StatusUnauthorized {
-		h.Set("WWW-Authenticate", `Bearer realm="keyden"`)
+		body.ID, body.Name = res.Key.ID, res.Key.Name
 	}
+	h.Set("Content-Type", "application/json")
 	w.WriteHeader(statusFor(res.Reason))
 	json.NewEncoder(w).Encode(body)
 	s.m.observe(res.Reason, time.Since(start))

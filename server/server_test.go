@@ -167,9 +167,18 @@ func TestEveryStatusAndReason(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			// Forward-auth: the facts in the status and headers, no body.
 			r := f.do(t, tt.method, tt.path, tt.headers)
-			if r.status != tt.status || r.body.Reason != tt.reason || r.body.OK != (tt.status == 200) {
-				t.Fatalf("got %d %q, want %d %q", r.status, r.raw, tt.status, tt.reason)
+			if r.status != tt.status || r.header.Get("X-Keyden-Reason") != tt.reason || r.raw != "" || r.header.Get("Content-Length") != "0" {
+				t.Fatalf("got %d %v %q, want %d %q and no body", r.status, r.header, r.raw, tt.status, tt.reason)
+			}
+			// The same check in JSON, on a path of its own.
+			j := f.do(t, tt.method, strings.Replace(tt.path, "/verify", "/verify.json", 1), tt.headers)
+			if j.status != tt.status || j.body.Reason != tt.reason || j.body.OK != (tt.status == 200) || j.header.Get("X-Keyden-Reason") != tt.reason {
+				t.Fatalf("JSON: got %d %q, want %d %q", j.status, j.raw, tt.status, tt.reason)
+			}
+			if tt.status == 200 && (j.body.ID == "" || j.body.ID != r.header.Get("X-Key-Id")) {
+				t.Fatalf("JSON: key_id %q, header %q", j.body.ID, r.header.Get("X-Key-Id"))
 			}
 			if tt.status == 200 {
 				for _, h := range []string{"X-Key-Id", "X-Key-Name", "X-Key-Channel", "X-Key-Environment"} {
@@ -179,7 +188,7 @@ func TestEveryStatusAndReason(t *testing.T) {
 				}
 			}
 			for _, k := range []string{f.plain.Secret, f.dev.Secret, f.scoped.Secret, f.fenced.Secret} {
-				if strings.Contains(r.raw, k) || strings.Contains(fmt.Sprint(r.header), k) {
+				if strings.Contains(r.raw+j.raw, k) || strings.Contains(fmt.Sprint(r.header, j.header), k) {
 					t.Fatal("the response echoes a key")
 				}
 			}
@@ -193,8 +202,8 @@ func TestEveryStatusAndReason(t *testing.T) {
 		t.Fatalf("healthz: %d %s", h.status, h.raw)
 	}
 	m := f.do(t, "GET", "/metrics", nil)
-	for _, want := range []string{`keyden_checks_total{result="ok"} 9`, `keyden_checks_total{result="wrong_environment"} 1`,
-		"keyden_check_duration_seconds_bucket{le=\"+Inf\"} 18", "keyden_keys 6"} {
+	for _, want := range []string{`keyden_checks_total{result="ok"} 17`, `keyden_checks_total{result="wrong_environment"} 2`,
+		"keyden_check_duration_seconds_bucket{le=\"+Inf\"} 35", "keyden_keys 6"} {
 		if !strings.Contains(m.raw, want) {
 			t.Errorf("metrics lack %q:\n%s", want, m.raw)
 		}
@@ -256,7 +265,7 @@ func TestDeleteByAnotherProcessIsInForceWithinASecond(t *testing.T) {
 	deleted := time.Now()
 	for {
 		r := f.do(t, "GET", "/verify", bearer(f.plain.Secret))
-		if r.status == 401 && r.body.Reason == "unknown" {
+		if r.status == 401 && r.header.Get("X-Keyden-Reason") == "unknown" {
 			break
 		}
 		if time.Since(deleted) > time.Second {
