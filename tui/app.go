@@ -33,6 +33,12 @@ type Options struct {
 	// Notice is the status line's first message, such as that the store
 	// was made by this run.
 	Notice string
+	// Renderer draws for a terminal other than the process's own (a
+	// keyden ssh session): its colour profile and background.
+	Renderer *lipgloss.Renderer
+	// Keys, when set, is a key set several apps share (keyden ssh's
+	// sessions): loads take it from there instead of reading the store.
+	Keys *SharedKeys
 }
 
 // App is the root model.
@@ -72,7 +78,11 @@ func New(opt Options) *App {
 	if opt.Context == nil {
 		opt.Context = context.Background()
 	}
-	a := &App{opt: opt, st: DefaultStyles(), width: 80, height: 24,
+	st := DefaultStyles()
+	if opt.Renderer != nil {
+		st = StylesFor(opt.Renderer)
+	}
+	a := &App{opt: opt, st: st, width: 80, height: 24,
 		clip: newClipboardManager(opt.Clipboard),
 		help: help.New(),
 		global: globalKeyMap{

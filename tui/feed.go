@@ -106,7 +106,13 @@ func (a *App) loadCmd(full bool) tea.Cmd {
 			return loadedMsg{err: err}
 		}
 		var set *keyindex.Index
-		if !full {
+		if shared := a.opt.Keys; shared != nil {
+			// The shared set follows the feed, which says what changed
+			// exactly, so even a ctrl+r only brings it up to date.
+			if set, pos, err = shared.load(ctx); err != nil {
+				return loadedMsg{err: err}
+			}
+		} else if !full {
 			ch, err := st.Updates(ctx, pos)
 			if err != nil {
 				return loadedMsg{err: err}
@@ -117,7 +123,7 @@ func (a *App) loadCmd(full bool) tea.Cmd {
 				set, pos = old.Patch(ch.Keys, ch.Removed), ch.Position()
 			}
 		}
-		if full {
+		if full && set == nil {
 			keys, p, err := st.Snapshot(ctx)
 			if err != nil {
 				return loadedMsg{err: err}

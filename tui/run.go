@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"runtime/debug"
 	"time"
@@ -70,4 +71,40 @@ func Run(ctx context.Context, st storage.Store, location, actor, notice string, 
 		return nil // interrupted by a signal: a normal way out
 	}
 	return err
+}
+
+// Session is a terminal other than the process's own that the app runs on:
+// a keyden ssh session, with its own input, output, colours and size.
+type Session struct {
+	In  io.Reader
+	Out io.Writer
+	// Environ is the client's environment (TERM, NO_COLOR), as KEY=VALUE.
+	Environ  []string
+	Renderer *lipgloss.Renderer
+	// Clipboard: copies reach only the client's terminal (OSC 52 to Out);
+	// the system clipboard, the server's, is never touched.
+	Clipboard     ClipboardOptions
+	Keys          *SharedKeys
+	Location      string
+	Actor         string
+	Width, Height int
+}
+
+// NewSession builds the app's program for a session; the caller sends it
+// the client's window sizes and runs it, then calls done, which clears
+// what the session copied and returns the sentence to leave on its
+// terminal (where copies may remain), if any.
+func NewSession(ctx context.Context, st storage.Store, s Session) (p *tea.Program, done func() string) {
+	clip := s.Clipboard
+	clip.Out, clip.System, clip.InTmux = s.Out, false, false
+	app := New(Options{Store: st, Location: s.Location, Actor: s.Actor, Clipboard: clip, Context: ctx,
+		Renderer: s.Renderer, Keys: s.Keys})
+	app.width, app.height = s.Width, s.Height
+	app.layout()
+	p = tea.NewProgram(app, tea.WithAltScreen(), tea.WithContext(ctx), tea.WithInput(s.In), tea.WithOutput(s.Out),
+		tea.WithEnvironment(s.Environ), tea.WithoutSignalHandler())
+	return p, func() string {
+		app.clip.clear(0)
+		return app.clip.exitNote()
+	}
 }

@@ -53,37 +53,41 @@ var (
 	colInverse = lipgloss.AdaptiveColor{Light: "#FFFFFF", Dark: "#1A1A1A"}
 )
 
-// DefaultStyles builds the styles.
-func DefaultStyles() Styles {
-	s := Styles{NoColor: lipgloss.ColorProfile() == termenv.Ascii}
-	s.App = lipgloss.NewStyle().Padding(0, 1)
-	s.Title = lipgloss.NewStyle().Bold(true).Foreground(colAccent)
-	s.Subtle = lipgloss.NewStyle().Foreground(colSubtle)
-	s.TabActive = lipgloss.NewStyle().Bold(true).Underline(true).Foreground(colAccent).Padding(0, 1)
-	s.Tab = lipgloss.NewStyle().Foreground(colSubtle).Padding(0, 1)
-	s.Header = lipgloss.NewStyle().Bold(true).Foreground(colSubtle)
-	s.Row = lipgloss.NewStyle()
-	s.Selected = lipgloss.NewStyle().Bold(true).Reverse(false).Background(colSelBg).Foreground(colSelFg)
-	s.StatusBar = lipgloss.NewStyle().Background(colBarBg).Foreground(colSubtle)
-	s.StatusKey = lipgloss.NewStyle().Background(colBarBg).Foreground(colAccent).Bold(true)
-	s.Error = lipgloss.NewStyle().Foreground(colError)
-	s.Success = lipgloss.NewStyle().Foreground(colOK)
-	s.Warning = lipgloss.NewStyle().Foreground(colWarn)
-	s.Secret = lipgloss.NewStyle().Bold(true).Foreground(colSecret)
-	s.Box = lipgloss.NewStyle().Border(lipgloss.RoundedBorder()).BorderForeground(colBorder).Padding(0, 1)
-	s.DangerBox = lipgloss.NewStyle().Border(lipgloss.RoundedBorder()).BorderForeground(colError).Padding(0, 1)
-	s.Label = lipgloss.NewStyle().Foreground(colSubtle)
-	s.Focused = lipgloss.NewStyle().Foreground(colAccent).Bold(true)
-	s.Button = lipgloss.NewStyle().Padding(0, 1).Foreground(colSubtle)
-	s.ButtonOn = lipgloss.NewStyle().Padding(0, 1).Bold(true).Foreground(colInverse).Background(colAccent)
-	s.DangerOn = lipgloss.NewStyle().Padding(0, 1).Bold(true).Foreground(colInverse).Background(colError)
-	s.FilterText = lipgloss.NewStyle().Foreground(colAccent)
+// DefaultStyles builds the styles for the process's own terminal.
+func DefaultStyles() Styles { return StylesFor(lipgloss.DefaultRenderer()) }
+
+// StylesFor builds the styles for the terminal r draws on: a keyden ssh
+// session has its own colour profile and background.
+func StylesFor(r *lipgloss.Renderer) Styles {
+	s := Styles{NoColor: r.ColorProfile() == termenv.Ascii}
+	s.App = r.NewStyle().Padding(0, 1)
+	s.Title = r.NewStyle().Bold(true).Foreground(colAccent)
+	s.Subtle = r.NewStyle().Foreground(colSubtle)
+	s.TabActive = r.NewStyle().Bold(true).Underline(true).Foreground(colAccent).Padding(0, 1)
+	s.Tab = r.NewStyle().Foreground(colSubtle).Padding(0, 1)
+	s.Header = r.NewStyle().Bold(true).Foreground(colSubtle)
+	s.Row = r.NewStyle()
+	s.Selected = r.NewStyle().Bold(true).Reverse(false).Background(colSelBg).Foreground(colSelFg)
+	s.StatusBar = r.NewStyle().Background(colBarBg).Foreground(colSubtle)
+	s.StatusKey = r.NewStyle().Background(colBarBg).Foreground(colAccent).Bold(true)
+	s.Error = r.NewStyle().Foreground(colError)
+	s.Success = r.NewStyle().Foreground(colOK)
+	s.Warning = r.NewStyle().Foreground(colWarn)
+	s.Secret = r.NewStyle().Bold(true).Foreground(colSecret)
+	s.Box = r.NewStyle().Border(lipgloss.RoundedBorder()).BorderForeground(colBorder).Padding(0, 1)
+	s.DangerBox = r.NewStyle().Border(lipgloss.RoundedBorder()).BorderForeground(colError).Padding(0, 1)
+	s.Label = r.NewStyle().Foreground(colSubtle)
+	s.Focused = r.NewStyle().Foreground(colAccent).Bold(true)
+	s.Button = r.NewStyle().Padding(0, 1).Foreground(colSubtle)
+	s.ButtonOn = r.NewStyle().Padding(0, 1).Bold(true).Foreground(colInverse).Background(colAccent)
+	s.DangerOn = r.NewStyle().Padding(0, 1).Bold(true).Foreground(colInverse).Background(colError)
+	s.FilterText = r.NewStyle().Foreground(colAccent)
 	s.Health = map[model.Health]lipgloss.Style{
-		model.HealthDisabled: lipgloss.NewStyle().Foreground(colSubtle).Italic(true),
-		model.HealthExpired:  lipgloss.NewStyle().Foreground(colError),
-		model.HealthExpiring: lipgloss.NewStyle().Foreground(colWarn),
-		model.HealthStale:    lipgloss.NewStyle().Foreground(colWarn),
-		model.HealthUnused:   lipgloss.NewStyle().Foreground(colSubtle),
+		model.HealthDisabled: r.NewStyle().Foreground(colSubtle).Italic(true),
+		model.HealthExpired:  r.NewStyle().Foreground(colError),
+		model.HealthExpiring: r.NewStyle().Foreground(colWarn),
+		model.HealthStale:    r.NewStyle().Foreground(colWarn),
+		model.HealthUnused:   r.NewStyle().Foreground(colSubtle),
 	}
 	return s
 }
