@@ -84,17 +84,25 @@ func (a *app) infoCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return p.print(in, func(w io.Writer) error {
+			out := infoOutput{Info: in, Binary: a.env.Executable, Build: Build()}
+			return p.print(out, func(w io.Writer) error {
 				return table(w, "", func(tw io.Writer) {
-					printf(tw, "Store:\t%s\nSchema:\t%d\nPrefix:\t%s\nFormat:\t%s (%d characters)\nCreated:\t%s by %s\nKeys:\t%d\n",
+					printf(tw, "Store:\t%s\nSchema:\t%d\nPrefix:\t%s\nFormat:\t%s (%d characters)\nCreated:\t%s by %s\nKeys:\t%d\nBinary:\t%s\nVersion:\t%s\n",
 						in.Location, in.Schema, in.Prefix, in.Format, keygen.LayoutFor(in.Format, in.Prefix, longestTag()).Total,
-						format.Stamp(in.CreatedAt), in.CreatedBy, in.Keys)
+						format.Stamp(in.CreatedAt), in.CreatedBy, in.Keys, out.Binary, out.Build)
 				})
 			})
 		}),
 	}
 	p.jsonFlag(cmd, "print one JSON object")
 	return cmd
+}
+
+// infoOutput is `keyden info`: the store's facts and which binary read them.
+type infoOutput struct {
+	storage.Info
+	Binary string    `json:"binary"`
+	Build  BuildInfo `json:"build"`
 }
 
 func (a *app) auditCommand() *cobra.Command {

@@ -22,9 +22,6 @@ import (
 	"keyden/storage"
 )
 
-// Version is set at build time with -ldflags "-X keyden/cli.Version=…".
-var Version = "0.1.0-dev"
-
 // Env is what a run of keyden gets from its process.
 type Env struct {
 	Stdin  io.Reader
@@ -164,7 +161,7 @@ func (a *app) rootCommand() *cobra.Command {
 		Long: `keyden keeps API keys for channels (apps, partners) in environments (dev,
 staging, prod), in a local file or in etcd (--db). With no command it opens the
 terminal app. A key's secret is shown once; only its SHA-256 is stored.`,
-		Version:       Version,
+		Version:       Build().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          noArgs,
@@ -199,8 +196,9 @@ terminal app. A key's secret is shown once; only its SHA-256 is stored.`,
 	})
 	root.AddCommand(a.initCommand(), a.infoCommand(), a.createCommand(), a.listCommand(), a.showCommand(),
 		a.deleteCommand(), a.rotateCommand(), a.disableCommand(true), a.disableCommand(false), a.verifyCommand(), a.channelCommand(), a.envCommand(), a.memberCommand(),
-		a.auditCommand(), a.backupCommand(), a.serveCommand(), a.migrateCommand(), a.checkCommand(), a.checkPagesCommand())
-	root.CompletionOptions.DisableDefaultCmd = true
+		a.auditCommand(), a.backupCommand(), a.serveCommand(), a.migrateCommand(), a.checkCommand(), a.checkPagesCommand(), a.manCommand())
+	root.CompletionOptions.HiddenDefaultCmd = false
+	a.wireCompletions(root)
 	return root
 }
 

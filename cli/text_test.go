@@ -53,6 +53,8 @@ func everyCommand(t *testing.T, db, id string) {
 		{shows("env", "list"), false},
 		{shows("member", "list"), true},
 		{shows("info"), true},
+		{shows("__complete", "show", ""), true},
+		{shows("__complete", "list", "--channel", ""), false},
 		{shows("disable", id), true},
 		{shows("enable", id), true},
 		{shows("create", "--name", "x", "--channel", "partner", "--env", "prod"), false},

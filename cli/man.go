@@ -1,0 +1,44 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/cobra/doc"
+)
+
+// manDate is the date the man pages carry. It is fixed, not the day they
+// were made, so that regenerating them changes nothing unless the
+// commands did (TestManPagesAreCurrent compares them).
+var manDate = time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)
+
+func manHeader() *doc.GenManHeader {
+	return &doc.GenManHeader{Title: "KEYDEN", Section: "1", Date: &manDate, Source: "keyden", Manual: "keyden manual"}
+}
+
+// manCommand writes the man pages: keyden(1) and one page per command
+// (keyden-create(1)…), as git has them. Packages install them from docs/man.
+func (a *app) manCommand() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:    "man [--dir DIR]",
+		Short:  "Write keyden's man pages (keyden(1) to standard output, or every page into --dir)",
+		Hidden: true,
+		Args:   noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			root := cmd.Root()
+			root.DisableAutoGenTag = true
+			if dir == "" {
+				return doc.GenMan(root, manHeader(), cmd.OutOrStdout())
+			}
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return &refusal{msg: fmt.Sprintf("cannot make the folder %s (%v): give --dir a folder you can write", dir, err)}
+			}
+			return doc.GenManTree(root, manHeader(), dir)
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "folder to write every page into")
+	return cmd
+}
