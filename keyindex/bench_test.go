@@ -86,6 +86,7 @@ func BenchmarkFilter(b *testing.B) {
 			{"narrow", Query{Text: "synthetic key 123"}, wide},
 			{"env", Query{Env: "prod"}, nil},
 			{"unused", Query{Review: Unused}, nil},
+			{"query", Query{Text: "env:prod used:>90d -status:disabled"}, nil},
 		} {
 			b.Run(fmt.Sprintf("keys=%d/%s", n, c.name), func(b *testing.B) {
 				for b.Loop() {

@@ -1,11 +1,9 @@
 package keyindex
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
@@ -42,9 +40,10 @@ func (r Review) String() string {
 // Next is the review after r, back to AllKeys after the last.
 func (r Review) Next() Review { return (r + 1) % numReviews }
 
-// Query is what a table shows: an environment, a channel, typed words
-// (every one must appear, case folded), a review and a sort. Empty Env
-// and Channel mean any.
+// Query is what a table shows: an environment, a channel, the filter
+// line's text in the query language (see ParseQuery), a review and a
+// sort. Empty Env and Channel mean any. A Text that does not parse shows
+// no key; Err says why.
 type Query struct {
 	Env, Channel string
 	Text         string
@@ -52,27 +51,41 @@ type Query struct {
 	Sort         Sort
 }
 
-// words splits the filter text: every word must appear.
-func (q Query) words() []string { return strings.Fields(strings.ToLower(q.Text)) }
+// terms parses the filter text; a malformed one matches nothing.
+func (q Query) terms() (Terms, bool) {
+	t, err := ParseQuery(q.Text)
+	return t, err == nil
+}
+
+// Err is the sentence saying what is wrong with the filter text, if anything.
+func (q Query) Err() error {
+	_, err := ParseQuery(q.Text)
+	return err
+}
 
 // Empty says whether q shows every key.
 func (q Query) Empty() bool {
-	return q.Env == "" && q.Channel == "" && q.Review == AllKeys && len(q.words()) == 0
+	t, ok := q.terms()
+	return q.Env == "" && q.Channel == "" && q.Review == AllKeys && ok && t.Empty()
 }
 
-// Narrows says whether q only extends p's text, so filtering p's result
-// again gives q's: the cheap path for typing.
+// Narrows says whether every key q matches is one p matches, so filtering
+// p's result again gives q's: the cheap path for typing.
 func (q Query) Narrows(p Query) bool {
-	return q.Env == p.Env && q.Channel == p.Channel && q.Review == p.Review && q.Sort == p.Sort &&
-		strings.HasPrefix(strings.ToLower(q.Text), strings.ToLower(p.Text))
+	if q.Env != p.Env || q.Channel != p.Channel || q.Review != p.Review || q.Sort != p.Sort {
+		return false
+	}
+	tq, ok := q.terms()
+	tp, okp := p.terms()
+	return ok && okp && tq.Implies(tp)
 }
 
 // matcher is a query compiled against one index.
 type matcher struct {
 	ix      *Index
 	env, ch uint16 // 0: any
-	none    bool   // names a channel or env no key has
-	words   [][]byte
+	none    bool   // names a channel or env no key has, or the text is malformed
+	terms   *at    // nil: no terms
 	review  Review
 	// The review thresholds as instants, so a key's check is one compare
 	// of its column (no subtraction, which could overflow where
@@ -94,8 +107,10 @@ func (ix *Index) compile(q Query, now time.Time) matcher {
 		id, ok := ix.chIDs[q.Channel]
 		m.ch, m.none = id, m.none || !ok
 	}
-	for _, w := range q.words() {
-		m.words = append(m.words, []byte(w))
+	terms, ok := q.terms()
+	m.none = m.none || !ok
+	if !terms.Empty() {
+		m.terms = terms.at(now)
 	}
 	return m
 }
@@ -135,13 +150,8 @@ func (m *matcher) match(i int) bool {
 			return false
 		}
 	}
-	if len(m.words) > 0 {
-		h := ix.text(int32(i))
-		for _, w := range m.words {
-			if !bytes.Contains(h, w) {
-				return false
-			}
-		}
+	if m.terms != nil {
+		return m.terms.match(ix.Key(int32(i)), times{ix.used[i], ix.created[i], ix.expires[i]}, ix.text(int32(i)))
 	}
 	return true
 }
