@@ -171,7 +171,7 @@ var sortColumn = map[keyindex.Sort]int{
 // measureRows is how many rows contentWidths reads at most: all of a
 // small result; of a large one its first screens and an even spread of
 // the rest, so a keystroke on a million keys never reads them all.
-const measureRows = 2000
+const measureRows = 500
 
 // contentWidths is the widest cell of each column over rows (a sample of
 // them when there are many).
@@ -180,7 +180,7 @@ func contentWidths(set *keyindex.Index, rows []int32, now time.Time) []int {
 	measure := func(r int32) {
 		k := set.Key(r)
 		for c := range w {
-			w[c] = max(w[c], format.Cells(format.Safe(cellText(k, c, now))))
+			w[c] = max(w[c], cellWidth(cellText(k, c, now)))
 		}
 	}
 	if len(rows) <= measureRows {
@@ -198,6 +198,17 @@ func contentWidths(set *keyindex.Index, rows []int32, now time.Time) []int {
 		measure(rows[i])
 	}
 	return w
+}
+
+// cellWidth is what fit makes of s, in cells; plain ASCII (most cells)
+// is counted by its length.
+func cellWidth(s string) int {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c >= 0x7f {
+			return format.Cells(format.Safe(s))
+		}
+	}
+	return len(s)
 }
 
 func newKeysView(sh *shared) *keysView {
