@@ -25,6 +25,12 @@ func (v *keysView) View() string {
 		b.WriteString(v.pickerView())
 	case v.set.Count() == 0:
 		b.WriteString(v.emptyView("No keys yet.", "Press n to create your first key, or ? for every binding."))
+	case v.group != groupOff && v.groups == nil:
+		b.WriteString(v.st.Subtle.Render("  Grouping…"))
+		b.WriteString(strings.Repeat("\n", max(0, v.table.height)))
+	case v.group != groupOff && len(v.groups) > 0:
+		b.WriteString(v.groupsView())
+		b.WriteString(strings.Repeat("\n", max(0, v.gtable.height-(min(v.gtable.n, v.gtable.offset+v.gtable.height)-v.gtable.offset))))
 	case len(v.rows) == 0 && !v.pending:
 		b.WriteString(v.emptyView("No keys match.", "Press esc to clear the filter, or tab to change environment."))
 	default:
@@ -119,6 +125,15 @@ func (v *keysView) statusText() string {
 	}
 	if v.q.Review != keyindex.AllKeys {
 		parts = append(parts, "review: "+v.q.Review.String())
+	}
+	if v.group != groupOff {
+		if v.groups != nil {
+			parts = append(parts, fmt.Sprintf("%d %s", len(v.groups), groupFields[v.group].plural))
+		}
+		if len(v.groups) > 0 {
+			parts = append(parts, fmt.Sprintf("%d/%d", v.gtable.cursor+1, len(v.groups)))
+		}
+		return strings.Join(parts, " · ")
 	}
 	if len(v.rows) > 0 {
 		parts = append(parts, fmt.Sprintf("%d/%d", v.table.cursor+1, len(v.rows)))

@@ -23,11 +23,17 @@ type keysKeyMap struct {
 	Rotate, Disable, Audit                    key.Binding
 	NextEnv, PrevEnv, Channel, Sort, Quick    key.Binding
 	Catalog, Reload, Help, Quit               key.Binding
+	Group                                     key.Binding
+	groupKeys, groupBack                      key.Binding // enter and esc in the grouped review
 }
 
 func defaultKeysKeyMap() keysKeyMap {
+	table := defaultTableKeyMap()
+	// g groups and space marks here, so neither moves the cursor.
+	table.Top = key.NewBinding(key.WithKeys("home"), key.WithHelp("home", "top"))
+	table.PageDown = key.NewBinding(key.WithKeys("pgdown", "ctrl+f"), key.WithHelp("pgdn", "page down"))
 	return keysKeyMap{
-		table:       defaultTableKeyMap(),
+		table:       table,
 		input:       defaultInputKeyMap(),
 		picker:      defaultPickerKeyMap(),
 		New:         key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "new key")),
@@ -43,6 +49,9 @@ func defaultKeysKeyMap() keysKeyMap {
 		Channel:     key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "channel")),
 		Sort:        key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort")),
 		Quick:       key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "review stale")),
+		Group:       key.NewBinding(key.WithKeys("g"), key.WithHelp("g", "group")),
+		groupKeys:   key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "its keys")),
+		groupBack:   key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "ungroup")),
 		Catalog:     key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "envs & channels")),
 		Reload:      key.NewBinding(key.WithKeys("ctrl+r"), key.WithHelp("ctrl+r", "reload")),
 		Quit:        key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
@@ -53,15 +62,24 @@ func defaultKeysKeyMap() keysKeyMap {
 // key (pressing it anyway says why).
 func (v *keysView) ShortHelp() []key.Binding {
 	k := v.keyMap
+	if v.group != groupOff {
+		return []key.Binding{k.groupKeys, k.Group, k.groupBack, k.Filter, k.NextEnv, k.Help, k.Quit}
+	}
 	return v.allowed([]key.Binding{k.New, k.Details, k.Delete, k.Filter, k.Sort, k.Help, k.Quit, k.NextEnv})
 }
 
 func (v *keysView) FullHelp() [][]key.Binding {
 	k := v.keyMap
+	if v.group != groupOff {
+		return [][]key.Binding{
+			{k.table.Up, k.table.Down, k.table.PageUp, k.table.PageDown, k.table.Top, k.table.Bottom},
+			{k.groupKeys, k.Group, k.groupBack, k.Filter, k.NextEnv, k.PrevEnv, k.Channel, k.Quick, k.Help, k.Quit},
+		}
+	}
 	return [][]key.Binding{
 		{k.table.Up, k.table.Down, k.table.PageUp, k.table.PageDown, k.table.Top, k.table.Bottom, k.Details},
 		v.allowed([]key.Binding{k.New, k.Delete, k.Rotate, k.Disable, k.Catalog, k.Audit, k.Reload, k.Help, k.Quit}),
-		{k.Filter, k.ClearFilter, k.NextEnv, k.PrevEnv, k.Channel, k.Sort, k.Quick},
+		{k.Filter, k.ClearFilter, k.NextEnv, k.PrevEnv, k.Channel, k.Sort, k.Quick, k.Group},
 	}
 }
 
@@ -126,6 +144,16 @@ type keysView struct {
 	table  vtable
 	width  int
 	loaded bool
+
+	// The grouped review (g): groups of the rows shown, in a table of
+	// their own; drill is the way back from a group's keys (esc).
+	group    groupBy
+	groups   []group
+	gtable   vtable
+	gseq     int
+	grouping bool // groups are being computed
+	drill    *drillState
+
 	// toggling holds the keys whose disable/enable is in flight, with the
 	// presses of x that came meanwhile: each toggles the state the store
 	// returns, so x twice is a round trip, never a second disable.
@@ -218,10 +246,12 @@ func newKeysView(sh *shared) *keysView {
 	fi.CharLimit = 64
 	km := defaultKeysKeyMap()
 	km.Help = sh.global.Help
-	return &keysView{
+	v := &keysView{
 		sh: sh, perm: sh.perm, st: sh.st, keyMap: km, now: sh.now, filter: fi, toggling: map[string]int{},
-		table: newVTable(keyColumns),
+		table: newVTable(keyColumns), gtable: newVTable(groupColumns("")),
 	}
+	v.table.keys, v.gtable.keys = km.table, km.table
+	return v
 }
 
 // setData swaps in a fresh load, keeping the cursor on the same key when it is still there.
@@ -283,8 +313,7 @@ func (v *keysView) refilter(full bool) tea.Cmd {
 	}
 	cheap := q.Empty() && within == nil && set.HasOrder(q.Sort)
 	if cheap || (n <= asyncFilterAbove && (set.HasOrder(q.Sort) || set.Size() <= asyncFilterAbove)) {
-		v.apply(filteredMsg{seq: seq, set: set, q: q, rows: set.Filter(q, within, now)})
-		return nil
+		return v.apply(filteredMsg{seq: seq, set: set, q: q, rows: set.Filter(q, within, now)})
 	}
 	v.pending = true
 	return func() tea.Msg {
@@ -292,9 +321,9 @@ func (v *keysView) refilter(full bool) tea.Cmd {
 	}
 }
 
-func (v *keysView) apply(m filteredMsg) {
+func (v *keysView) apply(m filteredMsg) tea.Cmd {
 	if m.seq != v.seq || m.set != v.set {
-		return // a newer query or load has replaced it
+		return nil // a newer query or load has replaced it
 	}
 	keep, had := v.selected()
 	sameSet := m.set.SharesIndexes(v.rowsOf)
@@ -316,6 +345,7 @@ func (v *keysView) apply(m filteredMsg) {
 	case had:
 		v.moveTo(keep.ID)
 	}
+	return v.regroup()
 }
 
 func (v *keysView) selected() (model.Key, bool) {
@@ -330,6 +360,7 @@ func (v *keysView) SetSize(w, h int) {
 	v.width = w
 	// tabs, blank, table header … filter line
 	v.table.SetSize(w-1, h-6)
+	v.gtable.SetSize(w-1, h-6)
 	v.filter.Width = max(10, w-4)
 }
 
@@ -339,7 +370,9 @@ func (v *keysView) Typing() bool        { return v.filtering || v.picking }
 func (v *keysView) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case filteredMsg:
-		v.apply(msg)
+		return v.apply(msg)
+	case groupedMsg:
+		v.setGroups(msg)
 		return nil
 	case dataMsg:
 		var cmd tea.Cmd
@@ -409,19 +442,21 @@ func (v *keysView) updatePicker(msg tea.KeyMsg) tea.Cmd {
 
 func (v *keysView) updateKeys(msg tea.KeyMsg) tea.Cmd {
 	km := v.keyMap
-	if v.table.Update(msg) {
+	if v.group != groupOff {
+		if cmd, done := v.updateGroups(msg); done {
+			return cmd
+		}
+	} else if v.table.Update(msg) {
 		return nil
 	}
 	switch {
+	case key.Matches(msg, km.Group):
+		return v.cycleGroup()
 	case key.Matches(msg, km.Filter):
 		v.filtering = true
 		return v.filter.Focus()
 	case key.Matches(msg, km.ClearFilter):
-		if v.q.Text != "" || v.q.Review != keyindex.AllKeys || v.q.Channel != "" {
-			v.filter.SetValue("")
-			v.q.Text, v.q.Review, v.q.Channel = "", keyindex.AllKeys, ""
-			return v.refilter(false)
-		}
+		return v.clearLevel()
 	case key.Matches(msg, km.NextEnv), key.Matches(msg, km.PrevEnv):
 		step := 1
 		if key.Matches(msg, km.PrevEnv) {
@@ -473,4 +508,55 @@ func (v *keysView) updateKeys(msg tea.KeyMsg) tea.Cmd {
 		return func() tea.Msg { return quitMsg{} }
 	}
 	return nil
+}
+
+// updateGroups handles a key in the grouped review: moving, enter to
+// drill in, esc to leave; done is false for the keys that act as on the
+// keys table (filter, tabs, g).
+func (v *keysView) updateGroups(msg tea.KeyMsg) (cmd tea.Cmd, done bool) {
+	km := v.keyMap
+	switch {
+	case v.gtable.Update(msg):
+	case key.Matches(msg, km.Details):
+		return v.drillIn(), true
+	case key.Matches(msg, km.ClearFilter):
+		v.group, v.groups = groupOff, nil
+	case key.Matches(msg, km.Delete), key.Matches(msg, km.Rotate), key.Matches(msg, km.Disable):
+		v.sh.status("Press enter to see this group's keys, then act on them.", false)
+	default:
+		return nil, false
+	}
+	return nil, true
+}
+
+// setText puts s on the filter line and in the query.
+func (v *keysView) setText(s string) {
+	v.filter.SetValue(s)
+	v.filter.CursorEnd()
+	v.q.Text = s
+}
+
+// clearLevel is esc on the keys table: back to the groups a drill-in came
+// from, else it clears one level of the query at a time: the typed text,
+// then the review, then the channel.
+func (v *keysView) clearLevel() tea.Cmd {
+	if d := v.drill; d != nil {
+		v.drill = nil
+		if v.q.Text == d.after {
+			v.setText(d.before)
+			v.group, v.gtable.cursor = d.group, d.cursor
+			return v.refilter(false)
+		}
+	}
+	switch {
+	case v.q.Text != "":
+		v.setText("")
+	case v.q.Review != keyindex.AllKeys:
+		v.q.Review = keyindex.AllKeys
+	case v.q.Channel != "":
+		v.q.Channel = ""
+	default:
+		return nil
+	}
+	return v.refilter(false)
 }

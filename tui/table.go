@@ -23,6 +23,7 @@ type column struct {
 	max      int // 0: no maximum
 	priority int
 	flex     bool
+	right    bool // numbers: aligned right
 }
 
 // tableKeyMap moves the cursor.
@@ -265,7 +266,11 @@ func (t *vtable) line(cell func(col int) string) string {
 			b.WriteByte(' ')
 		}
 		first = false
-		b.WriteString(fit(cell(i), w))
+		text := fit(cell(i), w)
+		if t.cols[i].right {
+			text = strings.Repeat(" ", w-format.Cells(strings.TrimRight(text, " "))) + strings.TrimRight(text, " ")
+		}
+		b.WriteString(text)
 	}
 	return padRight(b.String(), t.width+1)
 }
