@@ -210,6 +210,8 @@ const (
 	ActionMemberRemove  = "member-rm"
 	ActionMemberKeyAdd  = "member-key-add"
 	ActionMemberKeyRm   = "member-key-rm"
+	// ActionLeak: a live key was found where it should not be (Detail says where).
+	ActionLeak = "leak"
 )
 
 // Health is what a reviewer should notice about a key, worst first.

@@ -105,6 +105,7 @@ func etcdSuite() map[string]func(*testing.T) {
 		"UsageJournalStaysBounded":                TestUsageJournalStaysBounded,
 		"FeedHeadIsWhereTheFeedStands":            TestFeedHeadIsWhereTheFeedStands,
 		"CheckOfASoundStore":                      TestCheckOfASoundStore,
+		"RecordLeak":                              TestRecordLeakAuditsAndFollowsTheRoles,
 	}
 }
 

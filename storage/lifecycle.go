@@ -20,7 +20,18 @@ func (b *core) RotateKey(ctx context.Context, req RotateRequest) (Rotated, error
 		return Rotated{}, fail(ErrInvalid, "a grace of %v is out of range: use now, or up to 365d, such as 24h", req.Grace)
 	}
 	var out Rotated
-	err := b.update(ctx, func(tx kv) error {
+	err := b.update(ctx, func(tx kv) (err error) {
+		out, err = b.rotate(tx, req, "")
+		return err
+	})
+	return out, err
+}
+
+// rotate is RotateKey inside the caller's transaction; why, when set, is
+// added to the rotation's audit event. Every refusal comes before a write.
+func (b *core) rotate(tx kv, req RotateRequest, why string) (Rotated, error) {
+	var out Rotated
+	err := func() error {
 		old, err := b.getKey(tx, req.ID)
 		if err != nil {
 			return err
@@ -66,12 +77,15 @@ func (b *core) RotateKey(ctx context.Context, req RotateRequest) (Rotated, error
 		}
 		ev := keyEvent(model.ActionRotate, &old)
 		ev.Detail = fmt.Sprintf("replaced by %s; old key works until %s", c.Key.ID, old.ExpiresAt.UTC().Format(time.RFC3339))
+		if why != "" {
+			ev.Detail += "; " + why
+		}
 		if err := b.appendEvent(tx, ev); err != nil {
 			return err
 		}
 		out = Rotated{New: c, Old: old}
 		return nil
-	})
+	}()
 	return out, err
 }
 

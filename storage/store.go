@@ -41,6 +41,10 @@ type Store interface {
 	// SetDisabled disables or enables a key; a disabled key is refused.
 	SetDisabled(ctx context.Context, id string, disabled bool) (model.Key, error)
 	Verify(ctx context.Context, req VerifyRequest) (VerifyResult, error)
+	// LookupHashes reads the keys with these hashes (leaving out unknown ones).
+	LookupHashes(ctx context.Context, hashes []keygen.Hash) (map[keygen.Hash]model.Key, error)
+	// RecordLeak audits a live key's leak and disables or rotates it.
+	RecordLeak(ctx context.Context, l Leak, resp LeakResponse) (LeakOutcome, error)
 
 	Environments(ctx context.Context) ([]model.Environment, error)
 	AddEnvironment(ctx context.Context, e model.Environment) (model.Environment, error)

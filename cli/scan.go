@@ -1,0 +1,466 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"keyden/format"
+	"keyden/keygen"
+	"keyden/model"
+	"keyden/scan"
+	"keyden/storage"
+)
+
+// scanOpts are keyden scan's flags.
+type scanOpts struct {
+	git, staged, lookalikes, disable, installHook bool
+	rotate, rules, prefix                         string
+	grace                                         time.Duration
+}
+
+// scanFind is one find as scan reports it.
+type scanFind struct {
+	Commit string `json:"commit,omitempty"`
+	Path   string `json:"path"`
+	Line   int    `json:"line"`
+	Hint   string `json:"hint"`
+	// Status is live, disabled, expired, not_in_store, or unchecked (no
+	// store could be read: the checksum alone says it is a key).
+	Status  string         `json:"status"`
+	Live    bool           `json:"live"`
+	Key     *model.KeyView `json:"key"`
+	Action  string         `json:"action,omitempty"`
+	Refused string         `json:"refused,omitempty"`
+
+	hash keygen.Hash
+}
+
+func (f *scanFind) where() string {
+	w := fmt.Sprintf("%s:%d", f.Path, f.Line)
+	if f.Commit != "" {
+		w = shortCommit(f.Commit) + " " + w
+	}
+	return w
+}
+
+func shortCommit(c string) string {
+	if len(c) > 12 {
+		return c[:12]
+	}
+	return c
+}
+
+// scanReport is keyden scan --json.
+type scanReport struct {
+	Store string `json:"store"`
+	// Checked is "store" when finds were looked up, "checksum" when no
+	// store could be read.
+	Checked    string       `json:"checked"`
+	Prefix     string       `json:"prefix"`
+	Finds      []scanFind   `json:"finds"`
+	Lookalikes []scanFind   `json:"lookalikes,omitempty"`
+	Rotated    []scanRotate `json:"rotated,omitempty"`
+}
+
+// scanRotate is a replacement made by --rotate, with its secret shown once.
+type scanRotate struct {
+	Secret string `json:"secret"`
+	model.KeyView
+	Replaces string `json:"replaces"`
+}
+
+func (a *app) scanCommand() *cobra.Command {
+	var o scanOpts
+	p := a.printer()
+	cmd := &cobra.Command{
+		Use:   "scan [PATH…|-]",
+		Short: "Find this store's keys in files, standard input or a git history",
+		Long: `Find keys of this store in files and folders (recursively, skipping .git),
+in standard input (-), in every commit of a git repository (--git [REPO]) or in
+the staged changes (--staged). Only a string with the store's prefix and a valid
+checksum is a key; each is looked up by its SHA-256 and reported with where it
+is, its name, channel, environment, status and last use, never the key itself.
+Exit 1 when a live key (one that works now) was found, 0 when none, 2 on bad
+usage or an unreadable path. Every live key found is written to the audit log
+with where it was found; --disable or --rotate GRACE also act on it.
+When the store cannot be read, the checksum alone decides and every key found
+counts as live (--prefix names the prefix then; default kd).`,
+		Example: `  keyden scan .
+  git diff | keyden scan -
+  keyden scan --git ~/src/app --disable
+  keyden scan --rules gitleaks >> .gitleaks.toml
+  keyden scan --install-hook`,
+		PreRunE: func(cmd *cobra.Command, args []string) error {
+			modes := 0
+			for _, on := range []bool{o.git, o.staged, o.rules != "", o.installHook} {
+				if on {
+					modes++
+				}
+			}
+			if modes > 1 {
+				return usagef("--git, --staged, --rules and --install-hook do not go together: use one")
+			}
+			if (o.staged || o.installHook || o.git) && len(args) > 1 {
+				return usagef("%s takes at most one repository folder: see `keyden scan --help`", modeFlag(o))
+			}
+			if o.rules != "" && len(args) > 0 {
+				return usagef("--rules takes no paths: see `keyden scan --help`")
+			}
+			if o.rules != "" && o.rules != "gitleaks" && o.rules != "trufflehog" {
+				return usagef("--rules %s is not a scanner keyden writes rules for: use gitleaks or trufflehog", model.Quote(o.rules))
+			}
+			if o.disable && o.rotate != "" {
+				return usagef("--disable and --rotate do not go together: choose one")
+			}
+			if o.rotate != "" {
+				g, err := ParseGrace(o.rotate)
+				if err != nil {
+					return usagef("--rotate: %v", strings.TrimPrefix(err.Error(), "--grace: "))
+				}
+				o.grace = g
+			}
+			if o.prefix != "" {
+				if err := model.ValidatePrefix(o.prefix); err != nil {
+					return usagef("--prefix: %v", err)
+				}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, info, why := a.scanStore(cmd.Context())
+			prefix := info.Prefix
+			if o.prefix != "" {
+				prefix = o.prefix
+			}
+			if prefix == "" {
+				prefix = "kd"
+			}
+			switch {
+			case o.rules != "":
+				return a.printRules(cmd.Context(), st, prefix, info.Format, o.rules)
+			case o.installHook:
+				return a.installHook(cmd.Context(), args, prefix)
+			}
+			if st == nil && (o.disable || o.rotate != "") {
+				return &refusal{fmt.Sprintf("%s, so nothing can be disabled or rotated: fix the store (or --db) and scan again", why)}
+			}
+			finds, looks, err := a.runScan(cmd.Context(), o, args, scan.New(prefix))
+			if err != nil {
+				return err
+			}
+			rep := scanReport{Prefix: prefix, Checked: "checksum", Finds: finds}
+			if o.lookalikes {
+				rep.Lookalikes = looks
+			}
+			if st != nil {
+				rep.Store, rep.Checked = st.Location(), "store"
+				if rep.Rotated, err = a.judgeFinds(cmd.Context(), st, rep.Finds, o); err != nil {
+					return err
+				}
+			} else {
+				printf(a.env.Stderr, "keyden: %s, so the checksum alone decides: every key found counts as live.\n", why)
+				for i := range rep.Finds {
+					rep.Finds[i].Status, rep.Finds[i].Live = "unchecked", true
+				}
+			}
+			if err := p.print(rep, func(w io.Writer) error { return a.scanText(w, rep) }); err != nil {
+				return err
+			}
+			return scanVerdict(a.env.Stderr, rep, o)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.git, "git", false, "scan every commit of the repository in the folder given (default .) through git")
+	f.BoolVar(&o.staged, "staged", false, "scan the changes staged for the next commit (what the pre-commit hook runs)")
+	f.BoolVar(&o.lookalikes, "lookalikes", false, "also list strings shaped like keys whose checksum is wrong (never reported as keys)")
+	f.BoolVar(&o.disable, "disable", false, "disable every live key found (audited with where it was found)")
+	f.StringVar(&o.rotate, "rotate", "", "rotate every live key found; the leaked key keeps working for this grace (now, 1h, 24h, …)")
+	f.StringVar(&o.rules, "rules", "", "print a rule for gitleaks or trufflehog that finds this store's keys")
+	f.BoolVar(&o.installHook, "install-hook", false, "write a git pre-commit hook that runs keyden scan --staged")
+	f.StringVar(&o.prefix, "prefix", "", "the key prefix to look for (default: the store's, else kd)")
+	p.jsonFlag(cmd, "print one JSON object: the store, its prefix, every find and what was done")
+	return cmd
+}
+
+func modeFlag(o scanOpts) string {
+	switch {
+	case o.git:
+		return "--git"
+	case o.staged:
+		return "--staged"
+	}
+	return "--install-hook"
+}
+
+// scanStore opens the store to look finds up in, never making one: no
+// store, or one that cannot be read, leaves the checksum to decide (why
+// says what went wrong).
+func (a *app) scanStore(ctx context.Context) (store, storage.Info, string) {
+	st := a.store
+	if st == nil {
+		path := a.dbPath
+		if path == "" {
+			path = DefaultDBPath(a.env.Getenv)
+		}
+		var err error
+		if st, err = a.openLocation(path, storage.Options{NoCreate: true}); err != nil {
+			return nil, storage.Info{}, "the key store could not be opened (" + strings.TrimSuffix(err.Error(), ".") + ")"
+		}
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return nil, storage.Info{}, "the key store could not be read (" + strings.TrimSuffix(err.Error(), ".") + ")"
+	}
+	return st, info, ""
+}
+
+// runScan searches what the arguments name; finds are keys, looks are lookalikes.
+func (a *app) runScan(ctx context.Context, o scanOpts, args []string, m *scan.Matcher) (finds, looks []scanFind, err error) {
+	add := func(commit, path string, f scan.Find) {
+		sf := scanFind{Commit: commit, Path: path, Line: f.Line, Hint: f.Hint, hash: f.Hash}
+		if f.Valid {
+			finds = append(finds, sf)
+		} else {
+			sf.Status = "lookalike"
+			looks = append(looks, sf)
+		}
+	}
+	if o.git || o.staged {
+		dir := "."
+		if len(args) == 1 {
+			dir = args[0]
+		}
+		gitArgs := []string{"log", "--all", "-p", "-U0", "--no-color", "--no-ext-diff", "--no-textconv", "--format=commit %H"}
+		if o.staged {
+			gitArgs = []string{"diff", "--cached", "-U0", "--no-color", "--no-ext-diff", "--no-textconv"}
+		}
+		err := runGit(ctx, dir, gitArgs, func(r io.Reader) error {
+			return m.Diff(r, func(d scan.DiffFind) { add(d.Commit, d.Path, d.Find) })
+		})
+		return finds, looks, err
+	}
+	if len(args) == 0 {
+		return nil, nil, usagef("scan needs something to read: give files or folders, - for standard input, or --git")
+	}
+	for _, arg := range args {
+		if arg == "-" {
+			if err := m.Scan(a.env.Stdin, func(f scan.Find) { add("", "-", f) }); err != nil {
+				return nil, nil, usagef("could not read standard input: %v", err)
+			}
+			continue
+		}
+		err := filepath.WalkDir(arg, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return usagef("could not read %s: %v", path, unwrapPath(err))
+			}
+			if d.IsDir() {
+				if d.Name() == ".git" && path != arg {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			// Devices, pipes and sockets in a folder are not files to read;
+			// a link is read when named, not when met in a folder.
+			if !d.Type().IsRegular() && path != arg {
+				return nil
+			}
+			file, err := os.Open(path)
+			if err != nil {
+				return usagef("could not read %s: %v", path, unwrapPath(err))
+			}
+			defer file.Close()
+			if err := m.Scan(file, func(f scan.Find) { add("", path, f) }); err != nil {
+				return usagef("could not read %s: %v", path, unwrapPath(err))
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return finds, looks, nil
+}
+
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// runGit runs git in dir and hands its output to read as it comes.
+func runGit(ctx context.Context, dir string, args []string, read func(io.Reader) error) error {
+	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return usagef("could not run git (%v): install git to scan a repository", err)
+	}
+	rerr := read(out)
+	_, _ = io.Copy(io.Discard, out)
+	if err := cmd.Wait(); err != nil {
+		msg, _, _ := strings.Cut(strings.TrimSpace(stderr.String()), "\n")
+		return usagef("git could not read %s (%s): give the folder of a git repository", dir, cmp(msg, err.Error()))
+	}
+	return rerr
+}
+
+func cmp(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// judgeFinds looks every find up in the store, audits each live key's
+// leak once (with where it was first found) and carries out --disable or
+// --rotate.
+func (a *app) judgeFinds(ctx context.Context, st store, finds []scanFind, o scanOpts) ([]scanRotate, error) {
+	var hashes []keygen.Hash
+	places := map[keygen.Hash][]int{}
+	for i, f := range finds {
+		if places[f.hash] == nil {
+			hashes = append(hashes, f.hash)
+		}
+		places[f.hash] = append(places[f.hash], i)
+	}
+	keys, err := st.LookupHashes(ctx, hashes)
+	if err != nil {
+		return nil, err
+	}
+	now := a.env.Now()
+	var rotated []scanRotate
+	for _, h := range hashes {
+		at := places[h]
+		k, ok := keys[h]
+		status := "not_in_store"
+		switch {
+		case !ok:
+		case k.Disabled:
+			status = "disabled"
+		case k.Expired(now):
+			status = "expired"
+		default:
+			status = "live"
+		}
+		var action, refused string
+		if status == "live" {
+			where := finds[at[0]].where()
+			if len(at) > 1 {
+				where += fmt.Sprintf(" and %d more %s", len(at)-1, plural(len(at)-1, "place", "places"))
+			}
+			out, err := st.RecordLeak(ctx, storage.Leak{Hash: h, Where: where, Source: "keyden scan"},
+				storage.LeakResponse{Disable: o.disable, Rotate: o.rotate != "", Grace: o.grace})
+			if err != nil {
+				return rotated, err
+			}
+			if out.Found {
+				k = out.Key
+			}
+			action = out.Done
+			if out.Refused != nil {
+				refused = format.Sentence(out.Refused.Error())
+			}
+			if out.Done == "rotated" {
+				r := out.Rotated
+				rotated = append(rotated, scanRotate{Secret: r.New.Secret, KeyView: r.New.Key.View(), Replaces: r.Old.ID})
+			}
+		}
+		for _, i := range at {
+			f := &finds[i]
+			f.Status, f.Live, f.Action, f.Refused = status, status == "live", action, refused
+			if ok {
+				v := k.View()
+				f.Key = &v
+			}
+		}
+	}
+	return rotated, nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// scanText is keyden scan's table: one line a find, never a key.
+func (a *app) scanText(w io.Writer, rep scanReport) error {
+	if len(rep.Finds)+len(rep.Lookalikes) == 0 {
+		_, err := fmt.Fprintln(w, "No keys found.")
+		return err
+	}
+	now := a.env.Now()
+	err := table(w, "WHERE\tKEY\tNAME\tCHANNEL\tENV\tSTATUS\tLAST USED", func(tw io.Writer) {
+		for _, f := range append(append([]scanFind(nil), rep.Finds...), rep.Lookalikes...) {
+			name, channel, env, used := "-", "-", "-", "-"
+			if f.Key != nil {
+				name, channel, env = model.Quote(f.Key.Name), f.Key.Channel, f.Key.Environment
+				used = "never"
+				if f.Key.LastUsedAt != nil {
+					used = format.Ago(*f.Key.LastUsedAt, now)
+				}
+			}
+			status := strings.ReplaceAll(f.Status, "_", " ")
+			switch {
+			case f.Action != "":
+				status += ", " + f.Action + " now"
+			case f.Refused != "":
+				status += ", left as it is: " + f.Refused
+			}
+			printf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.where(), f.Hint, name, channel, env, status, used)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range rep.Rotated {
+		// raw, as rotate prints a new key: the only time it is shown
+		if _, err := fmt.Fprintf(w, "New key for %s (%s, replaces %s): %s\n", format.Safe(model.Quote(r.Name)), r.ID, r.Replaces, r.Secret); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scanVerdict says on stderr what the finds mean and gives the exit code:
+// 1 when a live key was found.
+func scanVerdict(stderr io.Writer, rep scanReport, o scanOpts) error {
+	n := 0
+	for _, f := range rep.Finds {
+		if f.Live {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	what := "disable or rotate them (keyden scan --disable, or --rotate 1h) and take them out of the text"
+	switch {
+	case o.staged:
+		what = "take them out of the staged changes before committing (git commit --no-verify skips this check)"
+	case o.disable:
+		what = "they are disabled now; take them out of the text"
+	case o.rotate != "":
+		what = "they are rotated now; hand out the new keys and take the old ones out of the text"
+	}
+	printf(stderr, "keyden: found a live key in %d %s: %s.\n", n, plural(n, "place", "places"), what)
+	return &silentExit{code: ExitRefused}
+}

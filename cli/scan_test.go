@@ -1,0 +1,240 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"keyden/keygen"
+)
+
+// otherStoreKey has a valid checksum but is no key of any test's store.
+const otherStoreKey = "kd_prod_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn0gZMuH"
+
+func wrongSum(k string) string {
+	c := "A"
+	if strings.HasSuffix(k, "A") {
+		c = "B"
+	}
+	return k[:len(k)-1] + c
+}
+
+func writeFile(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func scanJSON(t *testing.T, r result) scanReport {
+	t.Helper()
+	var rep scanReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("%v: %s (stderr %s)", err, r.stdout, r.stderr)
+	}
+	return rep
+}
+
+func auditDetails(t *testing.T, db string) []string {
+	t.Helper()
+	var evs []struct {
+		Action, Detail string
+		KeyName        string `json:"key_name"`
+	}
+	if err := json.Unmarshal([]byte(run(t, db, "", "audit", "--json").stdout), &evs); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.Action+" "+e.KeyName+": "+e.Detail)
+	}
+	return out
+}
+
+func TestScanFindsLiveKeysInFoldersAndDisablesThem(t *testing.T) {
+	db := newDB(t)
+	live := create(t, db, "--name", "web checkout", "--env", "prod")
+	gone := create(t, db, "--name", "old", "--env", "dev")
+	run(t, db, "", "disable", idOf(t, db, "old"))
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "app", "config.env"), "A=1\nB=2\nAPI_KEY="+live+"\n")
+	writeFile(t, filepath.Join(dir, "notes.md"), "lookalike "+wrongSum(live)+"\nother store "+otherStoreKey+"\nold "+gone+"\n")
+	writeFile(t, filepath.Join(dir, ".git", "config"), "ignored "+live+"\n")
+
+	r := run(t, db, "", "scan", "--json", dir)
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1 (a live key): %s", r.code, r.stderr)
+	}
+	for _, out := range []string{r.stdout, r.stderr} {
+		if strings.Contains(out, live) || strings.Contains(out, gone) || strings.Contains(out, live[8:40]) {
+			t.Fatalf("scan printed a key: %s", out)
+		}
+	}
+	rep := scanJSON(t, r)
+	got := map[string]string{}
+	for _, f := range rep.Finds {
+		got[strings.TrimPrefix(f.Path, dir+"/")+":"+strconv.Itoa(f.Line)] = f.Status
+	}
+	want := map[string]string{"app/config.env:3": "live", "notes.md:2": "not_in_store", "notes.md:3": "disabled"}
+	if len(got) != len(want) {
+		t.Fatalf("finds %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %q, want %q (all: %v)", k, got[k], v, got)
+		}
+	}
+	if rep.Checked != "store" || len(rep.Lookalikes) != 0 {
+		t.Errorf("checked %q, lookalikes %v", rep.Checked, rep.Lookalikes)
+	}
+	f := rep.Finds[0]
+	if f.Key == nil || f.Key.Name != "web checkout" || f.Key.Environment != "prod" || f.Hint != keygen.Hint(live) {
+		t.Errorf("live find %+v", f)
+	}
+
+	r = run(t, db, "", "scan", "--disable", dir)
+	if r.code != 1 || !strings.Contains(r.stdout, "live, disabled now") || !strings.Contains(r.stdout, "config.env:3") {
+		t.Fatalf("scan --disable: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if v := run(t, db, live, "verify"); v.code != 1 || !strings.Contains(v.stdout+v.stderr, "disabled") {
+		t.Errorf("the leaked key still verifies: %d %s", v.code, v.stdout)
+	}
+	where := "leaked: found by keyden scan at " + filepath.Join(dir, "app", "config.env") + ":3"
+	ev := auditDetails(t, db)
+	if ev[0] != "disable web checkout: "+where || ev[1] != "leak web checkout: "+where {
+		t.Errorf("audit %q", ev[:2])
+	}
+	if r := run(t, db, "", "scan", dir); r.code != 0 {
+		t.Errorf("a scan finding only disabled keys: exit %d, want 0: %s", r.code, r.stderr)
+	}
+}
+
+func TestScanStdinLookalikesAndRotate(t *testing.T) {
+	db := newDB(t)
+	live := create(t, db, "--name", "ci", "--env", "dev")
+	in := "x " + wrongSum(live) + "\n\n" + live + "\n"
+	r := run(t, db, in, "scan", "-")
+	if r.code != 1 || strings.Contains(r.stdout, "lookalike") || !strings.Contains(r.stdout, "-:3") {
+		t.Fatalf("scan -: exit %d\n%s", r.code, r.stdout)
+	}
+	rep := scanJSON(t, run(t, db, in, "scan", "--lookalikes", "--json", "-"))
+	if len(rep.Lookalikes) != 1 || rep.Lookalikes[0].Line != 1 || len(rep.Finds) != 1 {
+		t.Fatalf("lookalikes %+v finds %+v", rep.Lookalikes, rep.Finds)
+	}
+	r = run(t, db, in, "scan", "--rotate", "1h", "--json", "-")
+	rep = scanJSON(t, r)
+	if r.code != 1 || len(rep.Rotated) != 1 || rep.Finds[0].Action != "rotated" {
+		t.Fatalf("scan --rotate: exit %d %+v", r.code, rep)
+	}
+	if v := run(t, db, rep.Rotated[0].Secret, "verify"); v.code != 0 {
+		t.Errorf("the new key does not verify: %s", v.stdout)
+	}
+	if rep.Finds[0].Key.ExpiresAt == nil {
+		t.Errorf("the leaked key has no expiry after --rotate 1h")
+	}
+}
+
+func TestScanWithoutAStoreLetsTheChecksumDecide(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "missing.db")
+	r := run(t, db, "k "+otherStoreKey+"\n"+wrongSum(otherStoreKey)+"\n", "scan", "--json", "-")
+	if r.code != 1 || !strings.Contains(r.stderr, "the checksum alone decides") {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if rep := scanJSON(t, r); rep.Checked != "checksum" || len(rep.Finds) != 1 || rep.Finds[0].Status != "unchecked" {
+		t.Errorf("report %+v", rep)
+	}
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Errorf("scan made a store at %s", db)
+	}
+	if r := run(t, db, otherStoreKey, "scan", "--disable", "-"); r.code != 1 || !strings.Contains(r.stderr, "nothing can be disabled") {
+		t.Errorf("--disable without a store: exit %d %s", r.code, r.stderr)
+	}
+	if r := run(t, db, "nothing here", "scan", "-"); r.code != 0 {
+		t.Errorf("no keys: exit %d", r.code)
+	}
+	if r := run(t, db, "", "scan", filepath.Join(t.TempDir(), "nope")); r.code != 2 || strings.Count(r.stderr, "\n") != 1 {
+		t.Errorf("missing path: exit %d %q", r.code, r.stderr)
+	}
+}
+
+func git(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"}, args...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("git %v: %v %s", args, err, out)
+	}
+}
+
+func TestScanGitHistory(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	db := newDB(t)
+	live := create(t, db, "--name", "deploy", "--env", "prod")
+	repo := t.TempDir()
+	git(t, repo, "init", "-q")
+	writeFile(t, filepath.Join(repo, "deploy.sh"), "#!/bin/sh\nexport TOKEN="+live+"\n")
+	git(t, repo, "add", ".")
+	git(t, repo, "commit", "-q", "-m", "add deploy")
+	writeFile(t, filepath.Join(repo, "deploy.sh"), "#!/bin/sh\nexport TOKEN=$(vault read token)\n# "+wrongSum(live)+"\n")
+	git(t, repo, "commit", "-q", "-am", "use vault")
+
+	rep := scanJSON(t, run(t, db, "", "scan", "--git", "--json", repo))
+	if len(rep.Finds) != 1 || rep.Finds[0].Path != "deploy.sh" || rep.Finds[0].Line != 2 || len(rep.Finds[0].Commit) != 40 || rep.Finds[0].Status != "live" {
+		t.Fatalf("finds %+v", rep.Finds)
+	}
+	if r := run(t, db, "", "scan", "--git", repo); r.code != 1 || !strings.Contains(r.stdout, rep.Finds[0].Commit[:12]+" deploy.sh:2") {
+		t.Errorf("exit %d\n%s", r.code, r.stdout)
+	}
+	// Nothing staged: nothing found.
+	if r := run(t, db, "", "scan", "--staged", repo); r.code != 0 || !strings.Contains(r.stdout, "No keys found") {
+		t.Errorf("--staged with nothing staged: exit %d %s", r.code, r.stdout+r.stderr)
+	}
+	writeFile(t, filepath.Join(repo, "b.txt"), "a\n"+live+"\n")
+	git(t, repo, "add", "b.txt")
+	if r := run(t, db, "", "scan", "--staged", repo); r.code != 1 || !strings.Contains(r.stdout, "b.txt:2") || !strings.Contains(r.stderr, "before committing") {
+		t.Errorf("--staged: exit %d %s", r.code, r.stdout+r.stderr)
+	}
+	if r := run(t, db, "", "scan", "--git", t.TempDir()); r.code != 2 || !strings.Contains(r.stderr, "git could not read") {
+		t.Errorf("not a repository: exit %d %s", r.code, r.stderr)
+	}
+}
+
+func TestScanRulesMatchTheStoresKeys(t *testing.T) {
+	db := newDB(t)
+	run(t, db, "", "env", "add", "qa", "--tag", "q")
+	var keys []string
+	for _, env := range []string{"dev", "staging", "prod", "qa"} {
+		keys = append(keys, create(t, db, "--name", env, "--env", env))
+	}
+	for _, tool := range []string{"gitleaks", "trufflehog"} {
+		r := run(t, db, "", "scan", "--rules", tool)
+		if r.code != 0 {
+			t.Fatalf("%s: %d %s", tool, r.code, r.stderr)
+		}
+		m := regexp.MustCompile(`(?m)^(?:regex = '''|      key: ')(.*?)(?:'''|')$`).FindStringSubmatch(r.stdout)
+		if m == nil {
+			t.Fatalf("%s: no regex in\n%s", tool, r.stdout)
+		}
+		re := regexp.MustCompile(m[1])
+		for _, k := range keys {
+			if got := re.FindString("token: " + k + " end"); got != k {
+				t.Errorf("%s: %q matches %q, want the key", tool, m[1], got)
+			}
+			if re.MatchString(k[:len(k)-1]) || re.MatchString(k+"x") {
+				t.Errorf("%s: a truncated or longer string matches", tool)
+			}
+		}
+	}
+	if r := run(t, db, "", "scan", "--rules", "semgrep"); r.code != 2 {
+		t.Errorf("unknown scanner: exit %d", r.code)
+	}
+}

@@ -1,0 +1,139 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"keyden/keygen"
+	"keyden/model"
+)
+
+// Leak is a key found where it should not be: by a scan, or in a report
+// from outside.
+type Leak struct {
+	Hash keygen.Hash
+	// Where it was found: "app.env:12", "commit 1a2b3c app.env:12", a URL.
+	Where string
+	// Source is who found it: "keyden scan", "leak report".
+	Source string
+}
+
+// LeakResponse is what to do to a live leaked key besides auditing the leak.
+type LeakResponse struct {
+	Disable bool
+	// Rotate replaces the key; the leaked one keeps working for Grace.
+	Rotate bool
+	Grace  time.Duration
+	// Authorized skips the store's roles: for a leak report whose
+	// signature was checked, which no member sent. Only Go code sets it.
+	Authorized bool
+}
+
+// LeakOutcome is what a leak found and what was done.
+type LeakOutcome struct {
+	// Found says the hash is a key of this store; Key is it as it now is.
+	Found bool
+	Key   model.Key
+	// Live says the key worked when the leak was recorded.
+	Live bool
+	// Done is "disabled" or "rotated" when the response was carried out.
+	Done    string
+	Rotated Rotated
+	// Refused says why the response was not carried out (roles, a key
+	// already disabled); the leak is audited all the same.
+	Refused error
+}
+
+// LookupHashes reads the keys whose hashes are given, in one read; hashes
+// that are no key of this store are left out.
+func (b *core) LookupHashes(ctx context.Context, hashes []keygen.Hash) (map[keygen.Hash]model.Key, error) {
+	out := make(map[keygen.Hash]model.Key)
+	err := b.view(ctx, func(tx kv) error {
+		idx := tx.Bucket(bucketHashes)
+		for _, h := range hashes {
+			id := idx.Get(h[:])
+			if id == nil {
+				continue
+			}
+			k, err := b.getKey(tx, string(id))
+			if err != nil {
+				return err
+			}
+			out[h] = k
+		}
+		return nil
+	})
+	return out, err
+}
+
+// RecordLeak audits a leak of a live key (action leak, with where it was
+// found) and carries out the response, in one transaction. A key that is
+// not in the store, or no longer works, is left as it is and not audited.
+func (b *core) RecordLeak(ctx context.Context, l Leak, resp LeakResponse) (LeakOutcome, error) {
+	var out LeakOutcome
+	err := b.update(ctx, func(tx kv) error {
+		out = LeakOutcome{}
+		id := tx.Bucket(bucketHashes).Get(l.Hash[:])
+		if id == nil {
+			return errNoWrite
+		}
+		k, err := b.getKey(tx, string(id))
+		if err != nil {
+			return err
+		}
+		out.Found, out.Key = true, k
+		if k.Disabled || k.Expired(b.now()) {
+			return errNoWrite
+		}
+		out.Live = true
+		why := "leaked: found by " + l.Source + " at " + l.Where
+		ev := keyEvent(model.ActionLeak, &k)
+		ev.Detail = why
+		if err := b.appendEvent(tx, ev); err != nil {
+			return err
+		}
+		switch {
+		case resp.Disable:
+			out.Refused, err = b.leakDisable(tx, &k, why, resp.Authorized)
+			if out.Refused == nil && err == nil {
+				out.Done, out.Key = "disabled", k
+			}
+		case resp.Rotate:
+			if !resp.Authorized {
+				if out.Refused = b.mayChange(tx, model.KeyRotate, &k); out.Refused != nil {
+					return nil
+				}
+			}
+			var r Rotated
+			r, err = b.rotate(tx, RotateRequest{ID: k.ID, Grace: resp.Grace}, why)
+			if errors.Is(err, ErrExists) || errors.Is(err, ErrConflict) {
+				out.Refused, err = err, nil
+			} else if err == nil {
+				out.Done, out.Key, out.Rotated = "rotated", r.Old, r
+			}
+		}
+		return err
+	})
+	if errors.Is(err, errNoWrite) {
+		err = nil
+	}
+	return out, err
+}
+
+// leakDisable disables k in tx, audited with why; the first result is a
+// refusal by the roles, which leaves the leak's own event to commit.
+func (b *core) leakDisable(tx kv, k *model.Key, why string, authorized bool) (refused, err error) {
+	if !authorized {
+		if err := b.mayChange(tx, model.KeyDisable, k); err != nil {
+			return err, nil
+		}
+	}
+	k.Disabled = true
+	if err := putKey(tx, k); err != nil {
+		return nil, err
+	}
+	ev := keyEvent(model.ActionDisable, k)
+	ev.Detail = why
+	return nil, b.appendEvent(tx, ev)
+}

@@ -1,0 +1,63 @@
+package storage
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"keyden/keygen"
+	"keyden/model"
+)
+
+// A leak is audited whoever finds it; disabling it follows the roles,
+// unless the response is authorized (a signed report), and a key that no
+// longer works is left alone.
+func TestRecordLeakAuditsAndFollowsTheRoles(t *testing.T) {
+	st := newAny(t, Options{Actor: "alice"})
+	if _, err := st.AddMember(ctx, "bob", model.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	c := mustCreate(t, st, CreateRequest{Name: "alices"})
+	bob := reopen(t, st, Options{Actor: "bob"})
+	leak := Leak{Hash: keygen.HashKey(c.Secret), Where: "app.env:3", Source: "keyden scan"}
+
+	out, err := bob.RecordLeak(ctx, leak, LeakResponse{Disable: true})
+	if err != nil || !out.Found || !out.Live || out.Done != "" || !errors.Is(out.Refused, ErrForbidden) {
+		t.Fatalf("bob's response to alice's key: %+v %v", out, err)
+	}
+	out, err = bob.RecordLeak(ctx, leak, LeakResponse{Disable: true, Authorized: true})
+	if err != nil || out.Done != "disabled" || !out.Key.Disabled {
+		t.Fatalf("authorized response: %+v %v", out, err)
+	}
+	out, err = st.RecordLeak(ctx, leak, LeakResponse{Disable: true})
+	if err != nil || !out.Found || out.Live || out.Done != "" {
+		t.Fatalf("a disabled key's leak: %+v %v", out, err)
+	}
+	if out, err := st.RecordLeak(ctx, Leak{Hash: keygen.HashKey("kd_prod_x")}, LeakResponse{Disable: true}); err != nil || out.Found {
+		t.Fatalf("an unknown hash: %+v %v", out, err)
+	}
+	evs, err := st.Audit(ctx, AuditFilter{KeyID: c.Key.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range evs {
+		got = append(got, e.Action+" by "+e.Actor+": "+e.Detail)
+	}
+	why := "leaked: found by keyden scan at app.env:3"
+	want := []string{"disable by bob: " + why, "leak by bob: " + why, "leak by bob: " + why}
+	if strings.Join(got[:3], "\n") != strings.Join(want, "\n") || len(got) != 4 {
+		t.Fatalf("audit\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	r := mustCreate(t, st, CreateRequest{Name: "rotated"})
+	out, err = st.RecordLeak(ctx, Leak{Hash: keygen.HashKey(r.Secret), Where: "x:1", Source: "keyden scan"}, LeakResponse{Rotate: true, Grace: time.Hour})
+	if err != nil || out.Done != "rotated" || out.Rotated.New.Secret == "" || out.Key.ExpiresAt.IsZero() {
+		t.Fatalf("rotate: %+v %v", out, err)
+	}
+	m, err := st.LookupHashes(ctx, []keygen.Hash{keygen.HashKey(r.Secret), keygen.HashKey(out.Rotated.New.Secret), keygen.HashKey("nope")})
+	if err != nil || len(m) != 2 || m[keygen.HashKey(r.Secret)].ID != r.Key.ID {
+		t.Fatalf("lookup: %v %v", m, err)
+	}
+}
