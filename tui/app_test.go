@@ -421,7 +421,7 @@ func TestQuickFiltersForReview(t *testing.T) {
 	h := start(t, setup{store: sampleBolt(t)})
 	h.waitFor(t, "6 keys")
 	h.press("r")
-	h.waitFor(t, "review: unused 90d+")
+	h.waitFor(t, "/ used:>90d")
 	a := h.final(t)
 	var names []string
 	for _, r := range a.keys.rows {

@@ -27,11 +27,11 @@ const (
 	numGroupBys
 )
 
-// groupFields are each grouping's title, plural and query field (for the drill-in).
-var groupFields = [numGroupBys]struct{ title, plural, field string }{
-	groupCreator: {"CREATED BY", "creators", "by"},
-	groupChannel: {"CHANNEL", "channels", "channel"},
-	groupEnv:     {"ENV", "environments", "env"},
+// groupFields are each grouping's title, noun and query field (for the drill-in).
+var groupFields = [numGroupBys]struct{ title, noun, field string }{
+	groupCreator: {"CREATED BY", "creator", "by"},
+	groupChannel: {"CHANNEL", "channel", "channel"},
+	groupEnv:     {"ENV", "environment", "env"},
 }
 
 func (g groupBy) of(k *model.Key) string {
@@ -198,7 +198,7 @@ func (v *keysView) drillIn() tea.Cmd {
 		return nil
 	}
 	g := v.groups[v.gtable.cursor]
-	term := groupFields[v.group].field + ":" + quoteTerm(g.name)
+	term := keyindex.Term(groupFields[v.group].field, g.name)
 	v.drill = &drillState{group: v.group, before: v.q.Text, cursor: v.gtable.cursor}
 	v.setText(strings.TrimSpace(v.q.Text + " " + term))
 	v.drill.after = v.q.Text
@@ -211,15 +211,6 @@ type drillState struct {
 	group         groupBy
 	before, after string
 	cursor        int
-}
-
-// quoteTerm puts a value in double quotes when the query language would
-// otherwise split it or read a field in it.
-func quoteTerm(s string) string {
-	if s != "" && !strings.ContainsAny(s, " \t\":") && !strings.HasPrefix(s, "-") {
-		return s
-	}
-	return `"` + strings.ReplaceAll(s, `"`, "") + `"`
 }
 
 // groupsView draws the grouped review in place of the keys table.

@@ -50,6 +50,13 @@ func (v *keysView) View() string {
 	b.WriteString("\n")
 	if v.filtering || v.q.Text != "" {
 		b.WriteString(v.filter.View())
+		if err := v.q.Err(); err != nil {
+			// Under the line, in the two lines the layout keeps free.
+			lines := wrapWords(format.Safe(err.Error()), v.width-2)
+			for _, l := range lines[:min(2, len(lines))] {
+				b.WriteString("\n  " + v.st.Error.Render(l))
+			}
+		}
 	}
 	return b.String()
 }
@@ -123,12 +130,9 @@ func (v *keysView) statusText() string {
 	if c := sortColumn[v.q.Sort]; v.table.widths[c] == 0 {
 		parts = append(parts, "sort: "+v.q.Sort.String()+" "+sortArrow(v.q.Sort))
 	}
-	if v.q.Review != keyindex.AllKeys {
-		parts = append(parts, "review: "+v.q.Review.String())
-	}
 	if v.group != groupOff {
 		if v.groups != nil {
-			parts = append(parts, fmt.Sprintf("%d %s", len(v.groups), groupFields[v.group].plural))
+			parts = append(parts, format.Count(len(v.groups), groupFields[v.group].noun))
 		}
 		if len(v.groups) > 0 {
 			parts = append(parts, fmt.Sprintf("%d/%d", v.gtable.cursor+1, len(v.groups)))

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/charmbracelet/bubbles/help"
@@ -242,8 +243,8 @@ func cellWidth(s string) int {
 func newKeysView(sh *shared) *keysView {
 	fi := textinput.New()
 	fi.Prompt = "/ "
-	fi.Placeholder = "name, channel, env, scope, hint, creator"
-	fi.CharLimit = 64
+	fi.Placeholder = "words, or fields: env:prod used:>90d by:alice status:expiring"
+	fi.CharLimit = 512
 	km := defaultKeysKeyMap()
 	km.Help = sh.global.Help
 	v := &keysView{
@@ -400,9 +401,7 @@ func (v *keysView) updateFilter(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, km.Cancel):
 		v.filtering = false
 		v.filter.Blur()
-		v.filter.SetValue("")
-		v.q.Text = ""
-		return v.refilter(false)
+		return v.clearLevel()
 	case key.Matches(msg, km.Accept), key.Matches(msg, km.Leave):
 		v.filtering = false
 		v.filter.Blur()
@@ -454,6 +453,9 @@ func (v *keysView) updateKeys(msg tea.KeyMsg) tea.Cmd {
 		return v.cycleGroup()
 	case key.Matches(msg, km.Filter):
 		v.filtering = true
+		if v.q.Text != "" && !strings.HasSuffix(v.q.Text, " ") {
+			v.setText(v.q.Text + " ") // ready for one more term
+		}
 		return v.filter.Focus()
 	case key.Matches(msg, km.ClearFilter):
 		return v.clearLevel()
@@ -477,7 +479,7 @@ func (v *keysView) updateKeys(msg tea.KeyMsg) tea.Cmd {
 		v.q.Sort = v.q.Sort.Next()
 		return v.refilter(false)
 	case key.Matches(msg, km.Quick):
-		v.q.Review = v.q.Review.Next()
+		v.setText(nextReview(v.q.Text))
 		return v.refilter(false)
 	case key.Matches(msg, km.New):
 		return v.openForm()
@@ -529,6 +531,40 @@ func (v *keysView) updateGroups(msg tea.KeyMsg) (cmd tea.Cmd, done bool) {
 	return nil, true
 }
 
+// reviews are what r cycles through, as query text on the filter line so
+// the language is learnt by using it: stale, never used, expiring, and
+// used in the last hour.
+var reviews = []string{keyindex.Unused.Text(), keyindex.NeverUsed.Text(), keyindex.Expiring.Text(), "used:<1h"}
+
+// nextReview is text with its review term (if any) replaced by the next
+// one, or removed after the last.
+func nextReview(text string) string {
+	words := strings.Fields(text)
+	for i, w := range words {
+		if j := slices.Index(reviews, w); j >= 0 {
+			if j+1 < len(reviews) {
+				words[i] = reviews[j+1]
+			} else {
+				words = slices.Delete(words, i, i+1)
+			}
+			return strings.Join(words, " ")
+		}
+	}
+	return strings.Join(append(words, reviews[0]), " ")
+}
+
+// reviewTerms is the review terms of text: what esc keeps when it clears
+// the typed text.
+func reviewTerms(text string) string {
+	var out []string
+	for _, w := range strings.Fields(text) {
+		if slices.Contains(reviews, w) {
+			out = append(out, w)
+		}
+	}
+	return strings.Join(out, " ")
+}
+
 // setText puts s on the filter line and in the query.
 func (v *keysView) setText(s string) {
 	v.filter.SetValue(s)
@@ -550,9 +586,11 @@ func (v *keysView) clearLevel() tea.Cmd {
 	}
 	switch {
 	case v.q.Text != "":
-		v.setText("")
-	case v.q.Review != keyindex.AllKeys:
-		v.q.Review = keyindex.AllKeys
+		review := reviewTerms(v.q.Text)
+		if review == strings.TrimSpace(v.q.Text) {
+			review = ""
+		}
+		v.setText(review)
 	case v.q.Channel != "":
 		v.q.Channel = ""
 	default:

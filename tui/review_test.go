@@ -106,3 +106,100 @@ func TestGroupedReview(t *testing.T) {
 		})
 	}
 }
+
+// shownNames is the names of the keys the table shows, in order.
+func shownNames(a *App) []string {
+	var names []string
+	for _, r := range a.keys.rows {
+		names = append(names, a.keys.rowsOf.Key(r).Name)
+	}
+	return names
+}
+
+// The filter line takes the query language; a malformed query says what
+// is wrong under the line and shows no key.
+func TestQueryLine(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {250, 60}} {
+		t.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(t *testing.T) {
+			h := start(t, setup{store: reviewBolt(t), w: size[0], h: size[1]})
+			h.waitFor(t, "9 keys")
+			h.press("/", "env:prod used:>90d", "enter")
+			h.waitFor(t, "2 shown")
+			h.press("/", "by:")
+			h.waitFor(t, `"by:" needs a value`)
+			a := h.final(t)
+			if len(a.keys.rows) != 0 {
+				t.Errorf("a malformed query shows %v", shownNames(a))
+			}
+			requireGolden(t, a)
+		})
+	}
+}
+
+// r puts the review's query on the filter line and cycles it; esc clears
+// the typed text first and the review after, never both at once.
+func TestReviewFillsTheFilterLineAndEscClearsOneLevel(t *testing.T) {
+	h := start(t, setup{store: reviewBolt(t)})
+	h.waitFor(t, "9 keys")
+	h.press("r")
+	h.waitFor(t, "/ used:>90d", "4 shown")
+	h.press("r")
+	h.waitFor(t, "/ used:never", "3 shown")
+	h.press("r", "r")
+	h.waitFor(t, "/ used:<1h", "1 shown")
+	h.press("r")
+	h.waitFor(t, "/9 · ")
+	h.press("/", "bob", "enter", "r")
+	h.waitFor(t, "/ bob used:>90d", "2 shown")
+	h.press("esc")
+	h.waitFor(t, "/ used:>90d", "4 shown")
+	h.press("esc")
+	h.waitFor(t, "/9 · ")
+	// While typing, esc is the same one step.
+	h.press("r", "/", "prod")
+	h.waitFor(t, "/ used:>90d prod", "2 shown")
+	h.press("esc")
+	h.waitFor(t, "/ used:>90d", "4 shown")
+	a := h.final(t)
+	if a.keys.q.Text != "used:>90d" || a.keys.filtering {
+		t.Errorf("after esc: text %q, typing %v", a.keys.q.Text, a.keys.filtering)
+	}
+}
+
+// enter on a group shows its keys through the query term it adds; esc
+// comes back to the groups with the same group selected.
+func TestGroupDrillsInAndBack(t *testing.T) {
+	h := start(t, setup{store: reviewBolt(t)})
+	h.waitFor(t, "9 keys")
+	h.press("g", "down", "enter")
+	h.waitFor(t, "/ by:bob", "3 shown")
+	h.press("esc")
+	h.waitFor(t, "2 creators", "2/2")
+	h.press("esc")
+	h.waitFor(t, "/9 · ")
+	a := h.final(t)
+	if a.keys.group != groupOff || a.keys.q.Text != "" {
+		t.Errorf("after two esc: group %d, text %q", a.keys.group, a.keys.q.Text)
+	}
+}
+
+// The issue's two questions, at 100×30, in the keystrokes the README gives.
+func TestTheTwoQuestionsInAFewKeystrokes(t *testing.T) {
+	// "Which prod keys have not been used for 90 days, and who created them?"
+	h := start(t, setup{store: reviewBolt(t), w: 100, h: 30})
+	h.waitFor(t, "9 keys")
+	h.press("shift+tab", "r", "g") // the prod tab, the stale review, group by creator
+	h.waitFor(t, "[prod]", "/ used:>90d", "2 shown", "1 creator ")
+	a := h.final(t)
+	if g := a.keys.groups; len(g) != 1 || g[0].name != "bob" || g[0].keys != 2 {
+		t.Errorf("stale prod keys by creator: %+v", g)
+	}
+	// "Which keys were used in the last hour?"
+	h = start(t, setup{store: reviewBolt(t), w: 100, h: 30})
+	h.waitFor(t, "9 keys")
+	h.press("r", "r", "r", "r")
+	h.waitFor(t, "/ used:<1h", "1 shown")
+	if names := shownNames(h.final(t)); strings.Join(names, ",") != "web checkout" {
+		t.Errorf("used in the last hour: %v", names)
+	}
+}
