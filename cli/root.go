@@ -94,6 +94,8 @@ type app struct {
 	// dbSet says --db was given, even empty.
 	dbSet bool
 	store store
+	// remote: a command a member sent over keyden ssh (see remoteVerbs).
+	remote bool
 }
 
 // Run runs keyden with args (without the program name) and returns its exit code.
@@ -117,6 +119,9 @@ func (a *app) run(ctx context.Context, args []string) int {
 	root.SetErr(env.Stderr)
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
 		a.dbSet = cmd.Flags().Changed("db")
+		if a.remote && a.dbSet {
+			return usagef("--db is not taken over keyden ssh: the server's key store is the one you reach")
+		}
 		return noEmptyFlags(cmd)
 	}
 	err := root.ExecuteContext(ctx)
@@ -196,9 +201,20 @@ terminal app. A key's secret is shown once; only its SHA-256 is stored.`,
 	})
 	root.AddCommand(a.initCommand(), a.infoCommand(), a.createCommand(), a.listCommand(), a.showCommand(),
 		a.deleteCommand(), a.rotateCommand(), a.disableCommand(true), a.disableCommand(false), a.verifyCommand(), a.channelCommand(), a.envCommand(), a.memberCommand(),
-		a.auditCommand(), a.backupCommand(), a.serveCommand(), a.migrateCommand(), a.checkCommand(), a.checkPagesCommand(), a.manCommand(), a.scanCommand())
+		a.auditCommand(), a.backupCommand(), a.serveCommand(), a.sshCommand(), a.migrateCommand(), a.checkCommand(), a.checkPagesCommand(), a.manCommand(), a.scanCommand())
 	root.CompletionOptions.HiddenDefaultCmd = false
 	a.wireCompletions(root)
+	if a.remote {
+		root.CompletionOptions.DisableDefaultCmd = true
+		for _, c := range root.Commands() {
+			if !remoteVerbs[c.Name()] {
+				root.RemoveCommand(c)
+			}
+		}
+		root.Args = func(cmd *cobra.Command, args []string) error {
+			return usagef("keyden ssh runs only the app and list, show, audit, create, rotate, disable, enable and delete: see `help`")
+		}
+	}
 	return root
 }
 

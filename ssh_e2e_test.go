@@ -1,0 +1,333 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"keyden/internal/testutil"
+)
+
+// sshWorld is a `keyden ssh` on loopback over a store whose members ann
+// and bob (admins) sign in with throwaway keys; root, the OS user running
+// the tests, is its super admin.
+type sshWorld struct {
+	t        *testing.T
+	dir, db  string
+	addr     string
+	port     string
+	srv      *exec.Cmd
+	log      *testutil.SyncBuffer
+	keys     map[string]string // member → private key file
+	fps      map[string]string // member → key fingerprint
+	stranger string            // a key no member has
+}
+
+// needSSH skips without the OpenSSH client on a developer's machine and
+// fails in CI, where .ci/run installs it.
+func needSSH(t *testing.T) {
+	t.Helper()
+	for _, tool := range []string{"ssh", "ssh-keygen"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s is missing: .ci/run installs openssh-client", tool)
+			}
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+}
+
+func sshKeygen(t *testing.T, path string) string {
+	t.Helper()
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", filepath.Base(path), "-f", path).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v: %s", err, out)
+	}
+	out, err := exec.Command("ssh-keygen", "-l", "-f", path+".pub").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Fields(string(out))[1]
+}
+
+// newSSHWorld makes the store and keys; start runs the server.
+func newSSHWorld(t *testing.T) *sshWorld {
+	t.Helper()
+	needSSH(t)
+	w := &sshWorld{t: t, dir: t.TempDir(), keys: map[string]string{}, fps: map[string]string{}}
+	w.db = filepath.Join(w.dir, "keyden.db")
+	if _, errs, code := keyden(t, w.db, "", "init"); code != 0 {
+		t.Fatal(errs)
+	}
+	for _, m := range []string{"ann", "bob"} {
+		w.keys[m] = filepath.Join(w.dir, m)
+		w.fps[m] = sshKeygen(t, w.keys[m])
+		pub, _ := os.ReadFile(w.keys[m] + ".pub")
+		if _, errs, code := keyden(t, w.db, "", "member", "add", m, "--role", "admin", "--ssh-key", string(pub)); code != 0 {
+			t.Fatal(errs)
+		}
+	}
+	w.stranger = filepath.Join(w.dir, "stranger")
+	sshKeygen(t, w.stranger)
+	return w
+}
+
+// start runs keyden ssh with args and waits until it listens.
+func (w *sshWorld) start(args ...string) {
+	t := w.t
+	t.Helper()
+	w.port = fmt.Sprint(freePort(t))
+	w.addr = "127.0.0.1:" + w.port
+	w.srv = exec.Command(bin, append([]string{"--db", w.db, "ssh", "--listen", w.addr}, args...)...)
+	w.srv.Env = []string{"HOME=" + w.dir, "PATH=/usr/bin:/bin", "KEYDEN_CLIPBOARD_CLEAR=0"}
+	w.log = runServe(t, w.srv, 20*time.Second, func() bool {
+		return strings.Contains(w.srv.Stderr.(*testutil.SyncBuffer).String(), "; host key SHA256:")
+	})
+	// The host key was made next to the store, with its public half for
+	// known_hosts: the clients check it strictly.
+	pub, err := os.ReadFile(filepath.Join(w.dir, "ssh_host_ed25519_key.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(w.dir, "known_hosts"), []byte("[127.0.0.1]:"+w.port+" "+string(pub)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sshArgs is the client's command line for member (a key file) to run args.
+func (w *sshWorld) sshArgs(keyFile string, extra ...string) []string {
+	return append([]string{"-p", w.port, "-i", keyFile, "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
+		"-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=" + filepath.Join(w.dir, "known_hosts")}, extra...)
+}
+
+// ssh runs a non-interactive command as member.
+func (w *sshWorld) ssh(member string, args ...string) (string, string, int) {
+	w.t.Helper()
+	key := w.keys[member]
+	if key == "" {
+		key = member
+	}
+	a := w.sshArgs(key, "-o", "BatchMode=yes", "127.0.0.1")
+	cmd := exec.Command("ssh", append(a, args...)...)
+	cmd.Env = []string{"HOME=" + w.dir, "PATH=/usr/bin:/bin"}
+	return runProcess(w.t, cmd, "")
+}
+
+// tui is the shell command that opens the app over ssh as member in a
+// pane, then stays, so what keyden leaves on the terminal can be read.
+func (w *sshWorld) tui(member string) string {
+	return "env -i HOME=" + w.dir + " PATH=/usr/bin:/bin ssh -t " + strings.Join(w.sshArgs(w.keys[member], "127.0.0.1"), " ") + "; echo SSH-EXITED; sleep 60"
+}
+
+// The app over SSH in a real OpenSSH client inside tmux with
+// set-clipboard on: the table at the client's size, reflowed on resize; a
+// key made with the form is revealed, reaches the outer tmux's buffer by
+// OSC 52 and verifies; the audit log names the member and its key.
+func TestSSHAppInTmux(t *testing.T) {
+	needTmux(t)
+	w := newSSHWorld(t)
+	keyden(t, w.db, "", "create", "--name", "already there", "--env", "dev")
+	w.start()
+	s := startTmux(t, "ssh", "/dev/null", 120, 30, w.tui("ann"))
+	s.run("set-option", "-g", "set-clipboard", "on")
+	scr := s.waitFor("already there")
+	if !strings.Contains(scr, "ann") || !strings.Contains(scr, "CREATED ") {
+		t.Fatalf("the table at 120 columns:\n%s", scr)
+	}
+	// The title bar runs the client's whole width: the actor ends at column 120.
+	if title := strings.SplitN(scr, "\n", 2)[0]; len([]rune(strings.TrimRight(title, " "))) != 120-1 {
+		t.Fatalf("the title is not drawn at the client's width (%d):\n%q", len([]rune(strings.TrimRight(title, " "))), title)
+	}
+
+	s.keys("n")
+	s.waitFor("New key")
+	s.typeText("over ssh")
+	s.keys("Tab")
+	s.keys("Tab")
+	s.keys("Right")
+	s.keys("Right") // environment: prod
+	s.waitFor("● prod")
+	s.keys("Enter")
+	scr = s.waitFor("OSC 52")
+	key := keyRE.FindString(strings.ReplaceAll(scr, "\n", ""))
+	if key == "" {
+		t.Fatalf("no key on the reveal screen:\n%s", scr)
+	}
+	s.waitUntil("the key in the outer tmux's paste buffer", func() bool { return slices.Contains(s.buffers(), key) })
+	if _, errs, code := keyden(t, w.db, key, "verify", "--env", "prod"); code != 0 {
+		t.Fatalf("the revealed key does not verify: %s", errs)
+	}
+	var evs []struct {
+		Actor    string `json:"actor"`
+		ActorKey string `json:"actor_key"`
+		Action   string `json:"action"`
+		KeyName  string `json:"key_name"`
+	}
+	out, _, _ := keyden(t, w.db, "", "audit", "--json")
+	if err := json.Unmarshal([]byte(out), &evs); err != nil {
+		t.Fatal(err)
+	}
+	if evs[0].Action != "create" || evs[0].KeyName != "over ssh" || evs[0].Actor != "ann" || evs[0].ActorKey != w.fps["ann"] {
+		t.Fatalf("the audit event: %+v, want ann with %s", evs[0], w.fps["ann"])
+	}
+	s.keys("Escape")
+	s.waitFor("over ssh")
+	s.run("resize-window", "-t", "e2e", "-x", "64", "-y", "20")
+	s.waitUntil("the table reflowed to 64 columns", func() bool {
+		scr := s.screen()
+		title := strings.SplitN(scr, "\n", 2)[0]
+		return strings.Contains(scr, "already there") && len([]rune(strings.TrimRight(title, " "))) == 64-1 && strings.Contains(scr, "+")
+	})
+	s.keys("q")
+	s.waitFor("SSH-EXITED")
+}
+
+// Refused: a key no member has (told who can add it), a password, any
+// command but the eight, --db, and an admin deleting another admin's key.
+// Allowed: list --json prints exactly what the local command prints, and
+// create prints the secret once, made by the member.
+func TestSSHCommandsAndRefusals(t *testing.T) {
+	w := newSSHWorld(t)
+	w.start()
+
+	_, errs, code := w.ssh(w.stranger, "list")
+	if code != 255 || !strings.Contains(errs, "Permission denied (publickey") {
+		t.Fatalf("an unknown key (batch mode): exit %d %q", code, errs)
+	}
+	// Without batch mode ssh shows the server's sentence.
+	cmd := exec.Command("ssh", append(w.sshArgs(w.stranger, "127.0.0.1"), "list")...)
+	cmd.Env = []string{"HOME=" + w.dir, "PATH=/usr/bin:/bin"}
+	_, errs, code = runProcess(t, cmd, "")
+	if code != 255 || !strings.Contains(errs, "is not a member's key of this key store: ask the super admin root to run `keyden member add") {
+		t.Fatalf("an unknown key: exit %d %q", code, errs)
+	}
+	cmd = exec.Command("ssh", "-p", w.port, "-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password,keyboard-interactive",
+		"-o", "NumberOfPasswordPrompts=1", "-o", "UserKnownHostsFile="+filepath.Join(w.dir, "known_hosts"), "-o", "StrictHostKeyChecking=yes", "127.0.0.1", "list")
+	cmd.Env = []string{"HOME=" + w.dir, "PATH=/usr/bin:/bin"}
+	_, errs, code = runProcess(t, cmd, "hunter2\n")
+	if code != 255 || !strings.Contains(errs, "keyden ssh takes only the SSH keys of members") {
+		t.Fatalf("a password attempt: exit %d %q", code, errs)
+	}
+	// Each failure from the address made the next answer slower.
+	if l := w.log.String(); !strings.Contains(l, "answering in 250ms") || !strings.Contains(l, "answering in 500ms") {
+		t.Fatalf("no growing delay in the log:\n%s", l)
+	}
+
+	secret, errs, code := w.ssh("ann", "create", "--name", "'ann key'", "--env", "dev") // ssh joins the words: quote for the remote side
+	if code != 0 || !strings.HasPrefix(secret, "kd_dev_") {
+		t.Fatalf("create over ssh: exit %d %q %q", code, secret, errs)
+	}
+	if _, errs, code := keyden(t, w.db, strings.TrimSpace(secret), "verify"); code != 0 {
+		t.Fatalf("the key made over ssh does not verify: %s", errs)
+	}
+	id := keyID(t, w.db, "ann key")
+	_, errs, code = w.ssh("bob", "delete", id, "--yes")
+	if code != 1 || !strings.Contains(errs, "bob is an admin and may delete only keys it created") {
+		t.Fatalf("bob deleted ann's key: exit %d %q", code, errs)
+	}
+	remote, errs, code := w.ssh("bob", "list", "--json")
+	local, _, _ := keyden(t, w.db, "", "list", "--json")
+	if code != 0 || remote != local {
+		t.Fatalf("list --json over ssh (exit %d %q):\n%s\nlocally:\n%s", code, errs, remote, local)
+	}
+	for _, args := range [][]string{{"backup", "/tmp/x"}, {"member", "add", "eve"}, {"verify"}, {"list", "--db", "/etc/passwd"}, {"sh", "-c", "id"}, {"__complete", "show", ""}, {"completion", "bash"}} {
+		out, errs, code := w.ssh("ann", args...)
+		if code != 2 || out != "" || !strings.HasPrefix(errs, "keyden: ") {
+			t.Errorf("%v over ssh: exit %d %q %q", args, code, out, errs)
+		}
+	}
+	var evs []struct {
+		Actor    string `json:"actor"`
+		ActorKey string `json:"actor_key"`
+		Action   string `json:"action"`
+	}
+	out, _, _ := keyden(t, w.db, "", "audit", "--json")
+	json.Unmarshal([]byte(out), &evs)
+	if evs[0].Action != "create" || evs[0].Actor != "ann" || evs[0].ActorKey != w.fps["ann"] {
+		t.Fatalf("the audit event of a create over ssh: %+v", evs[0])
+	}
+}
+
+// Twenty sessions of the app at once all draw, and each sees a key made
+// elsewhere through the change feed.
+func TestSSHTwentySessions(t *testing.T) {
+	needTmux(t)
+	w := newSSHWorld(t)
+	w.start()
+	s := startTmux(t, "ssh20", "/dev/null", 100, 24, w.tui("ann"))
+	for i := 1; i < 20; i++ {
+		member := "ann"
+		if i%2 == 1 {
+			member = "bob"
+		}
+		s.run("new-window", "-t", "e2e", w.tui(member))
+	}
+	panes := strings.Fields(s.run("list-panes", "-s", "-t", "e2e", "-F", "#{pane_id}"))
+	if len(panes) != 20 {
+		t.Fatalf("%d panes", len(panes))
+	}
+	shows := func(text string) func() bool {
+		return func() bool {
+			for _, p := range panes {
+				out, _ := exec.Command("tmux", "-L", s.socket, "capture-pane", "-p", "-t", p).CombinedOutput()
+				if !strings.Contains(string(out), text) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	s.waitUntil("the app in 20 sessions", shows("Press n to create"))
+	keyden(t, w.db, "", "create", "--name", "seen by all", "--env", "dev")
+	s.waitUntil("the new key in 20 sessions", shows("seen by all"))
+}
+
+// A session that sends nothing is closed after the idle timeout, with a
+// sentence; SIGTERM tells every open session that the server is stopping.
+func TestSSHIdleTimeoutAndSigterm(t *testing.T) {
+	needTmux(t)
+	w := newSSHWorld(t)
+	w.start("--idle-timeout", "2s")
+	s := startTmux(t, "sshidle", "/dev/null", 100, 24, w.tui("ann"))
+	s.waitFor("Press n to create")
+	s.waitFor("sent no input for a while, so keyden ssh closed it")
+	s.waitFor("SSH-EXITED")
+
+	w2 := newSSHWorld(t)
+	w2.start()
+	s2 := startTmux(t, "sshterm", "/dev/null", 100, 24, w2.tui("ann"))
+	s2.run("new-window", "-t", "e2e", w2.tui("bob"))
+	panes := strings.Fields(s2.run("list-panes", "-s", "-t", "e2e", "-F", "#{pane_id}"))
+	all := func(text string) func() bool {
+		return func() bool {
+			for _, p := range panes {
+				out, _ := exec.Command("tmux", "-L", s2.socket, "capture-pane", "-p", "-J", "-t", p).CombinedOutput()
+				if !strings.Contains(string(out), text) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	s2.waitUntil("two sessions", all("Press n to create"))
+	var waited sync.WaitGroup
+	waited.Add(1)
+	var werr error
+	go func() { defer waited.Done(); werr = w2.srv.Wait() }()
+	if err := w2.srv.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	s2.waitUntil("the message in both sessions", all("keyden ssh server is stopping, so this session ends"))
+	s2.waitUntil("both clients gone", all("SSH-EXITED"))
+	waited.Wait()
+	if werr != nil || !strings.Contains(w2.log.String(), "stopped; told 2 sessions") {
+		t.Fatalf("keyden ssh on SIGTERM: %v\n%s", werr, w2.log)
+	}
+}

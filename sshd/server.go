@@ -1,0 +1,404 @@
+// Package sshd is keyden ssh: keyden itself is the SSH server (after
+// charmbracelet/soft-serve), so an admin runs `ssh -p 2222 keys.example.com`
+// and gets the terminal app, or a command, as the member whose SSH public
+// key it signed in with. Only public-key authentication; no shell, no
+// forwarding, no subsystem, no file path from the client reaches anything.
+package sshd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/ssh"
+	bm "github.com/charmbracelet/wish/bubbletea"
+	"github.com/muesli/termenv"
+	gossh "golang.org/x/crypto/ssh"
+
+	"keyden/format"
+	"keyden/model"
+	"keyden/storage"
+	"keyden/tui"
+)
+
+// Exec runs one command line over SSH (list, show, audit, create, …) on st,
+// which acts as the member, with the session's streams; it returns the
+// exit status. The command line provides it, so this package needs none.
+type Exec func(ctx context.Context, st storage.Store, args []string, stdin io.Reader, stdout, stderr io.Writer) int
+
+// Options configure the server.
+type Options struct {
+	Store storage.Store
+	// HostKey is the server's key; see HostKey.
+	HostKey gossh.Signer
+	Exec    Exec
+	// MaxSessions is how many sessions may be open at once (default 50).
+	MaxSessions int
+	// IdleTimeout closes a session that sent no input for this long (default 15m).
+	IdleTimeout time.Duration
+	// InputRate caps the bytes a session may send per second (default 16 KiB):
+	// more is read only as fast as that.
+	InputRate int
+	// AuthDelay is the delay after a source address's first failed
+	// authentication; it doubles with each further failure, up to 10 s,
+	// and is forgotten after 15 minutes without one (default 250 ms).
+	AuthDelay time.Duration
+	// Getenv is the server's environment: KEYDEN_CLIPBOARD_CLEAR and
+	// KEYDEN_OSC52 apply to every session, as to the local app.
+	Getenv func(string) string
+	// Log gets one line per session and refusal (io.Discard if nil).
+	Log io.Writer
+}
+
+const maxAuthDelay = 10 * time.Second
+
+// Server is keyden ssh.
+type Server struct {
+	opt  Options
+	clip tui.ClipboardOptions
+	srv  *ssh.Server
+	keys *tui.SharedKeys
+	log  *log.Logger
+
+	mu       sync.Mutex
+	sessions map[*session]struct{}
+	stopping bool
+	failures map[string]*failure
+	conns    int
+	started  atomic.Int64 // sessions ever started, for the log
+}
+
+type failure struct {
+	n    int
+	last time.Time
+}
+
+// New prepares a server on opt.Store and reads its keys once, so the first
+// session draws without reading them.
+func New(ctx context.Context, opt Options) (*Server, error) {
+	if opt.MaxSessions <= 0 {
+		opt.MaxSessions = 50
+	}
+	if opt.IdleTimeout <= 0 {
+		opt.IdleTimeout = 15 * time.Minute
+	}
+	if opt.InputRate <= 0 {
+		opt.InputRate = 16 << 10
+	}
+	if opt.AuthDelay <= 0 {
+		opt.AuthDelay = 250 * time.Millisecond
+	}
+	if opt.Log == nil {
+		opt.Log = io.Discard
+	}
+	clip, err := tui.ClipboardFromEnv(opt.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opt: opt, clip: clip, keys: tui.NewSharedKeys(opt.Store), log: log.New(opt.Log, "keyden ssh: ", log.LstdFlags),
+		sessions: map[*session]struct{}{}, failures: map[string]*failure{}}
+	if err := s.keys.Load(ctx); err != nil {
+		return nil, err
+	}
+	s.srv = &ssh.Server{
+		Version:                    "keyden",
+		HostSigners:                []ssh.Signer{opt.HostKey},
+		Handler:                    s.handle,
+		PublicKeyHandler:           s.publicKey,
+		KeyboardInteractiveHandler: s.refuse,
+		ConnCallback:               s.connected,
+		// No port forwarding (nil callbacks refuse it), no subsystem (no
+		// sftp), and an agent, if forwarded, is never opened.
+		SubsystemHandlers: map[string]ssh.SubsystemHandler{},
+	}
+	return s, nil
+}
+
+// Fingerprint is the host key's, as ssh-keygen -l shows it.
+func (s *Server) Fingerprint() string { return gossh.FingerprintSHA256(s.opt.HostKey.PublicKey()) }
+
+// Serve answers connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	err := s.srv.Serve(ln)
+	if errors.Is(err, ssh.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// errStopping and errIdle end a session with a sentence for its terminal.
+var (
+	errStopping = errors.New("the keyden ssh server is stopping, so this session ends: connect again when it is back")
+	errIdle     = errors.New("this session sent no input for a while, so keyden ssh closed it: connect again to go on")
+)
+
+// Shutdown tells every session that the server is stopping, ends them,
+// and closes the server; connections still open when ctx ends are cut.
+// It returns how many sessions were told.
+func (s *Server) Shutdown(ctx context.Context) int {
+	s.mu.Lock()
+	s.stopping = true
+	n := len(s.sessions)
+	for ss := range s.sessions {
+		ss.end(errStopping)
+	}
+	s.mu.Unlock()
+	if err := s.srv.Shutdown(ctx); err != nil {
+		s.srv.Close()
+	}
+	return n
+}
+
+// connected counts connections, refusing those past the sessions' limit
+// plus a few in authentication, before any work is done for them.
+func (s *Server) connected(ctx ssh.Context, c net.Conn) net.Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping || s.conns >= s.opt.MaxSessions+8 {
+		s.log.Printf("refused a connection from %s: %d connections open", c.RemoteAddr(), s.conns)
+		return nil
+	}
+	s.conns++
+	cc := &countedConn{Conn: c, done: func() {
+		s.mu.Lock()
+		s.conns--
+		s.mu.Unlock()
+	}}
+	ctx.SetValue(connKey{}, cc)
+	return cc
+}
+
+type countedConn struct {
+	net.Conn
+	once sync.Once
+	done func()
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(c.done)
+	return c.Conn.Close()
+}
+
+func sourceOf(a net.Addr) string {
+	if h, _, err := net.SplitHostPort(a.String()); err == nil {
+		return h
+	}
+	return a.String()
+}
+
+// Context values: the last refused key's sentence, for the
+// keyboard-interactive answer that shows it to the client; the connection.
+type (
+	ctxKey  struct{}
+	connKey struct{}
+)
+
+// publicKey accepts a member's key; an unknown one counts as a failure.
+func (s *Server) publicKey(ctx ssh.Context, key ssh.PublicKey) bool {
+	fp := gossh.FingerprintSHA256(key)
+	ms, err := s.opt.Store.Members(ctx)
+	if err != nil {
+		s.log.Printf("could not read the members to check %s from %s: %s", fp, ctx.RemoteAddr(), format.Safe(err.Error()))
+		return false
+	}
+	if _, ok := model.Members(ms).FindSSHKey(fp); ok {
+		return true
+	}
+	ctx.SetValue(ctxKey{}, fmt.Sprintf("keyden: the SSH key %s is not a member's key of this key store: ask %s to run `keyden member add YOUR-NAME --ssh-key \"$(cat your-key.pub)\"`.",
+		fp, model.Members(ms).WhoAddsKeys()))
+	s.failed(ctx, fmt.Sprintf("unknown key %s", fp))
+	return false
+}
+
+// refuse is the keyboard-interactive step: it never lets anyone in, but it
+// is where the client is told why its key was refused (ssh shows the
+// instruction; there is no other way to say it before a session).
+func (s *Server) refuse(ctx ssh.Context, ch gossh.KeyboardInteractiveChallenge) bool {
+	msg, _ := ctx.Value(ctxKey{}).(string)
+	if msg == "" {
+		msg = "keyden: keyden ssh takes only the SSH keys of members of its key store: ask a super admin to add yours with `keyden member add YOUR-NAME --ssh-key \"$(cat your-key.pub)\"`."
+	}
+	_, _ = ch("", msg, nil, nil)
+	s.failed(ctx, "keyboard-interactive")
+	// Said once: ssh would ask again (and show it again) up to three times.
+	if c, ok := ctx.Value(connKey{}).(net.Conn); ok {
+		c.Close()
+	}
+	return false
+}
+
+// failed waits a delay that grows with the failures from the source
+// address, so guessing keys or names is slow.
+func (s *Server) failed(ctx ssh.Context, what string) {
+	src := sourceOf(ctx.RemoteAddr())
+	now := time.Now()
+	s.mu.Lock()
+	f := s.failures[src]
+	if f == nil || now.Sub(f.last) > 15*time.Minute {
+		f = &failure{}
+		s.failures[src] = f
+	}
+	f.n++
+	f.last = now
+	d := s.opt.AuthDelay << min(f.n-1, 16)
+	if d > maxAuthDelay || d <= 0 {
+		d = maxAuthDelay
+	}
+	// Forget quiet addresses, so the map does not grow without end.
+	for a, g := range s.failures {
+		if now.Sub(g.last) > 15*time.Minute {
+			delete(s.failures, a)
+		}
+	}
+	s.mu.Unlock()
+	s.log.Printf("refused %s from %s (failure %d from there; answering in %s)", format.Safe(what), src, f.n, d)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// session is one open session, for Shutdown to tell.
+type session struct {
+	cancel context.CancelCauseFunc
+}
+
+func (ss *session) end(why error) { ss.cancel(why) }
+
+// handle runs one session: the app on a terminal, or one command.
+func (s *Server) handle(sess ssh.Session) {
+	member, fp, err := s.member(sess)
+	if err != nil {
+		fmt.Fprintf(sess.Stderr(), "keyden: %s\r\n", format.Safe(format.Sentence(err.Error())))
+		_ = sess.Exit(1)
+		return
+	}
+	ctx, cancel := context.WithCancelCause(sess.Context())
+	defer cancel(nil)
+	ss := &session{cancel: cancel}
+	s.mu.Lock()
+	full := len(s.sessions) >= s.opt.MaxSessions
+	if !s.stopping && !full {
+		s.sessions[ss] = struct{}{}
+	}
+	stopping := s.stopping
+	s.mu.Unlock()
+	switch {
+	case stopping:
+		fmt.Fprintf(sess.Stderr(), "keyden: %s\r\n", errStopping)
+		_ = sess.Exit(1)
+		return
+	case full:
+		fmt.Fprintf(sess.Stderr(), "keyden: keyden ssh has its most sessions (%d) open: try again in a while\r\n", s.opt.MaxSessions)
+		_ = sess.Exit(1)
+		return
+	}
+	defer func() {
+		s.mu.Lock()
+		delete(s.sessions, ss)
+		s.mu.Unlock()
+	}()
+	n := s.started.Add(1)
+	st, err := storage.As(s.opt.Store, member, fp)
+	if err != nil {
+		_ = sess.Exit(1)
+		return
+	}
+	in := newInput(ctx, sess, s.opt.InputRate)
+	go in.watchIdle(ctx, cancel, s.opt.IdleTimeout)
+	args := sess.Command()
+	verb := "the app"
+	if len(args) > 0 {
+		verb = format.Safe(args[0])
+	}
+	s.log.Printf("session %d: %s (%s) from %s runs %s", n, member, fp, sourceOf(sess.RemoteAddr()), verb)
+	code := 0
+	if len(args) > 0 {
+		code = s.opt.Exec(ctx, st, args, in, sess, sess.Stderr())
+	} else {
+		code = s.shell(ctx, sess, st, member, in)
+	}
+	if why := context.Cause(ctx); why == errStopping || why == errIdle {
+		fmt.Fprintf(sess.Stderr(), "keyden: %s\r\n", why)
+		code = 1
+	}
+	s.log.Printf("session %d: ended (%d)", n, code)
+	_ = sess.Exit(code)
+}
+
+// member is who signed in: the member whose key the session's is, read
+// again now (the key may have been taken away since authentication).
+func (s *Server) member(sess ssh.Session) (user, fp string, err error) {
+	pk := sess.PublicKey()
+	if pk == nil {
+		return "", "", errors.New("keyden ssh takes only members' SSH keys")
+	}
+	fp = gossh.FingerprintSHA256(pk)
+	ms, err := s.opt.Store.Members(sess.Context())
+	if err != nil {
+		return "", "", err
+	}
+	m, ok := model.Members(ms).FindSSHKey(fp)
+	if !ok {
+		return "", "", fmt.Errorf("the SSH key %s is no longer a member's key of this key store: ask %s to add it again", fp, model.Members(ms).WhoAddsKeys())
+	}
+	return m.User, fp, nil
+}
+
+// shell runs the app on the session's terminal, at its size, with its
+// TERM and colours; copies reach only that terminal.
+func (s *Server) shell(ctx context.Context, sess ssh.Session, st storage.Store, member string, in io.Reader) int {
+	pty, winch, ok := sess.Pty()
+	if !ok {
+		fmt.Fprintf(sess.Stderr(), "keyden: the app needs a terminal: connect with ssh -t, or give a command such as `list --json`\r\n")
+		return 2
+	}
+	env := sess.Environ()
+	noColor := false
+	for _, kv := range env {
+		if len(kv) > 9 && kv[:9] == "NO_COLOR=" {
+			noColor = true
+		}
+	}
+	r := bm.MakeRenderer(sess)
+	if noColor {
+		r.SetColorProfile(termenv.Ascii)
+	}
+	clip := s.clip
+	clip.OSC52 = clip.OSC52 && pty.Term != "dumb"
+	p, done := tui.NewSession(ctx, st, tui.Session{In: in, Out: sess, Environ: env, Renderer: r, Clipboard: clip,
+		Keys: s.keys, Location: s.opt.Store.Location(), Actor: member, Width: pty.Window.Width, Height: pty.Window.Height})
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				p.Quit()
+				return
+			case w, ok := <-winch:
+				if !ok {
+					return
+				}
+				p.Send(tea.WindowSizeMsg{Width: w.Width, Height: w.Height})
+			}
+		}
+	}()
+	_, err := p.Run()
+	p.Kill()
+	if note := done(); note != "" {
+		fmt.Fprintf(sess.Stderr(), "%s\r\n", note)
+	}
+	if err != nil && ctx.Err() == nil {
+		s.log.Printf("the app ended with %v", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,82 @@
+package sshd
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// The host key is made once (ed25519, 0600, with a .pub for known_hosts),
+// then read back the same; one others may read is refused.
+func TestHostKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "new", "ssh_host_ed25519_key")
+	s1, made, err := HostKey(path)
+	if err != nil || !made {
+		t.Fatalf("made %v, %v", made, err)
+	}
+	if s1.PublicKey().Type() != gossh.KeyAlgoED25519 {
+		t.Fatalf("a %s host key", s1.PublicKey().Type())
+	}
+	fi, _ := os.Stat(path)
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("host key mode %v", fi.Mode())
+	}
+	pub, _ := os.ReadFile(path + ".pub")
+	if !bytes.Equal(pub, gossh.MarshalAuthorizedKey(s1.PublicKey())) {
+		t.Fatalf("the .pub is %q", pub)
+	}
+	s2, made, err := HostKey(path)
+	if err != nil || made || !bytes.Equal(s1.PublicKey().Marshal(), s2.PublicKey().Marshal()) {
+		t.Fatalf("read back: made %v, %v", made, err)
+	}
+	os.Chmod(path, 0o644)
+	if _, _, err := HostKey(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("a readable host key: %v", err)
+	}
+}
+
+// Input past the cap is read only as fast as the cap allows; nothing is lost.
+func TestInputIsCapped(t *testing.T) {
+	const rate = 1000
+	data := bytes.Repeat([]byte("x"), 3*rate)
+	in := newInput(context.Background(), bytes.NewReader(data), rate)
+	start := time.Now()
+	got, err := io.ReadAll(in)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read %d bytes, %v", len(got), err)
+	}
+	// The first second's worth passes at once (the burst); two more take two seconds.
+	if d := time.Since(start); d < 1900*time.Millisecond {
+		t.Fatalf("%d bytes at %d/s took %v", len(data), rate, d)
+	}
+}
+
+// The idle watch ends a session with no input, and only such a one.
+func TestIdleWatch(t *testing.T) {
+	r, w := io.Pipe()
+	defer w.Close()
+	in := newInput(context.Background(), r, 1000)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	go in.watchIdle(ctx, cancel, 200*time.Millisecond)
+	go io.Copy(io.Discard, in)
+	// Typing keeps it open: a key every 50 ms for half a second.
+	for range 10 {
+		w.Write([]byte("j"))
+		select {
+		case <-ctx.Done():
+			t.Fatal("closed while typing")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	<-ctx.Done()
+	if context.Cause(ctx) != errIdle {
+		t.Fatalf("ended by %v", context.Cause(ctx))
+	}
+}
