@@ -19,15 +19,11 @@ import (
 // (Debian's 3.4) loses quorum and gets it back, again and again (every
 // other round until its watch is cancelled, the others shorter): every key
 // deleted after the recovery is refused, and every key created after it is
-// accepted, within 3 s. The goal is 1 s: a change that took longer is
-// counted as late and reported with serve's log. Before the fix the
-// verifier missed about half of those changes until a later one came
-// (still accepted 30 s on). The failure bound is 3 s, not 1 s, because about
-// one round in 30 (so far always the third short loss of the same two
-// members) took 1.0–1.3 s, on a quiet machine too, with serve's reads
-// failing for that long after a new client could already write: that
-// residual is open and measured here, not hidden. KEYDEN_FAULT_ROUNDS sets
-// the number of rounds (10 by default).
+// accepted, within 1 s. Before the fix the verifier missed about half of
+// those changes until a later one came (still accepted 30 s on); later,
+// about one round in 30 took 1.0–1.3 s, its reads held on the one member
+// left while gRPC's reconnect backoff kept it off the restarted two.
+// KEYDEN_FAULT_ROUNDS sets the number of rounds (10 by default).
 func TestServeFollowsAcrossQuorumLoss(t *testing.T) {
 	if testing.Short() {
 		t.Skip("etcd processes in -short")
@@ -70,7 +66,6 @@ func TestServeFollowsAcrossQuorumLoss(t *testing.T) {
 		t.Fatalf("serve never accepted the first key\n%s", logs)
 	}
 	var refusals, accepts []time.Duration
-	late := 0
 	for round := 1; round <= rounds; round++ {
 		down := []*etcdtest.Proc{ps[round%3], ps[(round+1)%3]}
 		for _, p := range down {
@@ -94,19 +89,11 @@ func TestServeFollowsAcrossQuorumLoss(t *testing.T) {
 				t.Fatalf("round %d: the delete never went through: %s", round, errs)
 			}
 		}
-		// taken waits for serve to answer want for key: late past the 1 s
-		// goal, a failure past 3 s.
+		// taken waits for serve to answer want for key, failing past 1 s.
 		taken := func(key string, want int, what string) time.Duration {
 			d, ok := within(key, want, time.Second)
 			if !ok {
-				late++
-				var more time.Duration
-				more, ok = within(key, want, 2*time.Second)
-				d += more
-				t.Logf("round %d: %s late: %v", round, what, d.Round(time.Millisecond))
-				if !ok {
-					t.Errorf("round %d: %s not within 3 s", round, what)
-				}
+				t.Errorf("round %d: %s not within 1 s", round, what)
 			}
 			return d
 		}
@@ -114,9 +101,9 @@ func TestServeFollowsAcrossQuorumLoss(t *testing.T) {
 		id, secret = create(fmt.Sprintf("round %d", round))
 		accepts = append(accepts, taken(secret, 200, "the new key accepted"))
 	}
-	t.Logf("%d quorum losses: delete refused p50 %v max %v; create accepted p50 %v max %v; %d of %d changes late (over 1 s)",
-		rounds, p50(refusals), slices.Max(refusals).Round(time.Millisecond), p50(accepts), slices.Max(accepts).Round(time.Millisecond), late, 2*rounds)
-	if t.Failed() || late > 0 {
+	t.Logf("%d quorum losses: delete refused p50 %v max %v; create accepted p50 %v max %v",
+		rounds, p50(refusals), slices.Max(refusals).Round(time.Millisecond), p50(accepts), slices.Max(accepts).Round(time.Millisecond))
+	if t.Failed() {
 		t.Logf("serve's log:\n%s", logs)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -119,5 +120,56 @@ func TestCopyBetweenBackends(t *testing.T) {
 	}
 	if _, err := Copy(ctx, src, mid); err == nil {
 		t.Fatal("copied into a store that is not empty")
+	}
+}
+
+// A member that was down is read from as soon as it is back. gRPC's default
+// reconnect backoff (1 s, growing 1.6 times with each failed try) kept a
+// client off a restarted member for up to 1.6 s after it could answer: the
+// late refusals of a running serve after a lost quorum, whose reads could go
+// only to the one member left. The client now tries again every 250 ms at
+// most.
+func TestARestartedMemberIsReadFromAtOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("etcd processes in -short")
+	}
+	ps := etcdtest.StartProcs(t, 3, etcdtest.ProcOptions{HeartbeatMs: 50, ElectionMs: 500})
+	st := openEtcdAt(t, "etcd://"+ps[0].Endpoint()+"/restart", Options{Actor: "alice"})
+	read := func() error {
+		c, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		_, _, err := st.FeedHead(c)
+		return err
+	}
+	if err := read(); err != nil {
+		t.Fatal(err)
+	}
+	var waits []time.Duration
+	for range 3 {
+		ps[0].Stop()
+		// Three seconds of failed reads take the old backoff past 2.5 s.
+		for down := time.Now(); time.Since(down) < 3*time.Second; {
+			if read() == nil {
+				t.Fatal("a read succeeded with its only member stopped")
+			}
+		}
+		if err := ps[0].Start(); err != nil {
+			t.Fatal(err)
+		}
+		if err := ps[0].WaitHealthy(30 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		back := time.Now()
+		for read() != nil {
+			if time.Since(back) > 10*time.Second {
+				t.Fatal("no read succeeded 10 s after the member was back")
+			}
+		}
+		waits = append(waits, time.Since(back))
+	}
+	slices.Sort(waits)
+	t.Logf("reads succeeded %v after the member was back", waits)
+	if waits[1] > 500*time.Millisecond {
+		t.Fatalf("reads succeeded %v after the member was back: want the median within 500 ms", waits)
 	}
 }
