@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"keyden/internal/etcdtest"
 	"keyden/internal/testutil"
 )
 
@@ -58,11 +59,16 @@ func sshKeygen(t *testing.T, path string) string {
 }
 
 // newSSHWorld makes the store and keys; start runs the server.
-func newSSHWorld(t *testing.T) *sshWorld {
+func newSSHWorld(t *testing.T) *sshWorld { return newSSHWorldAt(t, "") }
+
+// newSSHWorldAt is newSSHWorld on the store at loc ("": a file of its own).
+func newSSHWorldAt(t *testing.T, loc string) *sshWorld {
 	t.Helper()
 	needSSH(t)
-	w := &sshWorld{t: t, dir: t.TempDir(), keys: map[string]string{}, fps: map[string]string{}}
-	w.db = filepath.Join(w.dir, "keyden.db")
+	w := &sshWorld{t: t, dir: t.TempDir(), keys: map[string]string{}, fps: map[string]string{}, db: loc}
+	if loc == "" {
+		w.db = filepath.Join(w.dir, "keyden.db")
+	}
 	if _, errs, code := keyden(t, w.db, "", "init"); code != 0 {
 		t.Fatal(errs)
 	}
@@ -90,13 +96,23 @@ func (w *sshWorld) start(args ...string) {
 	w.log = runServe(t, w.srv, 20*time.Second, func() bool {
 		return strings.Contains(w.srv.Stderr.(*testutil.SyncBuffer).String(), "; host key SHA256:")
 	})
-	// The host key was made next to the store, with its public half for
-	// known_hosts: the clients check it strictly.
-	pub, err := os.ReadFile(filepath.Join(w.dir, "ssh_host_ed25519_key.pub"))
+	// The host key was made next to the store (on etcd, in the default
+	// store's folder), with its public half for known_hosts: the clients
+	// check it strictly.
+	hostKey := filepath.Join(w.dir, "ssh_host_ed25519_key")
+	if strings.HasPrefix(w.db, "etcd://") {
+		hostKey = filepath.Join(w.dir, ".local", "share", "keyden", "ssh_host_ed25519_key")
+	}
+	pub, err := os.ReadFile(hostKey + ".pub")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(w.dir, "known_hosts"), []byte("[127.0.0.1]:"+w.port+" "+string(pub)), 0o600); err != nil {
+	f, err := os.OpenFile(filepath.Join(w.dir, "known_hosts"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString("[127.0.0.1]:" + w.port + " " + string(pub)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -329,5 +345,32 @@ func TestSSHIdleTimeoutAndSigterm(t *testing.T) {
 	waited.Wait()
 	if werr != nil || !strings.Contains(w2.log.String(), "stopped; told 2 sessions") {
 		t.Fatalf("keyden ssh on SIGTERM: %v\n%s", werr, w2.log)
+	}
+}
+
+// Two keyden ssh front doors on one etcd key set: a key made through one
+// is listed through the other, and shows live in an app open on it.
+func TestSSHTwoFrontDoorsOnEtcd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("embedded etcd in -short")
+	}
+	needTmux(t)
+	ms := etcdtest.Start(t, 1, t.TempDir(), false)
+	defer ms[0].Stop()
+	a := newSSHWorldAt(t, etcdtest.URL(ms, "/doors"))
+	a.start()
+	b := *a
+	b.start()
+	s := startTmux(t, "sshetcd", "/dev/null", 100, 24, b.tui("bob"))
+	s.waitFor("Press n to create")
+	secret, errs, code := a.ssh("ann", "create", "--name", "through-a", "--env", "prod")
+	if code != 0 || !strings.HasPrefix(secret, "kd_prod_") {
+		t.Fatalf("create through door A: exit %d %q", code, errs)
+	}
+	s.waitFor("through-a")
+	out, errs, code := b.ssh("bob", "list", "--json")
+	local, _, _ := keyden(t, a.db, "", "list", "--json")
+	if code != 0 || out != local || !strings.Contains(out, `"name":"through-a"`) {
+		t.Fatalf("list through door B (exit %d %q):\n%s\nlocally:\n%s", code, errs, out, local)
 	}
 }
