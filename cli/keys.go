@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -223,7 +224,7 @@ func (a *app) showCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return p.print(k, func(w io.Writer) error {
+			return p.print(shownKey{k, a.env.Now()}, func(w io.Writer) error {
 				return table(w, "", func(tw io.Writer) {
 					for _, f := range format.KeyFields(&k, a.env.Now()) {
 						printf(tw, "%s:\t%s\n", f[0], f[1])
@@ -235,6 +236,14 @@ func (a *app) showCommand() *cobra.Command {
 	p.jsonFlag(cmd, "print one JSON object")
 	return cmd
 }
+
+// shownKey is show --json's object: the key and its daily uses at now.
+type shownKey struct {
+	k   model.Key
+	now time.Time
+}
+
+func (s shownKey) MarshalJSON() ([]byte, error) { return s.k.AppendDetailJSON(nil, s.now), nil }
 
 func (a *app) deleteCommand() *cobra.Command {
 	var yes bool

@@ -1,9 +1,13 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRotateCommand(t *testing.T) {
@@ -180,5 +184,42 @@ func TestListReviewFlags(t *testing.T) {
 	}
 	if r := run(t, db, "", "list", "--unused-for", "often"); r.code != 2 {
 		t.Errorf("bad --unused-for: %d", r.code)
+	}
+}
+
+// show --json carries "uses_30d": 30 daily counts of accepted checks,
+// oldest first, today last, on the command's clock.
+func TestShowJSONHasDailyUses(t *testing.T) {
+	db := newDB(t)
+	at := time.Date(2026, 11, 26, 23, 0, 0, 0, time.UTC)
+	runAt := func(stdin string, args ...string) result {
+		t.Helper()
+		var out, errb bytes.Buffer
+		env := Env{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
+			Getenv: func(k string) string { return map[string]string{"KEYDEN_DB": db}[k] }, Now: func() time.Time { return at }}
+		return result{Run(context.Background(), args, env), out.String(), errb.String()}
+	}
+	secret := strings.TrimSpace(runAt("", "create", "--name", "k", "--channel", "default", "--env", "dev").stdout)
+	for range 2 {
+		if r := runAt(secret, "verify"); r.code != 0 {
+			t.Fatalf("verify: %d %s", r.code, r.stderr)
+		}
+	}
+	at = at.Add(2 * time.Hour) // the next UTC day
+	runAt(secret, "verify")
+	r := runAt("", "show", "--json", idOf(t, db, "k"))
+	var shown struct {
+		Uses []uint32 `json:"uses_30d"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &shown); err != nil || len(shown.Uses) != 30 {
+		t.Fatalf("show --json: %v %s", err, r.stdout)
+	}
+	want := make([]uint32, 30)
+	want[28], want[29] = 2, 1
+	if !reflect.DeepEqual(shown.Uses, want) {
+		t.Fatalf("uses_30d = %v, want %v", shown.Uses, want)
+	}
+	if strings.Contains(runAt("", "list", "--json").stdout, "uses_30d") {
+		t.Fatal("list --json carries uses_30d")
 	}
 }

@@ -42,7 +42,7 @@ func storedKey(t *testing.T, r *rand.Rand, id string, now time.Time) model.Key {
 		k.CreatedAt = near(now)
 	}
 	var got model.Key
-	if err := model.DecodeKey(model.EncodeKey(nil, &k), &got); err != nil {
+	if err := model.DecodeKey(k.ID, model.EncodeKey(nil, &k), &got); err != nil {
 		t.Fatal(err)
 	}
 	return got

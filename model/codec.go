@@ -8,27 +8,64 @@ import (
 
 // A stored key record is a compact binary encoding, not JSON: listing decodes
 // every record, and this decodes in ~100 ns where JSON took ~1.5 µs (see
-// BENCHMARKS.md). Layout, version 1:
+// BENCHMARKS.md). Layout, version 2 (the one written):
+//
+//	u8 version, u8 flags (see flag*)
+//	str name, channel, environment; str type unless flagBearer
+//	uvarint s, uvarint a, s × str scopes, a × str allowed IPs
+//	varint created (unix ns), str created_by
+//	varint expires (unix ns), if flagExpires
+//	varint last used (unix ns), str last_from, if flagUsed
+//	uvarint use count, str hint, 32 bytes hash
+//	str rotated_from, str rotated_to, if flagRotation
+//	str daily uses (see packUses), if flagDailyUses
+//
+// where str is uvarint length then bytes. The id is the record's key in
+// the store, so it is not repeated inside. Version 1 (stores made before
+// keyden 0.9) is still read:
 //
 //	u8 version
 //	str id, name, channel, environment, type
 //	uvarint s, uvarint a, s × str scopes, a × str allowed IPs
 //	varint created (unix ns), str created_by
 //	varint expires (unix ns, 0 none), varint last used (0 never), str last_from
-//	uvarint use count, str hint, 32 bytes hash, u8 flags (bit 0 disabled)
+//	uvarint use count, str hint, 32 bytes hash, u8 flags (bit 0 disabled, 1 expiry logged)
 //	str rotated_from, str rotated_to
-//
-// where str is uvarint length then bytes.
-const codecVersion = 1
+const (
+	codecV1 = 1
+	codecV2 = 2
+)
+
+const (
+	flagDisabled byte = 1 << iota
+	flagExpiryLogged
+	flagBearer
+	flagExpires
+	flagUsed
+	flagRotation
+	flagDailyUses
+)
 
 // ErrBadRecord means stored bytes are not a key record this version understands.
 var ErrBadRecord = errors.New("a stored key record is damaged or from a newer keyden")
 
-// EncodeKey appends k's record to dst.
+// EncodeKey appends k's record to dst (without k.ID: the record's key).
 func EncodeKey(dst []byte, k *Key) []byte {
-	dst = append(dst, codecVersion)
-	for _, s := range []string{k.ID, k.Name, k.Channel, k.Environment, string(k.Type)} {
-		dst = appendStr(dst, s)
+	var flags byte
+	for _, f := range []struct {
+		on  bool
+		bit byte
+	}{{k.Disabled, flagDisabled}, {k.ExpiryLogged, flagExpiryLogged}, {k.Type == TypeBearer, flagBearer},
+		{!k.ExpiresAt.IsZero(), flagExpires}, {!k.LastUsedAt.IsZero() || k.LastUsedFrom != "", flagUsed},
+		{k.RotatedFrom != "" || k.RotatedTo != "", flagRotation}, {k.uses != "", flagDailyUses}} {
+		if f.on {
+			flags |= f.bit
+		}
+	}
+	dst = append(dst, codecV2, flags)
+	dst = appendStr(appendStr(appendStr(dst, k.Name), k.Channel), k.Environment)
+	if flags&flagBearer == 0 {
+		dst = appendStr(dst, string(k.Type))
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(k.Scopes)))
 	dst = binary.AppendUvarint(dst, uint64(len(k.AllowedIPs)))
@@ -40,22 +77,22 @@ func EncodeKey(dst []byte, k *Key) []byte {
 	}
 	dst = binary.AppendVarint(dst, UnixNano(k.CreatedAt))
 	dst = appendStr(dst, k.CreatedBy)
-	dst = binary.AppendVarint(dst, UnixNano(k.ExpiresAt))
-	dst = binary.AppendVarint(dst, UnixNano(k.LastUsedAt))
-	dst = appendStr(dst, k.LastUsedFrom)
+	if flags&flagExpires != 0 {
+		dst = binary.AppendVarint(dst, UnixNano(k.ExpiresAt))
+	}
+	if flags&flagUsed != 0 {
+		dst = binary.AppendVarint(dst, UnixNano(k.LastUsedAt))
+		dst = appendStr(dst, k.LastUsedFrom)
+	}
 	dst = binary.AppendUvarint(dst, k.UseCount)
 	dst = appendStr(dst, k.Hint)
 	dst = append(dst, k.Hash[:]...)
-	var flags byte
-	if k.Disabled {
-		flags |= 1
+	if flags&flagRotation != 0 {
+		dst = appendStr(appendStr(dst, k.RotatedFrom), k.RotatedTo)
 	}
-	if k.ExpiryLogged {
-		flags |= 2
+	if flags&flagDailyUses != 0 {
+		dst = appendStr(dst, k.uses)
 	}
-	dst = append(dst, flags)
-	dst = appendStr(dst, k.RotatedFrom)
-	dst = appendStr(dst, k.RotatedTo)
 	return dst
 }
 
@@ -169,16 +206,77 @@ func (d *decoder) bytes(dst []byte) {
 	d.pos += len(dst)
 }
 
-// DecodeKey reads a record made by EncodeKey. Any other bytes give
-// ErrBadRecord, never a panic.
-func DecodeKey(b []byte, k *Key) error {
-	if len(b) == 0 || b[0] != codecVersion {
-		return ErrBadRecord
-	}
-	return decodeKey(decoder{s: string(b), pos: 1}, k)
+// DecodeKey reads a record made by EncodeKey (or by keyden before it, of
+// version 1) stored under id. Any other bytes give ErrBadRecord, never a
+// panic.
+func DecodeKey(id string, b []byte, k *Key) error {
+	return DecodeKeyString(id, string(b), k)
 }
 
-func decodeKey(d decoder, k *Key) error {
+// DecodeKeyString is DecodeKey over a string the caller will not change;
+// the key's string fields are substrings of it (and id), so it allocates
+// only for the scope and IP lists.
+func DecodeKeyString(id, s string, k *Key) error {
+	var err error
+	switch {
+	case len(s) == 0:
+		err = ErrBadRecord
+	case s[0] == codecV2:
+		err = decodeV2(decoder{s: s, pos: 1}, k)
+		k.ID = id
+	case s[0] == codecV1:
+		err = decodeV1(decoder{s: s, pos: 1}, k)
+	default:
+		err = ErrBadRecord
+	}
+	if err != nil {
+		*k = Key{}
+	}
+	return err
+}
+
+func decodeV2(d decoder, k *Key) error {
+	var flags [1]byte
+	d.bytes(flags[:])
+	f := flags[0]
+	k.Name, k.Channel, k.Environment = d.str(), d.str(), d.str()
+	k.Type = TypeBearer
+	if f&flagBearer == 0 {
+		k.Type = KeyType(d.str())
+	}
+	k.Scopes, k.AllowedIPs = d.lists()
+	k.CreatedAt = fromUnixNano(d.varint())
+	k.CreatedBy = d.str()
+	k.ExpiresAt, k.LastUsedAt, k.LastUsedFrom = time.Time{}, time.Time{}, ""
+	if f&flagExpires != 0 {
+		k.ExpiresAt = fromUnixNano(d.varint())
+	}
+	if f&flagUsed != 0 {
+		k.LastUsedAt = fromUnixNano(d.varint())
+		k.LastUsedFrom = d.str()
+	}
+	k.UseCount = d.uvarint()
+	k.Hint = d.str()
+	d.bytes(k.Hash[:])
+	k.RotatedFrom, k.RotatedTo, k.uses = "", "", ""
+	if f&flagRotation != 0 {
+		k.RotatedFrom, k.RotatedTo = d.str(), d.str()
+	}
+	if f&flagDailyUses != 0 {
+		k.uses = d.str()
+		if _, ok := unpackUses(k.uses); !ok || k.uses == "" {
+			d.err = true
+		}
+	}
+	k.Disabled = f&flagDisabled != 0
+	k.ExpiryLogged = f&flagExpiryLogged != 0
+	if d.err || d.pos != len(d.s) || f >= flagDailyUses<<1 {
+		return ErrBadRecord
+	}
+	return nil
+}
+
+func decodeV1(d decoder, k *Key) error {
 	k.ID, k.Name, k.Channel, k.Environment = d.str(), d.str(), d.str(), d.str()
 	k.Type = KeyType(d.str())
 	k.Scopes, k.AllowedIPs = d.lists()
@@ -196,19 +294,9 @@ func decodeKey(d decoder, k *Key) error {
 	k.ExpiryLogged = flags[0]&2 != 0
 	k.RotatedFrom = d.str()
 	k.RotatedTo = d.str()
+	k.uses = ""
 	if d.err || d.pos != len(d.s) || flags[0]&^3 != 0 {
-		*k = Key{}
 		return ErrBadRecord
 	}
 	return nil
-}
-
-// DecodeKeyString is DecodeKey over a string the caller will not change;
-// the key's string fields are substrings of it, so it allocates only for
-// the scope and IP lists.
-func DecodeKeyString(s string, k *Key) error {
-	if len(s) == 0 || s[0] != codecVersion {
-		return ErrBadRecord
-	}
-	return decodeKey(decoder{s: s, pos: 1}, k)
 }

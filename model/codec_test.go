@@ -2,6 +2,7 @@ package model
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -23,14 +24,44 @@ func sampleKey() Key {
 }
 
 func TestCodecRoundTrip(t *testing.T) {
-	tests := []Key{sampleKey(), {ID: "a", Name: "b", Channel: "c", Environment: "d", Type: TypeXAPIKey}}
+	used := sampleKey()
+	used.AddUses(used.LastUsedAt, 7)
+	used.AddUses(used.LastUsedAt.Add(-72*time.Hour), 3)
+	tests := []Key{sampleKey(), used, {ID: "a", Name: "b", Channel: "c", Environment: "d", Type: TypeXAPIKey}, {ID: "z"}}
 	for _, k := range tests {
 		var got Key
-		if err := DecodeKey(EncodeKey(nil, &k), &got); err != nil {
+		if err := DecodeKey(k.ID, EncodeKey(nil, &k), &got); err != nil {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(got, k) {
 			t.Fatalf("round trip:\n got %+v\nwant %+v", got, k)
+		}
+	}
+}
+
+// Records written by keyden before version 2 of the record (made by
+// EncodeKey at 242a55a) still decode, to the same key.
+func TestDecodeVersion1(t *testing.T) {
+	for _, c := range []struct {
+		hex  string
+		want Key
+	}{
+		{"01086b337839616137710c77656220636865636b6f75740764656661756c740470726f640662656172657202020a706f7374733a726561640b706f7374733a77726974650a31302e302e302e302f380b323030313a6462383a3a31f6c19faaa9f6f0e33105616c6963658080f0c2d6888080328080e0a6d9fdd8e9310831302e312e322e332a136b645f70726f645f33735639e280a658793751010203ff0000000000000000000000000000000000000000000000000000000003086b3030303030303100", sampleKey()},
+		{"01016101620163016409782d6170692d6b65790000000000000000000000000000000000000000000000000000000000000000000000000000000000000000", Key{ID: "a", Name: "b", Channel: "c", Environment: "d", Type: TypeXAPIKey}},
+	} {
+		rec, _ := hex.DecodeString(c.hex)
+		var got Key
+		if err := DecodeKey(c.want.ID, rec, &got); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, c.want) {
+			t.Fatalf("version 1:\n got %+v\nwant %+v", got, c.want)
+		}
+		// Written again, it is a version 2 record of the same key, and shorter.
+		again := EncodeKey(nil, &got)
+		var k2 Key
+		if again[0] != 2 || len(again) >= len(rec) || DecodeKey(c.want.ID, again, &k2) != nil || !reflect.DeepEqual(k2, c.want) {
+			t.Fatalf("rewritten: %x (%d bytes, was %d) gives %+v", again, len(again), len(rec), k2)
 		}
 	}
 }
@@ -40,16 +71,16 @@ func TestDecodeRefusesDamage(t *testing.T) {
 	rec := EncodeKey(nil, &k)
 	var got Key
 	for i := 0; i < len(rec); i++ {
-		if DecodeKey(rec[:i], &got) == nil {
+		if DecodeKey(k.ID, rec[:i], &got) == nil {
 			t.Fatalf("truncated record of %d bytes decoded", i)
 		}
 	}
-	if DecodeKey(append(rec, 0), &got) == nil {
+	if DecodeKey(k.ID, append(rec, 0), &got) == nil {
 		t.Fatal("trailing byte accepted")
 	}
 	bad := append([]byte{}, rec...)
-	bad[0] = 2
-	if DecodeKey(bad, &got) == nil {
+	bad[0] = 3
+	if DecodeKey(k.ID, bad, &got) == nil {
 		t.Fatal("newer version accepted")
 	}
 }
@@ -83,16 +114,19 @@ func FuzzDecodeKey(f *testing.F) {
 	f.Add(EncodeKey(nil, &k))
 	f.Add([]byte{1})
 	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	k.AddUses(k.LastUsedAt, 5)
+	f.Add(EncodeKey(nil, &k))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var got Key
-		if DecodeKey(b, &got) != nil {
+		if DecodeKey("k1", b, &got) != nil {
 			return
 		}
+		got.ID = "k1" // a version 1 record names itself
 		// Whatever decodes must encode back to the same bytes.
 		if again := EncodeKey(nil, &got); string(again) != string(b) {
 			// Times normalise (e.g. zero vs 0 ns) only when varints are non-minimal.
 			var k2 Key
-			if DecodeKey(again, &k2) != nil || !reflect.DeepEqual(k2, got) {
+			if DecodeKey("k1", again, &k2) != nil || !reflect.DeepEqual(k2, got) {
 				t.Fatalf("unstable record %x", b)
 			}
 		}
@@ -106,7 +140,7 @@ func BenchmarkDecodeKeyCompact(b *testing.B) {
 	b.ReportAllocs()
 	var got Key
 	for b.Loop() {
-		if err := DecodeKey(rec, &got); err != nil {
+		if err := DecodeKey(k.ID, rec, &got); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -53,6 +53,21 @@ func (k *Key) AppendJSON(dst []byte) []byte {
 	return append(dst, '}')
 }
 
+// AppendDetailJSON is AppendJSON with "uses_30d" added: the key's uses
+// per UTC day for the 30 days ending on now's, oldest first, today last
+// (show --json; a listing leaves them out, they are 30 numbers a key).
+func (k *Key) AppendDetailJSON(dst []byte, now time.Time) []byte {
+	dst = k.AppendJSON(dst)
+	dst = append(dst[:len(dst)-1], `,"uses_30d":[`...)
+	for i, n := range k.Uses30d(now) {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = strconv.AppendUint(dst, uint64(n), 10)
+	}
+	return append(dst, "]}"...)
+}
+
 func appendJSONList(dst []byte, l []string) []byte {
 	dst = append(dst, '[')
 	for i, s := range l {

@@ -54,6 +54,9 @@ type Key struct {
 	ExpiryLogged bool
 	RotatedFrom  string // the key this one replaced
 	RotatedTo    string // the key that replaced this one
+	// uses is the key's DailyUses as stored (packUses), "" when it has
+	// none: a key in memory carries 16 bytes for it, not the whole ring.
+	uses string
 }
 
 // Expired says whether the key's expiry has passed at now.

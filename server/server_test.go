@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -331,5 +332,32 @@ func TestFlushKeepsUsesWhenTheStoreIsBusy(t *testing.T) {
 	k, _ := f.st.GetKey(ctx, f.plain.Key.ID)
 	if k.UseCount != 2 {
 		t.Fatalf("uses after a failed flush: %d, want 2", k.UseCount)
+	}
+}
+
+// serve counts uses per UTC day on its clock, and a flush that gathered
+// across midnight puts each count on its own day.
+func TestFlushCountsUsesPerDay(t *testing.T) {
+	var mu sync.Mutex
+	clock := time.Date(2026, 11, 26, 23, 30, 0, 0, time.UTC)
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	f := newFixture(t, Options{Now: now})
+	for range 3 {
+		f.do(t, "GET", "/verify", bearer(f.plain.Secret))
+	}
+	mu.Lock()
+	clock = clock.Add(time.Hour) // 00:30, the next day
+	mu.Unlock()
+	for range 2 {
+		f.do(t, "GET", "/verify", bearer(f.plain.Secret))
+	}
+	if err := f.srv.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	k, _ := f.st.GetKey(ctx, f.plain.Key.ID)
+	want := [model.UseDays]uint32{}
+	want[28], want[29] = 3, 2
+	if got := k.Uses30d(now()); got != want || k.UseCount != 5 {
+		t.Fatalf("Uses30d = %v (count %d), want %v", got, k.UseCount, want)
 	}
 }

@@ -54,6 +54,7 @@ func (u *usage) used(id string, at time.Time, from string) {
 			e.At, e.From = at, from
 		}
 		e.Count++
+		e.Days.Add(at, 1)
 	})
 }
 
@@ -86,6 +87,7 @@ func (u *usage) giveBack(batch []storage.Use) {
 				e.At, e.From = b.At, b.From
 			}
 			e.Count += b.Count
+			e.Days.Merge(b.Days)
 			e.Expired = e.Expired || b.Expired
 		})
 	}

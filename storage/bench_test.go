@@ -89,7 +89,7 @@ func BenchmarkDecodeStoredRecords(b *testing.B) {
 	for b.Loop() {
 		var a arena
 		for i, r := range recs {
-			if err := model.DecodeKeyString(a.string(r), &out[i]); err != nil {
+			if err := model.DecodeKeyString("k1", a.string(r), &out[i]); err != nil {
 				b.Fatal(err)
 			}
 		}

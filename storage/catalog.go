@@ -226,7 +226,7 @@ func countKeys(tx kv, match func(*model.Key) bool) (int, error) {
 	n := 0
 	var k model.Key
 	err := tx.Bucket(bucketKeys).ForEach(func(id, v []byte) error {
-		if err := model.DecodeKey(v, &k); err != nil {
+		if err := model.DecodeKey(string(id), v, &k); err != nil {
 			return fail(ErrDamaged, "the key record %s is damaged: restore the store from a backup", model.Quote(string(id)))
 		}
 		if match(&k) {

@@ -163,7 +163,7 @@ func (b *core) checkAll(tx kv, rep *CheckReport) error {
 	_ = tx.Bucket(bucketKeys).ForEach(func(id, v []byte) error {
 		rep.Keys++
 		var k model.Key
-		if err := model.DecodeKey(v, &k); err != nil {
+		if err := model.DecodeKey(string(id), v, &k); err != nil {
 			rep.add("the key record %s does not decode: %v", model.Quote(string(id)), err)
 			return nil
 		}

@@ -15,7 +15,12 @@ import (
 )
 
 // SchemaVersion is the layout this keyden writes and the newest it reads.
-const SchemaVersion = 1
+// Version 2 writes key records without their id and with daily use
+// counts (model's record version 2). A version 1 store is read as it is
+// and marked version 2 by its first write, since that write may add
+// records a keyden of version 1 cannot read; records are rewritten in
+// the new layout as they change.
+const SchemaVersion = 2
 
 // DefaultTimeout is how long an operation waits for another keyden's lock
 // (bbolt) or for the cluster (etcd).
@@ -182,10 +187,15 @@ func (b *core) write(ctx context.Context, fn func(kv) error, keysChanged bool) e
 		if err := b.checkSchema(tx); err != nil {
 			return err
 		}
+		meta := tx.Bucket(bucketMeta)
+		if string(meta.Get(metaSchema)) != strconv.Itoa(SchemaVersion) {
+			if err := meta.Put(metaSchema, []byte(strconv.Itoa(SchemaVersion))); err != nil {
+				return err
+			}
+		}
 		if err := fn(tx); err != nil {
 			return err
 		}
-		meta := tx.Bucket(bucketMeta)
 		if keysChanged {
 			if err := bumpUint(meta, metaKeysGen, 1); err != nil {
 				return err

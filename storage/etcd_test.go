@@ -106,6 +106,8 @@ func etcdSuite() map[string]func(*testing.T) {
 		"FeedHeadIsWhereTheFeedStands":            TestFeedHeadIsWhereTheFeedStands,
 		"CheckOfASoundStore":                      TestCheckOfASoundStore,
 		"RecordLeak":                              TestRecordLeakAuditsAndFollowsTheRoles,
+		"VerifyCountsUsesPerDay":                  TestVerifyCountsUsesPerDay,
+		"RecordUsesCountsPerDay":                  TestRecordUsesCountsPerDay,
 	}
 }
 

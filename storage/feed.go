@@ -56,6 +56,9 @@ type Use struct {
 	At    time.Time
 	From  string
 	Count uint64
+	// Days is Count split by UTC day, for news gathered across midnight;
+	// when it is empty, all Count uses are counted on At's day.
+	Days model.DailyUses
 	// Expired says the key was refused as expired: the store writes its
 	// expire audit event if it has not yet.
 	Expired bool
@@ -164,7 +167,7 @@ func (f *feed) add(id string) error {
 		return nil
 	}
 	var key model.Key
-	if err := model.DecodeKey(raw, &key); err != nil {
+	if err := model.DecodeKey(id, raw, &key); err != nil {
 		return fail(ErrDamaged, "the key record %s is damaged: restore the store from a backup", model.Quote(id))
 	}
 	f.ch.Keys = append(f.ch.Keys, key)
@@ -223,7 +226,7 @@ func (b *core) recordUses(ctx context.Context, uses []Use) error {
 				continue // deleted meanwhile: its uses go with it
 			}
 			var k model.Key
-			if err := model.DecodeKey(raw, &k); err != nil {
+			if err := model.DecodeKey(u.ID, raw, &k); err != nil {
 				return fail(ErrDamaged, "the key record %s is damaged: restore the store from a backup", model.Quote(u.ID))
 			}
 			mergeUse(&k, u)
@@ -241,10 +244,18 @@ func (b *core) recordUses(ctx context.Context, uses []Use) error {
 	})
 }
 
-// mergeUse folds one verifier's news into a key: latest time wins, counts add.
+// mergeUse folds one verifier's news into a key: latest time wins, counts
+// add, the day's counts too.
 func mergeUse(k *model.Key, u Use) {
 	if u.Count > 0 && u.At.After(k.LastUsedAt) {
 		k.LastUsedAt, k.LastUsedFrom = u.At.UTC(), u.From
 	}
 	k.UseCount += u.Count
+	if u.Days.Empty() {
+		k.AddUses(u.At, u.Count)
+		return
+	}
+	d := k.DailyUses()
+	d.Merge(u.Days)
+	k.SetDailyUses(d)
 }

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"strconv"
 	"time"
 	"unsafe"
 
@@ -23,8 +24,9 @@ func (b *core) info(tx kv) Info {
 	meta := tx.Bucket(bucketMeta)
 	created, _ := time.Parse(time.RFC3339Nano, string(meta.Get(metaCreatedAt)))
 	f, _ := keygen.ParseFormat(string(meta.Get(metaFormat)))
+	schema, _ := strconv.Atoi(string(meta.Get(metaSchema)))
 	return Info{
-		Location: b.be.location(), Schema: SchemaVersion, Prefix: string(meta.Get(metaPrefix)),
+		Location: b.be.location(), Schema: schema, Prefix: string(meta.Get(metaPrefix)),
 		Format: f, CreatedAt: created, CreatedBy: string(meta.Get(metaCreatedBy)),
 		Keys: int(getUint(meta, metaKeyCount)),
 	}
@@ -249,7 +251,7 @@ func (b *core) readKeys(tx kv, keep func(*model.Key) bool) ([]model.Key, error) 
 	err := tx.Bucket(bucketKeys).ForEach(func(id, v []byte) error {
 		out = append(out, model.Key{})
 		k := &out[len(out)-1]
-		if err := model.DecodeKeyString(a.string(v), k); err != nil {
+		if err := model.DecodeKeyString(a.string(id), a.string(v), k); err != nil {
 			return fail(ErrDamaged, "the key record %s in %s is damaged: restore the store from a backup", model.Quote(string(id)), b.be.location())
 		}
 		if keep != nil && !keep(k) {
@@ -294,7 +296,7 @@ func (b *core) getKey(tx kv, id string) (model.Key, error) {
 	if v == nil {
 		return k, fail(ErrNotFound, "there is no key with id %s: see `keyden list` for ids", model.Quote(id))
 	}
-	if err := model.DecodeKey(v, &k); err != nil {
+	if err := model.DecodeKey(id, v, &k); err != nil {
 		return k, fail(ErrDamaged, "the key record %s is damaged: restore the store from a backup", model.Quote(id))
 	}
 	return k, nil

@@ -45,6 +45,7 @@ func (b *core) Verify(ctx context.Context, req VerifyRequest) (VerifyResult, err
 			k.LastUsedFrom = req.ClientIP.Unmap().String()
 		}
 		k.UseCount++
+		k.AddUses(k.LastUsedAt, 1)
 		res.Key = k
 		if err := putKey(tx, &k); err != nil {
 			return err
