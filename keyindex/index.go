@@ -160,6 +160,9 @@ func (ix *Index) Count() int { return ix.live }
 
 func (ix *Index) gone(i int32) bool { return ix.envOf[i] == 0 }
 
+// Gone says whether the key at index i was removed by a patch.
+func (ix *Index) Gone(i int32) bool { return ix.gone(i) }
+
 // Key is the record at index i (as returned by Order or Filter).
 func (ix *Index) Key(i int32) *model.Key {
 	if ix.ov != nil {

@@ -139,6 +139,9 @@ func (v *keysView) statusText() string {
 		}
 		return strings.Join(parts, " · ")
 	}
+	if v.marks.n > 0 {
+		parts = append(parts, fmt.Sprintf("%d marked", v.marks.n))
+	}
 	if len(v.rows) > 0 {
 		parts = append(parts, fmt.Sprintf("%d/%d", v.table.cursor+1, len(v.rows)))
 	}

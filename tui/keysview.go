@@ -24,7 +24,7 @@ type keysKeyMap struct {
 	Rotate, Disable, Audit                    key.Binding
 	NextEnv, PrevEnv, Channel, Sort, Quick    key.Binding
 	Catalog, Reload, Help, Quit               key.Binding
-	Group                                     key.Binding
+	Group, Mark, MarkAll                      key.Binding
 	groupKeys, groupBack                      key.Binding // enter and esc in the grouped review
 }
 
@@ -51,6 +51,8 @@ func defaultKeysKeyMap() keysKeyMap {
 		Sort:        key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort")),
 		Quick:       key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "review stale")),
 		Group:       key.NewBinding(key.WithKeys("g"), key.WithHelp("g", "group")),
+		Mark:        key.NewBinding(key.WithKeys(" "), key.WithHelp("space", "mark")),
+		MarkAll:     key.NewBinding(key.WithKeys("A"), key.WithHelp("A", "mark all shown")),
 		groupKeys:   key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "its keys")),
 		groupBack:   key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "ungroup")),
 		Catalog:     key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "envs & channels")),
@@ -80,7 +82,7 @@ func (v *keysView) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.table.Up, k.table.Down, k.table.PageUp, k.table.PageDown, k.table.Top, k.table.Bottom, k.Details},
 		v.allowed([]key.Binding{k.New, k.Delete, k.Rotate, k.Disable, k.Catalog, k.Audit, k.Reload, k.Help, k.Quit}),
-		{k.Filter, k.ClearFilter, k.NextEnv, k.PrevEnv, k.Channel, k.Sort, k.Quick, k.Group},
+		{k.Filter, k.ClearFilter, k.NextEnv, k.PrevEnv, k.Channel, k.Sort, k.Quick, k.Group, k.Mark, k.MarkAll},
 	}
 }
 
@@ -154,6 +156,8 @@ type keysView struct {
 	gseq     int
 	grouping bool // groups are being computed
 	drill    *drillState
+
+	marks marks // rows marked for a bulk action
 
 	// toggling holds the keys whose disable/enable is in flight, with the
 	// presses of x that came meanwhile: each toggles the state the store
@@ -252,6 +256,7 @@ func newKeysView(sh *shared) *keysView {
 		table: newVTable(keyColumns), gtable: newVTable(groupColumns("")),
 	}
 	v.table.keys, v.gtable.keys = km.table, km.table
+	v.table.marked = func(r int) bool { return v.marks.has(v.rows[r]) }
 	return v
 }
 
@@ -333,6 +338,7 @@ func (v *keysView) apply(m filteredMsg) tea.Cmd {
 		keepIdx = v.rows[v.table.cursor]
 	}
 	v.rows, v.rowsOf, v.shown, v.pending = m.rows, m.set, m.q, false
+	v.marks.follow(m.set)
 	v.table.SetRows(len(v.rows))
 	v.table.SetContent(contentWidths(m.set, m.rows, v.now()))
 	v.table.SetSort(sortColumn[m.q.Sort], sortArrow(m.q.Sort))
@@ -451,6 +457,15 @@ func (v *keysView) updateKeys(msg tea.KeyMsg) tea.Cmd {
 	switch {
 	case key.Matches(msg, km.Group):
 		return v.cycleGroup()
+	case key.Matches(msg, km.Mark):
+		if len(v.rows) > 0 {
+			i := v.rows[v.table.cursor]
+			v.marks.set(v.rowsOf, i, !v.marks.has(i))
+			v.table.cursor++
+			v.table.clamp()
+		}
+	case key.Matches(msg, km.MarkAll):
+		v.markAll()
 	case key.Matches(msg, km.Filter):
 		v.filtering = true
 		if v.q.Text != "" && !strings.HasSuffix(v.q.Text, " ") {
@@ -593,8 +608,25 @@ func (v *keysView) clearLevel() tea.Cmd {
 		v.setText(review)
 	case v.q.Channel != "":
 		v.q.Channel = ""
+	case v.marks.n > 0:
+		v.marks.clear()
+		return nil
 	default:
 		return nil
 	}
 	return v.refilter(false)
+}
+
+// markAll marks every row shown, or unmarks them when all are marked.
+func (v *keysView) markAll() {
+	all := len(v.rows) > 0
+	for _, i := range v.rows {
+		if !v.marks.has(i) {
+			all = false
+			break
+		}
+	}
+	for _, i := range v.rows {
+		v.marks.set(v.rowsOf, i, !all)
+	}
 }

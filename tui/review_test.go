@@ -3,6 +3,8 @@ package tui
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -60,7 +62,7 @@ func TestSortMarkFollowsTheSort(t *testing.T) {
 func reviewBolt(t *testing.T) *storage.Bolt {
 	t.Helper()
 	st := sampleBolt(t)
-	bob := as(t, st, "bob")
+	bob := seededAs(t, st, "bob", 1)
 	ctx := context.Background()
 	for i, name := range []string{"bob's old batch", "bob's report", "bob's spare"} {
 		c, err := bob.CreateKey(ctx, storage.CreateRequest{Name: name, Channel: "mobile-app", Environment: "prod"})
@@ -74,6 +76,18 @@ func reviewBolt(t *testing.T) *storage.Bolt {
 		}
 	}
 	return st
+}
+
+// seededAs opens st as user with a random source of its own (seed), so
+// the keys it makes have the same hints on every run.
+func seededAs(t *testing.T, st *storage.Bolt, user string, seed byte) *storage.Bolt {
+	t.Helper()
+	other, err := storage.OpenBolt(st.Path(), storage.Options{Actor: user, Now: func() time.Time { return testNow },
+		Rand: rand.NewChaCha8([32]byte{'k', 'e', 'y', 'd', 'e', 'n', seed})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return other
 }
 
 // g groups the rows shown by creator, channel and environment in turn,
@@ -201,5 +215,54 @@ func TestTheTwoQuestionsInAFewKeystrokes(t *testing.T) {
 	h.waitFor(t, "/ used:<1h", "1 shown")
 	if names := shownNames(h.final(t)); strings.Join(names, ",") != "web checkout" {
 		t.Errorf("used in the last hour: %v", names)
+	}
+}
+
+// space marks a row and moves on, A marks every row shown (again: none),
+// the marks follow the keys through a reload, and esc clears them last.
+func TestMarks(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {250, 60}} {
+		t.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(t *testing.T) {
+			st := reviewBolt(t)
+			h := start(t, setup{store: st, w: size[0], h: size[1], poll: 50 * time.Millisecond})
+			h.waitFor(t, "9 keys")
+			h.press(" ", " ")
+			h.waitFor(t, "2 marked", "3/9")
+			h.press("/", "bob", "enter", "A")
+			h.waitFor(t, "3 shown", "5 marked")
+			h.press("A")
+			h.waitFor(t, "3 shown", "2 marked")
+			h.press("esc")
+			h.waitFor(t, "9 keys · 2 marked")
+			// A key made elsewhere: the marks stay on the same keys.
+			if _, err := seededAs(t, st, "bob", 2).CreateKey(context.Background(), storage.CreateRequest{Name: "new one", Channel: "default", Environment: "dev"}); err != nil {
+				t.Fatal(err)
+			}
+			h.waitFor(t, "10 keys · 2 marked")
+			a := h.final(t)
+			var marked []string
+			for _, k := range a.keys.marks.keys(a.keys.rowsOf) {
+				marked = append(marked, k.Name)
+			}
+			slices.Sort(marked)
+			if strings.Join(marked, ",") != "billing sync,web checkout" {
+				t.Errorf("marked %v, want web checkout and billing sync", marked)
+			}
+			requireGolden(t, a)
+		})
+	}
+}
+
+func TestEscClearsMarksLast(t *testing.T) {
+	h := start(t, setup{store: reviewBolt(t)})
+	h.waitFor(t, "9 keys")
+	h.press(" ", "r")
+	h.waitFor(t, "4 shown", "1 marked")
+	h.press("esc")
+	h.waitFor(t, "9 keys · 1 marked")
+	h.press("esc")
+	h.waitFor(t, "/9 · +3")
+	if a := h.final(t); a.keys.marks.n != 0 {
+		t.Errorf("%d marks after the last esc", a.keys.marks.n)
 	}
 }

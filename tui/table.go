@@ -58,6 +58,17 @@ type vtable struct {
 	content []int
 	sortCol int
 	arrow   string
+	// marked, when set, says which rows carry a mark, drawn in a gutter
+	// cell before the cursor's.
+	marked func(row int) bool
+}
+
+// cellsWidth is the room for the columns: the width less the mark's gutter.
+func (t *vtable) cellsWidth() int {
+	if t.marked != nil {
+		return t.width - 1
+	}
+	return t.width
 }
 
 func newVTable(cols []column) vtable {
@@ -152,7 +163,7 @@ func (t *vtable) layout() {
 		case c.flex && c.max > 0:
 			want[i] = c.max
 		case c.flex:
-			want[i] = t.width
+			want[i] = t.cellsWidth()
 		}
 	}
 	order := make([]int, len(t.cols))
@@ -166,7 +177,7 @@ func (t *vtable) layout() {
 		if used > 0 {
 			need++ // a space between columns
 		}
-		if used+need > t.width {
+		if used+need > t.cellsWidth() {
 			if t.content != nil {
 				break // drop from the right: a narrower column further on would jump the gap
 			}
@@ -175,7 +186,7 @@ func (t *vtable) layout() {
 		t.widths[i] = low[i]
 		used += need
 	}
-	spare := t.width - used
+	spare := t.cellsWidth() - used
 	grow := func(i, to int) {
 		if t.widths[i] > 0 && to > t.widths[i] {
 			d := min(spare, to-t.widths[i])
@@ -242,10 +253,18 @@ func (t *vtable) View(header lipgloss.Style, cell func(row, col int) string, row
 	for r := t.offset; r < min(t.n, t.offset+t.height); r++ {
 		b.WriteByte('\n')
 		text := t.line(func(i int) string { return cell(r, i) })
+		gutter := 0 // the cursor's cell, after the mark's
+		if t.marked != nil {
+			gutter = 1
+			if t.marked(r) {
+				text = "✓" + text[1:]
+				gutter = len("✓")
+			}
+		}
 		st := rowStyle(r)
 		if r == t.cursor {
 			st = selected.Inherit(st)
-			text = "▸" + text[1:]
+			text = text[:gutter] + "▸" + text[gutter+1:]
 		}
 		b.WriteString(st.Render(text))
 	}
@@ -253,10 +272,13 @@ func (t *vtable) View(header lipgloss.Style, cell func(row, col int) string, row
 }
 
 // line joins cells, each cut or padded to its column's width, with a
-// leading space where the cursor mark goes.
+// leading space where the cursor goes (after one for the row's mark).
 func (t *vtable) line(cell func(col int) string) string {
 	var b strings.Builder
 	b.WriteByte(' ')
+	if t.marked != nil {
+		b.WriteByte(' ')
+	}
 	first := true
 	for i, w := range t.widths {
 		if w == 0 {

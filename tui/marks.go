@@ -1,0 +1,84 @@
+package tui
+
+import (
+	"math/bits"
+
+	"keyden/keyindex"
+	"keyden/model"
+)
+
+// marks are the rows marked for a bulk action (space, A): a bit per index
+// of the key set they were made on, so marking every row of a million
+// is a pass over int32s, and a patched set (same indexes) keeps them.
+type marks struct {
+	of   *keyindex.Index
+	bits []uint64
+	n    int
+}
+
+func (m *marks) has(i int32) bool {
+	return m.n > 0 && int(i>>6) < len(m.bits) && m.bits[i>>6]&(1<<(i&63)) != 0
+}
+
+func (m *marks) set(of *keyindex.Index, i int32, on bool) {
+	if m.of == nil || !of.SharesIndexes(m.of) {
+		m.of, m.bits, m.n = of, nil, 0
+	}
+	m.of = of
+	if need := of.Size()/64 + 1; len(m.bits) < need {
+		m.bits = append(m.bits, make([]uint64, need-len(m.bits))...)
+	}
+	if m.has(i) == on {
+		return
+	}
+	m.bits[i>>6] ^= 1 << (i & 63)
+	if on {
+		m.n++
+	} else {
+		m.n--
+	}
+}
+
+func (m *marks) clear() { *m = marks{} }
+
+// keys are the marked keys still in set, in index order.
+func (m *marks) keys(set *keyindex.Index) []*model.Key {
+	var out []*model.Key
+	for w, word := range m.bits {
+		for word != 0 {
+			i := int32(w*64 + bits.TrailingZeros64(word))
+			word &= word - 1
+			if int(i) < set.Size() && !set.Gone(i) {
+				out = append(out, set.Key(i))
+			}
+		}
+	}
+	return out
+}
+
+// follow carries the marks over to set: as they are when set shares
+// their indexes (a patch), by id after a full reload; a key gone meanwhile
+// is no longer marked.
+func (m *marks) follow(set *keyindex.Index) {
+	if m.n == 0 || m.of == set {
+		return
+	}
+	old := m.keys(m.of)
+	if set.SharesIndexes(m.of) {
+		old = m.keys(set)
+		m.of = set
+		m.n = len(old)
+		m.bits = m.bits[:min(len(m.bits), set.Size()/64+1)]
+		return
+	}
+	ids := make(map[string]bool, len(old))
+	for _, k := range old {
+		ids[k.ID] = true
+	}
+	m.clear()
+	for i := int32(0); int(i) < set.Size(); i++ {
+		if !set.Gone(i) && ids[set.Key(i).ID] {
+			m.set(set, i, true)
+		}
+	}
+}
