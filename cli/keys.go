@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"keyden/format"
+	"keyden/keyindex"
 	"keyden/model"
 	"keyden/storage"
 )
@@ -119,14 +120,22 @@ func sortKeys(keys []model.Key) {
 }
 
 func (a *app) listCommand() *cobra.Command {
-	var channel, env, unusedFor, expiringWithin string
+	var channel, env, unusedFor, expiringWithin, query string
 	var neverUsed bool
 	var f storage.Filter
+	var terms keyindex.Terms
 	p := a.printer()
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List keys (never their secrets)",
-		Args:  noArgs,
+		Long: `List keys, oldest first, never their secrets. --filter takes the query
+language of the terminal app's filter line: free words, env: channel: by:
+scope: status: used:<1h|>90d|never expires:<7d|>30d|never created:<7d|>1y;
+terms AND, the same field twice OR, -term negates. The other flags are
+shorthands, combined with it.`,
+		Example: `  keyden list --filter 'env:prod used:>90d by:alice'
+  keyden list --filter 'status:expiring status:expired' --json`,
+		Args: noArgs,
 		PreRunE: func(cmd *cobra.Command, args []string) error {
 			f = storage.Filter{Channel: channel, Environment: env, NeverUsed: neverUsed}
 			var err error
@@ -150,9 +159,16 @@ func (a *app) listCommand() *cobra.Command {
 					return usagef("--expiring-within: %v", err)
 				}
 			}
+			if terms, err = parseFilter(query); err != nil {
+				return err
+			}
 			return nil
 		},
 		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
+			filtered := channel != "" || env != "" || unusedFor != "" || neverUsed || expiringWithin != "" || !terms.Empty()
+			if !terms.Empty() {
+				f.Match = terms.Matcher(a.env.Now())
+			}
 			keys, err := st.ListKeys(cmd.Context(), f)
 			if err != nil {
 				return err
@@ -160,7 +176,7 @@ func (a *app) listCommand() *cobra.Command {
 			sortKeys(keys)
 			return p.print(keyList(keys), func(w io.Writer) error {
 				if len(keys) == 0 {
-					if f == (storage.Filter{}) {
+					if !filtered {
 						fmt.Fprintln(w, "No keys yet. Create one with: keyden create --name NAME --env prod")
 					} else {
 						fmt.Fprintln(w, "No keys match.")
@@ -182,6 +198,7 @@ func (a *app) listCommand() *cobra.Command {
 			})
 		}),
 	}
+	cmd.Flags().StringVar(&query, "filter", "", "only keys this query matches, such as 'env:prod used:>90d by:alice' (see the README's query language)")
 	cmd.Flags().StringVar(&channel, "channel", "", "only keys of this channel")
 	cmd.Flags().StringVar(&env, "env", "", "only keys of this environment (name or tag)")
 	cmd.Flags().StringVar(&unusedFor, "unused-for", "", "only keys not used for this long, such as 90d (never-used keys count from creation)")
@@ -246,23 +263,28 @@ type shownKey struct {
 func (s shownKey) MarshalJSON() ([]byte, error) { return s.k.AppendDetailJSON(nil, s.now), nil }
 
 func (a *app) deleteCommand() *cobra.Command {
-	var yes bool
+	var b bulk
 	cmd := &cobra.Command{
-		Use:   "delete ID",
-		Short: "Delete a key: it stops working at once",
+		Use:   "delete ID...",
+		Short: "Delete keys: they stop working at once",
 		Long: `Delete a key. The next verify of it is refused as unknown, so apps using it
 stop working immediately. This cannot be undone. Without --yes keyden asks on
-the terminal, and refuses when there is none.`,
-		Args: oneArg("key id"),
+the terminal, and refuses when there is none. Several ids, or --filter QUERY,
+delete every key named or matched; a key the user may not delete is reported
+and kept, the others are deleted.`,
+		Example: `  keyden delete k3x9aa7q --yes
+  keyden delete --filter 'env:dev used:>1y' --yes`,
+		Args: cobra.ArbitraryArgs,
 		PreRunE: func(cmd *cobra.Command, args []string) error {
-			interactive := a.env.IsTerminal(a.env.Stdin) && a.env.IsTerminal(a.env.Stderr)
-			if !yes && !interactive {
-				return usagef("deleting a key needs confirmation: pass --yes (there is no terminal to ask on)")
-			}
-			return nil
+			return b.check(a, cmd, args, model.KeyDelete)
 		},
 		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
-			if !yes {
+			if len(args) != 1 {
+				_, err := b.run(a, cmd, st, args, storage.BulkRequest{Action: model.KeyDelete},
+					func(w io.Writer, o storage.KeyOutcome) { keyLine(w, model.KeyDelete, &o.Key) })
+				return err
+			}
+			if !b.yes {
 				k, err := st.GetKey(cmd.Context(), args[0])
 				if err != nil {
 					return err
@@ -283,7 +305,7 @@ the terminal, and refuses when there is none.`,
 			return nil
 		}),
 	}
-	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "delete without asking")
+	b.flags(cmd, "delete")
 	return cmd
 }
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -29,6 +30,7 @@ func ParseGrace(s string) (time.Duration, error) {
 
 func (a *app) rotateCommand() *cobra.Command {
 	var grace, expires string
+	var b bulk
 	p := a.printer()
 	var req storage.RotateRequest
 	cmd := &cobra.Command{
@@ -38,12 +40,27 @@ func (a *app) rotateCommand() *cobra.Command {
 scopes and allowlist, and is printed once like create prints. The old key keeps
 working for the grace (now, 1h, 24h, 3d, 7d, …; an earlier expiry of its own
 stays) and is refused as expired after it. The two keys are linked both ways.
-The new key gets the old one's lifetime from now, or --expires.`,
-		Args: oneArg("key id"),
+The new key gets the old one's lifetime from now, or --expires.
+Several ids, or --filter QUERY, rotate every key named or matched, printing
+each new key once; a key that cannot be rotated (the user's role, already
+replaced, disabled) is reported and left as it is, the others are rotated.`,
+		Example: `  keyden rotate k3x9aa7q --grace 1h
+  keyden rotate --filter 'env:prod created:>1y' --grace 7d --yes --json`,
+		Args: cobra.ArbitraryArgs,
 		PreRunE: func(cmd *cobra.Command, args []string) error {
 			g, err := ParseGrace(grace)
 			if err != nil {
 				return usagef("%v", err)
+			}
+			if err := b.check(a, cmd, args, model.KeyRotate); err != nil {
+				return err
+			}
+			if len(args) != 1 {
+				if expires != "" {
+					return usagef("--expires is for one key: rotated together, each new key gets its old key's lifetime")
+				}
+				req.Grace = g
+				return nil
 			}
 			req = storage.RotateRequest{ID: args[0], Grace: g}
 			if expires != "" {
@@ -54,6 +71,9 @@ The new key gets the old one's lifetime from now, or --expires.`,
 			return nil
 		},
 		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
+			if len(args) != 1 {
+				return a.rotateMany(cmd, st, p, &b, args, req.Grace)
+			}
 			r, err := st.RotateKey(cmd.Context(), req)
 			if err != nil {
 				return err
@@ -74,8 +94,44 @@ The new key gets the old one's lifetime from now, or --expires.`,
 	}
 	cmd.Flags().StringVar(&grace, "grace", "24h", "how long the old key keeps working: now, or a duration such as 1h, 24h, 3d, 7d")
 	cmd.Flags().StringVar(&expires, "expires", "", "the new key's expiry (default: the old key's lifetime from now)")
-	p.jsonFlag(cmd, "print one JSON object: the new key with \"secret\", and \"replaces\"")
+	p.jsonFlag(cmd, "print one JSON object: the new key with \"secret\", and \"replaces\" (several keys: an array of them)")
+	b.flags(cmd, "rotate by --filter")
 	return cmd
+}
+
+// rotated is a rotation's JSON: the new key with its secret, and the key it replaces.
+type rotated struct {
+	Secret string `json:"secret"`
+	model.KeyView
+	Replaces model.KeyView `json:"replaces"`
+}
+
+// rotateMany rotates several keys: each new key once on stdout, as a line
+// ending in the key or, with --json, one array of rotated.
+func (a *app) rotateMany(cmd *cobra.Command, st store, p *printer, b *bulk, args []string, grace time.Duration) error {
+	var done []rotated
+	text := func(w io.Writer, o storage.KeyOutcome) {
+		if p.json {
+			done = append(done, rotated{o.New.Secret, o.New.Key.View(), o.Key.View()})
+			return
+		}
+		printf(w, "Rotated %s (%s → %s, %s/%s; the old key works until %s): ", model.Quote(o.Key.Name), o.Key.ID, o.New.Key.ID,
+			o.Key.Channel, o.Key.Environment, format.Stamp(o.Key.ExpiresAt))
+		fmt.Fprintln(w, o.New.Secret) // raw, as create prints it
+	}
+	b.json = p.json
+	_, err := b.run(a, cmd, st, args, storage.BulkRequest{Action: model.KeyRotate, Grace: grace}, text)
+	// New keys that were made are printed even when a later batch failed:
+	// they are shown nowhere else.
+	if p.json && (len(done) > 0 || err == nil || errors.As(err, new(*silentExit))) {
+		if done == nil {
+			done = []rotated{}
+		}
+		if perr := p.print(done, nil); perr != nil {
+			return perr
+		}
+	}
+	return err
 }
 
 func (a *app) disableCommand(disable bool) *cobra.Command {
@@ -83,9 +139,26 @@ func (a *app) disableCommand(disable bool) *cobra.Command {
 	if disable {
 		use, short = "disable ID", "Disable a key: refused as disabled until enabled (a safer step before delete)"
 	}
-	return &cobra.Command{
-		Use: use, Short: short, Args: oneArg("key id"),
+	action := model.KeyEnable
+	if disable {
+		action = model.KeyDisable
+	}
+	var b bulk
+	cmd := &cobra.Command{
+		Use: use, Short: short, Args: cobra.ArbitraryArgs,
+		Long: short + `. Several ids, or --filter QUERY (with --yes, or asked on a
+terminal), act on every key named or matched; a key the user may not change
+is reported and left as it is, the others are changed.`,
+		Example: "  keyden " + string(action) + " k3x9aa7q\n  keyden " + string(action) + " --filter 'env:dev used:>90d' --yes",
+		PreRunE: func(cmd *cobra.Command, args []string) error {
+			return b.check(a, cmd, args, action)
+		},
 		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
+			if len(args) != 1 {
+				_, err := b.run(a, cmd, st, args, storage.BulkRequest{Action: action},
+					func(w io.Writer, o storage.KeyOutcome) { keyLine(w, action, &o.Key) })
+				return err
+			}
 			k, err := st.SetDisabled(cmd.Context(), args[0], disable)
 			if err != nil {
 				return err
@@ -98,4 +171,6 @@ func (a *app) disableCommand(disable bool) *cobra.Command {
 			return nil
 		}),
 	}
+	b.flags(cmd, string(action)+" by --filter")
+	return cmd
 }

@@ -208,6 +208,7 @@ const (
 	ActionRotate        = "rotate"
 	ActionDisable       = "disable"
 	ActionEnable        = "enable"
+	ActionMove          = "move" // to another channel; Detail says from which
 	ActionExpire        = "expire"
 	ActionMemberAdd     = "member-add"
 	ActionMemberRemove  = "member-rm"

@@ -52,6 +52,7 @@ const (
 	KeyRotate  KeyAction = "rotate"
 	KeyDisable KeyAction = "disable"
 	KeyEnable  KeyAction = "enable"
+	KeyMove    KeyAction = "move"
 )
 
 // CanCreateKey says whether user may create keys: any member may.

@@ -213,7 +213,7 @@ func (b *core) RemoveChannel(ctx context.Context, name string) error {
 			return err
 		}
 		if n > 0 {
-			return fail(ErrInUse, "the channel %s is used by %d %s: delete or move them first", name, n, plural(n, "key", "keys"))
+			return fail(ErrInUse, "the channel %s is used by %d %s: `keyden move` or delete them first", name, n, plural(n, "key", "keys"))
 		}
 		if err := bk.Delete([]byte(name)); err != nil {
 			return err

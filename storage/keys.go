@@ -316,19 +316,24 @@ func (b *core) DeleteKey(ctx context.Context, id string) (model.Key, error) {
 		if k, err = b.getKey(tx, id); err != nil {
 			return err
 		}
-		if err := b.mayChange(tx, model.KeyDelete, &k); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketKeys).Delete([]byte(id)); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketHashes).Delete(k.Hash[:]); err != nil {
-			return err
-		}
-		if err := bumpUint(tx.Bucket(bucketMeta), metaKeyCount, -1); err != nil {
-			return err
-		}
-		return b.appendEvent(tx, keyEvent(model.ActionDelete, &k))
+		return b.deleteIn(tx, &k)
 	})
 	return k, err
+}
+
+// deleteIn deletes k, read in tx, if the actor may.
+func (b *core) deleteIn(tx kv, k *model.Key) error {
+	if err := b.mayChange(tx, model.KeyDelete, k); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketKeys).Delete([]byte(k.ID)); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketHashes).Delete(k.Hash[:]); err != nil {
+		return err
+	}
+	if err := bumpUint(tx.Bucket(bucketMeta), metaKeyCount, -1); err != nil {
+		return err
+	}
+	return b.appendEvent(tx, keyEvent(model.ActionDelete, k))
 }

@@ -92,26 +92,31 @@ func (b *core) rotate(tx kv, req RotateRequest, why string) (Rotated, error) {
 // SetDisabled disables or enables a key.
 func (b *core) SetDisabled(ctx context.Context, id string, disabled bool) (model.Key, error) {
 	var k model.Key
-	action, verb := model.KeyEnable, model.ActionEnable
-	if disabled {
-		action, verb = model.KeyDisable, model.ActionDisable
-	}
 	err := b.update(ctx, func(tx kv) error {
 		var err error
 		if k, err = b.getKey(tx, id); err != nil {
 			return err
 		}
-		if err := b.mayChange(tx, action, &k); err != nil {
-			return err
-		}
-		if k.Disabled == disabled {
-			return fail(ErrExists, "the key %s is already %sd", model.Quote(k.Name), action)
-		}
-		k.Disabled = disabled
-		if err := putKey(tx, &k); err != nil {
-			return err
-		}
-		return b.appendEvent(tx, keyEvent(verb, &k))
+		return b.setDisabledIn(tx, &k, disabled)
 	})
 	return k, err
+}
+
+// setDisabledIn disables or enables k, read in tx, if the actor may.
+func (b *core) setDisabledIn(tx kv, k *model.Key, disabled bool) error {
+	action, verb := model.KeyEnable, model.ActionEnable
+	if disabled {
+		action, verb = model.KeyDisable, model.ActionDisable
+	}
+	if err := b.mayChange(tx, action, k); err != nil {
+		return err
+	}
+	if k.Disabled == disabled {
+		return fail(ErrExists, "the key %s is already %sd", model.Quote(k.Name), action)
+	}
+	k.Disabled = disabled
+	if err := putKey(tx, k); err != nil {
+		return err
+	}
+	return b.appendEvent(tx, keyEvent(verb, k))
 }

@@ -40,6 +40,9 @@ type Store interface {
 	RotateKey(ctx context.Context, req RotateRequest) (Rotated, error)
 	// SetDisabled disables or enables a key; a disabled key is refused.
 	SetDisabled(ctx context.Context, id string, disabled bool) (model.Key, error)
+	// ChangeKeys disables, enables, deletes, rotates or moves many keys,
+	// each audited, reporting a refusal per key (see BulkRequest).
+	ChangeKeys(ctx context.Context, req BulkRequest) ([]KeyOutcome, error)
 	Verify(ctx context.Context, req VerifyRequest) (VerifyResult, error)
 	// LookupHashes reads the keys with these hashes (leaving out unknown ones).
 	LookupHashes(ctx context.Context, hashes []keygen.Hash) (map[keygen.Hash]model.Key, error)
@@ -130,13 +133,16 @@ type Filter struct {
 	UnusedFor      time.Duration
 	NeverUsed      bool
 	ExpiringWithin time.Duration
+	// Match, when set, must accept the key too (a query of the filter
+	// language, from keyindex). It is called from one goroutine.
+	Match func(*model.Key) bool
 }
 
 // match says whether k passes the filter's non-store parts.
 func (f Filter) match(k *model.Key, envName string, now time.Time) bool {
 	return (f.Channel == "" || k.Channel == f.Channel) && (envName == "" || k.Environment == envName) &&
 		(f.UnusedFor == 0 || k.UnusedFor(f.UnusedFor, now)) && (!f.NeverUsed || k.NeverUsed()) &&
-		(f.ExpiringWithin == 0 || k.ExpiringWithin(f.ExpiringWithin, now))
+		(f.ExpiringWithin == 0 || k.ExpiringWithin(f.ExpiringWithin, now)) && (f.Match == nil || f.Match(k))
 }
 
 // RotateRequest asks for a key's replacement.

@@ -319,7 +319,7 @@ func TestCatalogGolden(t *testing.T) {
 	h.press("a", "qa", "enter")
 	h.waitFor(t, "Added environment qa")
 	h.press("tab", "x", "y")
-	h.waitFor(t, "is used by 4 keys: delete or move them first")
+	h.waitFor(t, "is used by 4 keys: `keyden move` or delete them first")
 	a := h.final(t)
 	chans, _ := st.Channels(context.Background())
 	envs, _ := st.Environments(context.Background())

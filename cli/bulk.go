@@ -1,0 +1,236 @@
+package cli
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"keyden/format"
+	"keyden/keyindex"
+	"keyden/model"
+	"keyden/storage"
+)
+
+// Bulk changes: `keyden disable|enable|delete|rotate|move` take several
+// key ids, or --filter QUERY for every key the query matches (see the
+// README's query language). A key that may not be changed is reported on
+// stderr, one sentence each, while the others still go through; the
+// command then exits 1.
+
+// parseFilter reads --filter, refusing a malformed query before the store is opened.
+func parseFilter(q string) (keyindex.Terms, error) {
+	t, err := keyindex.ParseQuery(q)
+	if err != nil {
+		return t, usagef("--filter: %v", err)
+	}
+	return t, nil
+}
+
+// bulk is one bulk command's target: ids, or a parsed --filter.
+type bulk struct {
+	filter string
+	terms  keyindex.Terms
+	yes    bool
+	// json: stdout is for a JSON array, so the count goes to stderr.
+	json bool
+}
+
+// summary is where the count line goes.
+func (b *bulk) summary(a *app) io.Writer {
+	if b.json {
+		return a.env.Stderr
+	}
+	return a.env.Stdout
+}
+
+// flags gives cmd --filter and --yes.
+func (b *bulk) flags(cmd *cobra.Command, verb string) {
+	cmd.Flags().StringVar(&b.filter, "filter", "", "act on every key this query matches, such as 'env:dev used:>90d' (see `keyden list --filter`)")
+	cmd.Flags().BoolVarP(&b.yes, "yes", "y", false, verb+" without asking")
+}
+
+// check validates ids and --filter before the store is opened. A filter,
+// and a delete, need --yes when there is no terminal to ask on.
+func (b *bulk) check(a *app, cmd *cobra.Command, args []string, action model.KeyAction) error {
+	path := cmd.CommandPath()
+	if b.filter == "" && len(args) == 0 {
+		return usagef("%s needs a key id, or --filter QUERY for every key it matches: see `%s --help`", path, path)
+	}
+	if b.filter != "" && len(args) > 0 {
+		return usagef("%s takes key ids or --filter, not both", path)
+	}
+	if b.filter != "" {
+		var err error
+		if b.terms, err = parseFilter(b.filter); err != nil {
+			return err
+		}
+		if b.terms.Empty() {
+			return usagef("--filter %s matches every key: give at least one term, such as env:dev", model.Quote(b.filter))
+		}
+	}
+	if (b.filter != "" || action == model.KeyDelete) && !b.yes && !a.interactive() {
+		if len(args) == 1 {
+			return usagef("deleting a key needs confirmation: pass --yes (there is no terminal to ask on)")
+		}
+		what := "keys by --filter"
+		if b.filter == "" {
+			what = "keys"
+		}
+		return usagef("%s %s needs confirmation: pass --yes (there is no terminal to ask on); `keyden list --filter QUERY` shows what a query selects", gerund(action), what)
+	}
+	return nil
+}
+
+func (a *app) interactive() bool {
+	return a.env.IsTerminal(a.env.Stdin) && a.env.IsTerminal(a.env.Stderr)
+}
+
+func gerund(action model.KeyAction) string {
+	return strings.TrimSuffix(string(action), "e") + "ing"
+}
+
+func pastTense(action model.KeyAction) string {
+	return strings.ToUpper(string(action[:1])) + strings.TrimSuffix(string(action[1:]), "e") + "ed"
+}
+
+// run makes req's change to the keys named by args or matched by the
+// filter, asking first on a terminal when it must, and reports each key:
+// done on stdout with done, refused on stderr, then a count. Refusals exit 1.
+func (b *bulk) run(a *app, cmd *cobra.Command, st store, args []string, req storage.BulkRequest, done func(w io.Writer, o storage.KeyOutcome)) ([]storage.KeyOutcome, error) {
+	ctx := cmd.Context()
+	req.IDs = args
+	if b.filter != "" {
+		req.IDs, req.Match = nil, b.terms.Matcher(a.env.Now())
+	}
+	if (b.filter != "" || req.Action == model.KeyDelete) && !b.yes {
+		ids, ok, err := a.confirmBulk(cmd, st, req, b.summary(a))
+		if err != nil || !ok {
+			return nil, err
+		}
+		// What was shown is what may change, each key tested again.
+		req.IDs = ids
+	}
+	out, err := st.ChangeKeys(ctx, req)
+	w := bufio.NewWriter(a.env.Stdout)
+	sw := w
+	if b.json {
+		sw = bufio.NewWriter(a.env.Stderr)
+	}
+	refused := 0
+	for _, o := range out {
+		if o.Err != nil {
+			refused++
+			w.Flush()
+			printf(a.env.Stderr, "keyden: not %s: %s\n", strings.ToLower(pastTense(req.Action)), format.Sentence(o.Err.Error()))
+			continue
+		}
+		done(w, o)
+	}
+	changed := len(out) - refused
+	if ferr := w.Flush(); err == nil {
+		err = ferr
+	}
+	switch {
+	case err != nil:
+	case len(out) == 0:
+		fmt.Fprintf(sw, "No keys match: nothing %s.\n", strings.ToLower(pastTense(req.Action)))
+	case len(out) > 1 || refused > 0:
+		fmt.Fprintf(sw, "%s %s", pastTense(req.Action), format.Count(changed, "key"))
+		if refused > 0 {
+			fmt.Fprintf(sw, "; %d refused", refused)
+		}
+		fmt.Fprintln(sw, ".")
+	}
+	if ferr := sw.Flush(); err == nil {
+		err = ferr
+	}
+	if err == nil && refused > 0 {
+		err = &silentExit{code: ExitRefused}
+	}
+	return out, err
+}
+
+// confirmBulk shows how many keys req would change, with the first
+// names, and asks for yes on the terminal. It returns the ids shown.
+func (a *app) confirmBulk(cmd *cobra.Command, st store, req storage.BulkRequest, summary io.Writer) ([]string, bool, error) {
+	ids := req.IDs
+	var names []string
+	if req.Match != nil {
+		keys, err := st.ListKeys(cmd.Context(), storage.Filter{Match: req.Match})
+		if err != nil {
+			return nil, false, err
+		}
+		sortKeys(keys)
+		ids = nil
+		for i := range keys {
+			ids = append(ids, keys[i].ID)
+			if len(names) < 3 {
+				names = append(names, model.Quote(keys[i].Name)+" ("+keys[i].ID+")")
+			}
+		}
+		if len(ids) == 0 {
+			fmt.Fprintf(summary, "No keys match: nothing %s.\n", strings.ToLower(pastTense(req.Action)))
+			return nil, false, nil
+		}
+	} else {
+		names = ids[:min(3, len(ids))]
+	}
+	list := strings.Join(names, ", ")
+	if more := len(ids) - len(names); more > 0 {
+		list += fmt.Sprintf(" and %d more", more)
+	}
+	verb := string(req.Action)
+	printf(a.env.Stderr, "%s %s: %s?\n", strings.ToUpper(verb[:1])+verb[1:], format.Count(len(ids), "key"), list)
+	if req.Action == model.KeyDelete {
+		fmt.Fprintln(a.env.Stderr, "Apps using these keys will stop working immediately. This cannot be undone.")
+	}
+	fmt.Fprintf(a.env.Stderr, "Type yes to %s: ", verb)
+	line, _ := bufio.NewReader(a.env.Stdin).ReadString('\n')
+	if strings.TrimSpace(line) != "yes" {
+		fmt.Fprintf(a.env.Stderr, "Nothing %s.\n", strings.ToLower(pastTense(req.Action)))
+		return nil, false, &silentExit{code: ExitRefused}
+	}
+	return ids, true, nil
+}
+
+// keyLine is a done key's line: Disabled "web" (k1, default/prod).
+func keyLine(w io.Writer, action model.KeyAction, k *model.Key) {
+	printf(w, "%s %s (%s, %s/%s).\n", pastTense(action), model.Quote(k.Name), k.ID, k.Channel, k.Environment)
+}
+
+func (a *app) moveCommand() *cobra.Command {
+	var b bulk
+	var channel string
+	cmd := &cobra.Command{
+		Use:   "move ID... --channel C",
+		Short: "Move keys to another channel",
+		Long: `Move keys to another channel: the keys named, or with --filter every key the
+query matches (with --yes, or asked on a terminal). Each move is audited. A
+key the user may not change is reported and left where it is; the others move.`,
+		Example: `  keyden move k3x9aa7q k8c2ffd1 --channel web
+  keyden move --filter 'channel:old-app' --channel web --yes`,
+		Args: cobra.ArbitraryArgs,
+		PreRunE: func(cmd *cobra.Command, args []string) error {
+			if channel == "" {
+				return usagef("move needs the channel to move to: pass --channel, such as --channel web")
+			}
+			if err := model.ValidateChannelName(channel); err != nil {
+				return usagef("--channel: %v", err)
+			}
+			return b.check(a, cmd, args, model.KeyMove)
+		},
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
+			_, err := b.run(a, cmd, st, args, storage.BulkRequest{Action: model.KeyMove, Channel: channel},
+				func(w io.Writer, o storage.KeyOutcome) {
+					printf(w, "Moved %s (%s, %s) to %s.\n", model.Quote(o.Key.Name), o.Key.ID, o.Key.Environment, o.Key.Channel)
+				})
+			return err
+		}),
+	}
+	cmd.Flags().StringVar(&channel, "channel", "", "the channel to move the keys to (required)")
+	b.flags(cmd, "move by --filter")
+	return cmd
+}
