@@ -186,6 +186,9 @@ func cellText(k *model.Key, c int, now time.Time) string {
 		return format.Date(k.CreatedAt)
 	case colCreatedBy:
 		return k.CreatedBy
+	case colUses:
+		uses := k.Uses30d(now)
+		return format.Sparkline(uses[:], useCells)
 	case colScopes:
 		if len(k.Scopes) == 0 {
 			return "–"

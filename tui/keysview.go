@@ -176,6 +176,7 @@ const (
 	colStatus
 	colCreatedBy
 	colChannel
+	colUses
 	colExpires
 	colScopes
 	colHint
@@ -189,11 +190,17 @@ var keyColumns = []column{
 	colStatus:    {title: "STATUS", width: 8, priority: colStatus},
 	colCreatedBy: {title: "CREATED BY", width: 10, priority: colCreatedBy, flex: true},
 	colChannel:   {title: "CHANNEL", width: 10, priority: colChannel, flex: true},
+	colUses:      {title: "30D", width: useCells, priority: colUses},
 	colExpires:   {title: "EXPIRES", width: 9, priority: colExpires},
 	colScopes:    {title: "SCOPES", width: 8, priority: colScopes, flex: true},
 	colHint:      {title: "HINT", width: 12, priority: colHint},
 	colCreated:   {title: "CREATED", width: 10, priority: colCreated},
 }
+
+// useCells is the width of the 30D column: a sparkline of the uses per
+// day over the last 30 days, three days a cell, scaled to the key's own
+// busiest (a key dying off shows before it goes stale).
+const useCells = 10
 
 // sortColumn is the column each sort orders by.
 var sortColumn = map[keyindex.Sort]int{
@@ -210,10 +217,13 @@ const measureRows = 500
 // them when there are many).
 func contentWidths(set *keyindex.Index, rows []int32, now time.Time) []int {
 	w := make([]int, len(keyColumns))
+	w[colUses] = useCells
 	measure := func(r int32) {
 		k := set.Key(r)
 		for c := range w {
-			w[c] = max(w[c], cellWidth(cellText(k, c, now)))
+			if c != colUses {
+				w[c] = max(w[c], cellWidth(cellText(k, c, now)))
+			}
 		}
 	}
 	if len(rows) <= measureRows {
