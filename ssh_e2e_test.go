@@ -374,3 +374,25 @@ func TestSSHTwoFrontDoorsOnEtcd(t *testing.T) {
 		t.Fatalf("list through door B (exit %d %q):\n%s\nlocally:\n%s", code, errs, out, local)
 	}
 }
+
+// A whole `ssh … help` (handshake, authentication, one command) takes no
+// delayed-ACK stalls: OpenSSH's client writes twice in a row twice during
+// the handshake with Nagle on, and without the server's quick ACKs each
+// waited 40 ms for the kernel's delayed ACK (over 80 ms every time, against
+// 10–25 ms). The median of seven runs, so a loaded machine's outlier does not count.
+func TestSSHHandshakeHasNoDelayedAckStalls(t *testing.T) {
+	w := newSSHWorld(t)
+	w.start()
+	var took []time.Duration
+	for range 7 {
+		start := time.Now()
+		if _, errs, code := w.ssh("ann", "help"); code != 0 {
+			t.Fatalf("help over ssh: %d %s", code, errs)
+		}
+		took = append(took, time.Since(start))
+	}
+	slices.Sort(took)
+	if took[3] >= 70*time.Millisecond {
+		t.Fatalf("ssh … help took %v (median of %v)", took[3], took)
+	}
+}

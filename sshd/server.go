@@ -166,7 +166,7 @@ func (s *Server) connected(ctx ssh.Context, c net.Conn) net.Conn {
 		return nil
 	}
 	s.conns++
-	cc := &countedConn{Conn: c, done: func() {
+	cc := &countedConn{Conn: c, ack: quickAck(c), done: func() {
 		s.mu.Lock()
 		s.conns--
 		s.mu.Unlock()
@@ -179,6 +179,12 @@ type countedConn struct {
 	net.Conn
 	once sync.Once
 	done func()
+	ack  func()
+}
+
+func (c *countedConn) Read(p []byte) (int, error) {
+	c.ack()
+	return c.Conn.Read(p)
 }
 
 func (c *countedConn) Close() error {
