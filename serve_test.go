@@ -285,8 +285,13 @@ func acceptedConns(t *testing.T, addr string) int {
 // A real nginx in front of a tiny backend, with keyden serve as its
 // auth_request, configured as the README shows (keep-alive to serve).
 func TestNginxAuthRequest(t *testing.T) {
-	nginx := findTool(t, "nginx", "/usr/sbin/nginx", "nginx")
-	testGateway(t, "nginx", func(t *testing.T, dir string, port int, kaddr, backend string) func() string {
+	testGateway(t, "nginx", nginxGateway(findTool(t, "nginx", "/usr/sbin/nginx", "nginx")))
+}
+
+// nginxGateway starts the nginx binary in front of a backend, with keyden
+// serve as its auth_request for /verify/prod.
+func nginxGateway(nginx string) gateway {
+	return func(t *testing.T, dir string, port int, kaddr, backend string) func() string {
 		for _, d := range []string{"tmp", "logs"} {
 			os.MkdirAll(filepath.Join(dir, d), 0o755)
 		}
@@ -340,7 +345,7 @@ http {
 			errlog, _ := os.ReadFile(filepath.Join(dir, "logs", "error.log"))
 			return out.String() + string(errlog)
 		}
-	})
+	}
 }
 
 // A real Caddy (Debian's package) in front of the backend, with keyden serve

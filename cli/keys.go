@@ -23,6 +23,7 @@ func (a *app) createCommand() *cobra.Command {
 		name, channel, env, typ, expires string
 		scopes, allow                    []string
 		req                              storage.CreateRequest
+		decoy                            bool
 	)
 	p := a.printer()
 	cmd := &cobra.Command{
@@ -31,12 +32,13 @@ func (a *app) createCommand() *cobra.Command {
 		Long: `Create a key and print it once on standard output: only the key, or with
 --json one object holding it under "secret". Nothing else ever shows it again.`,
 		Example: `  keyden create --name "web checkout" --channel default --env prod
-  keyden create --name ci --channel default --env dev --scope deploy:* --allow-ip 10.0.0.0/8 --expires 90d --json`,
+  keyden create --name ci --channel default --env dev --scope deploy:* --allow-ip 10.0.0.0/8 --expires 90d --json
+  keyden create --decoy --name "billing backup" --env prod   # plant it where a thief would look`,
 		Args: noArgs,
 		PreRunE: func(cmd *cobra.Command, args []string) error {
 			// Everything that can be checked without the store is checked first,
 			// so bad input never opens it.
-			req = storage.CreateRequest{Channel: channel, Environment: env, Scopes: scopes, AllowedIPs: allow}
+			req = storage.CreateRequest{Channel: channel, Environment: env, Scopes: scopes, AllowedIPs: allow, Decoy: decoy}
 			var err error
 			if !cmd.Flags().Changed("name") {
 				return usagef("a key needs a name: pass --name, such as --name \"web checkout\"")
@@ -79,7 +81,10 @@ func (a *app) createCommand() *cobra.Command {
 				Secret string `json:"secret"`
 				model.KeyView
 			}{c.Secret, c.Key.View()}, func(w io.Writer) error {
-				if a.env.IsTerminal(a.env.Stdout) {
+				if a.env.IsTerminal(a.env.Stdout) && c.Key.Decoy {
+					printf(a.env.Stderr, "Created the decoy %s (%s) in %s/%s: plant it where a thief would look; every use of it is refused as unknown and raises an alert.\n",
+						model.Quote(c.Key.Name), c.Key.ID, c.Key.Channel, c.Key.Environment)
+				} else if a.env.IsTerminal(a.env.Stdout) {
 					printf(a.env.Stderr, "Created %s (%s) in %s/%s. This is the only time the key is shown: store it now.\n",
 						model.Quote(c.Key.Name), c.Key.ID, c.Key.Channel, c.Key.Environment)
 				}
@@ -96,6 +101,7 @@ func (a *app) createCommand() *cobra.Command {
 	f.StringArrayVar(&scopes, "scope", nil, "a scope the key holds, such as posts:read (repeatable)")
 	f.StringArrayVar(&allow, "allow-ip", nil, "an IP or CIDR the key may be used from (repeatable; none = anywhere)")
 	f.StringVar(&expires, "expires", "never", "never, a duration such as 90d, or a date such as 2027-01-31")
+	f.BoolVar(&decoy, "decoy", false, "make a decoy: a key that looks like any other, is never valid, and raises an alert when used")
 	p.jsonFlag(cmd, "print one JSON object with the key under \"secret\"")
 	return cmd
 }

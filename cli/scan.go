@@ -35,7 +35,7 @@ type scanFind struct {
 	Path   string `json:"path"`
 	Line   int    `json:"line"`
 	Hint   string `json:"hint"`
-	// Status is live, disabled, expired, not_in_store, or unchecked (no
+	// Status is live, decoy, disabled, expired, not_in_store, or unchecked (no
 	// store could be read: the checksum alone says it is a key).
 	Status  string         `json:"status"`
 	Live    bool           `json:"live"`
@@ -352,6 +352,8 @@ func (a *app) judgeFinds(ctx context.Context, st store, finds []scanFind, o scan
 		status := "not_in_store"
 		switch {
 		case !ok:
+		case k.Decoy:
+			status = "decoy" // planted on purpose; its use, not its sight, is the alert
 		case k.Disabled:
 			status = "disabled"
 		case k.Expired(now):

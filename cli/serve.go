@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,8 @@ import (
 	"log"
 	"net"
 	"net/netip"
+	neturl "net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +29,8 @@ func (a *app) serveCommand() *cobra.Command {
 	var maxStale time.Duration
 	var opt server.Options
 	var max int
+	var hookURL, secretFile string
+	var hook *server.Webhook
 	cmd := &cobra.Command{
 		Use:   "serve --listen ADDR [--trusted-proxy CIDR]...",
 		Short: "Verify keys over HTTP for gateways (nginx auth_request, Traefik, Caddy)",
@@ -76,7 +81,11 @@ new one, and when all are busy the new one gets 503 at once.`,
 			if max, err = server.MaxConns(maxConns); err != nil {
 				return &refusal{msg: err.Error()}
 			}
-			return nil
+			hook, err = alertWebhook(hookURL, secretFile, cmd.Flags().Changed("alert-webhook"), cmd.Flags().Changed("alert-secret-file"))
+			if hook != nil {
+				hook.Log = opt.Log
+			}
+			return err
 		},
 		// Opening only reads the location (--db, KEYDEN_* settings); the
 		// port is taken before the store is read, so a taken port is said
@@ -87,12 +96,17 @@ new one, and when all are busy the new one gets 503 at once.`,
 				return &refusal{msg: fmt.Sprintf("cannot listen on %s: %v; choose another --listen address", listen, errors.Unwrap(err))}
 			}
 			defer ln.Close()
-			return serve(cmd.Context(), st, ln, max, opt)
+			if hook != nil {
+				hook.Store, hook.Where = st, st.Location()
+			}
+			return serve(cmd.Context(), st, ln, max, opt, hook)
 		}),
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
 	cmd.Flags().DurationVar(&maxStale, "max-staleness", server.DefaultMaxStaleness, "answer 503 on /healthz after this long without confirming every change is taken in")
 	cmd.Flags().StringArrayVar(&trusted, "trusted-proxy", nil, "a proxy (IP or CIDR) whose X-Forwarded-For / X-Real-IP is believed (repeatable)")
+	cmd.Flags().StringVar(&hookURL, "alert-webhook", "", "post every alert (a decoy used, a leak found) as signed JSON to this http(s) URL")
+	cmd.Flags().StringVar(&secretFile, "alert-secret-file", "", "a file holding the shared secret the alerts are signed with (HMAC-SHA256; required with --alert-webhook)")
 	cmd.Flags().IntVar(&maxConns, "max-connections", 0, fmt.Sprintf("the most HTTP connections open at once (default %d, or fewer if the open-file limit is low)", server.DefaultMaxConns))
 	return cmd
 }
@@ -136,7 +150,7 @@ func hostName(s string) bool {
 }
 
 // serve runs the verifier until ctx ends, then drains, flushes and returns.
-func serve(ctx context.Context, st store, ln net.Listener, maxConns int, opt server.Options) error {
+func serve(ctx context.Context, st store, ln net.Listener, maxConns int, opt server.Options, hook *server.Webhook) error {
 	srv := server.New(st, opt)
 	if err := srv.Load(ctx); err != nil {
 		return err
@@ -145,6 +159,14 @@ func serve(ctx context.Context, st store, ln net.Listener, maxConns int, opt ser
 	followCtx, stopFollow := context.WithCancel(context.Background())
 	followDone := make(chan struct{})
 	go func() { srv.Follow(followCtx); close(followDone) }()
+	if hook != nil {
+		go hook.Run(followCtx)
+		where := hook.URL
+		if u, err := neturl.Parse(where); err == nil {
+			where = u.Redacted()
+		}
+		opt.Log.Printf("posting alerts to %s", where)
+	}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(limited) }()
 	opt.Log.Printf("listening on http://%s with %s from %s (at most %s)", ln.Addr(), format.Count(srv.Keys(), "key"), st.Location(), format.Count(maxConns, "connection"))
@@ -176,6 +198,33 @@ func serve(ctx context.Context, st store, ln net.Listener, maxConns int, opt ser
 	}
 	opt.Log.Printf("last uses written; stopped")
 	return nil
+}
+
+// alertWebhook checks --alert-webhook and --alert-secret-file and reads
+// the secret; nil when no webhook is asked for.
+func alertWebhook(url, secretFile string, urlSet, fileSet bool) (*server.Webhook, error) {
+	if !urlSet && !fileSet {
+		return nil, nil
+	}
+	if !urlSet {
+		return nil, usagef("--alert-secret-file needs --alert-webhook URL: give both, or neither")
+	}
+	if !fileSet {
+		return nil, usagef("--alert-webhook needs --alert-secret-file FILE: alerts are always signed, so a receiver can tell them from forgeries")
+	}
+	u, err := neturl.Parse(url)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, usagef("--alert-webhook %s is not an http or https URL: give one such as https://alerts.example.com/keyden", model.Quote(url))
+	}
+	b, err := os.ReadFile(secretFile)
+	if err != nil {
+		return nil, usagef("could not read --alert-secret-file %s: %v", secretFile, unwrapPath(err))
+	}
+	secret := bytes.TrimRight(b, "\r\n")
+	if len(secret) < 16 {
+		return nil, usagef("the secret in --alert-secret-file %s is shorter than 16 bytes: put a long random one there, such as the output of openssl rand -hex 32", secretFile)
+	}
+	return &server.Webhook{URL: url, Secret: secret}, nil
 }
 
 // safeLines passes each log line through format.Safe: serve's log lines

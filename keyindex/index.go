@@ -50,6 +50,7 @@ type Index struct {
 	used    []int64  // last used, as model.UnixNano: never is 0
 	created []int64
 	expires []int64
+	tripped []bool // a used decoy: first in every order
 	envIDs  map[string]uint16
 	chIDs   map[string]uint16
 	live    int
@@ -65,7 +66,7 @@ const never = 0
 func Build(keys []model.Key) *Index {
 	n := len(keys)
 	ix := &Index{base: keys, hayOff: make([]uint32, n+1), envOf: make([]uint16, n), chOf: make([]uint16, n),
-		used: make([]int64, n), created: make([]int64, n), expires: make([]int64, n),
+		used: make([]int64, n), created: make([]int64, n), expires: make([]int64, n), tripped: make([]bool, n),
 		envIDs: map[string]uint16{}, chIDs: map[string]uint16{}, live: n, byID: newIDIndex(keys)}
 	ix.hay = make([]byte, 0, n*56)
 	for i := range keys {
@@ -127,6 +128,7 @@ func (ix *Index) setColumns(old *Index, i int, k *model.Key) {
 	cow(&ix.used, old.used, i, model.UnixNano(k.LastUsedAt))
 	cow(&ix.created, old.created, i, model.UnixNano(k.CreatedAt))
 	cow(&ix.expires, old.expires, i, model.UnixNano(k.ExpiresAt))
+	cow(&ix.tripped, old.tripped, i, k.Tripped())
 }
 
 // cow sets (*col)[i] = v, first copying *col if it is still old's array.

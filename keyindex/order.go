@@ -50,8 +50,21 @@ func Sorts() []Sort {
 	return out
 }
 
-// compare orders two keys by s.
+// compare orders two keys by s, tripped decoys first: an alert stays in sight.
 func (ix *Index) compare(s Sort) func(a, b int32) int {
+	by := ix.compareBy(s)
+	return func(a, b int32) int {
+		if x, y := ix.tripped[a], ix.tripped[b]; x != y {
+			if x {
+				return -1
+			}
+			return 1
+		}
+		return by(a, b)
+	}
+}
+
+func (ix *Index) compareBy(s Sort) func(a, b int32) int {
 	asc := sorts[s].asc
 	if sorts[s].col == nil {
 		return func(a, b int32) int {

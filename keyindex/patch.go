@@ -98,7 +98,7 @@ func (ix *Index) patchAll(changed []model.Key, removed []string, withOrders, com
 		// Columns are shared until a change writes one (see cow); clipped,
 		// so an append never writes into the older set's array.
 		envOf: slices.Clip(ix.envOf), chOf: slices.Clip(ix.chOf), used: slices.Clip(ix.used),
-		created: slices.Clip(ix.created), expires: slices.Clip(ix.expires),
+		created: slices.Clip(ix.created), expires: slices.Clip(ix.expires), tripped: slices.Clip(ix.tripped),
 		envIDs: maps.Clone(ix.envIDs), chIDs: maps.Clone(ix.chIDs), live: ix.live}
 	if p.ovIDs == nil {
 		p.ovIDs = map[string]int32{}
@@ -137,6 +137,7 @@ func (ix *Index) patchAll(changed []model.Key, removed []string, withOrders, com
 			p.ov = append(p.ov, -1)
 			p.envOf, p.chOf = append(p.envOf, 0), append(p.chOf, 0)
 			p.used, p.created, p.expires = append(p.used, 0), append(p.created, 0), append(p.expires, 0)
+			p.tripped = append(p.tripped, false)
 			p.live++
 		case p.gone(i):
 			p.live++

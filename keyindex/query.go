@@ -42,7 +42,7 @@ var fieldNames = []string{fieldWord: "", fieldEnv: "env", fieldChannel: "channel
 	fieldScope: "scope", fieldStatus: "status", fieldUsed: "used", fieldExpires: "expires", fieldCreated: "created"}
 
 // statuses are the values of status:, as the STATUS column shows them.
-var statuses = []string{"ok", "disabled", "expired", "expiring", "stale", "unused", "decoy"}
+var statuses = []string{"ok", "disabled", "expired", "expiring", "stale", "unused", "decoy", "tripped"}
 
 // term is one test. For words and the name fields, text is lower-cased
 // (a glob for the name fields); for the time fields, op is '<', '>' or 'n'
@@ -406,9 +406,9 @@ func (c *at) test(x term, j int, k *model.Key, tm times, hay []byte) bool {
 	return false
 }
 
-// isDecoy is the hook for status:decoy: keys have no decoy mark yet, so
-// none matches. When model.Key gets one, test it here.
-func isDecoy(*model.Key) bool { return false }
+// isDecoy is status:decoy: a decoy, tripped or not (status:tripped is
+// only those someone has used).
+func isDecoy(k *model.Key) bool { return k.Decoy }
 
 // glob matches s against pattern, where * stands for any run of
 // characters, case folded (pattern is lower-cased already).

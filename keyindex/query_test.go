@@ -16,7 +16,7 @@ func TestParseQueryErrorsNameTheTerm(t *testing.T) {
 		{"posts:read", `"posts:read" is not a filter field`},
 		{"env:", `"env:" needs a value, such as env:prod`},
 		{"-by:", `"-by:" needs a value, such as by:alice`},
-		{"status:broken", `"status:broken" is not a status: use status:ok, disabled, expired, expiring, stale, unused, decoy`},
+		{"status:broken", `"status:broken" is not a status: use status:ok, disabled, expired, expiring, stale, unused, decoy, tripped`},
 		{"used:90d", `"used:90d" is not a time filter: use used:<1h, used:>90d or used:never (units s m h d w y)`},
 		{"used:<1x", `"used:<1x" is not a time filter`},
 		{"expires:>-3d", `"expires:>-3d" is not a time filter: use expires:<7d, expires:>30d or expires:never`},

@@ -19,6 +19,7 @@ import (
 //	uvarint use count, str hint, 32 bytes hash
 //	str rotated_from, str rotated_to, if flagRotation
 //	str daily uses (see packUses), if flagDailyUses
+//	(flagDecoy adds no field)
 //
 // where str is uvarint length then bytes. The id is the record's key in
 // the store, so it is not repeated inside. Version 1 (stores made before
@@ -44,6 +45,7 @@ const (
 	flagUsed
 	flagRotation
 	flagDailyUses
+	flagDecoy // a decoy key (see Key.Decoy); no field follows
 )
 
 // ErrBadRecord means stored bytes are not a key record this version understands.
@@ -57,7 +59,7 @@ func EncodeKey(dst []byte, k *Key) []byte {
 		bit byte
 	}{{k.Disabled, flagDisabled}, {k.ExpiryLogged, flagExpiryLogged}, {k.Type == TypeBearer, flagBearer},
 		{!k.ExpiresAt.IsZero(), flagExpires}, {!k.LastUsedAt.IsZero() || k.LastUsedFrom != "", flagUsed},
-		{k.RotatedFrom != "" || k.RotatedTo != "", flagRotation}, {k.uses != "", flagDailyUses}} {
+		{k.RotatedFrom != "" || k.RotatedTo != "", flagRotation}, {k.uses != "", flagDailyUses}, {k.Decoy, flagDecoy}} {
 		if f.on {
 			flags |= f.bit
 		}
@@ -270,7 +272,9 @@ func decodeV2(d decoder, k *Key) error {
 	}
 	k.Disabled = f&flagDisabled != 0
 	k.ExpiryLogged = f&flagExpiryLogged != 0
-	if d.err || d.pos != len(d.s) || f >= flagDailyUses<<1 {
+	k.Decoy = f&flagDecoy != 0
+	// Every bit of the flags has a meaning now, so none can be unknown.
+	if d.err || d.pos != len(d.s) {
 		return ErrBadRecord
 	}
 	return nil

@@ -50,6 +50,9 @@ func (k *Key) AppendJSON(dst []byte) []byte {
 		dst = append(dst, `,"rotated_to":`...)
 		dst = appendJSONString(dst, k.RotatedTo)
 	}
+	if k.Decoy {
+		dst = append(dst, `,"decoy":true`...)
+	}
 	return append(dst, '}')
 }
 

@@ -57,7 +57,13 @@ type Key struct {
 	// uses is the key's DailyUses as stored (packUses), "" when it has
 	// none: a key in memory carries 16 bytes for it, not the whole ring.
 	uses string
+	// Decoy marks a key made to be found: it is never valid, and each use
+	// of it is an alert (its last use and count record the latest).
+	Decoy bool
 }
+
+// Tripped says k is a decoy that someone has used.
+func (k *Key) Tripped() bool { return k.Decoy && (k.UseCount > 0 || !k.LastUsedAt.IsZero()) }
 
 // Expired says whether the key's expiry has passed at now.
 func (k *Key) Expired(now time.Time) bool {
@@ -84,6 +90,7 @@ type KeyView struct {
 	Disabled     bool       `json:"disabled"`
 	RotatedFrom  string     `json:"rotated_from,omitempty"`
 	RotatedTo    string     `json:"rotated_to,omitempty"`
+	Decoy        bool       `json:"decoy,omitempty"`
 }
 
 func optTime(t time.Time) *time.Time {
@@ -112,7 +119,7 @@ func (k *Key) View() KeyView {
 		CreatedAt: k.CreatedAt.UTC(), CreatedBy: k.CreatedBy,
 		ExpiresAt: optTime(k.ExpiresAt), LastUsedAt: optTime(k.LastUsedAt),
 		LastUsedFrom: k.LastUsedFrom, UseCount: k.UseCount, Hint: k.Hint,
-		Disabled: k.Disabled, RotatedFrom: k.RotatedFrom, RotatedTo: k.RotatedTo,
+		Disabled: k.Disabled, RotatedFrom: k.RotatedFrom, RotatedTo: k.RotatedTo, Decoy: k.Decoy,
 	}
 }
 
@@ -193,6 +200,9 @@ type Event struct {
 	Channel     string `json:"channel,omitempty"`
 	Environment string `json:"environment,omitempty"`
 	Detail      string `json:"detail,omitempty"`
+	// ClientIP and UserAgent are who used a decoy (ActionDecoyUse).
+	ClientIP  string `json:"client_ip,omitempty"`
+	UserAgent string `json:"user_agent,omitempty"`
 }
 
 // Audit actions.
@@ -216,6 +226,8 @@ const (
 	ActionMemberKeyRm   = "member-key-rm"
 	// ActionLeak: a live key was found where it should not be (Detail says where).
 	ActionLeak = "leak"
+	// ActionDecoyUse: someone presented a decoy key: an alert.
+	ActionDecoyUse = "decoy-use"
 )
 
 // Health is what a reviewer should notice about a key, worst first.
@@ -223,6 +235,8 @@ type Health string
 
 const (
 	HealthOK       Health = ""
+	HealthTripped  Health = "tripped" // a decoy someone has used
+	HealthDecoy    Health = "decoy"   // a decoy not used yet
 	HealthDisabled Health = "disabled"
 	HealthExpired  Health = "expired"
 	HealthExpiring Health = "expiring" // within 7 days
@@ -240,6 +254,10 @@ const (
 // Health says what stands out about k at now.
 func (k *Key) Health(now time.Time) Health {
 	switch {
+	case k.Tripped():
+		return HealthTripped
+	case k.Decoy:
+		return HealthDecoy
 	case k.Disabled:
 		return HealthDisabled
 	case k.Expired(now):

@@ -60,6 +60,8 @@ func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 		Env:      r.Header.Get("X-Environment"),
 		Scope:    r.Header.Get("X-Required-Scope"),
 		ClientIP: s.clientIP(r),
+		// A gateway's subrequest passes the client's User-Agent on.
+		UserAgent: r.Header.Get("User-Agent"),
 	}
 	if env := r.PathValue("env"); env != "" {
 		req.Env = env

@@ -50,6 +50,8 @@ type Server struct {
 	tab   atomic.Pointer[table]
 	uses  *usage
 	m     metrics
+	// alerts are decoy uses waiting to be written (see alert.go).
+	alerts chan storage.DecoyUse
 
 	// Owned by the follower (one goroutine at a time, under followMu).
 	followMu sync.Mutex
@@ -101,7 +103,7 @@ func New(st storage.Feed, opt Options) *Server {
 	if opt.Log == nil {
 		opt.Log = log.New(io.Discard, "", 0)
 	}
-	s := &Server{store: st, opt: opt, uses: newUsage()}
+	s := &Server{store: st, opt: opt, uses: newUsage(), alerts: make(chan storage.DecoyUse, alertQueue)}
 	s.tab.Store(newTable(0))
 	return s
 }
@@ -260,6 +262,7 @@ func (s *Server) Follow(ctx context.Context) {
 	// must not hold back the read that takes in a delete.
 	var flushing sync.WaitGroup
 	flushing.Go(func() { s.flushEvery(ctx) })
+	flushing.Go(func() { s.writeAlerts(ctx) })
 	defer flushing.Wait()
 	var retry <-chan time.Time
 	var logged, briskUntil time.Time
@@ -487,6 +490,8 @@ type Request struct {
 	Env      string // name or tag; empty accepts any
 	Scope    string
 	ClientIP netip.Addr
+	// UserAgent is the caller's, for a decoy's alert.
+	UserAgent string
 }
 
 // Verify checks a key from memory and, when it passes, counts the use.
@@ -498,11 +503,16 @@ func (s *Server) Verify(req Request) Result {
 	if err != nil {
 		return Result{Reason: model.ReasonMalformed}
 	}
-	e, found := s.tab.Load().get(keygen.HashKey(req.Secret))
+	h := keygen.HashKey(req.Secret)
+	e, found := s.tab.Load().get(h)
 	if !found {
 		return Result{Reason: model.ReasonUnknown}
 	}
 	k := e.rules.Key
+	if k.Decoy {
+		s.decoyUsed(h, req) // answered as unknown: nothing tells a decoy apart
+		return Result{Reason: model.ReasonUnknown}
+	}
 	env := req.Env
 	if env == p.Tag {
 		env = k.Environment // the tag in the key names its environment

@@ -110,6 +110,7 @@ func etcdSuite() map[string]func(*testing.T) {
 		"RecordUsesCountsPerDay":                    TestRecordUsesCountsPerDay,
 		"ChangeKeysAuditsEachKeyAndReportsRefusals": TestChangeKeysAuditsEachKeyAndReportsRefusals,
 		"ChangeKeysByFilterRotatesDeletesAndMoves":  TestChangeKeysByFilterRotatesDeletesAndMoves,
+		"Decoy": TestDecoyIsRefusedAsUnknownAndAlerts,
 	}
 }
 

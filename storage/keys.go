@@ -190,7 +190,7 @@ func (b *core) insertKey(tx kv, in Info, env model.Environment, req KeySeed, det
 		ID: id, Name: req.Name, Channel: req.Channel, Environment: env.Name, Type: req.Type,
 		Scopes: req.Scopes, AllowedIPs: req.AllowedIPs, CreatedAt: b.now(), CreatedBy: b.opt.Actor,
 		ExpiresAt: req.ExpiresAt, Hint: keygen.Hint(secret), Hash: keygen.HashKey(secret),
-		LastUsedAt: req.LastUsedAt, UseCount: req.UseCount,
+		LastUsedAt: req.LastUsedAt, UseCount: req.UseCount, Decoy: req.Decoy,
 	}
 	if !req.CreatedAt.IsZero() {
 		k.CreatedAt = req.CreatedAt
@@ -210,6 +210,9 @@ func (b *core) insertKey(tx kv, in Info, env model.Environment, req KeySeed, det
 	}
 	ev := keyEvent(model.ActionCreate, &k)
 	ev.Detail = detail
+	if k.Decoy {
+		ev.Detail = "a decoy: every use of it is an alert"
+	}
 	if err := b.appendEvent(tx, ev); err != nil {
 		return Created{}, err
 	}

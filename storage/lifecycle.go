@@ -45,6 +45,9 @@ func (b *core) rotate(tx kv, req RotateRequest, why string) (Rotated, error) {
 		if old.Disabled {
 			return fail(ErrConflict, "the key %s is disabled: enable it first, or create a new key", model.Quote(old.Name))
 		}
+		if old.Decoy {
+			return fail(ErrConflict, "the key %s is a decoy, which is never valid: create another decoy rather than rotate it", model.Quote(old.Name))
+		}
 		now := b.now()
 		env, err := resolveEnv(tx, old.Environment)
 		if err != nil {

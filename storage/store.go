@@ -48,6 +48,10 @@ type Store interface {
 	LookupHashes(ctx context.Context, hashes []keygen.Hash) (map[keygen.Hash]model.Key, error)
 	// RecordLeak audits a live key's leak and disables or rotates it.
 	RecordLeak(ctx context.Context, l Leak, resp LeakResponse) (LeakOutcome, error)
+	// RecordDecoyUse writes the alert for a use of a decoy a verifier saw.
+	RecordDecoyUse(ctx context.Context, u DecoyUse) error
+	// AuditAfter reads up to limit events after seq, oldest first.
+	AuditAfter(ctx context.Context, seq uint64, limit int) ([]model.Event, error)
 
 	Environments(ctx context.Context) ([]model.Environment, error)
 	AddEnvironment(ctx context.Context, e model.Environment) (model.Environment, error)
@@ -113,6 +117,9 @@ type CreateRequest struct {
 	Scopes      []string
 	AllowedIPs  []string
 	ExpiresAt   time.Time
+	// Decoy makes a key that is never valid: a use of it is refused as
+	// unknown and recorded as an alert.
+	Decoy bool
 }
 
 // Created is a new key and its secret, which exists nowhere else.
@@ -167,6 +174,9 @@ type VerifyRequest struct {
 	Environment string // name or tag; empty accepts any
 	Scope       string // empty: no scope required
 	ClientIP    netip.Addr
+	// UserAgent and Via describe the caller, for a decoy's alert.
+	UserAgent string
+	Via       string
 }
 
 // VerifyResult is the outcome of a check. Key is set when the key was found.

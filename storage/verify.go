@@ -28,6 +28,9 @@ func (b *core) Verify(ctx context.Context, req VerifyRequest) (VerifyResult, err
 		var k model.Key
 		var err error
 		if res, k, err = b.judge(tx, req, hash); err != nil || res.Reason == model.ReasonUnknown {
+			if err == nil && k.Decoy {
+				return b.decoyUsed(tx, &k, DecoyUse{ClientIP: req.ClientIP, UserAgent: req.UserAgent, Via: cmp.Or(req.Via, "keyden verify")})
+			}
 			return cmp.Or(err, errNoWrite)
 		}
 		if res.Reason == model.ReasonExpired && !k.ExpiryLogged {
@@ -83,14 +86,21 @@ func (b *core) judge(tx kv, req VerifyRequest, hash keygen.Hash) (VerifyResult, 
 	}
 	id := tx.Bucket(bucketHashes).Get(hash[:])
 	if id == nil {
-		return VerifyResult{Reason: model.ReasonUnknown, Detail: "no such key: it was never issued or has been deleted"}, model.Key{}, nil
+		return unknownKey, model.Key{}, nil
 	}
 	k, err := b.getKey(tx, string(id))
 	if err != nil {
 		return VerifyResult{}, k, err
 	}
+	if k.Decoy {
+		return unknownKey, k, nil
+	}
 	return check(&k, envName, req, b.now()), k, nil
 }
+
+// unknownKey is the answer for a key that is not in the store, and for a
+// decoy: nothing in it tells the two apart.
+var unknownKey = VerifyResult{Reason: model.ReasonUnknown, Detail: "no such key: it was never issued or has been deleted"}
 
 // logExpiry puts a key's expiry in the audit log at its first refusal,
 // once: the key is marked, and the caller writes it in the same transaction.

@@ -83,6 +83,8 @@ func StylesFor(r *lipgloss.Renderer) Styles {
 	s.DangerOn = r.NewStyle().Padding(0, 1).Bold(true).Foreground(colInverse).Background(colError)
 	s.FilterText = r.NewStyle().Foreground(colAccent)
 	s.Health = map[model.Health]lipgloss.Style{
+		model.HealthTripped:  r.NewStyle().Foreground(colError).Bold(true),
+		model.HealthDecoy:    r.NewStyle().Foreground(colSubtle),
 		model.HealthDisabled: r.NewStyle().Foreground(colSubtle).Italic(true),
 		model.HealthExpired:  r.NewStyle().Foreground(colError),
 		model.HealthExpiring: r.NewStyle().Foreground(colWarn),
