@@ -26,6 +26,7 @@ type sshWorld struct {
 	addr     string
 	port     string
 	srv      *exec.Cmd
+	env      []string // more of the server's environment
 	log      *testutil.SyncBuffer
 	keys     map[string]string // member → private key file
 	fps      map[string]string // member → key fingerprint
@@ -92,7 +93,7 @@ func (w *sshWorld) start(args ...string) {
 	w.port = fmt.Sprint(freePort(t))
 	w.addr = "127.0.0.1:" + w.port
 	w.srv = exec.Command(bin, append([]string{"--db", w.db, "ssh", "--listen", w.addr}, args...)...)
-	w.srv.Env = []string{"HOME=" + w.dir, "PATH=/usr/bin:/bin", "KEYDEN_CLIPBOARD_CLEAR=0"}
+	w.srv.Env = append([]string{"HOME=" + w.dir, "PATH=/usr/bin:/bin", "KEYDEN_CLIPBOARD_CLEAR=0"}, w.env...)
 	w.log = runServe(t, w.srv, 20*time.Second, func() bool {
 		return strings.Contains(w.srv.Stderr.(*testutil.SyncBuffer).String(), "; host key SHA256:")
 	})
@@ -139,7 +140,7 @@ func (w *sshWorld) ssh(member string, args ...string) (string, string, int) {
 // tui is the shell command that opens the app over ssh as member in a
 // pane, then stays, so what keyden leaves on the terminal can be read.
 func (w *sshWorld) tui(member string) string {
-	return "env -i HOME=" + w.dir + " PATH=/usr/bin:/bin ssh -t " + strings.Join(w.sshArgs(w.keys[member], "127.0.0.1"), " ") + "; echo SSH-EXITED; sleep 60"
+	return "env -i HOME=" + w.dir + " TERM=xterm-256color PATH=/usr/bin:/bin ssh -t " + strings.Join(w.sshArgs(w.keys[member], "127.0.0.1"), " ") + "; echo SSH-EXITED; sleep 60"
 }
 
 // The app over SSH in a real OpenSSH client inside tmux with
@@ -150,6 +151,7 @@ func TestSSHAppInTmux(t *testing.T) {
 	needTmux(t)
 	w := newSSHWorld(t)
 	keyden(t, w.db, "", "create", "--name", "already there", "--env", "dev")
+	w.env = []string{"KEYDEN_CLIPBOARD_CLEAR=2s"}
 	w.start()
 	s := startTmux(t, "ssh", "/dev/null", 120, 30, w.tui("ann"))
 	s.run("set-option", "-g", "set-clipboard", "on")
@@ -180,6 +182,13 @@ func TestSSHAppInTmux(t *testing.T) {
 	if _, errs, code := keyden(t, w.db, key, "verify", "--env", "prod"); code != 0 {
 		t.Fatalf("the revealed key does not verify: %s", errs)
 	}
+	// The clear (the server's KEYDEN_CLIPBOARD_CLEAR) overwrites the
+	// client's copy as in local use.
+	s.waitUntil("the overwrite of the newest tmux buffer", func() bool {
+		bufs := s.buffers()
+		return len(bufs) > 0 && bufs[0] == "keyden: cleared"
+	})
+	s.waitFor("Asked your terminal to overwrite")
 	var evs []struct {
 		Actor    string `json:"actor"`
 		ActorKey string `json:"actor_key"`
@@ -257,6 +266,23 @@ func TestSSHCommandsAndRefusals(t *testing.T) {
 		out, errs, code := w.ssh("ann", args...)
 		if code != 2 || out != "" || !strings.HasPrefix(errs, "keyden: ") {
 			t.Errorf("%v over ssh: exit %d %q %q", args, code, out, errs)
+		}
+	}
+	// No forwarding, no subsystem, no app without a terminal.
+	for _, c := range []struct {
+		args []string
+		want string
+		code int
+	}{
+		{[]string{"-o", "ExitOnForwardFailure=yes", "-R", "0:127.0.0.1:1", "127.0.0.1", "list"}, "forwarding failed", 255},
+		{[]string{"-s", "127.0.0.1", "sftp"}, "subsystem request failed", 255},
+		{[]string{"-T", "127.0.0.1"}, "the app needs a terminal: connect with ssh -t", 2},
+	} {
+		cmd := exec.Command("ssh", w.sshArgs(w.keys["ann"], append([]string{"-o", "BatchMode=yes"}, c.args...)...)...)
+		cmd.Env = []string{"HOME=" + w.dir, "PATH=/usr/bin:/bin"}
+		out, errs, code := runProcess(t, cmd, "")
+		if code != c.code || !strings.Contains(errs, c.want) || strings.Contains(out, "kd_") {
+			t.Errorf("ssh %v: exit %d %q %q; want %d %q", c.args, code, out, errs, c.code, c.want)
 		}
 	}
 	var evs []struct {
@@ -394,5 +420,61 @@ func TestSSHHandshakeHasNoDelayedAckStalls(t *testing.T) {
 	slices.Sort(took)
 	if took[3] >= 70*time.Millisecond {
 		t.Fatalf("ssh … help took %v (median of %v)", took[3], took)
+	}
+}
+
+// The app draws in the client's colours, none when the client sends
+// NO_COLOR; sessions past --max-sessions are told so and end.
+func TestSSHColoursAndSessionLimit(t *testing.T) {
+	needTmux(t)
+	w := newSSHWorld(t)
+	keyden(t, w.db, "", "create", "--name", "coloured", "--env", "dev")
+	w.start("--max-sessions", "2")
+	noColor := strings.Replace(w.tui("bob"), "ssh -t ", "ssh -t -o SetEnv=NO_COLOR=1 ", 1)
+	s := startTmux(t, "sshcolour", "/dev/null", 100, 24, w.tui("ann"))
+	s.run("new-window", "-t", "e2e", noColor)
+	panes := strings.Fields(s.run("list-panes", "-s", "-t", "e2e", "-F", "#{pane_id}"))
+	withEscapes := func(p string) string {
+		out, _ := exec.Command("tmux", "-L", s.socket, "capture-pane", "-p", "-e", "-t", p).CombinedOutput()
+		return string(out)
+	}
+	s.waitUntil("both sessions", func() bool {
+		return strings.Contains(withEscapes(panes[0]), "coloured") && strings.Contains(withEscapes(panes[1]), "coloured")
+	})
+	if c := withEscapes(panes[0]); !strings.Contains(c, "\x1b[38;5;") && !strings.Contains(c, "\x1b[38;2;") {
+		t.Fatalf("no colour in a 256-colour session:\n%q", c)
+	}
+	if c := withEscapes(panes[1]); strings.Contains(c, "\x1b[38;") || strings.Contains(c, "\x1b[48;") {
+		t.Fatalf("colour in a NO_COLOR session:\n%q", c)
+	}
+	_, errs, code := w.ssh("ann", "list")
+	if code != 1 || !strings.Contains(errs, "keyden ssh has its most sessions (2) open: try again in a while") {
+		t.Fatalf("a third session: exit %d %q", code, errs)
+	}
+}
+
+// The systemd unit runs keyden ssh as its own user, hardened, with the
+// store and host key in its state directory, and systemd finds nothing
+// wrong with it.
+func TestSSHSystemdUnit(t *testing.T) {
+	raw, err := os.ReadFile("contrib/systemd/keyden-ssh.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit := string(raw)
+	for _, want := range []string{"User=keyden", "StateDirectory=keyden", "Environment=KEYDEN_DB=/var/lib/keyden/keyden.db",
+		"ExecStart=/usr/bin/keyden ssh --listen :2222", "NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes",
+		"PrivateTmp=yes", "CapabilityBoundingSet=\n", "SystemCallFilter=@system-service"} {
+		if !strings.Contains(unit, want) {
+			t.Errorf("the unit lacks %q", want)
+		}
+	}
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		t.Skip("no systemd-analyze to check the unit with")
+	}
+	path := filepath.Join(t.TempDir(), "keyden-ssh.service")
+	os.WriteFile(path, []byte(strings.ReplaceAll(unit, "/usr/bin/keyden", bin)), 0o644)
+	if out, err := exec.Command("systemd-analyze", "verify", path).CombinedOutput(); err != nil || len(out) > 0 {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 	}
 }
