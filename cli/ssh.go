@@ -115,10 +115,15 @@ func anySSHKey(ms []model.Member) bool {
 	return false
 }
 
-// defaultHostKey is next to the store file, or for etcd in the folder of
-// the default store.
+// defaultHostKey is next to the store file, or for etcd in the folder the
+// default store file would have (never derived from an etcd KEYDEN_DB).
 func (a *app) defaultHostKey(st store) string {
-	dir := filepath.Dir(DefaultDBPath(a.env.Getenv))
+	dir := filepath.Dir(DefaultDBPath(func(k string) string {
+		if k == "KEYDEN_DB" {
+			return ""
+		}
+		return a.env.Getenv(k)
+	}))
 	if b, ok := st.(*storage.Bolt); ok {
 		dir = filepath.Dir(b.Path())
 	}

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"keyden/storage"
 )
 
 const (
@@ -48,5 +50,24 @@ func TestMemberSSHKeyCommands(t *testing.T) {
 		if r.code != s.code || !strings.Contains(r.stdout+r.stderr, s.want) {
 			t.Fatalf("%v: exit %d out %q err %q; want %d %q", s.args, r.code, r.stdout, r.stderr, s.code, s.want)
 		}
+	}
+}
+
+// keyden ssh's host key lives next to a store file; for a store on etcd,
+// also one named by KEYDEN_DB, in the default store's folder under HOME.
+func TestDefaultHostKey(t *testing.T) {
+	home := t.TempDir()
+	vars := map[string]string{"HOME": home, "KEYDEN_DB": "etcd://127.0.0.1:2379/keys"}
+	a := &app{env: Env{Getenv: func(k string) string { return vars[k] }}}
+	if got, want := a.defaultHostKey(nil), filepath.Join(home, ".local", "share", "keyden", "ssh_host_ed25519_key"); got != want {
+		t.Fatalf("on etcd: %s, want %s", got, want)
+	}
+	db := filepath.Join(t.TempDir(), "k.db")
+	st, err := storage.OpenBolt(db, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := a.defaultHostKey(st), filepath.Join(filepath.Dir(db), "ssh_host_ed25519_key"); got != want {
+		t.Fatalf("on a file: %s, want %s", got, want)
 	}
 }

@@ -99,8 +99,10 @@ func NewSession(ctx context.Context, st storage.Store, s Session) (p *tea.Progra
 	clip.Out, clip.System, clip.InTmux = s.Out, false, false
 	app := New(Options{Store: st, Location: s.Location, Actor: s.Actor, Clipboard: clip, Context: ctx,
 		Renderer: s.Renderer, Keys: s.Keys})
-	app.width, app.height = s.Width, s.Height
-	app.layout()
+	if s.Width > 0 && s.Height > 0 { // else the 80×24 New assumes, until a size arrives
+		app.width, app.height = s.Width, s.Height
+		app.layout()
+	}
 	p = tea.NewProgram(app, tea.WithAltScreen(), tea.WithContext(ctx), tea.WithInput(s.In), tea.WithOutput(s.Out),
 		tea.WithEnvironment(s.Environ), tea.WithoutSignalHandler())
 	return p, func() string {
