@@ -28,12 +28,10 @@ func KeyFields(k *model.Key, now time.Time) [][2]string {
 	if !k.ExpiresAt.IsZero() {
 		expires += " (" + Until(k.ExpiresAt, now) + ")"
 	}
-	status := "active"
-	switch {
-	case k.Disabled:
-		status = "disabled"
-	case k.Expired(now):
-		status = "expired"
+	// The word the keys table shows and status: in the query takes.
+	status := string(k.Health(now))
+	if status == "" {
+		status = "ok"
 	}
 	f := [][2]string{
 		{"ID", k.ID}, {"Name", k.Name}, {"Channel", k.Channel}, {"Environment", k.Environment},

@@ -30,7 +30,11 @@ func (b *core) appendEvent(tx kv, ev model.Event) error {
 func (b *core) Audit(ctx context.Context, f AuditFilter) ([]model.Event, error) {
 	var out []model.Event
 	err := b.view(ctx, func(tx kv) error {
+		read := 0
 		return tx.Bucket(bucketAudit).ForEachReverse(func(_, v []byte) error {
+			if read++; f.MaxScan > 0 && read > f.MaxScan {
+				return errStop
+			}
 			var ev model.Event
 			if err := json.Unmarshal(v, &ev); err != nil {
 				return fail(ErrDamaged, "an audit entry is damaged: restore the store from a backup")

@@ -455,6 +455,12 @@ func TestAuditRecordsChanges(t *testing.T) {
 	if len(evs) != 2 {
 		t.Fatalf("key filter: %d events", len(evs))
 	}
+	// MaxScan bounds the read, matched events or not: the newest two are
+	// channel-add and the delete, so only the delete is the key's.
+	evs, _ = st.Audit(ctx, AuditFilter{KeyID: c.Key.ID, MaxScan: 2})
+	if len(evs) != 1 || evs[0].Action != model.ActionDelete {
+		t.Fatalf("MaxScan 2: %v", evs)
+	}
 }
 
 func TestRefusedStores(t *testing.T) {

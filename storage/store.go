@@ -195,6 +195,9 @@ type AuditFilter struct {
 	KeyID string
 	Since time.Time
 	Limit int
+	// MaxScan stops the read after this many of the newest events, matched
+	// or not, so a screen's look at one key costs a bounded read (0: no bound).
+	MaxScan int
 }
 
 // Error kinds. Every error a Store returns wraps one of these and reads as

@@ -56,6 +56,7 @@ type App struct {
 
 	width, height int
 	showHelp      bool
+	mouseOff      bool
 	status        string
 	statusOK      bool
 	statusAt      time.Time
@@ -112,7 +113,7 @@ func (a *App) Init() tea.Cmd {
 // setStatus shows a message; messages echo names and errors from the store,
 // so the text goes through format.Safe here, once for all of them.
 func (a *App) setStatus(s string, ok bool) {
-	a.status, a.statusOK, a.statusAt = format.Safe(s), ok, a.opt.Now()
+	a.status, a.statusOK, a.statusAt = sentenceCase(format.Safe(s)), ok, a.opt.Now()
 }
 
 func (a *App) layout() {
@@ -123,6 +124,25 @@ func (a *App) layout() {
 // Update handles what is global; keys go to the screen on top, and every
 // other message to every open screen.
 func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	m, cmd := a.update(msg)
+	return m, tea.Batch(cmd, a.mouseMode())
+}
+
+// mouseMode turns the mouse off while a key is shown, so the admin can
+// select it with the mouse as in any terminal, and on again after.
+func (a *App) mouseMode() tea.Cmd {
+	_, reveal := a.nav.top().(*revealView)
+	if a.mouseOff == reveal {
+		return nil
+	}
+	a.mouseOff = reveal
+	if reveal {
+		return tea.DisableMouse
+	}
+	return tea.EnableMouseCellMotion
+}
+
+func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		a.width, a.height = msg.Width, msg.Height
@@ -146,6 +166,8 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, a.quit()
 	case tea.KeyMsg:
 		return a, a.handleKey(msg)
+	case tea.MouseMsg:
+		return a, a.mouse(msg)
 	}
 	return a, a.broadcast(msg)
 }
@@ -184,6 +206,13 @@ func (a *App) handleKey(msg tea.KeyMsg) tea.Cmd {
 			cmds = append(cmds, a.handleKey(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}}))
 		}
 		return tea.Sequence(cmds...)
+	}
+	if escThen(msg) {
+		// Bubble Tea has no escape timeout: esc and the next key in one
+		// read arrive as alt+key. keyden binds no alt keys, so this is
+		// esc pressed just before the key: take them in that order.
+		msg.Alt = false
+		return tea.Sequence(a.handleKey(tea.KeyMsg{Type: tea.KeyEsc}), a.handleKey(msg))
 	}
 	switch {
 	case key.Matches(msg, a.global.ForceQuit):
@@ -241,8 +270,68 @@ func (a *App) helpView() string {
 	return a.st.Title.Render("Key bindings") + a.st.Subtle.Render("  (any key closes)") + "\n\n" + h.View(a.nav.top().KeyMap())
 }
 
+// helpLine is the top screen's short help, most important first: whole
+// bindings as many as fit, then "? help", or "? more" when some were left
+// out. While the screen takes text, ? is text, so it is not offered.
 func (a *App) helpLine(w int) string {
-	return fitLine(a.help.View(a.nav.top().KeyMap()), w)
+	top := a.nav.top()
+	var list []key.Binding
+	for _, b := range top.KeyMap().ShortHelp() {
+		if b.Enabled() && b.Help().Key != "" && b.Help().Key != a.global.Help.Help().Key {
+			list = append(list, b)
+		}
+	}
+	h := a.help
+	h.Width = 0
+	tail := func(more bool) []key.Binding {
+		if top.Typing() {
+			return nil
+		}
+		if more {
+			return []key.Binding{key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "more"))}
+		}
+		return []key.Binding{a.global.Help}
+	}
+	for n := len(list); n >= 0; n-- {
+		line := h.ShortHelpView(append(list[:n:n], tail(n < len(list))...))
+		if lipgloss.Width(line) <= w || n == 0 {
+			return fitLine(line, w)
+		}
+	}
+	return ""
+}
+
+// statusTexter is a screen with counts of its own for the status bar;
+// the others show the keys screen's.
+type statusTexter interface{ statusText() string }
+
+// escThen says whether msg is esc and a key read together as alt+key.
+func escThen(msg tea.KeyMsg) bool {
+	if !msg.Alt || msg.Paste {
+		return false
+	}
+	switch msg.Type {
+	case tea.KeyRunes, tea.KeyUp, tea.KeyDown, tea.KeyEnter, tea.KeyTab, tea.KeySpace:
+		return true
+	}
+	return false
+}
+
+// mouse gives a click or a wheel turn to the screen on top, in the
+// screen's own cells (below the title line, inside the margin).
+func (a *App) mouse(msg tea.MouseMsg) tea.Cmd {
+	if a.showHelp {
+		if msg.Action == tea.MouseActionPress && msg.Button == tea.MouseButtonLeft {
+			a.showHelp = false
+		}
+		return nil
+	}
+	msg.X--
+	msg.Y--
+	if msg.Y < 0 || msg.Y >= a.height-3 {
+		return nil
+	}
+	return a.nav.top().Update(msg)
 }
 
 // statusBar is the last two lines: the counts and the help, or for a few
@@ -259,5 +348,9 @@ func (a *App) statusBar(w int) string {
 		}
 		return st.Render(fitLine(" "+lines[0], w)) + "\n" + st.Render(fitLine(" "+strings.Join(lines[1:], " "), w))
 	}
-	return a.st.StatusBar.Render(padRight(fitLine(" "+a.keys.statusText(), w), w)) + "\n" + a.helpLine(w)
+	text := a.keys.statusText()
+	if s, ok := a.nav.top().(statusTexter); ok {
+		text = s.statusText()
+	}
+	return a.st.StatusBar.Render(padRight(fitLine(" "+text, w), w)) + "\n" + a.helpLine(w)
 }

@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
@@ -36,7 +35,7 @@ func defaultAuditKeyMap() auditKeyMap {
 }
 
 func (k auditKeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.table.Up, k.table.Down, k.Open, k.Filter, k.Back}
+	return []key.Binding{k.Open, k.Filter, k.Back, k.table.Up, k.table.Down}
 }
 func (k auditKeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{{k.table.Up, k.table.Down, k.table.PageUp, k.table.PageDown, k.table.Top, k.table.Bottom}, {k.Open, k.Filter, k.Back}}
@@ -65,13 +64,13 @@ type auditView struct {
 }
 
 func newAuditView(sh *shared) *auditView {
-	fi := textinput.New()
+	fi := sh.st.textInput()
 	fi.Prompt = "/ "
 	fi.Placeholder = "actor, action, key, name, channel, env"
 	return &auditView{sh: sh, st: sh.st, keyMap: defaultAuditKeyMap(), now: sh.now, filter: fi, table: newVTable([]column{
-		{title: "TIME", width: 19, priority: 0},
-		{title: "ACTOR", width: 8, max: 14, priority: 1, flex: true},
-		{title: "ACTION", width: 11, priority: 2},
+		{title: "TIME", width: 16, priority: 0},
+		{title: "ACTOR", width: 8, max: 14, priority: 2, flex: true},
+		{title: "ACTION", width: 11, priority: 1},
 		{title: "NAME", width: 12, max: 30, priority: 3, flex: true},
 		{title: "ENV", width: 7, priority: 5},
 		{title: "CHANNEL", width: 10, max: 16, priority: 6, flex: true},
@@ -89,12 +88,36 @@ func (v *auditView) Init() tea.Cmd {
 	}
 }
 
-func (v *auditView) KeyMap() help.KeyMap { return v.keyMap }
-func (v *auditView) Typing() bool        { return v.filtering }
+// KeyMap is the filter line's while it takes text.
+func (v *auditView) KeyMap() help.KeyMap {
+	if v.filtering {
+		return inputHelp{v.keyMap.input}
+	}
+	return v.keyMap
+}
+
+// statusText counts the events shown, not the keys screen's keys.
+func (v *auditView) statusText() string {
+	if !v.loaded {
+		return "loading the audit log…"
+	}
+	s := format.Count(len(v.events), "event")
+	if len(v.shown) != len(v.events) {
+		s += " · " + itoa(len(v.shown)) + " shown"
+	}
+	if len(v.shown) > 0 {
+		s += " · " + itoa(v.table.cursor+1) + "/" + itoa(len(v.shown))
+	}
+	if len(v.events) == auditLimit {
+		s += " · the newest " + itoa(auditLimit) + " (keyden audit has all)"
+	}
+	return s
+}
+func (v *auditView) Typing() bool { return v.filtering }
 
 func (v *auditView) SetSize(w, h int) {
 	v.width, v.height = w, h
-	v.table.SetSize(w-1, h-5)
+	v.table.SetSize(w-1, h-4) // title, blank, header … filter line
 	v.filter.Width = max(10, w-4)
 }
 
@@ -128,6 +151,10 @@ func (v *auditView) Update(msg tea.Msg) tea.Cmd {
 			v.sh.fail(m.err)
 		}
 		v.setEvents(m.events)
+		return nil
+	}
+	if m, ok := msg.(tea.MouseMsg); ok {
+		v.mouse(m)
 		return nil
 	}
 	km, ok := msg.(tea.KeyMsg)
@@ -168,7 +195,7 @@ func (v *auditView) Update(msg tea.Msg) tea.Cmd {
 
 func (v *auditView) View() string {
 	var b strings.Builder
-	b.WriteString(v.st.Title.Render("Audit log") + v.st.Subtle.Render(fmt.Sprintf("  newest first · %d of %s", len(v.shown), format.Count(len(v.events), "event"))) + "\n\n")
+	b.WriteString(fitLine(v.st.Title.Render("Audit log")+v.st.Subtle.Render("  newest first"), v.width) + "\n\n")
 	switch {
 	case !v.loaded:
 		b.WriteString(v.st.Subtle.Render("  Loading…"))
@@ -177,7 +204,7 @@ func (v *auditView) View() string {
 	default:
 		b.WriteString(v.table.View(v.st.Header, func(r, c int) string {
 			e := &v.events[v.shown[r]]
-			return [...]string{format.Stamp(e.Time)[:19], e.Actor, e.Action, e.KeyName, e.Environment, e.Channel, e.KeyID, e.Detail}[c]
+			return [...]string{format.Stamp(e.Time)[:16], e.Actor, e.Action, e.KeyName, e.Environment, e.Channel, e.KeyID, e.Detail}[c]
 		}, func(r int) lipgloss.Style {
 			if e := &v.events[v.shown[r]]; e.Action == model.ActionDelete || e.Action == model.ActionExpire {
 				return v.st.Warning
@@ -185,8 +212,11 @@ func (v *auditView) View() string {
 			return v.st.Row
 		}, v.st.Selected))
 	}
+	// The filter line stays at the bottom and the table at the top, so
+	// neither moves as the filter narrows the rows.
+	body := lipgloss.NewStyle().Width(v.width).Height(v.height - 1).MaxHeight(v.height - 1).Render(b.String())
 	if v.filtering || v.filter.Value() != "" {
-		b.WriteString("\n" + v.filter.View())
+		return body + "\n" + v.filter.View()
 	}
-	return center(v.width, v.height, lipgloss.NewStyle().Width(v.width).Render(b.String()))
+	return body
 }

@@ -35,7 +35,7 @@ func defaultCatalogKeyMap() catalogKeyMap {
 }
 
 func (k catalogKeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Up, k.Down, k.Switch, k.Add, k.Remove, k.Back}
+	return []key.Binding{k.Add, k.Remove, k.Switch, k.Back, k.Up, k.Down}
 }
 func (k catalogKeyMap) FullHelp() [][]key.Binding { return [][]key.Binding{k.ShortHelp()} }
 
@@ -63,6 +63,8 @@ type catalogView struct {
 	adding   bool
 	input    textinput.Model
 	inputErr string
+	addHint  string
+	rows     int // rows a panel shows (0: all), on a short screen
 	width    int
 	height   int
 }
@@ -73,9 +75,20 @@ func newCatalogView(sh *shared) *catalogView {
 	return c
 }
 
-func (c *catalogView) KeyMap() help.KeyMap { return c.keyMap }
-func (c *catalogView) Typing() bool        { return c.adding }
-func (c *catalogView) SetSize(w, h int)    { c.width, c.height = w, h }
+// KeyMap is the add line's while it takes text.
+func (c *catalogView) KeyMap() help.KeyMap {
+	if c.adding {
+		return inputHelp{c.keyMap.input}
+	}
+	return c.keyMap
+}
+
+// statusText counts what the catalog lists.
+func (c *catalogView) statusText() string {
+	return format.Count(len(c.envs), "env") + " · " + format.Count(len(c.channels), "channel") + " · " + format.Count(len(c.members), "member")
+}
+func (c *catalogView) Typing() bool     { return c.adding }
+func (c *catalogView) SetSize(w, h int) { c.width, c.height = w, h }
 
 // loaded takes in the latest load.
 func (c *catalogView) loaded() {
@@ -160,9 +173,10 @@ func (c *catalogView) updateKeys(km tea.KeyMsg) tea.Cmd {
 			return nil
 		}
 		c.adding, c.inputErr = true, ""
-		c.input = textinput.New()
+		c.input = c.st.textInput()
+		c.input.Prompt = ""
 		c.input.CharLimit = 200
-		c.input.Placeholder = [...]string{"name [tag], such as qa or preprod pp",
+		c.addHint = [...]string{"name [tag], such as qa or preprod pp",
 			"name [description], such as mobile-app iOS and Android", "user [admin|super-admin], such as ann admin"}[c.side]
 		return c.input.Focus()
 	case key.Matches(km, c.keyMap.Remove):
@@ -235,7 +249,34 @@ func (c *catalogView) updateAdd(km tea.KeyMsg) tea.Cmd {
 
 func (c *catalogView) View() string {
 	var b strings.Builder
+	foot := c.footView()
+	room := c.height - lipgloss.Height(foot)
 	// A box is its width plus 2 for the border; boxes are 2 apart.
+	c.rows = 0
+	if panels := c.panelsView(); lipgloss.Height(panels) <= room {
+		b.WriteString(panels)
+	} else {
+		// Too short for all three: the chosen panel alone, rows scrolling
+		// with the cursor, and the names of the others to tab to.
+		var tabs []string
+		for s, name := range [...]string{"Environments", "Channels", "Members"} {
+			if s == c.side {
+				tabs = append(tabs, c.st.Title.Render("["+name+"]"))
+			} else {
+				tabs = append(tabs, c.st.Subtle.Render(name))
+			}
+		}
+		c.rows = max(1, room-4)
+		b.WriteString(fitLine(strings.Join(tabs, " "), c.width) + "\n")
+		b.WriteString(c.listView(c.side, "", min(c.width, 110)-2))
+	}
+	b.WriteString(foot)
+	return center(c.width, c.height, b.String())
+}
+
+// panelsView is the three panels side by side, or two over one.
+func (c *catalogView) panelsView() string {
+	var b strings.Builder
 	if c.width >= 120 {
 		colW := (min(c.width, 160) - 10) / 3
 		b.WriteString(lipgloss.JoinHorizontal(lipgloss.Top, c.listView(sideEnvs, "Environments", colW), "  ",
@@ -245,16 +286,26 @@ func (c *catalogView) View() string {
 		top := lipgloss.JoinHorizontal(lipgloss.Top, c.listView(sideEnvs, "Environments", colW), "  ", c.listView(sideChannels, "Channels", colW))
 		b.WriteString(lipgloss.JoinVertical(lipgloss.Left, top, c.listView(sideMembers, "Members", 2*colW+4)))
 	}
+	return b.String()
+}
+
+// footView is the add line, when open, and its error.
+func (c *catalogView) footView() string {
+	var b strings.Builder
 	b.WriteString("\n")
 	what := [...]string{"environment", "channel", "member"}[c.side]
 	switch {
 	case c.adding:
-		b.WriteString("\nAdd " + what + ": " + c.input.View() + "\n")
+		// The prompt and an error wrap at spaces: cut at the screen's edge,
+		// the example or the fix would be lost.
+		c.input.Width = max(5, min(c.width, 110)-4)
+		b.WriteString("\n" + strings.Join(wrapTo("Add "+what+": "+c.st.Subtle.Render(c.addHint), min(c.width, 110)), "\n") + "\n")
+		b.WriteString("› " + c.input.View() + "\n")
 		if c.inputErr != "" {
-			b.WriteString(c.st.Error.Render("✗ "+format.Safe(c.inputErr)) + "\n")
+			b.WriteString(strings.Join(wrapTo(c.st.Error.Render("✗ "+sentenceCase(format.Safe(c.inputErr))), min(c.width, 110)), "\n") + "\n")
 		}
 	}
-	return center(c.width, c.height, b.String())
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 func (c *catalogView) listView(side int, title string, w int) string {
@@ -263,7 +314,9 @@ func (c *catalogView) listView(side int, title string, w int) string {
 	if side == c.side {
 		st = c.st.Title
 	}
-	b.WriteString(st.Render(title) + "\n")
+	if title != "" {
+		b.WriteString(st.Render(title) + "\n")
+	}
 	var lines []string
 	switch side {
 	case sideEnvs:
@@ -295,7 +348,13 @@ func (c *catalogView) listView(side int, title string, w int) string {
 	if len(lines) == 0 {
 		lines = append(lines, "none yet: press a to add")
 	}
-	for i, l := range lines {
+	first, last := 0, len(lines)
+	if c.rows > 0 && len(lines) > c.rows {
+		first = max(0, min(c.cursor[side]-c.rows/2, len(lines)-c.rows))
+		last = first + c.rows
+	}
+	for i := first; i < last; i++ {
+		l := lines[i]
 		l = fit(l, w-4)
 		if side == c.side && i == c.cursor[side] {
 			b.WriteString(c.st.Selected.Render("▸ "+l) + "\n")

@@ -3,6 +3,7 @@ package tui
 import (
 	"crypto/sha256"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +24,10 @@ type ClipboardOptions struct {
 	OSC52, InTmux bool
 	// ClearAfter clears what keyden copied after this long (0: never).
 	ClearAfter time.Duration
+	// Display says a graphical session is there (DISPLAY or
+	// WAYLAND_DISPLAY): without one, xclip and friends exit with only a
+	// status, and keyden says why in words.
+	Display bool
 }
 
 // copyResult says, honestly, what a copy did.
@@ -242,4 +247,19 @@ func (c *clipboardManager) emptySystem() (bool, string) {
 		return false, "it still holds the key"
 	}
 	return true, ""
+}
+
+// why is a system clipboard failure in words: the tools say only "exit
+// status 1" when there is no display to copy to.
+func (c *clipboardManager) why(err string) string {
+	why := firstLine(err)
+	switch {
+	case strings.Contains(why, "No clipboard utilities"):
+		return "no xclip, xsel or wl-copy, as usual over SSH"
+	case strings.HasPrefix(why, "exit status") && !c.opt.Display:
+		return "no display to copy to, as usual over SSH"
+	case strings.HasPrefix(why, "exit status"):
+		return "the clipboard tool failed with " + why
+	}
+	return why
 }

@@ -1,16 +1,20 @@
 package tui
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 )
 
 type confirmKeyMap struct {
 	Toggle, Yes, No, Confirm, Cancel key.Binding
+	// Left answers no and Right yes; Toggle (tab) switches.
+	Left, Right key.Binding
 	// Choice is the help for Prev and Next, which move through the choices.
 	Choice, Prev, Next key.Binding
 }
@@ -18,6 +22,8 @@ type confirmKeyMap struct {
 func defaultConfirmKeyMap() confirmKeyMap {
 	return confirmKeyMap{
 		Toggle:  key.NewBinding(key.WithKeys("left", "right", "tab", "shift+tab"), key.WithHelp("←/→", "choose")),
+		Left:    key.NewBinding(key.WithKeys("left")),
+		Right:   key.NewBinding(key.WithKeys("right")),
 		Yes:     key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "yes")),
 		No:      key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "no")),
 		Confirm: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "answer")),
@@ -28,12 +34,12 @@ func defaultConfirmKeyMap() confirmKeyMap {
 	}
 }
 
+// ShortHelp names every key that answers: y answers at once where no
+// name is typed, so the bar says so.
 func (k confirmKeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Toggle, k.Choice, k.Confirm, k.Cancel}
+	return []key.Binding{k.Yes, k.No, k.Confirm, k.Toggle, k.Choice, k.Cancel}
 }
-func (k confirmKeyMap) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{k.Toggle, k.Choice, k.Yes, k.No, k.Confirm, k.Cancel}}
-}
+func (k confirmKeyMap) FullHelp() [][]key.Binding { return [][]key.Binding{k.ShortHelp()} }
 
 // ask is one yes/no question: what the confirm shows, and what yes does.
 type ask struct {
@@ -72,7 +78,7 @@ func newConfirmView(sh *shared, a ask) *confirmView {
 	c.keyMap.Choice.SetEnabled(a.choices > 0)
 	c.keyMap.Choice.SetHelp("↑/↓", a.choiceHelp)
 	if a.name != "" {
-		c.input = textinput.New()
+		c.input = sh.st.textInput()
 		c.input.Prompt = "› "
 		c.input.CharLimit = 128
 		c.input.Focus()
@@ -105,24 +111,40 @@ func (c *confirmView) Update(msg tea.Msg) tea.Cmd {
 	case c.ask.choices > 0 && key.Matches(km, c.keyMap.Next):
 		c.ask.choice = (c.ask.choice + 1) % c.ask.choices
 		return nil
+	case key.Matches(km, c.keyMap.Left):
+		c.yes = false
+		return nil
+	case key.Matches(km, c.keyMap.Right):
+		c.yes = true
+		return nil
 	case key.Matches(km, c.keyMap.Toggle):
 		c.yes = !c.yes
 		return nil
 	case key.Matches(km, c.keyMap.Confirm):
-		if !c.yes {
+		switch {
+		case c.ask.name != "" && c.input.Value() != "" && !c.nameOK():
+			// A wrong name is a typo to fix, never a silent cancel.
+			c.note = c.ask.mismatch
+			return nil
+		case !c.yes:
 			c.sh.nav.pop()
 			return nil
-		}
-		if !c.nameOK() {
+		case !c.nameOK():
 			c.note = c.ask.mismatch
 			return nil
 		}
 		return c.answer()
 	}
 	if c.ask.name != "" {
+		was := c.nameOK()
 		var cmd tea.Cmd
 		c.input, cmd = c.input.Update(km)
 		c.note = ""
+		// The typed name is the answer: yes once it matches, no when it
+		// stops matching.
+		if ok := c.nameOK(); ok != was {
+			c.yes = ok
+		}
 		return cmd
 	}
 	return nil
@@ -135,26 +157,50 @@ func (c *confirmView) answer() tea.Cmd {
 
 func (c *confirmView) View() string {
 	st, verb := c.sh.st, c.ask.verb
-	var b strings.Builder
-	b.WriteString(st.Error.Bold(true).Render(c.ask.title) + "\n\n")
-	b.WriteString(c.ask.body(c.ask.choice))
+	w := max(20, min(72, c.width-2)-2) // inside the box's border and padding
+	wrap := func(s string) []string {
+		if s == "" {
+			return nil
+		}
+		return strings.Split(lipgloss.NewStyle().Width(w).Render(s), "\n")
+	}
+	head := wrap(st.Error.Bold(true).Render(c.ask.title))
+	body := wrap(strings.TrimRight(c.ask.body(c.ask.choice), "\n"))
+	var tail []string
 	if c.ask.name != "" {
-		b.WriteString("\n" + c.ask.prompt + "\n" + c.input.View() + "\n")
+		c.input.Width = max(5, w-4)
+		tail = append(tail, "")
+		tail = append(tail, wrap(c.ask.prompt)...)
+		tail = append(tail, c.input.View())
 	}
 	// The chosen answer is bracketed as well as coloured, so it shows without colour too.
 	no, yes := st.Button.Render("  No  "), st.Button.Render("  Yes, "+verb+"  ")
 	if c.yes {
-		label := "[ Yes, " + verb + " ]"
-		if !c.nameOK() {
-			label = "[ Yes, " + verb + " ] (type the name first)"
-		}
-		yes = st.DangerOn.Render(label)
+		yes = st.DangerOn.Render("[ Yes, " + verb + " ]")
 	} else {
 		no = st.ButtonOn.Render("[ No ]")
 	}
-	b.WriteString("\n" + no + "  " + yes + "\n")
-	if c.note != "" {
-		b.WriteString(st.Error.Render(c.note) + "\n")
+	tail = append(tail, "")
+	tail = append(tail, wrap(no+"  "+yes)...)
+	note := c.note
+	if c.yes && !c.nameOK() && note == "" {
+		note = "Type the name first."
 	}
-	return center(c.width, c.height, st.DangerBox.Width(min(72, max(40, c.width-4))).Render(b.String()))
+	if note != "" {
+		tail = append(tail, wrap(st.Error.Render(note))...)
+	}
+	lines := append(head, "")
+	lines = append(lines, body...)
+	lines = append(lines, tail...)
+	// On a short screen the blank lines go first, then what the answer
+	// affects, so the question, the name to type and the buttons show.
+	if room := max(1, c.height-2); len(lines) > room {
+		tail = slices.DeleteFunc(tail, func(l string) bool { return l == "" })
+		body = slices.DeleteFunc(body, func(l string) bool { return strings.TrimSpace(l) == "" })
+		if n := room - len(head) - len(tail); len(body) > n {
+			body = append(body[:max(0, n-1)], st.Subtle.Render("…"))
+		}
+		lines = append(append(head, body...), tail...)
+	}
+	return center(c.width, c.height, st.DangerBox.Width(w+2).Render(strings.Join(lines, "\n")))
 }

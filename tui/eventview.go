@@ -11,16 +11,18 @@ import (
 	"keyden/model"
 )
 
-type eventKeyMap struct{ Key, Back key.Binding }
+type eventKeyMap struct{ Key, Back, Up, Down key.Binding }
 
 func defaultEventKeyMap() eventKeyMap {
 	return eventKeyMap{
 		Key:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "the key's details")),
 		Back: key.NewBinding(key.WithKeys("esc", "q", "backspace"), key.WithHelp("esc", "back")),
+		Up:   key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/↓", "scroll")),
+		Down: key.NewBinding(key.WithKeys("down", "j")),
 	}
 }
 
-func (k eventKeyMap) ShortHelp() []key.Binding  { return []key.Binding{k.Key, k.Back} }
+func (k eventKeyMap) ShortHelp() []key.Binding  { return []key.Binding{k.Key, k.Back, k.Up} }
 func (k eventKeyMap) FullHelp() [][]key.Binding { return [][]key.Binding{k.ShortHelp()} }
 
 // eventView shows one audit event whole, with a link to its key's details.
@@ -30,6 +32,7 @@ type eventView struct {
 	keyMap        eventKeyMap
 	ev            model.Event
 	width, height int
+	scroll        scroller
 }
 
 func newEventView(sh *shared, ev model.Event) *eventView {
@@ -39,15 +42,32 @@ func newEventView(sh *shared, ev model.Event) *eventView {
 }
 
 func (v *eventView) KeyMap() help.KeyMap { return v.keyMap }
-func (v *eventView) Typing() bool        { return false }
-func (v *eventView) SetSize(w, h int)    { v.width, v.height = w, h }
+
+// statusText names the event, not the keys screen's counts.
+func (v *eventView) statusText() string {
+	s := "audit event " + itoa(int(v.ev.Seq))
+	if w := v.scroll.where(); w != "" {
+		s += " · " + w
+	}
+	return s
+}
+func (v *eventView) Typing() bool     { return false }
+func (v *eventView) SetSize(w, h int) { v.width, v.height = w, h }
 
 func (v *eventView) Update(msg tea.Msg) tea.Cmd {
+	if m, ok := msg.(tea.MouseMsg); ok {
+		v.scroll.by(wheel(m) * wheelStep)
+		return nil
+	}
 	km, ok := msg.(tea.KeyMsg)
 	if !ok {
 		return nil
 	}
 	switch {
+	case key.Matches(km, v.keyMap.Up):
+		v.scroll.by(-1)
+	case key.Matches(km, v.keyMap.Down):
+		v.scroll.by(1)
 	case key.Matches(km, v.keyMap.Back):
 		v.sh.nav.pop()
 	case key.Matches(km, v.keyMap.Key):
@@ -73,22 +93,32 @@ func (v *eventView) key() (*model.Key, bool) {
 
 func (v *eventView) View() string {
 	st, e := v.sh.st, v.ev
-	var b strings.Builder
-	b.WriteString(st.Title.Render("Audit event "+itoa(int(e.Seq))) + "\n\n")
+	w := max(20, min(100, v.width-2)-2) // inside the box's border and padding
+	labelW := min(13, w/3)
+	var lines []string
 	rows := [][2]string{{"Time", format.Stamp(e.Time)}, {"Actor", e.Actor}, {"Action", e.Action},
 		{"Key", e.KeyID}, {"Key name", e.KeyName}, {"Channel", e.Channel}, {"Environment", e.Environment}, {"Detail", e.Detail}}
 	for _, r := range rows {
 		if r[1] == "" {
 			continue
 		}
-		b.WriteString(st.Label.Render(padRight(r[0], 13)) + wrapHard(format.Safe(r[1]), max(20, v.width-20)) + "\n")
-	}
-	if e.KeyID != "" && v.sh.data.set != nil {
-		if _, ok := v.key(); ok {
-			b.WriteString("\n" + st.Subtle.Render("enter: the key's details, as it is now") + "\n")
-		} else {
-			b.WriteString("\n" + st.Subtle.Render("The key is no longer in the store.") + "\n")
+		for i, l := range wrapTo(format.Safe(r[1]), w-labelW) {
+			label := padRight("", labelW)
+			if i == 0 {
+				label = st.Label.Render(padRight(format.Truncate(r[0], labelW-1, ""), labelW))
+			}
+			lines = append(lines, label+l)
 		}
 	}
-	return center(v.width, v.height, st.Box.Width(min(100, max(40, v.width-2))).Render(strings.TrimRight(b.String(), "\n")))
+	if e.KeyID != "" && v.sh.data.set != nil {
+		lines = append(lines, "")
+		if _, ok := v.key(); ok {
+			lines = append(lines, wrapTo(st.Subtle.Render("enter: the key's details, as it is now"), w)...)
+		} else {
+			lines = append(lines, wrapTo(st.Subtle.Render("The key is no longer in the store."), w)...)
+		}
+	}
+	shown := v.scroll.window(lines, max(1, v.height-4))
+	title := v.scroll.withMark(st.Title.Render("Audit event "+itoa(int(e.Seq))), w, st.Subtle)
+	return center(v.width, v.height, st.Box.Width(w+2).Render(title+"\n\n"+strings.Join(shown, "\n")))
 }

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -37,7 +38,7 @@ func defaultFormKeyMap() formKeyMap {
 }
 
 func (k formKeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Next, k.Prev, k.Cycle, k.Submit, k.Cancel}
+	return []key.Binding{k.Submit, k.Cancel, k.Next, k.Prev, k.Cycle}
 }
 func (k formKeyMap) FullHelp() [][]key.Binding { return [][]key.Binding{k.ShortHelp()} }
 
@@ -110,7 +111,7 @@ func splitList(s string) []string {
 func newFormView(sh *shared, envs []model.Environment, chs []model.Channel, env, channel string) *formView {
 	st, now := sh.st, sh.now
 	text := func(placeholder string, limit int) textinput.Model {
-		ti := textinput.New()
+		ti := st.textInput()
 		ti.Prompt = ""
 		ti.Placeholder = placeholder
 		ti.CharLimit = limit
@@ -286,9 +287,14 @@ func (f *formView) submit() tea.Cmd {
 }
 
 func (f *formView) View() string {
-	var b strings.Builder
-	b.WriteString(f.st.Title.Render("New key") + "\n\n")
+	inner := max(20, min(96, f.width-2)-2) // inside the box's border and padding
 	labelW := 13
+	if inner < 34 {
+		labelW = inner / 3
+	}
+	valW := inner - labelW - 2
+	wide := inner >= 60
+	var blocks [][]string // each field's lines
 	for i, fl := range f.fields {
 		label := f.st.Label.Render(padRight(fl.label, labelW))
 		marker := "  "
@@ -299,31 +305,85 @@ func (f *formView) View() string {
 		var val string
 		switch {
 		case fl.choices != nil && !fl.free:
-			opts := make([]string, len(fl.choices))
-			for j, c := range fl.choices {
-				if j == fl.choice {
-					opts[j] = f.st.Focused.Render("● " + format.Safe(c))
-				} else {
-					opts[j] = f.st.Subtle.Render("○ " + format.Safe(c))
-				}
-			}
-			val = strings.Join(opts, "  ")
+			val = f.choicesView(fl, i == f.focus, valW)
 		default:
-			fl.input.Width = max(10, f.width-labelW-8)
+			fl.input.Width = max(5, valW-1)
 			val = fl.input.View()
 		}
-		b.WriteString(marker + label + val + "\n")
+		block := []string{marker + label + val}
 		sub := ""
 		switch {
 		case fl.err != nil && fl.touched:
-			sub = f.st.Error.Render("✗ " + format.Safe(fl.err.Error()))
+			sub = f.st.Error.Render("✗ " + sentenceCase(format.Safe(fl.err.Error())))
 		case i == f.focus && fl.hint != "":
 			sub = f.st.Subtle.Render(fl.hint)
 		}
-		b.WriteString(lipgloss.NewStyle().PaddingLeft(labelW+2).Width(max(30, min(f.width, 96)-6)).Render(sub) + "\n")
+		// Hints and errors wrap at spaces under the value, or under the
+		// label where the value column is narrow.
+		indent := 2
+		if wide {
+			indent = labelW + 2
+		}
+		if sub != "" {
+			for _, l := range strings.Split(lipgloss.NewStyle().Width(inner-indent).Render(sub), "\n") {
+				block = append(block, strings.Repeat(" ", indent)+strings.TrimRight(l, " "))
+			}
+		} else if wide {
+			block = append(block, "")
+		}
+		blocks = append(blocks, block)
 	}
+	var foot []string
 	if f.err != "" {
-		b.WriteString("\n" + f.st.Error.Render(format.Safe(f.err)) + "\n")
+		foot = append(foot, "")
+		for _, l := range strings.Split(lipgloss.NewStyle().Width(inner).Render(f.st.Error.Render(format.Safe(f.err))), "\n") {
+			foot = append(foot, strings.TrimRight(l, " "))
+		}
 	}
-	return center(f.width, f.height, f.st.Box.Width(min(96, max(40, f.width-2))).Render(b.String()))
+	// On a short screen the fields scroll to keep the focused one in view.
+	room := max(1, f.height-4-len(foot))
+	first, last := f.focus, f.focus+1
+	used := len(blocks[f.focus])
+	for grew := true; grew; {
+		grew = false
+		if last < len(blocks) && used+len(blocks[last]) <= room {
+			used += len(blocks[last])
+			last++
+			grew = true
+		}
+		if first > 0 && used+len(blocks[first-1]) <= room {
+			used += len(blocks[first-1])
+			first--
+			grew = true
+		}
+	}
+	title := f.st.Title.Render("New key")
+	if first > 0 || last < len(blocks) {
+		title += f.st.Subtle.Render(fmt.Sprintf("  field %d of %d", f.focus+1, len(blocks)))
+	}
+	lines := []string{title, ""}
+	for _, b := range blocks[first:last] {
+		lines = append(lines, b...)
+	}
+	lines = append(lines, foot...)
+	return center(f.width, f.height, f.st.Box.Width(inner+2).Render(strings.Join(lines, "\n")))
+}
+
+// choicesView shows a choice field's options, or where they do not fit
+// in w cells, the chosen one with arrows and its place.
+func (f *formView) choicesView(fl *field, focused bool, w int) string {
+	opts := make([]string, len(fl.choices))
+	for j, c := range fl.choices {
+		if j == fl.choice {
+			opts[j] = f.st.Focused.Render("● " + format.Safe(c))
+		} else {
+			opts[j] = f.st.Subtle.Render("○ " + format.Safe(c))
+		}
+	}
+	if all := strings.Join(opts, "  "); lipgloss.Width(all) <= w {
+		return all
+	}
+	place := fmt.Sprintf(" %d/%d", fl.choice+1, len(fl.choices))
+	name := format.Truncate(format.Safe(fl.choices[fl.choice]), max(1, w-4-len(place)), "…")
+	return f.st.Focused.Render("‹ "+name+" ›") + f.st.Subtle.Render(place)
 }

@@ -61,6 +61,10 @@ func (v *keysView) askRotate(k model.Key) tea.Cmd {
 		v.sh.status("This key was already replaced by "+k.RotatedTo+": rotate that one instead.", false)
 		return nil
 	}
+	if k.Disabled {
+		v.sh.status("This key is disabled: enable it with x before rotating it.", false)
+		return nil
+	}
 	return v.askKeyAction(model.KeyRotate, k)
 }
 

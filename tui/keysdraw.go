@@ -32,7 +32,7 @@ func (v *keysView) View() string {
 		b.WriteString(v.groupsView())
 		b.WriteString(strings.Repeat("\n", max(0, v.gtable.height-(min(v.gtable.n, v.gtable.offset+v.gtable.height)-v.gtable.offset))))
 	case len(v.rows) == 0 && !v.pending:
-		b.WriteString(v.emptyView("No keys match.", "Press esc to clear the filter, or tab to change environment."))
+		b.WriteString(v.emptyView(v.noRowsText()))
 	default:
 		now := v.now()
 		b.WriteString(v.table.View(v.st.Header, func(r, c int) string {
@@ -59,6 +59,17 @@ func (v *keysView) View() string {
 		}
 	}
 	return b.String()
+}
+
+// noRowsText says why no row is shown, and offers esc only when there is
+// a filter, a review or a channel for it to clear.
+func (v *keysView) noRowsText() (title, hint string) {
+	if v.q.Text == "" && v.q.Review == keyindex.AllKeys && v.q.Channel == "" {
+		if env := v.envName(); env != "" {
+			return "No keys in " + format.Safe(env) + " yet.", "Press n to create one here, or tab to change environment."
+		}
+	}
+	return "No keys match.", "Press esc to clear the filter, or tab to change environment."
 }
 
 func (v *keysView) emptyView(title, hint string) string {

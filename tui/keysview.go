@@ -62,17 +62,26 @@ func defaultKeysKeyMap() keysKeyMap {
 }
 
 // ShortHelp leaves out what the current user may not do to the selected
-// key (pressing it anyway says why).
+// key (pressing it anyway says why). While a text field or the picker has
+// the keys, the help is theirs.
 func (v *keysView) ShortHelp() []key.Binding {
 	k := v.keyMap
-	if v.group != groupOff {
-		return []key.Binding{k.groupKeys, k.Group, k.groupBack, k.Filter, k.NextEnv, k.Help, k.Quit}
+	switch {
+	case v.filtering:
+		return []key.Binding{k.input.Accept, k.input.Cancel}
+	case v.picking:
+		return []key.Binding{k.picker.Up, k.picker.Down, k.picker.Choose, k.picker.Close}
+	case v.group != groupOff:
+		return []key.Binding{k.groupKeys, k.Group, k.groupBack, k.Filter, k.NextEnv, k.Quit}
 	}
-	return v.allowed([]key.Binding{k.New, k.Details, k.Delete, k.Filter, k.Sort, k.Help, k.Quit, k.NextEnv})
+	return v.allowed([]key.Binding{k.New, k.Details, k.Filter, k.NextEnv, k.Delete, k.Sort, k.Quick, k.Quit})
 }
 
 func (v *keysView) FullHelp() [][]key.Binding {
 	k := v.keyMap
+	if v.filtering || v.picking {
+		return [][]key.Binding{v.ShortHelp()}
+	}
 	if v.group != groupOff {
 		return [][]key.Binding{
 			{k.table.Up, k.table.Down, k.table.PageUp, k.table.PageDown, k.table.Top, k.table.Bottom},
@@ -255,7 +264,7 @@ func cellWidth(s string) int {
 }
 
 func newKeysView(sh *shared) *keysView {
-	fi := textinput.New()
+	fi := sh.st.textInput()
 	fi.Prompt = "/ "
 	fi.Placeholder = "words, or fields: env:prod used:>90d by:alice status:expiring"
 	fi.CharLimit = 512
@@ -400,6 +409,8 @@ func (v *keysView) Update(msg tea.Msg) tea.Cmd {
 		return cmd
 	case deletedMsg, rotatedMsg, disabledMsg:
 		return v.actionDone(msg)
+	case tea.MouseMsg:
+		return v.mouse(msg)
 	case tea.KeyMsg:
 		if v.picking {
 			return v.updatePicker(msg)

@@ -29,7 +29,7 @@ func (f *fakeScreen) Init() tea.Cmd {
 }
 func (f *fakeScreen) Update(msg tea.Msg) tea.Cmd { f.msgs = append(f.msgs, msg); return nil }
 func (f *fakeScreen) View() string               { return f.name }
-func (f *fakeScreen) KeyMap() help.KeyMap        { return defaultDetailsKeyMap() }
+func (f *fakeScreen) KeyMap() help.KeyMap        { return defaultEventKeyMap() }
 func (f *fakeScreen) SetSize(w, h int)           { f.w, f.h = w, h }
 func (f *fakeScreen) Typing() bool               { return f.typing }
 

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -15,17 +16,19 @@ import (
 )
 
 type revealKeyMap struct {
-	Copy, Done key.Binding
+	Copy, Done, Up, Down key.Binding
 }
 
 func defaultRevealKeyMap() revealKeyMap {
 	return revealKeyMap{
 		Copy: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "copy again")),
 		Done: key.NewBinding(key.WithKeys("esc", "enter", "q"), key.WithHelp("esc/enter", "done (forgets the key)")),
+		Up:   key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/↓", "scroll")),
+		Down: key.NewBinding(key.WithKeys("down", "j")),
 	}
 }
 
-func (k revealKeyMap) ShortHelp() []key.Binding  { return []key.Binding{k.Copy, k.Done} }
+func (k revealKeyMap) ShortHelp() []key.Binding  { return []key.Binding{k.Copy, k.Done, k.Up} }
 func (k revealKeyMap) FullHelp() [][]key.Binding { return [][]key.Binding{k.ShortHelp()} }
 
 // revealView shows a new key once. It is the only place the secret lives
@@ -47,6 +50,8 @@ type revealView struct {
 	height    int
 	clearSecs int
 	replaces  *model.Key // set for a rotation: the old key, as it now is
+	copies    int        // copies made, the first included
+	scroll    scroller
 }
 
 func newRevealView(sh *shared, k model.Key, secret string, grown bool) *revealView {
@@ -72,8 +77,17 @@ func (r *revealView) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case copiedMsg:
 		r.res, r.tried, r.cleared = msg.res, true, clearResult{}
+		r.copies++
+		if r.copies > 1 {
+			// Copying again changes nothing on screen but the count: say it.
+			r.sh.status(copyAgainSentence(msg.res, r.copies), msg.res.copied())
+		}
 	case tea.KeyMsg:
 		switch {
+		case key.Matches(msg, r.keyMap.Up):
+			r.scroll.by(-1)
+		case key.Matches(msg, r.keyMap.Down):
+			r.scroll.by(1)
 		case key.Matches(msg, r.keyMap.Copy):
 			return r.sh.clip.copyCmd(string(r.secret))
 		case key.Matches(msg, r.keyMap.Done):
@@ -91,23 +105,66 @@ func (r *revealView) Update(msg tea.Msg) tea.Cmd {
 
 func (r *revealView) View() string {
 	s := r.st
-	var b strings.Builder
-	b.WriteString(s.Title.Render("Your new key") + s.Subtle.Render("  "+format.Safe(r.key.Name+" · "+r.key.Channel+" · "+r.key.Environment)) + "\n\n")
-	b.WriteString(s.Warning.Render("This is the only time it is shown. Store it now.") + "\n\n")
+	w := max(20, min(100, r.width-2)-2) // inside the box's border and padding
+	secret := string(r.secret)
+	var lines []string
+	add := func(text string) { lines = append(lines, wrapTo(text, w)...) }
+	blank := func() { lines = append(lines, "") }
+	add(s.Warning.Render("This is the only time it is shown. Store it now."))
+	blank()
 	if old := r.replaces; old != nil {
-		b.WriteString(s.Subtle.Render("Replaces "+format.Safe(old.ID+" ("+old.Hint+")")+", which works until "+format.Stamp(old.ExpiresAt)+".") + "\n\n")
+		add(s.Subtle.Render("Replaces " + format.Safe(old.ID+" ("+old.Hint+")") + ", which works until " + format.Stamp(old.ExpiresAt) + "."))
+		blank()
 	}
-	b.WriteString(s.Secret.Render(wrapHard(string(r.secret), max(20, r.width-8))) + "\n\n")
+	// The key stands whole on a line of its own, so a double click or a
+	// drag copies all of it; only a screen narrower than it breaks it.
+	for _, l := range strings.Split(wrapHard(secret, w), "\n") {
+		lines = append(lines, s.Secret.Render(l))
+	}
+	blank()
 	if r.grown {
-		b.WriteString(s.Subtle.Render("It is longer than the store's format to keep its minimum randomness.") + "\n\n")
+		add(s.Subtle.Render("It is longer than the store's format to keep its minimum randomness."))
+		blank()
 	}
-	b.WriteString(s.Label.Render("Use it as") + "\n")
-	b.WriteString(wrapHard(`curl -H "`+r.key.Type.Header(string(r.secret))+`" https://api.example.com/`, max(20, r.width-8)) + "\n\n")
-	b.WriteString(r.clipLine())
+	lines = append(lines, s.Label.Render("Use it as"))
+	lines = append(lines, curlLines(r.key.Type, secret, w)...)
+	blank()
+	add(r.clipLine())
 	if r.warned {
-		b.WriteString("\n" + s.Error.Render("The key was not copied. Leave anyway? It will be gone for good: press esc again, or c to copy."))
+		blank()
+		add(s.Error.Render("The key was not copied. Leave anyway? It will be gone for good: press esc again, or c to copy."))
 	}
-	return center(r.width, r.height, s.Box.Width(min(100, max(40, r.width-2))).Render(b.String()))
+	title := s.Title.Render("Your new key") + s.Subtle.Render("  "+format.Safe(r.key.Name+" · "+r.key.Channel+" · "+r.key.Environment))
+	title = format.Truncate(title, w-3, "…")
+	// On a short screen the blank lines go, then the rest scrolls.
+	room := max(1, r.height-4)
+	if len(lines) > room {
+		lines = slices.DeleteFunc(lines, func(l string) bool { return l == "" })
+	}
+	shown := r.scroll.window(lines, room)
+	r.keyMap.Up.SetEnabled(r.scroll.more())
+	body := r.scroll.withMark(title, w, s.Subtle) + "\n\n" + strings.Join(shown, "\n")
+	return center(r.width, r.height, s.Box.Width(w+2).Render(body))
+}
+
+// curlLines is a usage example for the key in lines of at most w cells. When
+// one line is too narrow it breaks at spaces with the shell's
+// continuations (a backslash before the newline, inside the quotes too),
+// so the key stays whole and the lines pasted into a shell are one command.
+func curlLines(t model.KeyType, secret string, w int) []string {
+	header, _ := strings.CutSuffix(t.Header(secret), secret)
+	one := `curl -H "` + header + secret + `" https://api.example.com/`
+	if ansi.StringWidth(one) <= w {
+		return []string{one}
+	}
+	return []string{`curl -H "` + header + `\`, secret + `" \`, `  https://api.example.com/`}
+}
+
+func copyAgainSentence(res copyResult, n int) string {
+	if !res.copied() {
+		return "Copy " + itoa(n) + " failed: select the key and copy it by hand."
+	}
+	return "Copied the key again (copy " + itoa(n) + ")."
 }
 
 // clipLine says which clipboards got the key, without claiming more.
@@ -127,10 +184,7 @@ func (r *revealView) clipLine() string {
 		lines = append(lines, s.Success.Render("✓ Sent to your terminal's clipboard (OSC 52)")+s.Subtle.Render(" — keyden can't see whether your terminal accepted it; paste to check."))
 	}
 	if !r.res.system && r.res.systemErr != "" && r.res.systemErr != "off" {
-		why := firstLine(r.res.systemErr)
-		if strings.Contains(why, "No clipboard utilities") {
-			why = "no xclip, xsel or wl-copy, as usual over SSH"
-		}
+		why := r.sh.clip.why(r.res.systemErr)
 		lines = append(lines, s.Subtle.Render("✗ No system clipboard here ("+why+")."))
 	}
 	if !r.res.copied() {

@@ -53,7 +53,7 @@ func TestRevealGolden(t *testing.T) {
 	h.waitFor(t, "OSC 52", "7 keys")
 	a := h.final(t)
 	view := a.View()
-	for _, want := range []string{"only time it is shown", `x-api-key: kd_prod_`, "No system clipboard here", "clears what it copied after 45s"} {
+	for _, want := range []string{"only time it is shown", `curl -H "x-api-key: \`, "No system clipboard here", "clears what it copied after 45s"} {
 		if !strings.Contains(view, want) {
 			t.Errorf("reveal lacks %q", want)
 		}

@@ -26,6 +26,7 @@ func ClipboardFromEnv(getenv func(string) string) (ClipboardOptions, error) {
 		Out: os.Stdout, System: getenv("KEYDEN_SYSTEM_CLIPBOARD") != "0",
 		OSC52:  getenv("KEYDEN_OSC52") != "0" && getenv("TERM") != "dumb",
 		InTmux: getenv("TMUX") != "", ClearAfter: DefaultClearAfter,
+		Display: getenv("DISPLAY") != "" || getenv("WAYLAND_DISPLAY") != "",
 	}
 	if v := getenv("KEYDEN_CLIPBOARD_CLEAR"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -59,7 +60,7 @@ func Run(ctx context.Context, st storage.Store, location, actor, notice string, 
 		debug.SetMemoryLimit(700 << 20)
 	}
 	app := New(Options{Store: st, Location: location, Actor: actor, Clipboard: clip, Context: ctx, Notice: notice})
-	p := tea.NewProgram(app, tea.WithAltScreen(), tea.WithContext(ctx))
+	p := tea.NewProgram(app, tea.WithAltScreen(), tea.WithMouseCellMotion(), tea.WithContext(ctx))
 	_, err = p.Run()
 	// However the program ended, leave nothing keyden copied behind, and
 	// say where copies may remain: the screen that said it is gone.

@@ -1,6 +1,9 @@
 package tui
 
 import (
+	"io"
+
+	"github.com/charmbracelet/bubbles/textinput"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 
@@ -37,6 +40,8 @@ type Styles struct {
 	DangerOn   lipgloss.Style
 	Health     map[model.Health]lipgloss.Style
 	FilterText lipgloss.Style
+	// Cursor is a text field's cursor, drawn in reverse video.
+	Cursor lipgloss.Style
 }
 
 var (
@@ -82,6 +87,15 @@ func StylesFor(r *lipgloss.Renderer) Styles {
 	s.ButtonOn = r.NewStyle().Padding(0, 1).Bold(true).Foreground(colInverse).Background(colAccent)
 	s.DangerOn = r.NewStyle().Padding(0, 1).Bold(true).Foreground(colInverse).Background(colError)
 	s.FilterText = r.NewStyle().Foreground(colAccent)
+	s.Cursor = r.NewStyle()
+	if s.NoColor {
+		// Without colour lipgloss drops every attribute, reverse video too,
+		// and a field's cursor vanishes. NO_COLOR asks for no colour, not no
+		// cursor: reverse video is no colour, so it is drawn regardless.
+		attrs := lipgloss.NewRenderer(io.Discard)
+		attrs.SetColorProfile(termenv.ANSI)
+		s.Cursor = attrs.NewStyle()
+	}
 	s.Health = map[model.Health]lipgloss.Style{
 		model.HealthTripped:  r.NewStyle().Foreground(colError).Bold(true),
 		model.HealthDecoy:    r.NewStyle().Foreground(colSubtle),
@@ -92,4 +106,11 @@ func StylesFor(r *lipgloss.Renderer) Styles {
 		model.HealthUnused:   r.NewStyle().Foreground(colSubtle),
 	}
 	return s
+}
+
+// textInput is a text field whose cursor shows with and without colour.
+func (s *Styles) textInput() textinput.Model {
+	ti := textinput.New()
+	ti.Cursor.Style = s.Cursor
+	return ti
 }

@@ -46,7 +46,8 @@ func TestStoredTextNeverReachesTheTerminalRaw(t *testing.T) {
 			h.press(keys)
 			h.waitFor(t, view, `\x1b]52;c;`)
 			frame := *h.rec.last.Load()
-			if bad, ok := hostile.Clean(frame); !ok {
+			// The text cursor's reverse video is keyden's own (styles.go).
+			if bad, ok := hostile.Clean(strings.NewReplacer("\x1b[7m", "", "\x1b[0m", "").Replace(frame)); !ok {
 				t.Errorf("%s, after %q: the frame holds %U:\n%q", env, keys, bad, frame)
 			}
 		}

@@ -72,3 +72,15 @@ func wrapWords(s string, w int) []string {
 	}
 	return append(lines, line)
 }
+
+// sentenceCase starts a message with a capital where it starts with a
+// common word ("the key name is empty"): one that starts with a user or
+// key name ("bob is an admin") is left as it is.
+func sentenceCase(s string) string {
+	word, _, _ := strings.Cut(s, " ")
+	switch word {
+	case "the", "a", "an", "only", "this", "that", "there", "it", "no", "not", "one", "every", "some", "at", "in", "cannot":
+		return strings.ToUpper(s[:1]) + s[1:]
+	}
+	return s
+}

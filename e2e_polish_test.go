@@ -1,0 +1,50 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"keyden/storage"
+)
+
+// In a real terminal: esc and a key sent together (as a quick typist's
+// reach tmux, which passes them on in one read) are esc, then the key,
+// not alt+key; a click on a tab and on a row selects them, and the wheel
+// moves through the rows (SGR mouse reports, as terminals send them).
+func TestEscThenKeyAndTheMouseInTmux(t *testing.T) {
+	needTmux(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "keyden.db")
+	st, err := storage.OpenBolt(db, storage.Options{Actor: "root"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, env := range []string{"dev", "dev", "prod", "prod", "prod"} {
+		if _, err := st.CreateKey(context.Background(), storage.CreateRequest{Name: fmt.Sprintf("key %d", i), Channel: "default", Environment: env}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := fmt.Sprintf("env -i HOME=%s TERM=xterm-256color PATH=/usr/bin:/bin KEYDEN_DB=%s %s; sleep 30", dir, db, bin)
+	s := startTmux(t, "escmouse", "/dev/null", 80, 24, cmd)
+	s.waitFor("5 keys · ")
+	s.keys("Enter")
+	s.waitFor("Allowed IPs")
+	s.keys("Escape", "e") // one send-keys: one write to the terminal
+	s.waitFor("Environments")
+	s.keys("Escape")
+	s.waitFor("5 keys · ")
+
+	// Cells are 1-based in the reports: the tabs are on line 2 (" All  dev
+	// staging  prod"), the header on line 4, the rows from line 5.
+	mouse := func(button, x, y int) {
+		s.typeText(fmt.Sprintf("\x1b[<%d;%d;%dM\x1b[<%d;%d;%dm", button, x, y, button, x, y))
+	}
+	mouse(0, 21, 2) // prod
+	s.waitFor("3 shown")
+	mouse(0, 5, 7) // the third row
+	s.waitFor("3/3")
+	mouse(64, 5, 7) // wheel up
+	s.waitFor("1/3")
+}

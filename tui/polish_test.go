@@ -1,0 +1,391 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
+
+	"keyden/format"
+	"keyden/model"
+	"keyden/storage"
+)
+
+// sizes are the terminals every screen is drawn for: the smallest keyden
+// supports, the classic one, and a wide one.
+var sizes = []struct{ w, h int }{{40, 12}, {80, 24}, {250, 60}}
+
+// screenVisits open each screen keyden draws over the keys table, and wait
+// until it shows all it will (loads and copies done).
+var screenVisits = []struct {
+	name  string
+	visit func(t *testing.T, h *harness)
+}{
+	{"details", func(t *testing.T, h *harness) {
+		h.press("/", "billing", "enter", "enter")
+		h.waitFor(t, "1 event")
+	}},
+	{"confirm", func(t *testing.T, h *harness) { h.press("d"); h.waitFor(t, "Delete this key?") }},
+	{"form", func(t *testing.T, h *harness) { h.press("n"); h.waitFor(t, "New key") }},
+	{"reveal", func(t *testing.T, h *harness) {
+		h.newKey(t, "deploy bot", "enter")
+		h.waitFor(t, "Your new key")
+		// On a short screen the clipboard lines are below: scroll to them.
+		h.press("down", "down", "down", "down", "down", "down", "down", "down", "down", "down", "down", "down")
+		h.waitFor(t, "Copied to the system clipboard")
+	}},
+	{"audit", func(t *testing.T, h *harness) { h.press("a"); h.waitFor(t, "9 events") }},
+	{"event", func(t *testing.T, h *harness) {
+		h.press("a")
+		h.waitFor(t, "9 events")
+		h.press("enter")
+		h.waitFor(t, "Audit event")
+	}},
+	{"catalog", func(t *testing.T, h *harness) { h.press("e"); h.waitFor(t, "3 envs") }},
+}
+
+// Every screen over the keys table fits every size from 40×12 up: the
+// frame has the terminal's lines, none wider than it, and every box is
+// whole (each corner with its partner, each row with both borders). On the
+// old code the details box ran off a 40-column screen and the form and
+// confirm lost their bottoms.
+func TestScreensFitEverySize(t *testing.T) {
+	for _, sc := range screenVisits {
+		for _, sz := range sizes {
+			t.Run(fmt.Sprintf("%s/%dx%d", sc.name, sz.w, sz.h), func(t *testing.T) {
+				h := start(t, setup{store: sampleBolt(t), w: sz.w, h: sz.h})
+				h.waitFor(t, "6 keys")
+				sc.visit(t, h)
+				a := h.final(t)
+				checkFrame(t, ansi.Strip(a.View()), sz.w, sz.h)
+				requireGolden(t, a)
+			})
+		}
+	}
+}
+
+func checkFrame(t *testing.T, frame string, w, h int) {
+	t.Helper()
+	lines := strings.Split(frame, "\n")
+	if len(lines) != h {
+		t.Errorf("%d lines on a %d-line screen:\n%s", len(lines), h, frame)
+	}
+	tops, bottoms := 0, 0
+	for i, l := range lines {
+		if n := format.Cells(l); n > w {
+			t.Errorf("line %d is %d cells on a %d-cell screen: %q", i, n, w, l)
+		}
+		if strings.Count(l, "╭") != strings.Count(l, "╮") || strings.Count(l, "╰") != strings.Count(l, "╯") || strings.Count(l, "│")%2 != 0 {
+			t.Errorf("line %d cuts a box: %q\n%s", i, l, frame)
+		}
+		tops += strings.Count(l, "╭")
+		bottoms += strings.Count(l, "╰")
+	}
+	if tops != bottoms {
+		t.Errorf("%d boxes open, %d close:\n%s", tops, bottoms, frame)
+	}
+}
+
+// At 80 columns and at 40 the help bar shows whole bindings, the most
+// important first, and ends with ? for the rest: never a binding cut or an
+// ellipsis. On the old code the keys screen's bar ended "q quit …" and
+// the others had no ? at all.
+func TestHelpBarShowsWholeBindings(t *testing.T) {
+	visits := append([]struct {
+		name  string
+		visit func(t *testing.T, h *harness)
+	}{{"keys", func(t *testing.T, h *harness) {}}}, screenVisits...)
+	for _, sc := range visits {
+		for _, w := range []int{40, 80} {
+			t.Run(fmt.Sprintf("%s/%d", sc.name, w), func(t *testing.T) {
+				h := start(t, setup{store: sampleBolt(t), w: w, h: 24})
+				h.waitFor(t, "6 keys")
+				sc.visit(t, h)
+				a := h.final(t)
+				lines := strings.Split(ansi.Strip(a.View()), "\n")
+				bar := strings.TrimSpace(lines[len(lines)-1])
+				// Where letters are text (the form, a confirm by name) ? is
+				// text too: the bar shows what fits, the answer first.
+				typing := a.nav.top().Typing()
+				if strings.Contains(bar, "…") || !typing && !(strings.HasSuffix(bar, "? help") || strings.HasSuffix(bar, "? more")) {
+					t.Fatalf("help bar %q", bar)
+				}
+				if typing && !strings.HasPrefix(bar, "enter ") {
+					t.Fatalf("help bar %q does not start with what enter does", bar)
+				}
+				for _, item := range strings.Split(bar, " • ") {
+					if k, desc, ok := strings.Cut(item, " "); !ok || k == "" || desc == "" {
+						t.Fatalf("help bar %q has a cut binding %q", bar, item)
+					}
+				}
+			})
+		}
+	}
+	if testing.Short() {
+		return
+	}
+	// The keys screen puts next env within the first 80 columns (issue 16).
+	h := start(t, setup{store: sampleBolt(t)})
+	h.waitFor(t, "tab/→ next env")
+	h.final(t)
+}
+
+// While a text field has the keys, the help bar names what they do there,
+// not the bindings of the screen under it.
+func TestTypingShowsTheFieldsHelp(t *testing.T) {
+	for _, c := range []struct{ name, keys, wait string }{
+		{"keys filter", "/", "/ "},
+		{"audit filter", "a/", "Audit log"},
+		{"catalog add", "ea", "Add environment"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := start(t, setup{store: sampleBolt(t)})
+			h.waitFor(t, "6 keys")
+			h.press(c.keys)
+			h.waitFor(t, c.wait, "enter done • esc cancel")
+			a := h.final(t)
+			lines := strings.Split(ansi.Strip(a.View()), "\n")
+			bar := lines[len(lines)-1]
+			for _, table := range []string{"n new key", "a add", "enter event", "/ filter", "?"} {
+				if strings.Contains(bar, table) {
+					t.Fatalf("typing, the help bar offers %q: %q", table, bar)
+				}
+			}
+		})
+	}
+}
+
+// Details offer every action that applies: x disables and enables (the
+// key's events grow as it does), R on a disabled key refuses before any
+// confirm, R on an enabled one asks, and d asks to delete. The old details
+// knew only d.
+func TestDetailsOfferEveryAction(t *testing.T) {
+	st := sampleBolt(t)
+	h := start(t, setup{store: st})
+	h.waitFor(t, "6 keys")
+	h.press("/", "ios", "enter", "enter") // ios build, dev
+	h.waitFor(t, "Audit events", "1 event")
+	h.press("x")
+	h.waitFor(t, "Disabled ios build", "Status       disabled", "alice  disable")
+	h.press("R")
+	h.waitFor(t, "This key is disabled: enable it with x before rotating it.")
+	h.press("x")
+	h.waitFor(t, "Enabled ios build", "Status       unused", "alice  enable")
+	h.press("R")
+	h.waitFor(t, "Rotate this key?")
+	h.press("esc", "d")
+	h.waitFor(t, "Delete this key?")
+	h.press("y")
+	h.waitFor(t, "Deleted ios build")
+	h.final(t)
+	if _, ok := named(keysIn(t, st), "ios build"); ok {
+		t.Fatal("d in details did not delete")
+	}
+}
+
+// A rotated key's details link both ways: enter on "Replaced by" opens the
+// new key, enter on its "Replaces" the old one again, and esc goes back
+// through them.
+func TestDetailsFollowTheRotationLinks(t *testing.T) {
+	st := sampleBolt(t)
+	old, _ := named(keysIn(t, st), "ios build")
+	r, err := st.RotateKey(context.Background(), storage.RotateRequest{ID: old.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, setup{store: st})
+	h.waitFor(t, "7 keys")
+	// Both are named ios build: open the first row's details, whichever
+	// it is, and follow its link to the other and back.
+	h.press("/", "ios", "enter", "enter")
+	h.waitFor(t, "Audit events")
+	first, other, label, back := old.ID, r.New.Key.ID, "▸Replaced by", "▸Replaces"
+	if strings.Contains(*h.rec.last.Load(), "ID           "+r.New.Key.ID) {
+		first, other, label, back = other, first, back, label
+	}
+	h.waitFor(t, "ID           "+first, label, other+"  (enter)")
+	h.press("enter")
+	h.waitFor(t, "ID           "+other, back, first+"  (enter)")
+	h.press("enter")
+	h.waitFor(t, "ID           "+first)
+	h.press("esc")
+	h.waitFor(t, "ID           "+other)
+	h.press("esc")
+	h.waitFor(t, "ID           "+first)
+	h.press("esc")
+	h.waitFor(t, "7 keys")
+	h.final(t)
+}
+
+// Rotating a disabled key from the table is refused before the confirm
+// opens, as for a key already replaced; the old code asked first and the
+// store refused after the answer.
+func TestRotateOfADisabledKeyIsRefusedBeforeAsking(t *testing.T) {
+	st := sampleBolt(t)
+	k, _ := named(keysIn(t, st), "web checkout")
+	if _, err := st.SetDisabled(context.Background(), k.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, setup{store: st})
+	h.waitFor(t, "6 keys")
+	h.press("/", "web", "enter", "R")
+	h.waitFor(t, "This key is disabled: enable it with x before rotating it.")
+	if a := h.final(t); a.nav.top() != a.keys {
+		t.Fatalf("a confirm opened: %T", a.nav.top())
+	}
+}
+
+// Typing a prod key's name is the answer: enter then deletes, where the
+// old confirm, still on [ No ], cancelled without a word. A wrong name and
+// enter says so and stays; y outside a typed confirm is in the help bar.
+func TestProdDeleteAnswersWithTheTypedName(t *testing.T) {
+	st := sampleBolt(t)
+	h := start(t, setup{store: st})
+	h.waitFor(t, "6 keys")
+	h.press("/", "web", "enter", "d")
+	h.waitFor(t, "to confirm:")
+	h.press("web checkou", "enter")
+	h.waitFor(t, "Type the key's name exactly to confirm.")
+	h.press("t")
+	h.waitFor(t, "[ Yes, delete ]")
+	h.press("enter")
+	h.waitFor(t, "Deleted web checkout")
+	h.press("esc", "/", "ios", "enter", "d")
+	h.waitFor(t, "Delete this key?", "y yes • n no")
+	h.press("esc")
+	h.final(t)
+	if _, ok := named(keysIn(t, st), "web checkout"); ok {
+		t.Fatal("typing the name and enter did not delete")
+	}
+}
+
+// A click selects a row or an environment tab, and the wheel moves
+// through the rows, on the keys table and in the audit log (the old app
+// ignored the mouse).
+func TestMouseSelectsAndScrolls(t *testing.T) {
+	h := start(t, setup{store: sampleBolt(t)})
+	h.waitFor(t, "6 keys")
+	click := func(x, y int) {
+		h.tm.Send(tea.MouseMsg{X: x, Y: y, Action: tea.MouseActionPress, Button: tea.MouseButtonLeft})
+	}
+	spin := func(b tea.MouseButton) { h.tm.Send(tea.MouseMsg{X: 5, Y: 6, Action: tea.MouseActionPress, Button: b}) }
+	// Title line, tabs, blank, header: the third row is at line 6.
+	click(5, 6)
+	h.waitFor(t, "3/6")
+	spin(tea.MouseButtonWheelDown)
+	h.waitFor(t, "6/6")
+	spin(tea.MouseButtonWheelUp)
+	h.waitFor(t, "3/6")
+	// The tabs: " All  dev  staging  prod" from column 1.
+	click(16, 1)
+	h.waitFor(t, "2 shown")
+	h.press("a")
+	h.waitFor(t, "9 events · 1/9")
+	click(5, 5) // the audit log's second row
+	h.waitFor(t, "9 events · 2/9")
+	spin(tea.MouseButtonWheelDown)
+	h.waitFor(t, "9 events · 5/9")
+	a := h.final(t)
+	if a.keys.q.Env != "staging" {
+		t.Fatalf("the tab clicked gave env %q", a.keys.q.Env)
+	}
+}
+
+// Esc and a key read together arrive as alt+key (Bubble Tea v1 has no
+// escape timeout): keyden takes them as esc, then the key. The old app
+// dropped both.
+func TestEscThenAKeyIsNotAltKey(t *testing.T) {
+	h := start(t, setup{store: sampleBolt(t)})
+	h.waitFor(t, "6 keys")
+	h.press("enter")
+	h.waitFor(t, "Audit events")
+	h.tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("e"), Alt: true})
+	h.waitFor(t, "Environments")
+	a := h.final(t)
+	if _, ok := a.nav.top().(*catalogView); !ok || len(a.nav.stack) != 2 {
+		t.Fatalf("esc e from details: %T, %d deep", a.nav.top(), len(a.nav.stack))
+	}
+}
+
+// The words keyden shows agree: details say "ok" as the table does (not
+// "active"); a refusal starting with a common word starts with a capital,
+// one starting with a user name keeps it; an environment tab with no keys
+// says so instead of offering to clear a filter that is not set.
+func TestWordsAgree(t *testing.T) {
+	h := start(t, setup{store: sampleBolt(t)})
+	h.waitFor(t, "6 keys")
+	h.press("/", "web", "enter", "enter")
+	h.waitFor(t, "Status       ok")
+	h.final(t)
+
+	if got := sentenceCase("the key name is empty"); got != "The key name is empty" {
+		t.Errorf("sentenceCase: %q", got)
+	}
+	if got := sentenceCase("bob is an admin"); got != "bob is an admin" {
+		t.Errorf("sentenceCase of a name: %q", got)
+	}
+
+	st := sampleBolt(t)
+	if _, err := st.AddEnvironment(context.Background(), model.Environment{Name: "qa", Tag: "qa"}); err != nil {
+		t.Fatal(err)
+	}
+	h = start(t, setup{store: st})
+	h.waitFor(t, "6 keys")
+	h.press("shift+tab") // qa, the last tab
+	h.waitFor(t, "No keys in qa yet.")
+	if v := *h.rec.last.Load(); strings.Contains(v, "clear the filter") {
+		t.Fatalf("an empty tab offers to clear a filter:\n%s", v)
+	}
+	h.final(t)
+}
+
+// Where xclip is there but no display is, the tool says only "exit status
+// 1": the reveal says what that means.
+func TestClipboardWithoutADisplaySaysSo(t *testing.T) {
+	h := start(t, setup{store: sampleBolt(t), noSystem: true})
+	h.clip.failWith = "exit status 1"
+	h.waitFor(t, "6 keys")
+	h.newKey(t, "no display", "enter")
+	h.waitFor(t, "No system clipboard here (no display to copy to, as usual over SSH).")
+	h.final(t)
+}
+
+// With NO_COLOR (the tests' profile) a text field's cursor is still drawn,
+// in reverse video; the old form drew nothing where the cursor was.
+func TestCursorShowsWithoutColour(t *testing.T) {
+	h := start(t, setup{store: sampleBolt(t)})
+	h.waitFor(t, "6 keys")
+	h.newKey(t, "ab")
+	h.waitFor(t, "ab")
+	a := h.final(t)
+	if v := a.View(); !strings.Contains(v, "\x1b[7m") {
+		t.Fatalf("no cursor in the form:\n%q", v)
+	}
+}
+
+// At 80 columns the key stands whole on a line of its own, and the curl
+// example breaks at spaces with shell continuations, never inside the key;
+// c copies again and says so.
+func TestRevealKeepsTheKeyWhole(t *testing.T) {
+	st := sampleBolt(t)
+	h := start(t, setup{store: st})
+	h.waitFor(t, "6 keys")
+	h.newKey(t, "whole key", "enter")
+	h.waitFor(t, "Copied to the system clipboard")
+	secret := h.clip.get()
+	h.press("c")
+	h.waitFor(t, "Copied the key again (copy 2).")
+	a := h.final(t)
+	var onItsOwn, inCurl bool
+	for _, l := range strings.Split(ansi.Strip(a.View()), "\n") {
+		l = strings.Trim(l, " │")
+		onItsOwn = onItsOwn || l == secret
+		inCurl = inCurl || l == secret+`" \`
+	}
+	if !onItsOwn || !inCurl {
+		t.Fatalf("the key is not whole on its lines:\n%s", a.View())
+	}
+}

@@ -1,0 +1,69 @@
+package tui
+
+import (
+	"strings"
+
+	"github.com/charmbracelet/lipgloss"
+)
+
+// scroller is the part of a box's lines shown when they are more than
+// the room: details and the reveal scroll with ↑/↓ and the wheel.
+type scroller struct {
+	offset int
+	total  int // lines at the last frame
+	room   int
+}
+
+// window clamps the offset for lines in room and returns the lines shown.
+func (s *scroller) window(lines []string, room int) []string {
+	s.total, s.room = len(lines), max(1, room)
+	s.by(0)
+	return lines[s.offset:min(len(lines), s.offset+s.room)]
+}
+
+func (s *scroller) by(n int) { s.offset = max(0, min(s.offset+n, s.total-s.room)) }
+
+// more says whether some lines are out of view.
+func (s *scroller) more() bool { return s.total > s.room }
+
+// mark says which way there is more to see.
+func (s *scroller) mark() string {
+	up, down := s.offset > 0, s.offset+s.room < s.total
+	switch {
+	case up && down:
+		return "↑↓"
+	case up:
+		return "↑ "
+	case down:
+		return " ↓"
+	}
+	return ""
+}
+
+// where is "lines 3–10/20" when some are out of view.
+func (s *scroller) where() string {
+	if !s.more() {
+		return ""
+	}
+	return "lines " + itoa(s.offset+1) + "–" + itoa(min(s.total, s.offset+s.room)) + "/" + itoa(s.total)
+}
+
+// withMark puts the scroll mark at the right end of a title w cells wide.
+func (s *scroller) withMark(title string, w int, st lipgloss.Style) string {
+	if !s.more() {
+		return title
+	}
+	return padRight(title, w-2) + st.Render(s.mark())
+}
+
+// wrapTo breaks styled text at spaces into lines of at most w cells.
+func wrapTo(s string, w int) []string {
+	if s == "" {
+		return nil
+	}
+	lines := strings.Split(lipgloss.NewStyle().Width(w).Render(s), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	return lines
+}
