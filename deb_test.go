@@ -74,6 +74,15 @@ func TestDebPackageInstallsAndRemovesCleanly(t *testing.T) {
 		}
 	}()
 
+	for _, f := range []string{"/usr/lib/systemd/system/keyden-ssh.service", "/usr/share/man/man1/keyden.1.gz", "/usr/share/zsh/vendor-completions/_keyden"} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("the package did not install %s: %v", f, err)
+		}
+	}
+	if _, err := exec.Command("getent", "passwd", "keyden").Output(); err != nil {
+		t.Errorf("the package did not make the keyden user its systemd unit runs as: %v", err)
+	}
+
 	commit := strings.TrimSpace(run("git", "rev-parse", "HEAD"))
 	if v := run("/usr/bin/keyden", "--version"); !strings.Contains(v, "commit "+commit[:12]) || !strings.Contains(v, "built ") {
 		t.Errorf("keyden --version = %q, want the commit %s and a build date", v, commit[:12])
