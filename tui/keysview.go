@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -73,6 +74,10 @@ func (v *keysView) ShortHelp() []key.Binding {
 		return []key.Binding{k.picker.Up, k.picker.Down, k.picker.Choose, k.picker.Close}
 	case v.group != groupOff:
 		return []key.Binding{k.groupKeys, k.Group, k.groupBack, k.Filter, k.NextEnv, k.Quit}
+	}
+	if v.marks.n > 0 {
+		bulk := key.NewBinding(key.WithKeys("x", "d", "R"), key.WithHelp("x/d/R", fmt.Sprintf("disable/delete/rotate %d marked", v.marks.n)))
+		return []key.Binding{bulk, k.Mark, k.MarkAll, k.Filter, k.Quit}
 	}
 	return v.allowed([]key.Binding{k.New, k.Details, k.Filter, k.NextEnv, k.Delete, k.Sort, k.Quick, k.Quit})
 }
@@ -400,6 +405,8 @@ func (v *keysView) Update(msg tea.Msg) tea.Cmd {
 	case groupedMsg:
 		v.setGroups(msg)
 		return nil
+	case bulkDoneMsg:
+		return v.bulkDone(msg)
 	case dataMsg:
 		var cmd tea.Cmd
 		if d := v.sh.data; d.set != v.set {
@@ -523,6 +530,12 @@ func (v *keysView) updateKeys(msg tea.KeyMsg) tea.Cmd {
 		if k, ok := v.selected(); ok {
 			return v.sh.nav.push(newDetailsView(v.sh, k))
 		}
+	case v.marks.n > 0 && key.Matches(msg, km.Delete):
+		return v.askBulk(model.KeyDelete)
+	case v.marks.n > 0 && key.Matches(msg, km.Rotate):
+		return v.askBulk(model.KeyRotate)
+	case v.marks.n > 0 && key.Matches(msg, km.Disable):
+		return v.askBulk(model.KeyDisable)
 	case key.Matches(msg, km.Delete), key.Matches(msg, km.Rotate), key.Matches(msg, km.Disable):
 		k, ok := v.selected()
 		if !ok {

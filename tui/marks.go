@@ -41,19 +41,37 @@ func (m *marks) set(of *keyindex.Index, i int32, on bool) {
 
 func (m *marks) clear() { *m = marks{} }
 
-// keys are the marked keys still in set, in index order.
-func (m *marks) keys(set *keyindex.Index) []*model.Key {
-	var out []*model.Key
+// each calls f with every marked index still in set, in index order.
+func (m *marks) each(set *keyindex.Index, f func(i int32, k *model.Key)) {
 	for w, word := range m.bits {
 		for word != 0 {
 			i := int32(w*64 + bits.TrailingZeros64(word))
 			word &= word - 1
 			if int(i) < set.Size() && !set.Gone(i) {
-				out = append(out, set.Key(i))
+				f(i, set.Key(i))
 			}
 		}
 	}
+}
+
+// keys are the marked keys still in set, in index order.
+func (m *marks) keys(set *keyindex.Index) []*model.Key {
+	var out []*model.Key
+	m.each(set, func(_ int32, k *model.Key) { out = append(out, k) })
 	return out
+}
+
+// unmark drops the marks of the keys drop says so of.
+func (m *marks) unmark(drop func(*model.Key) bool) {
+	if m.of == nil {
+		return
+	}
+	of := m.of
+	m.each(of, func(i int32, k *model.Key) {
+		if drop(k) {
+			m.set(of, i, false)
+		}
+	})
 }
 
 // follow carries the marks over to set: as they are when set shares

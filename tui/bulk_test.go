@@ -1,0 +1,113 @@
+package tui
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"keyden/model"
+	"keyden/storage"
+)
+
+// x on marked keys: one confirm with the count and the first names; a
+// prod key among them asks for the count typed; each key is disabled and
+// audited on its own, and the results say so key by key.
+func TestBulkDisableOnMarks(t *testing.T) {
+	st := reviewBolt(t)
+	h := start(t, setup{store: st})
+	h.waitFor(t, "9 keys")
+	h.press("r", "A") // the four stale keys: two of bob's (prod), partner feed, old export
+	h.waitFor(t, "4 shown", "4 marked")
+	h.press("x")
+	h.waitFor(t, "Disable 4 keys?", "4 keys: 2 prod", "bob's old batch", "2 of them are prod keys. Type 4, the number of keys")
+	a := h.final(t)
+	requireGolden(t, a)
+
+	h = start(t, setup{store: st})
+	h.waitFor(t, "9 keys")
+	h.press("r", "A", "x")
+	h.waitFor(t, "Disable 4 keys?")
+	h.press("right", "enter")
+	h.waitFor(t, "Type 4, the number of keys, exactly to confirm.")
+	h.press("4", "enter")
+	h.waitFor(t, "Disabled 4 keys.", "✓ partner feed: disabled")
+	h.press("esc")
+	h.waitFor(t, "/ used:>90d", "Disabled 4 keys.", "old export      dev     10mo ago    disabled")
+	a = h.final(t)
+	if a.keys.marks.n != 0 {
+		t.Errorf("%d keys still marked after they were all disabled", a.keys.marks.n)
+	}
+	disabled := 0
+	for _, k := range keysIn(t, st) {
+		if k.Disabled {
+			disabled++
+		}
+	}
+	evs, err := st.Audit(context.Background(), storage.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	audited := 0
+	for _, e := range evs {
+		if e.Action == string(model.KeyDisable) {
+			audited++
+		}
+	}
+	if disabled != 4 || audited != 4 {
+		t.Errorf("%d keys disabled, %d disable events; want 4 and 4", disabled, audited)
+	}
+}
+
+// An admin deleting marked keys: the ones it may not delete are refused,
+// listed first with the reason, stay marked, and the others are deleted.
+func TestBulkDeleteReportsEachRefusal(t *testing.T) {
+	st := reviewBolt(t)
+	h := start(t, setup{store: seededAs(t, st, "bob", 3), actor: "bob"})
+	h.waitFor(t, "9 keys")
+	h.press("/", "mobile-app", "enter", "A") // partner feed, ios build (alice's) and bob's three
+	h.waitFor(t, "5 shown", "5 marked")
+	h.press("d")
+	h.waitFor(t, "Delete 5 keys?", "You may not delete 2 of them")
+	h.press("right", "5", "enter")
+	h.waitFor(t, "Deleted 3 of 5 keys; 2 refused")
+	a := h.final(t)
+	lines := a.nav.top().(*bulkView).lines
+	if len(lines) != 5 || lines[0].ok || lines[1].ok || !lines[2].ok {
+		t.Fatalf("results %+v: want the 2 refusals first", lines)
+	}
+	if len(keysIn(t, st)) != 6 {
+		t.Errorf("%d keys left, want 6", len(keysIn(t, st)))
+	}
+	view := a.View()
+	for _, s := range []string{"✗ partner feed", "✗ ios build", "✓ bob's spare: deleted"} {
+		if !strings.Contains(view, s) {
+			t.Errorf("results lack %q:\n%s", s, view)
+		}
+	}
+}
+
+// R on marked keys: each new key is shown once on the results screen and
+// forgotten on leaving it.
+func TestBulkRotateShowsEachNewKeyOnce(t *testing.T) {
+	st := reviewBolt(t)
+	h := start(t, setup{store: st})
+	h.waitFor(t, "9 keys")
+	h.press("/", "fresh", "enter", " ", "esc", "/", "ios", "enter", " ")
+	h.waitFor(t, "2 marked")
+	h.press("R")
+	h.waitFor(t, "Rotate 2 keys?", "Grace")
+	h.press("y")
+	h.waitFor(t, "Rotated 2 keys. Each new key is shown only here", "kd_dev_", "kd_stg_")
+	a := h.final(t)
+	r := a.nav.top().(*bulkView)
+	if len(r.secrets) != 2 {
+		t.Fatalf("%d new keys shown, want 2", len(r.secrets))
+	}
+	secret := r.secrets[0]
+	a.Update(tea.KeyMsg{Type: tea.KeyEsc})
+	if len(r.secrets) != 0 || strings.Trim(string(secret), "\x00") != "" {
+		t.Errorf("a new key outlived its screen")
+	}
+}
