@@ -76,14 +76,14 @@ func BenchmarkFilter(b *testing.B) {
 			ix.Order(s)
 		}
 		now := time.Now()
-		wide := ix.Filter(Query{Text: "synthetic key 12"}, nil, now)
+		wide := ix.Filter(Query{Text: "events co"}, nil, now)
 		for _, c := range []struct {
 			name   string
 			q      Query
 			within []int32
 		}{
-			{"char", Query{Text: "synthetic key 12"}, nil},
-			{"narrow", Query{Text: "synthetic key 123"}, wide},
+			{"char", Query{Text: "events co"}, nil},
+			{"narrow", Query{Text: "events col"}, wide},
 			{"env", Query{Env: "prod"}, nil},
 			{"unused", Query{Review: Unused}, nil},
 			{"query", Query{Text: "env:prod used:>90d -status:disabled"}, nil},

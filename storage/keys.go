@@ -58,6 +58,7 @@ func (b *core) CreateKey(ctx context.Context, req CreateRequest) (Created, error
 type KeySeed struct {
 	CreateRequest
 	CreatedAt  time.Time // zero: now
+	CreatedBy  string    // empty: the actor
 	LastUsedAt time.Time
 	UseCount   uint64
 }
@@ -194,6 +195,9 @@ func (b *core) insertKey(tx kv, in Info, env model.Environment, req KeySeed, det
 	}
 	if !req.CreatedAt.IsZero() {
 		k.CreatedAt = req.CreatedAt
+	}
+	if req.CreatedBy != "" {
+		k.CreatedBy = req.CreatedBy
 	}
 	if hashes.Get(k.Hash[:]) != nil {
 		// 2^-256: a broken random source, not bad luck. Refuse rather than alias two keys.

@@ -1,14 +1,21 @@
-// keyden-fill adds N synthetic keys to a store, for measuring keyden at
-// the sizes its benchmarks name (100k, 1M). Its keys are real keys: with
-// --secrets it writes a sample of them to a file (0600) to verify with.
+// keyden-fill adds N keys that look like real use to a store, for
+// measuring keyden at the sizes its benchmarks name (100k, 1M) and for
+// reviews and screenshots: several members (a few make most keys), app,
+// partner and internal channels, every environment, names of varied
+// length, last uses over the past year (some never). --seed picks the mix;
+// given explicitly, it also makes the ids and secrets reproducible. Its
+// keys are real keys: with --secrets it writes a sample of them to a file
+// (0600) to verify with.
 //
 //	go run ./cmd/keyden-fill --db /tmp/100k.db --count 100000 --secrets /tmp/100k.keys
 package main
 
 import (
 	"context"
+	"encoding/binary"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/user"
 	"strings"
@@ -25,6 +32,7 @@ func main() {
 	secrets := flag.String("secrets", "", "file to write a sample of the new keys to")
 	keep := flag.Int("keep", 100, "how many keys the sample holds")
 	demo := flag.Bool("demo", false, "instead: make a small realistic store for screenshots")
+	seed := flag.Uint64("seed", fixture.DefaultSeed, "the mix of names, members, channels and times; given explicitly, also the ids and secrets")
 	flag.Parse()
 	// The OS user filling a new store becomes its super admin, as with keyden itself.
 	actor := "keyden-fill"
@@ -42,13 +50,21 @@ func main() {
 		fmt.Fprintln(os.Stderr, "keyden-fill: give --db PATH and a positive --count")
 		os.Exit(2)
 	}
-	st, err := storage.OpenBolt(*db, storage.Options{Actor: actor, Timeout: time.Minute})
+	opt := storage.Options{Actor: actor, Timeout: time.Minute}
+	flag.Visit(func(f *flag.Flag) {
+		if f.Name == "seed" {
+			var b [32]byte
+			binary.LittleEndian.PutUint64(b[:], *seed)
+			opt.Rand = rand.NewChaCha8(b)
+		}
+	})
+	st, err := storage.OpenBolt(*db, opt)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "keyden-fill:", err)
 		os.Exit(1)
 	}
 	start := time.Now()
-	kept, err := fixture.Fill(context.Background(), st, *count, *keep)
+	kept, err := fixture.FillSeed(context.Background(), st, *count, *keep, *seed)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "keyden-fill:", err)
 		os.Exit(1)
