@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"keyden/internal/testutil"
 )
 
 func gitIn(t *testing.T, dir string, args ...string) (string, int) {
@@ -116,4 +121,49 @@ func TestScanHookRefusesACommitWithAKey(t *testing.T) {
 	}
 	mustGit(t, repo, "add", ".")
 	mustGit(t, repo, "commit", "-q", "-m", "fixed")
+}
+
+// keyden serve --leak-report-keys: a report signed by a configured key
+// disables the key it names; a forged one does nothing.
+func TestSignedLeakReportDisablesAndForgedDoesNothing(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "k.db")
+	key, _, _ := keyden(t, db, "", "create", "--name", "leaky", "--env", "prod")
+	key = strings.TrimSpace(key)
+	gh, thief := testutil.NewReporter(t, "ghkey"), testutil.NewReporter(t, "ghkey")
+	keysFile := filepath.Join(dir, "keys.json")
+	if err := os.WriteFile(keysFile, testutil.KeysJSON(t, gh), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, addr, logs := startServe(t, db, "--leak-report-keys", keysFile)
+	report := []byte(`[{"token":"` + key + `","type":"keyden","url":"https://github.com/acme/shop/blob/1a2b/.env","source":"content"}]`)
+	post := func(sig string) (int, string) {
+		req, _ := http.NewRequest("POST", "http://"+addr+"/leaks", bytes.NewReader(report))
+		req.Header.Set("Github-Public-Key-Identifier", "ghkey")
+		req.Header.Set("Github-Public-Key-Signature", sig)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := post(thief.Sign(t, report)); code != 401 {
+		t.Fatalf("forged report: %d %s", code, body)
+	}
+	if _, _, code := keyden(t, db, key, "verify"); code != 0 {
+		t.Fatalf("a forged report changed the key; serve's log:\n%s", logs)
+	}
+	code, body := post(gh.Sign(t, report))
+	if code != 200 || !strings.Contains(body, `"label":"true_positive"`) || strings.Contains(body, key) {
+		t.Fatalf("signed report: %d %s", code, body)
+	}
+	if _, errs, code := keyden(t, db, key, "verify"); code != 1 || !strings.Contains(errs, "disabled") {
+		t.Fatalf("after a signed report the key still verifies: %d %s", code, errs)
+	}
+	out, _, _ := keyden(t, db, "", "audit")
+	if !strings.Contains(out, "https://github.com/acme/shop/blob/1a2b/.env") {
+		t.Errorf("the audit log does not say where it leaked:\n%s", out)
+	}
 }

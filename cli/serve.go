@@ -29,7 +29,7 @@ func (a *app) serveCommand() *cobra.Command {
 	var maxStale time.Duration
 	var opt server.Options
 	var max int
-	var hookURL, secretFile string
+	var hookURL, secretFile, leakKeys string
 	var hook *server.Webhook
 	cmd := &cobra.Command{
 		Use:   "serve --listen ADDR [--trusted-proxy CIDR]...",
@@ -43,7 +43,9 @@ X-Key-Environment, X-Key-Scopes; 401 for missing, malformed, unknown, expired
 or disabled keys; 403 for a wrong environment, scope or IP; a refusal's
 reason in X-Keyden-Reason. No body, so a gateway keeps its connection alive;
 /verify.json and /verify.json/{env} answer the same check in JSON. Also
-GET /healthz and GET /metrics (Prometheus).
+GET /healthz and GET /metrics (Prometheus); with --leak-report-keys, POST
+/leaks takes signed leak reports (GitHub's secret scanning format); with
+--alert-webhook, every alert is posted there, signed.
 
 /healthz says how far behind the verifier is (lag_seconds, the revision it
 applied) and answers 503 when it has not confirmed it holds every change for
@@ -81,6 +83,15 @@ new one, and when all are busy the new one gets 503 at once.`,
 			if max, err = server.MaxConns(maxConns); err != nil {
 				return &refusal{msg: err.Error()}
 			}
+			if cmd.Flags().Changed("leak-report-keys") {
+				b, err := os.ReadFile(leakKeys)
+				if err != nil {
+					return usagef("could not read --leak-report-keys %s: %v", leakKeys, unwrapPath(err))
+				}
+				if opt.LeakReportKeys, err = server.ParseLeakReportKeys(b); err != nil {
+					return usagef("--leak-report-keys %s: %v", leakKeys, err)
+				}
+			}
 			hook, err = alertWebhook(hookURL, secretFile, cmd.Flags().Changed("alert-webhook"), cmd.Flags().Changed("alert-secret-file"))
 			if hook != nil {
 				hook.Log = opt.Log
@@ -107,6 +118,7 @@ new one, and when all are busy the new one gets 503 at once.`,
 	cmd.Flags().StringArrayVar(&trusted, "trusted-proxy", nil, "a proxy (IP or CIDR) whose X-Forwarded-For / X-Real-IP is believed (repeatable)")
 	cmd.Flags().StringVar(&hookURL, "alert-webhook", "", "post every alert (a decoy used, a leak found) as signed JSON to this http(s) URL")
 	cmd.Flags().StringVar(&secretFile, "alert-secret-file", "", "a file holding the shared secret the alerts are signed with (HMAC-SHA256; required with --alert-webhook)")
+	cmd.Flags().StringVar(&leakKeys, "leak-report-keys", "", "accept signed leak reports on POST /leaks (GitHub's secret scanning format) from the ECDSA public keys in this file")
 	cmd.Flags().IntVar(&maxConns, "max-connections", 0, fmt.Sprintf("the most HTTP connections open at once (default %d, or fewer if the open-file limit is low)", server.DefaultMaxConns))
 	return cmd
 }

@@ -22,6 +22,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/verify/{env}", s.serveVerify)
 	mux.HandleFunc("/verify.json", s.serveVerify)
 	mux.HandleFunc("/verify.json/{env}", s.serveVerify)
+	if s.opt.LeakReportKeys != nil {
+		mux.HandleFunc("POST /leaks", s.serveLeaks)
+	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		h := s.Health()
 		w.Header().Set("Content-Type", "application/json")

@@ -41,6 +41,9 @@ type Options struct {
 	MaxStaleness time.Duration
 	Now          func() time.Time
 	Log          *log.Logger
+	// LeakReportKeys, when set, opens POST /leaks to reports signed by
+	// one of them (see leaks.go).
+	LeakReportKeys LeakReportKeys
 }
 
 // Server verifies keys from memory.

@@ -58,6 +58,14 @@ func TestDecoyIsRefusedAsUnknownAndAlerts(t *testing.T) {
 	if k, _ := st.GetKey(ctx, d.Key.ID); k.UseCount != 4 {
 		t.Errorf("RecordDecoyUse: %d uses", k.UseCount)
 	}
+	// A decoy reported as leaked stays set: audited, not disabled.
+	out, err := st.RecordLeak(ctx, Leak{Hash: k.Hash, Where: "https://example.com/x", Source: "a test"}, LeakResponse{Disable: true, Authorized: true})
+	if err != nil || !out.Found || out.Live || out.Done != "" {
+		t.Fatalf("a decoy's leak: %+v %v", out, err)
+	}
+	if evs, _ := st.Audit(ctx, AuditFilter{KeyID: d.Key.ID, Limit: 1}); evs[0].Action != model.ActionLeak || out.Key.Disabled {
+		t.Errorf("a decoy's leak: %+v", evs[0])
+	}
 	live := mustCreate(t, st, CreateRequest{Name: "live"})
 	if err := st.RecordDecoyUse(ctx, DecoyUse{Hash: live.Key.Hash}); err != nil {
 		t.Fatal(err)

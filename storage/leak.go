@@ -86,8 +86,14 @@ func (b *core) RecordLeak(ctx context.Context, l Leak, resp LeakResponse) (LeakO
 		if k.Disabled || k.Expired(b.now()) {
 			return errNoWrite
 		}
-		out.Live = true
 		why := "leaked: found by " + l.Source + " at " + l.Where
+		if k.Decoy {
+			// Found where it was planted, or further: the trap stays set.
+			ev := keyEvent(model.ActionLeak, &k)
+			ev.Detail = "a decoy " + why
+			return b.appendEvent(tx, ev)
+		}
+		out.Live = true
 		ev := keyEvent(model.ActionLeak, &k)
 		ev.Detail = why
 		if err := b.appendEvent(tx, ev); err != nil {

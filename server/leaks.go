@@ -1,0 +1,153 @@
+package server
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"keyden/keygen"
+	"keyden/storage"
+)
+
+// LeakReportKeys are the public keys whose signatures POST /leaks accepts,
+// by key identifier.
+type LeakReportKeys map[string]*ecdsa.PublicKey
+
+// ParseLeakReportKeys reads keys in the JSON GitHub serves for its secret
+// scanning partners (api.github.com/meta/public_keys/secret_scanning):
+// {"public_keys": [{"key_identifier": "…", "key": "<PEM>"}]}.
+func ParseLeakReportKeys(b []byte) (LeakReportKeys, error) {
+	var doc struct {
+		PublicKeys []struct {
+			ID  string `json:"key_identifier"`
+			Key string `json:"key"`
+		} `json:"public_keys"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, errors.New("it is not JSON shaped like GitHub's secret scanning keys ({\"public_keys\": [{\"key_identifier\", \"key\"}]})")
+	}
+	keys := LeakReportKeys{}
+	for i, k := range doc.PublicKeys {
+		block, _ := pem.Decode([]byte(k.Key))
+		if block == nil || k.ID == "" {
+			return nil, fmt.Errorf("key %d has no key_identifier or no PEM public key", i+1)
+		}
+		pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+		ec, ok := pub.(*ecdsa.PublicKey)
+		if err != nil || !ok {
+			return nil, fmt.Errorf("key %d (%s) is not an ECDSA public key", i+1, k.ID)
+		}
+		keys[k.ID] = ec
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("it holds no public keys")
+	}
+	return keys, nil
+}
+
+// Report headers, as GitHub sends them.
+const (
+	HeaderKeyID     = "Github-Public-Key-Identifier"
+	HeaderSignature = "Github-Public-Key-Signature"
+)
+
+// maxReport bounds a report's body and its tokens.
+const (
+	maxReport       = 1 << 20
+	maxReportTokens = 1000
+)
+
+// LeakVerdict is the answer for one reported token: its SHA-256 (never
+// the token) and whether it is a key of this store.
+type LeakVerdict struct {
+	TokenHash string `json:"token_hash"`
+	TokenType string `json:"token_type"`
+	Label     string `json:"label"` // true_positive, false_positive
+}
+
+// leakRecorder is a store that takes leaks (every Store does).
+type leakRecorder interface {
+	RecordLeak(ctx context.Context, l storage.Leak, resp storage.LeakResponse) (storage.LeakOutcome, error)
+}
+
+// serveLeaks takes a signed report of tokens found in public: every live
+// key among them is disabled, audited with the URL where it was found. A
+// report whose signature does not verify changes nothing.
+func (s *Server) serveLeaks(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxReport))
+	if err != nil {
+		http.Error(w, "the report is larger than 1 MB", http.StatusRequestEntityTooLarge)
+		return
+	}
+	if !s.opt.LeakReportKeys.verify(r.Header.Get(HeaderKeyID), r.Header.Get(HeaderSignature), body) {
+		s.opt.Log.Printf("a leak report from %s was refused: its signature does not verify", s.clientIP(r))
+		http.Error(w, "the signature does not verify", http.StatusUnauthorized)
+		return
+	}
+	var report []struct {
+		Token  string `json:"token"`
+		Type   string `json:"type"`
+		URL    string `json:"url"`
+		Source string `json:"source"`
+	}
+	if err := json.Unmarshal(body, &report); err != nil || len(report) > maxReportTokens {
+		http.Error(w, "the report is not a JSON list of at most 1000 {token, type, url, source}", http.StatusBadRequest)
+		return
+	}
+	rec, ok := s.store.(leakRecorder)
+	if !ok {
+		http.Error(w, "this verifier cannot record leaks", http.StatusServiceUnavailable)
+		return
+	}
+	out := make([]LeakVerdict, 0, len(report))
+	for _, t := range report {
+		sum := sha256.Sum256([]byte(t.Token))
+		v := LeakVerdict{TokenHash: hex.EncodeToString(sum[:]), TokenType: t.Type, Label: "false_positive"}
+		if _, err := keygen.Parse(t.Token); err == nil {
+			where := strings.TrimSpace(t.URL)
+			if where == "" {
+				where = "an unnamed place"
+			}
+			o, err := rec.RecordLeak(r.Context(), storage.Leak{Hash: keygen.HashKey(t.Token), Where: where, Source: "a signed leak report (" + t.Source + ")"},
+				storage.LeakResponse{Disable: true, Authorized: true})
+			if err != nil {
+				s.opt.Log.Printf("a leak report could not be recorded (the reporter may send it again): %v", err)
+				http.Error(w, "the store could not record the report: send it again", http.StatusServiceUnavailable)
+				return
+			}
+			if o.Found {
+				v.Label = "true_positive"
+			}
+		}
+		out = append(out, v)
+	}
+	h.Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(out)
+}
+
+// verify checks an ECDSA (ASN.1, base64) signature of body's SHA-256 by
+// the key named id.
+func (k LeakReportKeys) verify(id, sig string, body []byte) bool {
+	pub, ok := k[id]
+	if !ok || sig == "" {
+		return false
+	}
+	raw, err := base64.StdEncoding.DecodeString(sig)
+	if err != nil {
+		return false
+	}
+	sum := sha256.Sum256(body)
+	return ecdsa.VerifyASN1(pub, sum[:], raw)
+}
