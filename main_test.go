@@ -15,7 +15,9 @@ import (
 	"keyden/internal/fixture"
 )
 
-// bin is the real keyden binary, built once for the tests that need a process.
+// bin is the real keyden binary, built once for the tests that need a
+// process, with keyden-etcd beside it, where keyden finds it for an etcd
+// store.
 var bin string
 
 func TestMain(m *testing.M) {
@@ -24,7 +26,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	bin = filepath.Join(dir, "keyden")
-	build := exec.Command("go", "build", "-o", bin, ".")
+	build := exec.Command("go", "build", "-o", dir+"/", ".", "./cmd/keyden-etcd")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building keyden:", err)

@@ -17,6 +17,7 @@ import (
 
 	"keyden/keygen"
 	"keyden/storage"
+	"keyden/storage/etcdstore"
 )
 
 type result struct {
@@ -36,6 +37,10 @@ func runEnv(t *testing.T, vars map[string]string, stdin string, args ...string) 
 	env := Env{
 		Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
 		Getenv: func(k string) string { return vars[k] },
+		// As in keyden-etcd: these tests run in-process, with nothing to hand off.
+		OpenEtcd: func(cfg storage.EtcdConfig, opt storage.Options) (storage.Store, error) {
+			return etcdstore.Open(cfg, opt)
+		},
 	}
 	code := Run(context.Background(), args, env)
 	return result{code, out.String(), errb.String()}

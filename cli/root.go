@@ -37,6 +37,12 @@ type Env struct {
 	Executable string
 	// TUI runs the terminal app on a store; nil means none is built in.
 	TUI func(ctx context.Context, st storage.Store, app AppInfo) error
+	// OpenEtcd opens an etcd location: set in keyden-etcd, nil in keyden,
+	// which hands such runs to keyden-etcd (see EtcdHelper).
+	OpenEtcd func(cfg storage.EtcdConfig, opt storage.Options) (storage.Store, error)
+	// Exec runs a program in place of this process, with its arguments and
+	// environment; nil where there is no process of keyden's own (tests).
+	Exec func(path string) error
 }
 
 // AppInfo is what the TUI needs to know of its run.
@@ -53,6 +59,7 @@ func OSEnv() Env {
 	exe, _ := os.Executable()
 	return Env{
 		Executable: exe,
+		Exec:       execInPlace,
 		Stdin:      os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv,
 		IsTerminal: func(f any) bool {
 			fd, ok := f.(interface{ Fd() uintptr })
@@ -122,7 +129,10 @@ func (a *app) run(ctx context.Context, args []string) int {
 		if a.remote && a.dbSet {
 			return usagef("--db is not taken over keyden ssh: the server's key store is the one you reach")
 		}
-		return noEmptyFlags(cmd)
+		if err := noEmptyFlags(cmd); err != nil {
+			return err
+		}
+		return a.handOff(cmd)
 	}
 	err := root.ExecuteContext(ctx)
 	if err == nil {

@@ -105,7 +105,10 @@ func (a *app) openLocation(path string, opt storage.Options) (store, error) {
 		if err != nil {
 			return nil, err
 		}
-		return storage.OpenEtcd(cfg, opt)
+		if a.env.OpenEtcd == nil {
+			return nil, a.noEtcd()
+		}
+		return a.env.OpenEtcd(cfg, opt)
 	}
 	return storage.OpenBolt(path, opt)
 }

@@ -14,6 +14,7 @@ import (
 	"keyden/internal/hostile"
 	"keyden/model"
 	"keyden/storage"
+	"keyden/storage/etcdstore"
 )
 
 // hostileStore fills a store at loc through the storage API with
@@ -124,7 +125,7 @@ func TestStoredTextIsEscapedOnEtcd(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		return storage.OpenEtcd(cfg, o)
+		return etcdstore.Open(cfg, o)
 	})
 	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{ms[0].Endpoint()}})
 	if err != nil {

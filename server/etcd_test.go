@@ -8,11 +8,12 @@ import (
 	"keyden/internal/etcdtest"
 	"keyden/keygen"
 	"keyden/storage"
+	"keyden/storage/etcdstore"
 )
 
 // etcdServer follows a store on embedded etcd (3.6), or with real34 on a
 // process of Debian's etcd 3.4.
-func etcdServer(tb testing.TB, durable, real34 bool) (*storage.Etcd, *Server, context.CancelFunc) {
+func etcdServer(tb testing.TB, durable, real34 bool) (*etcdstore.Etcd, *Server, context.CancelFunc) {
 	tb.Helper()
 	var loc string
 	if real34 {
@@ -26,7 +27,7 @@ func etcdServer(tb testing.TB, durable, real34 bool) (*storage.Etcd, *Server, co
 	if err != nil {
 		tb.Fatal(err)
 	}
-	st, err := storage.OpenEtcd(cfg, storage.Options{Actor: "alice"})
+	st, err := etcdstore.Open(cfg, storage.Options{Actor: "alice"})
 	if err != nil {
 		tb.Fatal(err)
 	}

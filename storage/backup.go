@@ -100,33 +100,3 @@ func backupError(path string, err error) error {
 	}
 	return fail(ErrUnavailable, "cannot write the backup %s (%v): nothing was written; give a path on another disk", path, errno)
 }
-
-// Backup of an etcd store writes a new bbolt file (0600) holding the whole
-// key set: the same format `keyden --db FILE` opens.
-func (e *Etcd) Backup(ctx context.Context, dst string) error {
-	abs, err := filepath.Abs(dst)
-	if err != nil {
-		return fail(ErrInvalid, "the backup path %s cannot be used: %v", dst, err)
-	}
-	if st, err := os.Stat(abs); err == nil {
-		if !st.Mode().IsRegular() || onPseudoFS(abs) {
-			return fail(ErrInvalid, "the backup path %s is not a regular file but a device, pipe or system file: give a new file path", abs)
-		}
-		return fail(ErrExists, "%s already exists: remove it or give a new path", abs)
-	}
-	tmp := abs + ".partial"
-	os.Remove(tmp)
-	to, err := OpenBolt(tmp, e.opt)
-	if err != nil {
-		return err
-	}
-	if _, err := Copy(ctx, e, to); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Link(tmp, abs); err != nil {
-		os.Remove(tmp)
-		return fail(ErrExists, "cannot place the backup at %s: %v", abs, unwrapPathErr(err))
-	}
-	return os.Remove(tmp)
-}

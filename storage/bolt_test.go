@@ -69,7 +69,7 @@ func newAny(t testing.TB, opt Options) testStore {
 // reopen is another handle on st's store, as another process would have.
 func reopen(t testing.TB, st testStore, opt Options) testStore {
 	t.Helper()
-	if e, ok := st.(*Etcd); ok {
+	if e, ok := st.(Etcd); ok {
 		return reopenEtcd(t, e, opt)
 	}
 	b, err := OpenBolt(st.Location(), opt)

@@ -121,12 +121,12 @@ func (b *core) ChangeKeys(ctx context.Context, req BulkRequest) ([]KeyOutcome, e
 // BulkBatch is how many keys one etcd transaction of ChangeKeys changes:
 // etcd's default limit of 128 writes a transaction, at most 5 writes a
 // key (a rotation) and the store's own counters.
-const BulkBatch = (maxTxnOps - 10) / 5
+const BulkBatch = (MaxTxnOps - 10) / 5
 
 // bulkBatch is how many keys one transaction of ChangeKeys may change:
 // all of them on a file.
 func (b *core) bulkBatch() int {
-	if _, capped := b.be.(*etcdBackend); capped {
+	if _, capped := b.be.(external); capped { // etcd, the one backend outside
 		return BulkBatch
 	}
 	return math.MaxInt

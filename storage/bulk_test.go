@@ -85,7 +85,7 @@ func TestChangeKeysByFilterRotatesDeletesAndMoves(t *testing.T) {
 	}
 	g1, _ := st.Generation(ctx)
 	txns := 1 // a file: one transaction
-	if _, ok := st.(*Etcd); ok {
+	if _, ok := st.(Etcd); ok {
 		txns = (n + BulkBatch - 1) / BulkBatch
 	}
 	if g1.Keys-g0.Keys != uint64(txns) {

@@ -42,12 +42,33 @@ func sharedEtcd(t testing.TB) string {
 	return etcdEndpoint
 }
 
+// Etcd is what these tests use of an etcd store. The store itself is in
+// storage/etcdstore, which imports this package, so this package's own
+// tests cannot import it: etcdhook_test.go (package storage_test) sets
+// openEtcd to etcdstore.Open before any test runs.
+type Etcd interface {
+	testStore
+	keyCreator
+	Close() error
+	Client() *clientv3.Client
+	WatchChanges(ctx context.Context) <-chan WatchSignal
+	WrapCommits(func(clientv3.Txn) clientv3.Txn)
+}
+
+var openEtcd func(EtcdConfig, Options) (Etcd, error)
+
+// SetOpenEtcd is how etcdhook_test.go hands this package's tests etcdstore.Open.
+func SetOpenEtcd(open func(EtcdConfig, Options) (Etcd, error)) { openEtcd = open }
+
+// OpenEtcd opens an etcd store for these tests.
+func OpenEtcd(cfg EtcdConfig, opt Options) (Etcd, error) { return openEtcd(cfg, opt) }
+
 // suiteEndpoint, when set, is the etcd newEtcdStore uses instead of the
 // shared embedded one (TestEtcdSuite sets a real 3.4 process).
 var suiteEndpoint string
 
 // newEtcdStore is a store under a fresh prefix of the shared etcd.
-func newEtcdStore(t testing.TB, opt Options) *Etcd {
+func newEtcdStore(t testing.TB, opt Options) Etcd {
 	t.Helper()
 	if opt.Actor == "" {
 		opt.Actor = "alice"
@@ -60,7 +81,7 @@ func newEtcdStore(t testing.TB, opt Options) *Etcd {
 	return openEtcdAt(t, loc, opt)
 }
 
-func openEtcdAt(t testing.TB, loc string, opt Options) *Etcd {
+func openEtcdAt(t testing.TB, loc string, opt Options) Etcd {
 	t.Helper()
 	st, _ := openEtcdWithEnv(t, loc, nil, opt)
 	return st
@@ -68,7 +89,7 @@ func openEtcdAt(t testing.TB, loc string, opt Options) *Etcd {
 
 // openEtcdWithEnv opens loc with the KEYDEN_ETCD_* settings in env, closes
 // the store when the test ends, and returns the configuration it used.
-func openEtcdWithEnv(t testing.TB, loc string, env map[string]string, opt Options) (*Etcd, EtcdConfig) {
+func openEtcdWithEnv(t testing.TB, loc string, env map[string]string, opt Options) (Etcd, EtcdConfig) {
 	t.Helper()
 	cfg, err := ParseEtcdURL(loc, func(k string) string { return env[k] })
 	if err != nil {
@@ -82,7 +103,7 @@ func openEtcdWithEnv(t testing.TB, loc string, env map[string]string, opt Option
 	return st, cfg
 }
 
-func reopenEtcd(t testing.TB, e *Etcd, opt Options) testStore {
+func reopenEtcd(t testing.TB, e Etcd, opt Options) testStore {
 	return openEtcdAt(t, e.Location(), opt)
 }
 

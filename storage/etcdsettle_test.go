@@ -33,15 +33,15 @@ func (f *faultTxn) Commit() (*clientv3.TxnResponse, error) {
 
 // loseAnswers makes the next n commits of st's writes lose their answer
 // (n < 0: every commit).
-func loseAnswers(st *Etcd, n int64, apply bool) {
+func loseAnswers(st Etcd, n int64, apply bool) {
 	var left atomic.Int64
 	left.Store(n)
-	st.eb.wrapTxn = func(t clientv3.Txn) clientv3.Txn {
+	st.WrapCommits(func(t clientv3.Txn) clientv3.Txn {
 		if n >= 0 && left.Add(-1) < 0 {
 			return t
 		}
 		return &faultTxn{Txn: t, apply: apply}
-	}
+	})
 }
 
 func auditCount(t *testing.T, st Store, action string) int {
@@ -125,14 +125,14 @@ func TestEtcdLostAnswerBeforeCommitIsRetried(t *testing.T) {
 	}
 
 	// Never applied: the user is told nothing was stored, and nothing was.
+	st = reopen(t, st, Options{Actor: "alice", Timeout: 300 * time.Millisecond}).(Etcd)
 	loseAnswers(st, -1, false)
-	st.opt.Timeout = 300 * time.Millisecond
 	_, err = st.CreateKey(ctx, CreateRequest{Name: "never", Channel: "default", Environment: "prod"})
 	t.Logf("never applied: %v", err)
 	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "nothing was changed") || strings.Contains(err.Error(), "rpc error") {
 		t.Fatalf("a create that was never applied: %v", err)
 	}
-	st.eb.wrapTxn = nil
+	st.WrapCommits(nil)
 	if ks, _ := st.ListKeys(ctx, Filter{}); len(ks) != 1 {
 		t.Fatalf("%d keys after a refused create", len(ks))
 	}
@@ -148,7 +148,7 @@ func TestEtcdSettledNewPrefixIsStillEmpty(t *testing.T) {
 	if err := st.Init(ctx); err == nil {
 		t.Fatal("init went through with every commit lost")
 	}
-	st.eb.wrapTxn = nil
+	st.WrapCommits(nil)
 	if err := st.Init(ctx); err != nil {
 		t.Fatalf("init of a prefix that holds only a fence: %v", err)
 	}

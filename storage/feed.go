@@ -83,8 +83,8 @@ func (b *core) Snapshot(ctx context.Context) ([]model.Key, Position, error) {
 func (b *core) Updates(ctx context.Context, from Position) (Changes, error) {
 	ch := Changes{rulesOnly: from.RulesOnly, Usage: from.Usage}
 	err := b.view(ctx, func(tx kv) error {
-		if r, ok := tx.(interface{ revision() int64 }); ok {
-			ch.Rev = r.revision()
+		if r, ok := tx.(interface{ Revision() int64 }); ok {
+			ch.Rev = r.Revision()
 		}
 		meta := tx.Bucket(bucketMeta)
 		ch.Seq = tx.Bucket(bucketAudit).Sequence()
@@ -120,8 +120,8 @@ func (b *core) Updates(ctx context.Context, from Position) (Changes, error) {
 // whole Updates (whose store check counts every key on etcd).
 func (b *core) FeedHead(ctx context.Context) (seq uint64, rev int64, err error) {
 	err = b.be.view(ctx, func(tx kv) error {
-		if r, ok := tx.(interface{ revision() int64 }); ok {
-			rev = r.revision()
+		if r, ok := tx.(interface{ Revision() int64 }); ok {
+			rev = r.Revision()
 		}
 		seq = tx.Bucket(bucketAudit).Sequence()
 		return nil

@@ -232,7 +232,7 @@ func TestFeedHeadIsWhereTheFeedStands(t *testing.T) {
 	if err != nil || seq1 <= seq0 || ch.Seq != seq1 || len(ch.Removed) != 1 {
 		t.Fatalf("after a delete: head %d (was %d), changes %+v %v", seq1, seq0, ch, err)
 	}
-	if _, isEtcd := st.(*Etcd); isEtcd != (rev1 > rev0 && rev0 > 0) {
+	if _, isEtcd := st.(Etcd); isEtcd != (rev1 > rev0 && rev0 > 0) {
 		t.Fatalf("revisions %d → %d on %T", rev0, rev1, st)
 	}
 }

@@ -164,10 +164,8 @@ func As(st Store, actor, key string) (Store, error) {
 		c := *s
 		c.core.opt.Actor, c.core.opt.ActorKey = actor, key
 		return &c, nil
-	case *Etcd:
-		c := *s
-		c.core.opt.Actor, c.core.opt.ActorKey = actor, key
-		return &c, nil
+	case interface{ asActor(actor, key string) Store }:
+		return s.asActor(actor, key), nil
 	}
 	return nil, fmt.Errorf("storage.As: %T is not a store of this package", st)
 }

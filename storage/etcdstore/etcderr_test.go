@@ -1,4 +1,4 @@
-package storage
+package etcdstore
 
 import (
 	"context"
@@ -15,6 +15,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"keyden/storage"
 )
 
 // Every error etcd's client gives reaches the user as one of keyden's
@@ -47,7 +49,7 @@ func TestEtcdErrorsAreSentences(t *testing.T) {
 		{status.Error(codes.Unavailable, "unexpected HTTP status code received from server: 502 (Bad Gateway); transport: received unexpected content-type \"text/html\""), "does not answer like etcd"},
 	} {
 		got := etcdError("etcd://h:2379/k", c.err)
-		if !errors.Is(got, ErrUnavailable) || !strings.Contains(got.Error(), c.want) || strings.Contains(got.Error(), "rpc error") ||
+		if !errors.Is(got, storage.ErrUnavailable) || !strings.Contains(got.Error(), c.want) || strings.Contains(got.Error(), "rpc error") ||
 			strings.Contains(got.Error(), "code =") || !strings.Contains(got.Error(), "etcd://h:2379/k") {
 			t.Errorf("%v\n  became %q, want a sentence with %q", c.err, got, c.want)
 		}
@@ -74,10 +76,10 @@ func TestEtcdSlowLoginIsNotUnreachable(t *testing.T) {
 	pb.RegisterAuthServer(gs, &slowAuth{})
 	go gs.Serve(ln)
 	defer gs.Stop()
-	cfg := EtcdConfig{Endpoints: []string{"http://" + ln.Addr().String()}, Prefix: "/k", Username: "keyden", Password: "pw-never-shown"}
-	_, err = OpenEtcd(cfg, Options{Actor: "alice", Timeout: time.Second, LoginTimeout: 300 * time.Millisecond})
+	cfg := storage.EtcdConfig{Endpoints: []string{"http://" + ln.Addr().String()}, Prefix: "/k", Username: "keyden", Password: "pw-never-shown"}
+	_, err = Open(cfg, storage.Options{Actor: "alice", Timeout: time.Second, LoginTimeout: 300 * time.Millisecond})
 	t.Logf("slow login: %v", err)
-	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "is answering, but the login as \"keyden\" took longer than 300ms") ||
+	if !errors.Is(err, storage.ErrUnavailable) || !strings.Contains(err.Error(), "is answering, but the login as \"keyden\" took longer than 300ms") ||
 		strings.Contains(err.Error(), "pw-never-shown") {
 		t.Fatalf("a slow login: %v", err)
 	}
@@ -87,9 +89,9 @@ func TestEtcdSlowLoginIsNotUnreachable(t *testing.T) {
 	dead.Close()
 	cfg.Endpoints = []string{"http://" + addr}
 	start := time.Now()
-	_, err = OpenEtcd(cfg, Options{Actor: "alice", Timeout: time.Second, LoginTimeout: time.Hour})
+	_, err = Open(cfg, storage.Options{Actor: "alice", Timeout: time.Second, LoginTimeout: time.Hour})
 	t.Logf("nothing listening: %v (%v)", err, time.Since(start))
-	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "cannot reach etcd at etcd://"+addr+"/k: nothing listens there") {
+	if !errors.Is(err, storage.ErrUnavailable) || !strings.Contains(err.Error(), "cannot reach etcd at etcd://"+addr+"/k: nothing listens there") {
 		t.Fatalf("an endpoint with nothing listening: %v", err)
 	}
 	if time.Since(start) > time.Minute {

@@ -1,4 +1,4 @@
-package storage
+package etcdstore
 
 import (
 	"bufio"
@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"keyden/model"
+	"keyden/storage"
 )
 
 // session is one etcd client and whether its login went stale.
@@ -70,11 +71,11 @@ type etcdDialer struct {
 
 // loginTimeout is how long a login may take: etcd checks passwords with
 // bcrypt, which is slow on a loaded server, so it gets more than a request.
-func loginTimeout(opt Options) time.Duration {
+func loginTimeout(opt storage.Options) time.Duration {
 	return max(10*time.Second, 5*opt.Timeout)
 }
 
-func newEtcdDialer(cfg EtcdConfig, opt Options) (*etcdDialer, error) {
+func newEtcdDialer(cfg storage.EtcdConfig, opt storage.Options) (*etcdDialer, error) {
 	d := &etcdDialer{where: etcdName(cfg), login: opt.LoginTimeout, probe: opt.Timeout}
 	if d.login <= 0 {
 		d.login = loginTimeout(opt)
@@ -99,17 +100,17 @@ func newEtcdDialer(cfg EtcdConfig, opt Options) (*etcdDialer, error) {
 	if cfg.CACert != "" {
 		pem, err := os.ReadFile(cfg.CACert)
 		if err != nil {
-			return nil, fail(ErrInvalid, "cannot read the etcd CA certificate %s: %v", cfg.CACert, unwrapPathErr(err))
+			return nil, storage.Fail(storage.ErrInvalid, "cannot read the etcd CA certificate %s: %v", cfg.CACert, storage.PathErr(err))
 		}
 		tc.RootCAs = x509.NewCertPool()
 		if !tc.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fail(ErrInvalid, "%s holds no PEM certificate: give the etcd CA in KEYDEN_ETCD_CACERT", cfg.CACert)
+			return nil, storage.Fail(storage.ErrInvalid, "%s holds no PEM certificate: give the etcd CA in KEYDEN_ETCD_CACERT", cfg.CACert)
 		}
 	}
 	if cfg.Cert != "" || cfg.Key != "" {
 		pair, err := tls.LoadX509KeyPair(cfg.Cert, cfg.Key)
 		if err != nil {
-			return nil, fail(ErrInvalid, "cannot load the etcd client certificate (KEYDEN_ETCD_CERT, KEYDEN_ETCD_KEY): %v", err)
+			return nil, storage.Fail(storage.ErrInvalid, "cannot load the etcd client certificate (KEYDEN_ETCD_CERT, KEYDEN_ETCD_KEY): %v", err)
 		}
 		tc.Certificates = []tls.Certificate{pair}
 	}
@@ -128,7 +129,7 @@ func (d *etcdDialer) certUser() string {
 
 // etcdName names a store in messages and logs: never a user name or
 // password; etcds:// when TLS is on.
-func etcdName(cfg EtcdConfig) string {
+func etcdName(cfg storage.EtcdConfig) string {
 	scheme := "etcd://"
 	if cfg.TLS {
 		scheme = "etcds://"
@@ -153,9 +154,9 @@ func (d *etcdDialer) open() (*session, error) {
 		s.cli = cli
 		return s, nil
 	case errors.Is(err, rpctypes.ErrAuthFailed):
-		return nil, fail(ErrUnavailable, "etcd at %s refused the user name or password: check KEYDEN_ETCD_USER and KEYDEN_ETCD_PASSWORD", d.where)
+		return nil, storage.Fail(storage.ErrUnavailable, "etcd at %s refused the user name or password: check KEYDEN_ETCD_USER and KEYDEN_ETCD_PASSWORD", d.where)
 	case d.cc.Username != "" && isTimeout(err):
-		return nil, fail(ErrUnavailable, "etcd at %s is answering, but the login as %s took longer than %v: try again, or give it longer with KEYDEN_LOCK_TIMEOUT (a login may take five times it)",
+		return nil, storage.Fail(storage.ErrUnavailable, "etcd at %s is answering, but the login as %s took longer than %v: try again, or give it longer with KEYDEN_LOCK_TIMEOUT (a login may take five times it)",
 			d.where, model.Quote(d.cc.Username), d.login)
 	}
 	return nil, etcdError(d.where, err)
@@ -203,8 +204,7 @@ func etcdError(where string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var se *storeError
-	if errors.As(err, &se) {
+	if storage.IsStoreError(err) {
 		return err
 	}
 	code, msg := codes.Unknown, err.Error()
@@ -222,30 +222,29 @@ func etcdError(where string, err error) error {
 	}
 	switch {
 	case is(errLoginStale):
-		return fail(ErrUnavailable, "etcd at %s refused keyden's login, which had expired, and logging in again failed: try again", where)
+		return storage.Fail(storage.ErrUnavailable, "etcd at %s refused keyden's login, which had expired, and logging in again failed: try again", where)
 	case is(rpctypes.ErrAuthFailed):
-		return fail(ErrUnavailable, "etcd at %s refused the user name or password: check KEYDEN_ETCD_USER and KEYDEN_ETCD_PASSWORD", where)
+		return storage.Fail(storage.ErrUnavailable, "etcd at %s refused the user name or password: check KEYDEN_ETCD_USER and KEYDEN_ETCD_PASSWORD", where)
 	case is(rpctypes.ErrPermissionDenied, rpctypes.ErrUserEmpty, rpctypes.ErrInvalidAuthToken, rpctypes.ErrAuthOldRevision, rpctypes.ErrUserNotFound) ||
 		code == codes.PermissionDenied || code == codes.Unauthenticated:
-		return fail(ErrUnavailable, "etcd at %s refused access: set KEYDEN_ETCD_USER and KEYDEN_ETCD_PASSWORD to a user whose role covers the prefix", where)
+		return storage.Fail(storage.ErrUnavailable, "etcd at %s refused access: set KEYDEN_ETCD_USER and KEYDEN_ETCD_PASSWORD to a user whose role covers the prefix", where)
 	case tlsTrouble(msg) != "":
-		return fail(ErrUnavailable, "etcd at %s: %s", where, tlsTrouble(msg))
+		return storage.Fail(storage.ErrUnavailable, "etcd at %s: %s", where, tlsTrouble(msg))
 	case strings.Contains(msg, "unexpected HTTP status code") || strings.Contains(msg, "unexpected content-type") || strings.Contains(msg, "malformed header"):
-		return fail(ErrUnavailable, "the server at %s does not answer like etcd: check the address and port (etcd's client port is usually 2379)", where)
+		return storage.Fail(storage.ErrUnavailable, "the server at %s does not answer like etcd: check the address and port (etcd's client port is usually 2379)", where)
 	case is(context.Canceled) || code == codes.Canceled:
-		return &storeError{kind: ErrUnavailable, cause: context.Canceled,
-			msg: fmt.Sprintf("the request to etcd at %s was cancelled before it was answered: run the command again", where)}
+		return storage.FailWith(storage.ErrUnavailable, context.Canceled, fmt.Sprintf("the request to etcd at %s was cancelled before it was answered: run the command again", where))
 	case is(rpctypes.ErrNoSpace):
-		return fail(ErrUnavailable, "etcd at %s is out of space (its quota alarm is set): compact and defragment it, then disarm the alarm", where)
+		return storage.Fail(storage.ErrUnavailable, "etcd at %s is out of space (its quota alarm is set): compact and defragment it, then disarm the alarm", where)
 	case is(rpctypes.ErrRequestTooLarge, rpctypes.ErrTooManyRequests, rpctypes.ErrTooManyOps) || code == codes.ResourceExhausted:
-		return fail(ErrUnavailable, "etcd at %s refused the request as too large or too many at once: try again, or raise etcd's --max-request-bytes", where)
+		return storage.Fail(storage.ErrUnavailable, "etcd at %s refused the request as too large or too many at once: try again, or raise etcd's --max-request-bytes", where)
 	case isTimeout(err) || is(io.EOF, io.ErrUnexpectedEOF, rpctypes.ErrNoLeader, rpctypes.ErrNotCapable, rpctypes.ErrStopped, rpctypes.ErrTimeout,
 		rpctypes.ErrTimeoutDueToLeaderFail, rpctypes.ErrTimeoutDueToConnectionLost, rpctypes.ErrLeaderChanged, rpctypes.ErrTimeoutWaitAppliedIndex) ||
 		code == codes.Unavailable || strings.Contains(msg, "EOF"):
-		return fail(ErrUnavailable, "etcd at %s did not answer in time: check that a majority of its members are up", where)
+		return storage.Fail(storage.ErrUnavailable, "etcd at %s did not answer in time: check that a majority of its members are up", where)
 	}
 	msg = strings.TrimPrefix(msg, "etcdserver: ")
-	return fail(ErrUnavailable, "etcd at %s failed (%s): try again, and see etcd's own log if it goes on", where, model.Quote(msg))
+	return storage.Fail(storage.ErrUnavailable, "etcd at %s failed (%s): try again, and see etcd's own log if it goes on", where, model.Quote(msg))
 }
 
 // tlsTrouble names what is wrong with a TLS set-up from an error's text
@@ -292,23 +291,23 @@ func probeEtcd(ctx context.Context, endpoints []string, tc *tls.Config, where st
 	msg := worst.Error()
 	switch {
 	case tlsTrouble(msg) != "":
-		return fail(ErrUnavailable, "etcd at %s: %s", where, tlsTrouble(msg))
+		return storage.Fail(storage.ErrUnavailable, "etcd at %s: %s", where, tlsTrouble(msg))
 	case errors.Is(worst, errPlainToTLS):
-		return fail(ErrUnavailable, "etcd at %s closed the connection when spoken to without TLS: if it takes TLS, write etcds:// and set KEYDEN_ETCD_CACERT", where)
+		return storage.Fail(storage.ErrUnavailable, "etcd at %s closed the connection when spoken to without TLS: if it takes TLS, write etcds:// and set KEYDEN_ETCD_CACERT", where)
 	case errors.Is(worst, errTLSToPlain):
-		return fail(ErrUnavailable, "etcd at %s closed the connection in the TLS handshake: if it does not speak TLS, write etcd:// instead of etcds:// and leave KEYDEN_ETCD_CACERT, KEYDEN_ETCD_CERT and KEYDEN_ETCD_KEY unset", where)
+		return storage.Fail(storage.ErrUnavailable, "etcd at %s closed the connection in the TLS handshake: if it does not speak TLS, write etcd:// instead of etcds:// and leave KEYDEN_ETCD_CACERT, KEYDEN_ETCD_CERT and KEYDEN_ETCD_KEY unset", where)
 	case errors.Is(worst, errNotEtcd):
-		return fail(ErrUnavailable, "the server at %s does not answer like etcd: check the address and port (etcd's client port is usually 2379)", where)
+		return storage.Fail(storage.ErrUnavailable, "the server at %s does not answer like etcd: check the address and port (etcd's client port is usually 2379)", where)
 	case errors.Is(worst, syscall.ECONNREFUSED):
-		return fail(ErrUnavailable, "cannot reach etcd at %s: nothing listens there; check the address and that etcd is running", where)
+		return storage.Fail(storage.ErrUnavailable, "cannot reach etcd at %s: nothing listens there; check the address and that etcd is running", where)
 	case isTimeout(worst):
-		return fail(ErrUnavailable, "cannot reach etcd at %s: no member answered within %v; check the address, the network and that etcd is running", where, probeLimit(ctx))
+		return storage.Fail(storage.ErrUnavailable, "cannot reach etcd at %s: no member answered within %v; check the address, the network and that etcd is running", where, probeLimit(ctx))
 	}
 	var ne net.Error
 	if errors.As(worst, &ne) || errors.Is(worst, io.EOF) {
-		return fail(ErrUnavailable, "cannot reach etcd at %s (%s): check the address and that etcd is running", where, model.Quote(strings.TrimSpace(lastPart(msg))))
+		return storage.Fail(storage.ErrUnavailable, "cannot reach etcd at %s (%s): check the address and that etcd is running", where, model.Quote(strings.TrimSpace(lastPart(msg))))
 	}
-	return fail(ErrUnavailable, "cannot reach etcd at %s (%s): check the address and that etcd is running", where, model.Quote(lastPart(msg)))
+	return storage.Fail(storage.ErrUnavailable, "cannot reach etcd at %s (%s): check the address and that etcd is running", where, model.Quote(lastPart(msg)))
 }
 
 func probeLimit(ctx context.Context) time.Duration {

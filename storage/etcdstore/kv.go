@@ -1,4 +1,4 @@
-package storage
+package etcdstore
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"keyden/storage"
 )
 
 // etcdKV reads at one revision and buffers writes until commit.
@@ -23,9 +25,9 @@ type etcdKV struct {
 	err      error
 }
 
-func (t *etcdKV) revision() int64 { return t.rev }
+func (t *etcdKV) Revision() int64 { return t.rev }
 
-func (t *etcdKV) Bucket(name []byte) bucket {
+func (t *etcdKV) Bucket(name []byte) storage.Bucket {
 	return &etcdBucket{t: t, pfx: t.be.prefix + string(name) + "/"}
 }
 func (t *etcdKV) HasBucket([]byte) bool     { return true }
@@ -77,7 +79,7 @@ func (b *etcdBucket) Get(key []byte) []byte {
 
 func (b *etcdBucket) Put(key, value []byte) error {
 	if !b.t.writable {
-		return fail(ErrInvalid, "a write in a read transaction")
+		return storage.Fail(storage.ErrInvalid, "a write in a read transaction")
 	}
 	v := append([]byte(nil), value...)
 	b.t.set(b.pfx+string(key), &v)
@@ -136,7 +138,7 @@ func (b *etcdBucket) walk(from []byte, reverse bool, fn func(k, v []byte) error)
 		for _, kv := range resp.Kvs {
 			k := string(kv.Key)
 			if err := emitMine(k, false); err != nil {
-				return stopped(err)
+				return storage.Stopped(err)
 			}
 			if _, mineToo := b.t.writes[k]; mineToo {
 				if len(mine) > 0 && mine[0] == k {
@@ -144,13 +146,13 @@ func (b *etcdBucket) walk(from []byte, reverse bool, fn func(k, v []byte) error)
 				}
 				if v := b.t.writes[k]; v != nil {
 					if err := fn(kv.Key[len(b.pfx):], *v); err != nil {
-						return stopped(err)
+						return storage.Stopped(err)
 					}
 				}
 				continue
 			}
 			if err := fn(kv.Key[len(b.pfx):], kv.Value); err != nil {
-				return stopped(err)
+				return storage.Stopped(err)
 			}
 		}
 		if !resp.More || len(resp.Kvs) == 0 {
@@ -163,7 +165,7 @@ func (b *etcdBucket) walk(from []byte, reverse bool, fn func(k, v []byte) error)
 			start = last + "\x00"
 		}
 	}
-	return stopped(emitMine("", false))
+	return storage.Stopped(emitMine("", false))
 }
 
 func (b *etcdBucket) ForEach(fn func(k, v []byte) error) error { return b.walk(nil, false, fn) }
@@ -179,16 +181,16 @@ func (b *etcdBucket) seqKey() []byte {
 }
 
 func (b *etcdBucket) Sequence() uint64 {
-	return getUint(b.t.Bucket([]byte("seq")), b.seqKey())
+	return storage.Uint(b.t.Bucket([]byte("seq")), b.seqKey())
 }
 
 func (b *etcdBucket) NextSequence() (uint64, error) {
 	seqs := b.t.Bucket([]byte("seq"))
-	n := getUint(seqs, b.seqKey()) + 1
-	return n, bumpUint(seqs, b.seqKey(), 1)
+	n := storage.Uint(seqs, b.seqKey()) + 1
+	return n, storage.AddUint(seqs, b.seqKey(), 1)
 }
 
 func (b *etcdBucket) SetSequence(n uint64) error {
 	seqs := b.t.Bucket([]byte("seq"))
-	return bumpUint(seqs, b.seqKey(), int64(n)-int64(getUint(seqs, b.seqKey())))
+	return storage.AddUint(seqs, b.seqKey(), int64(n)-int64(storage.Uint(seqs, b.seqKey())))
 }

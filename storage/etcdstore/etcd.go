@@ -1,4 +1,4 @@
-package storage
+package etcdstore
 
 import (
 	"context"
@@ -13,118 +13,34 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"keyden/model"
+	"keyden/storage"
 )
-
-// EtcdConfig says where an etcd key set lives and how to reach it.
-type EtcdConfig struct {
-	Endpoints []string
-	Prefix    string // every key of the store lives under it
-	Username  string
-	Password  string
-	// TLS: a CA to trust, and a client certificate and key, as etcd's own
-	// clients take them (--cacert, --cert, --key).
-	CACert, Cert, Key string
-	TLS               bool
-}
-
-// IsEtcdURL says whether a store location names etcd rather than a file.
-func IsEtcdURL(s string) bool {
-	return strings.HasPrefix(s, "etcd://") || strings.HasPrefix(s, "etcds://")
-}
-
-// ParseEtcdURL reads etcd://host:2379[,host:2379…]/prefix (etcds:// for
-// TLS; user@ before the hosts for a user name). Secrets never come from
-// the URL: the password is in KEYDEN_ETCD_PASSWORD, certificates in
-// KEYDEN_ETCD_CACERT, KEYDEN_ETCD_CERT and KEYDEN_ETCD_KEY.
-func ParseEtcdURL(s string, getenv func(string) string) (EtcdConfig, error) {
-	bad := func(why string) (EtcdConfig, error) {
-		return EtcdConfig{}, fail(ErrInvalid, "%s is not an etcd location (%s): write etcd://host:2379[,host:2379]/prefix", model.Quote(withoutPassword(s)), why)
-	}
-	scheme, rest, ok := strings.Cut(s, "://")
-	if !ok || (scheme != "etcd" && scheme != "etcds") {
-		return bad("it does not start etcd:// or etcds://")
-	}
-	hosts, path, _ := strings.Cut(rest, "/")
-	cfg := EtcdConfig{TLS: scheme == "etcds", Prefix: "/" + strings.Trim(path, "/")}
-	if cfg.Prefix == "/" {
-		cfg.Prefix = "/keyden"
-	}
-	if user, h, has := strings.Cut(hosts, "@"); has {
-		if strings.Contains(user, ":") {
-			return bad("a password in the URL would show in process lists; set KEYDEN_ETCD_PASSWORD")
-		}
-		cfg.Username, hosts = user, h
-	}
-	if hosts == "" {
-		return bad("no host")
-	}
-	for _, h := range strings.Split(hosts, ",") {
-		if h == "" || strings.ContainsAny(h, " ?#") {
-			return bad("an empty or odd host")
-		}
-		if !strings.Contains(h, ":") {
-			h += ":2379"
-		}
-		if cfg.TLS {
-			cfg.Endpoints = append(cfg.Endpoints, "https://"+h)
-		} else {
-			cfg.Endpoints = append(cfg.Endpoints, "http://"+h)
-		}
-	}
-	if getenv != nil {
-		if v := getenv("KEYDEN_ETCD_USER"); v != "" && cfg.Username == "" {
-			cfg.Username = v
-		}
-		cfg.Password = getenv("KEYDEN_ETCD_PASSWORD")
-		cfg.CACert, cfg.Cert, cfg.Key = getenv("KEYDEN_ETCD_CACERT"), getenv("KEYDEN_ETCD_CERT"), getenv("KEYDEN_ETCD_KEY")
-		if cfg.CACert != "" || cfg.Cert != "" {
-			cfg.TLS = true
-		}
-	}
-	return cfg, nil
-}
-
-// withoutPassword hides a password someone put in a location (user:pw@).
-func withoutPassword(s string) string {
-	scheme, rest, ok := strings.Cut(s, "://")
-	hosts, path, slash := strings.Cut(rest, "/")
-	at := strings.LastIndex(hosts, "@")
-	user, pw, hasPw := strings.Cut(hosts[:max(at, 0)], ":")
-	if !ok || at < 0 || !hasPw || pw == "" {
-		return s
-	}
-	s = scheme + "://" + user + ":…@" + hosts[at+1:]
-	if slash {
-		s += "/" + path
-	}
-	return s
-}
 
 // Etcd is the key set kept in etcd: the same logic as Bolt over a backend
 // whose transactions read one revision and commit with compare guards.
 type Etcd struct {
-	core
+	*storage.Core
 	eb *etcdBackend
 }
 
-var _ Store = (*Etcd)(nil)
+var _ storage.Store = (*Etcd)(nil)
 
 type etcdBackend struct {
 	*etcdDialer
 	prefix string
-	opt    *Options
+	opt    storage.Options
 	// wrapTxn lets tests fail a write's commit before or after etcd applies it.
 	wrapTxn func(clientv3.Txn) clientv3.Txn
 }
 
-// OpenEtcd connects to etcd; the store under the prefix is created by the
+// Open connects to etcd; the store under the prefix is created by the
 // first transaction if it is empty. With a login that etcd checked (or a
 // client certificate) the actor is the etcd user: etcd's login is the
 // boundary, not the local account. A user name etcd did not check (its
 // auth is off) proves nothing, so the actor stays the local one.
-func OpenEtcd(cfg EtcdConfig, opt Options) (*Etcd, error) {
-	if err := opt.defaults(); err != nil {
+func Open(cfg storage.EtcdConfig, opt storage.Options) (*Etcd, error) {
+	opt, err := opt.WithDefaults()
+	if err != nil {
 		return nil, err
 	}
 	d, err := newEtcdDialer(cfg, opt)
@@ -141,10 +57,12 @@ func OpenEtcd(cfg EtcdConfig, opt Options) (*Etcd, error) {
 	} else if u := d.certUser(); u != "" {
 		opt.Actor = u
 	}
-	e := &Etcd{core: core{opt: opt}}
-	e.eb = &etcdBackend{etcdDialer: d, prefix: cfg.Prefix + "/", opt: &e.core.opt}
-	e.core.be = e.eb
-	return e, nil
+	eb := &etcdBackend{etcdDialer: d, prefix: cfg.Prefix + "/", opt: opt}
+	c, err := storage.NewCore(eb, opt)
+	if err != nil {
+		return nil, err
+	}
+	return &Etcd{Core: c, eb: eb}, nil
 }
 
 func hostsOf(eps []string) string {
@@ -161,12 +79,12 @@ func (e *Etcd) Close() error { return e.eb.close() }
 // Client is the etcd client in use now (a stale login replaces it), for watches.
 func (e *Etcd) Client() *clientv3.Client { return e.eb.current().cli }
 
-func (b *etcdBackend) location() string { return b.where }
+func (b *etcdBackend) Location() string { return b.where }
 
-func (b *etcdBackend) batch() int { return maxTxnOps / 6 }
+func (b *etcdBackend) Batch() int { return maxTxnOps / 6 }
 
-func (b *etcdBackend) notStore() error {
-	return fail(ErrNotStore, "%s holds keys that are not a keyden store: choose another prefix", b.where)
+func (b *etcdBackend) NotStore() error {
+	return storage.Fail(storage.ErrNotStore, "%s holds keys that are not a keyden store: choose another prefix", b.where)
 }
 
 // within bounds one call by the caller's context and the store's own
@@ -177,20 +95,20 @@ func (b *etcdBackend) within(ctx context.Context) (context.Context, context.Canc
 	return context.WithTimeout(ctx, 2*b.opt.Timeout)
 }
 
-func (b *etcdBackend) vacant(ctx context.Context) error {
+func (b *etcdBackend) Vacant(ctx context.Context) error {
 	empty := false
-	if err := b.view(ctx, func(tx kv) error { empty = tx.Empty(); return nil }); err != nil {
+	if err := b.View(ctx, func(tx storage.KV) error { empty = tx.Empty(); return nil }); err != nil {
 		return err
 	}
 	if !empty {
-		return fail(ErrExists, "a key store already exists at %s: its prefix and format are fixed; use another location for a new one", b.where)
+		return storage.Fail(storage.ErrExists, "a key store already exists at %s: its prefix and format are fixed; use another location for a new one", b.where)
 	}
 	return nil
 }
 
 func (b *etcdBackend) err(err error) error { return etcdError(b.where, err) }
 
-func (b *etcdBackend) view(ctx context.Context, fn func(kv) error) error {
+func (b *etcdBackend) View(ctx context.Context, fn func(storage.KV) error) error {
 	ctx, cancel := b.within(ctx)
 	defer cancel()
 	tx, err := b.begin(ctx)
@@ -208,8 +126,7 @@ func (b *etcdBackend) view(ctx context.Context, fn func(kv) error) error {
 	return err
 }
 
-// maxTxnOps stays inside etcd's default --max-txn-ops (128).
-const maxTxnOps = 120
+const maxTxnOps = storage.MaxTxnOps
 
 // txnKey, beside the buckets, holds a token each write puts in its own Txn,
 // so a write whose answer was lost can be looked up (settle).
@@ -220,16 +137,15 @@ const txnKey = "txn"
 // guard (and txnKey, which this keyden also writes each time). A lost race
 // runs fn again on the new revision. A commit whose answer is lost is
 // settled: kept (done), or not and never to be (run again).
-func (b *etcdBackend) write(ctx context.Context, fn func(kv) error) error {
+func (b *etcdBackend) Write(ctx context.Context, fn func(storage.KV) error) error {
 	caller := ctx
 	ctx, cancel := b.within(ctx)
 	defer cancel()
 	notKept := func() error {
 		if errors.Is(caller.Err(), context.Canceled) {
-			return &storeError{kind: ErrUnavailable, cause: caller.Err(),
-				msg: fmt.Sprintf("the change to etcd at %s was cancelled, and nothing was changed: run the command again", b.where)}
+			return storage.FailWith(storage.ErrUnavailable, caller.Err(), fmt.Sprintf("the change to etcd at %s was cancelled, and nothing was changed: run the command again", b.where))
 		}
-		return fail(ErrUnavailable, "etcd at %s did not answer in time, and nothing was changed: check that a majority of its members are up, then try again", b.where)
+		return storage.Fail(storage.ErrUnavailable, "etcd at %s did not answer in time, and nothing was changed: check that a majority of its members are up, then try again", b.where)
 	}
 	lost := 0 // commits settled as not kept
 	for attempt := 0; ; attempt++ {
@@ -256,7 +172,7 @@ func (b *etcdBackend) write(ctx context.Context, fn func(kv) error) error {
 			return nil
 		}
 		if len(tx.order) > maxTxnOps {
-			return fail(ErrInvalid, "a change of %d writes is more than etcd takes in one transaction", len(tx.order))
+			return storage.Fail(storage.ErrInvalid, "a change of %d writes is more than etcd takes in one transaction", len(tx.order))
 		}
 		ops := make([]clientv3.Op, 0, len(tx.order)+1)
 		for _, k := range tx.order {
@@ -280,7 +196,7 @@ func (b *etcdBackend) write(ctx context.Context, fn func(kv) error) error {
 			}
 			applied, serr := b.settle(tok, tx.txnRev)
 			if serr != nil {
-				return fail(ErrUnavailable, "etcd at %s stopped answering while saving the change, and keyden could not find out whether it was kept: see `keyden audit` before trying again", b.where)
+				return storage.Fail(storage.ErrUnavailable, "etcd at %s stopped answering while saving the change, and keyden could not find out whether it was kept: see `keyden audit` before trying again", b.where)
 			}
 			if applied {
 				return nil
@@ -297,7 +213,7 @@ func (b *etcdBackend) write(ctx context.Context, fn func(kv) error) error {
 			return nil
 		}
 		if attempt == 50 {
-			return fail(ErrBusy, "the key store %s is busy (other keydens keep writing); try again", b.where)
+			return storage.Fail(storage.ErrBusy, "the key store %s is busy (other keydens keep writing); try again", b.where)
 		}
 		time.Sleep(time.Duration(1+attempt) * time.Millisecond)
 	}
@@ -377,7 +293,7 @@ func firstAfter(ctx context.Context, cli *clientv3.Client, key string, rev int64
 	}
 }
 
-func (b *etcdBackend) guardKey() string { return b.prefix + string(bucketMeta) + "/" + string(metaGen) }
+func (b *etcdBackend) guardKey() string { return b.prefix + storage.GuardKey }
 
 // begin pins a revision and reads the write guards at it. A login that
 // went stale is renewed and the read tried once more. Its error is etcd's
@@ -404,3 +320,7 @@ func (b *etcdBackend) begin(ctx context.Context) (*etcdKV, error) {
 		return tx, nil
 	}
 }
+
+// WrapCommits wraps each write's commit from now on (nil: none), so tests
+// can lose etcd's answer before or after it applies a write.
+func (e *Etcd) WrapCommits(w func(clientv3.Txn) clientv3.Txn) { e.eb.wrapTxn = w }

@@ -1,24 +1,13 @@
-package storage
+package etcdstore
 
 import (
 	"context"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-)
 
-// A WatchSignal tells a follower to read the change feed: something may
-// have changed, or the watch came back and anything may have.
-type WatchSignal struct {
-	// Watching says the watch is in place: changes from now on will be
-	// signalled. While it is false only reading confirms anything.
-	Watching bool
-	// Rev is the newest revision the watch has seen (0 before it has).
-	Rev int64
-	// Reload says the watch could not resume where it stopped (etcd
-	// compacted that history): read every key again.
-	Reload bool
-}
+	"keyden/storage"
+)
 
 // WatchChanges signals, without polling, whenever the change feed (the
 // audit log) moves: an etcd watch on its prefix. A watch that ends (no
@@ -28,10 +17,10 @@ type WatchSignal struct {
 // watch requires a leader: on a member cut off from its quorum it is
 // cancelled rather than silently waiting. Signals coalesce; the channel
 // closes when ctx ends.
-func (e *Etcd) WatchChanges(ctx context.Context) <-chan WatchSignal {
-	out := make(chan WatchSignal, 1)
+func (e *Etcd) WatchChanges(ctx context.Context) <-chan storage.WatchSignal {
+	out := make(chan storage.WatchSignal, 1)
 	// Only this goroutine sends, so a full channel is merged into, never lost.
-	send := func(s WatchSignal) {
+	send := func(s storage.WatchSignal) {
 		for {
 			select {
 			case out <- s:
@@ -58,12 +47,12 @@ func (e *Etcd) WatchChanges(ctx context.Context) <-chan WatchSignal {
 			if next > 0 {
 				opts = append(opts, clientv3.WithRev(next))
 			}
-			for resp := range cli.Watch(wctx, e.eb.prefix+string(bucketAudit)+"/", opts...) {
+			for resp := range cli.Watch(wctx, e.eb.prefix+storage.AuditBucket+"/", opts...) {
 				if resp.CompactRevision > 0 {
 					// What happened between next and the compaction is gone
 					// from etcd's history: resume at the compaction, reload.
 					next = resp.CompactRevision
-					send(WatchSignal{Reload: true, Rev: seen})
+					send(storage.WatchSignal{Reload: true, Rev: seen})
 					break
 				}
 				if resp.Err() != nil {
@@ -81,11 +70,11 @@ func (e *Etcd) WatchChanges(ctx context.Context) <-chan WatchSignal {
 					next = resp.Events[n-1].Kv.ModRevision + 1
 					seen = max(seen, next-1)
 				}
-				send(WatchSignal{Watching: true, Rev: seen})
+				send(storage.WatchSignal{Watching: true, Rev: seen})
 			}
 			cancel()
 			e.eb.renew(s) // a watch refused for a stale login
-			send(WatchSignal{Rev: seen})
+			send(storage.WatchSignal{Rev: seen})
 			select {
 			case <-ctx.Done():
 			case <-time.After(pause):
