@@ -183,6 +183,7 @@ type keysView struct {
 // from the right on a narrow terminal; each is as wide as its widest cell
 // (measured by contentWidths) and at least its width, the shortest that is
 // still useful. NAME grows first, then CREATED BY, CHANNEL and SCOPES.
+// 30D comes after EXPIRES: at 100 columns both fit beside a 24-cell NAME.
 const (
 	colName = iota
 	colEnv
@@ -190,15 +191,15 @@ const (
 	colStatus
 	colCreatedBy
 	colChannel
-	colUses
 	colExpires
+	colUses
 	colScopes
 	colHint
 	colCreated
 )
 
 var keyColumns = []column{
-	colName:      {title: "NAME", width: 20, priority: colName, flex: true},
+	colName:      {title: "NAME", width: 24, priority: colName, flex: true},
 	colEnv:       {title: "ENV", width: 7, priority: colEnv},
 	colLastUsed:  {title: "LAST USED", width: 9, priority: colLastUsed},
 	colStatus:    {title: "STATUS", width: 8, priority: colStatus},
