@@ -93,22 +93,26 @@ type benchWorld struct {
 	srv    *Server
 	addr   string
 	signer gossh.Signer
+	// silent clients do not answer the terminal queries.
+	silent bool
 }
 
-func newBenchWorld(b *testing.B, n int) *benchWorld {
+func newBenchWorld(b testing.TB, n int) *benchWorld {
 	ctx := context.Background()
-	shared := filepath.Join(os.TempDir(), fmt.Sprintf("keyden-bench-%d.db", n))
-	if _, _, err := fixture.OpenFilled(ctx, shared, n, 1000); err != nil {
-		b.Fatal(err)
-	}
-	// A copy: adding a member must not change the store other benchmarks share.
-	raw, err := os.ReadFile(shared)
-	if err != nil {
-		b.Fatal(err)
-	}
 	path := filepath.Join(b.TempDir(), "k.db")
-	if err := os.WriteFile(path, raw, 0o600); err != nil {
-		b.Fatal(err)
+	if n > 0 {
+		shared := filepath.Join(os.TempDir(), fmt.Sprintf("keyden-bench-%d.db", n))
+		if _, _, err := fixture.OpenFilled(ctx, shared, n, 1000); err != nil {
+			b.Fatal(err)
+		}
+		// A copy: adding a member must not change the store other benchmarks share.
+		raw, err := os.ReadFile(shared)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(path, raw, 0o600); err != nil {
+			b.Fatal(err)
+		}
 	}
 	st, err := storage.OpenBolt(path, storage.Options{Actor: "bench"})
 	if err != nil {
@@ -122,6 +126,11 @@ func newBenchWorld(b *testing.B, n int) *benchWorld {
 	}
 	if _, err := st.AddMember(ctx, "ann", model.RoleAdmin, k); err != nil {
 		b.Fatal(err)
+	}
+	if n == 0 {
+		if _, err := st.CreateKey(ctx, storage.CreateRequest{Name: "one", Channel: "default", Environment: "dev"}); err != nil {
+			b.Fatal(err)
+		}
 	}
 	host, _, err := HostKey(filepath.Join(b.TempDir(), "host"))
 	if err != nil {
@@ -153,7 +162,7 @@ type client struct {
 	handshake, frame time.Duration
 }
 
-func (w *benchWorld) open(b *testing.B) *client {
+func (w *benchWorld) open(b testing.TB) *client {
 	b.Helper()
 	start := time.Now()
 	conn, err := gossh.Dial("tcp", w.addr, &gossh.ClientConfig{User: "ann", Auth: []gossh.AuthMethod{gossh.PublicKeys(w.signer)},
@@ -168,6 +177,9 @@ func (w *benchWorld) open(b *testing.B) *client {
 	}
 	stdin, _ := sess.StdinPipe()
 	c := &client{conn: conn, stdin: stdin, scr: newScreen(stdin), handshake: authed.Sub(start)}
+	if w.silent {
+		c.scr.reply = nil
+	}
 	sess.Stdout = c.scr
 	if err := sess.RequestPty("xterm-256color", 40, 120, gossh.TerminalModes{}); err != nil {
 		b.Fatal(err)
@@ -175,7 +187,7 @@ func (w *benchWorld) open(b *testing.B) *client {
 	if err := sess.Shell(); err != nil {
 		b.Fatal(err)
 	}
-	c.scr.waitFor(b, 0, "keys · ")
+	c.scr.waitFor(b, 0, " · 1/")
 	c.frame = time.Since(authed)
 	return c
 }
@@ -244,7 +256,7 @@ func openLocal(b *testing.B, w *benchWorld) *client {
 	go p.Run()
 	p.Send(tea.WindowSizeMsg{Width: 120, Height: 40})
 	b.Cleanup(func() { p.Kill(); inW.Close() })
-	c.scr.waitFor(b, 0, "keys · ")
+	c.scr.waitFor(b, 0, " · 1/")
 	return c
 }
 

@@ -362,7 +362,7 @@ func (s *Server) member(sess ssh.Session) (user, fp string, err error) {
 
 // shell runs the app on the session's terminal, at its size, with its
 // TERM and colours; copies reach only that terminal.
-func (s *Server) shell(ctx context.Context, sess ssh.Session, st storage.Store, member string, in io.Reader) int {
+func (s *Server) shell(ctx context.Context, sess ssh.Session, st storage.Store, member string, in *input) int {
 	pty, winch, ok := sess.Pty()
 	if !ok {
 		fmt.Fprintf(sess.Stderr(), "keyden: the app needs a terminal: connect with ssh -t, or give a command such as `list --json`\r\n")
@@ -375,7 +375,7 @@ func (s *Server) shell(ctx context.Context, sess ssh.Session, st storage.Store, 
 			noColor = true
 		}
 	}
-	r := bm.MakeRenderer(sess)
+	r := bm.MakeRenderer(querying{Session: sess, in: in})
 	if noColor {
 		r.SetColorProfile(termenv.Ascii)
 	}

@@ -80,3 +80,16 @@ func TestIdleWatch(t *testing.T) {
 		t.Fatalf("ended by %v", context.Cause(ctx))
 	}
 }
+
+// A terminal that never answers the background query still gets its first
+// frame (after the query's one-second wait), without a keystroke, and the
+// first keystroke then is not lost to the query.
+func TestSilentTerminalGetsItsFirstFrame(t *testing.T) {
+	w := newBenchWorld(t, 0)
+	w.silent = true
+	c := w.open(t)
+	defer c.conn.Close()
+	from := c.scr.size()
+	io.WriteString(c.stdin, "n")
+	c.scr.waitFor(t, from, "New key")
+}
