@@ -1,4 +1,5 @@
--- wrk script: each request presents the next key from KEYS_FILE (one key a line).
+-- wrk script: each request presents the next key from KEYS_FILE (one key a
+-- line) on the URL's path.
 local file = os.getenv("KEYS_FILE")
 local keys = {}
 for line in io.lines(file) do
@@ -7,5 +8,5 @@ end
 local i = 0
 request = function()
   i = i + 1
-  return wrk.format("GET", "/verify", { ["Authorization"] = "Bearer " .. keys[(i % #keys) + 1] })
+  return wrk.format("GET", nil, { ["Authorization"] = "Bearer " .. keys[(i % #keys) + 1] })
 end
