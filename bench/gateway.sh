@@ -91,15 +91,17 @@ run() {
 echo "== nginx → backend, with and without auth_request to keyden serve: $N keys, $C connections, ${D}s each, $R rounds"
 sum_plain=0; sum_auth=0; conns=0
 for r in $(seq "$R"); do
+  m0=$(cpu "$(cat "$work/nginx.pid")")
   read -r p_rps p_p50 p_bad < <(run $P)
+  m1=$(cpu "$(cat "$work/nginx.pid")"); preqs=$(awk '/requests in/ {print $1}' "$work/wrk.out")
   c0=$(accepted); s0=$(cpu "$(cat "$work/serve.pid")"); n0=$(cpu "$(cat "$work/nginx.pid")")
   read -r a_rps a_p50 a_bad < <(run $A)
   c1=$(accepted); reqs=$(awk '/requests in/ {print $1}' "$work/wrk.out")
   s1=$(cpu "$(cat "$work/serve.pid")"); n1=$(cpu "$(cat "$work/nginx.pid")")
   conns=$((c1 - c0 - 1))
   [ "$p_bad" = 0 ] && [ "$a_bad" = 0 ] || { echo "non-2xx answers: without $p_bad, with $a_bad" >&2; exit 1; }
-  awk -v r="$r" -v pr="$p_rps" -v pp="$p_p50" -v ar="$a_rps" -v ap="$a_p50" -v c="$conns" -v n="$reqs" -v ks=$((s1 - s0)) -v ns=$((n1 - n0)) 'BEGIN {
-    printf "round %d: without auth %.0f req/s, p50 %.3f ms | with auth %.0f req/s, p50 %.3f ms | %.2f× the throughput, p50 %.2f× | serve accepted %d connections for %d checks; CPU per check: serve %.1f µs, nginx %.1f µs\n", r, pr, pp, ar, ap, ar/pr, ap/pp, c, n, ks*1e4/n, ns*1e4/n }'
+  awk -v r="$r" -v pr="$p_rps" -v pp="$p_p50" -v ar="$a_rps" -v ap="$a_p50" -v c="$conns" -v n="$reqs" -v ks=$((s1 - s0)) -v ns=$((n1 - n0)) -v ms=$((m1 - m0)) -v pn="$preqs" 'BEGIN {
+    printf "round %d: without auth %.0f req/s, p50 %.3f ms | with auth %.0f req/s, p50 %.3f ms | %.2f× the throughput, p50 %.2f× | serve accepted %d connections for %d checks; CPU per request: serve %.1f µs, nginx %.1f µs (%.1f µs without auth)\n", r, pr, pp, ar, ap, ar/pr, ap/pp, c, n, ks*1e4/n, ns*1e4/n, ms*1e4/pn }'
   sum_plain=$(awk -v a="$sum_plain" -v b="$p_rps" 'BEGIN {print a+b}'); sum_auth=$(awk -v a="$sum_auth" -v b="$a_rps" 'BEGIN {print a+b}')
 done
 awk -v a="$sum_auth" -v p="$sum_plain" -v r="$R" 'BEGIN { printf "with auth / without, all rounds: %.2f× the throughput (%.0f / %.0f req/s)\n", a/p, a/r, p/r }'

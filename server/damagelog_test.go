@@ -38,6 +38,13 @@ func (s *swappedStore) Snapshot(ctx context.Context) ([]model.Key, storage.Posit
 }
 
 // FeedHead of the damaged file reads the older meta: a sequence behind.
+func (s *swappedStore) SnapshotEach(ctx context.Context, size func(int), fn func(*model.Key) error) (storage.Position, error) {
+	if s.bad.Load() {
+		return s.damaged.SnapshotEach(ctx, size, fn)
+	}
+	return s.good.SnapshotEach(ctx, size, fn)
+}
+
 func (s *swappedStore) FeedHead(ctx context.Context) (uint64, int64, error) {
 	if s.bad.Load() {
 		return 0, 0, nil

@@ -83,7 +83,7 @@ func TestDecoyIsAnsweredAsUnknownAndAlertsWithoutWaiting(t *testing.T) {
 			t.Errorf("%s: decoy %d %v %q, unknown %d %v %q", path, dc, dh, db, uc, uh, ub)
 		}
 	}
-	if r := srv.Verify(Request{Secret: decoy.Secret}); r.OK || r.Reason != model.ReasonUnknown || r.Key != nil {
+	if r := srv.Verify(Request{Secret: decoy.Secret}); r.OK || r.Reason != model.ReasonUnknown || r.Key.ID != "" {
 		t.Errorf("Verify of a decoy: %+v", r)
 	}
 	close(st.release)

@@ -66,12 +66,12 @@ func (f *flakyStore) Updates(ctx context.Context, from storage.Position) (storag
 	return f.Bolt.Updates(ctx, from)
 }
 
-func (f *flakyStore) Snapshot(ctx context.Context) ([]model.Key, storage.Position, error) {
+func (f *flakyStore) SnapshotEach(ctx context.Context, size func(int), fn func(*model.Key) error) (storage.Position, error) {
 	f.loads.Add(1)
 	if _, ok := ctx.Deadline(); ok {
 		f.deadlined.Add(1)
 	}
-	return f.Bolt.Snapshot(ctx)
+	return f.Bolt.SnapshotEach(ctx, size, fn)
 }
 
 func (f *flakyStore) RecordUses(ctx context.Context, uses []storage.Use) error {

@@ -76,7 +76,7 @@ func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	if res.OK {
-		setKeyHeaders(h, res.Key)
+		setKeyHeaders(h, &res.Key)
 	} else {
 		h.Set("X-Keyden-Reason", string(res.Reason))
 		if statusFor(res.Reason) == http.StatusUnauthorized {
@@ -122,15 +122,15 @@ func presentedKey(r *http.Request) string {
 // the store, which anyone who can write it may fill with control bytes (a
 // shared file, an etcd writer, a restored backup), so each goes through
 // headerSafe here, in the one place X-Key-* headers are set.
-func setKeyHeaders(h http.Header, k *model.Key) {
+func setKeyHeaders(h http.Header, k *Key) {
 	for _, kv := range [...][2]string{
 		{"X-Key-Id", k.ID},
 		{"X-Key-Name", k.Name},
 		{"X-Key-Channel", k.Channel},
 		{"X-Key-Environment", k.Environment},
-		{"X-Key-Scopes", strings.Join(k.Scopes, " ")},
+		{"X-Key-Scopes", k.scopesHeader}, // made safe once, with its rule set
 	} {
-		h.Set(kv[0], headerSafe(kv[1]))
+		h[kv[0]] = []string{headerSafe(kv[1])} // the names are canonical already
 	}
 }
 

@@ -51,15 +51,18 @@ type Server struct {
 	store storage.Feed
 	opt   Options
 	tab   atomic.Pointer[table]
-	uses  *usage
 	m     metrics
 	// alerts are decoy uses waiting to be written (see alert.go).
 	alerts chan storage.DecoyUse
 
+	// unsent is last-used news not yet written: a batch a flush could not
+	// write, and what a table held when a reload replaced it.
+	unsentMu sync.Mutex
+	unsent   []storage.Use
+
 	// Owned by the follower (one goroutine at a time, under followMu).
 	followMu sync.Mutex
 	pos      storage.Position // how far the table follows the feed (rules only)
-	hashOf   map[string]keygen.Hash
 
 	healthMu sync.Mutex
 	// loggedDamage is the damaged-store sentence already logged: it is
@@ -106,7 +109,7 @@ func New(st storage.Feed, opt Options) *Server {
 	if opt.Log == nil {
 		opt.Log = log.New(io.Discard, "", 0)
 	}
-	s := &Server{store: st, opt: opt, uses: newUsage(), alerts: make(chan storage.DecoyUse, alertQueue)}
+	s := &Server{store: st, opt: opt, alerts: make(chan storage.DecoyUse, alertQueue)}
 	s.tab.Store(newTable(0))
 	return s
 }
@@ -122,23 +125,28 @@ func (s *Server) Load(ctx context.Context) error {
 // that succeeds is logged: one that fails is the follower's to log, once.
 func (s *Server) loadLocked(ctx context.Context, why string) error {
 	start := time.Now()
-	keys, pos, err := s.store.Snapshot(ctx)
+	// Each key is copied into the table as it is read, so the load never
+	// holds every record decoded at once.
+	var t *table
+	size := func(n int) {
+		t = newTable(min(n, 1<<22)) // a hint: a damaged count must not take the memory
+		t.loading = true
+	}
+	pos, err := s.store.SnapshotEach(ctx, size, func(k *model.Key) error {
+		t.put(k)
+		return nil
+	})
 	if err != nil {
 		s.failed(err)
 		return err
 	}
-	t := newTable(len(keys))
-	hashOf := make(map[string]keygen.Hash, len(keys))
-	for i := range keys {
-		t.put(&keys[i])
-		hashOf[keys[i].ID] = keys[i].Hash
-	}
-	s.tab.Store(t)
+	t.loading = false
+	s.retire(s.tab.Swap(t))
 	pos.RulesOnly = true // the table keeps no last used: the verifier has its own
-	s.pos, s.hashOf = pos, hashOf
+	s.pos = pos
 	s.m.reloads.Add(1)
-	s.m.keys.Store(int64(len(keys)))
-	s.opt.Log.Printf("%sloaded %s in %v", why, format.Count(len(keys), "key"), time.Since(start).Round(time.Millisecond))
+	s.m.keys.Store(int64(t.n))
+	s.opt.Log.Printf("%sloaded %s in %v", why, format.Count(t.n, "key"), time.Since(start).Round(time.Millisecond))
 	s.confirmed(start, pos.Audit, 0)
 	return nil
 }
@@ -196,22 +204,14 @@ func (s *Server) Sync(ctx context.Context) error {
 	}
 	t := s.tab.Load()
 	for i := range ch.Keys {
-		k := &ch.Keys[i]
-		if old, ok := s.hashOf[k.ID]; ok && old != k.Hash {
-			t.remove(old)
-		}
-		t.put(k)
-		s.hashOf[k.ID] = k.Hash
+		t.put(&ch.Keys[i])
 	}
 	for _, id := range ch.Removed {
-		if h, ok := s.hashOf[id]; ok {
-			t.remove(h)
-			delete(s.hashOf, id)
-		}
+		t.remove(id)
 	}
 	if n := len(ch.Keys) + len(ch.Removed); n > 0 {
 		s.m.changes.Add(uint64(n))
-		s.m.keys.Store(int64(len(s.hashOf)))
+		s.m.keys.Store(int64(t.n))
 	}
 	s.pos = ch.Position()
 	s.confirmed(start, ch.Seq, ch.Rev)
@@ -221,17 +221,67 @@ func (s *Server) Sync(ctx context.Context) error {
 // Flush writes the gathered last-used news in one transaction; on failure
 // it keeps them for the next flush.
 func (s *Server) Flush(ctx context.Context) error {
-	batch := s.uses.take()
+	s.unsentMu.Lock()
+	batch := s.unsent
+	s.unsent = nil
+	s.unsentMu.Unlock()
+	kept := len(batch)
+	batch = s.tab.Load().takeUses(batch)
 	if len(batch) == 0 {
 		return nil
 	}
+	if kept > 0 {
+		batch = mergeUses(batch)
+	}
 	if err := s.store.RecordUses(ctx, batch); err != nil {
-		s.uses.giveBack(batch)
+		s.keep(batch)
 		s.m.flushErrors.Add(1)
 		return err
 	}
 	s.m.flushes.Add(1)
 	return nil
+}
+
+// keep holds news for the next flush.
+func (s *Server) keep(uses []storage.Use) {
+	s.unsentMu.Lock()
+	s.unsent = append(s.unsent, uses...)
+	s.unsentMu.Unlock()
+}
+
+// retire keeps the news a replaced table gathered. Once every check that
+// began on it is done, none adds more: a check that finds it retired
+// starts again on the new table.
+func (s *Server) retire(t *table) {
+	t.retired.Store(true)
+	for i := range t.shards {
+		t.shards[i].mu.Lock()
+		t.shards[i].mu.Unlock() //lint:ignore SA2001 waits out the checks in flight
+	}
+	s.keep(t.takeUses(nil))
+}
+
+// mergeUses folds news for the same key into one: the latest time wins,
+// counts add.
+func mergeUses(uses []storage.Use) []storage.Use {
+	at := make(map[string]int, len(uses))
+	out := uses[:0]
+	for _, u := range uses {
+		i, ok := at[u.ID]
+		if !ok {
+			at[u.ID] = len(out)
+			out = append(out, u)
+			continue
+		}
+		m := &out[i]
+		if u.Count > 0 && u.At.After(m.At) {
+			m.At, m.From = u.At, u.From
+		}
+		m.Count += u.Count
+		m.Days.Merge(u.Days)
+		m.Expired = m.Expired || u.Expired
+	}
+	return out
 }
 
 // Watcher is a store that can say when its change feed moves (etcd's
@@ -484,7 +534,7 @@ func (s *Server) Health() Health {
 type Result struct {
 	OK     bool
 	Reason model.Reason
-	Key    *model.Key // set when the key was found
+	Key    Key // set when the key was found
 }
 
 // Request is one check.
@@ -507,32 +557,18 @@ func (s *Server) Verify(req Request) Result {
 		return Result{Reason: model.ReasonMalformed}
 	}
 	h := keygen.HashKey(req.Secret)
-	e, found := s.tab.Load().get(h)
-	if !found {
-		return Result{Reason: model.ReasonUnknown}
-	}
-	k := e.rules.Key
-	if k.Decoy {
-		s.decoyUsed(h, req) // answered as unknown: nothing tells a decoy apart
-		return Result{Reason: model.ReasonUnknown}
-	}
-	env := req.Env
-	if env == p.Tag {
-		env = k.Environment // the tag in the key names its environment
-	}
 	now := s.opt.Now()
-	if reason := e.rules.Check(env, req.Scope, req.ClientIP, now); reason != "" {
-		if reason == model.ReasonExpired && !k.ExpiryLogged {
-			s.uses.expired(k.ID)
+	for {
+		k, reason, retired := s.tab.Load().check(&h, p.Tag, &req, now)
+		switch {
+		case retired:
+			continue
+		case reason == reasonDecoy:
+			s.decoyUsed(h, req) // answered as unknown: nothing tells a decoy apart
+			return Result{Reason: model.ReasonUnknown}
 		}
-		return Result{Reason: reason, Key: k}
+		return Result{OK: reason == "", Reason: reason, Key: k}
 	}
-	from := ""
-	if req.ClientIP.IsValid() {
-		from = req.ClientIP.Unmap().String()
-	}
-	s.uses.used(k.ID, now, from)
-	return Result{OK: true, Key: k}
 }
 
 // Keys is how many keys the table holds.

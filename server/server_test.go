@@ -316,17 +316,19 @@ func TestLastUsedIsBatchedAndFlushed(t *testing.T) {
 // A busy store keeps the batch for the next flush.
 func TestFlushKeepsUsesWhenTheStoreIsBusy(t *testing.T) {
 	f := newFixture(t, Options{Now: time.Now})
-	f.do(t, "GET", "/verify", bearer(f.plain.Secret))
 	busy, _ := storage.OpenBolt(f.st.Path(), storage.Options{Actor: "alice", Timeout: 50 * time.Millisecond})
-	blocked := New(busy, Options{})
-	blocked.uses = f.srv.uses
+	srv := New(busy, Options{})
+	if err := srv.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv.Verify(Request{Secret: f.plain.Secret})
 	hold := holdStore(t, f.st.Path())
-	if err := blocked.Flush(ctx); err == nil {
+	if err := srv.Flush(ctx); err == nil {
 		t.Fatal("flush succeeded on a held store")
 	}
 	hold()
-	f.do(t, "GET", "/verify", bearer(f.plain.Secret))
-	if err := f.srv.Flush(ctx); err != nil {
+	srv.Verify(Request{Secret: f.plain.Secret})
+	if err := srv.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	k, _ := f.st.GetKey(ctx, f.plain.Key.ID)

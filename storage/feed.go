@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unsafe"
 
 	"keyden/model"
 )
@@ -75,6 +76,30 @@ func (b *core) Snapshot(ctx context.Context) ([]model.Key, Position, error) {
 		return err
 	})
 	return keys, pos, err
+}
+
+// SnapshotEach is Snapshot a key at a time, for a reader that keeps less
+// than every key whole (serve's verifier): size, if not nil, is told how
+// many keys there are before the first; fn sees each key in turn and must
+// not keep it, nor any string or slice of it, once it returns (they point
+// into the store's pages, or into a key the next call overwrites). So the
+// load never holds every record decoded at once.
+func (b *core) SnapshotEach(ctx context.Context, size func(int), fn func(*model.Key) error) (Position, error) {
+	var pos Position
+	err := b.view(ctx, func(tx kv) error {
+		pos = Position{Audit: tx.Bucket(bucketAudit).Sequence(), Usage: getUint(tx.Bucket(bucketMeta), metaUsageSeq)}
+		if size != nil {
+			size(int(getUint(tx.Bucket(bucketMeta), metaKeyCount)))
+		}
+		var k model.Key
+		return tx.Bucket(bucketKeys).ForEach(func(id, v []byte) error {
+			if err := model.DecodeKeyString(unsafe.String(unsafe.SliceData(id), len(id)), unsafe.String(unsafe.SliceData(v), len(v)), &k); err != nil {
+				return fail(ErrDamaged, "the key record %s in %s is damaged: restore the store from a backup", model.Quote(string(id)), b.be.location())
+			}
+			return fn(&k)
+		})
+	})
+	return pos, err
 }
 
 // Updates reads what changed after from: keys created, changed, used (unless

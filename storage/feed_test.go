@@ -236,3 +236,28 @@ func TestFeedHeadIsWhereTheFeedStands(t *testing.T) {
 		t.Fatalf("revisions %d → %d on %T", rev0, rev1, st)
 	}
 }
+
+// SnapshotEach sees the keys Snapshot reads, at the same position, after
+// saying how many there are.
+func TestSnapshotEachIsSnapshotAKeyAtATime(t *testing.T) {
+	st := newAny(t, Options{})
+	for _, n := range []string{"a", "b", "c"} {
+		mustCreate(t, st, CreateRequest{Name: n, Scopes: []string{"read:" + n}})
+	}
+	keys, pos, err := st.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want, got []string
+	for _, k := range keys {
+		want = append(want, fmt.Sprint(k.View()))
+	}
+	size := -1
+	pos2, err := st.SnapshotEach(ctx, func(n int) { size = n }, func(k *model.Key) error {
+		got = append(got, fmt.Sprint(k.View())) // a copy: k is not to be kept
+		return nil
+	})
+	if err != nil || pos2 != pos || size != len(keys) || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("SnapshotEach: %v at %+v, size %d; Snapshot: %v at %+v", got, pos2, size, want, pos)
+	}
+}

@@ -83,6 +83,9 @@ type Feed interface {
 	// then reads only what changed after it, so a reader follows a
 	// million keys without re-reading them.
 	Snapshot(ctx context.Context) ([]model.Key, Position, error)
+	// SnapshotEach is Snapshot a key at a time (fn must not keep the key),
+	// first telling size how many there are.
+	SnapshotEach(ctx context.Context, size func(int), fn func(*model.Key) error) (Position, error)
 	Updates(ctx context.Context, from Position) (Changes, error)
 	// FeedHead is where the feed of rules stands, in one small read.
 	FeedHead(ctx context.Context) (seq uint64, rev int64, err error)
