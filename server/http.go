@@ -69,12 +69,12 @@ func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 	if env := r.PathValue("env"); env != "" {
 		req.Env = env
 	}
-	if sc := r.URL.Query().Get("scope"); sc != "" && req.Scope == "" {
-		req.Scope = sc
+	if req.Scope == "" && r.URL.RawQuery != "" { // parsing a query makes a map
+		req.Scope = r.URL.Query().Get("scope")
 	}
 	res := s.Verify(req)
 	h := w.Header()
-	h.Set("Cache-Control", "no-store")
+	h["Cache-Control"] = noStore
 	if res.OK {
 		setKeyHeaders(h, &res.Key)
 	} else {
@@ -88,7 +88,7 @@ func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 	// has a path of its own rather than following Accept, which a gateway
 	// passes on from its client.
 	if !strings.HasPrefix(r.URL.Path, "/verify.json") {
-		h.Set("Content-Length", "0")
+		h["Content-Length"] = zeroLength
 		w.WriteHeader(statusFor(res.Reason))
 		s.m.observe(res.Reason, time.Since(start))
 		return
@@ -123,16 +123,19 @@ func presentedKey(r *http.Request) string {
 // shared file, an etcd writer, a restored backup), so each goes through
 // headerSafe here, in the one place X-Key-* headers are set.
 func setKeyHeaders(h http.Header, k *Key) {
-	for _, kv := range [...][2]string{
-		{"X-Key-Id", k.ID},
-		{"X-Key-Name", k.Name},
-		{"X-Key-Channel", k.Channel},
-		{"X-Key-Environment", k.Environment},
-		{"X-Key-Scopes", k.scopesHeader}, // made safe once, with its rule set
-	} {
-		h[kv[0]] = []string{headerSafe(kv[1])} // the names are canonical already
+	vals := []string{k.ID, k.Name, k.Channel, k.Environment, k.scopesHeader} // one allocation for all five
+	for i, name := range [...]string{"X-Key-Id", "X-Key-Name", "X-Key-Channel", "X-Key-Environment", "X-Key-Scopes"} {
+		vals[i] = headerSafe(vals[i]) // X-Key-Scopes was made safe once, with its rule set: no copy
+		h[name] = vals[i : i+1 : i+1] // the names are canonical already
 	}
 }
+
+// Values every forward-auth answer carries, shared: net/http only reads a
+// response's header values.
+var (
+	noStore    = []string{"no-store"}
+	zeroLength = []string{"0"}
+)
 
 // headerSafe keeps a value within what an HTTP header may carry: printable
 // ASCII, anything else shown as '?'.
@@ -166,16 +169,22 @@ func (s *Server) clientIP(r *http.Request) netip.Addr {
 	if !s.trusted(peer) {
 		return peer
 	}
-	if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
-		hops := strings.Split(strings.Join(xff, ","), ",")
-		for i := len(hops) - 1; i >= 0; i-- {
-			a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+	// The chain is read from its nearest hop back, without splitting it.
+	xff := r.Header.Values("X-Forwarded-For")
+	for v := len(xff) - 1; v >= 0; v-- {
+		for rest := xff[v]; ; {
+			i := strings.LastIndexByte(rest, ',')
+			a, err := netip.ParseAddr(strings.TrimSpace(rest[i+1:]))
 			if err != nil {
 				return peer // a malformed chain is not to be trusted past this point
 			}
 			if a = a.Unmap(); !s.trusted(a) {
 				return a
 			}
+			if i < 0 {
+				break
+			}
+			rest = rest[:i]
 		}
 	}
 	if xr := strings.TrimSpace(r.Header.Get("X-Real-IP")); xr != "" {
