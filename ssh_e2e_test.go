@@ -285,6 +285,11 @@ func TestSSHCommandsAndRefusals(t *testing.T) {
 			t.Errorf("ssh %v: exit %d %q %q; want %d %q", c.args, code, out, errs, c.code, c.want)
 		}
 	}
+	// help names only what runs over ssh, and not --db.
+	help, _, code := w.ssh("ann", "help")
+	if code != 0 || !strings.Contains(help, "rotate") || strings.Contains(help, "backup") || strings.Contains(help, "--db") {
+		t.Errorf("help over ssh (exit %d):\n%s", code, help)
+	}
 	var evs []struct {
 		Actor    string `json:"actor"`
 		ActorKey string `json:"actor_key"`

@@ -216,6 +216,11 @@ terminal app. A key's secret is shown once; only its SHA-256 is stored.`,
 	a.wireCompletions(root)
 	if a.remote {
 		root.CompletionOptions.DisableDefaultCmd = true
+		_ = root.PersistentFlags().MarkHidden("db")
+		root.Long = `keyden over SSH: connect with a terminal (ssh -t) for the app, or give one
+of the commands below; each runs under your role as a member of the key
+store, and the audit log names you and your SSH key. Quote words with spaces
+for the remote side: create --name "'web checkout'" --env prod.`
 		for _, c := range root.Commands() {
 			if !remoteVerbs[c.Name()] {
 				root.RemoveCommand(c)

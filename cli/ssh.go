@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -139,7 +140,7 @@ var remoteVerbs = map[string]bool{"list": true, "show": true, "audit": true, "cr
 // remoteVerbs, and neither --db nor anything read from the server's
 // environment.
 func (a *app) runRemote(ctx context.Context, st storage.Store, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || !remoteVerbs[args[0]] && args[0] != "--help" && args[0] != "-h" && args[0] != "--version" {
+	if len(args) == 0 || !remoteVerbs[args[0]] && !slices.Contains([]string{"--help", "-h", "--version", "-v"}, args[0]) {
 		fmt.Fprintln(stderr, "keyden: keyden ssh runs only the app and list, show, audit, create, rotate, disable, enable and delete: see `help`.")
 		return ExitUsage
 	}
