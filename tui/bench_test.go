@@ -96,6 +96,46 @@ func BenchmarkKeystroke(b *testing.B) {
 				}
 			})
 		}
+		// The review keys, each from the full table and back: r (the
+		// review's query on the filter line), g (group by creator, then
+		// channel, environment, off), A (mark every row shown, then none).
+		reset := func() {
+			a.keys.marks.clear()
+			a.keys.group, a.keys.groups = groupOff, nil
+			a.keys.setText("")
+			a.keys.q.Sort = keyindex.ByLastUsed
+			deliver(a, a.keys.refilter(true))
+		}
+		for _, c := range []struct {
+			name string
+			keys []tea.KeyMsg
+		}{
+			{"review-r", []tea.KeyMsg{runes("r")}},
+			{"group-g", []tea.KeyMsg{runes("g")}},
+			{"mark-all-A", []tea.KeyMsg{runes("A")}},
+			{"mark-space", []tea.KeyMsg{runes(" ")}},
+		} {
+			b.Run(fmt.Sprintf("keys=%d/%s", n, c.name), func(b *testing.B) {
+				reset()
+				for b.Loop() {
+					for _, k := range c.keys {
+						press(k)
+					}
+				}
+				b.StopTimer()
+				reset()
+			})
+		}
+		// g on the UI loop alone: above 20k rows the groups are counted in a Cmd.
+		b.Run(fmt.Sprintf("keys=%d/group-g-ui", n), func(b *testing.B) {
+			reset()
+			for b.Loop() {
+				a.Update(runes("g"))
+				_ = a.View()
+			}
+			b.StopTimer()
+			reset()
+		})
 		b.Run(fmt.Sprintf("keys=%d/filter-char-ui", n), func(b *testing.B) {
 			a.keys.q = keyindex.Query{}
 			a.keys.refilter(true)
@@ -121,6 +161,8 @@ func deliver(a *App, cmd tea.Cmd) {
 			deliver(a, c)
 		}
 	case filteredMsg:
+		deliver(a, func() tea.Cmd { _, c := a.Update(msg); return c }())
+	case groupedMsg:
 		a.Update(msg)
 	}
 }
