@@ -138,6 +138,8 @@ func (v *keysView) bulkConfirmBody(action model.KeyAction, keys []*model.Key, gr
 	case model.KeyDelete:
 		b.WriteString("\n" + st.Warning.Render("Apps using these keys will stop working immediately.") + "\n")
 		b.WriteString(st.Subtle.Render("This cannot be undone.") + "\n")
+	case model.KeyMove:
+		b.WriteString("\n" + st.Subtle.Render("The keys keep working: only their channel changes, and each move is audited.") + "\n")
 	case model.KeyRotate:
 		b.WriteString("\n" + st.Warning.Render("A new key replaces each, shown once on the next screen. The old keys stop working when the grace ends.") + "\n")
 		var opts []string
@@ -314,4 +316,52 @@ func (v *bulkView) View() string {
 		b.WriteString("\n" + st.Subtle.Render(fmt.Sprintf("… %d more lines (↓)", len(lines)-end)))
 	}
 	return b.String()
+}
+
+// pickMove opens the channel picker to move the marked keys (or the one
+// under the cursor when none is marked).
+func (v *keysView) pickMove() tea.Cmd {
+	keys := v.markedInOrder()
+	if len(keys) == 0 {
+		k, ok := v.selected()
+		if !ok {
+			return nil
+		}
+		keys = []*model.Key{&k}
+	}
+	if len(keys) == 1 { // many: the confirm counts the refusals
+		if err := v.perm.mayChange(model.KeyMove, keys[0]); err != nil {
+			v.sh.fail(err)
+			return nil
+		}
+	}
+	v.moving, v.picking, v.pick = keys, true, 0
+	for i, c := range v.channels {
+		if c.Name == keys[0].Channel {
+			v.pick = i
+		}
+	}
+	return nil
+}
+
+// askMove confirms moving keys to channel ch; a move breaks nothing, so
+// no name or count is typed.
+func (v *keysView) askMove(keys []*model.Key, ch string) tea.Cmd {
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = k.ID
+	}
+	n := format.Count(len(keys), "key")
+	q := ask{title: "Move " + n + " to " + format.Safe(ch) + "?", verb: "move " + n,
+		body: func(int) string { return v.bulkConfirmBody(model.KeyMove, keys, 0) },
+		yes: func(int) tea.Cmd {
+			v.sh.nav.home()
+			v.sh.status("Moving "+n+"…", true)
+			st, ctx := v.sh.store, v.sh.ctx
+			return func() tea.Msg {
+				out, err := st.ChangeKeys(ctx, storage.BulkRequest{Action: model.KeyMove, IDs: ids, Channel: ch})
+				return bulkDoneMsg{action: model.KeyMove, asked: len(ids), outcomes: out, err: err}
+			}
+		}}
+	return v.sh.nav.push(newConfirmView(v.sh, q))
 }

@@ -111,3 +111,25 @@ func TestBulkRotateShowsEachNewKeyOnce(t *testing.T) {
 		t.Errorf("a new key outlived its screen")
 	}
 }
+
+// m moves the marked keys to a channel picked from the list, through one
+// confirm; each move is audited and the keys keep working.
+func TestMoveMarkedKeys(t *testing.T) {
+	st := reviewBolt(t)
+	h := start(t, setup{store: st})
+	h.waitFor(t, "9 keys")
+	h.press("/", "channel:default", "enter", " ", " ")
+	h.waitFor(t, "2 marked")
+	h.press("m")
+	h.waitFor(t, "Move 2 keys to channel", "▸ default")
+	h.press("down", "enter")
+	h.waitFor(t, "Move 2 keys to mobile-app?", "The keys keep working")
+	h.press("y")
+	h.waitFor(t, "Moved 2 keys.")
+	h.final(t)
+	for _, name := range []string{"web checkout", "billing sync"} {
+		if k, _ := named(keysIn(t, st), name); k.Channel != "mobile-app" {
+			t.Errorf("%s is in %s, want mobile-app", name, k.Channel)
+		}
+	}
+}

@@ -110,11 +110,12 @@ func (v *keysView) tabsView() string {
 
 func (v *keysView) pickerView() string {
 	var b strings.Builder
-	b.WriteString(v.st.Title.Render("  Show keys of channel") + v.st.Subtle.Render("  (↑/↓, enter, esc)") + "\n")
-	opts := []string{"all channels"}
-	for _, c := range v.channels {
-		opts = append(opts, format.Safe(c.Name))
+	title := "  Show keys of channel"
+	if v.moving != nil {
+		title = "  Move " + format.Count(len(v.moving), "key") + " to channel"
 	}
+	b.WriteString(v.st.Title.Render(title) + v.st.Subtle.Render("  (↑/↓, enter, esc)") + "\n")
+	opts := v.pickOptions()
 	start := max(0, v.pick-v.table.height+2)
 	for i := start; i < len(opts) && i < start+v.table.height; i++ {
 		line := "    " + opts[i]
@@ -207,4 +208,17 @@ func cellText(k *model.Key, c int, now time.Time) string {
 		return strings.Join(k.Scopes, " ")
 	}
 	return ""
+}
+
+// pickOptions are the channel picker's lines: every channel, after "all
+// channels" when it filters (not when it moves keys).
+func (v *keysView) pickOptions() []string {
+	var opts []string
+	if v.moving == nil {
+		opts = append(opts, "all channels")
+	}
+	for _, c := range v.channels {
+		opts = append(opts, format.Safe(c.Name))
+	}
+	return opts
 }

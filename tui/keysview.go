@@ -25,7 +25,7 @@ type keysKeyMap struct {
 	Rotate, Disable, Audit                    key.Binding
 	NextEnv, PrevEnv, Channel, Sort, Quick    key.Binding
 	Catalog, Reload, Help, Quit               key.Binding
-	Group, Mark, MarkAll                      key.Binding
+	Group, Mark, MarkAll, Move                key.Binding
 	groupKeys, groupBack                      key.Binding // enter and esc in the grouped review
 }
 
@@ -54,6 +54,7 @@ func defaultKeysKeyMap() keysKeyMap {
 		Group:       key.NewBinding(key.WithKeys("g"), key.WithHelp("g", "group")),
 		Mark:        key.NewBinding(key.WithKeys(" "), key.WithHelp("space", "mark")),
 		MarkAll:     key.NewBinding(key.WithKeys("A"), key.WithHelp("A", "mark all shown")),
+		Move:        key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "move to a channel")),
 		groupKeys:   key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "its keys")),
 		groupBack:   key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "ungroup")),
 		Catalog:     key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "envs & channels")),
@@ -96,7 +97,7 @@ func (v *keysView) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.table.Up, k.table.Down, k.table.PageUp, k.table.PageDown, k.table.Top, k.table.Bottom, k.Details},
 		v.allowed([]key.Binding{k.New, k.Delete, k.Rotate, k.Disable, k.Catalog, k.Audit, k.Reload, k.Help, k.Quit}),
-		{k.Filter, k.ClearFilter, k.NextEnv, k.PrevEnv, k.Channel, k.Sort, k.Quick, k.Group, k.Mark, k.MarkAll},
+		{k.Filter, k.ClearFilter, k.NextEnv, k.PrevEnv, k.Channel, k.Sort, k.Quick, k.Group, k.Mark, k.MarkAll, k.Move},
 	}
 }
 
@@ -157,6 +158,7 @@ type keysView struct {
 	filtering bool
 	picking   bool // the channel picker is open
 	pick      int
+	moving    []*model.Key // the picker chooses where these keys move to
 
 	table  vtable
 	width  int
@@ -455,14 +457,18 @@ func (v *keysView) updateFilter(msg tea.KeyMsg) tea.Cmd {
 }
 
 func (v *keysView) updatePicker(msg tea.KeyMsg) tea.Cmd {
-	n := len(v.channels) + 1
+	n := len(v.pickOptions())
 	switch km := v.keyMap.picker; {
 	case key.Matches(msg, km.Up):
 		v.pick = (v.pick + n - 1) % n
 	case key.Matches(msg, km.Down):
 		v.pick = (v.pick + 1) % n
 	case key.Matches(msg, km.Close):
-		v.picking = false
+		v.picking, v.moving = false, nil
+	case key.Matches(msg, km.Choose) && v.moving != nil:
+		keys := v.moving
+		v.picking, v.moving = false, nil
+		return v.askMove(keys, v.channels[v.pick].Name)
 	case key.Matches(msg, km.Choose):
 		v.picking = false
 		v.q.Channel = ""
@@ -486,6 +492,8 @@ func (v *keysView) updateKeys(msg tea.KeyMsg) tea.Cmd {
 	switch {
 	case key.Matches(msg, km.Group):
 		return v.cycleGroup()
+	case key.Matches(msg, km.Move):
+		return v.pickMove()
 	case key.Matches(msg, km.Mark):
 		if len(v.rows) > 0 {
 			i := v.rows[v.table.cursor]
