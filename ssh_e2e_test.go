@@ -410,7 +410,8 @@ func TestSSHTwoFrontDoorsOnEtcd(t *testing.T) {
 // delayed-ACK stalls: OpenSSH's client writes twice in a row twice during
 // the handshake with Nagle on, and without the server's quick ACKs each
 // waited 40 ms for the kernel's delayed ACK (over 80 ms every time, against
-// 10–25 ms). The median of seven runs, so a loaded machine's outlier does not count.
+// 10–25 ms; the fastest of seven before was 54 ms). The fastest of seven
+// runs counts, so a loaded machine's slow runs do not.
 func TestSSHHandshakeHasNoDelayedAckStalls(t *testing.T) {
 	w := newSSHWorld(t)
 	w.start()
@@ -423,8 +424,8 @@ func TestSSHHandshakeHasNoDelayedAckStalls(t *testing.T) {
 		took = append(took, time.Since(start))
 	}
 	slices.Sort(took)
-	if took[3] >= 70*time.Millisecond {
-		t.Fatalf("ssh … help took %v (median of %v)", took[3], took)
+	if took[0] >= 45*time.Millisecond {
+		t.Fatalf("ssh … help took at least %v (of %v)", took[0], took)
 	}
 }
 
