@@ -71,3 +71,33 @@ func TestDefaultHostKey(t *testing.T) {
 		t.Fatalf("on a file: %s, want %s", got, want)
 	}
 }
+
+// keyden ssh's flags are checked before the store is opened or a port taken.
+func TestSSHFlags(t *testing.T) {
+	db := newDB(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"ssh", "--listen", "nowhere"}, "is not an address"},
+		{[]string{"ssh", "--max-sessions", "0"}, "--max-sessions must be 1 or more"},
+		{[]string{"ssh", "--idle-timeout", "10ms"}, "--idle-timeout 10ms is too short"},
+		{[]string{"ssh", "--max-input-rate", "10"}, "too low to type in"},
+	} {
+		r := run(t, db, "", c.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%v: exit %d %q, want 2 %q", c.args, r.code, r.stderr, c.want)
+		}
+	}
+	if _, err := os.Stat(db); err == nil {
+		t.Fatal("bad flags made a store")
+	}
+	// A host key others may read is refused, naming the fix.
+	run(t, db, "", "info")
+	key := filepath.Join(t.TempDir(), "host")
+	os.WriteFile(key, []byte("x"), 0o644)
+	r := run(t, db, "", "ssh", "--listen", "127.0.0.1:0", "--host-key", key)
+	if r.code != 1 || !strings.Contains(r.stderr, "chmod 600 "+key) {
+		t.Fatalf("a readable host key: exit %d %q", r.code, r.stderr)
+	}
+}
