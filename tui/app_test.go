@@ -310,7 +310,7 @@ func TestDetailsGolden(t *testing.T) {
 	h := start(t, setup{store: sampleBolt(t)})
 	h.waitFor(t, "6 keys")
 	h.press("/", "billing", "enter", "enter")
-	h.waitFor(t, "Allowed IPs")
+	h.waitFor(t, "Allowed IPs", "1 event")
 	a := h.final(t)
 	if !strings.Contains(a.View(), "expiring") || !strings.Contains(a.View(), "billing:read, billing:write") {
 		t.Fatal("details lack health or scopes")

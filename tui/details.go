@@ -265,6 +265,9 @@ func (d *detailsView) lines() []string {
 			continue
 		}
 		row(f[0], f[1], style)
+		if f[0] == "Uses" {
+			row("Last 30 days", d.usesLine(now, valW), st.Subtle)
+		}
 	}
 	out = append(out, "", st.Title.Render("Audit events"))
 	switch {
@@ -286,6 +289,22 @@ func (d *detailsView) lines() []string {
 		}
 	}
 	return out
+}
+
+// usesLine is the key's uses per day over the last 30 days as a
+// sparkline, a cell a day where there is room (else three days a cell,
+// as in the table's 30D column), oldest on the left, and their sum.
+func (d *detailsView) usesLine(now time.Time, w int) string {
+	days := d.key.Uses30d(now)
+	var sum uint64
+	for _, n := range days {
+		sum += uint64(n)
+	}
+	cells := len(days)
+	if w < cells+16 {
+		cells = len(days) / 3
+	}
+	return format.Sparkline(days[:], cells) + "  " + format.Count(int(sum), "use")
 }
 
 // madeIn says whether evs reach back to the event that made the key.

@@ -389,3 +389,14 @@ func TestRevealKeepsTheKeyWhole(t *testing.T) {
 		t.Fatalf("the key is not whole on its lines:\n%s", a.View())
 	}
 }
+
+// Details draw the key's uses per day over the last 30 days, a cell a day,
+// today on the right, with their sum: billing sync was used 12 times
+// three days ago.
+func TestDetailsShowUsesPerDay(t *testing.T) {
+	h := start(t, setup{store: sampleBolt(t)})
+	h.waitFor(t, "6 keys")
+	h.press("/", "billing", "enter", "enter")
+	h.waitFor(t, "Last 30 days ▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁█▁▁▁  12 uses")
+	h.final(t)
+}
