@@ -66,7 +66,11 @@ func (c *catalogView) askRemove() tea.Cmd {
 	body := c.st.Subtle.Render([...]string{"No key can be made in it any more.", "No key can be made in it any more.",
 		"They can no longer make or change keys here."}[side]) + "\n"
 	if n > 0 {
-		body = c.st.Warning.Render(fmt.Sprintf("The %s %s is used by %s: keyden will refuse until they are deleted.", what, format.Safe(name), format.Count(n, "key"))) + "\n"
+		until := "they are deleted"
+		if side == sideChannels {
+			until = "they are moved to another channel (keyden move ID… --channel C) or deleted"
+		}
+		body = c.st.Warning.Render(fmt.Sprintf("The %s %s is used by %s: keyden will refuse until %s.", what, format.Safe(name), format.Count(n, "key"), until)) + "\n"
 	}
 	st, ctx := c.sh.store, c.sh.ctx
 	q := ask{title: "Remove the " + what + " " + format.Safe(name) + "?", verb: "remove",

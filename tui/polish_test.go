@@ -400,3 +400,14 @@ func TestDetailsShowUsesPerDay(t *testing.T) {
 	h.waitFor(t, "Last 30 days ▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁█▁▁▁  12 uses")
 	h.final(t)
 }
+
+// Removing a channel that keys use names the way out: keyden move, or delete.
+func TestChannelRemoveNamesMove(t *testing.T) {
+	h := start(t, setup{store: sampleBolt(t)})
+	h.waitFor(t, "6 keys")
+	h.press("e")
+	h.waitFor(t, "Environments")
+	h.press("tab", "x")
+	h.waitFor(t, "moved to another channel (keyden move ID… --channel C) or deleted")
+	h.final(t)
+}
