@@ -56,6 +56,7 @@ type App struct {
 
 	width, height int
 	showHelp      bool
+	helpScroll    scroller
 	mouseOff      bool
 	status        string
 	statusOK      bool
@@ -217,11 +218,15 @@ func (a *App) handleKey(msg tea.KeyMsg) tea.Cmd {
 	switch {
 	case key.Matches(msg, a.global.ForceQuit):
 		return a.quit()
+	case a.showHelp && (msg.Type == tea.KeyUp || msg.Type == tea.KeyDown):
+		// The list scrolls where the screen is too small for it.
+		a.helpScroll.by(map[bool]int{true: -1, false: 1}[msg.Type == tea.KeyUp])
+		return nil
 	case a.showHelp:
 		a.showHelp = false
 		return nil
 	case key.Matches(msg, a.global.Help) && !typing:
-		a.showHelp = true
+		a.showHelp, a.helpScroll = true, scroller{}
 		return nil
 	}
 	return a.nav.top().Update(msg)
@@ -264,10 +269,53 @@ func (a *App) View() string {
 
 func fitLine(s string, w int) string { return lipgloss.NewStyle().MaxWidth(w).Render(s) }
 
+// helpView lists every binding of the top screen in as many columns as
+// the width takes, filled top to bottom; where even that is taller than
+// the screen, ↑/↓ scroll it.
 func (a *App) helpView() string {
+	w, room := a.width-2, a.height-5
+	title := a.st.Title.Render("Key bindings") + a.st.Subtle.Render("  (any key closes)")
+	// The screen's own groups side by side, where they fit.
 	h := a.help
-	h.ShowAll = true
-	return a.st.Title.Render("Key bindings") + a.st.Subtle.Render("  (any key closes)") + "\n\n" + h.View(a.nav.top().KeyMap())
+	h.ShowAll, h.Width = true, 0
+	if all := h.View(a.nav.top().KeyMap()); lipgloss.Width(all) <= w && lipgloss.Height(all) <= room {
+		return title + "\n\n" + all
+	}
+	var keys, descs []string
+	kw := 0
+	for _, group := range a.nav.top().KeyMap().FullHelp() {
+		for _, b := range group {
+			if b.Enabled() && b.Help().Key != "" {
+				keys, descs = append(keys, b.Help().Key), append(descs, b.Help().Desc)
+				kw = max(kw, format.Cells(b.Help().Key))
+			}
+		}
+	}
+	colW := 0
+	entries := make([]string, len(keys))
+	for i := range keys {
+		entries[i] = a.st.Title.Render(padRight(keys[i], kw)) + " " + a.st.Subtle.Render(descs[i])
+		colW = max(colW, kw+1+format.Cells(descs[i]))
+	}
+	// As few columns as the height allows, as many as the width takes.
+	cols := max(1, min((len(entries)+room-1)/max(1, room), (w+3)/(colW+3)))
+	rows := (len(entries) + cols - 1) / cols
+	lines := make([]string, rows)
+	for i, e := range entries {
+		r := i % rows
+		if i >= rows {
+			lines[r] += "   "
+		}
+		lines[r] += padRight(e, colW)
+	}
+	for i := range lines {
+		lines[i] = fitLine(strings.TrimRight(lines[i], " "), w)
+	}
+	shown := a.helpScroll.window(lines, room)
+	if a.helpScroll.more() {
+		title = a.st.Title.Render("Keys "+a.helpScroll.mark()) + a.st.Subtle.Render("  ↑/↓ scroll, other keys close")
+	}
+	return fitLine(title, w) + "\n\n" + strings.Join(shown, "\n")
 }
 
 // helpLine is the top screen's short help, most important first: whole

@@ -411,3 +411,21 @@ func TestChannelRemoveNamesMove(t *testing.T) {
 	h.waitFor(t, "moved to another channel (keyden move ID… --channel C) or deleted")
 	h.final(t)
 }
+
+// At 40×12 the ? screen lists every binding in one column that scrolls;
+// the old one showed the first of three columns and cut the rest with "…".
+func TestHelpScreenFitsASmallTerminal(t *testing.T) {
+	h := start(t, setup{store: sampleBolt(t), w: 40, h: 12})
+	h.waitFor(t, "6 keys")
+	h.press("?")
+	h.waitFor(t, "↑/↓ scroll, other keys close")
+	for range 30 {
+		h.press("down")
+	}
+	h.waitFor(t, "review stale") // in the last group, which the old screen cut
+	a := h.final(t)
+	checkFrame(t, ansi.Strip(a.View()), 40, 12)
+	if v := ansi.Strip(a.View()); strings.Contains(v, "…") {
+		t.Fatalf("the help is cut:\n%s", v)
+	}
+}
