@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # keyden ssh with real OpenSSH clients on a store of 100k synthetic keys:
-# the server's resident memory with 1 session of the app, then with N more,
-# and the time from `ssh` starting to the table on screen against the time of
-# `ssh … help` (handshake, one command, exit) on the same server.
+# the server's resident memory with 1 session of the app, then with N more;
+# the time from `ssh` starting to the table on screen against the time of
+# `ssh … help` (handshake, one command, exit) on the same server; and a
+# keystroke (j/k) to the moved selection, through ssh and in a local keyden,
+# side by side in tmux (capture-pane polling: a few ms of resolution).
 # Usage: bench/ssh-sessions.sh [N=20]   (builds keyden; needs tmux, ssh)
 set -euo pipefail
 N=${1:-20}
@@ -37,3 +39,20 @@ sleep 1; one=$(rss); echo "server RSS with 1 session: $one kB"
 for i in $(seq 1 "$N"); do tmux -L kdbench new-window -t w0 -n s$i "$SSH -t 127.0.0.1"; done
 for i in $(seq 1 "$N"); do until shows w0:s$i; do sleep 0.05; done; done
 sleep 1; more=$(rss); echo "server RSS with $((N + 1)) sessions: $more kB; per extra session: $(( (more - one) / N )) kB"
+
+# Keystrokes: the same store, one local keyden and one ssh session.
+tmux -L kdbench new-window -t w0 -n local "$work/keyden"; until shows w0:local; do sleep 0.05; done
+row() { tmux -L kdbench capture-pane -p -t "$1" | grep -n '▸' | head -1 | cut -d: -f1; }
+stroke() { # window key -> ms until the selection moved
+  local before; before=$(row "$1"); local t0; t0=$(now)
+  tmux -L kdbench send-keys -t "$1" "$2"
+  while [ "$(row "$1")" = "$before" ]; do :; done
+  echo $(( ($(now) - t0) / 1000000 ))
+}
+ssh_ms=(); local_ms=()
+for i in $(seq 1 20); do
+  k=j; [ $((i % 2)) = 0 ] && k=k
+  ssh_ms+=("$(stroke w0:s0 $k)"); local_ms+=("$(stroke w0:local $k)")
+done
+med() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+echo "keystroke to the moved selection, median of 20: ssh $(med "${ssh_ms[@]}") ms, local $(med "${local_ms[@]}") ms"
