@@ -270,6 +270,7 @@ func (s shownKey) MarshalJSON() ([]byte, error) { return s.k.AppendDetailJSON(ni
 
 func (a *app) deleteCommand() *cobra.Command {
 	var b bulk
+	var wait time.Duration
 	cmd := &cobra.Command{
 		Use:   "delete ID...",
 		Short: "Delete keys: they stop working at once",
@@ -288,6 +289,9 @@ and kept, the others are deleted.`,
 			if len(args) != 1 {
 				_, err := b.run(a, cmd, st, args, storage.BulkRequest{Action: model.KeyDelete},
 					func(w io.Writer, o storage.KeyOutcome) { keyLine(w, model.KeyDelete, &o.Key) })
+				if err == nil {
+					err = a.confirmRevocation(cmd.Context(), st, wait)
+				}
 				return err
 			}
 			if !b.yes {
@@ -308,10 +312,11 @@ and kept, the others are deleted.`,
 				return err
 			}
 			printf(a.env.Stdout, "Deleted %s (%s, %s/%s).\n", model.Quote(k.Name), k.ID, k.Channel, k.Environment)
-			return nil
+			return a.confirmRevocation(cmd.Context(), st, wait)
 		}),
 	}
 	b.flags(cmd, "delete")
+	waitFlag(cmd, &wait)
 	return cmd
 }
 

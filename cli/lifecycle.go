@@ -144,6 +144,7 @@ func (a *app) disableCommand(disable bool) *cobra.Command {
 		action = model.KeyDisable
 	}
 	var b bulk
+	var wait time.Duration
 	cmd := &cobra.Command{
 		Use: use, Short: short, Args: cobra.ArbitraryArgs,
 		Long: short + `. Several ids, or --filter QUERY (with --yes, or asked on a
@@ -157,6 +158,9 @@ is reported and left as it is, the others are changed.`,
 			if len(args) != 1 {
 				_, err := b.run(a, cmd, st, args, storage.BulkRequest{Action: action},
 					func(w io.Writer, o storage.KeyOutcome) { keyLine(w, action, &o.Key) })
+				if err == nil && disable {
+					err = a.confirmRevocation(cmd.Context(), st, wait)
+				}
 				return err
 			}
 			k, err := st.SetDisabled(cmd.Context(), args[0], disable)
@@ -168,9 +172,15 @@ is reported and left as it is, the others are changed.`,
 				verb = "Disabled"
 			}
 			printf(a.env.Stdout, "%s %s (%s, %s/%s).\n", verb, model.Quote(k.Name), k.ID, k.Channel, k.Environment)
-			return nil
+			if !disable {
+				return nil
+			}
+			return a.confirmRevocation(cmd.Context(), st, wait)
 		}),
 	}
 	b.flags(cmd, string(action)+" by --filter")
+	if disable {
+		waitFlag(cmd, &wait)
+	}
 	return cmd
 }

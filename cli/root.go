@@ -211,7 +211,7 @@ terminal app. A key's secret is shown once; only its SHA-256 is stored.`,
 	})
 	root.AddCommand(a.initCommand(), a.infoCommand(), a.createCommand(), a.listCommand(), a.showCommand(),
 		a.deleteCommand(), a.rotateCommand(), a.disableCommand(true), a.disableCommand(false), a.moveCommand(), a.verifyCommand(), a.channelCommand(), a.envCommand(), a.memberCommand(),
-		a.auditCommand(), a.backupCommand(), a.serveCommand(), a.sshCommand(), a.migrateCommand(), a.checkCommand(), a.checkPagesCommand(), a.manCommand(), a.scanCommand())
+		a.auditCommand(), a.backupCommand(), a.serveCommand(), a.sshCommand(), a.migrateCommand(), a.checkCommand(), a.checkPagesCommand(), a.manCommand(), a.scanCommand(), a.verifiersCommand())
 	root.CompletionOptions.HiddenDefaultCmd = false
 	a.wireCompletions(root)
 	if a.remote {

@@ -21,6 +21,7 @@ import (
 	"keyden/format"
 	"keyden/model"
 	"keyden/server"
+	"keyden/storage"
 )
 
 func (a *app) serveCommand() *cobra.Command {
@@ -118,6 +119,9 @@ new one, and when all are busy the new one gets 503 at once.`,
 			if os.Getenv("GOGC") == "" { // the runtime reads the process's own environment
 				debug.SetGCPercent(serveGCPercent)
 			}
+			host, _ := os.Hostname()
+			opt.Verifier = storage.Verifier{Host: host, PID: os.Getpid(), Listen: ln.Addr().String(), Started: a.env.Now().UTC()}
+			opt.Verifier.ID = fmt.Sprintf("%s/%d/%s", host, opt.Verifier.PID, opt.Verifier.Listen)
 			return serve(cmd.Context(), st, ln, max, opt, hook)
 		}),
 	}

@@ -44,6 +44,9 @@ type Options struct {
 	// LeakReportKeys, when set, opens POST /leaks to reports signed by
 	// one of them (see leaks.go).
 	LeakReportKeys LeakReportKeys
+	// Verifier, when its ID is set, is how this verifier reports itself
+	// in the store's heartbeats (see heartbeat.go).
+	Verifier storage.Verifier
 }
 
 // Server verifies keys from memory.
@@ -54,6 +57,8 @@ type Server struct {
 	m     metrics
 	// alerts are decoy uses waiting to be written (see alert.go).
 	alerts chan storage.DecoyUse
+	// applied wakes the heartbeat when a change was taken in.
+	applied chan struct{}
 
 	// unsent is last-used news not yet written: a batch a flush could not
 	// write, and what a table held when a reload replaced it.
@@ -109,7 +114,7 @@ func New(st storage.Feed, opt Options) *Server {
 	if opt.Log == nil {
 		opt.Log = log.New(io.Discard, "", 0)
 	}
-	s := &Server{store: st, opt: opt, alerts: make(chan storage.DecoyUse, alertQueue)}
+	s := &Server{store: st, opt: opt, alerts: make(chan storage.DecoyUse, alertQueue), applied: make(chan struct{}, 1)}
 	s.tab.Store(newTable(0))
 	return s
 }
@@ -159,6 +164,9 @@ func (s *Server) confirmed(start time.Time, seq uint64, rev int64) {
 	h := &s.health
 	if h.lastErr != nil {
 		s.opt.Log.Printf("following the store again")
+	}
+	if seq != h.seq {
+		s.appliedNews()
 	}
 	h.confirmed, h.seq, h.lastErr = start, seq, nil
 	if rev > 0 {
@@ -316,6 +324,7 @@ func (s *Server) Follow(ctx context.Context) {
 	var flushing sync.WaitGroup
 	flushing.Go(func() { s.flushEvery(ctx) })
 	flushing.Go(func() { s.writeAlerts(ctx) })
+	flushing.Go(func() { s.heartbeats(ctx) })
 	defer flushing.Wait()
 	var retry <-chan time.Time
 	var logged, briskUntil time.Time

@@ -131,7 +131,8 @@ func etcdSuite() map[string]func(*testing.T) {
 		"RecordUsesCountsPerDay":                    TestRecordUsesCountsPerDay,
 		"ChangeKeysAuditsEachKeyAndReportsRefusals": TestChangeKeysAuditsEachKeyAndReportsRefusals,
 		"ChangeKeysByFilterRotatesDeletesAndMoves":  TestChangeKeysByFilterRotatesDeletesAndMoves,
-		"Decoy": TestDecoyIsRefusedAsUnknownAndAlerts,
+		"Decoy":              TestDecoyIsRefusedAsUnknownAndAlerts,
+		"VerifierHeartbeats": TestVerifierHeartbeats,
 	}
 }
 

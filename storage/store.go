@@ -52,6 +52,11 @@ type Store interface {
 	RecordDecoyUse(ctx context.Context, u DecoyUse) error
 	// AuditAfter reads up to limit events after seq, oldest first.
 	AuditAfter(ctx context.Context, seq uint64, limit int) ([]model.Event, error)
+	// Heartbeat, RemoveVerifier and Verifiers keep the running verifiers'
+	// reports of the change each has applied.
+	Heartbeat(ctx context.Context, v Verifier) error
+	RemoveVerifier(ctx context.Context, id string) error
+	Verifiers(ctx context.Context) ([]Verifier, error)
 
 	Environments(ctx context.Context) ([]model.Environment, error)
 	AddEnvironment(ctx context.Context, e model.Environment) (model.Environment, error)

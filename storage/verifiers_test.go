@@ -1,0 +1,45 @@
+package storage
+
+import (
+	"testing"
+	"time"
+)
+
+// Heartbeats are kept per verifier, listed, removed, and move neither
+// generation (they change no key, so nothing re-reads the store for them).
+func TestVerifierHeartbeats(t *testing.T) {
+	st := newAny(t, Options{Actor: "alice"})
+	mustCreate(t, st, CreateRequest{})
+	g0, err := st.Generation(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)
+	for _, v := range []Verifier{{ID: "b/2/:80", Host: "b", PID: 2, Applied: 3, Beat: now}, {ID: "a/1/:80", Host: "a", PID: 1, Applied: 1, Beat: now.Add(-time.Minute)}} {
+		if err := st.Heartbeat(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Heartbeat(ctx, Verifier{ID: "b/2/:80", Host: "b", PID: 2, Applied: 4, Beat: now}); err != nil {
+		t.Fatal(err)
+	}
+	vs, err := st.Verifiers(ctx)
+	if err != nil || len(vs) != 2 || vs[0].ID != "a/1/:80" || vs[1].Applied != 4 {
+		t.Fatalf("verifiers %+v %v", vs, err)
+	}
+	if vs[0].Alive(now) || !vs[1].Alive(now) {
+		t.Errorf("alive: %v %v", vs[0].Alive(now), vs[1].Alive(now))
+	}
+	if g, _ := st.Generation(ctx); g != g0 {
+		t.Errorf("generation moved: %+v → %+v", g0, g)
+	}
+	if err := st.RemoveVerifier(ctx, "a/1/:80"); err != nil {
+		t.Fatal(err)
+	}
+	if vs, _ := st.Verifiers(ctx); len(vs) != 1 {
+		t.Errorf("after remove: %+v", vs)
+	}
+	if rep, err := coreOf(st).Check(ctx); err != nil || len(rep.Problems) != 0 {
+		t.Errorf("check after heartbeats: %+v %v", rep, err)
+	}
+}
