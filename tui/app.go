@@ -369,7 +369,8 @@ func escThen(msg tea.KeyMsg) bool {
 // screen's own cells (below the title line, inside the margin).
 func (a *App) mouse(msg tea.MouseMsg) tea.Cmd {
 	if a.showHelp {
-		if msg.Action == tea.MouseActionPress && msg.Button == tea.MouseButtonLeft {
+		a.helpScroll.by(wheel(msg))
+		if clicked(msg) {
 			a.showHelp = false
 		}
 		return nil

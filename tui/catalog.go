@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/help"
@@ -65,6 +66,8 @@ type catalogView struct {
 	inputErr string
 	addHint  string
 	rows     int // rows a panel shows (0: all), on a short screen
+	zones    []zone
+	origin   [2]int // where the body starts on the screen
 	width    int
 	height   int
 }
@@ -144,6 +147,8 @@ func (c *catalogView) Update(msg tea.Msg) tea.Cmd {
 		c.loaded()
 	case catalogDoneMsg:
 		return c.done(msg)
+	case tea.MouseMsg:
+		c.mouse(msg)
 	case tea.KeyMsg:
 		if c.adding {
 			return c.updateAdd(msg)
@@ -252,7 +257,7 @@ func (c *catalogView) View() string {
 	foot := c.footView()
 	room := c.height - lipgloss.Height(foot)
 	// A box is its width plus 2 for the border; boxes are 2 apart.
-	c.rows = 0
+	c.rows, c.zones = 0, c.zones[:0]
 	if panels := c.panelsView(); lipgloss.Height(panels) <= room {
 		b.WriteString(panels)
 	} else {
@@ -267,26 +272,86 @@ func (c *catalogView) View() string {
 			}
 		}
 		c.rows = max(1, room-4)
+		c.zones = c.zones[:0]
+		x := 0
+		for s, name := range [...]string{"Environments", "Channels", "Members"} {
+			w := len(name)
+			if s == c.side {
+				w += 2 // [ ]
+			}
+			c.zones = append(c.zones, zone{side: s, x: x, w: w, h: 1, tab: true})
+			x += w + 1
+		}
 		b.WriteString(fitLine(strings.Join(tabs, " "), c.width) + "\n")
+		c.zone(c.side, 0, 1, false)
 		b.WriteString(c.listView(c.side, "", min(c.width, 110)-2))
 	}
 	b.WriteString(foot)
-	return center(c.width, c.height, b.String())
+	body := b.String()
+	// Where center puts the body, for the mouse.
+	gw, gh := max(0, c.width-lipgloss.Width(body)), max(0, c.height-lipgloss.Height(body))
+	c.origin = [2]int{gw - int(math.Round(float64(gw)*0.5)), gh - int(math.Round(float64(gh)*0.5))}
+	return center(c.width, c.height, body)
+}
+
+// zone is where a panel's box (or, on a short screen, its name) was drawn,
+// relative to the catalog's body.
+type zone struct {
+	side, x, y, w, h int
+	first            int  // the row on the box's first line of rows
+	titled, tab      bool // the box has a title line; the zone is a name to click
+}
+
+// zone notes the box of side just drawn at x, y, its size and first row
+// taken from the last listView.
+func (c *catalogView) zone(side, x, y int, titled bool) {
+	c.zones = append(c.zones, zone{side: side, x: x, y: y, titled: titled, first: -1})
+}
+
+// mouse picks the panel or row clicked; the wheel moves the cursor.
+func (c *catalogView) mouse(msg tea.MouseMsg) {
+	if d := wheel(msg); d != 0 {
+		c.cursor[c.side] = max(0, min(c.len(c.side)-1, c.cursor[c.side]+d))
+		return
+	}
+	if !clicked(msg) || c.adding {
+		return
+	}
+	x, y := msg.X-c.origin[0], msg.Y-c.origin[1]
+	for _, z := range c.zones {
+		if x < z.x || x >= z.x+z.w || y < z.y || y >= z.y+z.h {
+			continue
+		}
+		c.side = z.side
+		if z.tab {
+			return
+		}
+		top := z.y + 1 // the border
+		if z.titled {
+			top++
+		}
+		if r := z.first + y - top; y >= top && r < c.len(z.side) {
+			c.cursor[z.side] = r
+		}
+		return
+	}
 }
 
 // panelsView is the three panels side by side, or two over one.
 func (c *catalogView) panelsView() string {
-	var b strings.Builder
+	// Each box is noted as a zone where it lands, for the mouse.
+	box := func(side int, title string, w, x, y int) string {
+		c.zone(side, x, y, true)
+		return c.listView(side, title, w)
+	}
 	if c.width >= 120 {
 		colW := (min(c.width, 160) - 10) / 3
-		b.WriteString(lipgloss.JoinHorizontal(lipgloss.Top, c.listView(sideEnvs, "Environments", colW), "  ",
-			c.listView(sideChannels, "Channels", colW), "  ", c.listView(sideMembers, "Members", colW)))
-	} else {
-		colW := max(12, (min(c.width, 110)-6)/2)
-		top := lipgloss.JoinHorizontal(lipgloss.Top, c.listView(sideEnvs, "Environments", colW), "  ", c.listView(sideChannels, "Channels", colW))
-		b.WriteString(lipgloss.JoinVertical(lipgloss.Left, top, c.listView(sideMembers, "Members", 2*colW+4)))
+		return lipgloss.JoinHorizontal(lipgloss.Top, box(sideEnvs, "Environments", colW, 0, 0), "  ",
+			box(sideChannels, "Channels", colW, colW+4, 0), "  ", box(sideMembers, "Members", colW, 2*colW+8, 0))
 	}
-	return b.String()
+	colW := max(12, (min(c.width, 110)-6)/2)
+	top := lipgloss.JoinHorizontal(lipgloss.Top, box(sideEnvs, "Environments", colW, 0, 0), "  ", box(sideChannels, "Channels", colW, colW+4, 0))
+	return lipgloss.JoinVertical(lipgloss.Left, top, box(sideMembers, "Members", 2*colW+4, 0, lipgloss.Height(top)))
 }
 
 // footView is the add line, when open, and its error.
@@ -362,8 +427,12 @@ func (c *catalogView) listView(side int, title string, w int) string {
 			b.WriteString("  " + l + "\n")
 		}
 	}
-	box := c.st.Box
-	return box.Width(w).Render(strings.TrimRight(b.String(), "\n"))
+	out := c.st.Box.Width(w).Render(strings.TrimRight(b.String(), "\n"))
+	if n := len(c.zones); n > 0 && c.zones[n-1].first < 0 {
+		z := &c.zones[n-1]
+		z.first, z.w, z.h = first, lipgloss.Width(out), lipgloss.Height(out)
+	}
+	return out
 }
 
 // padSafe is store text made safe and padded to w cells (fmt's %-12s pads by

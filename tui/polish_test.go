@@ -429,3 +429,37 @@ func TestHelpScreenFitsASmallTerminal(t *testing.T) {
 		t.Fatalf("the help is cut:\n%s", v)
 	}
 }
+
+// clickOn clicks the first cell of text where the last frame shows it.
+func (h *harness) clickOn(t *testing.T, text string) {
+	t.Helper()
+	for y, l := range strings.Split(ansi.Strip(*h.rec.last.Load()), "\n") {
+		if i := strings.Index(l, text); i >= 0 {
+			h.tm.Send(tea.MouseMsg{X: format.Cells(l[:i]), Y: y, Action: tea.MouseActionPress, Button: tea.MouseButtonLeft})
+			return
+		}
+	}
+	t.Fatalf("no %q on screen", text)
+}
+
+// In the catalog a click picks a panel and its row, or on a short screen
+// a panel's name: x then removes what was clicked.
+func TestCatalogClicks(t *testing.T) {
+	for _, sz := range []struct{ w, h int }{{80, 24}, {250, 60}, {40, 12}} {
+		t.Run(fmt.Sprintf("%dx%d", sz.w, sz.h), func(t *testing.T) {
+			h := start(t, setup{store: sampleBolt(t), w: sz.w, h: sz.h})
+			h.waitFor(t, "6 keys")
+			h.press("e")
+			h.waitFor(t, "3 envs")
+			if sz.h == 12 {
+				h.clickOn(t, "Channels")
+				h.waitFor(t, "[Channels]")
+			}
+			h.clickOn(t, "mobile-app")
+			h.waitFor(t, "▸ mobile-app")
+			h.press("x")
+			h.waitFor(t, "Remove the channel mobile-app?")
+			h.final(t)
+		})
+	}
+}
