@@ -57,7 +57,7 @@ func (a *App) pollCmd() tea.Cmd { return tickAfter(a.opt.PollEvery, pollMsg{}) }
 func (a *App) genCmd() tea.Cmd {
 	st, ctx := a.opt.Store, a.sh.ctx
 	return func() tea.Msg {
-		g, err := st.Generation(ctx)
+		g, err := generation(ctx, st, a.opt.Keys)
 		return genMsg{gen: g, err: err}
 	}
 }
@@ -101,7 +101,7 @@ func (a *App) loadCmd(full bool) tea.Cmd {
 		full = true
 	}
 	return func() tea.Msg {
-		gen, err := st.Generation(ctx)
+		gen, err := generation(ctx, st, a.opt.Keys)
 		if err != nil {
 			return loadedMsg{err: err}
 		}

@@ -17,7 +17,12 @@ import (
 // countingStore counts whole reads of the keys.
 type countingStore struct {
 	storage.Store
-	snapshots atomic.Int32
+	snapshots, generations atomic.Int32
+}
+
+func (c *countingStore) Generation(ctx context.Context) (storage.Generation, error) {
+	c.generations.Add(1)
+	return c.Store.Generation(ctx)
 }
 
 func (c *countingStore) Snapshot(ctx context.Context) ([]model.Key, storage.Position, error) {
@@ -83,5 +88,31 @@ func TestSessionStylesFollowItsRenderer(t *testing.T) {
 	plain.SetColorProfile(termenv.Ascii)
 	if s := StylesFor(plain); !s.NoColor || strings.Contains(s.Title.Render("keyden"), "\x1b[") {
 		t.Fatalf("a NO_COLOR session drew %q", s.Title.Render("keyden"))
+	}
+}
+
+// Sessions polling at once share one read of the store's generation.
+func TestSessionsShareTheGenerationPoll(t *testing.T) {
+	st := &countingStore{Store: sampleBolt(t)}
+	shared := NewSharedKeys(st)
+	var apps []*App
+	for range 10 {
+		apps = append(apps, New(Options{Store: st, Actor: "alice", Keys: shared}))
+	}
+	for _, a := range apps {
+		if msg := a.genCmd()().(genMsg); msg.err != nil {
+			t.Fatal(msg.err)
+		}
+	}
+	// One read (two if the machine stalled past genEvery in between).
+	n := st.generations.Load()
+	if n > 2 {
+		t.Fatalf("ten sessions' polls read the generation %d times, want 1", n)
+	}
+	// Without a shared set each app reads it itself, as locally.
+	alone := New(Options{Store: st, Actor: "alice"})
+	alone.genCmd()()
+	if m := st.generations.Load(); m != n+1 {
+		t.Fatalf("a local app's poll: %d reads, want 1", m-n)
 	}
 }

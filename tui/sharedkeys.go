@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"sync"
+	"time"
 
 	"keyden/keyindex"
 	"keyden/storage"
@@ -18,6 +19,32 @@ type SharedKeys struct {
 	mu  sync.Mutex
 	set *keyindex.Index
 	pos storage.Position
+
+	// One read of the store's generation answers every session's poll
+	// for genEvery, so fifty sessions do not read it a hundred times a second.
+	genMu sync.Mutex
+	gen   storage.Generation
+	genAt time.Time
+}
+
+const genEvery = 200 * time.Millisecond
+
+// generation is the store's generation, read at most every genEvery
+// when shared is set (a session's poll), else read now.
+func generation(ctx context.Context, st storage.Store, shared *SharedKeys) (storage.Generation, error) {
+	if shared == nil {
+		return st.Generation(ctx)
+	}
+	shared.genMu.Lock()
+	defer shared.genMu.Unlock()
+	if !shared.genAt.IsZero() && time.Since(shared.genAt) < genEvery {
+		return shared.gen, nil
+	}
+	g, err := st.Generation(ctx)
+	if err == nil {
+		shared.gen, shared.genAt = g, time.Now()
+	}
+	return g, err
 }
 
 // NewSharedKeys follows st's keys; the first Load reads them all.
