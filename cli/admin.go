@@ -1,7 +1,10 @@
 package cli
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -127,6 +130,9 @@ func (a *app) auditCommand() *cobra.Command {
 			return nil
 		},
 		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
+			if p.json {
+				return a.writeEventsJSON(cmd, st, f, keyID)
+			}
 			evs, err := st.Audit(cmd.Context(), f)
 			if err != nil {
 				return err
@@ -219,4 +225,42 @@ func knownKey(ctx context.Context, st store, id string) error {
 		return &refusal{msg: fmt.Sprintf("there is no key with id %s, now or in the audit log: see `keyden list` for ids", model.Quote(id))}
 	}
 	return nil
+}
+
+// writeEventsJSON writes the events f matches as one JSON array, as
+// printer.print would, but each as it is read: an audit log grows without end.
+func (a *app) writeEventsJSON(cmd *cobra.Command, st store, f storage.AuditFilter, keyID string) error {
+	w := bufio.NewWriterSize(a.env.Stdout, 64<<10)
+	var one bytes.Buffer
+	enc := json.NewEncoder(&one)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("  ", "  ")
+	n := 0
+	err := st.EachEvent(cmd.Context(), f, func(ev *model.Event) error {
+		one.Reset()
+		if err := enc.Encode(ev); err != nil {
+			return err
+		}
+		sep := ",\n  "
+		if n == 0 {
+			sep = "[\n  "
+		}
+		n++
+		w.WriteString(sep)
+		_, err := w.Write(bytes.TrimSuffix(one.Bytes(), []byte("\n")))
+		return err
+	})
+	if err == nil && n == 0 && keyID != "" {
+		err = knownKey(cmd.Context(), st, keyID)
+	}
+	if err != nil {
+		w.Flush()
+		return err
+	}
+	if n == 0 {
+		w.WriteString("[]\n")
+	} else {
+		w.WriteString("\n]\n")
+	}
+	return w.Flush()
 }

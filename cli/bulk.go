@@ -159,17 +159,16 @@ func (a *app) confirmBulk(cmd *cobra.Command, st store, req storage.BulkRequest,
 	ids := req.IDs
 	var names []string
 	if req.Match != nil {
-		keys, err := st.ListKeys(cmd.Context(), storage.Filter{Match: req.Match})
+		ids = nil
+		err := st.EachKey(cmd.Context(), storage.Filter{Match: req.Match}, nil, func(k *model.Key) error {
+			ids = append(ids, k.ID)
+			if len(names) < 3 {
+				names = append(names, model.Quote(k.Name)+" ("+k.ID+")")
+			}
+			return nil
+		})
 		if err != nil {
 			return nil, false, err
-		}
-		sortKeys(keys)
-		ids = nil
-		for i := range keys {
-			ids = append(ids, keys[i].ID)
-			if len(names) < 3 {
-				names = append(names, model.Quote(keys[i].Name)+" ("+keys[i].ID+")")
-			}
 		}
 		if len(ids) == 0 {
 			fmt.Fprintf(summary, "No keys match: nothing %s.\n", strings.ToLower(pastTense(req.Action)))

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"sort"
 	"strings"
 	"time"
 
@@ -115,16 +114,6 @@ func checkEnvFlag(env string) error {
 	return nil
 }
 
-// sortKeys orders keys oldest first, so new keys land at the bottom of a listing.
-func sortKeys(keys []model.Key) {
-	sort.SliceStable(keys, func(i, j int) bool {
-		if !keys[i].CreatedAt.Equal(keys[j].CreatedAt) {
-			return keys[i].CreatedAt.Before(keys[j].CreatedAt)
-		}
-		return keys[i].ID < keys[j].ID
-	})
-}
-
 func (a *app) listCommand() *cobra.Command {
 	var channel, env, unusedFor, expiringWithin, query string
 	var neverUsed bool
@@ -175,33 +164,22 @@ shorthands, combined with it.`,
 			if !terms.Empty() {
 				f.Match = terms.Matcher(a.env.Now())
 			}
-			keys, err := st.ListKeys(cmd.Context(), f)
-			if err != nil {
-				return err
-			}
-			sortKeys(keys)
-			return p.print(keyList(keys), func(w io.Writer) error {
-				if len(keys) == 0 {
-					if !filtered {
-						fmt.Fprintln(w, "No keys yet. Create one with: keyden create --name NAME --env prod")
-					} else {
-						fmt.Fprintln(w, "No keys match.")
-					}
-					return nil
+			// Keys go out as they are read: a listing of a million keys
+			// holds a part of them at a time, and a text table is sized by a
+			// first pass.
+			w := bufio.NewWriterSize(a.env.Stdout, 64<<10)
+			n, err := a.writeKeys(cmd, st, f, p.json, w)
+			if err == nil && n == 0 && !p.json {
+				if !filtered {
+					fmt.Fprintln(w, "No keys yet. Create one with: keyden create --name NAME --env prod")
+				} else {
+					fmt.Fprintln(w, "No keys match.")
 				}
-				now := a.env.Now()
-				return table(w, "ID\tNAME\tCHANNEL\tENV\tHINT\tCREATED\tLAST USED\tCREATED BY\tSTATUS", func(tw io.Writer) {
-					for i := range keys {
-						k := &keys[i]
-						status := string(k.Health(now))
-						if status == "" {
-							status = "ok"
-						}
-						printf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Channel, k.Environment,
-							k.Hint, format.Date(k.CreatedAt), format.Ago(k.LastUsedAt, now), k.CreatedBy, status)
-					}
-				})
-			})
+			}
+			if ferr := w.Flush(); err == nil {
+				err = ferr
+			}
+			return err
 		}),
 	}
 	cmd.Flags().StringVar(&query, "filter", "", "only keys this query matches, such as 'env:prod used:>90d by:alice' (see the README's query language)")
@@ -214,26 +192,60 @@ shorthands, combined with it.`,
 	return cmd
 }
 
-// keyList is a listing's JSON: an array, one key a line, written through
-// one reused buffer (a listing can hold a million keys).
-type keyList []model.Key
+// listHeader is the text listing's header.
+var listHeader = []string{"ID", "NAME", "CHANNEL", "ENV", "HINT", "CREATED", "LAST USED", "CREATED BY", "STATUS"}
 
-func (keys keyList) writeJSON(w io.Writer) error {
-	buf := make([]byte, 0, 1024)
-	buf = append(buf, '[')
-	for i := range keys {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = append(buf, '\n')
-		buf = keys[i].AppendJSON(buf)
-		if _, err := w.Write(buf); err != nil {
+// writeKeys writes the keys f matches, in the store's order, as they are read: a
+// JSON array, one key a line, or a table (with its header only when there
+// are keys). It returns how many it wrote.
+func (a *app) writeKeys(cmd *cobra.Command, st store, f storage.Filter, asJSON bool, w io.Writer) (int, error) {
+	n := 0
+	if asJSON {
+		buf := make([]byte, 0, 1024)
+		buf = append(buf, '[')
+		err := st.EachKey(cmd.Context(), f, nil, func(k *model.Key) error {
+			if n > 0 {
+				buf = append(buf, ',')
+			}
+			n++
+			buf = k.AppendJSON(append(buf, '\n'))
+			_, err := w.Write(buf)
+			buf = buf[:0]
 			return err
+		})
+		if err != nil {
+			return n, err
 		}
-		buf = buf[:0]
+		_, err = w.Write(append(buf, "\n]\n"...))
+		return n, err
 	}
-	_, err := w.Write(append(buf, "\n]\n"...))
-	return err
+	now := a.env.Now()
+	cells := make([]string, len(listHeader))
+	row := func(k *model.Key) []string {
+		status := string(k.Health(now))
+		if status == "" {
+			status = "ok"
+		}
+		for i, c := range []string{k.ID, k.Name, k.Channel, k.Environment, k.Hint, format.Date(k.CreatedAt),
+			format.Ago(k.LastUsedAt, now), k.CreatedBy, status} {
+			cells[i] = format.Safe(c)
+		}
+		return cells
+	}
+	cols := newColumns(listHeader)
+	err := st.EachKey(cmd.Context(), f, func(k *model.Key) error {
+		cols.measure(row(k))
+		return nil
+	}, func(k *model.Key) error {
+		if n == 0 {
+			if err := cols.write(w, listHeader); err != nil {
+				return err
+			}
+		}
+		n++
+		return cols.write(w, row(k))
+	})
+	return n, err
 }
 
 func (a *app) showCommand() *cobra.Command {

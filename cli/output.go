@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -90,4 +92,34 @@ func printf(w io.Writer, f string, args ...any) (int, error) {
 		}
 	}
 	return fmt.Fprintf(w, f, args...)
+}
+
+// columns lays out a table whose rows are written as they come, sized by
+// a first pass over them (measure), the same as table's tabwriter: every
+// cell but a row's last padded to its column's width in runes, two spaces
+// apart. Cells are text ready for a terminal (format.Safe).
+type columns struct{ widths []int }
+
+func newColumns(header []string) *columns {
+	c := &columns{widths: make([]int, len(header))}
+	c.measure(header)
+	return c
+}
+
+func (c *columns) measure(cells []string) {
+	for i, s := range cells {
+		c.widths[i] = max(c.widths[i], utf8.RuneCountInString(s))
+	}
+}
+
+func (c *columns) write(w io.Writer, cells []string) error {
+	var line []byte
+	for i, s := range cells {
+		line = append(line, s...)
+		if i < len(cells)-1 {
+			line = append(line, strings.Repeat(" ", max(0, c.widths[i]-utf8.RuneCountInString(s))+2)...)
+		}
+	}
+	_, err := w.Write(append(line, '\n'))
+	return err
 }

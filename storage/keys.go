@@ -231,23 +231,31 @@ func keyEvent(action string, k *model.Key) model.Event {
 func (b *core) ListKeys(ctx context.Context, f Filter) ([]model.Key, error) {
 	var out []model.Key
 	err := b.view(ctx, func(tx kv) error {
-		envName := ""
-		if f.Environment != "" {
-			env, err := resolveEnv(tx, f.Environment)
-			if err != nil {
-				return err
-			}
-			envName = env.Name
-		}
-		if f.Channel != "" && tx.Bucket(bucketChannels).Get([]byte(f.Channel)) == nil {
-			return fail(ErrNotFound, "there is no channel %s: pick one from `keyden channel list` or add it with `keyden channel add`", model.Quote(f.Channel))
+		envName, err := b.checkFilter(tx, f)
+		if err != nil {
+			return err
 		}
 		now := b.now()
-		var err error
 		out, err = b.readKeys(tx, func(k *model.Key) bool { return f.match(k, envName, now) })
 		return err
 	})
 	return out, err
+}
+
+// checkFilter refuses a filter naming an environment or channel the store
+// lacks, and returns the environment's name (f may give its tag).
+func (b *core) checkFilter(tx kv, f Filter) (envName string, err error) {
+	if f.Environment != "" {
+		env, err := resolveEnv(tx, f.Environment)
+		if err != nil {
+			return "", err
+		}
+		envName = env.Name
+	}
+	if f.Channel != "" && tx.Bucket(bucketChannels).Get([]byte(f.Channel)) == nil {
+		return "", fail(ErrNotFound, "there is no channel %s: pick one from `keyden channel list` or add it with `keyden channel add`", model.Quote(f.Channel))
+	}
+	return envName, nil
 }
 
 // readKeys decodes every key record that keep accepts (nil: all), through

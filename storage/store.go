@@ -33,6 +33,9 @@ type Store interface {
 
 	CreateKey(ctx context.Context, req CreateRequest) (Created, error)
 	ListKeys(ctx context.Context, f Filter) ([]model.Key, error)
+	// EachKey gives the keys ListKeys would, oldest first, one at a time
+	// as they are read (see stream.go); measure sees them all first.
+	EachKey(ctx context.Context, f Filter, measure, fn func(*model.Key) error) error
 	GetKey(ctx context.Context, id string) (model.Key, error)
 	DeleteKey(ctx context.Context, id string) (model.Key, error)
 	// RotateKey makes a replacement for a key and sets the old one to
@@ -78,6 +81,8 @@ type Store interface {
 	// Actor is the OS user this store acts as.
 	Actor() string
 	Audit(ctx context.Context, f AuditFilter) ([]model.Event, error)
+	// EachEvent gives the events Audit would, one at a time as they are read.
+	EachEvent(ctx context.Context, f AuditFilter, fn func(*model.Event) error) error
 	Backup(ctx context.Context, dst string) error
 }
 

@@ -1,0 +1,159 @@
+package storage
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+
+	"keyden/model"
+)
+
+// Streaming reads: `keyden list` and `audit --json` write a store's
+// records as they read them, so their memory does not grow with the
+// store. The records are read a part at a time, each part in a read
+// transaction of its own, and handed out after it: on a file that closes
+// the file between parts, which lets go of the pages of the memory map
+// already read and never holds writers back from a slow reader of the
+// output. A listing is then not one snapshot: a key changed while it runs
+// shows as it was when its part was read.
+
+// streamPart is how many records one read transaction of a stream holds.
+// A record's page lands anywhere in the file, and the kernel maps the
+// pages around each one it faults in (fault-around, 64 KiB), so a part
+// maps up to 64 KiB a page of records it reads: 2,048 records, ~170
+// pages, keep that to about 10 MiB, at ~0.4 ms a part to open the file.
+const streamPart = 2048
+
+// EachKey calls fn with every key f matches, in the store's order (by id),
+// as ListKeys finds them, without holding them all. measure, when set,
+// first sees every key that will be listed (to size a table's columns) in
+// a pass of its own; a key made between the two passes is listed without
+// having been measured. A key given to measure or fn is valid only during
+// the call.
+func (b *core) EachKey(ctx context.Context, f Filter, measure, fn func(*model.Key) error) error {
+	for _, pass := range []func(*model.Key) error{measure, fn} {
+		if pass != nil { // measure may be nil
+			if err := b.eachKey(ctx, f, pass); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (b *core) eachKey(ctx context.Context, f Filter, fn func(*model.Key) error) error {
+	part := make([]model.Key, 0, streamPart)
+	var from []byte
+	for more := true; more; {
+		err := b.view(ctx, func(tx kv) error {
+			envName, err := b.checkFilter(tx, f)
+			if err != nil {
+				return err
+			}
+			now := b.now()
+			part, more = part[:0], false
+			n := 0
+			return tx.Bucket(bucketKeys).ForEachFrom(from, func(id, v []byte) error {
+				if n == streamPart {
+					from, more = append(from[:0], id...), true // where the next part starts
+					return errStop
+				}
+				n++
+				part = append(part, model.Key{})
+				k := &part[len(part)-1]
+				// DecodeKey copies: the record outlives the transaction.
+				if err := model.DecodeKey(string(id), v, k); err != nil {
+					return b.damagedKey(id)
+				}
+				if !f.match(k, envName, now) {
+					part = part[:len(part)-1]
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			return err
+		}
+		for i := range part {
+			if err := fn(&part[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (b *core) damagedKey(id []byte) error {
+	return fail(ErrDamaged, "the key record %s in %s is damaged: restore the store from a backup", model.Quote(string(id)), b.be.location())
+}
+
+// EachEvent calls fn with every audit event f matches, newest first, as
+// Audit finds them, without holding them.
+func (b *core) EachEvent(ctx context.Context, f AuditFilter, fn func(*model.Event) error) error {
+	if _, whole := b.be.(external); whole { // etcd, the one backend outside
+		evs, err := b.Audit(ctx, f)
+		if err != nil {
+			return err
+		}
+		for i := range evs {
+			if err := fn(&evs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var next uint64 // the next sequence to read, downwards
+	first, n := true, 0
+	part := make([]model.Event, 0, streamPart)
+	for done := false; !done; {
+		// The part is written out after its transaction: a slow reader of
+		// the output must not hold the file from writers.
+		part = part[:0]
+		err := b.view(ctx, func(tx kv) error {
+			part = part[:0]
+			bk := tx.Bucket(bucketAudit)
+			if first {
+				next, first = bk.Sequence(), false
+			}
+			var key [8]byte
+			for read := 0; read < streamPart; read++ {
+				if next == 0 {
+					done = true
+					return nil
+				}
+				binary.BigEndian.PutUint64(key[:], next)
+				next--
+				v := bk.Get(key[:])
+				if v == nil {
+					continue
+				}
+				var ev model.Event
+				if err := json.Unmarshal(v, &ev); err != nil {
+					return fail(ErrDamaged, "an audit entry is damaged: restore the store from a backup")
+				}
+				if !f.Since.IsZero() && ev.Time.Before(f.Since) {
+					done = true
+					return nil
+				}
+				if f.KeyID != "" && ev.KeyID != f.KeyID {
+					continue
+				}
+				part = append(part, ev)
+				if n++; f.Limit > 0 && n == f.Limit {
+					done = true
+					return nil
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for i := range part {
+			if err := fn(&part[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
