@@ -74,7 +74,7 @@ func TestDebPackageInstallsAndRemovesCleanly(t *testing.T) {
 		}
 	}()
 
-	for _, f := range []string{"/usr/lib/systemd/system/keyden-ssh.service", "/usr/share/man/man1/keyden.1.gz", "/usr/share/zsh/vendor-completions/_keyden"} {
+	for _, f := range []string{"/usr/bin/keyden-etcd", "/usr/lib/systemd/system/keyden-ssh.service", "/usr/share/man/man1/keyden.1.gz", "/usr/share/zsh/vendor-completions/_keyden"} {
 		if _, err := os.Stat(f); err != nil {
 			t.Errorf("the package did not install %s: %v", f, err)
 		}
@@ -108,6 +108,12 @@ func TestDebPackageInstallsAndRemovesCleanly(t *testing.T) {
 	}
 	if _, errs, code := installed(strings.TrimSpace(secret)+"\n", "verify"); code != 0 {
 		t.Errorf("verify of the key just made: %d %s", code, errs)
+	}
+
+	// An etcd location is handed to the packaged keyden-etcd: the answer is
+	// about etcd (nothing listens there), not a missing helper binary.
+	if _, errs, code := installed("", "--db", "etcd://127.0.0.1:9/keys", "info"); code == 0 || !strings.Contains(errs, "etcd") || strings.Contains(errs, "keyden-etcd") {
+		t.Errorf("keyden on an etcd store from the package: exit %d: %s", code, errs)
 	}
 
 	man := exec.Command("man", "-P", "cat", "keyden")
