@@ -119,6 +119,7 @@ func (v *eventView) View() string {
 		}
 	}
 	shown := v.scroll.window(lines, max(1, v.height-4))
+	v.keyMap.Up.SetEnabled(v.scroll.more())
 	title := v.scroll.withMark(st.Title.Render("Audit event "+itoa(int(e.Seq))), w, st.Subtle)
 	return center(v.width, v.height, st.Box.Width(w+2).Render(title+"\n\n"+strings.Join(shown, "\n")))
 }
