@@ -239,9 +239,9 @@ func newBulkView(sh *shared, msg bulkDoneMsg) *bulkView {
 	verb := capitalize(bulkVerbs[msg.action])
 	switch {
 	case msg.err != nil:
-		v.summary = fmt.Sprintf("%s %d of %d keys, then the store stopped: %s", verb, done, msg.asked, sentence(msg.err))
+		v.summary = fmt.Sprintf("%s %d of %s, then the store stopped: %s", verb, done, format.Count(msg.asked, "key"), sentence(msg.err))
 	case v.refused > 0:
-		v.summary = fmt.Sprintf("%s %d of %d keys; %d refused, left as they were (listed first).", verb, done, msg.asked, v.refused)
+		v.summary = fmt.Sprintf("%s %d of %s; %d refused, left as they were (listed first).", verb, done, format.Count(msg.asked, "key"), v.refused)
 	default:
 		v.summary = fmt.Sprintf("%s %s.", verb, format.Count(done, "key"))
 	}

@@ -463,3 +463,17 @@ func TestCatalogClicks(t *testing.T) {
 		})
 	}
 }
+
+// One marked key, refused: the summary counts "1 key", not "1 keys".
+func TestBulkSummaryCountsOneKey(t *testing.T) {
+	st := reviewBolt(t)
+	h := start(t, setup{store: seededAs(t, st, "bob", 3), actor: "bob"})
+	h.waitFor(t, "9 keys")
+	h.press("/", "partner", "enter", " ")
+	h.waitFor(t, "1 marked")
+	h.press("d")
+	h.waitFor(t, "Delete 1 key?")
+	h.press("y")
+	h.waitFor(t, "Deleted 0 of 1 key; 1 refused")
+	h.final(t)
+}
