@@ -130,6 +130,7 @@ func etcdSuite() map[string]func(*testing.T) {
 		"VerifyCountsUsesPerDay":                    TestVerifyCountsUsesPerDay,
 		"RecordUsesCountsPerDay":                    TestRecordUsesCountsPerDay,
 		"ChangeKeysAuditsEachKeyAndReportsRefusals": TestChangeKeysAuditsEachKeyAndReportsRefusals,
+		"StreamsAreListKeysAndAudit":                TestStreamsAreListKeysAndAudit,
 		"ChangeKeysByFilterRotatesDeletesAndMoves":  TestChangeKeysByFilterRotatesDeletesAndMoves,
 		"Decoy":              TestDecoyIsRefusedAsUnknownAndAlerts,
 		"VerifierHeartbeats": TestVerifierHeartbeats,

@@ -1,6 +1,8 @@
 package storage
 
 import (
+	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -67,5 +69,48 @@ func TestStreamsDoNotHoldTheStore(t *testing.T) {
 	})
 	if evs, _ := st.Audit(ctx, AuditFilter{}); err != nil || n != len(evs)-1 {
 		t.Fatalf("%d events streamed, the log has %d (one written meanwhile): %v", n, len(evs), err)
+	}
+}
+
+// On either backend the streams give what ListKeys and Audit give, across
+// a part's end.
+func TestStreamsAreListKeysAndAudit(t *testing.T) {
+	st := newAny(t, Options{})
+	var seeds []KeySeed
+	for i := 0; i < streamPart+3; i++ {
+		seeds = append(seeds, KeySeed{CreateRequest: CreateRequest{Name: "k", Channel: "default", Environment: []string{"dev", "prod"}[i%2]}})
+	}
+	if _, err := st.(keyCreator).CreateKeys(ctx, seeds); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []Filter{{}, {Environment: "prod"}, {Match: func(k *model.Key) bool { return k.ID[1] < 'm' }}} {
+		want, err := st.ListKeys(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got, measured []string
+		err = st.EachKey(ctx, f, func(k *model.Key) error { measured = append(measured, k.ID); return nil },
+			func(k *model.Key) error { got = append(got, k.ID); return nil })
+		if err != nil || len(got) != len(want) || !slices.Equal(got, measured) {
+			t.Fatalf("EachKey: %d keys, %d measured, ListKeys %d: %v", len(got), len(measured), len(want), err)
+		}
+		for i := range want {
+			if got[i] != want[i].ID {
+				t.Fatalf("key %d: %s, ListKeys %s", i, got[i], want[i].ID)
+			}
+		}
+	}
+	if err := st.EachKey(ctx, Filter{Channel: "nope"}, nil, func(*model.Key) error { return nil }); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a filter naming no channel: %v", err)
+	}
+	for _, f := range []AuditFilter{{}, {Limit: 7}} {
+		want, _ := st.Audit(ctx, f)
+		var got []uint64
+		if err := st.EachEvent(ctx, f, func(ev *model.Event) error { got = append(got, ev.Seq); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) || got[0] != want[0].Seq || got[len(got)-1] != want[len(want)-1].Seq {
+			t.Fatalf("EachEvent %+v: %d events, Audit %d", f, len(got), len(want))
+		}
 	}
 }
