@@ -118,13 +118,16 @@ func (v *keysView) bulkConfirmBody(action model.KeyAction, keys []*model.Key, gr
 		counts = append(counts, fmt.Sprintf("%d %s", perEnv[e], format.Safe(e)))
 	}
 	b.WriteString(format.Count(len(keys), "key") + ": " + strings.Join(counts, ", ") + "\n\n")
+	// One line a key, cut to the confirm box's inside.
+	inside := min(72, max(40, v.width-4)) - 2
 	nameW := 0
 	for _, k := range keys[:min(confirmNames, len(keys))] {
 		nameW = max(nameW, format.Cells(format.Safe(k.Name)))
 	}
-	nameW = min(nameW, 32)
+	nameW = min(nameW, inside*2/5)
 	for _, k := range keys[:min(confirmNames, len(keys))] {
-		b.WriteString("  " + fit(k.Name, nameW) + "  " + st.Subtle.Render(format.Safe(k.Channel+"/"+k.Environment)+" · used "+format.Ago(k.LastUsedAt, now)) + "\n")
+		where := format.Truncate(format.Safe(k.Channel+"/"+k.Environment)+" · used "+format.Ago(k.LastUsedAt, now), max(1, inside-nameW-4), "…")
+		b.WriteString("  " + fit(k.Name, nameW) + "  " + st.Subtle.Render(where) + "\n")
 	}
 	if len(keys) > confirmNames {
 		b.WriteString(st.Subtle.Render(fmt.Sprintf("  … and %d more", len(keys)-confirmNames)) + "\n")
@@ -212,8 +215,11 @@ func newBulkView(sh *shared, msg bulkDoneMsg) *bulkView {
 	v := &bulkView{sh: sh, keyMap: bulkKeyMap{
 		Up:   key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
 		Down: key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
-		Back: key.NewBinding(key.WithKeys("esc", "enter", "q"), key.WithHelp("esc", "back (forgets new keys)")),
+		Back: key.NewBinding(key.WithKeys("esc", "enter", "q"), key.WithHelp("esc", "back")),
 	}}
+	if msg.action == model.KeyRotate {
+		v.keyMap.Back.SetHelp("esc", "back (forgets the new keys)")
+	}
 	done := 0
 	var ok []bulkLine
 	for _, o := range msg.outcomes {

@@ -133,3 +133,27 @@ func TestMoveMarkedKeys(t *testing.T) {
 		}
 	}
 }
+
+// A bulk confirm keeps each key on one line (a long name is cut, not
+// wrapped), and the footer names as many hidden columns as fit.
+func TestBulkConfirmAndFooterFit(t *testing.T) {
+	keys := sampleKeys()
+	keys[0].Name = "acme inventory sync shared with the on-call rota of the depot"
+	keys[3].Name = "events collector (owned by the payments team, ask first)"
+	h := start(t, setup{store: boltWith(t, keys), w: 64, h: 24})
+	h.waitFor(t, "6 keys")
+	h.press("A", "x")
+	h.waitFor(t, "Disable 6 keys?")
+	a := h.final(t)
+	view := a.View()
+	for _, l := range strings.Split(view, "\n") {
+		if strings.Contains(l, "acme inventory") || strings.Contains(l, "events collector") {
+			if !strings.Contains(l, "default/prod · used") {
+				t.Errorf("a key's line in the confirm is cut short or wrapped: %q", l)
+			}
+		}
+	}
+	if !strings.Contains(view, "6 marked · 1/6 · +7: created by, channel, expires, …") {
+		t.Errorf("the footer does not end with the hidden columns that fit:\n%s", view)
+	}
+}

@@ -142,6 +142,9 @@ func (v *keysView) statusText() string {
 	if c := sortColumn[v.q.Sort]; v.table.widths[c] == 0 {
 		parts = append(parts, "sort: "+v.q.Sort.String()+" "+sortArrow(v.q.Sort))
 	}
+	if v.marks.n > 0 {
+		parts = append(parts, fmt.Sprintf("%d marked", v.marks.n))
+	}
 	if v.group != groupOff {
 		if v.groups != nil {
 			parts = append(parts, format.Count(len(v.groups), groupFields[v.group].noun))
@@ -151,16 +154,26 @@ func (v *keysView) statusText() string {
 		}
 		return strings.Join(parts, " · ")
 	}
-	if v.marks.n > 0 {
-		parts = append(parts, fmt.Sprintf("%d marked", v.marks.n))
-	}
 	if len(v.rows) > 0 {
 		parts = append(parts, fmt.Sprintf("%d/%d", v.table.cursor+1, len(v.rows)))
 	}
-	if hidden := v.table.Hidden(); len(hidden) > 0 {
-		parts = append(parts, fmt.Sprintf("+%d: %s", len(hidden), strings.Join(hidden, ", ")))
+	text := strings.Join(parts, " · ")
+	// The hidden columns, as many of their names as the line has room for.
+	hidden := v.table.Hidden()
+	for names := len(hidden); len(hidden) > 0; names-- {
+		list := strings.Join(hidden[:names], ", ")
+		if names < len(hidden) {
+			list += ", …"
+		}
+		more := fmt.Sprintf(" · +%d: %s", len(hidden), list)
+		if names == 0 {
+			more = fmt.Sprintf(" · +%d columns", len(hidden))
+		}
+		if names == 0 || format.Cells(text+more) <= v.width-1 {
+			return text + more
+		}
 	}
-	return strings.Join(parts, " · ")
+	return text
 }
 
 // sortArrow is the direction of s: ↓ when the newest (or Z) comes first.
