@@ -153,7 +153,7 @@ func TestBulkConfirmAndFooterFit(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(view, "6 marked · 1/6 · +7: created by, channel, expires, …") {
+	if !strings.Contains(view, "6 marked · 1/6 · +7: created by, channel and 5 more") {
 		t.Errorf("the footer does not end with the hidden columns that fit:\n%s", view)
 	}
 }

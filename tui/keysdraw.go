@@ -163,11 +163,11 @@ func (v *keysView) statusText() string {
 	for names := len(hidden); len(hidden) > 0; names-- {
 		list := strings.Join(hidden[:names], ", ")
 		if names < len(hidden) {
-			list += ", …"
+			list += fmt.Sprintf(" and %d more", len(hidden)-names)
 		}
 		more := fmt.Sprintf(" · +%d: %s", len(hidden), list)
 		if names == 0 {
-			more = fmt.Sprintf(" · +%d columns", len(hidden))
+			more = fmt.Sprintf(" · %d columns hidden", len(hidden))
 		}
 		if names == 0 || format.Cells(text+more) <= v.width-1 {
 			return text + more
