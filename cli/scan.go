@@ -414,7 +414,7 @@ func (a *app) scanText(w io.Writer, rep scanReport) error {
 		for _, f := range append(append([]scanFind(nil), rep.Finds...), rep.Lookalikes...) {
 			name, channel, env, used := "-", "-", "-", "-"
 			if f.Key != nil {
-				name, channel, env = model.Quote(f.Key.Name), f.Key.Channel, f.Key.Environment
+				name, channel, env = f.Key.Name, f.Key.Channel, f.Key.Environment
 				used = "never"
 				if f.Key.LastUsedAt != nil {
 					used = format.Ago(*f.Key.LastUsedAt, now)
@@ -445,24 +445,32 @@ func (a *app) scanText(w io.Writer, rep scanReport) error {
 // scanVerdict says on stderr what the finds mean and gives the exit code:
 // 1 when a live key was found.
 func scanVerdict(stderr io.Writer, rep scanReport, o scanOpts) error {
-	n := 0
+	places, keys := 0, map[keygen.Hash]bool{}
 	for _, f := range rep.Finds {
 		if f.Live {
-			n++
+			places++
+			keys[f.hash] = true
 		}
 	}
-	if n == 0 {
+	if places == 0 {
 		return nil
 	}
-	what := "disable or rotate them (keyden scan --disable, or --rotate 1h) and take them out of the text"
+	// One key is "it", several "them".
+	n := len(keys)
+	it, they, is := "it", "it", "is"
+	if n > 1 {
+		it, they, is = "them", "they", "are"
+	}
+	what := fmt.Sprintf("disable or rotate %s (keyden scan --disable, or --rotate 1h) and take %s out of the text", it, it)
 	switch {
 	case o.staged:
-		what = "take them out of the staged changes before committing (git commit --no-verify skips this check)"
+		what = fmt.Sprintf("take %s out of the staged changes before committing (git commit --no-verify skips this check)", it)
 	case o.disable:
-		what = "they are disabled now; take them out of the text"
+		what = fmt.Sprintf("%s %s disabled now; take %s out of the text", they, is, it)
 	case o.rotate != "":
-		what = "they are rotated now; hand out the new keys and take the old ones out of the text"
+		what = fmt.Sprintf("%s %s rotated now; hand out the new %s and take the old %s out of the text",
+			they, is, plural(n, "key", "keys"), plural(n, "one", "ones"))
 	}
-	printf(stderr, "keyden: found a live key in %d %s: %s.\n", n, plural(n, "place", "places"), what)
+	printf(stderr, "keyden: found %d live %s in %d %s: %s.\n", n, plural(n, "key", "keys"), places, plural(places, "place", "places"), what)
 	return &silentExit{code: ExitRefused}
 }

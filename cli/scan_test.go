@@ -238,3 +238,29 @@ func TestScanRulesMatchTheStoresKeys(t *testing.T) {
 		t.Errorf("unknown scanner: exit %d", r.code)
 	}
 }
+
+// scan's table names a key as list does, and its verdict counts keys and
+// places and speaks of one key as "it".
+func TestScanSpeaksOfEachKeyAsListDoes(t *testing.T) {
+	db := newDB(t)
+	one := create(t, db, "--name", "web checkout", "--env", "dev")
+	two := create(t, db, "--name", "ci", "--env", "dev")
+	for _, c := range []struct{ in, flag, verdict string }{
+		{one + "\n", "", "keyden: found 1 live key in 1 place: disable or rotate it (keyden scan --disable, or --rotate 1h) and take it out of the text.\n"},
+		{one + "\n" + one + "\n", "", "keyden: found 1 live key in 2 places: disable or rotate it (keyden scan --disable, or --rotate 1h) and take it out of the text.\n"},
+		{one + "\n" + two + "\n", "", "keyden: found 2 live keys in 2 places: disable or rotate them (keyden scan --disable, or --rotate 1h) and take them out of the text.\n"},
+		{one + "\n", "--disable", "keyden: found 1 live key in 1 place: it is disabled now; take it out of the text.\n"},
+	} {
+		args := []string{"scan", "-"}
+		if c.flag != "" {
+			args = append(args, c.flag)
+		}
+		r := run(t, db, c.in, args...)
+		if r.code != 1 || r.stderr != c.verdict {
+			t.Errorf("scan %s: exit %d, stderr\n%q, want\n%q", c.flag, r.code, r.stderr, c.verdict)
+		}
+		if !regexp.MustCompile(`\n-:1 +kd_dev_\S+ +web checkout +default +dev `).MatchString(r.stdout) {
+			t.Errorf("scan %s: the name is not shown as list shows it:\n%s", c.flag, r.stdout)
+		}
+	}
+}
