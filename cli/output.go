@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"text/tabwriter"
+	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
@@ -43,12 +45,12 @@ func (p *printer) print(v any, text func(w io.Writer) error) error {
 	case !p.json:
 		err = text(w)
 	case ok:
-		err = jw.writeJSON(w)
+		err = jw.writeJSON(jsonSafe{w})
 	default:
 		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice && rv.IsNil() {
 			v = []struct{}{}
 		}
-		err = writeJSON(w, v)
+		err = writeJSON(jsonSafe{w}, v)
 	}
 	if ferr := w.Flush(); err == nil {
 		err = ferr
@@ -61,6 +63,45 @@ func writeJSON(w io.Writer, v any) error {
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// jsonSafe writes JSON with every rune format.Safe would escape written
+// as a \u escape: encoding/json leaves C1 controls and bidi overrides raw,
+// and on a terminal U+009B starts a control sequence and U+202E turns the
+// text around. A script decodes the same string. Each Write must end on a
+// whole rune, as each Encode and each listing line does.
+type jsonSafe struct{ w io.Writer }
+
+func (j jsonSafe) Write(b []byte) (int, error) {
+	var out []byte
+	last := 0
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if !unicode.IsGraphic(r) {
+			if out == nil {
+				out = make([]byte, 0, len(b)+16)
+			}
+			out = append(out, b[last:i]...)
+			if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
+				out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)
+			} else {
+				out = fmt.Appendf(out, `\u%04x`, r)
+			}
+			last = i + size
+		}
+		i += size
+	}
+	if out == nil {
+		return j.w.Write(b)
+	}
+	if _, err := j.w.Write(append(out, b[last:]...)); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 // table writes header and the rows in columns two spaces apart; rows are

@@ -41,6 +41,21 @@ func hostileStore(t *testing.T, open func(storage.Options) (store, error)) strin
 // stored text reaches stdout or stderr, and that the text shows escaped.
 func everyCommand(t *testing.T, db, id string) {
 	t.Helper()
+	// --json is the raw value, with every rune Safe escapes as a JSON
+	// escape: no C1 control or bidi override reaches the terminal either.
+	for _, args := range [][]string{{"list", "--json"}, {"show", id, "--json"}, {"member", "list", "--json"}, {"channel", "list", "--json"}} {
+		r := run(t, db, "", args...)
+		if bad, ok := hostile.Clean(r.stdout + r.stderr); !ok || r.code != 0 {
+			t.Errorf("keyden %v: exit %d, holds %U:\n%s%s", args, r.code, bad, r.stdout, r.stderr)
+		}
+		if !strings.Contains(r.stdout, `\u009b7m\u202eX`) {
+			t.Errorf("keyden %v does not hold the stored text JSON-escaped:\n%s", args, r.stdout)
+		}
+	}
+	var shown model.KeyView
+	if err := json.Unmarshal([]byte(run(t, db, "", "show", id, "--json").stdout), &shown); err != nil || shown.Name != hostile.Text {
+		t.Errorf("show --json: the name decodes to %q (%v), want the stored text", shown.Name, err)
+	}
 	shows := func(args ...string) []string { return args }
 	for _, c := range []struct {
 		args  []string
