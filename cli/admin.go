@@ -247,7 +247,7 @@ func (a *app) writeEventsJSON(cmd *cobra.Command, st store, f storage.AuditFilte
 		}
 		n++
 		w.WriteString(sep)
-		_, err := w.Write(bytes.TrimSuffix(one.Bytes(), []byte("\n")))
+		_, err := jsonSafe{w}.Write(bytes.TrimSuffix(one.Bytes(), []byte("\n")))
 		return err
 	})
 	if err == nil && n == 0 && keyID != "" {
