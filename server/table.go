@@ -19,8 +19,8 @@ import (
 // pointer-free arrays the garbage collector never scans, not a million
 // records of Go strings and slices. Each key is one fixed-size row; its id
 // and name are bytes in a shared text buffer; its environment and channel
-// are indexes into a list of names, and its scopes and allowlist one rule
-// set shared by every key that has the same.
+// one pair of names, and its scopes and allowlist one rule set, each
+// shared by every key of its shard that has the same.
 
 const shardCount = 64
 
