@@ -90,7 +90,7 @@ func testRevocationLands(t *testing.T, db string) {
 	defer stopped.Process.Signal(syscall.SIGCONT)
 	start := time.Now()
 	_, errs, code = keyden(t, db, "", "disable", id2, "--wait", "1s")
-	if code != 0 || !strings.Contains(errs, "refused by 2/3 verifiers") || !strings.Contains(errs, fmt.Sprintf("pid %d on %s", stopped.Process.Pid, addrs[0])) {
+	if code != 0 || !strings.Contains(errs, "keyden: Refused by 2/3 verifiers") || !strings.Contains(errs, fmt.Sprintf("pid %d on %s", stopped.Process.Pid, addrs[0])) {
 		t.Fatalf("disable with a stopped verifier: exit %d, %q", code, errs)
 	}
 	if took := time.Since(start); took > 5*time.Second {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -30,63 +29,18 @@ func (a *app) confirmRevocation(ctx context.Context, st store, wait time.Duratio
 	if wait <= 0 {
 		return nil
 	}
-	start := time.Now()
-	seq, _, err := st.FeedHead(ctx)
+	l, err := storage.AwaitVerifiers(ctx, st, wait, a.env.Now)
 	if err != nil {
 		return err
 	}
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		vs, err := st.Verifiers(ctx)
-		if err != nil {
-			return err
-		}
-		now := a.env.Now()
-		var live, missing []storage.Verifier
-		for _, v := range vs {
-			if !v.Alive(now) {
-				continue
-			}
-			live = append(live, v)
-			if v.Applied < seq {
-				missing = append(missing, v)
-			}
-		}
-		took := time.Since(start)
-		if len(live) == 0 {
-			return nil
-		}
-		if len(missing) == 0 {
-			printf(a.env.Stderr, "Refused by %d/%d %s in %s.\n", len(live), len(live), plural(len(live), "verifier", "verifiers"), roundTook(took))
-			return nil
-		}
-		if took >= wait {
-			var names []string
-			for _, v := range missing {
-				names = append(names, fmt.Sprintf("%s (last heard %s ago, %d %s behind)", verifierName(v), roundTook(now.Sub(v.Beat)), seq-v.Applied, plural(int(seq-v.Applied), "change", "changes")))
-			}
-			printf(a.env.Stderr, "keyden: refused by %d/%d verifiers after %s; not confirmed by %s: check that it runs and can reach the store (keyden verifiers).\n",
-				len(live)-len(missing), len(live), roundTook(took), strings.Join(names, ", "))
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
+	switch {
+	case l.Live == 0:
+	case len(l.Missing) == 0:
+		printf(a.env.Stderr, "%s\n", l)
+	default:
+		printf(a.env.Stderr, "keyden: %s\n", format.Sentence(l.String()))
 	}
-}
-
-func roundTook(d time.Duration) time.Duration {
-	if d < time.Second {
-		return d.Round(time.Millisecond)
-	}
-	return d.Round(100 * time.Millisecond)
-}
-
-func verifierName(v storage.Verifier) string {
-	return fmt.Sprintf("%s pid %d on %s", v.Host, v.PID, v.Listen)
+	return nil
 }
 
 // verifierView is keyden verifiers --json.

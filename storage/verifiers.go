@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -77,4 +79,91 @@ func (b *core) Verifiers(ctx context.Context) ([]Verifier, error) {
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, err
+}
+
+// Landing is how a revocation landed on the running verifiers.
+type Landing struct {
+	Live int // verifiers alive when the wait ended
+	// Missing are the live ones that had not applied the change.
+	Missing []Verifier
+	Took    time.Duration
+	// Seq is the change waited for; Now the reader's clock at the end.
+	Seq uint64
+	Now time.Time
+}
+
+// VerifierReader is what AwaitVerifiers reads of a store.
+type VerifierReader interface {
+	FeedHead(ctx context.Context) (seq uint64, rev int64, err error)
+	Verifiers(ctx context.Context) ([]Verifier, error)
+}
+
+// AwaitVerifiers waits up to wait until every live verifier has applied
+// the store's changes so far (a revocation just made among them), reading
+// their heartbeats every 20 ms; now is the clock that judges who is alive.
+func AwaitVerifiers(ctx context.Context, st VerifierReader, wait time.Duration, now func() time.Time) (Landing, error) {
+	start := time.Now()
+	seq, _, err := st.FeedHead(ctx)
+	if err != nil {
+		return Landing{}, err
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		vs, err := st.Verifiers(ctx)
+		if err != nil {
+			return Landing{}, err
+		}
+		l := Landing{Seq: seq, Now: now(), Took: time.Since(start)}
+		for _, v := range vs {
+			if !v.Alive(l.Now) {
+				continue
+			}
+			l.Live++
+			if v.Applied < seq {
+				l.Missing = append(l.Missing, v)
+			}
+		}
+		if l.Live == 0 || len(l.Missing) == 0 || l.Took >= wait {
+			return l, nil
+		}
+		select {
+		case <-ctx.Done():
+			return l, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// String says how the revocation landed, as one sentence; "" when no
+// verifier runs.
+func (l Landing) String() string {
+	switch {
+	case l.Live == 0:
+		return ""
+	case len(l.Missing) == 0:
+		return fmt.Sprintf("Refused by %d/%d %s in %s.", l.Live, l.Live, plural(l.Live, "verifier", "verifiers"), tookText(l.Took))
+	}
+	var names []string
+	for _, v := range l.Missing {
+		behind := l.Seq - v.Applied
+		names = append(names, fmt.Sprintf("%s pid %d on %s (last heard %s ago, %d %s behind)", v.Host, v.PID, v.Listen,
+			roundTook(l.Now.Sub(v.Beat)), behind, plural(int(behind), "change", "changes")))
+	}
+	return fmt.Sprintf("Refused by %d/%d verifiers after %s; not confirmed by %s: check that it runs and can reach the store (keyden verifiers).",
+		l.Live-len(l.Missing), l.Live, tookText(l.Took), strings.Join(names, ", "))
+}
+
+func tookText(d time.Duration) string {
+	if d < time.Millisecond {
+		return "under 1ms"
+	}
+	return roundTook(d).String()
+}
+
+func roundTook(d time.Duration) time.Duration {
+	if d < time.Second {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(100 * time.Millisecond)
 }

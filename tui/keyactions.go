@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -21,13 +22,15 @@ type (
 		err error
 	}
 	disabledMsg struct {
-		id  string
-		key model.Key
-		err error
+		id     string
+		key    model.Key
+		err    error
+		landed string // how a disable landed on the verifiers
 	}
 	deletedMsg struct {
-		key model.Key
-		err error
+		key    model.Key
+		err    error
+		landed string
 	}
 )
 
@@ -142,7 +145,7 @@ func (v *keysView) run(action model.KeyAction, k model.Key, grace time.Duration)
 	v.sh.status("Deleting "+k.Name+"…", true)
 	return func() tea.Msg {
 		got, err := st.DeleteKey(ctx, k.ID)
-		return deletedMsg{key: got, err: err}
+		return deletedMsg{key: got, err: err, landed: landed(ctx, st, err)}
 	}
 }
 
@@ -169,7 +172,11 @@ func (v *keysView) setDisabledCmd(id string, disabled bool) tea.Cmd {
 	st, ctx := v.sh.store, v.sh.ctx
 	return func() tea.Msg {
 		got, err := st.SetDisabled(ctx, id, disabled)
-		return disabledMsg{id: id, key: got, err: err}
+		msg := disabledMsg{id: id, key: got, err: err}
+		if disabled {
+			msg.landed = landed(ctx, st, err)
+		}
+		return msg
 	}
 }
 
@@ -181,7 +188,7 @@ func (v *keysView) actionDone(msg tea.Msg) tea.Cmd {
 		if msg.err != nil {
 			sh.fail(msg.err)
 		} else {
-			sh.status(fmt.Sprintf("Deleted %s (%s/%s). It stops working now.", msg.key.Name, msg.key.Channel, msg.key.Environment), true)
+			sh.status(strings.TrimSpace(fmt.Sprintf("Deleted %s (%s/%s). It stops working now. %s", msg.key.Name, msg.key.Channel, msg.key.Environment, msg.landed)), true)
 		}
 	case rotatedMsg:
 		if msg.err != nil {
@@ -208,7 +215,7 @@ func (v *keysView) disabled(msg disabledMsg) tea.Cmd {
 		v.sh.fail(msg.err)
 		return v.sh.reload(false)
 	case msg.key.Disabled:
-		v.sh.status(fmt.Sprintf("Disabled %s: it is refused until enabled (x again).", msg.key.Name), true)
+		v.sh.status(strings.TrimSpace(fmt.Sprintf("Disabled %s: it is refused until enabled (x again). %s", msg.key.Name, msg.landed)), true)
 	default:
 		v.sh.status(fmt.Sprintf("Enabled %s.", msg.key.Name), true)
 	}
@@ -223,6 +230,23 @@ func (v *keysView) disabled(msg disabledMsg) tea.Cmd {
 		cmds = append(cmds, v.setDisabledCmd(msg.id, !msg.key.Disabled))
 	}
 	return tea.Batch(cmds...)
+}
+
+// landedWait is how long the TUI waits for the verifiers after a delete
+// or disable, as the command line does by default.
+const landedWait = 5 * time.Second
+
+// landed waits, off the UI loop, until the running verifiers have taken in
+// a revocation and says how it landed ("" when none runs or it failed).
+func landed(ctx context.Context, st storage.Store, err error) string {
+	if err != nil {
+		return ""
+	}
+	l, err := storage.AwaitVerifiers(ctx, st, landedWait, time.Now)
+	if err != nil {
+		return ""
+	}
+	return l.String()
 }
 
 func capitalize(s string) string {
