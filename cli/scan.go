@@ -155,7 +155,8 @@ counts as live (--prefix names the prefix then; default kd).`,
 			if st == nil && (o.disable || o.rotate != "") {
 				return &refusal{fmt.Sprintf("%s, so nothing can be disabled or rotated: fix the store (or --db) and scan again", why)}
 			}
-			finds, looks, err := a.runScan(cmd.Context(), o, args, scan.New(prefix))
+			unread := 0
+			finds, looks, err := a.runScan(cmd.Context(), o, args, scan.New(prefix), &unread)
 			if err != nil {
 				return err
 			}
@@ -177,7 +178,14 @@ counts as live (--prefix names the prefix then; default kd).`,
 			if err := p.print(rep, func(w io.Writer) error { return a.scanText(w, rep) }); err != nil {
 				return err
 			}
-			return scanVerdict(a.env.Stderr, rep, o)
+			if unread > 0 {
+				printf(a.env.Stderr, "keyden: %s could not be read, so this scan is not complete: scan again as a user who can read %s.\n",
+					format.Count(unread, "path"), plural(unread, "it", "them"))
+			}
+			if err := scanVerdict(a.env.Stderr, rep, o); err != nil || unread == 0 {
+				return err
+			}
+			return &silentExit{code: ExitUsage}
 		},
 	}
 	f := cmd.Flags()
@@ -226,7 +234,9 @@ func (a *app) scanStore(ctx context.Context) (store, storage.Info, string) {
 }
 
 // runScan searches what the arguments name; finds are keys, looks are lookalikes.
-func (a *app) runScan(ctx context.Context, o scanOpts, args []string, m *scan.Matcher) (finds, looks []scanFind, err error) {
+// Paths inside folders that could not be read are said on stderr, counted
+// in unread and skipped.
+func (a *app) runScan(ctx context.Context, o scanOpts, args []string, m *scan.Matcher, unread *int) (finds, looks []scanFind, err error) {
 	add := func(commit, path string, f scan.Find) {
 		sf := scanFind{Commit: commit, Path: path, Line: f.Line, Hint: f.Hint, hash: f.Hash}
 		if f.Valid {
@@ -245,6 +255,11 @@ func (a *app) runScan(ctx context.Context, o scanOpts, args []string, m *scan.Ma
 		if o.staged {
 			gitArgs = []string{"diff", "--cached", "-U0", "--no-color", "--no-ext-diff", "--no-textconv"}
 		}
+		// Outside a repository git diff compares files instead and says
+		// "unknown option cached": ask git whether dir is one first.
+		if err := runGit(ctx, dir, []string{"rev-parse", "--git-dir"}, func(r io.Reader) error { _, err := io.Copy(io.Discard, r); return err }); err != nil {
+			return nil, nil, err
+		}
 		err := runGit(ctx, dir, gitArgs, func(r io.Reader) error {
 			return m.Diff(r, func(d scan.DiffFind) { add(d.Commit, d.Path, d.Find) })
 		})
@@ -260,9 +275,30 @@ func (a *app) runScan(ctx context.Context, o scanOpts, args []string, m *scan.Ma
 			}
 			continue
 		}
-		err := filepath.WalkDir(arg, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
+		// A path named that cannot be read is a mistake to say at once; one
+		// met inside a folder is said and skipped, so one unreadable file
+		// does not hide what the rest holds.
+		skip := func(path string, err error) error {
+			if path == arg {
 				return usagef("could not read %s: %v", path, unwrapPath(err))
+			}
+			printf(a.env.Stderr, "keyden: could not read %s (%v), so it was not scanned.\n", path, unwrapPath(err))
+			*unread++
+			return nil
+		}
+		root := arg
+		if fi, err := os.Stat(arg); err == nil && fi.IsDir() {
+			root = strings.TrimSuffix(arg, "/") + "/" // a link to a folder named is walked as the folder
+		}
+		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if path == root {
+				path = arg
+			}
+			if err != nil {
+				if serr := skip(path, err); serr != nil || d == nil || !d.IsDir() {
+					return serr
+				}
+				return filepath.SkipDir
 			}
 			if d.IsDir() {
 				if d.Name() == ".git" && path != arg {
@@ -276,12 +312,12 @@ func (a *app) runScan(ctx context.Context, o scanOpts, args []string, m *scan.Ma
 				return nil
 			}
 			file, err := os.Open(path)
-			if err != nil {
-				return usagef("could not read %s: %v", path, unwrapPath(err))
+			if err == nil {
+				defer file.Close()
+				err = m.Scan(file, func(f scan.Find) { add("", path, f) })
 			}
-			defer file.Close()
-			if err := m.Scan(file, func(f scan.Find) { add("", path, f) }); err != nil {
-				return usagef("could not read %s: %v", path, unwrapPath(err))
+			if err != nil {
+				return skip(path, err)
 			}
 			return nil
 		})

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"keyden/keygen"
@@ -261,6 +262,76 @@ func TestScanSpeaksOfEachKeyAsListDoes(t *testing.T) {
 		}
 		if !regexp.MustCompile(`\n-:1 +kd_dev_\S+ +web checkout +default +dev `).MatchString(r.stdout) {
 			t.Errorf("scan %s: the name is not shown as list shows it:\n%s", c.flag, r.stdout)
+		}
+	}
+}
+
+// deepFolder makes a folder inside dir whose path is longer than the
+// system takes (ENAMETOOLONG), built one step at a time through an open
+// folder: a folder no one can read, even root.
+func deepFolder(t *testing.T, dir string) string {
+	t.Helper()
+	fd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, path := strings.Repeat("d", 250), dir
+	for len(path) < 4200 {
+		if err := syscall.Mkdirat(fd, name, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		next, err := syscall.Openat(fd, name, syscall.O_RDONLY|syscall.O_DIRECTORY, 0)
+		syscall.Close(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fd, path = next, filepath.Join(path, name)
+	}
+	syscall.Close(fd)
+	return path
+}
+
+// A path inside a folder that cannot be read is named on stderr and
+// skipped: the rest is still scanned and reported, and without a live key
+// the scan ends 2 (not complete), not 0. A link to a folder named on the
+// command line is scanned as the folder.
+func TestScanSkipsWhatItCannotRead(t *testing.T) {
+	db := newDB(t)
+	live := create(t, db, "--name", "web", "--env", "dev")
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a", "app.env"), "KEY="+live+"\n")
+	deepFolder(t, filepath.Join(dir, "a"))
+
+	r := run(t, db, "", "scan", dir)
+	if r.code != 1 || !strings.Contains(r.stdout, "app.env:1") || !strings.Contains(r.stderr, "file name too long), so it was not scanned.\n") ||
+		!strings.Contains(r.stderr, "\nkeyden: 1 path could not be read, so this scan is not complete: scan again as a user who can read it.\nkeyden: found 1 live key") {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	run(t, db, "", "disable", idOf(t, db, "web"))
+	if r := run(t, db, "", "scan", dir); r.code != 2 || !strings.Contains(r.stdout, "disabled") || !strings.HasSuffix(r.stderr, "who can read it.\n") {
+		t.Errorf("no live key, one folder unread: exit %d, want 2\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	link := filepath.Join(t.TempDir(), "src")
+	if err := os.Symlink(filepath.Join(dir, "a"), link); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(t, db, "", "scan", link); !strings.Contains(r.stdout, filepath.Join(link, "app.env")+":1") {
+		t.Errorf("scan of a link to a folder: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// --staged and --git outside a repository say so, not git diff's
+// "unknown option cached".
+func TestScanOutsideARepository(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	dir := t.TempDir()
+	for _, mode := range []string{"--staged", "--git"} {
+		r := run(t, newDB(t), "", "scan", mode, dir)
+		if r.code != 2 || !strings.Contains(r.stderr, "not a git repository") || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("scan %s outside a repository: exit %d %q", mode, r.code, r.stderr)
 		}
 	}
 }
