@@ -662,14 +662,9 @@ func (v *keysView) clearLevel() tea.Cmd {
 
 // markAll marks every row shown, or unmarks them when all are marked.
 func (v *keysView) markAll() {
-	all := len(v.rows) > 0
-	for _, i := range v.rows {
-		if !v.marks.has(i) {
-			all = false
-			break
-		}
+	if len(v.rows) == 0 {
+		return
 	}
-	for _, i := range v.rows {
-		v.marks.set(v.rowsOf, i, !all)
-	}
+	v.marks.set(v.rowsOf, v.rows[0], v.marks.has(v.rows[0])) // sized for rowsOf
+	v.marks.setAll(v.rows, !v.marks.hasAll(v.rows))
 }

@@ -41,6 +41,32 @@ func (m *marks) set(of *keyindex.Index, i int32, on bool) {
 
 func (m *marks) clear() { *m = marks{} }
 
+// hasAll says whether every index in rows is marked.
+func (m *marks) hasAll(rows []int32) bool {
+	for _, i := range rows {
+		if m.bits[i>>6]&(1<<(i&63)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// setAll marks (or unmarks) every index in rows, on the set the marks are
+// sized for (see set): a million rows in a few milliseconds.
+func (m *marks) setAll(rows []int32, on bool) {
+	for _, i := range rows {
+		w, bit := &m.bits[i>>6], uint64(1)<<(i&63)
+		switch {
+		case on && *w&bit == 0:
+			*w |= bit
+			m.n++
+		case !on && *w&bit != 0:
+			*w &^= bit
+			m.n--
+		}
+	}
+}
+
 // each calls f with every marked index still in set, in index order.
 func (m *marks) each(set *keyindex.Index, f func(i int32, k *model.Key)) {
 	for w, word := range m.bits {
