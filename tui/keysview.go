@@ -26,7 +26,7 @@ type keysKeyMap struct {
 	NextEnv, PrevEnv, Channel, Sort, Quick    key.Binding
 	Catalog, Reload, Help, Quit               key.Binding
 	Group, Mark, MarkAll, Move                key.Binding
-	groupKeys, groupBack                      key.Binding // enter and esc in the grouped review
+	groupKeys, groupBack, groupMark           key.Binding // enter, esc and space in the grouped review
 }
 
 func defaultKeysKeyMap() keysKeyMap {
@@ -57,6 +57,7 @@ func defaultKeysKeyMap() keysKeyMap {
 		Move:        key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "move to a channel")),
 		groupKeys:   key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "its keys")),
 		groupBack:   key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "ungroup")),
+		groupMark:   key.NewBinding(key.WithKeys(" "), key.WithHelp("space", "mark its keys")),
 		Catalog:     key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "envs & channels")),
 		Reload:      key.NewBinding(key.WithKeys("ctrl+r"), key.WithHelp("ctrl+r", "reload")),
 		Quit:        key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
@@ -74,7 +75,7 @@ func (v *keysView) ShortHelp() []key.Binding {
 	case v.picking:
 		return []key.Binding{k.picker.Up, k.picker.Down, k.picker.Choose, k.picker.Close}
 	case v.group != groupOff:
-		return []key.Binding{k.groupKeys, k.Group, k.groupBack, k.Filter, k.NextEnv, k.Quit}
+		return []key.Binding{k.groupKeys, k.Group, k.groupBack, k.groupMark, k.Filter, k.NextEnv, k.Quit}
 	}
 	if v.marks.n > 0 {
 		bulk := key.NewBinding(key.WithKeys("x", "d", "R"), key.WithHelp("x/d/R", fmt.Sprintf("disable/delete/rotate %d marked", v.marks.n)))
@@ -91,7 +92,7 @@ func (v *keysView) FullHelp() [][]key.Binding {
 	if v.group != groupOff {
 		return [][]key.Binding{
 			{k.table.Up, k.table.Down, k.table.PageUp, k.table.PageDown, k.table.Top, k.table.Bottom},
-			{k.groupKeys, k.Group, k.groupBack, k.Filter, k.NextEnv, k.PrevEnv, k.Channel, k.Quick, k.Help, k.Quit},
+			{k.groupKeys, k.Group, k.groupBack, k.groupMark, k.Filter, k.NextEnv, k.PrevEnv, k.Channel, k.Quick, k.Help, k.Quit},
 		}
 	}
 	return [][]key.Binding{
@@ -581,12 +582,37 @@ func (v *keysView) updateGroups(msg tea.KeyMsg) (cmd tea.Cmd, done bool) {
 		return v.drillIn(), true
 	case key.Matches(msg, km.ClearFilter):
 		v.group, v.groups = groupOff, nil
-	case key.Matches(msg, km.Delete), key.Matches(msg, km.Rotate), key.Matches(msg, km.Disable):
-		v.sh.status("Press enter to see this group's keys, then act on them.", false)
+	case key.Matches(msg, km.Mark):
+		v.markGroup()
+	case v.marks.n == 0 && (key.Matches(msg, km.Delete) || key.Matches(msg, km.Rotate) ||
+		key.Matches(msg, km.Disable) || key.Matches(msg, km.Move)):
+		v.sh.status("Press space to mark this group's keys first, or enter to see them.", false)
 	default:
 		return nil, false
 	}
 	return nil, true
+}
+
+// markGroup marks the keys shown of the group under the cursor, or
+// unmarks them when all are marked.
+func (v *keysView) markGroup() {
+	if v.gtable.cursor >= len(v.groups) || len(v.rows) == 0 {
+		return
+	}
+	name, by := v.groups[v.gtable.cursor].name, v.group
+	var rows []int32
+	for _, i := range v.rows {
+		if by.of(v.rowsOf.Key(i)) == name {
+			rows = append(rows, i)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	v.marks.set(v.rowsOf, rows[0], v.marks.has(rows[0])) // sized for rowsOf
+	v.marks.setAll(rows, !v.marks.hasAll(rows))
+	v.gtable.cursor++
+	v.gtable.clamp()
 }
 
 // reviews are what r cycles through, as query text on the filter line so

@@ -266,3 +266,20 @@ func TestEscClearsMarksLast(t *testing.T) {
 		t.Errorf("%d marks after the last esc", a.keys.marks.n)
 	}
 }
+
+// space on a group marks its keys shown; x then acts on them from the
+// groups, as from the table.
+func TestGroupMarksItsKeys(t *testing.T) {
+	h := start(t, setup{store: reviewBolt(t)})
+	h.waitFor(t, "9 keys")
+	h.press("g", "x")
+	h.waitFor(t, "Press space to mark this group's keys first")
+	h.press("down", " ", "x")
+	h.waitFor(t, "Disable 3 keys?", "bob's spare")
+	a := h.final(t)
+	for _, k := range a.keys.marks.keys(a.keys.rowsOf) {
+		if k.CreatedBy != "bob" {
+			t.Errorf("%s (by %s) is marked with bob's group", k.Name, k.CreatedBy)
+		}
+	}
+}
