@@ -48,6 +48,9 @@ const (
 	flagDecoy // a decoy key (see Key.Decoy); no field follows
 )
 
+// ErrBadEvent means stored bytes are not an audit event this version understands.
+var ErrBadEvent = errors.New("a stored audit event is damaged or from a newer keyden")
+
 // ErrBadRecord means stored bytes are not a key record this version understands.
 var ErrBadRecord = errors.New("a stored key record is damaged or from a newer keyden")
 

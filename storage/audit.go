@@ -3,7 +3,6 @@ package storage
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 
 	"keyden/model"
 )
@@ -17,13 +16,20 @@ func (b *core) appendEvent(tx kv, ev model.Event) error {
 		return err
 	}
 	ev.Seq, ev.Time, ev.Actor, ev.ActorKey = seq, b.now(), b.opt.Actor, b.opt.ActorKey
-	raw, err := json.Marshal(ev)
-	if err != nil {
-		return err
-	}
 	var k [8]byte
 	binary.BigEndian.PutUint64(k[:], seq)
-	return bk.Put(k[:], raw)
+	return bk.Put(k[:], model.EncodeEvent(nil, &ev))
+}
+
+// errBadEvent is the sentence for an audit entry that does not decode.
+var errBadEvent = fail(ErrDamaged, "an audit entry is damaged: restore the store from a backup")
+
+// decodeEvent reads the event stored under the key k (its sequence).
+func decodeEvent(k, v []byte, ev *model.Event) error {
+	if len(k) != 8 || model.DecodeEvent(binary.BigEndian.Uint64(k), v, ev) != nil {
+		return errBadEvent
+	}
+	return nil
 }
 
 // Audit reads events newest first.
@@ -31,13 +37,13 @@ func (b *core) Audit(ctx context.Context, f AuditFilter) ([]model.Event, error) 
 	var out []model.Event
 	err := b.view(ctx, func(tx kv) error {
 		read := 0
-		return tx.Bucket(bucketAudit).ForEachReverse(func(_, v []byte) error {
+		return tx.Bucket(bucketAudit).ForEachReverse(func(k, v []byte) error {
 			if read++; f.MaxScan > 0 && read > f.MaxScan {
 				return errStop
 			}
 			var ev model.Event
-			if err := json.Unmarshal(v, &ev); err != nil {
-				return fail(ErrDamaged, "an audit entry is damaged: restore the store from a backup")
+			if err := decodeEvent(k, v, &ev); err != nil {
+				return err
 			}
 			if !f.Since.IsZero() && ev.Time.Before(f.Since) {
 				return errStop

@@ -246,6 +246,10 @@ func (f *boltBackend) open(ctx context.Context, readOnly bool, file **os.File) (
 		}
 		return nil, f.openError(err)
 	}
+	// bbolt grows a file past 16 MB by 16 MB at a time (and never gives it
+	// back); a megabyte at a time keeps the file within a megabyte of what
+	// it holds, for one more truncate and fsync per megabyte written.
+	db.AllocSize = 1 << 20
 	return db, nil
 }
 

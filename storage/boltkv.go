@@ -1,11 +1,23 @@
 package storage
 
-import bolt "go.etcd.io/bbolt"
+import (
+	"bytes"
+
+	bolt "go.etcd.io/bbolt"
+)
 
 // boltKV is a bbolt transaction.
 type boltKV struct{ tx *bolt.Tx }
 
-func (t boltKV) Bucket(name []byte) bucket  { return boltBucket{t.tx.Bucket(name)} }
+func (t boltKV) Bucket(name []byte) bucket {
+	b := t.tx.Bucket(name)
+	if b != nil && bytes.Equal(name, bucketAudit) {
+		// The audit log only ever appends: a page split at bbolt's default
+		// of half full would stay half empty for ever.
+		b.FillPercent = 1
+	}
+	return boltBucket{b}
+}
 func (t boltKV) HasBucket(name []byte) bool { return t.tx.Bucket(name) != nil }
 func (t boltKV) CreateBucket(name []byte) error {
 	_, err := t.tx.CreateBucket(name)

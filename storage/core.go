@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -301,27 +300,4 @@ func (l *lockedReader) Read(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return io.ReadFull(l.r, p)
-}
-
-// newID makes a short random key id from r (crypto/rand if nil), unique
-// in the keys bucket.
-func newID(r io.Reader, keys bucket) (string, error) {
-	const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
-	if r == nil {
-		r = rand.Reader
-	}
-	for {
-		var raw [8]byte
-		if _, err := io.ReadFull(r, raw[:]); err != nil {
-			return "", err
-		}
-		id := make([]byte, 8)
-		for i, c := range raw {
-			id[i] = alphabet[int(c)%len(alphabet)]
-		}
-		id[0] = 'k' // ids read as ids: k + 7
-		if keys.Get(id) == nil {
-			return string(id), nil
-		}
-	}
 }

@@ -142,15 +142,18 @@ func TestCheckFindsWhatIsWrong(t *testing.T) {
 	if found, err := st.PageCheck(ctx); err != nil || len(found) != 0 {
 		t.Fatalf("bbolt's check of a sound store: %v %v", found, err)
 	}
-	// Damage the index behind keyden's back: a's hash entry gone, one for a missing key.
+	// Damage the store behind keyden's back: a's record moved to an id its
+	// hash does not give, a hash index entry for a missing key.
 	db, err := bolt.Open(st.Path(), 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	db.Update(func(tx *bolt.Tx) error {
-		h := tx.Bucket(bucketHashes)
-		h.Delete(a.Key.Hash[:])
-		return h.Put(make([]byte, 32), []byte("kgone"))
+		keys := tx.Bucket(bucketKeys)
+		rec := append([]byte(nil), keys.Get([]byte(a.Key.ID))...)
+		keys.Delete([]byte(a.Key.ID))
+		keys.Put([]byte("kmoved00"), rec)
+		return tx.Bucket(bucketHashes).Put(make([]byte, 32), []byte("kgone"))
 	})
 	db.Close()
 	rep, err = st.Check(ctx)
@@ -158,7 +161,7 @@ func TestCheckFindsWhatIsWrong(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := strings.Join(rep.Problems, "\n")
-	for _, want := range []string{"the key \"" + a.Key.ID + "\" is missing from the hash index", "points to the key \"kgone\", which does not exist"} {
+	for _, want := range []string{"the key \"kmoved00\" is neither under the id its hash gives nor in the hash index", "points to the key \"kgone\", which does not exist"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("problems %q lack %q", all, want)
 		}

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"net/netip"
 	"strings"
@@ -32,15 +31,11 @@ const maxUserAgent = 256
 // left alone.
 func (b *core) RecordDecoyUse(ctx context.Context, u DecoyUse) error {
 	err := b.usageUpdate(ctx, func(tx kv) error {
-		id := tx.Bucket(bucketHashes).Get(u.Hash[:])
-		if id == nil {
-			return errNoWrite
-		}
-		k, err := b.getKey(tx, string(id))
+		k, found, err := b.keyByHash(tx, u.Hash)
 		if err != nil {
 			return err
 		}
-		if !k.Decoy {
+		if !found || !k.Decoy {
 			return errNoWrite
 		}
 		return b.decoyUsed(tx, &k, u)
@@ -91,10 +86,10 @@ func (b *core) AuditAfter(ctx context.Context, seq uint64, limit int) ([]model.E
 	var from [8]byte
 	binary.BigEndian.PutUint64(from[:], seq+1)
 	err := b.view(ctx, func(tx kv) error {
-		return tx.Bucket(bucketAudit).ForEachFrom(from[:], func(_, v []byte) error {
+		return tx.Bucket(bucketAudit).ForEachFrom(from[:], func(k, v []byte) error {
 			var ev model.Event
-			if err := json.Unmarshal(v, &ev); err != nil {
-				return fail(ErrDamaged, "an audit entry is damaged: restore the store from a backup")
+			if err := decodeEvent(k, v, &ev); err != nil {
+				return err
 			}
 			out = append(out, ev)
 			if limit > 0 && len(out) == limit {

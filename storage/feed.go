@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -170,12 +169,10 @@ func (f *feed) audit(seq uint64) error {
 	}
 	var from [8]byte
 	binary.BigEndian.PutUint64(from[:], seq+1)
-	return f.tx.Bucket(bucketAudit).ForEachFrom(from[:], func(_, v []byte) error {
-		var ev struct {
-			KeyID string `json:"key_id"`
-		}
-		if err := json.Unmarshal(v, &ev); err != nil {
-			return fail(ErrDamaged, "an audit entry is damaged: restore the store from a backup")
+	return f.tx.Bucket(bucketAudit).ForEachFrom(from[:], func(k, v []byte) error {
+		var ev model.Event
+		if err := decodeEvent(k, v, &ev); err != nil {
+			return err
 		}
 		return f.add(ev.KeyID)
 	})

@@ -1,7 +1,9 @@
 package storage
 
 import (
+	"cmp"
 	"context"
+	"encoding/binary"
 	"strconv"
 	"time"
 	"unsafe"
@@ -63,13 +65,21 @@ type KeySeed struct {
 	UseCount   uint64
 }
 
+// createBatch bounds the keys CreateKeys puts in one transaction. A
+// transaction rewrites every page it touches to a new place, and the file
+// must hold both copies until it commits: 10,000 new keys a transaction
+// touched a fifth of a million-key file's pages, which stayed in the file,
+// free, 38 bytes a key. A thousand keep that to a few bytes a key at about
+// the same speed (a new key touches about one page either way).
+const createBatch = 1000
+
 // CreateKeys makes keys as CreateKey does, each checked the same way, in
 // as few transactions as the backend takes: for filling a store (fixtures,
 // measurements). A failure keeps the transactions already committed.
 func (b *core) CreateKeys(ctx context.Context, seeds []KeySeed) ([]Created, error) {
 	out := make([]Created, 0, len(seeds))
 	for len(seeds) > 0 {
-		chunk := append([]KeySeed(nil), seeds[:min(len(seeds), b.be.batch())]...)
+		chunk := append([]KeySeed(nil), seeds[:min(len(seeds), b.be.batch(), createBatch)]...)
 		for i := range chunk {
 			var err error
 			if chunk[i].CreateRequest, err = normalizeCreate(chunk[i].CreateRequest); err != nil {
@@ -172,25 +182,20 @@ func storedKeyText(prefix string, env model.Environment) error {
 	return nil
 }
 
-// insertKey makes and stores a key with its hash index and create event
-// (detail says why, for rotations).
+// insertKey makes and stores a key with its create event (detail says
+// why, for rotations).
 func (b *core) insertKey(tx kv, in Info, env model.Environment, req KeySeed, detail string) (Created, error) {
-	keys, hashes := tx.Bucket(bucketKeys), tx.Bucket(bucketHashes)
 	if err := storedKeyText(in.Prefix, env); err != nil {
 		return Created{}, err
 	}
-	secret, err := keygen.GenerateFrom(b.opt.Rand, in.Format, in.Prefix, env.Tag)
+	secret, hash, err := b.newSecret(tx, in, env)
 	if err != nil {
-		return Created{}, fail(ErrUnavailable, "%s", err)
-	}
-	id, err := newID(b.opt.Rand, keys)
-	if err != nil {
-		return Created{}, fail(ErrUnavailable, "the system's random source failed: %v", err)
+		return Created{}, err
 	}
 	k := model.Key{
-		ID: id, Name: req.Name, Channel: req.Channel, Environment: env.Name, Type: req.Type,
+		ID: idFor(hash), Name: req.Name, Channel: req.Channel, Environment: env.Name, Type: req.Type,
 		Scopes: req.Scopes, AllowedIPs: req.AllowedIPs, CreatedAt: b.now(), CreatedBy: b.opt.Actor,
-		ExpiresAt: req.ExpiresAt, Hint: keygen.Hint(secret), Hash: keygen.HashKey(secret),
+		ExpiresAt: req.ExpiresAt, Hint: keygen.Hint(secret), Hash: hash,
 		LastUsedAt: req.LastUsedAt, UseCount: req.UseCount, Decoy: req.Decoy,
 	}
 	if !req.CreatedAt.IsZero() {
@@ -199,14 +204,7 @@ func (b *core) insertKey(tx kv, in Info, env model.Environment, req KeySeed, det
 	if req.CreatedBy != "" {
 		k.CreatedBy = req.CreatedBy
 	}
-	if hashes.Get(k.Hash[:]) != nil {
-		// 2^-256: a broken random source, not bad luck. Refuse rather than alias two keys.
-		return Created{}, fail(ErrUnavailable, "the new key collided with an existing one, which means the random source is broken: do not use this machine to make keys")
-	}
 	if err := putKey(tx, &k); err != nil {
-		return Created{}, err
-	}
-	if err := hashes.Put(k.Hash[:], []byte(id)); err != nil {
 		return Created{}, err
 	}
 	if err := bumpUint(tx.Bucket(bucketMeta), metaKeyCount, 1); err != nil {
@@ -221,6 +219,63 @@ func (b *core) insertKey(tx kv, in Info, env model.Environment, req KeySeed, det
 		return Created{}, err
 	}
 	return Created{Key: k, Secret: secret, Grown: keygen.LayoutFor(in.Format, in.Prefix, env.Tag).Grown}, nil
+}
+
+// newSecret makes a secret whose id (idFor its hash) is free.
+func (b *core) newSecret(tx kv, in Info, env model.Environment) (string, keygen.Hash, error) {
+	// A taken id is one chance in 36^7 / keys (1 in 78,000 at a million
+	// keys): make another secret. The same hash twice is 2^-256: a broken
+	// random source, not bad luck, and so is finding taken ids again and
+	// again. Refuse rather than alias two keys.
+	broken := fail(ErrUnavailable, "the new key collided with an existing one, which means the random source is broken: do not use this machine to make keys")
+	for range 20 {
+		secret, err := keygen.GenerateFrom(b.opt.Rand, in.Format, in.Prefix, env.Tag)
+		if err != nil {
+			return "", keygen.Hash{}, fail(ErrUnavailable, "%s", err)
+		}
+		h := keygen.HashKey(secret)
+		if _, found, err := b.keyByHash(tx, h); err != nil || found {
+			return "", keygen.Hash{}, cmp.Or(err, broken)
+		}
+		if tx.Bucket(bucketKeys).Get([]byte(idFor(h))) == nil {
+			return secret, h, nil
+		}
+	}
+	return "", keygen.Hash{}, broken
+}
+
+// idFor is the id of the key with hash h: k and 7 base-36 digits of the
+// hash's first 8 bytes. The record is stored under it, so a verify finds a
+// key by its hash in one read with no index to keep (and no index entry
+// of 56 bytes or more a key on disk). The id tells nothing of the secret
+// that its hash does not: 36 bits of SHA-256 of at least 128 random bits.
+// Keys made before schema 2 have random ids and a hash index entry.
+func idFor(h keygen.Hash) string {
+	const digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+	id := []byte("k0000000")
+	v := binary.BigEndian.Uint64(h[:8])
+	for i := len(id) - 1; i > 0; i-- {
+		id[i] = digits[v%36]
+		v /= 36
+	}
+	return string(id)
+}
+
+// keyByHash finds the key with hash h: under idFor(h), or through the hash
+// index for a key made before schema 2. found is false when no key has it.
+func (b *core) keyByHash(tx kv, h keygen.Hash) (k model.Key, found bool, err error) {
+	id := idFor(h)
+	if raw := tx.Bucket(bucketKeys).Get([]byte(id)); raw != nil {
+		if k, err = decodeRecord(id, raw); err != nil || k.Hash == h {
+			return k, err == nil, err
+		}
+	}
+	old := tx.Bucket(bucketHashes).Get(h[:])
+	if old == nil {
+		return model.Key{}, false, nil
+	}
+	k, err = b.getKey(tx, string(old))
+	return k, err == nil, err
 }
 
 func keyEvent(action string, k *model.Key) model.Event {
@@ -311,7 +366,12 @@ func (b *core) getKey(tx kv, id string) (model.Key, error) {
 	if v == nil {
 		return k, fail(ErrNotFound, "there is no key with id %s: see `keyden list` for ids", model.Quote(id))
 	}
-	if err := model.DecodeKey(id, v, &k); err != nil {
+	return decodeRecord(id, v)
+}
+
+func decodeRecord(id string, raw []byte) (model.Key, error) {
+	var k model.Key
+	if err := model.DecodeKey(id, raw, &k); err != nil {
 		return k, fail(ErrDamaged, "the key record %s is damaged: restore the store from a backup", model.Quote(id))
 	}
 	return k, nil
@@ -323,7 +383,7 @@ func putKey(tx kv, k *model.Key) error {
 	return tx.Bucket(bucketKeys).Put([]byte(k.ID), model.EncodeKey(nil, k))
 }
 
-// DeleteKey removes a key and its hash index; the next verify of it fails as unknown.
+// DeleteKey removes a key (and its hash index entry, if it was made before schema 2); the next verify of it fails as unknown.
 func (b *core) DeleteKey(ctx context.Context, id string) (model.Key, error) {
 	var k model.Key
 	err := b.update(ctx, func(tx kv) error {

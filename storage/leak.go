@@ -50,17 +50,14 @@ type LeakOutcome struct {
 func (b *core) LookupHashes(ctx context.Context, hashes []keygen.Hash) (map[keygen.Hash]model.Key, error) {
 	out := make(map[keygen.Hash]model.Key)
 	err := b.view(ctx, func(tx kv) error {
-		idx := tx.Bucket(bucketHashes)
 		for _, h := range hashes {
-			id := idx.Get(h[:])
-			if id == nil {
-				continue
-			}
-			k, err := b.getKey(tx, string(id))
+			k, found, err := b.keyByHash(tx, h)
 			if err != nil {
 				return err
 			}
-			out[h] = k
+			if found {
+				out[h] = k
+			}
 		}
 		return nil
 	})
@@ -74,13 +71,12 @@ func (b *core) RecordLeak(ctx context.Context, l Leak, resp LeakResponse) (LeakO
 	var out LeakOutcome
 	err := b.update(ctx, func(tx kv) error {
 		out = LeakOutcome{}
-		id := tx.Bucket(bucketHashes).Get(l.Hash[:])
-		if id == nil {
-			return errNoWrite
-		}
-		k, err := b.getKey(tx, string(id))
+		k, found, err := b.keyByHash(tx, l.Hash)
 		if err != nil {
 			return err
+		}
+		if !found {
+			return errNoWrite
 		}
 		out.Found, out.Key = true, k
 		if k.Disabled || k.Expired(b.now()) {

@@ -3,7 +3,6 @@ package storage
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 
 	"keyden/model"
 )
@@ -128,8 +127,8 @@ func (b *core) EachEvent(ctx context.Context, f AuditFilter, fn func(*model.Even
 					continue
 				}
 				var ev model.Event
-				if err := json.Unmarshal(v, &ev); err != nil {
-					return fail(ErrDamaged, "an audit entry is damaged: restore the store from a backup")
+				if err := decodeEvent(key[:], v, &ev); err != nil {
+					return err
 				}
 				if !f.Since.IsZero() && ev.Time.Before(f.Since) {
 					done = true

@@ -84,13 +84,12 @@ func (b *core) judge(tx kv, req VerifyRequest, hash keygen.Hash) (VerifyResult, 
 		}
 		envName = env.Name
 	}
-	id := tx.Bucket(bucketHashes).Get(hash[:])
-	if id == nil {
-		return unknownKey, model.Key{}, nil
-	}
-	k, err := b.getKey(tx, string(id))
+	k, found, err := b.keyByHash(tx, hash)
 	if err != nil {
 		return VerifyResult{}, k, err
+	}
+	if !found {
+		return unknownKey, model.Key{}, nil
 	}
 	if k.Decoy {
 		return unknownKey, k, nil

@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/user"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"keyden/format"
@@ -33,7 +34,15 @@ func main() {
 	keep := flag.Int("keep", 100, "how many keys the sample holds")
 	demo := flag.Bool("demo", false, "instead: make a small realistic store for screenshots")
 	seed := flag.Uint64("seed", fixture.DefaultSeed, "the mix of names, members, channels and times; given explicitly, also the ids and secrets")
+	space := flag.Bool("space", false, "instead: print where the bytes of the store at --db go")
 	flag.Parse()
+	if *space && *db != "" {
+		if err := printSpace(*db); err != nil {
+			fmt.Fprintln(os.Stderr, "keyden-fill:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	// The OS user filling a new store becomes its super admin, as with keyden itself.
 	actor := "keyden-fill"
 	if u, err := user.Current(); err == nil {
@@ -76,4 +85,34 @@ func main() {
 		}
 	}
 	fmt.Fprintf(os.Stderr, "added %s to %s in %v\n", format.Count(*count, "key"), st.Path(), time.Since(start).Round(time.Millisecond))
+}
+
+// printSpace writes where a store file's bytes go, per key.
+func printSpace(path string) error {
+	st, err := storage.OpenBolt(path, storage.Options{NoCreate: true, Timeout: time.Minute})
+	if err != nil {
+		return err
+	}
+	sp, err := st.Space(context.Background())
+	if err != nil {
+		return err
+	}
+	n := float64(max(sp.Keys, 1))
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(w, "what\tentries\tdata B/key\tpages B/key\tpage fill\t\n")
+	for _, b := range sp.Buckets {
+		fill := "-"
+		if b.Pages > 0 {
+			fill = fmt.Sprintf("%.0f%%", 100*float64(b.Data)/float64(b.Pages))
+		}
+		fmt.Fprintf(w, "%s\t%d\t%.1f\t%.1f\t%s\t\n", b.Name, b.Entries, float64(b.Data)/n, float64(b.Pages)/n, fill)
+	}
+	for _, r := range []struct {
+		what string
+		b    int64
+	}{{"free pages", sp.Free}, {"unused tail", sp.Unused}, {"other pages", sp.Other}} {
+		fmt.Fprintf(w, "%s\t\t\t%.1f\t\t\n", r.what, float64(r.b)/n)
+	}
+	fmt.Fprintf(w, "file (%d keys, %d bytes)\t\t\t%.1f\t\t\n", sp.Keys, sp.File, float64(sp.File)/n)
+	return w.Flush()
 }
