@@ -48,3 +48,41 @@ func TestEtcdRunsAreHandedOffFirst(t *testing.T) {
 		}
 	}
 }
+
+// With $KEYDEN_DB on etcd and no keyden-etcd anywhere, the commands that
+// open no store still work (a shell's startup file runs keyden completion),
+// and scan lets the checksum decide as when etcd is down.
+func TestNoKeydenEtcdLeavesStorelessCommandsWorking(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("PATH", dir)
+	vars := map[string]string{"KEYDEN_DB": "etcd://127.0.0.1:1/k"}
+	for _, c := range []struct {
+		args  []string
+		stdin string
+		code  int
+		out   string // in stdout, or stderr when code is not 0
+	}{
+		{[]string{"help"}, "", 0, "Available Commands"},
+		{[]string{"help", "scan"}, "", 0, "keyden scan"},
+		{[]string{"completion", "bash"}, "", 0, "bash completion"},
+		{[]string{"man", "--dir", dir}, "", 0, ""},
+		{[]string{"scan", "-"}, otherStoreKey + "\n", 1, "keyden-etcd, which is neither next to keyden nor on PATH"},
+		{[]string{"scan", "--disable", "-"}, otherStoreKey + "\n", 1, "so nothing can be disabled"},
+		{[]string{"list"}, "", 1, "keyden-etcd, which is neither next to keyden nor on PATH"},
+	} {
+		var out, errb bytes.Buffer
+		ran := ""
+		code := Run(context.Background(), c.args, Env{
+			Stdin: strings.NewReader(c.stdin), Stdout: &out, Stderr: &errb, Executable: filepath.Join(dir, "keyden"),
+			Getenv: func(k string) string { return vars[k] },
+			Exec:   func(path string) error { ran = path; return nil },
+		})
+		got := out.String()
+		if code != 0 {
+			got = errb.String()
+		}
+		if code != c.code || ran != "" || !strings.Contains(got, c.out) {
+			t.Errorf("keyden %v: exit %d (want %d), ran %q\n%s%s", c.args, code, c.code, ran, out.String(), errb.String())
+		}
+	}
+}
