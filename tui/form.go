@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -53,6 +54,7 @@ type field struct {
 	check   func(string) error
 	touched bool
 	err     error
+	compact bool // the last frame showed only the chosen option
 }
 
 func (f *field) value() string {
@@ -102,6 +104,10 @@ type formView struct {
 	// creating: the store has the request; esc waits for its answer, so
 	// a key made meanwhile is still shown once.
 	creating bool
+	// Where the last frame drew the fields, for the mouse.
+	rowsAt []fieldRows
+	origin [2]int
+	valueX int
 }
 
 func splitList(s string) []string {
@@ -199,6 +205,9 @@ func (f *formView) Update(msg tea.Msg) tea.Cmd {
 	km, ok := msg.(tea.KeyMsg)
 	if f.creating || (!ok && f.sh.nav.top() != f) {
 		return nil
+	}
+	if m, isMouse := msg.(tea.MouseMsg); isMouse {
+		return f.mouse(m)
 	}
 	if !ok {
 		var cmd tea.Cmd
@@ -362,11 +371,52 @@ func (f *formView) View() string {
 		title += f.st.Subtle.Render(fmt.Sprintf("  field %d of %d", f.focus+1, len(blocks)))
 	}
 	lines := []string{title, ""}
-	for _, b := range blocks[first:last] {
+	f.rowsAt = f.rowsAt[:0]
+	for i, b := range blocks[first:last] {
+		f.rowsAt = append(f.rowsAt, fieldRows{field: first + i, y: len(lines), h: len(b)})
 		lines = append(lines, b...)
 	}
 	lines = append(lines, foot...)
-	return center(f.width, f.height, f.st.Box.Width(inner+2).Render(strings.Join(lines, "\n")))
+	box := f.st.Box.Width(inner + 2).Render(strings.Join(lines, "\n"))
+	// Where center puts the box, and the fields in it, for the mouse: the
+	// box's border and padding come first.
+	gw, gh := max(0, f.width-lipgloss.Width(box)), max(0, f.height-lipgloss.Height(box))
+	f.origin = [2]int{gw - int(math.Round(float64(gw)*0.5)) + 2, gh - int(math.Round(float64(gh)*0.5)) + 1}
+	f.valueX = 2 + labelW
+	return center(f.width, f.height, box)
+}
+
+// fieldRows is where a field's lines are in the box's text.
+type fieldRows struct{ field, y, h int }
+
+// mouse focuses the field clicked; a click on one of a choice field's
+// options chooses it.
+func (f *formView) mouse(msg tea.MouseMsg) tea.Cmd {
+	if !clicked(msg) {
+		return nil
+	}
+	x, y := msg.X-f.origin[0], msg.Y-f.origin[1]
+	for _, r := range f.rowsAt {
+		if y < r.y || y >= r.y+r.h {
+			continue
+		}
+		cmd := f.setFocus(r.field)
+		fl := f.fields[r.field]
+		if fl.choices != nil && !fl.free && !fl.compact && y == r.y {
+			// The options as choicesView draws them: "● name", two apart.
+			at := f.valueX
+			for j, c := range fl.choices {
+				w := 2 + format.Cells(format.Safe(c))
+				if x >= at && x < at+w {
+					fl.choice, fl.touched = j, true
+					fl.validate()
+				}
+				at += w + 2
+			}
+		}
+		return cmd
+	}
+	return nil
 }
 
 // choicesView shows a choice field's options, or where they do not fit
@@ -380,9 +430,11 @@ func (f *formView) choicesView(fl *field, focused bool, w int) string {
 			opts[j] = f.st.Subtle.Render("○ " + format.Safe(c))
 		}
 	}
+	fl.compact = false
 	if all := strings.Join(opts, "  "); lipgloss.Width(all) <= w {
 		return all
 	}
+	fl.compact = true
 	place := fmt.Sprintf(" %d/%d", fl.choice+1, len(fl.choices))
 	name := format.Truncate(format.Safe(fl.choices[fl.choice]), max(1, w-4-len(place)), "…")
 	return f.st.Focused.Render("‹ "+name+" ›") + f.st.Subtle.Render(place)

@@ -477,3 +477,18 @@ func TestBulkSummaryCountsOneKey(t *testing.T) {
 	h.waitFor(t, "Deleted 0 of 1 key; 1 refused")
 	h.final(t)
 }
+
+// In the form a click focuses a field, and a click on an option of a
+// choice field chooses it.
+func TestFormClicks(t *testing.T) {
+	h := start(t, setup{store: sampleBolt(t)})
+	h.waitFor(t, "6 keys")
+	h.newKey(t, "clicked")
+	h.clickOn(t, "○ prod")
+	h.waitFor(t, "● prod", "▸ Environment")
+	h.clickOn(t, "Scopes")
+	h.waitFor(t, "▸ Scopes")
+	h.press("orders:read", "enter")
+	h.waitFor(t, "Your new key", "clicked · default · prod")
+	h.final(t)
+}
