@@ -58,3 +58,15 @@ func (b boltBucket) ForEachReverse(fn func(k, v []byte) error) error {
 	}
 	return nil
 }
+
+// releaseMapped lets go of the pages of the file's memory map this process
+// has touched so far. A reader of every key in one transaction
+// (SnapshotEach) would otherwise count the whole file in its resident size
+// until the file closes; the pages are the page cache's, and one read again
+// is mapped again, as it was. Only a read transaction may call it.
+func (t boltKV) releaseMapped() {
+	if t.tx.Writable() {
+		return
+	}
+	releaseMapped(t.tx.DB().Info().Data, int(t.tx.Size()))
+}

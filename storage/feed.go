@@ -91,7 +91,14 @@ func (b *core) SnapshotEach(ctx context.Context, size func(int), fn func(*model.
 			size(int(getUint(tx.Bucket(bucketMeta), metaKeyCount)))
 		}
 		var k model.Key
+		release, _ := tx.(interface{ releaseMapped() })
+		n := 0
 		return tx.Bucket(bucketKeys).ForEach(func(id, v []byte) error {
+			// Each key's pages are read once: let them go as the read goes
+			// on, so the file's pages do not pile up in serve's resident size.
+			if n++; release != nil && n%releaseEvery == 0 {
+				release.releaseMapped()
+			}
 			if err := model.DecodeKeyString(unsafe.String(unsafe.SliceData(id), len(id)), unsafe.String(unsafe.SliceData(v), len(v)), &k); err != nil {
 				return fail(ErrDamaged, "the key record %s in %s is damaged: restore the store from a backup", model.Quote(string(id)), b.be.location())
 			}
@@ -100,6 +107,11 @@ func (b *core) SnapshotEach(ctx context.Context, size func(int), fn func(*model.
 	})
 	return pos, err
 }
+
+// releaseEvery is how many keys SnapshotEach reads between letting go of
+// the file's mapped pages: about 30 MB of pages, and a madvise call of
+// about a millisecond over a million keys' file.
+var releaseEvery = 1 << 15
 
 // Updates reads what changed after from: keys created, changed, used (unless
 // from.RulesOnly) or removed, each once in its current state. A reader

@@ -261,3 +261,27 @@ func TestSnapshotEachIsSnapshotAKeyAtATime(t *testing.T) {
 		t.Fatalf("SnapshotEach: %v at %+v, size %d; Snapshot: %v at %+v", got, pos2, size, want, pos)
 	}
 }
+
+// SnapshotEach lets go of the file's mapped pages as it reads: reads after
+// each release see the same keys, all of them.
+func TestSnapshotEachReadsOnAfterReleasingPages(t *testing.T) {
+	st := newStore(t, Options{})
+	fill(t, st, 3000, 0)
+	keys, _, err := st.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(n int) { releaseEvery = n }(releaseEvery)
+	releaseEvery = 7
+	i := 0
+	_, err = st.SnapshotEach(ctx, nil, func(k *model.Key) error {
+		if i >= len(keys) || fmt.Sprint(k.View()) != fmt.Sprint(keys[i].View()) {
+			return fmt.Errorf("key %d differs after a release: %+v", i, k.View())
+		}
+		i++
+		return nil
+	})
+	if err != nil || i != len(keys) {
+		t.Fatalf("%d of %d keys: %v", i, len(keys), err)
+	}
+}
