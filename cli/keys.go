@@ -123,7 +123,8 @@ func (a *app) listCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List keys (never their secrets)",
-		Long: `List keys, oldest first, never their secrets. --filter takes the query
+		Long: `List keys in the store's order (by id), never their secrets, as they are
+read (memory stays flat on a big store). --filter takes the query
 language of the terminal app's filter line: free words, env: channel: by:
 scope: status: used:<1h|>90d|never expires:<7d|>30d|never created:<7d|>1y;
 terms AND, the same field twice OR, -term negates. The other flags are

@@ -34,7 +34,7 @@ func (a *app) rotateCommand() *cobra.Command {
 	p := a.printer()
 	var req storage.RotateRequest
 	cmd := &cobra.Command{
-		Use:   "rotate ID [--grace 24h]",
+		Use:   "rotate ID... [--grace 24h]",
 		Short: "Replace a key: print the new one once; the old one expires after the grace",
 		Long: `Replace a key. The new key has the old one's name, channel, environment, type,
 scopes and allowlist, and is printed once like create prints. The old key keeps
@@ -135,9 +135,9 @@ func (a *app) rotateMany(cmd *cobra.Command, st store, p *printer, b *bulk, args
 }
 
 func (a *app) disableCommand(disable bool) *cobra.Command {
-	use, short := "enable ID", "Enable a disabled key again"
+	use, short := "enable ID...", "Enable a disabled key again"
 	if disable {
-		use, short = "disable ID", "Disable a key: refused as disabled until enabled (a safer step before delete)"
+		use, short = "disable ID...", "Disable a key: refused as disabled until enabled (a safer step before delete)"
 	}
 	action := model.KeyEnable
 	if disable {
@@ -147,9 +147,11 @@ func (a *app) disableCommand(disable bool) *cobra.Command {
 	var wait time.Duration
 	cmd := &cobra.Command{
 		Use: use, Short: short, Args: cobra.ArbitraryArgs,
-		Long: short + `. Several ids, or --filter QUERY (with --yes, or asked on a
-terminal), act on every key named or matched; a key the user may not change
-is reported and left as it is, the others are changed.`,
+		Long: short + `.
+
+Several ids, or --filter QUERY (with --yes, or asked on a terminal), act on
+every key named or matched; a key the user may not change is reported and
+left as it is, the others are changed.`,
 		Example: "  keyden " + string(action) + " k3x9aa7q\n  keyden " + string(action) + " --filter 'env:dev used:>90d' --yes",
 		PreRunE: func(cmd *cobra.Command, args []string) error {
 			return b.check(a, cmd, args, action)
