@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -27,6 +28,88 @@ func parseFilter(q string) (keyindex.Terms, error) {
 		return t, usagef("--filter: %v", err)
 	}
 	return t, nil
+}
+
+// unknownNames is a query's mistake when it matched no key: an
+// environment or channel it names exactly (no * and not negated) that the
+// store does not have, so a typo such as env:prd, or env:stg for staging's
+// tag, is not taken for "no keys match". by: is left alone: a member who
+// left still created keys, and a clean-up by their name is no mistake.
+func unknownNames(ctx context.Context, st store, terms keyindex.Terms) error {
+	for _, t := range queryTerms(terms.String()) {
+		field, value, _ := strings.Cut(t, ":")
+		if strings.Contains(value, "*") {
+			continue
+		}
+		var names []string
+		tagOf := ""
+		switch field {
+		case "env":
+			envs, err := st.Environments(ctx)
+			if err != nil {
+				return err
+			}
+			for _, e := range envs {
+				names = append(names, e.Name)
+				if strings.EqualFold(e.Tag, value) && !strings.EqualFold(e.Name, value) {
+					tagOf = e.Name
+				}
+			}
+		case "channel":
+			chs, err := st.Channels(ctx)
+			if err != nil {
+				return err
+			}
+			for _, c := range chs {
+				names = append(names, c.Name)
+			}
+		default:
+			continue
+		}
+		if tagOf != "" {
+			return usagef("--filter: %s is the tag of the environment %s: write env:%s", model.Quote(value), tagOf, tagOf)
+		}
+		if !containsFold(names, value) {
+			what := map[string]string{"env": "environment", "channel": "channel"}[field]
+			return usagef("--filter: there is no %s %s in this key store: the %ss are %s", what, model.Quote(value), what, strings.Join(names, ", "))
+		}
+	}
+	return nil
+}
+
+func containsFold(names []string, s string) bool {
+	for _, n := range names {
+		if strings.EqualFold(n, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// queryTerms splits a query as keyindex.Terms.String writes it into its
+// positive terms, with their quotes taken out.
+func queryTerms(q string) []string {
+	var out []string
+	for q != "" {
+		q = strings.TrimLeft(q, " ")
+		end := strings.IndexByte(q, ' ')
+		if i := strings.IndexByte(q, '"'); i >= 0 && (end < 0 || i < end) {
+			if j := strings.IndexByte(q[i+1:], '"'); j >= 0 {
+				end = strings.IndexByte(q[i+1+j:], ' ')
+				if end >= 0 {
+					end += i + 1 + j
+				}
+			}
+		}
+		if end < 0 {
+			end = len(q)
+		}
+		if t := q[:end]; t != "" && t[0] != '-' {
+			out = append(out, strings.ReplaceAll(t, `"`, ""))
+		}
+		q = q[end:]
+	}
+	return out
 }
 
 // bulk is one bulk command's target: ids, or a parsed --filter.
@@ -106,7 +189,7 @@ func (b *bulk) run(a *app, cmd *cobra.Command, st store, args []string, req stor
 		req.IDs, req.Match = nil, b.terms.Matcher(a.env.Now())
 	}
 	if (b.filter != "" || req.Action == model.KeyDelete) && !b.yes {
-		ids, ok, err := a.confirmBulk(cmd, st, req, b.summary(a))
+		ids, ok, err := a.confirmBulk(cmd, st, req, b)
 		if err != nil || !ok {
 			return nil, err
 		}
@@ -136,6 +219,11 @@ func (b *bulk) run(a *app, cmd *cobra.Command, st store, args []string, req stor
 	switch {
 	case err != nil:
 	case len(out) == 0:
+		if b.filter != "" {
+			if err := unknownNames(ctx, st, b.terms); err != nil {
+				return nil, err
+			}
+		}
 		fmt.Fprintf(sw, "No keys match: nothing %s.\n", strings.ToLower(pastTense(req.Action)))
 	case len(out) > 1 || refused > 0:
 		fmt.Fprintf(sw, "%s %s", pastTense(req.Action), format.Count(changed, "key"))
@@ -155,7 +243,7 @@ func (b *bulk) run(a *app, cmd *cobra.Command, st store, args []string, req stor
 
 // confirmBulk shows how many keys req would change, with the first
 // names, and asks for yes on the terminal. It returns the ids shown.
-func (a *app) confirmBulk(cmd *cobra.Command, st store, req storage.BulkRequest, summary io.Writer) ([]string, bool, error) {
+func (a *app) confirmBulk(cmd *cobra.Command, st store, req storage.BulkRequest, b *bulk) ([]string, bool, error) {
 	ids := req.IDs
 	var names []string
 	if req.Match != nil {
@@ -171,7 +259,10 @@ func (a *app) confirmBulk(cmd *cobra.Command, st store, req storage.BulkRequest,
 			return nil, false, err
 		}
 		if len(ids) == 0 {
-			fmt.Fprintf(summary, "No keys match: nothing %s.\n", strings.ToLower(pastTense(req.Action)))
+			if err := unknownNames(cmd.Context(), st, b.terms); err != nil {
+				return nil, false, err
+			}
+			fmt.Fprintf(b.summary(a), "No keys match: nothing %s.\n", strings.ToLower(pastTense(req.Action)))
 			return nil, false, nil
 		}
 	} else {
