@@ -91,14 +91,9 @@ func (b *core) SnapshotEach(ctx context.Context, size func(int), fn func(*model.
 			size(int(getUint(tx.Bucket(bucketMeta), metaKeyCount)))
 		}
 		var k model.Key
-		release, _ := tx.(interface{ releaseMapped() })
-		n := 0
+		read := releasing(tx)
 		return tx.Bucket(bucketKeys).ForEach(func(id, v []byte) error {
-			// Each key's pages are read once: let them go as the read goes
-			// on, so the file's pages do not pile up in serve's resident size.
-			if n++; release != nil && n%releaseEvery == 0 {
-				release.releaseMapped()
-			}
+			read()
 			if err := model.DecodeKeyString(unsafe.String(unsafe.SliceData(id), len(id)), unsafe.String(unsafe.SliceData(v), len(v)), &k); err != nil {
 				return fail(ErrDamaged, "the key record %s in %s is damaged: restore the store from a backup", model.Quote(string(id)), b.be.location())
 			}
@@ -108,10 +103,28 @@ func (b *core) SnapshotEach(ctx context.Context, size func(int), fn func(*model.
 	return pos, err
 }
 
-// releaseEvery is how many keys SnapshotEach reads between letting go of
-// the file's mapped pages: about 30 MB of pages, and a madvise call of
-// about a millisecond over a million keys' file.
+// releaseEvery is how many keys a reader of every key (SnapshotEach,
+// readKeys) reads between letting go of the file's mapped pages: about
+// 30 MB of pages, and a madvise call of about a millisecond over a million
+// keys' file.
 var releaseEvery = 1 << 15
+
+// releasing is called once per record by a reader of every key that copies
+// what it keeps: every releaseEvery records it lets go of the file's pages
+// read so far (boltKV.releaseMapped), so they do not pile up in the
+// process's resident size. Each record's page is read once.
+func releasing(tx kv) func() {
+	r, ok := tx.(interface{ releaseMapped() })
+	if !ok {
+		return func() {}
+	}
+	n := 0
+	return func() {
+		if n++; n%releaseEvery == 0 {
+			r.releaseMapped()
+		}
+	}
+}
 
 // Updates reads what changed after from: keys created, changed, used (unless
 // from.RulesOnly) or removed, each once in its current state. A reader

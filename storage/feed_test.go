@@ -262,8 +262,8 @@ func TestSnapshotEachIsSnapshotAKeyAtATime(t *testing.T) {
 	}
 }
 
-// SnapshotEach lets go of the file's mapped pages as it reads: reads after
-// each release see the same keys, all of them.
+// SnapshotEach and Snapshot (readKeys) let go of the file's mapped pages
+// as they read: reads after each release see the same keys, all of them.
 func TestSnapshotEachReadsOnAfterReleasingPages(t *testing.T) {
 	st := newStore(t, Options{})
 	fill(t, st, 3000, 0)
@@ -283,5 +283,14 @@ func TestSnapshotEachReadsOnAfterReleasingPages(t *testing.T) {
 	})
 	if err != nil || i != len(keys) {
 		t.Fatalf("%d of %d keys: %v", i, len(keys), err)
+	}
+	again, _, err := st.Snapshot(ctx)
+	if err != nil || len(again) != len(keys) {
+		t.Fatalf("Snapshot with releases: %d of %d keys: %v", len(again), len(keys), err)
+	}
+	for i := range keys {
+		if fmt.Sprint(again[i].View()) != fmt.Sprint(keys[i].View()) {
+			t.Fatalf("Snapshot with releases: key %d differs: %+v", i, again[i].View())
+		}
 	}
 }

@@ -318,7 +318,9 @@ func (b *core) checkFilter(tx kv, f Filter) (envName string, err error) {
 func (b *core) readKeys(tx kv, keep func(*model.Key) bool) ([]model.Key, error) {
 	out := make([]model.Key, 0, getUint(tx.Bucket(bucketMeta), metaKeyCount))
 	var a arena
+	read := releasing(tx) // the arena copies: no string points into the map
 	err := tx.Bucket(bucketKeys).ForEach(func(id, v []byte) error {
+		read()
 		out = append(out, model.Key{})
 		k := &out[len(out)-1]
 		if err := model.DecodeKeyString(a.string(id), a.string(v), k); err != nil {
