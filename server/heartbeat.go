@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"keyden/storage"
@@ -42,11 +43,16 @@ func (s *Server) heartbeats(ctx context.Context) {
 		v.Applied = s.health.seq
 		s.healthMu.Unlock()
 		v.Beat = s.opt.Now().UTC()
-		if err := hb.Heartbeat(ctx, v); err != nil && ctx.Err() == nil && !logged {
+		switch err := hb.Heartbeat(ctx, v); {
+		case err == nil:
+			logged = false
+		case ctx.Err() != nil || logged:
+		case errors.Is(err, storage.ErrUnwritable) || errors.Is(err, storage.ErrDamaged):
+			// The follower or the last-used flush says so, once: a store
+			// that cannot be written takes no heartbeat either.
+		default:
 			s.opt.Log.Printf("writing this verifier's heartbeat (trying again each second): %v", err)
 			logged = true
-		} else if err == nil {
-			logged = false
 		}
 		select {
 		case <-ctx.Done():

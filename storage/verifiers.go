@@ -36,8 +36,13 @@ func (v *Verifier) Alive(now time.Time) bool { return now.Sub(v.Beat) < Verifier
 // store of any age has a place for it.
 func verifierKey(id string) []byte { return []byte("verifier/" + id) }
 
-// Heartbeat writes v's record. It is not a change to the key set: the
-// generations do not move, so nothing re-reads the store for it.
+// forgetVerifierAfter is how long the record of a verifier that died
+// without removing it (killed, its machine gone) is kept.
+const forgetVerifierAfter = 24 * time.Hour
+
+// Heartbeat writes v's record, and drops those silent for a day. It is not
+// a change to the key set: the generations do not move, so nothing
+// re-reads the store for it.
 func (b *core) Heartbeat(ctx context.Context, v Verifier) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
@@ -47,7 +52,27 @@ func (b *core) Heartbeat(ctx context.Context, v Verifier) error {
 		if err := b.checkSchema(tx); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketMeta).Put(verifierKey(v.ID), raw)
+		meta := tx.Bucket(bucketMeta)
+		var dead [][]byte
+		err := meta.ForEachFrom([]byte("verifier/"), func(k, val []byte) error {
+			if !bytes.HasPrefix(k, []byte("verifier/")) {
+				return errStop
+			}
+			var old Verifier
+			if json.Unmarshal(val, &old) != nil || v.Beat.Sub(old.Beat) > forgetVerifierAfter {
+				dead = append(dead, bytes.Clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range dead {
+			if err := meta.Delete(k); err != nil {
+				return err
+			}
+		}
+		return meta.Put(verifierKey(v.ID), raw)
 	})
 }
 

@@ -39,6 +39,16 @@ func TestVerifierHeartbeats(t *testing.T) {
 	if vs, _ := st.Verifiers(ctx); len(vs) != 1 {
 		t.Errorf("after remove: %+v", vs)
 	}
+	// A record silent for over a day is dropped by the next heartbeat.
+	if err := st.Heartbeat(ctx, Verifier{ID: "c/3/:80", Beat: now.Add(-25 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Heartbeat(ctx, Verifier{ID: "b/2/:80", Beat: now, Applied: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if vs, _ := st.Verifiers(ctx); len(vs) != 1 || vs[0].Applied != 5 {
+		t.Errorf("after a day-old record: %+v", vs)
+	}
 	if rep, err := coreOf(st).Check(ctx); err != nil || len(rep.Problems) != 0 {
 		t.Errorf("check after heartbeats: %+v %v", rep, err)
 	}
