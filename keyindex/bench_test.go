@@ -86,6 +86,8 @@ func BenchmarkFilter(b *testing.B) {
 			{"narrow", Query{Text: "events col"}, wide},
 			{"env", Query{Env: "prod"}, nil},
 			{"unused", Query{Review: Unused}, nil},
+			{"unused-text", Query{Text: Unused.Text()}, nil},
+			{"env-text", Query{Text: "env:prod channel:web"}, nil},
 			{"query", Query{Text: "env:prod used:>90d -status:disabled"}, nil},
 		} {
 			b.Run(fmt.Sprintf("keys=%d/%s", n, c.name), func(b *testing.B) {

@@ -111,6 +111,7 @@ func (ix *Index) compile(q Query, now time.Time) matcher {
 	m.none = m.none || !ok
 	if !terms.Empty() {
 		m.terms = terms.at(now)
+		m.terms.bind(ix)
 	}
 	return m
 }
@@ -151,7 +152,8 @@ func (m *matcher) match(i int) bool {
 		}
 	}
 	if m.terms != nil {
-		return m.terms.match(ix.Key(int32(i)), times{ix.used[i], ix.created[i], ix.expires[i]}, ix.text(int32(i)))
+		return m.terms.match(ix.Key(int32(i)), times{used: ix.used[i], created: ix.created[i], expires: ix.expires[i],
+			env: ix.envOf[i], ch: ix.chOf[i]}, ix.text(int32(i)))
 	}
 	return true
 }

@@ -308,10 +308,15 @@ func (g group) implies(p group) bool {
 }
 
 // times are a key's time columns as model.UnixNano (never: 0).
-type times struct{ used, created, expires int64 }
+// env and ch are the key's environment and channel as an Index's ids
+// (0: not known, test the strings).
+type times struct {
+	used, created, expires int64
+	env, ch                uint16
+}
 
 func timesOf(k *model.Key) times {
-	return times{model.UnixNano(k.LastUsedAt), model.UnixNano(k.CreatedAt), model.UnixNano(k.ExpiresAt)}
+	return times{used: model.UnixNano(k.LastUsedAt), created: model.UnixNano(k.CreatedAt), expires: model.UnixNano(k.ExpiresAt)}
 }
 
 // at is a compiled query: the terms with their times as instants, so a
@@ -324,6 +329,37 @@ type at struct {
 	ago, ahead []int64
 	word       [][]byte
 	hasWords   bool
+	// inEnv[i] and inCh[i], for an env: or channel: term i compiled
+	// against an Index, say which of its ids the term's glob matches.
+	inEnv, inCh [][]bool
+}
+
+// bind compiles c's env: and channel: terms against ix's ids, so a key's
+// test reads its id column instead of its record.
+func (c *at) bind(ix *Index) {
+	c.inEnv, c.inCh = make([][]bool, len(c.word)), make([][]bool, len(c.word))
+	j := 0
+	for _, g := range c.t.groups {
+		for _, tm := range g.terms {
+			switch tm.field {
+			case fieldEnv:
+				c.inEnv[j] = idsMatching(ix.envIDs, tm.text)
+			case fieldChannel:
+				c.inCh[j] = idsMatching(ix.chIDs, tm.text)
+			}
+			j++
+		}
+	}
+}
+
+func idsMatching(ids map[string]uint16, pattern string) []bool {
+	in := make([]bool, len(ids)+1)
+	for name, id := range ids {
+		if int(id) < len(in) {
+			in[id] = glob(pattern, name)
+		}
+	}
+	return in
 }
 
 func (t Terms) at(now time.Time) *at {
@@ -364,8 +400,14 @@ func (c *at) test(x term, j int, k *model.Key, tm times, hay []byte) bool {
 	case fieldWord:
 		return bytes.Contains(hay, c.word[j])
 	case fieldEnv:
+		if c.inEnv != nil && tm.env != 0 && int(tm.env) < len(c.inEnv[j]) {
+			return c.inEnv[j][tm.env]
+		}
 		return glob(x.text, k.Environment)
 	case fieldChannel:
+		if c.inCh != nil && tm.ch != 0 && int(tm.ch) < len(c.inCh[j]) {
+			return c.inCh[j][tm.ch]
+		}
 		return glob(x.text, k.Channel)
 	case fieldBy:
 		return glob(x.text, k.CreatedBy)
