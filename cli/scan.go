@@ -251,9 +251,11 @@ func (a *app) runScan(ctx context.Context, o scanOpts, args []string, m *scan.Ma
 		if len(args) == 1 {
 			dir = args[0]
 		}
-		gitArgs := []string{"log", "--all", "-p", "-U0", "--no-color", "--no-ext-diff", "--no-textconv", "--format=commit %H"}
+		// --text: a key in a file git takes for binary (one NUL byte is
+		// enough) is still a leak; git would say only "Binary files differ".
+		gitArgs := []string{"log", "--all", "-p", "--text", "-U0", "--no-color", "--no-ext-diff", "--no-textconv", "--format=commit %H"}
 		if o.staged {
-			gitArgs = []string{"diff", "--cached", "-U0", "--no-color", "--no-ext-diff", "--no-textconv"}
+			gitArgs = []string{"diff", "--cached", "--text", "-U0", "--no-color", "--no-ext-diff", "--no-textconv"}
 		}
 		// Outside a repository git diff compares files instead and says
 		// "unknown option cached": ask git whether dir is one first.

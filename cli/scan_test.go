@@ -335,3 +335,24 @@ func TestScanOutsideARepository(t *testing.T) {
 		}
 	}
 }
+
+// A key in a file git takes for binary (a NUL byte in it) is found in the
+// history and in the staged changes, not hidden behind "Binary files differ".
+func TestScanGitFindsKeysInBinaryFiles(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	db := newDB(t)
+	live := create(t, db, "--name", "deploy", "--env", "prod")
+	repo := t.TempDir()
+	git(t, repo, "init", "-q")
+	writeFile(t, filepath.Join(repo, "cache.bin"), "\x00\x01bin\n"+live+"\n")
+	git(t, repo, "add", ".")
+	if r := run(t, db, "", "scan", "--staged", repo); r.code != 1 || !strings.Contains(r.stdout, "cache.bin:2") {
+		t.Errorf("--staged: exit %d %s", r.code, r.stdout+r.stderr)
+	}
+	git(t, repo, "commit", "-q", "-m", "add cache")
+	if r := run(t, db, "", "scan", "--git", repo); r.code != 1 || !strings.Contains(r.stdout, " cache.bin:2 ") {
+		t.Errorf("--git: exit %d %s", r.code, r.stdout+r.stderr)
+	}
+}
