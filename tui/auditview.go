@@ -69,11 +69,11 @@ func newAuditView(sh *shared) *auditView {
 	fi.Placeholder = "actor, action, key, name, channel, env"
 	return &auditView{sh: sh, st: sh.st, keyMap: defaultAuditKeyMap(), now: sh.now, filter: fi, table: newVTable([]column{
 		{title: "TIME", width: 16, priority: 0},
-		{title: "ACTOR", width: 8, max: 14, priority: 2, flex: true},
+		{title: "ACTOR", width: 8, priority: 2, flex: true},
 		{title: "ACTION", width: 11, priority: 1},
-		{title: "NAME", width: 12, max: 30, priority: 3, flex: true},
+		{title: "NAME", width: 16, priority: 3, flex: true},
 		{title: "ENV", width: 7, priority: 5},
-		{title: "CHANNEL", width: 10, max: 16, priority: 6, flex: true},
+		{title: "CHANNEL", width: 10, priority: 6, flex: true},
 		{title: "KEY", width: 8, priority: 4},
 		{title: "DETAIL", width: 16, priority: 7, flex: true},
 	})}
@@ -143,6 +143,20 @@ func (v *auditView) apply() {
 		}
 	}
 	v.table.SetRows(len(v.shown))
+	// Columns as wide as their content (see the keys table), from the
+	// first screens of events shown.
+	w := make([]int, len(v.table.cols))
+	for _, i := range v.shown[:min(len(v.shown), measureRows)] {
+		for c := range w {
+			w[c] = max(w[c], cellWidth(auditCell(&v.events[i], c)))
+		}
+	}
+	v.table.SetContent(w)
+}
+
+// auditCell is an event's text for column c of the audit table.
+func auditCell(e *model.Event, c int) string {
+	return [...]string{format.Stamp(e.Time)[:16], e.Actor, e.Action, e.KeyName, e.Environment, e.Channel, e.KeyID, e.Detail}[c]
 }
 
 func (v *auditView) Update(msg tea.Msg) tea.Cmd {
@@ -203,8 +217,7 @@ func (v *auditView) View() string {
 		b.WriteString(v.st.Subtle.Render("  No events match."))
 	default:
 		b.WriteString(v.table.View(v.st.Header, func(r, c int) string {
-			e := &v.events[v.shown[r]]
-			return [...]string{format.Stamp(e.Time)[:16], e.Actor, e.Action, e.KeyName, e.Environment, e.Channel, e.KeyID, e.Detail}[c]
+			return auditCell(&v.events[v.shown[r]], c)
 		}, func(r int) lipgloss.Style {
 			if e := &v.events[v.shown[r]]; e.Action == model.ActionDelete || e.Action == model.ActionExpire {
 				return v.st.Warning

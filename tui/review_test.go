@@ -283,3 +283,16 @@ func TestGroupMarksItsKeys(t *testing.T) {
 		}
 	}
 }
+
+// The audit log sizes its columns from their content too: a long name
+// shows whole where there is room (it was cut at 30 cells).
+func TestAuditColumnsFitTheirContent(t *testing.T) {
+	long := "nightly reconciliation export for the finance warehouse"
+	keys := sampleKeys()
+	keys[0].Name = long
+	h := start(t, setup{store: boltWith(t, keys), w: 250, h: 60})
+	h.waitFor(t, "6 keys")
+	h.press("a")
+	h.waitFor(t, "Audit log", long+" prod")
+	h.final(t)
+}
