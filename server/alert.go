@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"keyden/format"
 	"keyden/keygen"
 	"keyden/storage"
 )
@@ -19,7 +20,9 @@ func (s *Server) decoyUsed(h keygen.Hash, req Request) {
 	select {
 	case s.alerts <- u:
 	default:
-		s.opt.Log.Printf("a decoy was used but %d alerts are still waiting for the store: this one is lost", alertQueue)
+		// Counted, not logged here: a flood of decoy uses must cost a
+		// check no more than an unknown key, and must not flood the log.
+		s.alertsLost.Add(1)
 	}
 }
 
@@ -56,6 +59,9 @@ func (s *Server) writeAlert(ctx context.Context, u storage.DecoyUse) {
 	w, ok := s.store.(alertWriter)
 	if !ok {
 		return
+	}
+	if n := s.alertsLost.Swap(0); n > 0 {
+		s.opt.Log.Printf("not recorded: %s, which came faster than the store took their alerts (%d wait at most)", format.Count(int(n), "decoy use"), alertQueue)
 	}
 	pause := 100 * time.Millisecond
 	for {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"keyden/internal/testutil"
 	"keyden/model"
 	"keyden/storage"
 )
@@ -200,5 +202,77 @@ func TestWebhookPostsSignedAlertsWithRetries(t *testing.T) {
 		if strings.Contains(string(p.body), decoy.Secret) || strings.Contains(string(p.body), live.Secret) {
 			t.Error("an alert holds a key")
 		}
+	}
+}
+
+// BenchmarkVerifyDecoyBesideUnknown: a decoy's check beside an unknown
+// key's, from memory, at 100k keys; the decoy's alert is queued (and, with
+// nobody writing them here, soon counted as lost), never waited for.
+func BenchmarkVerifyDecoyBesideUnknown(b *testing.B) {
+	st, err := storage.OpenBolt(filepath.Join(b.TempDir(), "k.db"), storage.Options{Actor: "alice"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	seeds := make([]storage.KeySeed, 100_000)
+	for i := range seeds {
+		seeds[i] = storage.KeySeed{CreateRequest: storage.CreateRequest{Name: "k", Channel: "default", Environment: "prod"}}
+	}
+	if _, err := st.CreateKeys(ctx, seeds); err != nil {
+		b.Fatal(err)
+	}
+	d, err := st.CreateKey(ctx, storage.CreateRequest{Name: "bait", Channel: "default", Environment: "prod", Decoy: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := New(st, Options{})
+	if err := srv.Load(ctx); err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct{ name, key string }{{"unknown", otherKey}, {"decoy", d.Secret}, {"unknown again", otherKey}} {
+		b.Run(c.name, func(b *testing.B) {
+			req := Request{Secret: c.key, Env: "prod", ClientIP: netip.MustParseAddr("203.0.113.9"), UserAgent: "thief/1.0"}
+			for b.Loop() {
+				if r := srv.Verify(req); r.Reason != model.ReasonUnknown {
+					b.Fatal(r.Reason)
+				}
+			}
+		})
+	}
+}
+
+// Decoy uses past a full queue are counted, not logged one by one, and
+// said in one line once the store takes alerts again.
+func TestDecoyUsesPastAFullQueueAreCountedOnce(t *testing.T) {
+	st, err := storage.OpenBolt(filepath.Join(t.TempDir(), "k.db"), storage.Options{Actor: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := st.CreateKey(ctx, storage.CreateRequest{Name: "bait", Channel: "default", Environment: "prod", Decoy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs testutil.SyncBuffer
+	srv := New(st, Options{Log: log.New(&logs, "", 0), PollEvery: 10 * time.Millisecond})
+	if err := srv.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	loaded := logs.String()
+	for range alertQueue + 5 {
+		srv.Verify(Request{Secret: d.Secret})
+	}
+	if logs.String() != loaded {
+		t.Fatalf("logged at the checks: %s", logs.String())
+	}
+	fctx, stop := context.WithCancel(ctx)
+	var following sync.WaitGroup
+	following.Go(func() { srv.Follow(fctx) })
+	defer func() { stop(); following.Wait() }()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "not recorded: 5 decoy uses"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("log: %s", logs.String())
+		}
+	}
+	if n := strings.Count(logs.String(), "not recorded"); n != 1 {
+		t.Errorf("%d lines of lost alerts: %s", n, logs.String())
 	}
 }

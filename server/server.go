@@ -56,7 +56,8 @@ type Server struct {
 	tab   atomic.Pointer[table]
 	m     metrics
 	// alerts are decoy uses waiting to be written (see alert.go).
-	alerts chan storage.DecoyUse
+	alerts     chan storage.DecoyUse
+	alertsLost atomic.Uint64 // decoy uses dropped with the queue full
 	// applied wakes the heartbeat when a change was taken in.
 	applied chan struct{}
 
