@@ -356,3 +356,34 @@ func TestScanGitFindsKeysInBinaryFiles(t *testing.T) {
 		t.Errorf("--git: exit %d %s", r.code, r.stdout+r.stderr)
 	}
 }
+
+func TestInstallHookWritesOursAndKeepsAnother(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	db := newDB(t)
+	run(t, db, "", "init", "--prefix", "acme")
+	repo := t.TempDir()
+	git(t, repo, "init", "-q")
+	r := run(t, db, "", "--db", db, "scan", "--install-hook", repo)
+	if r.code != 0 {
+		t.Fatalf("install-hook: %d %s", r.code, r.stderr)
+	}
+	path := filepath.Join(repo, ".git", "hooks", "pre-commit")
+	b, err := os.ReadFile(path)
+	st, _ := os.Stat(path)
+	if err != nil || st.Mode()&0o111 == 0 || !strings.Contains(string(b), "scan --staged --prefix acme") || !strings.Contains(string(b), "--db '"+db+"'") {
+		t.Fatalf("hook %v %v:\n%s", err, st.Mode(), b)
+	}
+	// Ours is replaced; another's is refused and kept.
+	if r := run(t, db, "", "scan", "--install-hook", repo); r.code != 0 {
+		t.Errorf("reinstall: %d %s", r.code, r.stderr)
+	}
+	writeFile(t, path, "#!/bin/sh\nmake lint\n")
+	if r := run(t, db, "", "scan", "--install-hook", repo); r.code != 1 || !strings.Contains(r.stderr, "did not write") {
+		t.Errorf("over another hook: %d %s", r.code, r.stderr)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "#!/bin/sh\nmake lint\n" {
+		t.Errorf("another's hook was changed:\n%s", b)
+	}
+}
