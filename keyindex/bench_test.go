@@ -88,6 +88,8 @@ func BenchmarkFilter(b *testing.B) {
 			{"unused", Query{Review: Unused}, nil},
 			{"unused-text", Query{Text: Unused.Text()}, nil},
 			{"env-text", Query{Text: "env:prod channel:web"}, nil},
+			{"by-text", Query{Text: "by:bench"}, nil},
+			{"status-text", Query{Text: "status:stale"}, nil},
 			{"query", Query{Text: "env:prod used:>90d -status:disabled"}, nil},
 		} {
 			b.Run(fmt.Sprintf("keys=%d/%s", n, c.name), func(b *testing.B) {

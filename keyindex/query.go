@@ -329,6 +329,10 @@ type at struct {
 	ago, ahead []int64
 	word       [][]byte
 	hasWords   bool
+	// Health's thresholds as instants: expiring when expiring at or
+	// before expiringBy, stale when last used at or before staleBy, unused
+	// when never used and made before unusedBy.
+	nowNano, expiringBy, staleBy, unusedBy int64
 	// inEnv[i] and inCh[i], for an env: or channel: term i compiled
 	// against an Index, say which of its ids the term's glob matches.
 	inEnv, inCh [][]bool
@@ -363,8 +367,9 @@ func idsMatching(ids map[string]uint16, pattern string) []bool {
 }
 
 func (t Terms) at(now time.Time) *at {
-	c := &at{t: t, now: now}
 	n := now.UnixNano()
+	c := &at{t: t, now: now, nowNano: n, expiringBy: satAdd(n, int64(model.ExpiringWithin)),
+		staleBy: satAdd(n, -int64(model.StaleAfter)), unusedBy: satAdd(n, -int64(model.UnusedAfter))}
 	for _, g := range t.groups {
 		for _, tm := range g.terms {
 			c.ago = append(c.ago, satAdd(n, -int64(tm.d)))
@@ -417,7 +422,7 @@ func (c *at) test(x term, j int, k *model.Key, tm times, hay []byte) bool {
 		if x.text == "decoy" {
 			return isDecoy(k)
 		}
-		h := string(k.Health(c.now))
+		h := string(c.health(k, tm))
 		return h == x.text || (h == "" && x.text == "ok")
 	case fieldUsed:
 		switch x.op {
@@ -430,7 +435,7 @@ func (c *at) test(x term, j int, k *model.Key, tm times, hay []byte) bool {
 		if last == never {
 			last = tm.created
 		}
-		return last <= c.ago[j] // a zero creation time is at least any duration ago
+		return last == never || last <= c.ago[j] // a zero creation time is at least any duration ago
 	case fieldExpires:
 		switch x.op {
 		case 'n':
@@ -439,13 +444,33 @@ func (c *at) test(x term, j int, k *model.Key, tm times, hay []byte) bool {
 			return tm.expires != never && tm.expires <= c.ahead[j]
 		}
 		return tm.expires == never || tm.expires > c.ahead[j]
-	case fieldCreated:
+	case fieldCreated: // a zero creation time is at least any duration ago
 		if x.op == '<' {
-			return tm.created > c.ago[j]
+			return tm.created != never && tm.created > c.ago[j]
 		}
-		return tm.created <= c.ago[j]
+		return tm.created == never || tm.created <= c.ago[j]
 	}
 	return false
+}
+
+// health is model.Key.Health(c.now) from the time columns, reading the
+// record only for its flags (TestStatusIsTheModelsHealth holds it to it).
+func (c *at) health(k *model.Key, tm times) model.Health {
+	switch {
+	case k.Decoy:
+		return k.Health(c.now) // tripped or not: rare, and the model's to say
+	case k.Disabled:
+		return model.HealthDisabled
+	case tm.expires != never && tm.expires <= c.nowNano:
+		return model.HealthExpired
+	case tm.expires != never && tm.expires <= c.expiringBy:
+		return model.HealthExpiring
+	case tm.used != never && tm.used <= c.staleBy:
+		return model.HealthStale
+	case tm.used == never && (tm.created == never || tm.created < c.unusedBy): // a zero creation time is any time ago
+		return model.HealthUnused
+	}
+	return model.HealthOK
 }
 
 // isDecoy is status:decoy: a decoy, tripped or not (status:tripped is

@@ -1,6 +1,7 @@
 package keyindex
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -271,4 +272,60 @@ func FuzzParseQuery(f *testing.F) {
 		k := queryKey()
 		terms.Matcher(queryNow)(&k)
 	})
+}
+
+// status: (and used:, expires:) read the index's time columns instead of
+// calling the model for each key; they answer what model.Key.Health (and
+// UnusedFor, NeverUsed, ExpiringWithin) answer, at times on and a
+// nanosecond either side of every threshold, with clocks from 1700 to 2250.
+func TestStatusIsTheModelsHealth(t *testing.T) {
+	for seed := uint64(1); seed <= 6; seed++ {
+		r := rand.New(rand.NewPCG(seed, 13))
+		now := testNow
+		if seed > 1 {
+			now = time.Date(1700+r.IntN(550), 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(r.Int64N(int64(365 * day))))
+		}
+		var keys []model.Key
+		for i := range 3000 {
+			k := storedKey(t, r, fmt.Sprintf("k%05d", i), now)
+			if r.IntN(3) == 0 { // made about a week ago: the edge of unused
+				k.CreatedAt = now.Add(-model.UnusedAfter + time.Duration(r.IntN(3)-1))
+			}
+			k.Disabled, k.Decoy = r.IntN(8) == 0, r.IntN(10) == 0
+			if r.IntN(4) == 0 {
+				k.UseCount = 1
+			}
+			keys = append(keys, k)
+		}
+		ix := Build(keys)
+		for q, rule := range map[string]func(k *model.Key) bool{
+			"used:>90d":   func(k *model.Key) bool { return k.UnusedFor(model.StaleAfter, now) },
+			"used:never":  func(k *model.Key) bool { return k.NeverUsed() },
+			"expires:<7d": func(k *model.Key) bool { return k.ExpiringWithin(model.ExpiringWithin, now) },
+		} {
+			n := 0
+			for i := range keys {
+				if rule(&keys[i]) {
+					n++
+				}
+			}
+			if got := len(ix.Filter(Query{Text: q}, nil, now)); got != n {
+				t.Errorf("seed %d, %s: the index finds %d keys, the model %d", seed, q, got, n)
+			}
+		}
+		for _, s := range statuses {
+			var want []string
+			for i := range keys {
+				h := string(keys[i].Health(now))
+				if s == "decoy" && keys[i].Decoy || s != "decoy" && (h == s || (h == "" && s == "ok")) { // decoy: tripped or not
+					want = append(want, keys[i].ID)
+				}
+			}
+			got := ids(ix, ix.Filter(Query{Text: "status:" + s, Sort: ByName}, nil, now))
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Errorf("seed %d, status:%s: the index finds %d keys, Health %d", seed, s, len(got), len(want))
+			}
+		}
+	}
 }
