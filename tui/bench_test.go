@@ -268,3 +268,30 @@ func cpuPerOp(b *testing.B) func() {
 		}
 	}
 }
+
+// Opening a key's details reads its audit events off the UI loop: a scan
+// of the log's newest events, bounded by detailsEventScan, for a key in the
+// middle of the store (its create event deep in the log).
+func BenchmarkDetailsEvents(b *testing.B) {
+	for _, n := range benchSizes() {
+		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
+			// A store of its own: the shared bench stores may predate the
+			// audit log's current encoding, which this measures.
+			st, _, err := fixture.OpenFilled(context.Background(), filepath.Join(os.TempDir(), fmt.Sprintf("keyden-details-bench-%d.db", n)), n, 10)
+			if err != nil {
+				b.Fatal(err)
+			}
+			a := New(Options{Store: st, Location: st.Path(), Actor: "bench"})
+			keys, err := st.ListKeys(context.Background(), storage.Filter{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			d := newDetailsView(a.sh, keys[len(keys)/2])
+			for b.Loop() {
+				if m := d.loadEvents()().(detailsEventsMsg); m.err != nil {
+					b.Fatal(m.err)
+				}
+			}
+		})
+	}
+}
