@@ -2,11 +2,13 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"keyden/format"
+	"keyden/model"
 	"keyden/storage"
 )
 
@@ -16,25 +18,37 @@ import (
 // secret or a hash. Completions are wired here, by command path and flag
 // name, so the verbs' own files stay about what the verbs do.
 
-// completer lists the candidates for one kind of argument.
-type completer func(ctx context.Context, st store) ([]string, error)
+// completer lists the candidates for one kind of argument that start with
+// prefix (it may list others too: they are filtered again).
+type completer func(ctx context.Context, st store, prefix string) ([]string, error)
 
 // maxCompletions keeps a shell responsive on a store of a million keys.
 const maxCompletions = 2000
 
-func keyIDs(ctx context.Context, st store) ([]string, error) {
-	keys, err := st.ListKeys(ctx, storage.Filter{})
-	if err != nil {
-		return nil, err
+// errEnough stops a read of the keys once maxCompletions are found.
+var errEnough = errors.New("enough completions")
+
+// keyIDs reads the keys one at a time and stops at maxCompletions: a tab
+// press on a store of 300,000 keys read them all at once (about 1 s and
+// 180 MB each time).
+func keyIDs(ctx context.Context, st store, prefix string) ([]string, error) {
+	var out []string
+	err := st.EachKey(ctx, storage.Filter{}, nil, func(k *model.Key) error {
+		if strings.HasPrefix(k.ID, prefix) {
+			out = append(out, k.ID+"\t"+k.Name)
+			if len(out) == maxCompletions {
+				return errEnough
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errEnough) {
+		err = nil
 	}
-	out := make([]string, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, k.ID+"\t"+k.Name)
-	}
-	return out, nil
+	return out, err
 }
 
-func envNames(ctx context.Context, st store) ([]string, error) {
+func envNames(ctx context.Context, st store, _ string) ([]string, error) {
 	envs, err := st.Environments(ctx)
 	var out []string
 	for _, e := range envs {
@@ -43,7 +57,7 @@ func envNames(ctx context.Context, st store) ([]string, error) {
 	return out, err
 }
 
-func channelNames(ctx context.Context, st store) ([]string, error) {
+func channelNames(ctx context.Context, st store, _ string) ([]string, error) {
 	chs, err := st.Channels(ctx)
 	var out []string
 	for _, c := range chs {
@@ -52,7 +66,7 @@ func channelNames(ctx context.Context, st store) ([]string, error) {
 	return out, err
 }
 
-func memberNames(ctx context.Context, st store) ([]string, error) {
+func memberNames(ctx context.Context, st store, _ string) ([]string, error) {
 	ms, err := st.Members(ctx)
 	var out []string
 	for _, m := range ms {
@@ -114,7 +128,7 @@ func (a *app) complete(f completer) cobra.CompletionFunc {
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		all, err := f(cmd.Context(), st)
+		all, err := f(cmd.Context(), st, toComplete)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}

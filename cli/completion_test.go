@@ -1,10 +1,16 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
+
+	"keyden/model"
+	"keyden/storage"
 )
 
 // completions runs the shell's hidden __complete request and returns the
@@ -97,5 +103,48 @@ func TestVersionSaysReleaseCommitAndDate(t *testing.T) {
 	r = run(t, db, "", "info", "--json")
 	if r.code != 0 || !strings.Contains(r.stdout, `"version": "0.3.0"`) || !strings.Contains(r.stdout, `"binary"`) {
 		t.Errorf("info --json does not say which binary: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// countingStore counts the keys a completion reads, and fails a read of
+// every key at once.
+type countingStore struct {
+	store
+	t    *testing.T
+	read int
+}
+
+func (c *countingStore) ListKeys(ctx context.Context, f storage.Filter) ([]model.Key, error) {
+	c.t.Error("a completion read every key at once")
+	return c.store.ListKeys(ctx, f)
+}
+
+func (c *countingStore) EachKey(ctx context.Context, f storage.Filter, measure, fn func(*model.Key) error) error {
+	return c.store.EachKey(ctx, f, measure, func(k *model.Key) error { c.read++; return fn(k) })
+}
+
+// A tab press reads keys one at a time and stops at the most it offers:
+// on a store of 300,000 keys, reading them all took ~1 s and 180 MB a tab.
+func TestCompletionReadsNoMoreKeysThanItOffers(t *testing.T) {
+	st, err := storage.OpenBolt(newDB(t), storage.Options{Actor: Actor()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeds := make([]storage.KeySeed, maxCompletions+500)
+	for i := range seeds {
+		seeds[i].CreateRequest = storage.CreateRequest{Name: "k", Channel: "default", Environment: "dev"}
+	}
+	if _, err := st.CreateKeys(context.Background(), seeds); err != nil {
+		t.Fatal(err)
+	}
+	cs := &countingStore{store: st, t: t}
+	var out, errb bytes.Buffer
+	a := &app{env: Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" },
+		Now: time.Now, IsTerminal: func(any) bool { return false }}, store: cs}
+	if code := a.run(context.Background(), []string{"__complete", "show", ""}); code != 0 {
+		t.Fatalf("exit %d %s", code, errb.String())
+	}
+	if n := strings.Count(out.String(), "\tk\n"); n != maxCompletions || cs.read != maxCompletions {
+		t.Errorf("offered %d keys after reading %d, want %d of each", n, cs.read, maxCompletions)
 	}
 }
