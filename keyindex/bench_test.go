@@ -88,7 +88,7 @@ func BenchmarkFilter(b *testing.B) {
 			{"unused", Query{Review: Unused}, nil},
 			{"unused-text", Query{Text: Unused.Text()}, nil},
 			{"env-text", Query{Text: "env:prod channel:web"}, nil},
-			{"by-text", Query{Text: "by:bench"}, nil},
+			{"by-text", Query{Text: "by:nobody"}, nil},
 			{"status-text", Query{Text: "status:stale"}, nil},
 			{"query", Query{Text: "env:prod used:>90d -status:disabled"}, nil},
 		} {

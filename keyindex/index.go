@@ -78,8 +78,12 @@ func Build(keys []model.Key) *Index {
 	return ix
 }
 
+// searchFields is how many fields appendSearchText writes, NUL-separated.
+const searchFields = 6
+
 // appendSearchText appends what the filter matches in k, lower-cased,
-// name first (sorting by name reads it back).
+// name first (sorting by name reads it back) and creator last (by: reads
+// it back).
 func appendSearchText(hay []byte, k *model.Key) []byte {
 	hay = appendLower(hay, k.Name)
 	hay = append(hay, 0)

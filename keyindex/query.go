@@ -415,6 +415,9 @@ func (c *at) test(x term, j int, k *model.Key, tm times, hay []byte) bool {
 		}
 		return glob(x.text, k.Channel)
 	case fieldBy:
+		if by, ok := creatorIn(hay); ok && !strings.Contains(x.text, "*") {
+			return bytes.Equal(by, c.word[j]) // both lower-cased
+		}
 		return glob(x.text, k.CreatedBy)
 	case fieldScope:
 		return slices.ContainsFunc(k.Scopes, func(s string) bool { return glob(x.text, s) })
@@ -471,6 +474,17 @@ func (c *at) health(k *model.Key, tm times) model.Health {
 		return model.HealthUnused
 	}
 	return model.HealthOK
+}
+
+// creatorIn finds the creator in a key's search text, its last field
+// (appendSearchText), lower-cased: the index's arena is read in order,
+// where the record's string is a read elsewhere. ok is false without the
+// text, or when a stored string holds a NUL and the fields cannot be told.
+func creatorIn(hay []byte) (by []byte, ok bool) {
+	if hay == nil || bytes.Count(hay, []byte{0}) != searchFields-1 {
+		return nil, false
+	}
+	return hay[bytes.LastIndexByte(hay, 0)+1:], true
 }
 
 // isDecoy is status:decoy: a decoy, tripped or not (status:tripped is
