@@ -77,6 +77,8 @@ func TestQueryMatches(t *testing.T) {
 		{"by:ALICE", nil, true},
 		{"by:bob", nil, false},
 		{"by:bob by:alice", nil, true},
+		{"by:alice", func(k *model.Key) { k.CreatedBy = "x\x00alice" }, false}, // a NUL in a stored string: the record decides
+		{"by:alice", func(k *model.Key) { k.Name = "a\x00b" }, true},
 		{"scope:posts:*", nil, true},
 		{"scope:posts:read", nil, true},
 		{"scope:posts:write", nil, false}, // the key's scopes as written
