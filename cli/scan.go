@@ -340,7 +340,10 @@ func unwrapPath(err error) error {
 
 // runGit runs git in dir and hands its output to read as it comes.
 func runGit(ctx context.Context, dir string, args []string, read func(io.Reader) error) error {
-	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...)
+	// A repository's own config runs no program of its choosing here (an
+	// fsmonitor hook runs on git diff --cached): scan may be given a
+	// repository it does not trust.
+	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir, "-c", "core.fsmonitor=false"}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()

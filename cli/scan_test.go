@@ -387,3 +387,26 @@ func TestInstallHookWritesOursAndKeepsAnother(t *testing.T) {
 		t.Errorf("another's hook was changed:\n%s", b)
 	}
 }
+
+// The repository's config runs nothing: an fsmonitor hook set in it is not
+// run by scan --staged or --git.
+func TestScanRunsNoProgramOfTheRepository(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	repo := t.TempDir()
+	ran := filepath.Join(t.TempDir(), "ran")
+	git(t, repo, "init", "-q")
+	writeFile(t, filepath.Join(repo, "a"), "a\n")
+	git(t, repo, "add", ".")
+	git(t, repo, "commit", "-q", "-m", "a")
+	git(t, repo, "config", "core.fsmonitor", "touch "+ran+"; false")
+	for _, mode := range []string{"--staged", "--git"} {
+		if r := run(t, newDB(t), "", "scan", mode, repo); r.code != 0 {
+			t.Errorf("scan %s: exit %d %s", mode, r.code, r.stderr)
+		}
+		if _, err := os.Stat(ran); err == nil {
+			t.Fatalf("scan %s ran the repository's fsmonitor hook", mode)
+		}
+	}
+}
