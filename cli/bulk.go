@@ -246,10 +246,23 @@ func (b *bulk) run(a *app, cmd *cobra.Command, st store, args []string, req stor
 func (a *app) confirmBulk(cmd *cobra.Command, st store, req storage.BulkRequest, b *bulk) ([]string, bool, error) {
 	ids := req.IDs
 	var names []string
+	// The count of keys the user may not change is said before yes is
+	// typed, as the TUI's confirm says it.
+	members, err := st.Members(cmd.Context())
+	if err != nil {
+		return nil, false, err
+	}
+	mayNot := 0
+	count := func(k *model.Key) {
+		if model.Members(members).CanChangeKey(st.Actor(), req.Action, k) != nil {
+			mayNot++
+		}
+	}
 	if req.Match != nil {
 		ids = nil
 		err := st.EachKey(cmd.Context(), storage.Filter{Match: req.Match}, nil, func(k *model.Key) error {
 			ids = append(ids, k.ID)
+			count(k)
 			if len(names) < 3 {
 				names = append(names, model.Quote(k.Name)+" ("+k.ID+")")
 			}
@@ -267,6 +280,11 @@ func (a *app) confirmBulk(cmd *cobra.Command, st store, req storage.BulkRequest,
 		}
 	} else {
 		names = ids[:min(3, len(ids))]
+		for _, id := range ids {
+			if k, err := st.GetKey(cmd.Context(), id); err == nil {
+				count(&k)
+			}
+		}
 	}
 	list := strings.Join(names, ", ")
 	if more := len(ids) - len(names); more > 0 {
@@ -274,6 +292,14 @@ func (a *app) confirmBulk(cmd *cobra.Command, st store, req storage.BulkRequest,
 	}
 	verb := string(req.Action)
 	printf(a.env.Stderr, "%s %s: %s?\n", strings.ToUpper(verb[:1])+verb[1:], format.Count(len(ids), "key"), list)
+	switch {
+	case mayNot == len(ids):
+		fmt.Fprintf(a.env.Stderr, "You may not %s %s: nothing would change.\n", verb, plural(mayNot, "it", "any of them"))
+	case mayNot > 0:
+		fmt.Fprintf(a.env.Stderr, "You may not %s %d of them: %s left as %s, %s.\n", verb, mayNot,
+			plural(mayNot, "that one is", "those are"), plural(mayNot, "it is", "they are"),
+			plural(len(ids)-mayNot, "the other goes through", "the others go through"))
+	}
 	if req.Action == model.KeyDelete {
 		fmt.Fprintln(a.env.Stderr, "Apps using these keys will stop working immediately. This cannot be undone.")
 	}

@@ -36,3 +36,27 @@ func TestBulkFilterNamesWhatDoesNotExist(t *testing.T) {
 		t.Errorf("a refused filter changed a key: %s", v.stdout)
 	}
 }
+
+// The confirm on a terminal says how many of the keys the user may not
+// change before yes is typed, as the TUI's confirm does.
+func TestBulkConfirmCountsWhatTheUserMayNotChange(t *testing.T) {
+	db, ids := reviewStore(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"disable", "--filter", "used:>90d"}, "Disable 5 keys: "},
+		{[]string{"disable", "--filter", "used:>90d"}, "\nYou may not disable 3 of them: those are left as they are, the others go through.\n"},
+		{[]string{"disable", "--filter", "used:>90d env:dev"}, "\nYou may not disable 1 of them: that one is left as it is, the other goes through.\n"},
+		{[]string{"delete", ids["alice prod stale"], ids["alice dev stale"]}, "\nYou may not delete any of them: nothing would change.\n"},
+		{[]string{"delete", ids["mine dev stale"], ids["alice dev stale"], ids["mine prod stale"]}, "\nYou may not delete 1 of them: that one is left as it is, the others go through.\n"},
+	} {
+		r := runAt(t, db, "no\n", true, c.args...)
+		if r.code != ExitRefused || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q, want %q in it", c.args, r.code, r.stderr, c.want)
+		}
+	}
+	if r := runAt(t, db, "no\n", true, "disable", "--filter", "by:"+Actor()); strings.Contains(r.stderr, "You may not") {
+		t.Errorf("the user's own keys: %q", r.stderr)
+	}
+}
