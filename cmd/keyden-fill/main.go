@@ -19,7 +19,6 @@ import (
 	"os"
 	"os/user"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"keyden/format"
@@ -98,21 +97,20 @@ func printSpace(path string) error {
 		return err
 	}
 	n := float64(max(sp.Keys, 1))
-	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(w, "what\tentries\tdata B/key\tpages B/key\tpage fill\t\n")
+	fmt.Printf("%-14s %9s %11s %12s %9s\n", "bytes a key", "entries", "data", "pages", "page fill")
 	for _, b := range sp.Buckets {
 		fill := "-"
 		if b.Pages > 0 {
 			fill = fmt.Sprintf("%.0f%%", 100*float64(b.Data)/float64(b.Pages))
 		}
-		fmt.Fprintf(w, "%s\t%d\t%.1f\t%.1f\t%s\t\n", b.Name, b.Entries, float64(b.Data)/n, float64(b.Pages)/n, fill)
+		fmt.Printf("%-14s %9d %11.1f %12.1f %9s\n", b.Name, b.Entries, float64(b.Data)/n, float64(b.Pages)/n, fill)
 	}
 	for _, r := range []struct {
 		what string
 		b    int64
 	}{{"free pages", sp.Free}, {"unused tail", sp.Unused}, {"other pages", sp.Other}} {
-		fmt.Fprintf(w, "%s\t\t\t%.1f\t\t\n", r.what, float64(r.b)/n)
+		fmt.Printf("%-14s %9s %11s %12.1f\n", r.what, "", "", float64(r.b)/n)
 	}
-	fmt.Fprintf(w, "file (%d keys, %d bytes)\t\t\t%.1f\t\t\n", sp.Keys, sp.File, float64(sp.File)/n)
-	return w.Flush()
+	fmt.Printf("%-14s %9d %11s %12.1f   (%d bytes)\n", "file", sp.Keys, "", float64(sp.File)/n, sp.File)
+	return nil
 }
