@@ -5,7 +5,8 @@
 # throughput ratio and the p50s. Also counts the connections serve accepted.
 # Needs nginx and wrk (installed with apt-get when missing and run as root).
 #   bench/gateway.sh [keys=100000] [connections=16] [seconds=10] [rounds=2]
-# KEYDEN=path/to/keyden measures that binary instead of building this tree.
+# KEYDEN=path/to/keyden measures that binary instead of building this tree;
+# it must read the store this tree's keyden-fill makes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100000}; C=${2:-16}; D=${3:-10}; R=${4:-2}
@@ -22,7 +23,13 @@ K=18191; A=18192; P=18193; B=18194
 if [ -n "${KEYDEN:-}" ]; then cp "$KEYDEN" "$work/keyden"; else go build -o "$work/keyden" .; fi
 go run ./cmd/keyden-fill --db "$work/k.db" --count "$N" --secrets "$work/keys" --keep 1000 >/dev/null 2>&1
 "$work/keyden" --db "$work/k.db" serve --listen 127.0.0.1:$K --trusted-proxy 127.0.0.1 2>"$work/serve.log" & echo $! > "$work/serve.pid"
-until curl -sf http://127.0.0.1:$K/healthz >/dev/null; do sleep 0.1; done
+# wait_for WHAT CMD...: up to 60 s, else say why and stop.
+wait_for() {
+  local what=$1; shift
+  for _ in $(seq 600); do "$@" && return 0; sleep 0.1; done
+  echo "$what did not start within 60 s:" >&2; cat "$work/serve.log" "$work/logs/error.log" 2>/dev/null >&2; exit 1
+}
+wait_for "keyden serve" curl -sf -o /dev/null http://127.0.0.1:$K/healthz
 
 mkdir -p "$work/tmp" "$work/logs"
 cat > "$work/nginx.conf" <<CONF
@@ -76,7 +83,9 @@ http {
 }
 CONF
 "$nginx" -p "$work" -c "$work/nginx.conf" -e "$work/logs/error.log" 2>>"$work/logs/error.log" &
-until curl -sf -o /dev/null http://127.0.0.1:$P/ && [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(head -1 "$work/keys")" http://127.0.0.1:$A/)" = 200 ]; do sleep 0.1; done
+authorized() { [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(head -1 "$work/keys")" http://127.0.0.1:$A/)" = 200 ]; }
+wait_for nginx curl -sf -o /dev/null http://127.0.0.1:$P/
+wait_for "a check through nginx" authorized
 
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }   # user+system, in clock ticks (10 ms)
 accepted() { curl -s http://127.0.0.1:$K/metrics | awk '/^keyden_connections_accepted_total/ {print $2}'; }

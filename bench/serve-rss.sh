@@ -18,8 +18,9 @@ mib() { echo "$(( $(kib "$1") / 1024 )) MiB"; }
 # VmHWM counts the store's pages bbolt maps while it reads them; RssAnon
 # (sampled) is the process's own memory.
 ( anon=0; while [ ! -e "$work/up" ]; do a=$(kib RssAnon); [ "$a" -gt "$anon" ] && echo "$a" > "$work/anon" && anon=$a; sleep 0.05; done ) &
-until curl -sf http://127.0.0.1:$PORT/healthz >/dev/null; do sleep 0.1; done
-touch "$work/up"; wait $!; anon=$(cat "$work/anon")
+for _ in $(seq 1200); do curl -sf -o /dev/null http://127.0.0.1:$PORT/healthz && break; sleep 0.1; done
+touch "$work/up"
+curl -sf -o /dev/null http://127.0.0.1:$PORT/healthz || { echo "keyden serve did not start within 120 s:" >&2; cat "$work/serve.log" >&2; exit 1; }; wait $!; anon=$(cat "$work/anon")
 echo "after load: RSS $(mib VmRSS), peak $(mib VmHWM) with the store's mapped pages, $((anon / 1024)) MiB of its own ($(grep -o 'loaded.*' "$work/serve.log"))"
 KEYS_FILE="$KEYS" wrk -t1 -c16 -d"${D}s" -s bench/wrk-verify.lua "http://127.0.0.1:$PORT/verify" | awk '/Requests\/sec/ {printf "wrk: %s req/s; ", $2}'
 echo "after ${D} s of wrk: RSS $(mib VmRSS), peak $(mib VmHWM)"
