@@ -2,8 +2,11 @@ package tui
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/charmbracelet/x/ansi"
 
 	"keyden/storage"
 )
@@ -25,4 +28,33 @@ func TestDisableSaysHowItLandedOnTheVerifiers(t *testing.T) {
 	h.press("x")
 	h.waitFor(t, "Refused by 1/1")
 	h.final(t)
+}
+
+// A decoy someone used shows as tripped, first in the table, above keys
+// used since.
+func TestTrippedDecoyIsOnTop(t *testing.T) {
+	st := sampleBolt(t)
+	ctx := context.Background()
+	d, err := st.CreateKey(ctx, storage.CreateRequest{Name: "zz bait", Channel: "default", Environment: "prod", Decoy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Used long ago: by last use alone it would sort below every used key.
+	if err := st.RecordDecoyUse(ctx, storage.DecoyUse{Hash: d.Key.Hash, At: testNow.Add(-400 * 24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, setup{store: st})
+	h.waitFor(t, "7 keys", "tripped")
+	a := h.final(t)
+	lines := strings.Split(ansi.Strip(a.View()), "\n")
+	first := ""
+	for i, l := range lines {
+		if strings.Contains(l, "NAME") && i+1 < len(lines) {
+			first = lines[i+1]
+			break
+		}
+	}
+	if !strings.Contains(first, "zz bait") || !strings.Contains(first, "tripped") {
+		t.Fatalf("first row %q, want the tripped decoy:\n%s", first, strings.Join(lines, "\n"))
+	}
 }
