@@ -97,7 +97,7 @@ type benchWorld struct {
 	silent bool
 }
 
-func newBenchWorld(b testing.TB, n int) *benchWorld {
+func newBenchWorld(b testing.TB, n int, tune ...func(*Options)) *benchWorld {
 	ctx := context.Background()
 	path := filepath.Join(b.TempDir(), "k.db")
 	if n > 0 {
@@ -136,7 +136,11 @@ func newBenchWorld(b testing.TB, n int) *benchWorld {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv, err := New(ctx, Options{Store: st, HostKey: host, MaxSessions: 100, Getenv: func(string) string { return "" }})
+	opt := Options{Store: st, HostKey: host, MaxSessions: 100, Getenv: func(string) string { return "" }}
+	for _, f := range tune {
+		f(&opt)
+	}
+	srv, err := New(ctx, opt)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -12,9 +12,11 @@ import (
 	"io"
 	"log"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/ssh"
@@ -55,7 +57,18 @@ type Options struct {
 	Getenv func(string) string
 	// Log gets one line per session and refusal (io.Discard if nil).
 	Log io.Writer
+	// LoginGrace closes a connection not signed in this long after it
+	// opened, as sshd's LoginGraceTime (default 30 s).
+	LoginGrace time.Duration
+	// MaxUnauthenticated is how many connections one source address may
+	// have open before signing in (default 4); all addresses together may
+	// have 4 times as many.
+	MaxUnauthenticated int
 }
+
+// maxCommand is the longest command line a session may send: every
+// command keyden ssh runs fits in far less.
+const maxCommand = 4096
 
 const maxAuthDelay = 10 * time.Second
 
@@ -72,7 +85,8 @@ type Server struct {
 	stopping bool
 	failures map[string]*failure
 	conns    int
-	started  atomic.Int64 // sessions ever started, for the log
+	unauth   map[string]int // connections not signed in, by source address
+	started  atomic.Int64   // sessions ever started, for the log
 }
 
 type failure struct {
@@ -98,12 +112,18 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	if opt.Log == nil {
 		opt.Log = io.Discard
 	}
+	if opt.LoginGrace <= 0 {
+		opt.LoginGrace = 30 * time.Second
+	}
+	if opt.MaxUnauthenticated <= 0 {
+		opt.MaxUnauthenticated = 4
+	}
 	clip, err := tui.ClipboardFromEnv(opt.Getenv)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{opt: opt, clip: clip, keys: tui.NewSharedKeys(opt.Store), log: log.New(opt.Log, "keyden ssh: ", log.LstdFlags),
-		sessions: map[*session]struct{}{}, failures: map[string]*failure{}}
+		sessions: map[*session]struct{}{}, failures: map[string]*failure{}, unauth: map[string]int{}}
 	if err := s.keys.Load(ctx); err != nil {
 		return nil, err
 	}
@@ -114,9 +134,10 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		PublicKeyHandler:           s.publicKey,
 		KeyboardInteractiveHandler: s.refuse,
 		ConnCallback:               s.connected,
-		// No port forwarding (nil callbacks refuse it), no subsystem (no
-		// sftp), and an agent, if forwarded, is never opened.
+		// No port forwarding (nil callbacks refuse it; only session
+		// channels open), no subsystem (no sftp), no agent (refused).
 		SubsystemHandlers: map[string]ssh.SubsystemHandler{},
+		ChannelHandlers:   map[string]ssh.ChannelHandler{"session": sessionChannel},
 	}
 	return s, nil
 }
@@ -126,6 +147,9 @@ func (s *Server) Fingerprint() string { return gossh.FingerprintSHA256(s.opt.Hos
 
 // Serve answers connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.followMembers(ctx)
 	err := s.srv.Serve(ln)
 	if errors.Is(err, ssh.ErrServerClosed) {
 		return nil
@@ -135,8 +159,8 @@ func (s *Server) Serve(ln net.Listener) error {
 
 // errStopping and errIdle end a session with a sentence for its terminal.
 var (
-	errStopping = errors.New("the keyden ssh server is stopping, so this session ends: connect again when it is back")
-	errIdle     = errors.New("this session sent no input for a while, so keyden ssh closed it: connect again to go on")
+	errStopping = &ending{"the keyden ssh server is stopping, so this session ends: connect again when it is back"}
+	errIdle     = &ending{"this session sent no input for a while, so keyden ssh closed it: connect again to go on"}
 )
 
 // Shutdown tells every session that the server is stopping, ends them,
@@ -157,29 +181,69 @@ func (s *Server) Shutdown(ctx context.Context) int {
 }
 
 // connected counts connections, refusing those past the sessions' limit
-// plus a few in authentication, before any work is done for them.
+// plus a few in authentication, and those past the cap of connections not
+// signed in from their address or from all, before any work is done for
+// them. One not signed in within the login grace time is closed, so
+// half-open connections cannot keep members out.
 func (s *Server) connected(ctx ssh.Context, c net.Conn) net.Conn {
+	src := sourceOf(c.RemoteAddr())
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stopping || s.conns >= s.opt.MaxSessions+8 {
-		s.log.Printf("refused a connection from %s: %d connections open", c.RemoteAddr(), s.conns)
+	unauth := 0
+	for _, n := range s.unauth {
+		unauth += n
+	}
+	switch {
+	case s.stopping:
+		return nil
+	case s.conns >= s.opt.MaxSessions+8:
+		s.log.Printf("refused a connection from %s: %d connections open", src, s.conns)
+		return nil
+	case s.unauth[src] >= s.opt.MaxUnauthenticated || unauth >= 4*s.opt.MaxUnauthenticated:
+		s.log.Printf("refused a connection from %s: %d connections from there and %d in all are not signed in yet", src, s.unauth[src], unauth)
 		return nil
 	}
 	s.conns++
-	cc := &countedConn{Conn: c, ack: quickAck(c), done: func() {
+	s.unauth[src]++
+	cc := &countedConn{Conn: c, ack: quickAck(c)}
+	cc.signedIn = func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !cc.authed {
+			cc.authed = true
+			if s.unauth[src]--; s.unauth[src] <= 0 {
+				delete(s.unauth, src)
+			}
+		}
+	}
+	cc.done = func() {
+		cc.grace.Stop()
+		cc.signedIn()
 		s.mu.Lock()
 		s.conns--
 		s.mu.Unlock()
-	}}
+	}
+	cc.grace = time.AfterFunc(s.opt.LoginGrace, func() {
+		s.mu.Lock()
+		late := !cc.authed
+		s.mu.Unlock()
+		if late {
+			s.log.Printf("closed a connection from %s: not signed in within %s", src, s.opt.LoginGrace)
+			cc.Close()
+		}
+	})
 	ctx.SetValue(connKey{}, cc)
 	return cc
 }
 
 type countedConn struct {
 	net.Conn
-	once sync.Once
-	done func()
-	ack  func()
+	once     sync.Once
+	done     func()
+	ack      func()
+	signedIn func()
+	grace    *time.Timer
+	authed   bool // under Server.mu
 }
 
 func (c *countedConn) Read(p []byte) (int, error) {
@@ -215,6 +279,9 @@ func (s *Server) publicKey(ctx ssh.Context, key ssh.PublicKey) bool {
 		return false
 	}
 	if _, ok := model.Members(ms).FindSSHKey(fp); ok {
+		if c, ok := ctx.Value(connKey{}).(*countedConn); ok {
+			c.signedIn()
+		}
 		return true
 	}
 	ctx.SetValue(ctxKey{}, fmt.Sprintf("keyden: the SSH key %s is not a member's key of this key store: ask %s to run `keyden member add YOUR-NAME --ssh-key \"$(cat your-key.pub)\"`.",
@@ -234,7 +301,7 @@ func (s *Server) refuse(ctx ssh.Context, ch gossh.KeyboardInteractiveChallenge) 
 	_, _ = ch("", msg, nil, nil)
 	s.failed(ctx, "keyboard-interactive")
 	// Said once: ssh would ask again (and show it again) up to three times.
-	if c, ok := ctx.Value(connKey{}).(net.Conn); ok {
+	if c, ok := ctx.Value(connKey{}).(*countedConn); ok {
 		c.Close()
 	}
 	return false
@@ -273,12 +340,51 @@ func (s *Server) failed(ctx ssh.Context, what string) {
 	}
 }
 
-// session is one open session, for Shutdown to tell.
+// session is one open session, for Shutdown and followMembers to tell.
 type session struct {
-	cancel context.CancelCauseFunc
+	cancel     context.CancelCauseFunc
+	member, fp string
 }
 
 func (ss *session) end(why error) { ss.cancel(why) }
+
+// ending is why the server ended a session, a sentence for its terminal.
+type ending struct{ msg string }
+
+func (e *ending) Error() string { return e.msg }
+
+// followMembers ends, within about a second, every session whose member
+// was removed or whose SSH key was taken from it (their next action is
+// refused by the store already): it looks at the feed's head four times
+// a second, and reads the members when it moved.
+func (s *Server) followMembers(ctx context.Context) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	var seen uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		seq, _, err := s.opt.Store.FeedHead(ctx)
+		if err != nil || seq == seen {
+			continue
+		}
+		ms, err := s.opt.Store.Members(ctx)
+		if err != nil {
+			continue
+		}
+		seen = seq
+		s.mu.Lock()
+		for ss := range s.sessions {
+			if m, ok := model.Members(ms).FindSSHKey(ss.fp); !ok || m.User != ss.member {
+				ss.end(&ending{fmt.Sprintf("the SSH key %s is no longer a key of the member %s, so this session ends: ask %s to add it again", ss.fp, ss.member, model.Members(ms).WhoAddsKeys())})
+			}
+		}
+		s.mu.Unlock()
+	}
+}
 
 // handle runs one session: the app on a terminal, or one command.
 func (s *Server) handle(sess ssh.Session) {
@@ -290,7 +396,7 @@ func (s *Server) handle(sess ssh.Session) {
 	}
 	ctx, cancel := context.WithCancelCause(sess.Context())
 	defer cancel(nil)
-	ss := &session{cancel: cancel}
+	ss := &session{cancel: cancel, member: member, fp: fp}
 	s.mu.Lock()
 	full := len(s.sessions) >= s.opt.MaxSessions
 	if !s.stopping && !full {
@@ -319,6 +425,11 @@ func (s *Server) handle(sess ssh.Session) {
 		_ = sess.Exit(1)
 		return
 	}
+	if err := checkCommand(sess.RawCommand()); err != nil {
+		fmt.Fprintf(sess.Stderr(), "keyden: %s\r\n", err)
+		_ = sess.Exit(2)
+		return
+	}
 	in := newInput(ctx, sess, s.opt.InputRate)
 	go in.watchIdle(ctx, cancel, s.opt.IdleTimeout)
 	args := sess.Command()
@@ -333,12 +444,28 @@ func (s *Server) handle(sess ssh.Session) {
 	} else {
 		code = s.shell(ctx, sess, st, member, in)
 	}
-	if why := context.Cause(ctx); why == errStopping || why == errIdle {
+	var why *ending
+	if errors.As(context.Cause(ctx), &why) {
 		fmt.Fprintf(sess.Stderr(), "keyden: %s\r\n", why)
 		code = 1
 	}
 	s.log.Printf("session %d: ended (%d)", n, code)
 	_ = sess.Exit(code)
+}
+
+// checkCommand refuses a command line no keyden command has: longer than
+// maxCommand, not UTF-8, or with control characters (which would reach
+// error messages and the log).
+func checkCommand(cmd string) error {
+	switch {
+	case len(cmd) > maxCommand:
+		return fmt.Errorf("the command line is %d bytes long, more than keyden ssh takes (%d): send a shorter one", len(cmd), maxCommand)
+	case !utf8.ValidString(cmd):
+		return errors.New("the command line is not UTF-8 text: send it in UTF-8")
+	case strings.ContainsFunc(cmd, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f || r >= 0x80 && r < 0xa0 }):
+		return errors.New("the command line holds control characters: send it without them")
+	}
+	return nil
 }
 
 // member is who signed in: the member whose key the session's is, read
@@ -368,13 +495,14 @@ func (s *Server) shell(ctx context.Context, sess ssh.Session, st storage.Store, 
 		fmt.Fprintf(sess.Stderr(), "keyden: the app needs a terminal: connect with ssh -t, or give a command such as `list --json`\r\n")
 		return 2
 	}
-	env := sess.Environ()
+	env := sess.Environ() // clientEnv's only: see filterRequests
 	noColor := false
 	for _, kv := range env {
 		if len(kv) > 9 && kv[:9] == "NO_COLOR=" {
 			noColor = true
 		}
 	}
+	width, height := window(pty.Window.Width, pty.Window.Height)
 	r := bm.MakeRenderer(querying{Session: sess, in: in})
 	if noColor {
 		r.SetColorProfile(termenv.Ascii)
@@ -382,7 +510,8 @@ func (s *Server) shell(ctx context.Context, sess ssh.Session, st storage.Store, 
 	clip := s.clip
 	clip.OSC52 = clip.OSC52 && pty.Term != "dumb"
 	p, done := tui.NewSession(ctx, st, tui.Session{In: in, Out: sess, Environ: env, Renderer: r, Clipboard: clip,
-		Keys: s.keys, Location: s.opt.Store.Location(), Actor: member, Width: pty.Window.Width, Height: pty.Window.Height})
+		Keys: s.keys, Location: s.opt.Store.Location(), Actor: member, Width: width, Height: height})
+	size := newLatestSize()
 	go func() {
 		for {
 			select {
@@ -393,7 +522,18 @@ func (s *Server) shell(ctx context.Context, sess ssh.Session, st storage.Store, 
 				if !ok {
 					return
 				}
-				p.Send(tea.WindowSizeMsg{Width: w.Width, Height: w.Height})
+				size.set(w.Width, w.Height)
+			}
+		}
+	}()
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-size.changed:
+				w, h := size.get()
+				p.Send(tea.WindowSizeMsg{Width: w, Height: h})
 			}
 		}
 	}()

@@ -114,7 +114,7 @@ func (b *core) insertKeys(tx kv, seeds []KeySeed) ([]Created, error) {
 			return nil, err
 		}
 		if i == 0 {
-			ms, err := members(tx)
+			ms, err := b.rules(tx)
 			if err != nil {
 				return nil, err
 			}

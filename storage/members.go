@@ -16,9 +16,24 @@ func members(tx kv) (model.Members, error) {
 	return model.Members(ms), err
 }
 
+// rules are the members whose roles decide what the actor may do, read in
+// the caller's transaction; an actor that came in with an SSH key (keyden
+// ssh) is refused once that key is no longer its own, so a session's next
+// action after member rm or member rm-key fails at once.
+func (b *core) rules(tx kv) (model.Members, error) {
+	ms, err := members(tx)
+	if err != nil || b.opt.ActorKey == "" {
+		return ms, err
+	}
+	if m, ok := ms.FindSSHKey(b.opt.ActorKey); !ok || m.User != b.opt.Actor {
+		return nil, fail(ErrForbidden, "the SSH key %s is no longer a key of the member %s: ask %s to add it again", b.opt.ActorKey, b.opt.Actor, ms.WhoAddsKeys())
+	}
+	return ms, nil
+}
+
 // mayChange applies the roles to action on k inside the caller's transaction.
 func (b *core) mayChange(tx kv, action model.KeyAction, k *model.Key) error {
-	ms, err := members(tx)
+	ms, err := b.rules(tx)
 	if err != nil {
 		return err
 	}
@@ -29,7 +44,7 @@ func (b *core) mayChange(tx kv, action model.KeyAction, k *model.Key) error {
 }
 
 func (b *core) mayManage(tx kv, what string) error {
-	ms, err := members(tx)
+	ms, err := b.rules(tx)
 	if err != nil {
 		return err
 	}
@@ -40,7 +55,7 @@ func (b *core) mayManage(tx kv, what string) error {
 }
 
 func (b *core) mayEditChannels(tx kv) error {
-	ms, err := members(tx)
+	ms, err := b.rules(tx)
 	if err != nil {
 		return err
 	}
@@ -173,7 +188,7 @@ func As(st Store, actor, key string) (Store, error) {
 // RemoveMember removes a member; the last super admin stays.
 func (b *core) RemoveMember(ctx context.Context, user string) error {
 	return b.update(ctx, func(tx kv) error {
-		ms, err := members(tx)
+		ms, err := b.rules(tx)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,96 @@
+package sshd
+
+import (
+	"sync"
+
+	"github.com/charmbracelet/ssh"
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// sessionChannel is the session channel of charmbracelet/ssh with its
+// requests filtered first (see filterRequests).
+func sessionChannel(srv *ssh.Server, conn *gossh.ServerConn, ch gossh.NewChannel, ctx ssh.Context) {
+	ssh.DefaultSessionHandler(srv, conn, filteredChannel{ch}, ctx)
+}
+
+type filteredChannel struct{ gossh.NewChannel }
+
+func (c filteredChannel) Accept() (gossh.Channel, <-chan *gossh.Request, error) {
+	ch, reqs, err := c.NewChannel.Accept()
+	if err != nil {
+		return ch, reqs, err
+	}
+	return ch, filterRequests(reqs), nil
+}
+
+// clientEnv are the client's variables a session takes: they choose the
+// colours, and nothing else the client sends reaches the app.
+var clientEnv = map[string]bool{"TERM": true, "NO_COLOR": true, "COLORTERM": true}
+
+// maxEnv is how many variables a session may set: clientEnv, a few times.
+const maxEnv = 8
+
+// filterRequests refuses (replies false to) agent forwarding, which
+// charmbracelet/ssh would accept though no agent is ever opened, and any
+// environment variable but clientEnv's, so a client can neither believe an
+// agent is forwarded nor grow a session's memory with variables.
+func filterRequests(in <-chan *gossh.Request) <-chan *gossh.Request {
+	out := make(chan *gossh.Request)
+	go func() {
+		defer close(out)
+		env := 0
+		for req := range in {
+			switch req.Type {
+			case "auth-agent-req@openssh.com":
+				_ = req.Reply(false, nil)
+				continue
+			case "env":
+				var kv struct{ Key, Value string }
+				if gossh.Unmarshal(req.Payload, &kv) != nil || !clientEnv[kv.Key] || env >= maxEnv {
+					_ = req.Reply(false, nil)
+					continue
+				}
+				env++
+			}
+			out <- req
+		}
+	}()
+	return out
+}
+
+// window is a terminal size as the app takes it: an unknown (0) size is
+// the usual 80×24, and sizes past any real screen are cut to one, so a
+// client cannot make the server draw frames of 100000 columns.
+func window(w, h int) (int, int) {
+	if w <= 0 || h <= 0 {
+		return 80, 24
+	}
+	return min(w, 1000), min(h, 500)
+}
+
+// latestSize keeps only the newest of the window changes a client sends,
+// so a flood of them costs one layout per frame the app can take, not
+// one per change.
+type latestSize struct {
+	mu      sync.Mutex
+	w, h    int
+	changed chan struct{}
+}
+
+func newLatestSize() *latestSize { return &latestSize{changed: make(chan struct{}, 1)} }
+
+func (l *latestSize) set(w, h int) {
+	l.mu.Lock()
+	l.w, l.h = window(w, h)
+	l.mu.Unlock()
+	select {
+	case l.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (l *latestSize) get() (int, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w, l.h
+}
