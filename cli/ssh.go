@@ -47,6 +47,8 @@ closes.`,
 				return usagef("--max-sessions must be 1 or more")
 			case opt.IdleTimeout < time.Second:
 				return usagef("--idle-timeout %v is too short: give 1s or more, such as 15m", opt.IdleTimeout)
+			case opt.LoginGrace < time.Second:
+				return usagef("--login-grace %v is too short to sign in: give 1s or more, such as 30s", opt.LoginGrace)
 			case opt.InputRate < 64:
 				return usagef("--max-input-rate %d is too low to type in: give 64 bytes a second or more", opt.InputRate)
 			}
@@ -103,6 +105,7 @@ closes.`,
 	f.StringVar(&hostKey, "host-key", "", "the server's SSH host key, made if missing (default: ssh_host_ed25519_key next to the store)")
 	f.IntVar(&opt.MaxSessions, "max-sessions", 50, "the most sessions open at once")
 	f.DurationVar(&opt.IdleTimeout, "idle-timeout", 15*time.Minute, "close a session after this long without input")
+	f.DurationVar(&opt.LoginGrace, "login-grace", 30*time.Second, "close a connection not signed in this long after it opened")
 	f.IntVar(&opt.InputRate, "max-input-rate", 16<<10, "the most bytes a second a session may send (more is read that slowly)")
 	return cmd
 }

@@ -61,8 +61,8 @@ type Options struct {
 	// opened, as sshd's LoginGraceTime (default 30 s).
 	LoginGrace time.Duration
 	// MaxUnauthenticated is how many connections one source address may
-	// have open before signing in (default 4); all addresses together may
-	// have 4 times as many.
+	// have open before signing in (default 10, as sshd's MaxStartups); all
+	// addresses together may have 4 times as many.
 	MaxUnauthenticated int
 }
 
@@ -116,7 +116,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		opt.LoginGrace = 30 * time.Second
 	}
 	if opt.MaxUnauthenticated <= 0 {
-		opt.MaxUnauthenticated = 4
+		opt.MaxUnauthenticated = 10
 	}
 	clip, err := tui.ClipboardFromEnv(opt.Getenv)
 	if err != nil {
@@ -196,7 +196,7 @@ func (s *Server) connected(ctx ssh.Context, c net.Conn) net.Conn {
 	switch {
 	case s.stopping:
 		return nil
-	case s.conns >= s.opt.MaxSessions+8:
+	case s.conns-unauth >= s.opt.MaxSessions+8:
 		s.log.Printf("refused a connection from %s: %d connections open", src, s.conns)
 		return nil
 	case s.unauth[src] >= s.opt.MaxUnauthenticated || unauth >= 4*s.opt.MaxUnauthenticated:
