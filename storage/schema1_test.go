@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -45,6 +46,37 @@ func TestAStoreOfSchema1KeepsWorking(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := fileSum(t, path)
+	usedID := schema1Reads(t, st, clk)
+	if fileSum(t, path) != before {
+		t.Fatal("reading changed the store")
+	}
+	schema1Writes(t, st, clk, usedID, func() {
+		if rec := rawRecord(t, path, usedID); rec[0] != 2 {
+			t.Fatalf("the verified key's record is still of version %d", rec[0])
+		}
+	})
+}
+
+// The same store copied as it is onto etcd (keyden migrate) works the same.
+func TestAStoreOfSchema1KeepsWorkingOnEtcd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("etcd servers in -short")
+	}
+	clk := &clock{t: time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)}
+	src, err := OpenBolt(schema1Copy(t), Options{Actor: "alice", Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := newEtcdStore(t, Options{Actor: "alice", Now: clk.Now})
+	if _, err := Copy(ctx, src, dst); err != nil {
+		t.Fatal(err)
+	}
+	schema1Writes(t, dst, clk, schema1Reads(t, dst, clk), func() {})
+}
+
+// schema1Reads reads the old store and returns the used key's id.
+func schema1Reads(t *testing.T, st Store, clk *clock) string {
+	t.Helper()
 	keys, err := st.ListKeys(ctx, Filter{})
 	if err != nil || len(keys) != 3 {
 		t.Fatalf("list: %d keys, %v", len(keys), err)
@@ -65,12 +97,16 @@ func TestAStoreOfSchema1KeepsWorking(t *testing.T) {
 	if err != nil || len(evs) != 7 {
 		t.Fatalf("audit: %d events, %v", len(evs), err)
 	}
-	in, err := st.Info(ctx)
-	if err != nil || in.Schema != 1 || fileSum(t, path) != before {
-		t.Fatalf("reading changed the store: schema %d, %v", in.Schema, err)
+	if in, err := st.Info(ctx); err != nil || in.Schema != 1 {
+		t.Fatalf("reading changed the schema: %d, %v", in.Schema, err)
 	}
+	return used.ID
+}
 
-	// The first write (a verify) marks it schema 2 and rewrites the record it changes.
+// schema1Writes writes to the old store: a verify (its first write, after
+// which rewritten runs), a new key, a delete, and checks it.
+func schema1Writes(t *testing.T, st Store, clk *clock, usedID string, rewritten func()) {
+	t.Helper()
 	for _, s := range []string{schema1Used, schema1Rotated, schema1Successor} {
 		if res, err := st.Verify(ctx, VerifyRequest{Secret: s, ClientIP: mustAddr("203.0.113.9")}); err != nil || !res.OK {
 			t.Fatalf("an old key does not verify: %+v %v", res, err)
@@ -79,28 +115,28 @@ func TestAStoreOfSchema1KeepsWorking(t *testing.T) {
 	if in, _ := st.Info(ctx); in.Schema != SchemaVersion {
 		t.Fatalf("schema after a write: %d", in.Schema)
 	}
-	got, _ := st.GetKey(ctx, used.ID)
+	got, _ := st.GetKey(ctx, usedID)
 	want := [model.UseDays]uint32{}
 	want[29] = 1
-	if got.UseCount != 2 || got.Uses30d(clk.Now()) != want || got.ID != used.ID {
+	if got.UseCount != 2 || got.Uses30d(clk.Now()) != want || got.ID != usedID {
 		t.Fatalf("after a verify: %+v", got)
 	}
-	if rec := rawRecord(t, path, used.ID); rec[0] != 2 {
-		t.Fatalf("the verified key's record is still of version %d", rec[0])
-	}
+	rewritten()
 
 	// New keys beside old ones; deleting an old key removes it from the index.
 	fresh := mustCreate(t, st, CreateRequest{Name: "fresh"})
 	if res, _ := st.Verify(ctx, VerifyRequest{Secret: fresh.Secret}); !res.OK {
 		t.Fatalf("a new key in an old store: %+v", res)
 	}
-	if _, err := st.DeleteKey(ctx, used.ID); err != nil {
+	if _, err := st.DeleteKey(ctx, usedID); err != nil {
 		t.Fatal(err)
 	}
 	if res, _ := st.Verify(ctx, VerifyRequest{Secret: schema1Used}); res.OK || res.Reason != model.ReasonUnknown {
 		t.Fatalf("a deleted old key: %+v", res)
 	}
-	rep, err := st.Check(ctx)
+	rep, err := st.(interface {
+		Check(context.Context) (CheckReport, error)
+	}).Check(ctx)
 	if err != nil || len(rep.Problems) > 0 || rep.Keys != 3 {
 		t.Fatalf("check: %+v %v", rep, err)
 	}
