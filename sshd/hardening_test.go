@@ -249,3 +249,35 @@ func TestRevokedSessionEnds(t *testing.T) {
 	}
 	errs.waitFor(t, 0, "is no longer a key of the member ann, so this session ends: ask the super admin bench to add it again")
 }
+
+// One connection holds at most maxChannels sessions open, as sshd's
+// MaxSessions; one closed makes room. Checked to fail before: the eleventh
+// opened.
+func TestChannelsPerConnection(t *testing.T) {
+	w := newBenchWorld(t, 0)
+	conn := w.dial(t)
+	var open []*gossh.Session
+	for i := range maxChannels {
+		sess, err := conn.NewSession()
+		if err != nil {
+			t.Fatalf("session %d: %v", i+1, err)
+		}
+		open = append(open, sess)
+	}
+	if _, err := conn.NewSession(); err == nil || !strings.Contains(err.Error(), "at most 10 sessions on one connection") {
+		t.Fatalf("session %d: %v", maxChannels+1, err)
+	}
+	open[0].Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		sess, err := conn.NewSession()
+		if err == nil {
+			sess.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no room after a close: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,15 +1,29 @@
 package sshd
 
 import (
+	"fmt"
 	"sync"
 
 	"github.com/charmbracelet/ssh"
 	gossh "golang.org/x/crypto/ssh"
 )
 
+// maxChannels is how many session channels one connection may hold open,
+// as sshd's MaxSessions: each costs the server memory before it runs anything.
+const maxChannels = 10
+
 // sessionChannel is the session channel of charmbracelet/ssh with its
-// requests filtered first (see filterRequests).
+// requests filtered first (see filterRequests), at most maxChannels at once
+// on a connection.
 func sessionChannel(srv *ssh.Server, conn *gossh.ServerConn, ch gossh.NewChannel, ctx ssh.Context) {
+	if cc, ok := ctx.Value(connKey{}).(*countedConn); ok {
+		if cc.channels.Add(1) > maxChannels {
+			cc.channels.Add(-1)
+			_ = ch.Reject(gossh.ResourceShortage, fmt.Sprintf("keyden ssh takes at most %d sessions on one connection", maxChannels))
+			return
+		}
+		defer cc.channels.Add(-1)
+	}
 	ssh.DefaultSessionHandler(srv, conn, filteredChannel{ch}, ctx)
 }
 

@@ -244,6 +244,7 @@ type countedConn struct {
 	signedIn func()
 	grace    *time.Timer
 	authed   bool // under Server.mu
+	channels atomic.Int32
 }
 
 func (c *countedConn) Read(p []byte) (int, error) {
@@ -419,6 +420,16 @@ func (s *Server) handle(sess ssh.Session) {
 		delete(s.sessions, ss)
 		s.mu.Unlock()
 	}()
+	// Read again once registered: a removal that followMembers saw before
+	// this session was in its set is seen here.
+	if m, _, err := s.member(sess); err != nil || m != member {
+		if err == nil {
+			err = errors.New("the member of this SSH key changed: connect again")
+		}
+		fmt.Fprintf(sess.Stderr(), "keyden: %s\r\n", format.Safe(format.Sentence(err.Error())))
+		_ = sess.Exit(1)
+		return
+	}
 	n := s.started.Add(1)
 	st, err := storage.As(s.opt.Store, member, fp)
 	if err != nil {
