@@ -36,6 +36,9 @@ func (v *Verifier) Alive(now time.Time) bool { return now.Sub(v.Beat) < Verifier
 // store of any age has a place for it.
 func verifierKey(id string) []byte { return []byte("verifier/" + id) }
 
+// VerifierKey is a verifier record's key under an etcd store's prefix.
+func VerifierKey(id string) string { return string(bucketMeta) + "/" + string(verifierKey(id)) }
+
 // forgetVerifierAfter is how long the record of a verifier that died
 // without removing it (killed, its machine gone) is kept.
 const forgetVerifierAfter = 24 * time.Hour

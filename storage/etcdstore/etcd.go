@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -21,6 +22,9 @@ import (
 type Etcd struct {
 	*storage.Core
 	eb *etcdBackend
+	// lease holds this process's verifier record (see verifiers.go).
+	leaseMu sync.Mutex
+	lease   clientv3.LeaseID
 }
 
 var _ storage.Store = (*Etcd)(nil)
