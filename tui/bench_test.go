@@ -106,6 +106,7 @@ func BenchmarkKeystroke(b *testing.B) {
 			a.keys.marks.clear()
 			a.keys.group, a.keys.groups = groupOff, nil
 			a.keys.setText("")
+			a.keys.tab, a.keys.q.Env, a.keys.q.Channel = 0, "", ""
 			a.keys.q.Sort = keyindex.ByLastUsed
 			deliver(a, a.keys.refilter(true))
 		}
