@@ -45,7 +45,7 @@ func defaultKeysKeyMap() keysKeyMap {
 		Disable:     key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "disable/enable")),
 		Audit:       key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "audit log")),
 		Filter:      key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
-		ClearFilter: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
+		ClearFilter: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear one level")),
 		NextEnv:     key.NewBinding(key.WithKeys("tab", "right", "l"), key.WithHelp("tab/→", "next env")),
 		PrevEnv:     key.NewBinding(key.WithKeys("shift+tab", "left", "h"), key.WithHelp("shift+tab/←", "prev env")),
 		Channel:     key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "channel")),
