@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"keyden/storage"
@@ -47,4 +48,20 @@ func TestEscThenKeyAndTheMouseInTmux(t *testing.T) {
 	s.waitFor("3/3")
 	mouse(64, 5, 7) // wheel up
 	s.waitFor("1/3")
+
+	// The terminal reports the mouse (tmux knows the mode the app asked
+	// for), except while a key is shown, so it can be selected by hand.
+	mouseOn := func() bool {
+		return strings.TrimSpace(s.run("display", "-p", "-t", "e2e", "#{mouse_button_flag}")) == "1"
+	}
+	s.waitUntil("mouse reports on over the table", mouseOn)
+	s.keys("n")
+	s.waitFor("New key")
+	s.typeText("shown once")
+	s.keys("Enter")
+	s.waitFor("Your new key")
+	s.waitUntil("mouse reports off on the reveal", func() bool { return !mouseOn() })
+	s.keys("Escape")
+	s.waitFor("6 keys · ")
+	s.waitUntil("mouse reports on again", mouseOn)
 }

@@ -163,6 +163,11 @@ func TestSSHAppInTmux(t *testing.T) {
 	if title := strings.SplitN(scr, "\n", 2)[0]; len([]rune(strings.TrimRight(title, " "))) != 120-1 {
 		t.Fatalf("the title is not drawn at the client's width (%d):\n%q", len([]rune(strings.TrimRight(title, " "))), title)
 	}
+	// The mouse works over SSH as locally: the client's terminal is asked
+	// to report it.
+	s.waitUntil("mouse reports on over ssh", func() bool {
+		return strings.TrimSpace(s.run("display", "-p", "-t", "e2e", "#{mouse_button_flag}")) == "1"
+	})
 
 	s.keys("n")
 	s.waitFor("New key")

@@ -104,7 +104,7 @@ func NewSession(ctx context.Context, st storage.Store, s Session) (p *tea.Progra
 		app.width, app.height = s.Width, s.Height
 		app.layout()
 	}
-	p = tea.NewProgram(app, tea.WithAltScreen(), tea.WithContext(ctx), tea.WithInput(s.In), tea.WithOutput(s.Out),
+	p = tea.NewProgram(app, tea.WithAltScreen(), tea.WithMouseCellMotion(), tea.WithContext(ctx), tea.WithInput(s.In), tea.WithOutput(s.Out),
 		tea.WithEnvironment(s.Environ), tea.WithoutSignalHandler())
 	return p, func() string {
 		app.clip.clear(0)
