@@ -368,6 +368,12 @@ func (s *Server) followMembers(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		s.mu.Lock()
+		idle := len(s.sessions) == 0
+		s.mu.Unlock()
+		if idle { // a session checks its member itself once registered
+			continue
+		}
 		seq, _, err := s.opt.Store.FeedHead(ctx)
 		if err != nil || seq == seen {
 			continue
