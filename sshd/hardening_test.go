@@ -9,6 +9,7 @@ import (
 	"net"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -280,4 +281,50 @@ func TestChannelsPerConnection(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// The SSH user name is ignored: a key signs in as its member whatever name
+// the client gives, and the name reaches neither the store nor the log.
+// (It already was ignored; this keeps it so.)
+func TestUserNameIsIgnored(t *testing.T) {
+	actor := make(chan string, 1)
+	var log bytes.Buffer
+	w := newBenchWorld(t, 0, func(o *Options) {
+		o.Log = &syncBuf{b: &log}
+		o.Exec = func(ctx context.Context, st storage.Store, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+			actor <- st.Actor()
+			return 0
+		}
+	})
+	conn, err := gossh.Dial("tcp", w.addr, &gossh.ClientConfig{User: "root\x1b]0;owned\x07", Auth: []gossh.AuthMethod{gossh.PublicKeys(w.signer)},
+		HostKeyCallback: gossh.InsecureIgnoreHostKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	sess, _ := conn.NewSession()
+	if err := sess.Run("list"); err != nil {
+		t.Fatal(err)
+	}
+	if a := <-actor; a != "ann" {
+		t.Fatalf("signed in as %q", a)
+	}
+	lw := w.srv.opt.Log.(*syncBuf)
+	lw.mu.Lock()
+	l := log.String()
+	lw.mu.Unlock()
+	if !strings.Contains(l, "session 1: ann") || strings.Contains(l, "root") || strings.Contains(l, "owned") {
+		t.Fatalf("the user name in the log:\n%s", l)
+	}
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
 }
