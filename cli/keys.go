@@ -123,8 +123,8 @@ func (a *app) listCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List keys (never their secrets)",
-		Long: `List keys oldest first, never their secrets, as they are read (memory
-stays flat on a big store). --filter takes the query
+		Long: `List keys in the store's order (by id), never their secrets, as they are
+read (memory stays flat on a big store). --filter takes the query
 language of the terminal app's filter line: free words, env: channel: by:
 scope: status: used:<1h|>90d|never expires:<7d|>30d|never created:<7d|>1y;
 terms AND, the same field twice OR, -term negates. The other flags are
@@ -196,7 +196,7 @@ shorthands, combined with it.`,
 // listHeader is the text listing's header.
 var listHeader = []string{"ID", "NAME", "CHANNEL", "ENV", "HINT", "CREATED", "LAST USED", "CREATED BY", "STATUS"}
 
-// writeKeys writes the keys f matches, oldest first, as they are read: a
+// writeKeys writes the keys f matches, in the store's order, as they are read: a
 // JSON array, one key a line, or a table (with its header only when there
 // are keys). It returns how many it wrote.
 func (a *app) writeKeys(cmd *cobra.Command, st store, f storage.Filter, asJSON bool, w io.Writer) (int, error) {

@@ -46,7 +46,6 @@ func TestListOutputIsTheWholeListings(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		storage.SortOldestFirst(keys) // as list always gave them
 		r := runAt(t, db, "", false, append([]string{"list"}, filter...)...)
 		rj := runAt(t, db, "", false, append([]string{"list", "--json"}, filter...)...)
 		if r.code != 0 || rj.code != 0 {

@@ -1,12 +1,8 @@
 package storage
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
-	"slices"
-	"sort"
-	"strings"
 
 	"keyden/model"
 )
@@ -27,134 +23,16 @@ import (
 // pages, keep that to about 10 MiB, at ~0.4 ms a part to open the file.
 const streamPart = 2048
 
-// EachKey calls fn with every key f matches, oldest first (ties by id),
-// as ListKeys finds them, without holding them all: a first pass keeps
-// only each match's creation time and id (~20 bytes a key), sorts those,
-// and a second reads the records again in that order, a part at a time.
-// measure, when set, sees every key of the first pass (to size a table's
-// columns). A key deleted between the passes is left out, one changed
-// shows as it is in the second; a key given to measure or fn is valid only
-// during the call.
+// EachKey calls fn with every key f matches, in the store's order (by id),
+// as ListKeys finds them, without holding them all. measure, when set,
+// first sees every key that will be listed (to size a table's columns) in
+// a pass of its own; a key made between the two passes is listed without
+// having been measured. A key given to measure or fn is valid only during
+// the call.
 func (b *core) EachKey(ctx context.Context, f Filter, measure, fn func(*model.Key) error) error {
-	if _, remote := b.be.(external); remote {
-		// On etcd a record read by id is a request of its own: a million
-		// of them would take minutes, so the keys are held and sorted.
-		return b.eachKeyHeld(ctx, f, measure, fn)
-	}
-	var order keyOrder
-	err := b.eachKey(ctx, f, func(k *model.Key) error {
-		order.add(k)
-		if measure != nil {
-			return measure(k)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	sort.Sort(&order)
-	return b.eachKeyOf(ctx, f, &order, fn)
-}
-
-func (b *core) eachKeyHeld(ctx context.Context, f Filter, measure, fn func(*model.Key) error) error {
-	keys, err := b.ListKeys(ctx, f)
-	if err != nil {
-		return err
-	}
-	SortOldestFirst(keys)
 	for _, pass := range []func(*model.Key) error{measure, fn} {
-		for i := range keys {
-			if pass == nil {
-				break
-			}
-			if err := pass(&keys[i]); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// SortOldestFirst sorts keys in EachKey's order: by creation, ties by id.
-func SortOldestFirst(keys []model.Key) {
-	slices.SortFunc(keys, func(a, b model.Key) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-}
-
-// keyOrder is the first pass's result: creation times and ids, the ids
-// packed into one buffer so a million keys cost no million strings.
-type keyOrder struct {
-	created []int64
-	ends    []uint32 // ids[ends[i-1]:ends[i]] is the i-th id
-	ids     []byte
-	perm    []uint32 // the sorted order, as indexes
-}
-
-func (o *keyOrder) add(k *model.Key) {
-	o.created = append(o.created, k.CreatedAt.UnixNano())
-	o.ids = append(o.ids, k.ID...)
-	o.ends = append(o.ends, uint32(len(o.ids)))
-	o.perm = append(o.perm, uint32(len(o.perm)))
-}
-
-func (o *keyOrder) id(i uint32) []byte {
-	start := uint32(0)
-	if i > 0 {
-		start = o.ends[i-1]
-	}
-	return o.ids[start:o.ends[i]]
-}
-
-func (o *keyOrder) Len() int      { return len(o.perm) }
-func (o *keyOrder) Swap(i, j int) { o.perm[i], o.perm[j] = o.perm[j], o.perm[i] }
-func (o *keyOrder) Less(i, j int) bool {
-	a, b := o.perm[i], o.perm[j]
-	if o.created[a] != o.created[b] {
-		return o.created[a] < o.created[b]
-	}
-	return bytes.Compare(o.id(a), o.id(b)) < 0
-}
-
-// eachKeyOf reads the keys o names, in o's order, a part per read
-// transaction, and gives fn those f still matches.
-func (b *core) eachKeyOf(ctx context.Context, f Filter, o *keyOrder, fn func(*model.Key) error) error {
-	part := make([]model.Key, 0, streamPart)
-	for next := 0; next < len(o.perm); {
-		err := b.view(ctx, func(tx kv) error {
-			envName, err := b.checkFilter(tx, f)
-			if err != nil {
-				return err
-			}
-			now := b.now()
-			part = part[:0]
-			bk := tx.Bucket(bucketKeys)
-			for read := 0; read < streamPart && next < len(o.perm); read++ {
-				id := o.id(o.perm[next])
-				next++
-				v := bk.Get(id)
-				if v == nil {
-					continue // deleted since the first pass
-				}
-				part = append(part, model.Key{})
-				k := &part[len(part)-1]
-				if err := model.DecodeKey(string(id), v, k); err != nil {
-					return b.damagedKey(id)
-				}
-				if !f.match(k, envName, now) {
-					part = part[:len(part)-1]
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for i := range part {
-			if err := fn(&part[i]); err != nil {
+		if pass != nil { // measure may be nil
+			if err := b.eachKey(ctx, f, pass); err != nil {
 				return err
 			}
 		}
