@@ -76,7 +76,8 @@ func TestMissingKeydenEtcdIsASentence(t *testing.T) {
 	} {
 		start := time.Now()
 		cmd := exec.Command(c.exe, "list")
-		cmd.Env = []string{"KEYDEN_DB=etcd://127.0.0.1:1/x", "HOME=" + os.TempDir(), "PATH=/usr/bin:/bin"}
+		// PATH has no keyden-etcd, even while the package test has one in /usr/bin.
+		cmd.Env = []string{"KEYDEN_DB=etcd://127.0.0.1:1/x", "HOME=" + os.TempDir(), "PATH=" + t.TempDir()}
 		out, errs, code := runProcess(t, cmd, "")
 		if code != 1 || out != "" || errs != c.want {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 1 and %q", c.exe, code, out, errs, c.want)
