@@ -3,10 +3,12 @@ package cli
 import (
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
+	"github.com/spf13/pflag"
 )
 
 // manDate is the date the man pages carry. It is fixed, not the day they
@@ -30,6 +32,7 @@ func (a *app) manCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			root := cmd.Root()
 			root.DisableAutoGenTag = true
+			escapeForMarkdown(root)
 			if dir == "" {
 				return doc.GenMan(root, manHeader(), cmd.OutOrStdout())
 			}
@@ -41,4 +44,16 @@ func (a *app) manCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "folder to write every page into")
 	return cmd
+}
+
+// escapeForMarkdown keeps the help's text as written in the pages: cobra
+// turns it into a man page through Markdown, which would read
+// `used:<1h|>90d` as an HTML tag and drop it.
+func escapeForMarkdown(c *cobra.Command) {
+	r := strings.NewReplacer("<", `\<`, ">", `\>`)
+	c.Long, c.Short, c.Example = r.Replace(c.Long), r.Replace(c.Short), r.Replace(c.Example)
+	c.Flags().VisitAll(func(f *pflag.Flag) { f.Usage = r.Replace(f.Usage) })
+	for _, sub := range c.Commands() {
+		escapeForMarkdown(sub)
+	}
 }
