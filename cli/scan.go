@@ -157,6 +157,9 @@ counts as live (--prefix names the prefix then; default kd).`,
 			}
 			unread := 0
 			finds, looks, err := a.runScan(cmd.Context(), o, args, scan.New(prefix), &unread)
+			if cmd.Context().Err() != nil {
+				return &refusal{"the scan was stopped before it finished, so nothing was looked up or reported: scan again"}
+			}
 			if err != nil {
 				return err
 			}
@@ -272,7 +275,10 @@ func (a *app) runScan(ctx context.Context, o scanOpts, args []string, m *scan.Ma
 	}
 	for _, arg := range args {
 		if arg == "-" {
-			if err := m.Scan(a.env.Stdin, func(f scan.Find) { add("", "-", f) }); err != nil {
+			if err := m.Scan(ctxReader{ctx, a.env.Stdin}, func(f scan.Find) { add("", "-", f) }); err != nil {
+				if ctx.Err() != nil {
+					return nil, nil, ctx.Err()
+				}
 				return nil, nil, usagef("could not read standard input: %v", err)
 			}
 			continue
@@ -313,10 +319,16 @@ func (a *app) runScan(ctx context.Context, o scanOpts, args []string, m *scan.Ma
 			if !d.Type().IsRegular() && path != arg {
 				return nil
 			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			file, err := os.Open(path)
 			if err == nil {
 				defer file.Close()
-				err = m.Scan(file, func(f scan.Find) { add("", path, f) })
+				err = m.Scan(ctxReader{ctx, file}, func(f scan.Find) { add("", path, f) })
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
 			}
 			if err != nil {
 				return skip(path, err)
@@ -328,6 +340,20 @@ func (a *app) runScan(ctx context.Context, o scanOpts, args []string, m *scan.Ma
 		}
 	}
 	return finds, looks, nil
+}
+
+// ctxReader stops a read at ctx's end: Ctrl-C (or SIGTERM) ends a scan
+// inside a file without end, such as /proc/kcore or /dev/zero named.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 func unwrapPath(err error) error {

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -10,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"keyden/keygen"
 )
@@ -408,5 +411,44 @@ func TestScanRunsNoProgramOfTheRepository(t *testing.T) {
 		if _, err := os.Stat(ran); err == nil {
 			t.Fatalf("scan %s ran the repository's fsmonitor hook", mode)
 		}
+	}
+}
+
+// endless is input without end that cancels the run after a few reads, as
+// Ctrl-C does.
+type endless struct {
+	cancel context.CancelFunc
+	reads  int
+}
+
+func (e *endless) Read(p []byte) (int, error) {
+	if e.reads++; e.reads == 4 {
+		e.cancel()
+	}
+	for i := range p {
+		p[i] = 'a'
+	}
+	return len(p), nil
+}
+
+// Ctrl-C (or SIGTERM) stops a scan inside a file without end (/dev/zero,
+// /proc/kcore): it read on, ignoring the signal, until killed.
+func TestScanStopsWhenInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb bytes.Buffer
+	db := newDB(t)
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, []string{"scan", "-"}, Env{Stdin: &endless{cancel: cancel}, Stdout: &out, Stderr: &errb,
+			Getenv: func(k string) string { return map[string]string{"KEYDEN_DB": db}[k] }})
+	}()
+	select {
+	case code := <-done:
+		if code != ExitRefused || !strings.Contains(errb.String(), "the scan was stopped before it finished") {
+			t.Errorf("exit %d %q", code, errb.String())
+		}
+	case <-time.After(20 * time.Second): // a guard against a hang, not a wait
+		t.Fatal("scan went on reading after its context ended")
 	}
 }
