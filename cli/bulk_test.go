@@ -278,3 +278,28 @@ func TestMoveKeysToAnotherChannel(t *testing.T) {
 		t.Fatalf("audit: %v %q", err, r.stdout)
 	}
 }
+
+// list --filter names what does not exist, as the bulk commands do,
+// instead of an empty listing that looks like an answer.
+func TestListFilterNamesWhatDoesNotExist(t *testing.T) {
+	db := newDB(t)
+	create(t, db, "--name", "one", "--env", "prod")
+	for _, c := range []struct{ filter, want string }{
+		{"env:prd", `there is no environment "prd"`},
+		{"channel:wbe", `there is no channel "wbe"`},
+	} {
+		for _, json := range []bool{false, true} {
+			args := []string{"list", "--filter", c.filter}
+			if json {
+				args = append(args, "--json")
+			}
+			r := run(t, db, "", args...)
+			if r.code != 2 || !strings.Contains(r.stderr, c.want) || r.stdout != "" {
+				t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 2 saying %s", args, r.code, r.stdout, r.stderr, c.want)
+			}
+		}
+	}
+	if r := run(t, db, "", "list", "--filter", "env:prod by:nobody"); r.code != 0 || !strings.Contains(r.stdout, "No keys match.") {
+		t.Errorf("a filter on names that exist: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+}

@@ -169,7 +169,17 @@ shorthands, combined with it.`,
 			// holds a part of them at a time, and a text table is sized by a
 			// first pass.
 			w := bufio.NewWriterSize(a.env.Stdout, 64<<10)
-			n, err := a.writeKeys(cmd, st, f, p.json, w)
+			var out io.Writer = w
+			if p.json {
+				out = jsonSafe{w} // as every --json: no C1 or bidi rune raw
+			}
+			if !terms.Empty() {
+				// env:prd would match nothing because there is no prd: say so.
+				if err := unknownNames(cmd.Context(), st, terms); err != nil {
+					return err
+				}
+			}
+			n, err := a.writeKeys(cmd, st, f, p.json, out)
 			if err == nil && n == 0 && !p.json {
 				if !filtered {
 					fmt.Fprintln(w, "No keys yet. Create one with: keyden create --name NAME --env prod")

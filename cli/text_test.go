@@ -43,7 +43,7 @@ func everyCommand(t *testing.T, db, id string) {
 	t.Helper()
 	// --json is the raw value, with every rune Safe escapes as a JSON
 	// escape: no C1 control or bidi override reaches the terminal either.
-	for _, args := range [][]string{{"audit", "--json"}, {"show", id, "--json"}, {"member", "list", "--json"}, {"channel", "list", "--json"}} {
+	for _, args := range [][]string{{"list", "--json"}, {"audit", "--json"}, {"show", id, "--json"}, {"member", "list", "--json"}, {"channel", "list", "--json"}} {
 		r := run(t, db, "", args...)
 		if bad, ok := hostile.Clean(r.stdout + r.stderr); !ok || r.code != 0 {
 			t.Errorf("keyden %v: exit %d, holds %U:\n%s%s", args, r.code, bad, r.stdout, r.stderr)
