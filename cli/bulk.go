@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -202,8 +203,16 @@ func (b *bulk) run(a *app, cmd *cobra.Command, st store, args []string, req stor
 	if b.json {
 		sw = bufio.NewWriter(a.env.Stderr)
 	}
-	refused := 0
+	refused, already := 0, 0
 	for _, o := range out {
+		if b.filter != "" && alreadyDone(req.Action, o.Err) {
+			// --filter asks for a state: a key in it already is not a
+			// refusal, so running a clean-up again is not a failure.
+			already++
+			w.Flush()
+			printf(a.env.Stderr, "keyden: %s\n", format.Sentence(o.Err.Error()))
+			continue
+		}
 		if o.Err != nil {
 			refused++
 			w.Flush()
@@ -212,7 +221,7 @@ func (b *bulk) run(a *app, cmd *cobra.Command, st store, args []string, req stor
 		}
 		done(w, o)
 	}
-	changed := len(out) - refused
+	changed := len(out) - refused - already
 	if ferr := w.Flush(); err == nil {
 		err = ferr
 	}
@@ -225,8 +234,11 @@ func (b *bulk) run(a *app, cmd *cobra.Command, st store, args []string, req stor
 			}
 		}
 		fmt.Fprintf(sw, "No keys match: nothing %s.\n", strings.ToLower(pastTense(req.Action)))
-	case len(out) > 1 || refused > 0:
+	case len(out) > 1 || refused > 0 || already > 0:
 		fmt.Fprintf(sw, "%s %s", pastTense(req.Action), format.Count(changed, "key"))
+		if already > 0 {
+			fmt.Fprintf(sw, "; %d already %s", already, alreadyWord(req))
+		}
 		if refused > 0 {
 			fmt.Fprintf(sw, "; %d refused", refused)
 		}
@@ -239,6 +251,20 @@ func (b *bulk) run(a *app, cmd *cobra.Command, st store, args []string, req stor
 		err = &silentExit{code: ExitRefused}
 	}
 	return out, err
+}
+
+// alreadyDone says err only reports a key already in the state the
+// action makes (disabled, enabled, in the channel).
+func alreadyDone(action model.KeyAction, err error) bool {
+	return err != nil && errors.Is(err, storage.ErrExists) &&
+		(action == model.KeyDisable || action == model.KeyEnable || action == model.KeyMove)
+}
+
+func alreadyWord(req storage.BulkRequest) string {
+	if req.Action == model.KeyMove {
+		return "in " + format.Safe(req.Channel)
+	}
+	return strings.ToLower(pastTense(req.Action))
 }
 
 // confirmBulk shows how many keys req would change, with the first

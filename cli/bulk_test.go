@@ -303,3 +303,30 @@ func TestListFilterNamesWhatDoesNotExist(t *testing.T) {
 		t.Errorf("a filter on names that exist: %d %q %q", r.code, r.stdout, r.stderr)
 	}
 }
+
+// A clean-up by --filter run again changes nothing and does not fail:
+// keys already in the state asked for are said, not refused.
+func TestBulkFilterTwiceIsNotAFailure(t *testing.T) {
+	db := newDB(t)
+	run(t, db, "", "channel", "add", "web")
+	create(t, db, "--name", "a", "--env", "dev")
+	create(t, db, "--name", "b", "--env", "dev")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"disable", "--filter", "env:dev", "--yes"}, "Disabled 2 keys."},
+		{[]string{"disable", "--filter", "env:dev", "--yes"}, "Disabled 0 keys; 2 already disabled."},
+		{[]string{"move", "--filter", "env:dev", "--channel", "web", "--yes"}, "Moved 2 keys."},
+		{[]string{"move", "--filter", "env:dev", "--channel", "web", "--yes"}, "Moved 0 keys; 2 already in web."},
+	} {
+		r := run(t, db, "", c.args...)
+		if r.code != 0 || !strings.Contains(r.stdout+r.stderr, c.want) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 0 and %q", c.args, r.code, r.stdout, r.stderr, c.want)
+		}
+	}
+	// Named by id, an already disabled key is still refused, as before.
+	if r := run(t, db, "", "disable", idOf(t, db, "a")); r.code != 1 {
+		t.Errorf("disable of a disabled key by id: exit %d %q", r.code, r.stderr)
+	}
+}
