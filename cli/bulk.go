@@ -309,8 +309,15 @@ func (a *app) confirmBulk(cmd *cobra.Command, st store, req storage.BulkRequest,
 		for _, id := range ids {
 			if k, err := st.GetKey(cmd.Context(), id); err == nil {
 				count(&k)
+			} else if errors.Is(err, storage.ErrNotFound) {
+				mayNot++ // gone: nothing to ask about
 			}
 		}
+	}
+	if mayNot == len(ids) {
+		// Nothing the user could say yes to: refused at once, key by key,
+		// as the TUI refuses before its confirm.
+		return ids, true, nil
 	}
 	list := strings.Join(names, ", ")
 	if more := len(ids) - len(names); more > 0 {
@@ -318,10 +325,7 @@ func (a *app) confirmBulk(cmd *cobra.Command, st store, req storage.BulkRequest,
 	}
 	verb := string(req.Action)
 	printf(a.env.Stderr, "%s %s: %s?\n", strings.ToUpper(verb[:1])+verb[1:], format.Count(len(ids), "key"), list)
-	switch {
-	case mayNot == len(ids):
-		fmt.Fprintf(a.env.Stderr, "You may not %s %s: nothing would change.\n", verb, plural(mayNot, "it", "any of them"))
-	case mayNot > 0:
+	if mayNot > 0 {
 		fmt.Fprintf(a.env.Stderr, "You may not %s %d of them: %s left as %s, %s.\n", verb, mayNot,
 			plural(mayNot, "that one is", "those are"), plural(mayNot, "it is", "they are"),
 			plural(len(ids)-mayNot, "the other goes through", "the others go through"))

@@ -48,13 +48,17 @@ func TestBulkConfirmCountsWhatTheUserMayNotChange(t *testing.T) {
 		{[]string{"disable", "--filter", "used:>90d"}, "Disable 5 keys: "},
 		{[]string{"disable", "--filter", "used:>90d"}, "\nYou may not disable 3 of them: those are left as they are, the others go through.\n"},
 		{[]string{"disable", "--filter", "used:>90d env:dev"}, "\nYou may not disable 1 of them: that one is left as it is, the other goes through.\n"},
-		{[]string{"delete", ids["alice prod stale"], ids["alice dev stale"]}, "\nYou may not delete any of them: nothing would change.\n"},
 		{[]string{"delete", ids["mine dev stale"], ids["alice dev stale"], ids["mine prod stale"]}, "\nYou may not delete 1 of them: that one is left as it is, the others go through.\n"},
 	} {
 		r := runAt(t, db, "no\n", true, c.args...)
 		if r.code != ExitRefused || !strings.Contains(r.stderr, c.want) {
 			t.Errorf("%v: exit %d, stderr %q, want %q in it", c.args, r.code, r.stderr, c.want)
 		}
+	}
+	// Keys the user may not change at all are refused before any question.
+	r := runAt(t, db, "yes\n", true, "delete", ids["alice prod stale"], ids["alice dev stale"])
+	if r.code != ExitRefused || strings.Contains(r.stderr, "Type yes") || strings.Count(r.stderr, "keyden: not deleted: ") != 2 {
+		t.Errorf("deleting only others' keys: exit %d, stderr %q; want each refused, no question", r.code, r.stderr)
 	}
 	if r := runAt(t, db, "no\n", true, "disable", "--filter", "by:"+Actor()); strings.Contains(r.stderr, "You may not") {
 		t.Errorf("the user's own keys: %q", r.stderr)
