@@ -66,6 +66,11 @@ func TestDebPackageInstallsAndRemovesCleanly(t *testing.T) {
 		}
 		return string(out)
 	}
+	// No systemd runs here to see it; the script that stops keyden ssh on
+	// removal must at least be in the package.
+	if prerm := run("dpkg-deb", "--info", deb, "prerm"); !strings.Contains(prerm, "systemctl disable --now keyden-ssh.service") {
+		t.Errorf("the package does not stop keyden ssh when removed:\n%s", prerm)
+	}
 	run("dpkg", "-i", deb)
 	removed := false
 	defer func() {
