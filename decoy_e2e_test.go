@@ -57,7 +57,7 @@ func TestDecoyThroughNginxAndTheCLIAlertsTheWebhook(t *testing.T) {
 		alerts[a.ID] = a
 	}))
 	defer hook.Close()
-	_, kaddr, logs := startServe(t, db, "--trusted-proxy", "127.0.0.1", "--alert-webhook", hook.URL, "--alert-secret-file", secretFile)
+	_, kaddr, logs := startServe(t, db, "--trusted-proxy", "127.0.0.1", "--alert-webhook", hook.URL, "--alert-secret-file", secretFile, "--alert-every", "0")
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "hello") }))
 	defer backend.Close()
 	port := freePort(t)

@@ -28,7 +28,7 @@ func (a *app) serveCommand() *cobra.Command {
 	var listen string
 	var trusted []string
 	var maxConns int
-	var maxStale time.Duration
+	var maxStale, alertEvery time.Duration
 	var opt server.Options
 	var max int
 	var hookURL, secretFile, leakKeys string
@@ -47,7 +47,9 @@ reason in X-Keyden-Reason. No body, so a gateway keeps its connection alive;
 /verify.json and /verify.json/{env} answer the same check in JSON. Also
 GET /healthz and GET /metrics (Prometheus); with --leak-report-keys, POST
 /leaks takes signed leak reports (GitHub's secret scanning format); with
---alert-webhook, every alert is posted there, signed.
+--alert-webhook, every alert is posted there, signed. A decoy used again
+and again from one address raises one alert per --alert-every (1m), and one
+more event with how many uses followed.
 
 /healthz says how far behind the verifier is (lag_seconds, the revision it
 applied) and answers 503 when it has not confirmed it holds every change for
@@ -67,7 +69,13 @@ new one, and when all are busy the new one gets 503 at once.`,
 			if maxStale < time.Second {
 				return usagef("--max-staleness %v is too short: give 1s or more (a healthy verifier confirms four times a second)", maxStale)
 			}
-			opt = server.Options{Log: log.New(safeLines{a.env.Stderr}, "keyden serve: ", log.LstdFlags), MaxStaleness: maxStale}
+			if alertEvery < 0 {
+				return usagef("--alert-every %v is negative: give how long a decoy's alerts from one address are gathered, or 0 for an alert at every use", alertEvery)
+			}
+			opt = server.Options{Log: log.New(safeLines{a.env.Stderr}, "keyden serve: ", log.LstdFlags), MaxStaleness: maxStale, AlertEvery: alertEvery}
+			if alertEvery == 0 {
+				opt.AlertEvery = -1 // server.Options' word for every use
+			}
 			for _, c := range trusted {
 				p, err := model.ParseAllowedIP(c)
 				if err != nil {
@@ -129,6 +137,7 @@ new one, and when all are busy the new one gets 503 at once.`,
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
 	cmd.Flags().DurationVar(&maxStale, "max-staleness", server.DefaultMaxStaleness, "answer 503 on /healthz after this long without confirming every change is taken in")
 	cmd.Flags().StringArrayVar(&trusted, "trusted-proxy", nil, "a proxy (IP or CIDR) whose X-Forwarded-For / X-Real-IP is believed (repeatable)")
+	cmd.Flags().DurationVar(&alertEvery, "alert-every", server.DefaultAlertEvery, "one alert per decoy and client address in this time, the uses between counted into one more event (0: every use)")
 	cmd.Flags().StringVar(&hookURL, "alert-webhook", "", "post every alert (a decoy used, a leak found) as signed JSON to this http(s) URL")
 	cmd.Flags().StringVar(&secretFile, "alert-secret-file", "", "a file holding the shared secret the alerts are signed with (HMAC-SHA256; required with --alert-webhook)")
 	cmd.Flags().StringVar(&leakKeys, "leak-report-keys", "", "accept signed leak reports on POST /leaks (GitHub's secret scanning format) from the ECDSA public keys in this file")

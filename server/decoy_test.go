@@ -67,7 +67,9 @@ func TestDecoyIsAnsweredAsUnknownAndAlertsWithoutWaiting(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := &heldStore{Bolt: b, release: make(chan struct{})}
-	srv := New(st, Options{PollEvery: 10 * time.Millisecond})
+	var clock sync.Mutex
+	now := time.Now()
+	srv := New(st, Options{PollEvery: 10 * time.Millisecond, Now: func() time.Time { clock.Lock(); defer clock.Unlock(); return now }})
 	if err := srv.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -89,23 +91,39 @@ func TestDecoyIsAnsweredAsUnknownAndAlertsWithoutWaiting(t *testing.T) {
 		t.Errorf("Verify of a decoy: %+v", r)
 	}
 	close(st.release)
-	var evs []model.Event
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		evs, err = b.Audit(ctx, storage.AuditFilter{KeyID: decoy.Key.ID})
-		if err != nil {
-			t.Fatal(err)
+	events := func(n int) []model.Event {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			evs, err := b.Audit(ctx, storage.AuditFilter{KeyID: decoy.Key.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(evs) >= n || time.Now().After(deadline) {
+				return evs
+			}
 		}
-		if len(evs) == 6 || time.Now().After(deadline) {
-			break
+	}
+	// One alert for 127.0.0.1's first use and one for Verify's (no
+	// address): the 3 more uses from 127.0.0.1 within the minute wait.
+	evs := events(3)
+	if len(evs) != 3 || evs[0].Action != model.ActionDecoyUse || evs[1].Action != model.ActionDecoyUse {
+		t.Fatalf("%d events for the create and two addresses' first uses: %+v", len(evs), evs)
+	}
+	var ev model.Event
+	for _, e := range evs[:2] {
+		if e.ClientIP != "" {
+			ev = e
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
-	if len(evs) != 6 || evs[0].Action != model.ActionDecoyUse {
-		t.Fatalf("%d events for 5 uses and the create: %+v", len(evs), evs)
-	}
-	ev := evs[1]
 	if ev.ClientIP != "127.0.0.1" || ev.UserAgent != "thief/1.0" || !strings.Contains(ev.Detail, "keyden serve") {
 		t.Errorf("alert %+v", ev)
+	}
+	// The minute over, the repeats are one event.
+	clock.Lock()
+	now = now.Add(DefaultAlertEvery + time.Second)
+	clock.Unlock()
+	if evs = events(4); len(evs) != 4 || evs[0].ClientIP != "127.0.0.1" || !strings.Contains(evs[0].Detail, "used 3 times more from this address") {
+		t.Fatalf("after the minute: %d events, newest %+v", len(evs), evs[0])
 	}
 	k, _ := b.GetKey(ctx, decoy.Key.ID)
 	if k.Health(time.Now()) != model.HealthTripped || k.UseCount != 5 {
@@ -257,8 +275,9 @@ func TestDecoyUsesPastAFullQueueAreCountedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	loaded := logs.String()
-	for range alertQueue + 5 {
-		srv.Verify(Request{Secret: d.Secret})
+	for i := range alertQueue + 5 {
+		// From as many addresses: one address's uses are one alert a minute.
+		srv.Verify(Request{Secret: d.Secret, ClientIP: netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})})
 	}
 	if logs.String() != loaded {
 		t.Fatalf("logged at the checks: %s", logs.String())

@@ -25,6 +25,10 @@ import (
 type Options struct {
 	// TrustedProxies may set X-Forwarded-For / X-Real-IP.
 	TrustedProxies []netip.Prefix
+	// AlertEvery gathers a decoy's uses from one address into one alert
+	// and one event of repeats (DefaultAlertEvery if 0; negative: every
+	// use its own alert).
+	AlertEvery time.Duration
 	// PollEvery is how often the change feed is read (200 ms if 0).
 	PollEvery time.Duration
 	// FlushEvery is how often last-used is written (1 s if 0).
@@ -56,8 +60,10 @@ type Server struct {
 	tab   atomic.Pointer[table]
 	m     metrics
 	// alerts are decoy uses waiting to be written (see alert.go).
-	alerts     chan storage.DecoyUse
-	alertsLost atomic.Uint64 // decoy uses dropped with the queue full
+	alerts       chan storage.DecoyUse
+	alertsLost   atomic.Uint64 // decoy uses dropped with the queue full
+	alertMu      sync.Mutex
+	alertWindows map[alertKey]*alertWindow // see DefaultAlertEvery
 	// applied wakes the heartbeat when a change was taken in.
 	applied chan struct{}
 
@@ -96,6 +102,12 @@ type followState struct {
 
 // New makes a verifier over a store; call Load before serving.
 func New(st storage.Feed, opt Options) *Server {
+	switch {
+	case opt.AlertEvery == 0:
+		opt.AlertEvery = DefaultAlertEvery
+	case opt.AlertEvery < 0:
+		opt.AlertEvery = 0
+	}
 	if opt.PollEvery <= 0 {
 		opt.PollEvery = 200 * time.Millisecond
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"time"
@@ -21,6 +22,10 @@ type DecoyUse struct {
 	UserAgent string
 	// Via names what it was presented to: "keyden verify", "keyden serve".
 	Via string
+	// Repeats, when set, make this one event of that many more uses from
+	// the address in the minute after its alert (see server's alertEvery),
+	// At and Via those of the last.
+	Repeats int
 }
 
 // maxUserAgent bounds what an alert keeps of a caller's User-Agent.
@@ -60,7 +65,7 @@ func (b *core) decoyUsed(tx kv, k *model.Key, u DecoyUse) error {
 			k.LastUsedFrom = u.ClientIP.Unmap().String()
 		}
 	}
-	k.UseCount++
+	k.UseCount += uint64(max(u.Repeats, 1)) // an event of repeats is those uses
 	if err := putKey(tx, k); err != nil {
 		return err
 	}
@@ -69,6 +74,14 @@ func (b *core) decoyUsed(tx kv, k *model.Key, u DecoyUse) error {
 	}
 	ev := keyEvent(model.ActionDecoyUse, k)
 	ev.Detail = "a decoy was used (presented to " + cmp.Or(u.Via, "a verifier") + " at " + at.UTC().Format(time.RFC3339Nano) + "): the key has leaked, find where"
+	if u.Repeats > 0 {
+		times := "once"
+		if u.Repeats > 1 {
+			times = fmt.Sprintf("%d times", u.Repeats)
+		}
+		ev.Detail = fmt.Sprintf("the decoy was used %s more from this address in the minute after its alert (the last presented to %s at %s): the key has leaked, find where",
+			times, cmp.Or(u.Via, "a verifier"), at.UTC().Format(time.RFC3339Nano))
+	}
 	if u.ClientIP.IsValid() {
 		ev.ClientIP = u.ClientIP.Unmap().String()
 	}
