@@ -235,7 +235,7 @@ func TestSSHCommandsAndRefusals(t *testing.T) {
 	cmd := exec.Command("ssh", append(w.sshArgs(w.stranger, "127.0.0.1"), "list")...)
 	cmd.Env = []string{"HOME=" + w.dir, "PATH=/usr/bin:/bin"}
 	_, errs, code = runProcess(t, cmd, "")
-	if code != 255 || !strings.Contains(errs, "is not a member's key of this key store: ask the super admin root to run `keyden member add") {
+	if code != 255 || !strings.Contains(errs, "is not a member's key of this key store: ask a super admin of it to run `keyden member add") || strings.Contains(errs, "super admin root") {
 		t.Fatalf("an unknown key: exit %d %q", code, errs)
 	}
 	cmd = exec.Command("ssh", "-p", w.port, "-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password,keyboard-interactive",

@@ -285,8 +285,8 @@ func (s *Server) publicKey(ctx ssh.Context, key ssh.PublicKey) bool {
 		}
 		return true
 	}
-	ctx.SetValue(ctxKey{}, fmt.Sprintf("keyden: the SSH key %s is not a member's key of this key store: ask %s to run `keyden member add YOUR-NAME --ssh-key \"$(cat your-key.pub)\"`.",
-		fp, model.Members(ms).WhoAddsKeys()))
+	// Who the super admins are is for members: a stranger hears the role.
+	ctx.SetValue(ctxKey{}, fmt.Sprintf("keyden: the SSH key %s is not a member's key of this key store: ask a super admin of it to run `keyden member add YOUR-NAME --ssh-key \"$(cat your-key.pub)\"`.", fp))
 	s.failed(ctx, fmt.Sprintf("unknown key %s", fp))
 	return false
 }
