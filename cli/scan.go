@@ -309,7 +309,7 @@ func (a *app) runScan(ctx context.Context, o scanOpts, args []string, m *scan.Ma
 				return filepath.SkipDir
 			}
 			if d.IsDir() {
-				if d.Name() == ".git" && path != arg {
+				if path != arg && (d.Name() == ".git" || pseudoFS(path)) {
 					return filepath.SkipDir
 				}
 				return nil

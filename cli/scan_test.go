@@ -452,3 +452,17 @@ func TestScanStopsWhenInterrupted(t *testing.T) {
 		t.Fatal("scan went on reading after its context ended")
 	}
 }
+
+// `keyden scan /` does not walk the kernel's own file systems: /proc holds
+// files that never end (kcore), and nothing there is committed text.
+func TestScanWalksPastKernelFileSystems(t *testing.T) {
+	if _, err := os.Stat("/proc/self"); err != nil {
+		t.Skip("no /proc here")
+	}
+	if !pseudoFS("/proc") || !pseudoFS("/proc/self") {
+		t.Error("/proc is not taken for a kernel file system")
+	}
+	if pseudoFS(t.TempDir()) {
+		t.Error("a test's folder is taken for a kernel file system")
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package cli
+
+func pseudoFS(string) bool { return false }
