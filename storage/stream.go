@@ -73,10 +73,8 @@ func (b *core) eachKey(ctx context.Context, f Filter, fn func(*model.Key) error)
 		if err != nil {
 			return err
 		}
-		for i := range part {
-			if err := fn(&part[i]); err != nil {
-				return err
-			}
+		if err := handOut(part, fn); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -148,10 +146,18 @@ func (b *core) EachEvent(ctx context.Context, f AuditFilter, fn func(*model.Even
 		if err != nil {
 			return err
 		}
-		for i := range part {
-			if err := fn(&part[i]); err != nil {
-				return err
-			}
+		if err := handOut(part, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// handOut gives fn each record of a part, after its read transaction.
+func handOut[T any](part []T, fn func(*T) error) error {
+	for i := range part {
+		if err := fn(&part[i]); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -4,27 +4,13 @@
 package main
 
 import (
-	"context"
-	"os"
-	"os/signal"
-	"syscall"
-
-	"keyden/cli"
+	"keyden/internal/program"
 	"keyden/storage"
 	"keyden/storage/etcdstore"
-	"keyden/tui"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	env := cli.OSEnv()
-	env.TUI = func(ctx context.Context, st storage.Store, app cli.AppInfo) error {
-		return tui.Run(ctx, st, app.Location, app.Actor, app.Notice, app.Getenv)
-	}
-	env.OpenEtcd = func(cfg storage.EtcdConfig, opt storage.Options) (storage.Store, error) {
+	program.Main(func(cfg storage.EtcdConfig, opt storage.Options) (storage.Store, error) {
 		return etcdstore.Open(cfg, opt)
-	}
-	code := cli.Run(ctx, os.Args[1:], env)
-	stop()
-	os.Exit(code)
+	})
 }
