@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -77,19 +79,27 @@ func BenchmarkDecodeStoredRecords(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	table := map[uint64]string{} // the store's table of strings
 	db.View(func(tx *bolt.Tx) error {
+		_ = tx.Bucket(bucketMeta).ForEach(func(k, v []byte) error {
+			if n, err := strconv.ParseUint(strings.TrimPrefix(string(k), metaStrPfx), 10, 64); err == nil && strings.HasPrefix(string(k), metaStrPfx) {
+				table[n] = string(v)
+			}
+			return nil
+		})
 		return tx.Bucket(bucketKeys).ForEach(func(_, v []byte) error {
 			recs = append(recs, append([]byte(nil), v...))
 			return nil
 		})
 	})
 	db.Close()
+	lookup := func(n uint64) (string, bool) { s, ok := table[n]; return s, ok }
 	out := make([]model.Key, len(recs))
 	b.ResetTimer()
 	for b.Loop() {
 		var a arena
 		for i, r := range recs {
-			if err := model.DecodeKeyString("k1", a.string(r), &out[i]); err != nil {
+			if err := model.DecodeKeyWith("k1", a.string(r), &out[i], lookup); err != nil {
 				b.Fatal(err)
 			}
 		}

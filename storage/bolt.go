@@ -56,7 +56,7 @@ func OpenBolt(path string, opt Options) (*Bolt, error) {
 	if err := opt.defaults(); err != nil {
 		return nil, err
 	}
-	b := &Bolt{core: core{opt: opt}}
+	b := &Bolt{core: core{opt: opt, strs: &strTable{}}}
 	b.fb = &boltBackend{path: abs, opt: &b.core.opt}
 	b.core.be = b.fb
 	return b, nil

@@ -149,8 +149,9 @@ func unique(ids []string) []string {
 func (b *core) matchingIDs(tx kv, match func(*model.Key) bool) ([]string, error) {
 	var ids []string
 	var k model.Key
+	lookup := b.lookup(tx)
 	err := tx.Bucket(bucketKeys).ForEach(func(id, v []byte) error {
-		if err := model.DecodeKey(string(id), v, &k); err != nil {
+		if err := model.DecodeKeyWith(string(id), string(v), &k, lookup); err != nil {
 			return fail(ErrDamaged, "the key record %s in %s is damaged: restore the store from a backup", model.Quote(string(id)), b.be.location())
 		}
 		if match(&k) {
@@ -217,7 +218,7 @@ func (b *core) moveIn(tx kv, k *model.Key, channel string) error {
 	}
 	from := k.Channel
 	k.Channel = channel
-	if err := putKey(tx, k); err != nil {
+	if err := b.putKey(tx, k); err != nil {
 		return err
 	}
 	ev := keyEvent(model.ActionMove, k)

@@ -146,7 +146,7 @@ func (b *core) RemoveEnvironment(ctx context.Context, name string) error {
 		if err != nil {
 			return err
 		}
-		n, err := countKeys(tx, func(k *model.Key) bool { return k.Environment == env.Name })
+		n, err := b.countKeys(tx, func(k *model.Key) bool { return k.Environment == env.Name })
 		if err != nil {
 			return err
 		}
@@ -208,7 +208,7 @@ func (b *core) RemoveChannel(ctx context.Context, name string) error {
 		if bk.Get([]byte(name)) == nil {
 			return fail(ErrNotFound, "there is no channel %s: see `keyden channel list`", model.Quote(name))
 		}
-		n, err := countKeys(tx, func(k *model.Key) bool { return k.Channel == name })
+		n, err := b.countKeys(tx, func(k *model.Key) bool { return k.Channel == name })
 		if err != nil {
 			return err
 		}
@@ -222,11 +222,12 @@ func (b *core) RemoveChannel(ctx context.Context, name string) error {
 	})
 }
 
-func countKeys(tx kv, match func(*model.Key) bool) (int, error) {
+func (b *core) countKeys(tx kv, match func(*model.Key) bool) (int, error) {
 	n := 0
 	var k model.Key
+	lookup := b.lookup(tx)
 	err := tx.Bucket(bucketKeys).ForEach(func(id, v []byte) error {
-		if err := model.DecodeKey(string(id), v, &k); err != nil {
+		if err := model.DecodeKeyWith(string(id), string(v), &k, lookup); err != nil {
 			return fail(ErrDamaged, "the key record %s is damaged: restore the store from a backup", model.Quote(string(id)))
 		}
 		if match(&k) {

@@ -160,10 +160,11 @@ func (b *core) checkAll(tx kv, rep *CheckReport) error {
 
 	hashes := tx.Bucket(bucketHashes)
 	hashOf := map[string]keygen.Hash{}
+	lookup := b.lookup(tx)
 	_ = tx.Bucket(bucketKeys).ForEach(func(id, v []byte) error {
 		rep.Keys++
 		var k model.Key
-		if err := model.DecodeKey(string(id), v, &k); err != nil {
+		if err := model.DecodeKeyWith(string(id), string(v), &k, lookup); err != nil {
 			rep.add("the key record %s does not decode: %v", model.Quote(string(id)), err)
 			return nil
 		}

@@ -18,8 +18,9 @@ import (
 // counts (model's record version 2). A version 1 store is read as it is
 // and marked version 2 by its first write, since that write may add
 // records a keyden of version 1 cannot read; records are rewritten in
-// the new layout as they change.
-const SchemaVersion = 2
+// the new layout as they change. Version 3 adds the table of strings
+// (strtable.go) that records of version 3 refer to.
+const SchemaVersion = 3
 
 // DefaultTimeout is how long an operation waits for another keyden's lock
 // (bbolt) or for the cluster (etcd).
@@ -131,8 +132,9 @@ func (b *core) Init(ctx context.Context) error {
 
 // core is the store's logic, written once over a backend.
 type core struct {
-	be  backend
-	opt Options
+	be   backend
+	opt  Options
+	strs *strTable
 }
 
 func (b *core) base() *core { return b }
@@ -179,7 +181,10 @@ func (b *core) usageUpdate(ctx context.Context, fn func(kv) error) error {
 }
 
 func (b *core) write(ctx context.Context, fn func(kv) error, keysChanged bool) error {
+	var txs []kv // each attempt's (etcd may retry)
+	defer func() { b.strs.ended(txs) }()
 	return b.be.write(ctx, func(tx kv) error {
+		txs = append(txs, tx)
 		if err := b.initialise(ctx, tx); err != nil {
 			return err
 		}

@@ -66,7 +66,7 @@ func (b *core) decoyUsed(tx kv, k *model.Key, u DecoyUse) error {
 		}
 	}
 	k.UseCount += uint64(max(u.Repeats, 1)) // an event of repeats is those uses
-	if err := putKey(tx, k); err != nil {
+	if err := b.putKey(tx, k); err != nil {
 		return err
 	}
 	if err := journalUses(tx, []string{k.ID}); err != nil {

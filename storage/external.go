@@ -66,7 +66,7 @@ func NewCore(be Backend, opt Options) (*Core, error) {
 	if err := opt.defaults(); err != nil {
 		return nil, err
 	}
-	return &Core{core{be: external{be}, opt: opt}}, nil
+	return &Core{core{be: external{be}, opt: opt, strs: &strTable{}}}, nil
 }
 
 // Options are the store's options, with their defaults.

@@ -92,9 +92,10 @@ func (b *core) SnapshotEach(ctx context.Context, size func(int), fn func(*model.
 		}
 		var k model.Key
 		read := releasing(tx)
+		lookup := b.lookup(tx)
 		return tx.Bucket(bucketKeys).ForEach(func(id, v []byte) error {
 			read()
-			if err := model.DecodeKeyString(unsafe.String(unsafe.SliceData(id), len(id)), unsafe.String(unsafe.SliceData(v), len(v)), &k); err != nil {
+			if err := model.DecodeKeyWith(unsafe.String(unsafe.SliceData(id), len(id)), unsafe.String(unsafe.SliceData(v), len(v)), &k, lookup); err != nil {
 				return fail(ErrDamaged, "the key record %s in %s is damaged: restore the store from a backup", model.Quote(string(id)), b.be.location())
 			}
 			return fn(&k)
@@ -144,7 +145,7 @@ func (b *core) Updates(ctx context.Context, from Position) (Changes, error) {
 			ch.Reset = true
 			return nil
 		}
-		f := newFeed(tx, &ch)
+		f := b.newFeed(tx, &ch)
 		if err := f.audit(from.Audit); err != nil {
 			return err
 		}
@@ -180,12 +181,15 @@ func (b *core) FeedHead(ctx context.Context) (seq uint64, rev int64, err error) 
 
 // feed gathers the current state of each key named once.
 type feed struct {
-	tx   kv
-	ch   *Changes
-	seen map[string]bool
+	tx     kv
+	lookup func(uint64) (string, bool)
+	ch     *Changes
+	seen   map[string]bool
 }
 
-func newFeed(tx kv, ch *Changes) *feed { return &feed{tx: tx, ch: ch, seen: map[string]bool{}} }
+func (b *core) newFeed(tx kv, ch *Changes) *feed {
+	return &feed{tx: tx, lookup: b.lookup(tx), ch: ch, seen: map[string]bool{}}
+}
 
 // audit adds every key named by an audit event after seq.
 func (f *feed) audit(seq uint64) error {
@@ -214,7 +218,7 @@ func (f *feed) add(id string) error {
 		return nil
 	}
 	var key model.Key
-	if err := model.DecodeKey(id, raw, &key); err != nil {
+	if err := model.DecodeKeyWith(id, string(raw), &key, f.lookup); err != nil {
 		return fail(ErrDamaged, "the key record %s is damaged: restore the store from a backup", model.Quote(id))
 	}
 	f.ch.Keys = append(f.ch.Keys, key)
@@ -273,7 +277,7 @@ func (b *core) recordUses(ctx context.Context, uses []Use) error {
 				continue // deleted meanwhile: its uses go with it
 			}
 			var k model.Key
-			if err := model.DecodeKey(u.ID, raw, &k); err != nil {
+			if err := b.decode(tx, u.ID, string(raw), &k); err != nil {
 				return fail(ErrDamaged, "the key record %s is damaged: restore the store from a backup", model.Quote(u.ID))
 			}
 			mergeUse(&k, u)
@@ -282,7 +286,7 @@ func (b *core) recordUses(ctx context.Context, uses []Use) error {
 					return err
 				}
 			}
-			if err := putKey(tx, &k); err != nil {
+			if err := b.putKey(tx, &k); err != nil {
 				return err
 			}
 			ids = append(ids, u.ID)

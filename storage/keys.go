@@ -204,7 +204,7 @@ func (b *core) insertKey(tx kv, in Info, env model.Environment, req KeySeed, det
 	if req.CreatedBy != "" {
 		k.CreatedBy = req.CreatedBy
 	}
-	if err := putKey(tx, &k); err != nil {
+	if err := b.putKey(tx, &k); err != nil {
 		return Created{}, err
 	}
 	if err := bumpUint(tx.Bucket(bucketMeta), metaKeyCount, 1); err != nil {
@@ -266,7 +266,7 @@ func idFor(h keygen.Hash) string {
 func (b *core) keyByHash(tx kv, h keygen.Hash) (k model.Key, found bool, err error) {
 	id := idFor(h)
 	if raw := tx.Bucket(bucketKeys).Get([]byte(id)); raw != nil {
-		if k, err = decodeRecord(id, raw); err != nil || k.Hash == h {
+		if k, err = b.decodeRecord(tx, id, raw); err != nil || k.Hash == h {
 			return k, err == nil, err
 		}
 	}
@@ -319,11 +319,12 @@ func (b *core) readKeys(tx kv, keep func(*model.Key) bool) ([]model.Key, error) 
 	out := make([]model.Key, 0, getUint(tx.Bucket(bucketMeta), metaKeyCount))
 	var a arena
 	read := releasing(tx) // the arena copies: no string points into the map
+	lookup := b.lookup(tx)
 	err := tx.Bucket(bucketKeys).ForEach(func(id, v []byte) error {
 		read()
 		out = append(out, model.Key{})
 		k := &out[len(out)-1]
-		if err := model.DecodeKeyString(a.string(id), a.string(v), k); err != nil {
+		if err := model.DecodeKeyWith(a.string(id), a.string(v), k, lookup); err != nil {
 			return fail(ErrDamaged, "the key record %s in %s is damaged: restore the store from a backup", model.Quote(string(id)), b.be.location())
 		}
 		if keep != nil && !keep(k) {
@@ -368,21 +369,15 @@ func (b *core) getKey(tx kv, id string) (model.Key, error) {
 	if v == nil {
 		return k, fail(ErrNotFound, "there is no key with id %s: see `keyden list` for ids", model.Quote(id))
 	}
-	return decodeRecord(id, v)
+	return b.decodeRecord(tx, id, v)
 }
 
-func decodeRecord(id string, raw []byte) (model.Key, error) {
+func (b *core) decodeRecord(tx kv, id string, raw []byte) (model.Key, error) {
 	var k model.Key
-	if err := model.DecodeKey(id, raw, &k); err != nil {
+	if err := b.decode(tx, id, string(raw), &k); err != nil {
 		return k, fail(ErrDamaged, "the key record %s is damaged: restore the store from a backup", model.Quote(id))
 	}
 	return k, nil
-}
-
-// putKey writes a key's record; bbolt keeps the value until commit, so
-// each record gets a buffer of its own.
-func putKey(tx kv, k *model.Key) error {
-	return tx.Bucket(bucketKeys).Put([]byte(k.ID), model.EncodeKey(nil, k))
 }
 
 // DeleteKey removes a key (and its hash index entry, if it was made before schema 2); the next verify of it fails as unknown.

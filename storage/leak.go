@@ -132,7 +132,7 @@ func (b *core) leakDisable(tx kv, k *model.Key, why string, authorized bool) (re
 		}
 	}
 	k.Disabled = true
-	if err := putKey(tx, k); err != nil {
+	if err := b.putKey(tx, k); err != nil {
 		return nil, err
 	}
 	ev := keyEvent(model.ActionDisable, k)

@@ -68,14 +68,14 @@ func (b *core) rotate(tx kv, req RotateRequest, why string) (Rotated, error) {
 			return err
 		}
 		c.Key.RotatedFrom = old.ID
-		if err := putKey(tx, &c.Key); err != nil {
+		if err := b.putKey(tx, &c.Key); err != nil {
 			return err
 		}
 		old.RotatedTo = c.Key.ID
 		if end := now.Add(req.Grace); old.ExpiresAt.IsZero() || end.Before(old.ExpiresAt) {
 			old.ExpiresAt = end
 		}
-		if err := putKey(tx, &old); err != nil {
+		if err := b.putKey(tx, &old); err != nil {
 			return err
 		}
 		ev := keyEvent(model.ActionRotate, &old)
@@ -118,7 +118,7 @@ func (b *core) setDisabledIn(tx kv, k *model.Key, disabled bool) error {
 		return fail(ErrExists, "the key %s is already %sd", model.Quote(k.Name), action)
 	}
 	k.Disabled = disabled
-	if err := putKey(tx, k); err != nil {
+	if err := b.putKey(tx, k); err != nil {
 		return err
 	}
 	return b.appendEvent(tx, keyEvent(verb, k))

@@ -36,7 +36,7 @@ func schema1Copy(t *testing.T) string {
 }
 
 // A store written by the keyden before schema 2 opens: reads leave it as
-// it is, its keys verify, and its first write marks it schema 2, after
+// it is, its keys verify, and its first write marks it schema 3, after
 // which old and new records, events and keys all work together.
 func TestAStoreOfSchema1KeepsWorking(t *testing.T) {
 	path := schema1Copy(t)
@@ -51,7 +51,7 @@ func TestAStoreOfSchema1KeepsWorking(t *testing.T) {
 		t.Fatal("reading changed the store")
 	}
 	schema1Writes(t, st, clk, usedID, func() {
-		if rec := rawRecord(t, path, usedID); rec[0] != 2 {
+		if rec := rawRecord(t, path, usedID); rec[0] != 3 {
 			t.Fatalf("the verified key's record is still of version %d", rec[0])
 		}
 	})

@@ -52,6 +52,7 @@ func (b *core) eachKey(ctx context.Context, f Filter, fn func(*model.Key) error)
 			now := b.now()
 			part, more = part[:0], false
 			n := 0
+			lookup := b.lookup(tx)
 			return tx.Bucket(bucketKeys).ForEachFrom(from, func(id, v []byte) error {
 				if n == streamPart {
 					from, more = append(from[:0], id...), true // where the next part starts
@@ -60,8 +61,8 @@ func (b *core) eachKey(ctx context.Context, f Filter, fn func(*model.Key) error)
 				n++
 				part = append(part, model.Key{})
 				k := &part[len(part)-1]
-				// DecodeKey copies: the record outlives the transaction.
-				if err := model.DecodeKey(string(id), v, k); err != nil {
+				// string(v) copies: the record outlives the transaction.
+				if err := model.DecodeKeyWith(string(id), string(v), k, lookup); err != nil {
 					return b.damagedKey(id)
 				}
 				if !f.match(k, envName, now) {

@@ -37,7 +37,7 @@ func (b *core) Verify(ctx context.Context, req VerifyRequest) (VerifyResult, err
 			if err := b.logExpiry(tx, &k); err != nil {
 				return err
 			}
-			return putKey(tx, &k)
+			return b.putKey(tx, &k)
 		}
 		if !res.OK {
 			return errNoWrite
@@ -50,7 +50,7 @@ func (b *core) Verify(ctx context.Context, req VerifyRequest) (VerifyResult, err
 		k.UseCount++
 		k.AddUses(k.LastUsedAt, 1)
 		res.Key = k
-		if err := putKey(tx, &k); err != nil {
+		if err := b.putKey(tx, &k); err != nil {
 			return err
 		}
 		return journalUses(tx, []string{k.ID})
