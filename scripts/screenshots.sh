@@ -61,7 +61,7 @@ shot confirm
 # were tried): the prod tab's stale keys grouped by creator, and the keys
 # used in the last hour with the query on the filter line.
 t kill-session -t s
-go run ./cmd/keyden-fill --db "$work/filled.db" --count 2008 --seed 1 >/dev/null
+go run ./cmd/keyden-fill --db "$work/filled.db" --count 2008 --seed 1 --daily-uses >/dev/null
 t new-session -d -s s -x 100 -y 30 "env TERM=xterm-256color COLORTERM=truecolor KEYDEN_DB=$work/filled.db KEYDEN_SYSTEM_CLIPBOARD=0 $work/keyden"
 wait_for "2008 keys"
 t send-keys -t s BTab

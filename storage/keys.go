@@ -63,6 +63,7 @@ type KeySeed struct {
 	CreatedBy  string    // empty: the actor
 	LastUsedAt time.Time
 	UseCount   uint64
+	Days       model.DailyUses // uses per day, for a filled store's 30D column
 }
 
 // createBatch bounds the keys CreateKeys puts in one transaction. A
@@ -200,6 +201,9 @@ func (b *core) insertKey(tx kv, in Info, env model.Environment, req KeySeed, det
 	}
 	if !req.CreatedAt.IsZero() {
 		k.CreatedAt = req.CreatedAt
+	}
+	if !req.Days.Empty() {
+		k.SetDailyUses(req.Days)
 	}
 	if req.CreatedBy != "" {
 		k.CreatedBy = req.CreatedBy

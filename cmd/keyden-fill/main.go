@@ -34,6 +34,7 @@ func main() {
 	demo := flag.Bool("demo", false, "instead: make a small realistic store for screenshots")
 	seed := flag.Uint64("seed", fixture.DefaultSeed, "the mix of names, members, channels and times; given explicitly, also the ids and secrets")
 	space := flag.Bool("space", false, "instead: print where the bytes of the store at --db go")
+	daily := flag.Bool("daily-uses", false, "also give recently used keys 30 days of uses per day (the 30D column; about 73 bytes a key more)")
 	flag.Parse()
 	if *space && *db != "" {
 		if err := printSpace(*db); err != nil {
@@ -72,7 +73,7 @@ func main() {
 		os.Exit(1)
 	}
 	start := time.Now()
-	kept, err := fixture.FillSeed(context.Background(), st, *count, *keep, *seed)
+	kept, err := fixture.FillWith(context.Background(), st, *count, *keep, *seed, *daily)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "keyden-fill:", err)
 		os.Exit(1)
