@@ -47,12 +47,14 @@ type Index struct {
 
 	envOf   []uint16 // index into envIDs; 0: the key is gone
 	chOf    []uint16 // index into chIDs
+	byOf    []uint32 // index into byIDs: creators may be many
 	used    []int64  // last used, as model.UnixNano: never is 0
 	created []int64
 	expires []int64
 	tripped []bool // a used decoy: first in every order
 	envIDs  map[string]uint16
 	chIDs   map[string]uint16
+	byIDs   map[string]uint32
 	live    int
 
 	mu     sync.Mutex
@@ -66,8 +68,8 @@ const never = 0
 func Build(keys []model.Key) *Index {
 	n := len(keys)
 	ix := &Index{base: keys, hayOff: make([]uint32, n+1), envOf: make([]uint16, n), chOf: make([]uint16, n),
-		used: make([]int64, n), created: make([]int64, n), expires: make([]int64, n), tripped: make([]bool, n),
-		envIDs: map[string]uint16{}, chIDs: map[string]uint16{}, live: n, byID: newIDIndex(keys)}
+		byOf: make([]uint32, n), used: make([]int64, n), created: make([]int64, n), expires: make([]int64, n), tripped: make([]bool, n),
+		envIDs: map[string]uint16{}, chIDs: map[string]uint16{}, byIDs: map[string]uint32{}, live: n, byID: newIDIndex(keys)}
 	ix.hay = make([]byte, 0, n*56)
 	for i := range keys {
 		ix.hayOff[i] = uint32(len(ix.hay))
@@ -129,6 +131,7 @@ var fresh = &Index{}
 func (ix *Index) setColumns(old *Index, i int, k *model.Key) {
 	cow(&ix.envOf, old.envOf, i, intern(ix.envIDs, k.Environment))
 	cow(&ix.chOf, old.chOf, i, intern(ix.chIDs, k.Channel))
+	cow(&ix.byOf, old.byOf, i, intern(ix.byIDs, k.CreatedBy))
 	cow(&ix.used, old.used, i, model.UnixNano(k.LastUsedAt))
 	cow(&ix.created, old.created, i, model.UnixNano(k.CreatedAt))
 	cow(&ix.expires, old.expires, i, model.UnixNano(k.ExpiresAt))
@@ -148,11 +151,11 @@ func cow[T comparable](col *[]T, old []T, i int, v T) {
 	c[i] = v
 }
 
-func intern(m map[string]uint16, s string) uint16 {
+func intern[T uint16 | uint32](m map[string]T, s string) T {
 	if id, ok := m[s]; ok {
 		return id
 	}
-	id := uint16(len(m) + 1)
+	id := T(len(m) + 1)
 	m[s] = id
 	return id
 }

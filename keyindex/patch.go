@@ -97,9 +97,9 @@ func (ix *Index) patchAll(changed []model.Key, removed []string, withOrders, com
 	p := &Index{base: ix.base, hay: ix.hay, hayOff: ix.hayOff, byID: ix.byID, ovIDs: maps.Clone(ix.ovIDs),
 		// Columns are shared until a change writes one (see cow); clipped,
 		// so an append never writes into the older set's array.
-		envOf: slices.Clip(ix.envOf), chOf: slices.Clip(ix.chOf), used: slices.Clip(ix.used),
+		envOf: slices.Clip(ix.envOf), chOf: slices.Clip(ix.chOf), byOf: slices.Clip(ix.byOf), used: slices.Clip(ix.used),
 		created: slices.Clip(ix.created), expires: slices.Clip(ix.expires), tripped: slices.Clip(ix.tripped),
-		envIDs: maps.Clone(ix.envIDs), chIDs: maps.Clone(ix.chIDs), live: ix.live}
+		envIDs: maps.Clone(ix.envIDs), chIDs: maps.Clone(ix.chIDs), byIDs: maps.Clone(ix.byIDs), live: ix.live}
 	if p.ovIDs == nil {
 		p.ovIDs = map[string]int32{}
 	}
@@ -135,7 +135,7 @@ func (ix *Index) patchAll(changed []model.Key, removed []string, withOrders, com
 			i = int32(p.Size())
 			p.ovIDs[k.ID] = i
 			p.ov = append(p.ov, -1)
-			p.envOf, p.chOf = append(p.envOf, 0), append(p.chOf, 0)
+			p.envOf, p.chOf, p.byOf = append(p.envOf, 0), append(p.chOf, 0), append(p.byOf, 0)
 			p.used, p.created, p.expires = append(p.used, 0), append(p.created, 0), append(p.expires, 0)
 			p.tripped = append(p.tripped, false)
 			p.live++

@@ -3,7 +3,6 @@ package tui
 import (
 	"cmp"
 	"fmt"
-	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,40 +62,17 @@ type groupedMsg struct {
 // Stale and expiring are the review's own questions (used:>90d, never-used
 // keys counting from creation; expires:<7d, the expired included).
 func groupRows(set *keyindex.Index, rows []int32, g groupBy, now time.Time) []group {
-	// Read the keys in index order, as they lie in memory, not in the
-	// rows' sort order: a million records read one after the other, not
-	// scattered.
-	in := make([]uint64, set.Size()/64+1)
-	for _, r := range rows {
-		in[r>>6] |= 1 << (r & 63)
+	by := keyindex.ByEnv
+	switch g {
+	case groupCreator:
+		by = keyindex.ByCreator
+	case groupChannel:
+		by = keyindex.ByChannel
 	}
-	at := map[string]int{}
-	var out []group
-	for w, word := range in {
-		for ; word != 0; word &= word - 1 {
-			k := set.Key(int32(w*64 + bits.TrailingZeros64(word)))
-			name := g.of(k)
-			i, ok := at[name]
-			if !ok {
-				i = len(out)
-				at[name] = i
-				out = append(out, group{name: name})
-			}
-			gr := &out[i]
-			gr.keys++
-			if k.NeverUsed() {
-				gr.never++
-			}
-			if k.UnusedFor(model.StaleAfter, now) {
-				gr.stale++
-			}
-			if k.ExpiringWithin(model.ExpiringWithin, now) {
-				gr.expiring++
-			}
-			if k.LastUsedAt.After(gr.lastUsed) {
-				gr.lastUsed = k.LastUsedAt
-			}
-		}
+	gs := set.Groups(rows, by, now)
+	out := make([]group, len(gs))
+	for i, x := range gs {
+		out[i] = group{name: x.Name, keys: x.Keys, never: x.Never, stale: x.Stale, expiring: x.Expiring, lastUsed: x.LastUsed}
 	}
 	slices.SortFunc(out, func(a, b group) int {
 		return cmp.Or(b.keys-a.keys, strings.Compare(a.name, b.name))
