@@ -152,8 +152,12 @@ func (m *matcher) match(i int) bool {
 		}
 	}
 	if m.terms != nil {
+		var hay []byte
+		if m.terms.readsText {
+			hay = ix.text(int32(i))
+		}
 		return m.terms.match(ix.Key(int32(i)), times{used: ix.used[i], created: ix.created[i], expires: ix.expires[i],
-			env: ix.envOf[i], ch: ix.chOf[i]}, ix.text(int32(i)))
+			env: ix.envOf[i], ch: ix.chOf[i]}, hay)
 	}
 	return true
 }
@@ -169,7 +173,11 @@ func (ix *Index) Filter(q Query, within []int32, now time.Time) []int32 {
 	if m.none {
 		return []int32{}
 	}
-	if within != nil {
+	n := ix.Size()
+	// A narrowing of few rows checks just those; of many, it scans them in
+	// index order, as the columns lie in memory, and in parallel: in the
+	// sort order each key's columns would be a read somewhere else.
+	if within != nil && len(within) < n/16 {
 		out := make([]int32, 0, len(within))
 		for _, i := range within {
 			if m.match(int(i)) {
@@ -178,8 +186,14 @@ func (ix *Index) Filter(q Query, within []int32, now time.Time) []int32 {
 		}
 		return out
 	}
+	var in []uint64 // the rows to check: nil, all of them
+	if within != nil {
+		in = make([]uint64, (n+63)/64)
+		for _, i := range within {
+			in[i>>6] |= 1 << (i & 63)
+		}
+	}
 	// Pass 1: every key in index order, in parallel, into a bitset.
-	n := ix.Size()
 	bits := make([]uint64, (n+63)/64)
 	counts := make([]int, runtime.GOMAXPROCS(0))
 	parts := len(counts)
@@ -195,7 +209,7 @@ func (ix *Index) Filter(q Query, within []int32, now time.Time) []int32 {
 			defer wg.Done()
 			c := 0
 			for i := lo; i < hi; i++ {
-				if m.match(i) {
+				if (in == nil || in[i>>6]&(1<<(i&63)) != 0) && m.match(i) {
 					bits[i>>6] |= 1 << (i & 63)
 					c++
 				}
@@ -208,9 +222,13 @@ func (ix *Index) Filter(q Query, within []int32, now time.Time) []int32 {
 	for _, c := range counts {
 		total += c
 	}
+	order := within
+	if order == nil {
+		order = ix.Order(q.Sort)
+	}
 	// Pass 2: the sort order through the bitset.
 	out := make([]int32, 0, total)
-	for _, i := range ix.Order(q.Sort) {
+	for _, i := range order {
 		if bits[i>>6]&(1<<(i&63)) != 0 {
 			out = append(out, i)
 		}

@@ -329,6 +329,9 @@ type at struct {
 	ago, ahead []int64
 	word       [][]byte
 	hasWords   bool
+	// readsText says whether a term reads the search text (a word, or
+	// by:, which reads the creator back from it): the others read columns.
+	readsText bool
 	// Health's thresholds as instants: expiring when expiring at or
 	// before expiringBy, stale when last used at or before staleBy, unused
 	// when never used and made before unusedBy.
@@ -376,6 +379,7 @@ func (t Terms) at(now time.Time) *at {
 			c.ahead = append(c.ahead, satAdd(n, int64(tm.d)))
 			c.word = append(c.word, []byte(tm.text))
 			c.hasWords = c.hasWords || tm.field == fieldWord
+			c.readsText = c.readsText || tm.field == fieldWord || tm.field == fieldBy
 		}
 	}
 	return c
