@@ -145,15 +145,7 @@ func (v *keysView) bulkConfirmBody(action model.KeyAction, keys []*model.Key, gr
 		b.WriteString("\n" + st.Subtle.Render("The keys keep working: only their channel changes, and each move is audited.") + "\n")
 	case model.KeyRotate:
 		b.WriteString("\n" + st.Warning.Render("A new key replaces each, shown once on the next screen. The old keys stop working when the grace ends.") + "\n")
-		var opts []string
-		for i, g := range graceChoices {
-			if i == grace {
-				opts = append(opts, st.Focused.Render("["+g.label+"]"))
-			} else {
-				opts = append(opts, st.Subtle.Render(" "+g.label+" "))
-			}
-		}
-		b.WriteString(st.Label.Render(padRight("Grace", 13)) + strings.Join(opts, " ") + st.Subtle.Render("  ↑/↓") + "\n")
+		b.WriteString(graceLine(st, grace))
 	}
 	return b.String()
 }

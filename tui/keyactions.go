@@ -119,15 +119,7 @@ func (v *keysView) keyConfirmBody(action model.KeyAction, k model.Key, grace int
 		return b.String()
 	}
 	b.WriteString("\n" + st.Warning.Render("A new key replaces it, shown once. Apps using this key must switch to the new one: the old key stops working when the grace ends.") + "\n")
-	var opts []string
-	for i, g := range graceChoices {
-		if i == grace {
-			opts = append(opts, st.Focused.Render("["+g.label+"]"))
-		} else {
-			opts = append(opts, st.Subtle.Render(" "+g.label+" "))
-		}
-	}
-	b.WriteString(st.Label.Render(padRight("Grace", 13)) + strings.Join(opts, " ") + st.Subtle.Render("  ↑/↓") + "\n")
+	b.WriteString(graceLine(st, grace))
 	return b.String()
 }
 
@@ -254,4 +246,17 @@ func capitalize(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// graceLine is a rotate confirm's choice of grace, the chosen one marked.
+func graceLine(st *Styles, grace int) string {
+	var opts []string
+	for i, g := range graceChoices {
+		if i == grace {
+			opts = append(opts, st.Focused.Render("["+g.label+"]"))
+		} else {
+			opts = append(opts, st.Subtle.Render(" "+g.label+" "))
+		}
+	}
+	return st.Label.Render(padRight("Grace", 13)) + strings.Join(opts, " ") + st.Subtle.Render("  ↑/↓") + "\n"
 }
