@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,19 +14,13 @@ import (
 // not alt+key; a click on a tab and on a row selects them, and the wheel
 // moves through the rows (SGR mouse reports, as terminals send them).
 func TestEscThenKeyAndTheMouseInTmux(t *testing.T) {
-	needTmux(t)
-	dir := t.TempDir()
-	db := filepath.Join(dir, "keyden.db")
-	st, err := storage.OpenBolt(db, storage.Options{Actor: "root"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, db, st := tmuxAppStore(t)
 	for i, env := range []string{"dev", "dev", "prod", "prod", "prod"} {
 		if _, err := st.CreateKey(context.Background(), storage.CreateRequest{Name: fmt.Sprintf("key %d", i), Channel: "default", Environment: env}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	cmd := fmt.Sprintf("env -i HOME=%s TERM=xterm-256color PATH=/usr/bin:/bin KEYDEN_DB=%s %s; sleep 30", dir, db, bin)
+	cmd := appCommand(dir, db)
 	s := startTmux(t, "escmouse", "/dev/null", 80, 24, cmd)
 	s.waitFor("5 keys · ")
 	s.keys("Enter")

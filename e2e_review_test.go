@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,13 +13,7 @@ import (
 // see the verifier refuse each; then delete the marked prod keys, which
 // asks for their count typed, and see the verifier no longer know them.
 func TestBulkActionInTmux(t *testing.T) {
-	needTmux(t)
-	dir := t.TempDir()
-	db := filepath.Join(dir, "keyden.db")
-	st, err := storage.OpenBolt(db, storage.Options{Actor: "root"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, db, st := tmuxAppStore(t)
 	secrets := map[string]string{}
 	for _, k := range []struct{ name, env string }{
 		{"batch export", "dev"}, {"nightly sync", "dev"}, {"ci runner", "dev"},
@@ -37,7 +29,7 @@ func TestBulkActionInTmux(t *testing.T) {
 		_, errs, code := keyden(t, db, secrets[name], "verify")
 		return code, errs
 	}
-	cmd := fmt.Sprintf("env -i HOME=%s TERM=xterm-256color PATH=/usr/bin:/bin KEYDEN_DB=%s %s; sleep 30", dir, db, bin)
+	cmd := appCommand(dir, db)
 	s := startTmux(t, "bulk", "/dev/null", 100, 30, cmd)
 	s.waitFor("6 keys · ")
 	s.keys("/")

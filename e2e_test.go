@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"keyden/storage"
 )
 
 // tmuxSession drives the real binary in a real terminal.
@@ -39,6 +41,26 @@ func needTmux(t *testing.T) {
 // startTmux runs the shell command cmd in tmux session "e2e", w×h cells, on
 // a tmux server of the test's own (see tmuxSocket) started with the config
 // file conf, and kills that server when the test ends.
+// tmuxAppStore makes an empty store, acted on as root, in a test folder,
+// for the app run in tmux (skipping where tmux is missing).
+func tmuxAppStore(t *testing.T) (dir, db string, st *storage.Bolt) {
+	t.Helper()
+	needTmux(t)
+	dir = t.TempDir()
+	db = filepath.Join(dir, "keyden.db")
+	st, err := storage.OpenBolt(db, storage.Options{Actor: "root"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, db, st
+}
+
+// appCommand is the shell command that runs the app on db with a clean
+// environment (the pane stays a while after it quits, to be read).
+func appCommand(dir, db string) string {
+	return fmt.Sprintf("env -i HOME=%s TERM=xterm-256color PATH=/usr/bin:/bin KEYDEN_DB=%s %s; sleep 30", dir, db, bin)
+}
+
 func startTmux(t *testing.T, name, conf string, w, h int, cmd string) *tmuxSession {
 	t.Helper()
 	s := &tmuxSession{t: t, socket: tmuxSocket(name)}

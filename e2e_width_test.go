@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"unicode"
@@ -35,13 +34,7 @@ func wcwidth(s string) int {
 // SARA AM and Devanagari vowel signs take a cell each in tmux that x/ansi
 // does not count: the rows ran past the edge and wrapped.
 func TestComplexScriptNamesLineUpInTmux(t *testing.T) {
-	needTmux(t)
-	dir := t.TempDir()
-	db := filepath.Join(dir, "keyden.db")
-	st, err := storage.OpenBolt(db, storage.Options{Actor: "root"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, db, st := tmuxAppStore(t)
 	names := []string{"नमस्ते दुनिया सुप्रभात", "क्षत्रिय स्त्री चन्द्र", "กำ", "日本語のキー 鍵の名前",
 		"한국어 서비스 키", "Tiếng Việt khoá", "plain ascii name", "ภาษาไทย น้ำ ก้ำ สวัสดี"}
 	for _, n := range names {
@@ -49,7 +42,7 @@ func TestComplexScriptNamesLineUpInTmux(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cmd := fmt.Sprintf("env -i HOME=%s TERM=xterm-256color PATH=/usr/bin:/bin KEYDEN_DB=%s %s; sleep 30", dir, db, bin)
+	cmd := appCommand(dir, db)
 	s := startTmux(t, "width", "/dev/null", 120, 30, cmd)
 	scr := s.waitFor(fmt.Sprintf("%d keys · ", len(names)))
 	lines := strings.Split(scr, "\n")
