@@ -177,14 +177,22 @@ func git(t *testing.T, dir string, args ...string) {
 	}
 }
 
-func TestScanGitHistory(t *testing.T) {
+// newRepo makes an empty git repository in a test folder (skipping where
+// git is missing).
+func newRepo(t *testing.T) string {
+	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("no git")
 	}
-	db := newDB(t)
-	live := create(t, db, "--name", "deploy", "--env", "prod")
 	repo := t.TempDir()
 	git(t, repo, "init", "-q")
+	return repo
+}
+
+func TestScanGitHistory(t *testing.T) {
+	db := newDB(t)
+	live := create(t, db, "--name", "deploy", "--env", "prod")
+	repo := newRepo(t)
 	writeFile(t, filepath.Join(repo, "deploy.sh"), "#!/bin/sh\nexport TOKEN="+live+"\n")
 	git(t, repo, "add", ".")
 	git(t, repo, "commit", "-q", "-m", "add deploy")
@@ -342,13 +350,9 @@ func TestScanOutsideARepository(t *testing.T) {
 // A key in a file git takes for binary (a NUL byte in it) is found in the
 // history and in the staged changes, not hidden behind "Binary files differ".
 func TestScanGitFindsKeysInBinaryFiles(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("no git")
-	}
 	db := newDB(t)
 	live := create(t, db, "--name", "deploy", "--env", "prod")
-	repo := t.TempDir()
-	git(t, repo, "init", "-q")
+	repo := newRepo(t)
 	writeFile(t, filepath.Join(repo, "cache.bin"), "\x00\x01bin\n"+live+"\n")
 	git(t, repo, "add", ".")
 	if r := run(t, db, "", "scan", "--staged", repo); r.code != 1 || !strings.Contains(r.stdout, "cache.bin:2") {
@@ -361,13 +365,9 @@ func TestScanGitFindsKeysInBinaryFiles(t *testing.T) {
 }
 
 func TestInstallHookWritesOursAndKeepsAnother(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("no git")
-	}
 	db := newDB(t)
 	run(t, db, "", "init", "--prefix", "acme")
-	repo := t.TempDir()
-	git(t, repo, "init", "-q")
+	repo := newRepo(t)
 	r := run(t, db, "", "--db", db, "scan", "--install-hook", repo)
 	if r.code != 0 {
 		t.Fatalf("install-hook: %d %s", r.code, r.stderr)
@@ -394,12 +394,8 @@ func TestInstallHookWritesOursAndKeepsAnother(t *testing.T) {
 // The repository's config runs nothing: an fsmonitor hook set in it is not
 // run by scan --staged or --git.
 func TestScanRunsNoProgramOfTheRepository(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("no git")
-	}
-	repo := t.TempDir()
+	repo := newRepo(t)
 	ran := filepath.Join(t.TempDir(), "ran")
-	git(t, repo, "init", "-q")
 	writeFile(t, filepath.Join(repo, "a"), "a\n")
 	git(t, repo, "add", ".")
 	git(t, repo, "commit", "-q", "-m", "a")
