@@ -120,7 +120,9 @@ func (b *etcdBackend) View(ctx context.Context, fn func(storage.KV) error) error
 		return b.err(err)
 	}
 	err = fn(tx)
-	if err == nil {
+	if tx.err != nil {
+		// A read that failed returned nothing, so what fn made of it
+		// ("not found", "damaged") is not so: etcd's own error is.
 		err = b.err(tx.err)
 	}
 	if err != nil {
