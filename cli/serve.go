@@ -197,6 +197,9 @@ func serve(ctx context.Context, st store, ln net.Listener, maxConns int, opt ser
 	followDone := make(chan struct{})
 	go func() { srv.Follow(followCtx); close(followDone) }()
 	if hook != nil {
+		if err := hook.Begin(ctx); err != nil {
+			opt.Log.Printf("alerts: could not read where the audit log stands (%v); alerts are posted from when it can be read", err)
+		}
 		go hook.Run(followCtx)
 		where := hook.URL
 		if u, err := neturl.Parse(where); err == nil {

@@ -73,11 +73,26 @@ type Webhook struct {
 	Poll, Retry, MaxRetry time.Duration
 	Attempts              int
 
-	running atomic.Bool // for tests: the starting point is read
+	seq     uint64      // the audit sequence posted up to
+	running atomic.Bool // the starting point is read
 }
 
-// started says Run has read where the audit log stood.
+// started says where the audit log stood has been read.
 func (w *Webhook) started() bool { return w.running.Load() }
+
+// Begin reads where the audit log stands: Run posts the alerts written
+// after it. serve calls it before answering any check, so an alert raised
+// by the first checks cannot fall before the starting point (Run alone
+// reads it from a goroutine, which on a loaded machine may run late).
+func (w *Webhook) Begin(ctx context.Context) error {
+	seq, _, err := w.Store.FeedHead(ctx)
+	if err != nil {
+		return err
+	}
+	w.seq = seq
+	w.running.Store(true)
+	return nil
+}
 
 func (w *Webhook) defaults() {
 	if w.Poll <= 0 {
@@ -100,13 +115,12 @@ func (w *Webhook) defaults() {
 	}
 }
 
-// Run posts the alerts written after it starts, until ctx ends.
+// Run posts the alerts written after Begin, or after Run starts when
+// Begin was not called or failed, until ctx ends.
 func (w *Webhook) Run(ctx context.Context) {
 	w.defaults()
-	var seq uint64
-	for {
-		var err error
-		if seq, _, err = w.Store.FeedHead(ctx); err == nil {
+	for !w.started() {
+		if err := w.Begin(ctx); err == nil {
 			break
 		}
 		select {
@@ -115,7 +129,7 @@ func (w *Webhook) Run(ctx context.Context) {
 		case <-time.After(w.Poll):
 		}
 	}
-	w.running.Store(true)
+	seq := w.seq
 	queue := make(chan Alert, alertQueue)
 	go w.post(ctx, queue)
 	tick := time.NewTicker(w.Poll)
