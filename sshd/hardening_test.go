@@ -328,3 +328,89 @@ func (s *syncBuf) Write(p []byte) (int, error) {
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
+
+// stalledSigner offers a member's public key and never signs: ssh asks
+// the server whether it would take the key (a query anyone who has the
+// public key can send), then waits in Sign.
+type stalledSigner struct {
+	gossh.Signer
+	signing chan<- struct{}
+	release <-chan struct{}
+}
+
+func (s stalledSigner) Sign(r io.Reader, data []byte) (*gossh.Signature, error) {
+	s.signing <- struct{}{}
+	<-s.release
+	return nil, errors.New("not signing")
+}
+
+// readWatch says when the server closed the connection (ssh's own reader
+// reads it all the time).
+type readWatch struct {
+	net.Conn
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (c *readWatch) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if err != nil {
+		c.once.Do(func() { close(c.closed) })
+	}
+	return n, err
+}
+
+// A member's public key is public (github.com/NAME.keys): asking whether
+// the server takes it is not signing in. Such connections stay counted as
+// not signed in, so they meet the caps per address and the login grace.
+// Checked to fail before signedIn moved to the verified signature: ten
+// of them stayed open past the grace and the member was refused.
+func TestPublicKeyQueryIsNotSigningIn(t *testing.T) {
+	w := newBenchWorld(t, 0, func(o *Options) {
+		o.MaxSessions = 2
+		o.MaxUnauthenticated = 3
+		o.LoginGrace = 2 * time.Second
+	})
+	release := make(chan struct{})
+	defer close(release)
+	var stalled []*readWatch
+	for i := range 12 {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+		raw, err := d.Dial("tcp", w.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		c := &readWatch{Conn: raw, closed: make(chan struct{})}
+		signing := make(chan struct{}, 1)
+		failed := make(chan error, 1)
+		go func() {
+			_, _, _, err := gossh.NewClientConn(c, w.addr, &gossh.ClientConfig{User: "ann",
+				Auth:            []gossh.AuthMethod{gossh.PublicKeys(stalledSigner{w.signer, signing, release})},
+				HostKeyCallback: gossh.InsecureIgnoreHostKey()})
+			failed <- err
+		}()
+		select {
+		case <-signing: // the server said it would take the key
+			stalled = append(stalled, c)
+		case <-failed: // refused: too many not signed in
+		case <-time.After(10 * time.Second):
+			t.Fatalf("connection %d: no answer to the key's query", i)
+		}
+	}
+	if len(stalled) == 0 {
+		t.Fatal("no connection got as far as signing")
+	}
+	// The member, from another address, gets in while they are open.
+	conn := w.dial(t)
+	if _, err := conn.NewSession(); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range stalled {
+		select {
+		case <-c.closed:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("stalled connection %d stayed open 10s past its query (login grace 2s)", i)
+		}
+	}
+}

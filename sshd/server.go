@@ -134,6 +134,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		PublicKeyHandler:           s.publicKey,
 		KeyboardInteractiveHandler: s.refuse,
 		ConnCallback:               s.connected,
+		ServerConfigCallback:       signedIn,
 		// No port forwarding (nil callbacks refuse it; only session
 		// channels open), no subsystem (no sftp), no agent (refused).
 		SubsystemHandlers: map[string]ssh.SubsystemHandler{},
@@ -236,6 +237,19 @@ func (s *Server) connected(ctx ssh.Context, c net.Conn) net.Conn {
 	return cc
 }
 
+// signedIn counts a connection as signed in once a key's signature is
+// verified. The public key handler is also asked when a client only
+// queries whether a key would do, which anyone holding a member's public
+// key can send: counted then, such connections escaped the caps on
+// connections not signed in and the login grace, and kept members out.
+func signedIn(ctx ssh.Context) *gossh.ServerConfig {
+	return &gossh.ServerConfig{AuthLogCallback: func(_ gossh.ConnMetadata, method string, err error) {
+		if c, ok := ctx.Value(connKey{}).(*countedConn); ok && method == "publickey" && err == nil {
+			c.signedIn()
+		}
+	}}
+}
+
 type countedConn struct {
 	net.Conn
 	once     sync.Once
@@ -280,9 +294,8 @@ func (s *Server) publicKey(ctx ssh.Context, key ssh.PublicKey) bool {
 		return false
 	}
 	if _, ok := model.Members(ms).FindSSHKey(fp); ok {
-		if c, ok := ctx.Value(connKey{}).(*countedConn); ok {
-			c.signedIn()
-		}
+		// Not signed in yet: ssh asks this before any signature too, and a
+		// member's public key is no secret (see signedIn).
 		return true
 	}
 	// Who the super admins are is for members: a stranger hears the role.
