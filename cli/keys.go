@@ -310,12 +310,9 @@ and kept, the others are deleted.`,
 		},
 		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
 			if len(args) != 1 {
-				_, err := b.run(a, cmd, st, args, storage.BulkRequest{Action: model.KeyDelete},
+				out, err := b.run(a, cmd, st, args, storage.BulkRequest{Action: model.KeyDelete},
 					func(w io.Writer, o storage.KeyOutcome) { keyLine(w, model.KeyDelete, &o.Key) })
-				if err == nil {
-					err = a.confirmRevocation(cmd.Context(), st, wait)
-				}
-				return err
+				return a.confirmChanged(cmd.Context(), st, wait, refusedBy, out, err)
 			}
 			if !b.yes {
 				k, err := st.GetKey(cmd.Context(), args[0])
@@ -339,7 +336,7 @@ and kept, the others are deleted.`,
 		}),
 	}
 	b.flags(cmd, "delete")
-	waitFlag(cmd, &wait)
+	waitFlag(cmd, &wait, "refuses the key")
 	return cmd
 }
 

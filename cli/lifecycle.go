@@ -31,6 +31,7 @@ func ParseGrace(s string) (time.Duration, error) {
 func (a *app) rotateCommand() *cobra.Command {
 	var grace, expires string
 	var b bulk
+	var wait time.Duration
 	p := a.printer()
 	var req storage.RotateRequest
 	cmd := &cobra.Command{
@@ -72,13 +73,13 @@ replaced, disabled) is reported and left as it is, the others are rotated.`,
 		},
 		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
 			if len(args) != 1 {
-				return a.rotateMany(cmd, st, p, &b, args, req.Grace)
+				return a.rotateMany(cmd, st, p, &b, args, req.Grace, wait)
 			}
 			r, err := st.RotateKey(cmd.Context(), req)
 			if err != nil {
 				return err
 			}
-			return p.print(struct {
+			err = p.print(struct {
 				Secret string `json:"secret"`
 				model.KeyView
 				Replaces model.KeyView `json:"replaces"`
@@ -90,12 +91,17 @@ replaced, disabled) is reported and left as it is, the others are rotated.`,
 				_, err := fmt.Fprintln(w, r.New.Secret) // raw, as create prints it
 				return err
 			})
+			if err != nil {
+				return err
+			}
+			return a.confirmLanding(cmd.Context(), st, wait, inForceOn)
 		}),
 	}
 	cmd.Flags().StringVar(&grace, "grace", "24h", "how long the old key keeps working: now, or a duration such as 1h, 24h, 3d, 7d")
 	cmd.Flags().StringVar(&expires, "expires", "", "the new key's expiry (default: the old key's lifetime from now)")
 	p.jsonFlag(cmd, "print one JSON object: the new key with \"secret\", and \"replaces\" (several keys: an array of them)")
 	b.flags(cmd, "rotate by --filter")
+	waitFlag(cmd, &wait, "has taken the rotation in")
 	return cmd
 }
 
@@ -108,7 +114,7 @@ type rotated struct {
 
 // rotateMany rotates several keys: each new key once on stdout, as a line
 // ending in the key or, with --json, one array of rotated.
-func (a *app) rotateMany(cmd *cobra.Command, st store, p *printer, b *bulk, args []string, grace time.Duration) error {
+func (a *app) rotateMany(cmd *cobra.Command, st store, p *printer, b *bulk, args []string, grace, wait time.Duration) error {
 	var done []rotated
 	text := func(w io.Writer, o storage.KeyOutcome) {
 		if p.json {
@@ -120,7 +126,7 @@ func (a *app) rotateMany(cmd *cobra.Command, st store, p *printer, b *bulk, args
 		fmt.Fprintln(w, o.New.Secret) // raw, as create prints it
 	}
 	b.json = p.json
-	_, err := b.run(a, cmd, st, args, storage.BulkRequest{Action: model.KeyRotate, Grace: grace}, text)
+	out, err := b.run(a, cmd, st, args, storage.BulkRequest{Action: model.KeyRotate, Grace: grace}, text)
 	// New keys that were made are printed even when a later batch failed:
 	// they are shown nowhere else.
 	if p.json && (len(done) > 0 || err == nil || errors.As(err, new(*silentExit))) {
@@ -131,7 +137,7 @@ func (a *app) rotateMany(cmd *cobra.Command, st store, p *printer, b *bulk, args
 			return perr
 		}
 	}
-	return err
+	return a.confirmChanged(cmd.Context(), st, wait, inForceOn, out, err)
 }
 
 func (a *app) disableCommand(disable bool) *cobra.Command {
@@ -158,12 +164,12 @@ left as it is, the others are changed.`,
 		},
 		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
 			if len(args) != 1 {
-				_, err := b.run(a, cmd, st, args, storage.BulkRequest{Action: action},
+				out, err := b.run(a, cmd, st, args, storage.BulkRequest{Action: action},
 					func(w io.Writer, o storage.KeyOutcome) { keyLine(w, action, &o.Key) })
-				if err == nil && disable {
-					err = a.confirmRevocation(cmd.Context(), st, wait)
+				if !disable {
+					return err
 				}
-				return err
+				return a.confirmChanged(cmd.Context(), st, wait, refusedBy, out, err)
 			}
 			k, err := st.SetDisabled(cmd.Context(), args[0], disable)
 			if err != nil {
@@ -182,7 +188,7 @@ left as it is, the others are changed.`,
 	}
 	b.flags(cmd, string(action)+" by --filter")
 	if disable {
-		waitFlag(cmd, &wait)
+		waitFlag(cmd, &wait, "refuses the key")
 	}
 	return cmd
 }

@@ -2,8 +2,10 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,16 +18,30 @@ import (
 // verifiers to confirm.
 const DefaultWait = 5 * time.Second
 
-// waitFlag gives a revoking command --wait.
-func waitFlag(cmd *cobra.Command, wait *time.Duration) {
-	cmd.Flags().DurationVar(wait, "wait", DefaultWait, "wait up to this long for every running keyden serve to confirm it refuses the key (0: do not wait)")
+// waitFlag gives a revoking command --wait; what is what a verifier
+// confirms ("refuses the key").
+func waitFlag(cmd *cobra.Command, wait *time.Duration, what string) {
+	cmd.Flags().DurationVar(wait, "wait", DefaultWait, "wait up to this long for every running keyden serve to confirm it "+what+" (0: do not wait)")
 }
+
+// How a change landed on the verifiers begins: a revocation is refused
+// there; a rotation both refuses (after its grace) and accepts.
+const (
+	refusedBy = "Refused by"
+	inForceOn = "In force on"
+)
 
 // confirmRevocation waits up to wait until every live verifier has applied
 // the store's changes so far (the caller's among them), then says on
 // stderr how the revocation landed. With no verifier running it says
 // nothing: there is nobody to wait for.
 func (a *app) confirmRevocation(ctx context.Context, st store, wait time.Duration) error {
+	return a.confirmLanding(ctx, st, wait, refusedBy)
+}
+
+// confirmLanding is confirmRevocation for a change whose sentence begins
+// with done.
+func (a *app) confirmLanding(ctx context.Context, st store, wait time.Duration, done string) error {
 	if wait <= 0 {
 		return nil
 	}
@@ -36,11 +52,25 @@ func (a *app) confirmRevocation(ctx context.Context, st store, wait time.Duratio
 	switch {
 	case l.Live == 0:
 	case len(l.Missing) == 0:
-		printf(a.env.Stderr, "%s\n", l)
+		printf(a.env.Stderr, "%s\n", l.Say(done))
 	default:
-		printf(a.env.Stderr, "keyden: %s\n", format.Sentence(l.String()))
+		printf(a.env.Stderr, "keyden: %s\n", format.Sentence(l.Say(done)))
 	}
 	return nil
+}
+
+// confirmChanged is confirmLanding after a bulk change, when it changed any
+// key: also when others were refused, whose exit status it keeps.
+func (a *app) confirmChanged(ctx context.Context, st store, wait time.Duration, done string, out []storage.KeyOutcome, err error) error {
+	if err != nil && !errors.As(err, new(*silentExit)) {
+		return err
+	}
+	if slices.ContainsFunc(out, func(o storage.KeyOutcome) bool { return o.Err == nil }) {
+		if cerr := a.confirmLanding(ctx, st, wait, done); cerr != nil {
+			return cerr
+		}
+	}
+	return err
 }
 
 // verifierView is keyden verifiers --json.

@@ -163,14 +163,19 @@ func AwaitVerifiers(ctx context.Context, st VerifierReader, wait time.Duration, 
 	}
 }
 
-// String says how the revocation landed, as one sentence; "" when no
+// String says how a revocation landed, as one sentence; "" when no
 // verifier runs.
-func (l Landing) String() string {
+func (l Landing) String() string { return l.Say("Refused by") }
+
+// Say says how a change landed, as one sentence starting with done (such
+// as "Refused by", or "In force on" for a rotation, which both refuses
+// and accepts); "" when no verifier runs.
+func (l Landing) Say(done string) string {
 	switch {
 	case l.Live == 0:
 		return ""
 	case len(l.Missing) == 0:
-		return fmt.Sprintf("Refused by %d/%d %s in %s.", l.Live, l.Live, plural(l.Live, "verifier", "verifiers"), tookText(l.Took))
+		return fmt.Sprintf("%s %d/%d %s in %s.", done, l.Live, l.Live, plural(l.Live, "verifier", "verifiers"), tookText(l.Took))
 	}
 	var names []string
 	for _, v := range l.Missing {
@@ -178,8 +183,8 @@ func (l Landing) String() string {
 		names = append(names, fmt.Sprintf("%s pid %d on %s (last heard %s ago, %d %s behind)", v.Host, v.PID, v.Listen,
 			roundTook(l.Now.Sub(v.Beat)), behind, plural(int(behind), "change", "changes")))
 	}
-	return fmt.Sprintf("Refused by %d/%d verifiers after %s; not confirmed by %s: check that it runs and can reach the store (keyden verifiers).",
-		l.Live-len(l.Missing), l.Live, tookText(l.Took), strings.Join(names, ", "))
+	return fmt.Sprintf("%s %d/%d verifiers after %s; not confirmed by %s: check that it runs and can reach the store (keyden verifiers).",
+		done, l.Live-len(l.Missing), l.Live, tookText(l.Took), strings.Join(names, ", "))
 }
 
 func tookText(d time.Duration) string {

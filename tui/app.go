@@ -39,6 +39,9 @@ type Options struct {
 	// Keys, when set, is a key set several apps share (keyden ssh's
 	// sessions): loads take it from there instead of reading the store.
 	Keys *SharedKeys
+	// VerifierWait is how long a delete, disable or rotation waits for the
+	// running verifiers to take it in (5 s if 0).
+	VerifierWait time.Duration
 }
 
 // App is the root model.
@@ -80,6 +83,9 @@ func New(opt Options) *App {
 	if opt.Context == nil {
 		opt.Context = context.Background()
 	}
+	if opt.VerifierWait <= 0 {
+		opt.VerifierWait = landedWait
+	}
 	st := DefaultStyles()
 	if opt.Renderer != nil {
 		st = StylesFor(opt.Renderer)
@@ -94,7 +100,7 @@ func New(opt Options) *App {
 	}
 	a.sh = &shared{st: &a.st, store: opt.Store, ctx: opt.Context, now: opt.Now,
 		perm: &perms{actor: opt.Actor}, nav: &a.nav, data: &a.data, global: &a.global, clip: a.clip,
-		status: a.setStatus, reload: a.reload, clearAfter: opt.Clipboard.ClearAfter}
+		status: a.setStatus, reload: a.reload, clearAfter: opt.Clipboard.ClearAfter, verifierWait: opt.VerifierWait}
 	if opt.Notice != "" {
 		a.setStatus(opt.Notice, true)
 	}

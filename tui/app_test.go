@@ -101,6 +101,7 @@ type setup struct {
 	poll       time.Duration
 	actor      string
 	location   string
+	wait       time.Duration // for the verifiers (Options.VerifierWait)
 }
 
 func start(t *testing.T, s setup) *harness {
@@ -116,7 +117,7 @@ func start(t *testing.T, s setup) *harness {
 		s.location = "/tmp/keyden.db"
 	}
 	h.app = New(Options{Store: s.store, Location: s.location, Actor: s.actor,
-		Now: func() time.Time { return testNow }, PollEvery: s.poll,
+		Now: func() time.Time { return testNow }, PollEvery: s.poll, VerifierWait: s.wait,
 		Clipboard: ClipboardOptions{Out: h.osc, System: true, OSC52: true, ClearAfter: s.clearAfter}})
 	h.app.clip.write, h.app.clip.read = h.clip.write, h.clip.read
 	h.rec = &recorder{App: h.app}

@@ -21,6 +21,7 @@ type bulkDoneMsg struct {
 	asked    int
 	outcomes []storage.KeyOutcome
 	err      error
+	landed   string // how the changes landed on the verifiers
 }
 
 // confirmNames is how many of the marked keys' names a bulk confirm lists.
@@ -154,12 +155,20 @@ func (v *keysView) bulkConfirmBody(action model.KeyAction, keys []*model.Key, gr
 func (v *keysView) runBulk(action model.KeyAction, ids []string, grace time.Duration) tea.Cmd {
 	v.sh.nav.home()
 	v.sh.status(fmt.Sprintf("%s %s…", capitalize(strings.TrimSuffix(string(action), "e"))+"ing", format.Count(len(ids), "key")), true)
-	st, ctx := v.sh.store, v.sh.ctx
+	sh, st, ctx := v.sh, v.sh.store, v.sh.ctx
 	return func() tea.Msg {
 		out, err := st.ChangeKeys(ctx, storage.BulkRequest{Action: action, IDs: ids, Grace: grace})
-		return bulkDoneMsg{action: action, asked: len(ids), outcomes: out, err: err}
+		msg := bulkDoneMsg{action: action, asked: len(ids), outcomes: out, err: err}
+		if done := landsAs[action]; done != "" && slices.ContainsFunc(out, func(o storage.KeyOutcome) bool { return o.Err == nil }) {
+			msg.landed = sh.landed(done)
+		}
+		return msg
 	}
 }
+
+// landsAs is how a bulk change that the verifiers must take in begins to
+// say how it landed there, as a single key's does.
+var landsAs = map[model.KeyAction]string{model.KeyDisable: refused, model.KeyDelete: refused, model.KeyRotate: inForce}
 
 // bulkDone takes in the answer: the keys changed lose their marks (the
 // refused stay marked), and the results screen lists every key.
@@ -242,6 +251,9 @@ func newBulkView(sh *shared, msg bulkDoneMsg) *bulkView {
 		v.summary = fmt.Sprintf("%s %d of %s; %d refused, left as they were (listed first).", verb, done, format.Count(msg.asked, "key"), v.refused)
 	default:
 		v.summary = fmt.Sprintf("%s %s.", verb, format.Count(done, "key"))
+	}
+	if msg.landed != "" {
+		v.summary += " " + msg.landed
 	}
 	if msg.action == model.KeyRotate && done > 0 {
 		v.summary += " Each new key is shown only here: copy them now."

@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -18,8 +17,9 @@ import (
 // to receive the answers.
 type (
 	rotatedMsg struct {
-		r   storage.Rotated
-		err error
+		r      storage.Rotated
+		err    error
+		landed string // how the rotation landed on the verifiers
 	}
 	disabledMsg struct {
 		id     string
@@ -126,18 +126,26 @@ func (v *keysView) keyConfirmBody(action model.KeyAction, k model.Key, grace int
 // run deletes or rotates k, back on the keys screen.
 func (v *keysView) run(action model.KeyAction, k model.Key, grace time.Duration) tea.Cmd {
 	v.sh.nav.home()
-	st, ctx := v.sh.store, v.sh.ctx
+	sh, st, ctx := v.sh, v.sh.store, v.sh.ctx
 	if action == model.KeyRotate {
 		v.sh.status("Rotating "+k.Name+"…", true)
 		return func() tea.Msg {
 			r, err := st.RotateKey(ctx, storage.RotateRequest{ID: k.ID, Grace: grace})
-			return rotatedMsg{r: r, err: err}
+			msg := rotatedMsg{r: r, err: err}
+			if err == nil {
+				msg.landed = sh.landed(inForce)
+			}
+			return msg
 		}
 	}
 	v.sh.status("Deleting "+k.Name+"…", true)
 	return func() tea.Msg {
 		got, err := st.DeleteKey(ctx, k.ID)
-		return deletedMsg{key: got, err: err, landed: landed(ctx, st, err)}
+		msg := deletedMsg{key: got, err: err}
+		if err == nil {
+			msg.landed = sh.landed(refused)
+		}
+		return msg
 	}
 }
 
@@ -161,12 +169,12 @@ func (v *keysView) toggleDisabled(k model.Key) tea.Cmd {
 }
 
 func (v *keysView) setDisabledCmd(id string, disabled bool) tea.Cmd {
-	st, ctx := v.sh.store, v.sh.ctx
+	sh, st, ctx := v.sh, v.sh.store, v.sh.ctx
 	return func() tea.Msg {
 		got, err := st.SetDisabled(ctx, id, disabled)
 		msg := disabledMsg{id: id, key: got, err: err}
-		if disabled {
-			msg.landed = landed(ctx, st, err)
+		if disabled && err == nil {
+			msg.landed = sh.landed(refused)
 		}
 		return msg
 	}
@@ -189,7 +197,7 @@ func (v *keysView) actionDone(msg tea.Msg) tea.Cmd {
 		}
 		r := newRevealView(sh, msg.r.New.Key, msg.r.New.Secret, msg.r.New.Grown)
 		r.replaces = &msg.r.Old
-		sh.status(fmt.Sprintf("Rotated %s; the old key works until %s.", msg.r.Old.Name, format.Stamp(msg.r.Old.ExpiresAt)), true)
+		sh.status(strings.TrimSpace(fmt.Sprintf("Rotated %s; the old key works until %s. %s", msg.r.Old.Name, format.Stamp(msg.r.Old.ExpiresAt), msg.landed)), true)
 		return tea.Batch(sh.nav.push(r), sh.reload(false))
 	case disabledMsg:
 		return v.disabled(msg)
@@ -224,21 +232,27 @@ func (v *keysView) disabled(msg disabledMsg) tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
-// landedWait is how long the TUI waits for the verifiers after a delete
-// or disable, as the command line does by default.
+// landedWait is how long the TUI waits for the verifiers after a delete,
+// disable or rotation, as the command line does by default.
 const landedWait = 5 * time.Second
 
+// How a change landed on the verifiers begins: a revocation is refused
+// there; a rotation both refuses (after its grace) and accepts.
+const (
+	refused = "Refused by"
+	inForce = "In force on"
+)
+
 // landed waits, off the UI loop, until the running verifiers have taken in
-// a revocation and says how it landed ("" when none runs or it failed).
-func landed(ctx context.Context, st storage.Store, err error) string {
+// the changes made so far and says how they landed, beginning with done
+// ("" when none runs or the wait failed). Single keys and marked ones
+// share it.
+func (sh *shared) landed(done string) string {
+	l, err := storage.AwaitVerifiers(sh.ctx, sh.store, sh.verifierWait, time.Now)
 	if err != nil {
 		return ""
 	}
-	l, err := storage.AwaitVerifiers(ctx, st, landedWait, time.Now)
-	if err != nil {
-		return ""
-	}
-	return l.String()
+	return l.Say(done)
 }
 
 func capitalize(s string) string {

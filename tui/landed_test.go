@@ -8,6 +8,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	"keyden/internal/verifiertest"
 	"keyden/storage"
 )
 
@@ -57,4 +58,57 @@ func TestTrippedDecoyIsOnTop(t *testing.T) {
 	if !strings.Contains(first, "zz bait") || !strings.Contains(first, "tripped") {
 		t.Fatalf("first row %q, want the tripped decoy:\n%s", first, strings.Join(lines, "\n"))
 	}
+}
+
+// Disable, delete and rotate on marked keys say how they landed on the
+// running verifiers, as on one key: refused (in force) by all, or who has
+// not confirmed.
+func TestBulkChangesSayHowTheyLandedOnTheVerifiers(t *testing.T) {
+	st := reviewBolt(t)
+	verifiertest.Start(t, st, "v1")
+	h := start(t, setup{store: st, w: 200, h: 40})
+	h.waitFor(t, "9 keys")
+	h.press("r", "A", "x")
+	h.waitFor(t, "Disable 4 keys?")
+	h.press("right", "4", "enter")
+	h.waitFor(t, "Disabled 4 keys. Refused by 1/1 verifier in ")
+	h.final(t)
+
+	h = start(t, setup{store: st, w: 200, h: 40})
+	h.waitFor(t, "9 keys")
+	h.press("/", "fresh", "enter", " ", "esc", "/", "ios", "enter", " ")
+	h.waitFor(t, "2 marked")
+	h.press("R")
+	h.waitFor(t, "Rotate 2 keys?")
+	h.press("y")
+	h.waitFor(t, "Rotated 2 keys. In force on 1/1 verifier in ")
+	h.final(t)
+
+	// A verifier that stopped applying changes (alive, but behind) is
+	// named once the wait is over.
+	h = start(t, setup{store: st, w: 200, h: 40, wait: 300 * time.Millisecond})
+	h.waitFor(t, "11 keys") // two new from the rotation
+	h.press("/", "by:bob", "enter", "A")
+	h.waitFor(t, "3 marked")
+	h.press("d")
+	h.waitFor(t, "Delete 3 keys?")
+	if err := st.Heartbeat(context.Background(), storage.Verifier{ID: "v2", Host: "web2", PID: 8, Listen: "127.0.0.1:8081", Applied: 1, Beat: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	h.press("right", "3", "enter")
+	h.waitFor(t, "Deleted 3 keys. Refused by 1/2 verifiers after ", "not confirmed by web2 pid 8 on 127.0.0.1:8081")
+	h.final(t)
+}
+
+// A rotation of one key says how it landed, as a delete does.
+func TestRotateSaysHowItLandedOnTheVerifiers(t *testing.T) {
+	st := reviewBolt(t)
+	verifiertest.Start(t, st, "v1")
+	h := start(t, setup{store: st, w: 200, h: 40})
+	h.waitFor(t, "9 keys")
+	h.press("/", "partner", "enter", "R")
+	h.waitFor(t, "Rotate this key?")
+	h.press("y")
+	h.waitFor(t, "Rotated partner feed; the old key works until ", "In force on 1/1 verifier in ")
+	h.final(t)
 }

@@ -85,6 +85,8 @@ type shared struct {
 	reload     func(full bool) tea.Cmd
 	home       *keysView
 	clearAfter time.Duration
+	// verifierWait bounds the wait for the verifiers after a revocation.
+	verifierWait time.Duration
 }
 
 // appData is what the store held at the latest load.
