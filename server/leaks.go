@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"keyden/keygen"
 	"keyden/storage"
@@ -78,11 +79,14 @@ type LeakVerdict struct {
 // leakRecorder is a store that takes leaks (every Store does).
 type leakRecorder interface {
 	RecordLeak(ctx context.Context, l storage.Leak, resp storage.LeakResponse) (storage.LeakOutcome, error)
+	AppliedLeakReport(ctx context.Context, sum [32]byte) (storage.LeakReport, bool, error)
+	RememberLeakReport(ctx context.Context, sum [32]byte, labels string) error
 }
 
 // serveLeaks takes a signed report of tokens found in public: every live
 // key among them is disabled, audited with the URL where it was found. A
-// report whose signature does not verify changes nothing.
+// report whose signature does not verify changes nothing, nor does one
+// applied before (the same body), which is answered as then.
 func (s *Server) serveLeaks(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
@@ -111,11 +115,34 @@ func (s *Server) serveLeaks(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "this verifier cannot record leaks", http.StatusServiceUnavailable)
 		return
 	}
+	unavailable := func(err error) {
+		s.opt.Log.Printf("a leak report could not be recorded (the reporter may send it again): %v", err)
+		http.Error(w, "the store could not record the report: send it again", http.StatusServiceUnavailable)
+	}
+	// A report applied before is answered as then and changes nothing.
+	digest := sha256.Sum256(body)
+	before, applied, err := rec.AppliedLeakReport(r.Context(), digest)
+	if err != nil {
+		unavailable(err)
+		return
+	}
+	if applied && len(before.Labels) != len(report) {
+		applied = false
+	}
+	if applied {
+		s.opt.Log.Printf("a leak report from %s was sent again (body SHA-256 %x…, applied %s): answered as then, nothing changed",
+			s.clientIP(r), digest[:6], before.At.Format(time.RFC3339))
+	}
 	out := make([]LeakVerdict, 0, len(report))
-	for _, t := range report {
+	labels := make([]byte, 0, len(report))
+	for i, t := range report {
 		sum := sha256.Sum256([]byte(t.Token))
 		v := LeakVerdict{TokenHash: hex.EncodeToString(sum[:]), TokenType: t.Type, Label: "false_positive"}
-		if _, err := keygen.Parse(t.Token); err == nil {
+		if applied {
+			if before.Labels[i] == 't' {
+				v.Label = "true_positive"
+			}
+		} else if _, err := keygen.Parse(t.Token); err == nil {
 			where := strings.TrimSpace(t.URL)
 			if where == "" {
 				where = "an unnamed place"
@@ -123,8 +150,7 @@ func (s *Server) serveLeaks(w http.ResponseWriter, r *http.Request) {
 			o, err := rec.RecordLeak(r.Context(), storage.Leak{Hash: keygen.HashKey(t.Token), Where: where, Source: "a signed leak report (" + t.Source + ")"},
 				storage.LeakResponse{Disable: true, Authorized: true})
 			if err != nil {
-				s.opt.Log.Printf("a leak report could not be recorded (the reporter may send it again): %v", err)
-				http.Error(w, "the store could not record the report: send it again", http.StatusServiceUnavailable)
+				unavailable(err)
 				return
 			}
 			if o.Found {
@@ -132,6 +158,15 @@ func (s *Server) serveLeaks(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		out = append(out, v)
+		labels = append(labels, v.Label[0])
+	}
+	if !applied {
+		// Remembered only once every token is done: a report cut short
+		// (503) is applied again in full when it is sent again.
+		if err := rec.RememberLeakReport(r.Context(), digest, string(labels)); err != nil {
+			unavailable(err)
+			return
+		}
 	}
 	h.Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(out)

@@ -111,7 +111,8 @@ func reopenEtcd(t testing.TB, e Etcd, opt Options) testStore {
 // the same tests, the other backend.
 func etcdSuite() map[string]func(*testing.T) {
 	return map[string]func(*testing.T){
-		"NewStoreDefaults": TestNewStoreDefaults, "CreateFormats": TestCreateFormats, "VerifyReasons": TestVerifyReasons,
+		"AppliedLeakReportsAreBounded": TestAppliedLeakReportsAreBounded,
+		"NewStoreDefaults":             TestNewStoreDefaults, "CreateFormats": TestCreateFormats, "VerifyReasons": TestVerifyReasons,
 		"DeleteThenVerifyIsUnknown": TestDeleteThenVerifyIsUnknown, "ListFilters": TestListFilters,
 		"ChannelsAndEnvironments": TestChannelsAndEnvironments, "AuditRecordsChanges": TestAuditRecordsChanges,
 		"ConcurrentCreatesAllLand": TestConcurrentCreatesAllLand, "GenerationChangesOnWrites": TestGenerationChangesOnWrites,

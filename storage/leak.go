@@ -1,8 +1,12 @@
 package storage
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"sort"
 	"time"
 
 	"keyden/keygen"
@@ -138,4 +142,92 @@ func (b *core) leakDisable(tx kv, k *model.Key, why string, authorized bool) (re
 	ev := keyEvent(model.ActionDisable, k)
 	ev.Detail = why
 	return nil, b.appendEvent(tx, ev)
+}
+
+// A signed leak report is remembered by the SHA-256 of its body once it
+// is applied, so the same report sent again (replayed by someone who
+// kept it, or retried by the reporter after all) changes nothing: an
+// admin who enabled a reported key again on purpose is not overruled by
+// an old report. Reports are kept for leakReportsKeptFor, and at most
+// leakReportsKept of them (the oldest go first).
+const (
+	leakReportsKeptFor = 90 * 24 * time.Hour
+	// leakReportsDropped bounds the old reports one write drops, inside
+	// an etcd transaction's operations; each write adds only one.
+	leakReportsDropped = 50
+)
+
+var leakReportsKept = 10000 // a variable for tests
+
+var leakReportPrefix = []byte("leakreport/")
+
+// LeakReport is a leak report applied before: when, and its answer.
+type LeakReport struct {
+	At time.Time `json:"at"`
+	// Labels is the answer per token, in order: t for a key of this
+	// store (true_positive), f for anything else.
+	Labels string `json:"labels"`
+}
+
+func leakReportKey(sum [32]byte) []byte {
+	return hex.AppendEncode(bytes.Clone(leakReportPrefix), sum[:])
+}
+
+// AppliedLeakReport says whether the report whose body has the SHA-256
+// sum was applied within leakReportsKeptFor, and how it was answered.
+func (b *core) AppliedLeakReport(ctx context.Context, sum [32]byte) (LeakReport, bool, error) {
+	var r LeakReport
+	found := false
+	err := b.view(ctx, func(tx kv) error {
+		raw := tx.Bucket(bucketMeta).Get(leakReportKey(sum))
+		found = raw != nil && json.Unmarshal(raw, &r) == nil && b.now().Sub(r.At) < leakReportsKeptFor
+		return nil
+	})
+	return r, found && err == nil, err
+}
+
+// RememberLeakReport records that the report whose body has the SHA-256
+// sum was applied and answered with labels, and drops reports past their
+// time or beyond the count kept. Like a heartbeat it changes no key.
+func (b *core) RememberLeakReport(ctx context.Context, sum [32]byte, labels string) error {
+	now := b.now()
+	raw, err := json.Marshal(LeakReport{At: now, Labels: labels})
+	if err != nil {
+		return err
+	}
+	return b.be.write(ctx, func(tx kv) error {
+		if err := b.checkSchema(tx); err != nil {
+			return err
+		}
+		meta := tx.Bucket(bucketMeta)
+		type kept struct {
+			key []byte
+			at  time.Time
+		}
+		var all []kept
+		err := meta.ForEachFrom(leakReportPrefix, func(k, v []byte) error {
+			if !bytes.HasPrefix(k, leakReportPrefix) {
+				return errStop
+			}
+			var r LeakReport
+			json.Unmarshal(v, &r) // one that does not decode is the oldest
+			all = append(all, kept{bytes.Clone(k), r.At})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		sort.Slice(all, func(i, j int) bool { return all[i].at.Before(all[j].at) })
+		dropped := 0
+		for i, r := range all {
+			if dropped == leakReportsDropped || (now.Sub(r.at) < leakReportsKeptFor && len(all)-i < leakReportsKept) {
+				break
+			}
+			if err := meta.Delete(r.key); err != nil {
+				return err
+			}
+			dropped++
+		}
+		return meta.Put(leakReportKey(sum), raw)
+	})
 }

@@ -61,3 +61,41 @@ func TestRecordLeakAuditsAndFollowsTheRoles(t *testing.T) {
 		t.Fatalf("lookup: %v %v", m, err)
 	}
 }
+
+// Applied leak reports are remembered for 90 days, and only the newest
+// leakReportsKept of them.
+func TestAppliedLeakReportsAreBounded(t *testing.T) {
+	now := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	st := newAny(t, Options{Actor: "alice", Now: func() time.Time { return now }})
+	defer func(n int) { leakReportsKept = n }(leakReportsKept)
+	leakReportsKept = 3
+	sum := func(i byte) [32]byte { return [32]byte{i} }
+	seen := func(i byte) bool {
+		t.Helper()
+		_, ok, err := st.AppliedLeakReport(ctx, sum(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	for i := byte(1); i <= 4; i++ {
+		if seen(i) { // as serve asks first
+			t.Fatalf("report %d seen before it was applied", i)
+		}
+		if err := st.RememberLeakReport(ctx, sum(i), "tf"); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(time.Hour)
+	}
+	if seen(1) || !seen(2) || !seen(4) {
+		t.Errorf("with 3 kept: 1 %v, 2 %v, 4 %v; want the oldest forgotten", seen(1), seen(2), seen(4))
+	}
+	r, _, _ := st.AppliedLeakReport(ctx, sum(4))
+	if r.Labels != "tf" {
+		t.Errorf("labels %q", r.Labels)
+	}
+	now = now.Add(leakReportsKeptFor)
+	if seen(4) {
+		t.Error("a report 90 days old is still remembered")
+	}
+}

@@ -51,6 +51,11 @@ type Store interface {
 	LookupHashes(ctx context.Context, hashes []keygen.Hash) (map[keygen.Hash]model.Key, error)
 	// RecordLeak audits a live key's leak and disables or rotates it.
 	RecordLeak(ctx context.Context, l Leak, resp LeakResponse) (LeakOutcome, error)
+	// AppliedLeakReport and RememberLeakReport keep the signed leak
+	// reports applied, by their body's SHA-256, so one sent again changes
+	// nothing.
+	AppliedLeakReport(ctx context.Context, sum [32]byte) (LeakReport, bool, error)
+	RememberLeakReport(ctx context.Context, sum [32]byte, labels string) error
 	// RecordDecoyUse writes the alert for a use of a decoy a verifier saw.
 	RecordDecoyUse(ctx context.Context, u DecoyUse) error
 	// AuditAfter reads up to limit events after seq, oldest first.
