@@ -42,6 +42,10 @@ type boltBackend struct {
 	// are made only while the store does not exist yet, so none appears
 	// later, and a verifier's flush each second need not list the folder.
 	tidied sync.Once
+	// A closed store refuses transactions; Close waits for those running.
+	mu      sync.Mutex
+	closed  bool
+	running sync.WaitGroup
 }
 
 // OpenBolt prepares a store at path. The file is not touched until the first call.
@@ -60,6 +64,29 @@ func OpenBolt(path string, opt Options) (*Bolt, error) {
 	b.fb = &boltBackend{path: abs, opt: &b.core.opt}
 	b.core.be = b.fb
 	return b, nil
+}
+
+// Close waits for the transactions under way to end and refuses any
+// after it: a program that ends while its work still runs (a TUI's loads)
+// then neither reads nor recreates the file once it is gone.
+func (b *Bolt) Close() error {
+	f := b.fb
+	f.mu.Lock()
+	f.closed = true
+	f.mu.Unlock()
+	f.running.Wait()
+	return nil
+}
+
+// enter counts a transaction in, or refuses it once the store is closed.
+func (f *boltBackend) enter() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return fail(ErrUnavailable, "the key store %s was closed: run the command again", f.path)
+	}
+	f.running.Add(1)
+	return nil
 }
 
 // Path is the store file's absolute path.
@@ -107,6 +134,10 @@ func (f *boltBackend) rawView(ctx context.Context, fn func(*bolt.Tx) error) erro
 // map: both are caught here, in the goroutine that runs the transaction
 // (SetPanicOnFault is per goroutine), and become one ErrDamaged sentence.
 func (f *boltBackend) run(ctx context.Context, readOnly bool, fn func(*bolt.Tx) error) (err error) {
+	if err := f.enter(); err != nil {
+		return err
+	}
+	defer f.running.Done()
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	var db *bolt.DB
 	var file *os.File

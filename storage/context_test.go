@@ -3,7 +3,10 @@ package storage
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -134,5 +137,54 @@ func TestContextEndsEtcdCalls(t *testing.T) {
 				t.Fatalf("after %v: %v", took, err)
 			}
 		})
+	}
+}
+
+// Close waits for a transaction under way and refuses any after it, so a
+// program's work that outlives it (a TUI's load) never recreates a store
+// whose file was removed meanwhile: the TUI tests' folders failed to be
+// removed ("directory not empty") when a load ran on after the test.
+func TestCloseWaitsForTransactionsAndRefusesLater(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keyden.db")
+	// The clock, read inside a read's transaction, holds the read there.
+	var hold atomic.Bool
+	inside, release := make(chan struct{}), make(chan struct{})
+	st, err := OpenBolt(path, Options{Actor: "alice", Now: func() time.Time {
+		if hold.CompareAndSwap(true, false) {
+			close(inside)
+			<-release
+		}
+		return time.Now()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, st, CreateRequest{Name: "a"})
+	hold.Store(true)
+	listed := make(chan error, 1)
+	go func() { _, err := st.ListKeys(ctx, Filter{}); listed <- err }()
+	<-inside
+	closed := make(chan struct{})
+	go func() { st.Close(); close(closed) }()
+	// Close must not return while the read runs. Nothing can prove a wait
+	// that has not ended yet, so this gives it time to end wrongly.
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a read was under way")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	<-closed
+	if err := <-listed; err != nil {
+		t.Fatalf("the read under way failed: %v", err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ListKeys(ctx, Filter{}); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("a read after Close: %v; want it refused", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a read after Close recreated the store: %v", err)
 	}
 }

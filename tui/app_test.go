@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"sync"
@@ -122,7 +123,16 @@ func start(t *testing.T, s setup) *harness {
 	h.app.clip.write, h.app.clip.read = h.clip.write, h.clip.read
 	h.rec = &recorder{App: h.app}
 	h.tm = teatest.NewTestModel(t, h.rec, teatest.WithInitialTermSize(s.w, s.h))
-	t.Cleanup(func() { h.tm.Quit() })
+	// The program's commands outlive it (Bubble Tea never waits for them):
+	// a load still running would recreate the store file while the test's
+	// folder is removed. Closing the store waits for it and refuses later
+	// ones; this runs before the folder's removal, which was set up first.
+	t.Cleanup(func() {
+		h.tm.Quit()
+		if c, ok := s.store.(interface{ Close() error }); ok {
+			c.Close()
+		}
+	})
 	return h
 }
 
@@ -451,5 +461,22 @@ func TestWrapWordsKeepsFlagsWhole(t *testing.T) {
 	}
 	if strings.Join(got, " ") != "ask alice to run `keyden member add root --role admin` now" {
 		t.Fatalf("words lost: %q", got)
+	}
+}
+
+// The harness closes the app's store when a test ends, before the test's
+// folder is removed: a load that the quit program left running recreated
+// the file there, and the folder's removal failed ("directory not empty",
+// TestDisableToggle on a loaded machine).
+func TestHarnessClosesTheStoreWhenTheTestEnds(t *testing.T) {
+	var st *storage.Bolt
+	t.Run("app", func(t *testing.T) {
+		st = sampleBolt(t)
+		h := start(t, setup{store: st})
+		h.waitFor(t, "6 keys")
+		h.final(t)
+	})
+	if _, err := st.ListKeys(context.Background(), storage.Filter{}); !errors.Is(err, storage.ErrUnavailable) {
+		t.Fatalf("the store still answers after its test: %v", err)
 	}
 }
