@@ -88,17 +88,8 @@ func (b *core) damagedKey(id []byte) error {
 // EachEvent calls fn with every audit event f matches, newest first, as
 // Audit finds them, without holding them.
 func (b *core) EachEvent(ctx context.Context, f AuditFilter, fn func(*model.Event) error) error {
-	if _, whole := b.be.(external); whole { // etcd, the one backend outside
-		evs, err := b.Audit(ctx, f)
-		if err != nil {
-			return err
-		}
-		for i := range evs {
-			if err := fn(&evs[i]); err != nil {
-				return err
-			}
-		}
-		return nil
+	if _, ranged := b.be.(external); ranged { // etcd, the one backend outside
+		return b.eachEventRanged(ctx, f, fn)
 	}
 	var next uint64 // the next sequence to read, downwards
 	first, n := true, 0
@@ -149,6 +140,58 @@ func (b *core) EachEvent(ctx context.Context, f AuditFilter, fn func(*model.Even
 		}
 		if err := handOut(part, fn); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// eachEventRanged is EachEvent for etcd, where a read is a round trip:
+// each part is streamPart sequences read in one range, oldest first, in a
+// read of its own, and handed out newest first.
+func (b *core) eachEventRanged(ctx context.Context, f AuditFilter, fn func(*model.Event) error) error {
+	var hi uint64 // the newest sequence yet to read
+	first, n := true, 0
+	part := make([]model.Event, 0, streamPart)
+	for hi > 0 || first {
+		err := b.view(ctx, func(tx kv) error {
+			part = part[:0]
+			bk := tx.Bucket(bucketAudit)
+			if first {
+				hi, first = bk.Sequence(), false
+			}
+			lo := uint64(1)
+			if hi > streamPart {
+				lo = hi - streamPart + 1
+			}
+			var from [8]byte
+			binary.BigEndian.PutUint64(from[:], lo)
+			err := bk.ForEachFrom(from[:], func(k, v []byte) error {
+				if len(k) != 8 || binary.BigEndian.Uint64(k) > hi {
+					return errStop
+				}
+				part = append(part, model.Event{})
+				return decodeEvent(k, v, &part[len(part)-1])
+			})
+			hi = lo - 1
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for i := len(part) - 1; i >= 0; i-- {
+			ev := &part[i]
+			if !f.Since.IsZero() && ev.Time.Before(f.Since) {
+				return nil
+			}
+			if f.KeyID != "" && ev.KeyID != f.KeyID {
+				continue
+			}
+			if err := fn(ev); err != nil {
+				return err
+			}
+			if n++; f.Limit > 0 && n == f.Limit {
+				return nil
+			}
 		}
 	}
 	return nil
