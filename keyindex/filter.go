@@ -156,8 +156,9 @@ func (m *matcher) match(i int) bool {
 		if m.terms.readsText {
 			hay = ix.text(int32(i))
 		}
-		return m.terms.match(ix.Key(int32(i)), times{used: ix.used[i], created: ix.created[i], expires: ix.expires[i],
-			env: ix.envOf[i], ch: ix.chOf[i]}, hay)
+		f := facts{used: ix.used[i], created: ix.created[i], expires: ix.expires[i], env: ix.envOf[i], ch: ix.chOf[i],
+			flags: ix.flags[i], scopes: ix.sets[ix.scopesOf[i]], ix: ix, i: int32(i)}
+		return m.terms.match(&f, hay)
 	}
 	return true
 }

@@ -27,6 +27,37 @@ type Group struct {
 	LastUsed                     time.Time
 }
 
+// InGroup is the rows (indexes of live keys) whose creator, channel or
+// environment, as by says, is name, in their order: from the dense columns.
+func (ix *Index) InGroup(rows []int32, by GroupBy, name string) []int32 {
+	var col func(i int32) uint32
+	var id uint32
+	var ok bool
+	switch by {
+	case ByCreator:
+		id, ok = ix.byIDs[name]
+		col = func(i int32) uint32 { return ix.byOf[i] }
+	case ByChannel:
+		var c uint16
+		c, ok = ix.chIDs[name]
+		id, col = uint32(c), func(i int32) uint32 { return uint32(ix.chOf[i]) }
+	default:
+		var e uint16
+		e, ok = ix.envIDs[name]
+		id, col = uint32(e), func(i int32) uint32 { return uint32(ix.envOf[i]) }
+	}
+	var out []int32
+	if !ok {
+		return out
+	}
+	for _, i := range rows {
+		if col(i) == id {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
 // Groups counts rows (indexes of live keys) by by at now, from the dense
 // columns only: no record is read. The groups come in no set order.
 func (ix *Index) Groups(rows []int32, by GroupBy, now time.Time) []Group {

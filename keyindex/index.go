@@ -8,18 +8,25 @@
 package keyindex
 
 import (
+	"encoding/binary"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"keyden/model"
 )
 
-// Index holds the search text of every key lower-cased into one
-// contiguous arena, environment, channel and times in dense columns, and
-// one order per sort, each made once when first asked for. Filtering
+// Index holds every key as its stored record (model.EncodeKeyRefs, the
+// repeated strings as numbers into a table of strings) back to back in one
+// arena, the search text of every key lower-cased into a second, and
+// environment, channel, creator, scopes, flags and times in dense columns
+// (the scope lists and strings interned once); a model.Key is made only
+// for the keys a caller asks for (Key: the rows drawn, the key opened).
+// One sort order per sort is made once when first asked for. Filtering
 // scans the dense data in index order (cache-friendly, split across
 // cores) into a bitset, then walks the sort order through it.
 //
@@ -30,54 +37,265 @@ import (
 // share. Indexes (the int32 row numbers) keep their meaning from one
 // patch to the next; a removed key's index stays, marked gone.
 type Index struct {
-	base   []model.Key // the records as loaded
-	hay    []byte      // the base records' search text, back to back
-	hayOff []uint32    // base key i's text is hay[hayOff[i]:hayOff[i+1]]
-	byID   *idIndex    // finds a base record's index; shared by patches
+	base   records  // the records as loaded
+	hay    []byte   // the base records' search text, back to back
+	hayOff []uint32 // base key i's text is hay[hayOff[i]:hayOff[i+1]]
+	byID   *idIndex // finds a base record's index; shared by patches
 
-	// The overlay: nil ov means none. ov[i] < 0: key i is base[i]; else
-	// it is ovKeys[ov[i]], with its text at ovHay[ovHayOff[ov[i]]:…].
-	// These are this set's view of log, which later patches extend.
+	// The strings and scope lists the records and the scopes column
+	// number: shared by every set of one family, only appended to.
+	// strs and sets are this set's view of them.
+	tabs *tables
+	strs []string
+	sets [][]string
+
+	// The overlay: nil ov means none. ov[i] < 0: key i is base's record i;
+	// else it is ovRecs's record ov[i], with its text at
+	// ovHay[ovHayOff[ov[i]]:…]. These are this set's view of log, which
+	// later patches extend.
 	ov       []int32
 	log      *overlayLog
-	ovKeys   []model.Key
+	ovRecs   records
 	ovHay    []byte
 	ovHayOff []uint32
 	ovIDs    map[string]int32 // index of each key added since the load
 
-	envOf   []uint16 // index into envIDs; 0: the key is gone
-	chOf    []uint16 // index into chIDs
-	byOf    []uint32 // index into byIDs: creators may be many
-	used    []int64  // last used, as model.UnixNano: never is 0
-	created []int64
-	expires []int64
-	tripped []bool // a used decoy: first in every order
-	envIDs  map[string]uint16
-	chIDs   map[string]uint16
-	byIDs   map[string]uint32
-	live    int
+	envOf    []uint16 // index into envIDs; 0: the key is gone
+	chOf     []uint16 // index into chIDs
+	byOf     []uint32 // index into byIDs: creators may be many
+	scopesOf []uint32 // index into sets
+	used     []int64  // last used, as model.UnixNano: never is 0
+	created  []int64
+	expires  []int64
+	flags    []uint8 // rowTripped, rowDisabled, rowDecoy
+	envIDs   map[string]uint16
+	chIDs    map[string]uint16
+	byIDs    map[string]uint32
+	live     int
 
 	mu     sync.Mutex
 	orders [numSorts][]int32
 }
 
+// The flags column's bits.
+const (
+	rowTripped  uint8 = 1 << iota // a used decoy: first in every order
+	rowDisabled                   // model.Key.Disabled
+	rowDecoy                      // model.Key.Decoy
+)
+
+// records are encoded keys back to back: record i is
+// data[off[i]:off[i+1]], its id (uvarint length, bytes) then its
+// model.EncodeKeyRefs record. data is only appended to, so a string a
+// decoded key holds into it never changes.
+type records struct {
+	data []byte
+	off  []uint32
+}
+
+func (r *records) add(k *model.Key, refs model.Refs) {
+	if r.off == nil {
+		r.off = []uint32{0}
+	}
+	r.data = binary.AppendUvarint(r.data, uint64(len(k.ID)))
+	r.data = append(r.data, k.ID...)
+	r.data = model.EncodeKeyRefs(r.data, k, refs)
+	r.off = append(r.off, uint32(len(r.data)))
+}
+
+// addRecord copies record i of from.
+func (r *records) addRecord(from *records, i int) {
+	if r.off == nil {
+		r.off = []uint32{0}
+	}
+	r.data = append(r.data, from.data[from.off[i]:from.off[i+1]]...)
+	r.off = append(r.off, uint32(len(r.data)))
+}
+
+func (r *records) len() int { return max(0, len(r.off)-1) }
+
+// get is record i's id and record, as strings into data (no copy).
+func (r *records) get(i int) (id, rec string) {
+	b := r.data[r.off[i]:r.off[i+1]]
+	n, w := binary.Uvarint(b)
+	b = b[w:]
+	return unsafe.String(unsafe.SliceData(b), int(n)), unsafe.String(unsafe.SliceData(b[n:]), len(b)-int(n))
+}
+
+// clone is r with its own arrays: what an older set sees is never
+// appended to.
+func (r records) clone() records {
+	return records{data: slices.Clone(r.data), off: slices.Clone(r.off)}
+}
+
+// tables are the strings (environments, channels, creators, hint
+// prefixes) that records give as numbers, and the distinct scope lists,
+// each kept once for a family of sets: a million keys name a few of each.
+// Both only grow, so a set's view (a slice of each, taken under mu)
+// never sees a later entry change.
+type tables struct {
+	mu     sync.Mutex
+	strs   []string
+	strIDs map[string]uint64
+	sets   [][]string
+	setIDs map[string]uint32
+	buf    []byte
+}
+
+func newTables() *tables {
+	return &tables{strIDs: map[string]uint64{}, sets: [][]string{nil}, setIDs: map[string]uint32{"": 0}}
+}
+
+// refs interns k's repeated strings (under t.mu), as model.Refs numbers.
+func (t *tables) refs(k *model.Key) model.Refs {
+	r := model.Refs{Channel: t.str(k.Channel), Environment: t.str(k.Environment), CreatedBy: t.str(k.CreatedBy)}
+	if prefix, _, ok := model.HintParts(k.Hint); ok {
+		r.HintPrefix = t.str(prefix)
+	}
+	return r
+}
+
+// str is s's table number plus one (model.Refs' numbering).
+func (t *tables) str(s string) uint64 {
+	if id, ok := t.strIDs[s]; ok {
+		return id + 1
+	}
+	s = strings.Clone(s) // s may point into the store's pages
+	id := uint64(len(t.strs))
+	t.strs = append(t.strs, s)
+	t.strIDs[s] = id
+	return id + 1
+}
+
+// set is the number of k's scope list (under t.mu).
+func (t *tables) set(scopes []string) uint32 {
+	t.buf = t.buf[:0]
+	for _, s := range scopes {
+		t.buf = binary.AppendUvarint(t.buf, uint64(len(s)))
+		t.buf = append(t.buf, s...)
+	}
+	if id, ok := t.setIDs[string(t.buf)]; ok {
+		return id
+	}
+	own := make([]string, len(scopes))
+	for i, s := range scopes {
+		own[i] = strings.Clone(s)
+	}
+	id := uint32(len(t.sets))
+	t.sets = append(t.sets, own)
+	t.setIDs[string(t.buf)] = id
+	return id
+}
+
+// view sets ix's view of its tables to what they hold now.
+func (ix *Index) view() {
+	ix.tabs.mu.Lock()
+	ix.strs, ix.sets = ix.tabs.strs, ix.tabs.sets
+	ix.tabs.mu.Unlock()
+}
+
+// lookup is the string of table number x, for model.DecodeKeyWith.
+func (ix *Index) lookup(x uint64) (string, bool) {
+	if x < uint64(len(ix.strs)) {
+		return ix.strs[x], true
+	}
+	return "", false
+}
+
 // never is a time column's value for the zero time, as the store keeps it.
 const never = 0
 
-// Build indexes keys, which it keeps (the caller must not change them).
-func Build(keys []model.Key) *Index {
-	n := len(keys)
-	ix := &Index{base: keys, hayOff: make([]uint32, n+1), envOf: make([]uint16, n), chOf: make([]uint16, n),
-		byOf: make([]uint32, n), used: make([]int64, n), created: make([]int64, n), expires: make([]int64, n), tripped: make([]bool, n),
-		envIDs: map[string]uint16{}, chIDs: map[string]uint16{}, byIDs: map[string]uint32{}, live: n, byID: newIDIndex(keys)}
+// A Builder makes an Index from keys added one at a time, copying what it
+// keeps: a load need not hold every record decoded at once.
+type Builder struct {
+	ix     *Index
+	sorted bool
+}
+
+// NewBuilder starts an Index of about n keys.
+func NewBuilder(n int) *Builder {
+	return newBuilder(n, newTables(), map[string]uint16{}, map[string]uint16{}, map[string]uint32{})
+}
+
+func newBuilder(n int, tabs *tables, envIDs, chIDs map[string]uint16, byIDs map[string]uint32) *Builder {
+	ix := &Index{tabs: tabs, hayOff: make([]uint32, 0, n+1), envOf: make([]uint16, 0, n), chOf: make([]uint16, 0, n),
+		byOf: make([]uint32, 0, n), scopesOf: make([]uint32, 0, n), used: make([]int64, 0, n), created: make([]int64, 0, n),
+		expires: make([]int64, 0, n), flags: make([]uint8, 0, n), envIDs: envIDs, chIDs: chIDs, byIDs: byIDs}
+	ix.base = records{data: make([]byte, 0, n*120), off: append(make([]uint32, 0, n+1), 0)}
 	ix.hay = make([]byte, 0, n*56)
-	for i := range keys {
-		ix.hayOff[i] = uint32(len(ix.hay))
-		ix.hay = appendSearchText(ix.hay, &keys[i])
-		ix.setColumns(fresh, i, &keys[i])
+	return &Builder{ix: ix, sorted: true}
+}
+
+// Add adds k, which the builder does not keep (nor any string of it).
+func (b *Builder) Add(k *model.Key) {
+	ix := b.ix
+	ix.tabs.mu.Lock()
+	refs, scopes := ix.tabs.refs(k), ix.tabs.set(k.Scopes)
+	ix.tabs.mu.Unlock()
+	ix.base.add(k, refs)
+	ix.addText(k)
+	ix.addColumns(k, scopes)
+	b.order()
+}
+
+// addRecord adds key i of p, a set of the same family, copying its record
+// and text as they are.
+func (b *Builder) addRecord(p *Index, i int32) {
+	ix := b.ix
+	ix.hayOff = append(ix.hayOff, uint32(len(ix.hay)))
+	if p.ov != nil && p.ov[i] >= 0 {
+		s := int(p.ov[i])
+		ix.base.addRecord(&p.ovRecs, s)
+		ix.hay = append(ix.hay, p.ovHay[p.ovHayOff[s]:p.ovHayOff[s+1]]...)
+	} else {
+		ix.base.addRecord(&p.base, int(i))
+		ix.hay = append(ix.hay, p.hay[p.hayOff[i]:p.hayOff[i+1]]...)
 	}
-	ix.hayOff[n] = uint32(len(ix.hay))
+	ix.envOf, ix.chOf, ix.byOf = append(ix.envOf, p.envOf[i]), append(ix.chOf, p.chOf[i]), append(ix.byOf, p.byOf[i])
+	ix.scopesOf, ix.flags = append(ix.scopesOf, p.scopesOf[i]), append(ix.flags, p.flags[i])
+	ix.used, ix.created, ix.expires = append(ix.used, p.used[i]), append(ix.created, p.created[i]), append(ix.expires, p.expires[i])
+	b.order()
+}
+
+// order notes whether the last key added came after the one before in id order.
+func (b *Builder) order() {
+	if n := b.ix.base.len(); n > 1 && b.sorted {
+		prev, _ := b.ix.base.get(n - 2)
+		last, _ := b.ix.base.get(n - 1)
+		b.sorted = prev <= last
+	}
+}
+
+func (ix *Index) addText(k *model.Key) {
+	ix.hayOff = append(ix.hayOff, uint32(len(ix.hay)))
+	ix.hay = appendSearchText(ix.hay, k)
+}
+
+func (ix *Index) addColumns(k *model.Key, scopes uint32) {
+	ix.envOf, ix.chOf, ix.byOf = append(ix.envOf, 0), append(ix.chOf, 0), append(ix.byOf, 0)
+	ix.scopesOf, ix.flags = append(ix.scopesOf, 0), append(ix.flags, 0)
+	ix.used, ix.created, ix.expires = append(ix.used, 0), append(ix.created, 0), append(ix.expires, 0)
+	ix.setColumns(fresh, len(ix.envOf)-1, k, scopes)
+}
+
+// Index is the set of the keys added.
+func (b *Builder) Index() *Index {
+	ix := b.ix
+	ix.hayOff = append(ix.hayOff, uint32(len(ix.hay)))
+	ix.live = len(ix.envOf)
+	ix.byID = &idIndex{sorted: b.sorted}
+	ix.view()
+	b.ix = nil
 	return ix
+}
+
+// Build indexes keys, which it does not keep.
+func Build(keys []model.Key) *Index {
+	b := NewBuilder(len(keys))
+	for i := range keys {
+		b.Add(&keys[i])
+	}
+	return b.Index()
 }
 
 // searchFields is how many fields appendSearchText writes, NUL-separated.
@@ -125,17 +343,28 @@ func appendLower(dst []byte, s string) []byte {
 // fresh stands for "no older set" when a new set fills its own columns.
 var fresh = &Index{}
 
-// setColumns writes key k's columns at index i. A column still shared with
-// the older set old is copied at its first change, so a patch with news of
-// last use copies only the last-used column.
-func (ix *Index) setColumns(old *Index, i int, k *model.Key) {
+// setColumns writes key k's columns at index i, its scope list being
+// number scopes. A column still shared with the older set old is copied
+// at its first change, so a patch with news of last use copies only the
+// last-used column.
+func (ix *Index) setColumns(old *Index, i int, k *model.Key, scopes uint32) {
 	cow(&ix.envOf, old.envOf, i, intern(ix.envIDs, k.Environment))
 	cow(&ix.chOf, old.chOf, i, intern(ix.chIDs, k.Channel))
 	cow(&ix.byOf, old.byOf, i, intern(ix.byIDs, k.CreatedBy))
+	cow(&ix.scopesOf, old.scopesOf, i, scopes)
 	cow(&ix.used, old.used, i, model.UnixNano(k.LastUsedAt))
 	cow(&ix.created, old.created, i, model.UnixNano(k.CreatedAt))
 	cow(&ix.expires, old.expires, i, model.UnixNano(k.ExpiresAt))
-	cow(&ix.tripped, old.tripped, i, k.Tripped())
+	var f uint8
+	for _, b := range []struct {
+		on  bool
+		bit uint8
+	}{{k.Tripped(), rowTripped}, {k.Disabled, rowDisabled}, {k.Decoy, rowDecoy}} {
+		if b.on {
+			f |= b.bit
+		}
+	}
+	cow(&ix.flags, old.flags, i, f)
 }
 
 // cow sets (*col)[i] = v, first copying *col if it is still old's array.
@@ -156,7 +385,7 @@ func intern[T uint16 | uint32](m map[string]T, s string) T {
 		return id
 	}
 	id := T(len(m) + 1)
-	m[s] = id
+	m[strings.Clone(s)] = id // s may point into the store's pages
 	return id
 }
 
@@ -172,14 +401,34 @@ func (ix *Index) gone(i int32) bool { return ix.envOf[i] == 0 }
 // Gone says whether the key at index i was removed by a patch.
 func (ix *Index) Gone(i int32) bool { return ix.gone(i) }
 
-// Key is the record at index i (as returned by Order or Filter).
+// Key is the record at index i (as returned by Order or Filter), made
+// anew: changing it changes nothing in ix.
 func (ix *Index) Key(i int32) *model.Key {
+	r, j := ix.recordOf(i)
+	id, rec := r.get(j)
+	k := new(model.Key)
+	if err := model.DecodeKeyWith(id, rec, k, ix.lookup); err != nil {
+		// The index encoded it: a record that does not decode is a bug.
+		panic("keyindex: the record of " + model.Quote(id) + " does not decode: " + err.Error())
+	}
+	return k
+}
+
+// ID is the id of the key at index i, without making the key.
+func (ix *Index) ID(i int32) string {
+	r, j := ix.recordOf(i)
+	id, _ := r.get(j)
+	return id
+}
+
+// recordOf says where key i's record is.
+func (ix *Index) recordOf(i int32) (*records, int) {
 	if ix.ov != nil {
 		if s := ix.ov[i]; s >= 0 {
-			return &ix.ovKeys[s]
+			return &ix.ovRecs, int(s)
 		}
 	}
-	return &ix.base[i]
+	return &ix.base, int(i)
 }
 
 // Lookup finds a key by id.
@@ -234,7 +483,7 @@ func (ix *Index) indexOf(id string) (int32, bool) {
 	if i, ok := ix.ovIDs[id]; ok {
 		return i, true
 	}
-	return ix.byID.find(ix.base, id)
+	return ix.byID.find(&ix.base, id)
 }
 
 // idIndex finds a base record by id: a binary search when the records came
@@ -245,19 +494,22 @@ type idIndex struct {
 	m      map[string]int32
 }
 
-func newIDIndex(keys []model.Key) *idIndex {
-	return &idIndex{sorted: slices.IsSortedFunc(keys, func(a, b model.Key) int { return strings.Compare(a.ID, b.ID) })}
-}
-
-func (x *idIndex) find(keys []model.Key, id string) (int32, bool) {
+func (x *idIndex) find(r *records, id string) (int32, bool) {
+	n := r.len()
 	if x.sorted {
-		i, ok := slices.BinarySearchFunc(keys, id, func(k model.Key, id string) int { return strings.Compare(k.ID, id) })
-		return int32(i), ok
+		i := sort.Search(n, func(i int) bool { s, _ := r.get(i); return s >= id })
+		if i < n {
+			if s, _ := r.get(i); s == id {
+				return int32(i), true
+			}
+		}
+		return int32(i), false
 	}
 	x.once.Do(func() {
-		x.m = make(map[string]int32, len(keys))
-		for i := range keys {
-			x.m[keys[i].ID] = int32(i)
+		x.m = make(map[string]int32, n)
+		for i := range n {
+			s, _ := r.get(i)
+			x.m[s] = int32(i)
 		}
 	})
 	i, ok := x.m[id]

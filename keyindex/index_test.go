@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"iter"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -223,8 +224,8 @@ func TestIndexOverlayCompactsRepeatedChanges(t *testing.T) {
 	if set.byID != family {
 		t.Fatal("rebuilt instead of compacting")
 	}
-	if len(set.ovKeys) > overlayLimit(100) || len(set.ovKeys) < 10 {
-		t.Fatalf("overlay holds %d versions", len(set.ovKeys))
+	if set.ovRecs.len() > overlayLimit(100) || set.ovRecs.len() < 10 {
+		t.Fatalf("overlay holds %d versions", set.ovRecs.len())
 	}
 	sameIndex(t, "after 3,000 changes", set, Build(keys))
 }
@@ -240,4 +241,38 @@ func (ix *Index) all() iter.Seq[*model.Key] {
 			}
 		}
 	}
+}
+
+// The set keeps each key in its compact stored form, not as a model.Key
+// (about 350 bytes before its strings): a million keys must fit the TUI's
+// memory goal (BENCHMARKS.md). Heap in use after a collection, per key.
+func TestIndexHoldsKeysCompactly(t *testing.T) {
+	const n = 20_000
+	r := rand.New(rand.NewPCG(3, 3))
+	keys := func() []model.Key {
+		out := make([]model.Key, n)
+		for i := range out {
+			k := randomKey(r, fmt.Sprintf("kd_%012x", r.Uint64()>>16))
+			k.Name = fmt.Sprintf("checkout-service-%06d", i)
+			k.Scopes = []string{"orders:read", "payments:write"}
+			k.LastUsedFrom = "10.1.2.3"
+			k.UseCount = uint64(r.IntN(1e6))
+			out[i] = k
+		}
+		slices.SortFunc(out, func(a, b model.Key) int { return strings.Compare(a.ID, b.ID) })
+		return out
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	set := Build(keys())
+	set.Order(ByLastUsed)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := float64(after.HeapInuse-before.HeapInuse) / n
+	runtime.KeepAlive(set)
+	if per > 320 {
+		t.Fatalf("the set holds %.0f bytes a key, want at most 320", per)
+	}
+	t.Logf("%.0f bytes a key", per)
 }

@@ -54,7 +54,7 @@ func Sorts() []Sort {
 func (ix *Index) compare(s Sort) func(a, b int32) int {
 	by := ix.compareBy(s)
 	return func(a, b int32) int {
-		if x, y := ix.tripped[a], ix.tripped[b]; x != y {
+		if x, y := ix.flags[a]&rowTripped != 0, ix.flags[b]&rowTripped != 0; x != y {
 			if x {
 				return -1
 			}

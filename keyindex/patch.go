@@ -15,7 +15,7 @@ import (
 // older one (still being filtered, say) reads.
 type overlayLog struct {
 	mu   sync.Mutex
-	keys []model.Key
+	recs records
 	hay  []byte
 	off  []uint32 // version v's text is hay[off[v]:off[v+1]]
 }
@@ -25,14 +25,14 @@ type overlayLog struct {
 func (ix *Index) extend() *overlayLog {
 	l := ix.log
 	if l == nil {
-		return &overlayLog{off: []uint32{0}}
+		return &overlayLog{recs: records{off: []uint32{0}}, off: []uint32{0}}
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.keys) == len(ix.ovKeys) {
+	if l.recs.len() == ix.ovRecs.len() {
 		return l
 	}
-	return &overlayLog{keys: slices.Clone(ix.ovKeys), hay: slices.Clone(ix.ovHay), off: slices.Clone(ix.ovHayOff)}
+	return &overlayLog{recs: ix.ovRecs.clone(), hay: slices.Clone(ix.ovHay), off: slices.Clone(ix.ovHayOff)}
 }
 
 // overlayLimit is how many record versions the overlay may hold before a
@@ -52,7 +52,7 @@ func (ix *Index) Patch(changed []model.Key, removed []string) *Index {
 	switch {
 	case n-ix.live > limit: // deleted keys' indexes pile up under churn
 		return ix.rebuild(changed, removed)
-	case len(ix.ovKeys)+len(changed) <= limit:
+	case ix.ovRecs.len()+len(changed) <= limit:
 		return ix.patchAll(changed, removed, true, false)
 	case ix.overlaid()+len(changed) <= limit/2:
 		// The log is full of old versions of the same few keys (a verifier
@@ -76,13 +76,13 @@ func (ix *Index) overlaid() int {
 // compacted is a new log holding only the versions ix shows; ov is
 // repointed at them.
 func (ix *Index) compacted(ov []int32) *overlayLog {
-	l := &overlayLog{off: []uint32{0}}
+	l := &overlayLog{recs: records{off: []uint32{0}}, off: []uint32{0}}
 	for i, s := range ov {
 		if s < 0 {
 			continue
 		}
-		ov[i] = int32(len(l.keys))
-		l.keys = append(l.keys, ix.ovKeys[s])
+		ov[i] = int32(l.recs.len())
+		l.recs.addRecord(&ix.ovRecs, int(s))
 		l.hay = append(l.hay, ix.ovHay[ix.ovHayOff[s]:ix.ovHayOff[s+1]]...)
 		l.off = append(l.off, uint32(len(l.hay)))
 	}
@@ -94,11 +94,11 @@ func (ix *Index) compacted(ov []int32) *overlayLog {
 // a new overlay log with only the current versions.
 func (ix *Index) patchAll(changed []model.Key, removed []string, withOrders, compact bool) *Index {
 	n := ix.Size()
-	p := &Index{base: ix.base, hay: ix.hay, hayOff: ix.hayOff, byID: ix.byID, ovIDs: maps.Clone(ix.ovIDs),
+	p := &Index{base: ix.base, hay: ix.hay, hayOff: ix.hayOff, byID: ix.byID, tabs: ix.tabs, ovIDs: maps.Clone(ix.ovIDs),
 		// Columns are shared until a change writes one (see cow); clipped,
 		// so an append never writes into the older set's array.
-		envOf: slices.Clip(ix.envOf), chOf: slices.Clip(ix.chOf), byOf: slices.Clip(ix.byOf), used: slices.Clip(ix.used),
-		created: slices.Clip(ix.created), expires: slices.Clip(ix.expires), tripped: slices.Clip(ix.tripped),
+		envOf: slices.Clip(ix.envOf), chOf: slices.Clip(ix.chOf), byOf: slices.Clip(ix.byOf), scopesOf: slices.Clip(ix.scopesOf),
+		used: slices.Clip(ix.used), created: slices.Clip(ix.created), expires: slices.Clip(ix.expires), flags: slices.Clip(ix.flags),
 		envIDs: maps.Clone(ix.envIDs), chIDs: maps.Clone(ix.chIDs), byIDs: maps.Clone(ix.byIDs), live: ix.live}
 	if p.ovIDs == nil {
 		p.ovIDs = map[string]int32{}
@@ -128,7 +128,8 @@ func (ix *Index) patchAll(changed []model.Key, removed []string, withOrders, com
 		log = ix.extend()
 	}
 	log.mu.Lock()
-	for _, k := range changed {
+	for j := range changed {
+		k := &changed[j]
 		i, ok := p.indexOf(k.ID)
 		switch {
 		case !ok:
@@ -137,21 +138,25 @@ func (ix *Index) patchAll(changed []model.Key, removed []string, withOrders, com
 			p.ov = append(p.ov, -1)
 			p.envOf, p.chOf, p.byOf = append(p.envOf, 0), append(p.chOf, 0), append(p.byOf, 0)
 			p.used, p.created, p.expires = append(p.used, 0), append(p.created, 0), append(p.expires, 0)
-			p.tripped = append(p.tripped, false)
+			p.scopesOf, p.flags = append(p.scopesOf, 0), append(p.flags, 0)
 			p.live++
 		case p.gone(i):
 			p.live++
 		}
-		p.ov[i] = int32(len(log.keys))
-		log.keys = append(log.keys, k)
-		log.hay = appendSearchText(log.hay, &k)
+		p.tabs.mu.Lock()
+		refs, scopes := p.tabs.refs(k), p.tabs.set(k.Scopes)
+		p.tabs.mu.Unlock()
+		p.ov[i] = int32(log.recs.len())
+		log.recs.add(k, refs)
+		log.hay = appendSearchText(log.hay, k)
 		log.off = append(log.off, uint32(len(log.hay)))
-		p.setColumns(ix, int(i), &k)
+		p.setColumns(ix, int(i), k, scopes)
 		touch(i)
 		moved = append(moved, i)
 	}
-	p.log, p.ovKeys, p.ovHay, p.ovHayOff = log, log.keys, log.hay, log.off
+	p.log, p.ovRecs, p.ovHay, p.ovHayOff = log, log.recs, log.hay, log.off
 	log.mu.Unlock()
+	p.view()
 	isTouched := func(i int32) bool { return touched[i>>6]&(1<<(i&63)) != 0 }
 	slices.Sort(moved)
 	moved = slices.Compact(moved) // a key named twice moves once
@@ -164,34 +169,37 @@ func (ix *Index) patchAll(changed []model.Key, removed []string, withOrders, com
 }
 
 // rebuild makes a fresh index of the live records with the changes
-// applied, keeping the records in id order when they were loaded so.
+// applied, keeping the records in id order when they were loaded so. The
+// records, their text and columns are copied as they are, not decoded.
 func (ix *Index) rebuild(changed []model.Key, removed []string) *Index {
 	p := ix.patchAll(changed, removed, false, false)
 	var added []int32 // live keys added since the load, in id order
-	for i := int32(len(p.base)); i < int32(p.Size()); i++ {
+	for i := int32(p.base.len()); i < int32(p.Size()); i++ {
 		if !p.gone(i) {
 			added = append(added, i)
 		}
 	}
-	slices.SortFunc(added, func(a, b int32) int { return strings.Compare(p.Key(a).ID, p.Key(b).ID) })
-	keys := make([]model.Key, 0, p.live)
-	for i := range int32(len(p.base)) {
+	slices.SortFunc(added, func(a, b int32) int { return strings.Compare(p.ID(a), p.ID(b)) })
+	rows := make([]int32, 0, p.live)
+	for i := range int32(p.base.len()) {
 		if p.gone(i) {
 			continue
 		}
 		// Base records are in id order when sorted: merge the added ones in.
-		for p.byID.sorted && len(added) > 0 && p.Key(added[0]).ID < p.base[i].ID {
-			keys, added = append(keys, *p.Key(added[0])), added[1:]
+		for p.byID.sorted && len(added) > 0 && p.ID(added[0]) < p.ID(i) {
+			rows, added = append(rows, added[0]), added[1:]
 		}
-		keys = append(keys, *p.Key(i))
+		rows = append(rows, i)
 	}
-	for _, i := range added {
-		keys = append(keys, *p.Key(i))
-	}
+	rows = append(rows, added...)
 	if !p.byID.sorted {
-		slices.SortFunc(keys, func(a, b model.Key) int { return strings.Compare(a.ID, b.ID) })
+		slices.SortFunc(rows, func(a, b int32) int { return strings.Compare(p.ID(a), p.ID(b)) })
 	}
-	return Build(keys)
+	b := newBuilder(len(rows), p.tabs, p.envIDs, p.chIDs, p.byIDs)
+	for _, i := range rows {
+		b.addRecord(p, i)
+	}
+	return b.Index()
 }
 
 // reorder is old with the touched keys taken out and the moved ones (the

@@ -307,16 +307,39 @@ func (g group) implies(p group) bool {
 	return true
 }
 
-// times are a key's time columns as model.UnixNano (never: 0).
-// env and ch are the key's environment and channel as an Index's ids
-// (0: not known, test the strings).
-type times struct {
+// facts are what a test reads of a key: its time columns as
+// model.UnixNano (never: 0), its environment and channel as an Index's
+// ids (0: not known, test the strings), its flags (rowDisabled, rowDecoy)
+// and scopes, and where the whole record is for a rare test that needs
+// more: k, or else key i of ix.
+type facts struct {
 	used, created, expires int64
 	env, ch                uint16
+	flags                  uint8
+	scopes                 []string
+	k                      *model.Key
+	ix                     *Index
+	i                      int32
 }
 
-func timesOf(k *model.Key) times {
-	return times{used: model.UnixNano(k.LastUsedAt), created: model.UnixNano(k.CreatedAt), expires: model.UnixNano(k.ExpiresAt)}
+func factsOf(k *model.Key) facts {
+	f := facts{used: model.UnixNano(k.LastUsedAt), created: model.UnixNano(k.CreatedAt), expires: model.UnixNano(k.ExpiresAt),
+		scopes: k.Scopes, k: k}
+	if k.Disabled {
+		f.flags |= rowDisabled
+	}
+	if k.Decoy {
+		f.flags |= rowDecoy
+	}
+	return f
+}
+
+// key is the whole record.
+func (f *facts) key() *model.Key {
+	if f.k == nil {
+		f.k = f.ix.Key(f.i)
+	}
+	return f.k
 }
 
 // at is a compiled query: the terms with their times as instants, so a
@@ -387,12 +410,12 @@ func (t Terms) at(now time.Time) *at {
 
 // match says whether k, with its times and its search text (needed only
 // when c.hasWords), matches.
-func (c *at) match(k *model.Key, tm times, hay []byte) bool {
+func (c *at) match(tm *facts, hay []byte) bool {
 	j := 0
 	for _, g := range c.t.groups {
 		held := false
 		for _, x := range g.terms {
-			if !held && c.test(x, j, k, tm, hay) {
+			if !held && c.test(x, j, tm, hay) {
 				held = true
 			}
 			j++
@@ -404,7 +427,7 @@ func (c *at) match(k *model.Key, tm times, hay []byte) bool {
 	return true
 }
 
-func (c *at) test(x term, j int, k *model.Key, tm times, hay []byte) bool {
+func (c *at) test(x term, j int, tm *facts, hay []byte) bool {
 	switch x.field {
 	case fieldWord:
 		return bytes.Contains(hay, c.word[j])
@@ -412,24 +435,24 @@ func (c *at) test(x term, j int, k *model.Key, tm times, hay []byte) bool {
 		if c.inEnv != nil && tm.env != 0 && int(tm.env) < len(c.inEnv[j]) {
 			return c.inEnv[j][tm.env]
 		}
-		return glob(x.text, k.Environment)
+		return glob(x.text, tm.key().Environment)
 	case fieldChannel:
 		if c.inCh != nil && tm.ch != 0 && int(tm.ch) < len(c.inCh[j]) {
 			return c.inCh[j][tm.ch]
 		}
-		return glob(x.text, k.Channel)
+		return glob(x.text, tm.key().Channel)
 	case fieldBy:
 		if by, ok := creatorIn(hay); ok && !strings.Contains(x.text, "*") {
 			return bytes.Equal(by, c.word[j]) // both lower-cased
 		}
-		return glob(x.text, k.CreatedBy)
+		return glob(x.text, tm.key().CreatedBy)
 	case fieldScope:
-		return slices.ContainsFunc(k.Scopes, func(s string) bool { return glob(x.text, s) })
+		return slices.ContainsFunc(tm.scopes, func(s string) bool { return glob(x.text, s) })
 	case fieldStatus:
 		if x.text == "decoy" {
-			return isDecoy(k)
+			return isDecoy(tm)
 		}
-		h := string(c.health(k, tm))
+		h := string(c.health(tm))
 		return h == x.text || (h == "" && x.text == "ok")
 	case fieldUsed:
 		switch x.op {
@@ -461,12 +484,12 @@ func (c *at) test(x term, j int, k *model.Key, tm times, hay []byte) bool {
 }
 
 // health is model.Key.Health(c.now) from the time columns, reading the
-// record only for its flags (TestStatusIsTheModelsHealth holds it to it).
-func (c *at) health(k *model.Key, tm times) model.Health {
+// flags (TestStatusIsTheModelsHealth holds it to it).
+func (c *at) health(tm *facts) model.Health {
 	switch {
-	case k.Decoy:
-		return k.Health(c.now) // tripped or not: rare, and the model's to say
-	case k.Disabled:
+	case tm.flags&rowDecoy != 0:
+		return tm.key().Health(c.now) // tripped or not: rare, and the model's to say
+	case tm.flags&rowDisabled != 0:
 		return model.HealthDisabled
 	case tm.expires != never && tm.expires <= c.nowNano:
 		return model.HealthExpired
@@ -493,7 +516,7 @@ func creatorIn(hay []byte) (by []byte, ok bool) {
 
 // isDecoy is status:decoy: a decoy, tripped or not (status:tripped is
 // only those someone has used).
-func isDecoy(k *model.Key) bool { return k.Decoy }
+func isDecoy(tm *facts) bool { return tm.flags&rowDecoy != 0 }
 
 // glob matches s against pattern, where * stands for any run of
 // characters, case folded (pattern is lower-cased already).
@@ -528,6 +551,7 @@ func (t Terms) Matcher(now time.Time) func(*model.Key) bool {
 		if c.hasWords {
 			buf = appendSearchText(buf[:0], k)
 		}
-		return c.match(k, timesOf(k), buf)
+		f := factsOf(k)
+		return c.match(&f, buf)
 	}
 }

@@ -62,6 +62,42 @@ func BenchmarkFirstFrame(b *testing.B) {
 	}
 }
 
+// The key set's memory: what the TUI's load of every key keeps (the set
+// with its default order, heap in use after a collection, per key) and
+// allocates on the way. A regression in the set's layout shows here.
+func BenchmarkKeySet(b *testing.B) {
+	ctx := context.Background()
+	for _, n := range benchSizes() {
+		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
+			_, st := benchApp(b, n)
+			var keep *keyindex.Index
+			var before, after runtime.MemStats
+			for b.Loop() {
+				b.StopTimer()
+				keep = nil
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				b.StartTimer()
+				set, _, err := readKeys(ctx, st)
+				if err != nil {
+					b.Fatal(err)
+				}
+				set.Order(keyindex.Query{}.Sort)
+				keep = set
+				b.StopTimer()
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				b.StartTimer()
+			}
+			if keep.Count() != n {
+				b.Fatalf("%d keys, want %d", keep.Count(), n)
+			}
+			b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/float64(n), "heap-bytes/key")
+			b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(n), "alloc-bytes/key")
+		})
+	}
+}
+
 // One keystroke on the UI loop: Update plus the frame it leads to. For a
 // filter character on a large set, Update starts the filter off the loop;
 // keyindex's BenchmarkFilter measures that pass.

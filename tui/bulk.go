@@ -87,9 +87,9 @@ func (v *keysView) markedInOrder() []*model.Key {
 		for _, k := range out {
 			shown[k.ID] = true
 		}
-		v.marks.each(v.rowsOf, func(_ int32, k *model.Key) {
-			if !shown[k.ID] {
-				out = append(out, k)
+		v.marks.each(v.rowsOf, func(i int32) {
+			if !shown[v.rowsOf.ID(i)] {
+				out = append(out, v.rowsOf.Key(i))
 			}
 		})
 	}
@@ -179,7 +179,7 @@ func (v *keysView) bulkDone(msg bulkDoneMsg) tea.Cmd {
 			done[o.Key.ID] = true
 		}
 	}
-	v.marks.unmark(func(k *model.Key) bool { return done[k.ID] })
+	v.marks.unmark(func(id string) bool { return done[id] })
 	r := newBulkView(v.sh, msg)
 	v.sh.status(r.summary, msg.err == nil && r.refused == 0)
 	return tea.Batch(v.sh.nav.push(r), v.sh.reload(false))

@@ -124,11 +124,9 @@ func (a *App) loadCmd(full bool) tea.Cmd {
 			}
 		}
 		if full && set == nil {
-			keys, p, err := st.Snapshot(ctx)
-			if err != nil {
+			if set, pos, err = readKeys(ctx, st); err != nil {
 				return loadedMsg{err: err}
 			}
-			set, pos = keyindex.Build(keys), p
 		}
 		set.Order(keyindex.Query{}.Sort) // the default order, ready before the first frame
 		msg := loadedMsg{set: set, pos: pos, gen: gen, seq: seq}
@@ -140,6 +138,21 @@ func (a *App) loadCmd(full bool) tea.Cmd {
 		}
 		return msg
 	}
+}
+
+// readKeys reads every key into a new set a key at a time, so the load
+// never holds every record decoded at once: the set keeps each as its
+// compact stored form.
+func readKeys(ctx context.Context, st storage.Store) (*keyindex.Index, storage.Position, error) {
+	b := keyindex.NewBuilder(0)
+	pos, err := st.SnapshotEach(ctx, func(n int) { b = keyindex.NewBuilder(n) }, func(k *model.Key) error {
+		b.Add(k)
+		return nil
+	})
+	if err != nil {
+		return nil, pos, err
+	}
+	return b.Index(), pos, nil
 }
 
 func readCatalog(ctx context.Context, st storage.Store) (*catalogData, error) {

@@ -141,11 +141,11 @@ func (b *busyStore) Generation(ctx context.Context) (storage.Generation, error) 
 	return b.Bolt.Generation(ctx)
 }
 
-func (b *busyStore) Snapshot(ctx context.Context) ([]model.Key, storage.Position, error) {
+func (b *busyStore) SnapshotEach(ctx context.Context, size func(int), fn func(*model.Key) error) (storage.Position, error) {
 	if b.busy.Load() {
-		return nil, storage.Position{}, errBusy
+		return storage.Position{}, errBusy
 	}
-	return b.Bolt.Snapshot(ctx)
+	return b.Bolt.SnapshotEach(ctx, size, fn)
 }
 
 func (b *busyStore) Updates(ctx context.Context, from storage.Position) (storage.Changes, error) {

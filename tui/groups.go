@@ -34,14 +34,15 @@ var groupFields = [numGroupBys]struct{ title, noun, field string }{
 	groupEnv:     {"ENV", "environment", "env"},
 }
 
-func (g groupBy) of(k *model.Key) string {
+// index is g as the key index names it.
+func (g groupBy) index() keyindex.GroupBy {
 	switch g {
 	case groupCreator:
-		return k.CreatedBy
+		return keyindex.ByCreator
 	case groupChannel:
-		return k.Channel
+		return keyindex.ByChannel
 	}
-	return k.Environment
+	return keyindex.ByEnv
 }
 
 // group is one line of the grouped review: the keys shown that share a
@@ -62,14 +63,7 @@ type groupedMsg struct {
 // Stale and expiring are the review's own questions (used:>90d, never-used
 // keys counting from creation; expires:<7d, the expired included).
 func groupRows(set *keyindex.Index, rows []int32, g groupBy, now time.Time) []group {
-	by := keyindex.ByEnv
-	switch g {
-	case groupCreator:
-		by = keyindex.ByCreator
-	case groupChannel:
-		by = keyindex.ByChannel
-	}
-	gs := set.Groups(rows, by, now)
+	gs := set.Groups(rows, g.index(), now)
 	out := make([]group, len(gs))
 	for i, x := range gs {
 		out[i] = group{name: x.Name, keys: x.Keys, never: x.Never, stale: x.Stale, expiring: x.Expiring, lastUsed: x.LastUsed}

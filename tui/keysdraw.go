@@ -35,11 +35,18 @@ func (v *keysView) View() string {
 		b.WriteString(v.emptyView(v.noRowsText()))
 	default:
 		now := v.now()
+		// The set makes a key each time it is asked: make each row's once.
+		last, lastK := -1, (*model.Key)(nil)
+		key := func(r int) *model.Key {
+			if r != last {
+				last, lastK = r, v.rowsOf.Key(v.rows[r])
+			}
+			return lastK
+		}
 		b.WriteString(v.table.View(v.st.Header, func(r, c int) string {
-			return cellText(v.rowsOf.Key(v.rows[r]), c, now)
+			return cellText(key(r), c, now)
 		}, func(r int) lipgloss.Style {
-			k := v.rowsOf.Key(v.rows[r])
-			if st, ok := v.st.Health[k.Health(now)]; ok {
+			if st, ok := v.st.Health[key(r).Health(now)]; ok {
 				return st
 			}
 			return v.st.Row

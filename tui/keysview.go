@@ -306,7 +306,7 @@ func (v *keysView) setData(set *keyindex.Index) tea.Cmd {
 // it stays at the same position.
 func (v *keysView) moveTo(id string) {
 	for i, r := range v.rows {
-		if v.rowsOf.Key(r).ID == id {
+		if v.rowsOf.ID(r) == id {
 			v.table.cursor = i
 			v.table.clamp()
 			return
@@ -600,12 +600,7 @@ func (v *keysView) markGroup() {
 		return
 	}
 	name, by := v.groups[v.gtable.cursor].name, v.group
-	var rows []int32
-	for _, i := range v.rows {
-		if by.of(v.rowsOf.Key(i)) == name {
-			rows = append(rows, i)
-		}
-	}
+	rows := v.rowsOf.InGroup(v.rows, by.index(), name)
 	if len(rows) == 0 {
 		return
 	}

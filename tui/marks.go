@@ -68,13 +68,13 @@ func (m *marks) setAll(rows []int32, on bool) {
 }
 
 // each calls f with every marked index still in set, in index order.
-func (m *marks) each(set *keyindex.Index, f func(i int32, k *model.Key)) {
+func (m *marks) each(set *keyindex.Index, f func(i int32)) {
 	for w, word := range m.bits {
 		for word != 0 {
 			i := int32(w*64 + bits.TrailingZeros64(word))
 			word &= word - 1
 			if int(i) < set.Size() && !set.Gone(i) {
-				f(i, set.Key(i))
+				f(i)
 			}
 		}
 	}
@@ -83,18 +83,18 @@ func (m *marks) each(set *keyindex.Index, f func(i int32, k *model.Key)) {
 // keys are the marked keys still in set, in index order.
 func (m *marks) keys(set *keyindex.Index) []*model.Key {
 	var out []*model.Key
-	m.each(set, func(_ int32, k *model.Key) { out = append(out, k) })
+	m.each(set, func(i int32) { out = append(out, set.Key(i)) })
 	return out
 }
 
-// unmark drops the marks of the keys drop says so of.
-func (m *marks) unmark(drop func(*model.Key) bool) {
+// unmark drops the marks of the keys whose ids drop says so of.
+func (m *marks) unmark(drop func(id string) bool) {
 	if m.of == nil {
 		return
 	}
 	of := m.of
-	m.each(of, func(i int32, k *model.Key) {
-		if drop(k) {
+	m.each(of, func(i int32) {
+		if drop(of.ID(i)) {
 			m.set(of, i, false)
 		}
 	})
@@ -102,26 +102,23 @@ func (m *marks) unmark(drop func(*model.Key) bool) {
 
 // follow carries the marks over to set: as they are when set shares
 // their indexes (a patch), by id after a full reload; a key gone meanwhile
-// is no longer marked.
+// is no longer marked. Only ids are read: no key is made.
 func (m *marks) follow(set *keyindex.Index) {
 	if m.n == 0 || m.of == set {
 		return
 	}
-	old := m.keys(m.of)
 	if set.SharesIndexes(m.of) {
-		old = m.keys(set)
-		m.of = set
-		m.n = len(old)
+		n := 0
+		m.each(set, func(int32) { n++ })
+		m.of, m.n = set, n
 		m.bits = m.bits[:min(len(m.bits), set.Size()/64+1)]
 		return
 	}
-	ids := make(map[string]bool, len(old))
-	for _, k := range old {
-		ids[k.ID] = true
-	}
+	ids := make(map[string]bool, m.n)
+	m.each(m.of, func(i int32) { ids[m.of.ID(i)] = true })
 	m.clear()
 	for i := int32(0); int(i) < set.Size(); i++ {
-		if !set.Gone(i) && ids[set.Key(i).ID] {
+		if !set.Gone(i) && ids[set.ID(i)] {
 			m.set(set, i, true)
 		}
 	}

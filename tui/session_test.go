@@ -25,9 +25,9 @@ func (c *countingStore) Generation(ctx context.Context) (storage.Generation, err
 	return c.Store.Generation(ctx)
 }
 
-func (c *countingStore) Snapshot(ctx context.Context) ([]model.Key, storage.Position, error) {
+func (c *countingStore) SnapshotEach(ctx context.Context, size func(int), fn func(*model.Key) error) (storage.Position, error) {
 	c.snapshots.Add(1)
-	return c.Store.Snapshot(ctx)
+	return c.Store.SnapshotEach(ctx, size, fn)
 }
 
 // Apps given one SharedKeys (keyden ssh's sessions) draw from one key set,

@@ -72,11 +72,11 @@ func (s *SharedKeys) load(ctx context.Context) (*keyindex.Index, storage.Positio
 			return s.set, s.pos, nil
 		}
 	}
-	keys, pos, err := s.st.Snapshot(ctx)
+	set, pos, err := readKeys(ctx, s.st)
 	if err != nil {
 		return nil, s.pos, err
 	}
-	s.set, s.pos = keyindex.Build(keys), pos
+	s.set, s.pos = set, pos
 	s.set.Order(keyindex.Query{}.Sort)
 	return s.set, s.pos, nil
 }
