@@ -37,10 +37,9 @@ import (
 // share. Indexes (the int32 row numbers) keep their meaning from one
 // patch to the next; a removed key's index stays, marked gone.
 type Index struct {
-	base   records  // the records as loaded
-	hay    []byte   // the base records' search text, back to back
-	hayOff []uint32 // base key i's text is hay[hayOff[i]:hayOff[i+1]]
-	byID   *idIndex // finds a base record's index; shared by patches
+	base records  // the records as loaded
+	hay  entries  // the base records' search text
+	byID *idIndex // finds a base record's index; shared by patches
 
 	// The strings and scope lists the records and the scopes column
 	// number: shared by every set of one family, only appended to.
@@ -50,15 +49,13 @@ type Index struct {
 	sets [][]string
 
 	// The overlay: nil ov means none. ov[i] < 0: key i is base's record i;
-	// else it is ovRecs's record ov[i], with its text at
-	// ovHay[ovHayOff[ov[i]]:…]. These are this set's view of log, which
-	// later patches extend.
-	ov       []int32
-	log      *overlayLog
-	ovRecs   records
-	ovHay    []byte
-	ovHayOff []uint32
-	ovIDs    map[string]int32 // index of each key added since the load
+	// else it is ovRecs's record ov[i], with its text ovHay's entry ov[i].
+	// These are this set's view of log, which later patches extend.
+	ov     []int32
+	log    *overlayLog
+	ovRecs records
+	ovHay  entries
+	ovIDs  map[string]int32 // index of each key added since the load
 
 	envOf    []uint16 // index into envIDs; 0: the key is gone
 	chOf     []uint16 // index into chIDs
@@ -84,48 +81,82 @@ const (
 	rowDecoy                      // model.Key.Decoy
 )
 
-// records are encoded keys back to back: record i is
-// data[off[i]:off[i+1]], its id (uvarint length, bytes) then its
-// model.EncodeKeyRefs record. data is only appended to, so a string a
-// decoded key holds into it never changes.
-type records struct {
-	data []byte
-	off  []uint32
+// entries are byte strings kept back to back in chunks, each entry its
+// length (uvarint) then its bytes, found by its ref: chunk number above
+// chunkBits, offset below. A chunk is made at its full length and only
+// written past used, which no reader's refs reach: no entry ever moves
+// or changes, so a string pointing into one stays valid, a set's view
+// (a copy of the struct) may be read while a newer set appends, and
+// growing copies nothing.
+type entries struct {
+	chunks [][]byte
+	used   int // bytes written in the last chunk
+	refs   []uint32
 }
 
-func (r *records) add(k *model.Key, refs model.Refs) {
-	if r.off == nil {
-		r.off = []uint32{0}
+const (
+	chunkBits = 20 // chunks of at most 1 MiB, 4,096 of them (4 GiB) at most
+	chunkSize = 1 << chunkBits
+)
+
+// add appends b as the next entry.
+func (e *entries) add(b []byte) {
+	need := binary.MaxVarintLen32 + len(b)
+	last := len(e.chunks) - 1
+	if last < 0 || len(e.chunks[last])-e.used < need {
+		size := 4 << 10 // small sets stay small; big ones grow to whole chunks
+		if last >= 0 {
+			size = min(chunkSize, 2*len(e.chunks[last]))
+		}
+		e.chunks = append(e.chunks, make([]byte, max(size, need)))
+		e.used = 0
+		last++
 	}
-	r.data = binary.AppendUvarint(r.data, uint64(len(k.ID)))
-	r.data = append(r.data, k.ID...)
-	r.data = model.EncodeKeyRefs(r.data, k, refs)
-	r.off = append(r.off, uint32(len(r.data)))
+	c := e.chunks[last]
+	e.refs = append(e.refs, uint32(last)<<chunkBits|uint32(e.used))
+	e.used += binary.PutUvarint(c[e.used:], uint64(len(b)))
+	e.used += copy(c[e.used:], b)
 }
 
-// addRecord copies record i of from.
-func (r *records) addRecord(from *records, i int) {
-	if r.off == nil {
-		r.off = []uint32{0}
+// get is entry i, in place.
+func (e *entries) get(i int) []byte {
+	ref := e.refs[i]
+	c := e.chunks[ref>>chunkBits][ref&(chunkSize-1):]
+	n, w := binary.Uvarint(c)
+	return c[w : w+int(n) : w+int(n)]
+}
+
+func (e *entries) len() int { return len(e.refs) }
+
+// fork is e for a new writer, while another may still append to e: the
+// chunks are shared, and the fork writes only in chunks of its own.
+func (e *entries) fork() entries {
+	f := entries{chunks: slices.Clone(e.chunks), refs: slices.Clone(e.refs)}
+	if n := len(f.chunks); n > 0 {
+		f.used = len(f.chunks[n-1])
 	}
-	r.data = append(r.data, from.data[from.off[i]:from.off[i+1]]...)
-	r.off = append(r.off, uint32(len(r.data)))
+	return f
 }
 
-func (r *records) len() int { return max(0, len(r.off)-1) }
+// records are encoded keys: entry i is key i's id (uvarint length, bytes)
+// then its model.EncodeKeyRefs record.
+type records struct{ entries }
 
-// get is record i's id and record, as strings into data (no copy).
+// add appends k's record, encoded through buf (scratch space).
+func (r *records) add(k *model.Key, refs model.Refs, buf *[]byte) {
+	b := binary.AppendUvarint((*buf)[:0], uint64(len(k.ID)))
+	b = append(b, k.ID...)
+	b = model.EncodeKeyRefs(b, k, refs)
+	r.entries.add(b)
+	*buf = b
+}
+
+// get is record i's id and record, as strings into the chunk (no copy).
 func (r *records) get(i int) (id, rec string) {
-	b := r.data[r.off[i]:r.off[i+1]]
+	b := r.entries.get(i)
 	n, w := binary.Uvarint(b)
 	b = b[w:]
 	return unsafe.String(unsafe.SliceData(b), int(n)), unsafe.String(unsafe.SliceData(b[n:]), len(b)-int(n))
-}
-
-// clone is r with its own arrays: what an older set sees is never
-// appended to.
-func (r records) clone() records {
-	return records{data: slices.Clone(r.data), off: slices.Clone(r.off)}
 }
 
 // tables are the strings (environments, channels, creators, hint
@@ -210,6 +241,7 @@ const never = 0
 type Builder struct {
 	ix     *Index
 	sorted bool
+	buf    []byte
 }
 
 // NewBuilder starts an Index of about n keys.
@@ -218,11 +250,10 @@ func NewBuilder(n int) *Builder {
 }
 
 func newBuilder(n int, tabs *tables, envIDs, chIDs map[string]uint16, byIDs map[string]uint32) *Builder {
-	ix := &Index{tabs: tabs, hayOff: make([]uint32, 0, n+1), envOf: make([]uint16, 0, n), chOf: make([]uint16, 0, n),
+	ix := &Index{tabs: tabs, envOf: make([]uint16, 0, n), chOf: make([]uint16, 0, n),
 		byOf: make([]uint32, 0, n), scopesOf: make([]uint32, 0, n), used: make([]int64, 0, n), created: make([]int64, 0, n),
 		expires: make([]int64, 0, n), flags: make([]uint8, 0, n), envIDs: envIDs, chIDs: chIDs, byIDs: byIDs}
-	ix.base = records{data: make([]byte, 0, n*120), off: append(make([]uint32, 0, n+1), 0)}
-	ix.hay = make([]byte, 0, n*56)
+	ix.base.refs, ix.hay.refs = make([]uint32, 0, n), make([]uint32, 0, n)
 	return &Builder{ix: ix, sorted: true}
 }
 
@@ -232,8 +263,9 @@ func (b *Builder) Add(k *model.Key) {
 	ix.tabs.mu.Lock()
 	refs, scopes := ix.tabs.refs(k), ix.tabs.set(k.Scopes)
 	ix.tabs.mu.Unlock()
-	ix.base.add(k, refs)
-	ix.addText(k)
+	ix.base.add(k, refs, &b.buf)
+	b.buf = appendSearchText(b.buf[:0], k)
+	ix.hay.add(b.buf)
 	ix.addColumns(k, scopes)
 	b.order()
 }
@@ -242,15 +274,9 @@ func (b *Builder) Add(k *model.Key) {
 // and text as they are.
 func (b *Builder) addRecord(p *Index, i int32) {
 	ix := b.ix
-	ix.hayOff = append(ix.hayOff, uint32(len(ix.hay)))
-	if p.ov != nil && p.ov[i] >= 0 {
-		s := int(p.ov[i])
-		ix.base.addRecord(&p.ovRecs, s)
-		ix.hay = append(ix.hay, p.ovHay[p.ovHayOff[s]:p.ovHayOff[s+1]]...)
-	} else {
-		ix.base.addRecord(&p.base, int(i))
-		ix.hay = append(ix.hay, p.hay[p.hayOff[i]:p.hayOff[i+1]]...)
-	}
+	r, j := p.recordOf(i)
+	ix.base.entries.add(r.entries.get(j))
+	ix.hay.add(p.text(i))
 	ix.envOf, ix.chOf, ix.byOf = append(ix.envOf, p.envOf[i]), append(ix.chOf, p.chOf[i]), append(ix.byOf, p.byOf[i])
 	ix.scopesOf, ix.flags = append(ix.scopesOf, p.scopesOf[i]), append(ix.flags, p.flags[i])
 	ix.used, ix.created, ix.expires = append(ix.used, p.used[i]), append(ix.created, p.created[i]), append(ix.expires, p.expires[i])
@@ -266,11 +292,6 @@ func (b *Builder) order() {
 	}
 }
 
-func (ix *Index) addText(k *model.Key) {
-	ix.hayOff = append(ix.hayOff, uint32(len(ix.hay)))
-	ix.hay = appendSearchText(ix.hay, k)
-}
-
 func (ix *Index) addColumns(k *model.Key, scopes uint32) {
 	ix.envOf, ix.chOf, ix.byOf = append(ix.envOf, 0), append(ix.chOf, 0), append(ix.byOf, 0)
 	ix.scopesOf, ix.flags = append(ix.scopesOf, 0), append(ix.flags, 0)
@@ -281,7 +302,6 @@ func (ix *Index) addColumns(k *model.Key, scopes uint32) {
 // Index is the set of the keys added.
 func (b *Builder) Index() *Index {
 	ix := b.ix
-	ix.hayOff = append(ix.hayOff, uint32(len(ix.hay)))
 	ix.live = len(ix.envOf)
 	ix.byID = &idIndex{sorted: b.sorted}
 	ix.view()
@@ -472,10 +492,10 @@ func (ix *Index) Counts() (envs, channels map[string]int) {
 func (ix *Index) text(i int32) []byte {
 	if ix.ov != nil {
 		if s := ix.ov[i]; s >= 0 {
-			return ix.ovHay[ix.ovHayOff[s]:ix.ovHayOff[s+1]]
+			return ix.ovHay.get(int(s))
 		}
 	}
-	return ix.hay[ix.hayOff[i]:ix.hayOff[i+1]]
+	return ix.hay.get(int(i))
 }
 
 // indexOf finds a key by id, gone or not.

@@ -271,8 +271,8 @@ func TestIndexHoldsKeysCompactly(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	per := float64(after.HeapInuse-before.HeapInuse) / n
 	runtime.KeepAlive(set)
-	if per > 320 {
-		t.Fatalf("the set holds %.0f bytes a key, want at most 320", per)
+	if per > 400 {
+		t.Fatalf("the set holds %.0f bytes a key, want at most 400", per)
 	}
 	t.Logf("%.0f bytes a key", per)
 }

@@ -16,8 +16,8 @@ import (
 type overlayLog struct {
 	mu   sync.Mutex
 	recs records
-	hay  []byte
-	off  []uint32 // version v's text is hay[off[v]:off[v+1]]
+	hay  entries // version v's text is entry v
+	buf  []byte
 }
 
 // extend returns the log to append to after ix's view of it: the shared
@@ -25,14 +25,14 @@ type overlayLog struct {
 func (ix *Index) extend() *overlayLog {
 	l := ix.log
 	if l == nil {
-		return &overlayLog{recs: records{off: []uint32{0}}, off: []uint32{0}}
+		return &overlayLog{}
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.recs.len() == ix.ovRecs.len() {
 		return l
 	}
-	return &overlayLog{recs: ix.ovRecs.clone(), hay: slices.Clone(ix.ovHay), off: slices.Clone(ix.ovHayOff)}
+	return &overlayLog{recs: records{ix.ovRecs.fork()}, hay: ix.ovHay.fork()}
 }
 
 // overlayLimit is how many record versions the overlay may hold before a
@@ -76,15 +76,14 @@ func (ix *Index) overlaid() int {
 // compacted is a new log holding only the versions ix shows; ov is
 // repointed at them.
 func (ix *Index) compacted(ov []int32) *overlayLog {
-	l := &overlayLog{recs: records{off: []uint32{0}}, off: []uint32{0}}
+	l := &overlayLog{}
 	for i, s := range ov {
 		if s < 0 {
 			continue
 		}
 		ov[i] = int32(l.recs.len())
-		l.recs.addRecord(&ix.ovRecs, int(s))
-		l.hay = append(l.hay, ix.ovHay[ix.ovHayOff[s]:ix.ovHayOff[s+1]]...)
-		l.off = append(l.off, uint32(len(l.hay)))
+		l.recs.entries.add(ix.ovRecs.entries.get(int(s)))
+		l.hay.add(ix.ovHay.get(int(s)))
 	}
 	return l
 }
@@ -94,7 +93,7 @@ func (ix *Index) compacted(ov []int32) *overlayLog {
 // a new overlay log with only the current versions.
 func (ix *Index) patchAll(changed []model.Key, removed []string, withOrders, compact bool) *Index {
 	n := ix.Size()
-	p := &Index{base: ix.base, hay: ix.hay, hayOff: ix.hayOff, byID: ix.byID, tabs: ix.tabs, ovIDs: maps.Clone(ix.ovIDs),
+	p := &Index{base: ix.base, hay: ix.hay, byID: ix.byID, tabs: ix.tabs, ovIDs: maps.Clone(ix.ovIDs),
 		// Columns are shared until a change writes one (see cow); clipped,
 		// so an append never writes into the older set's array.
 		envOf: slices.Clip(ix.envOf), chOf: slices.Clip(ix.chOf), byOf: slices.Clip(ix.byOf), scopesOf: slices.Clip(ix.scopesOf),
@@ -147,14 +146,14 @@ func (ix *Index) patchAll(changed []model.Key, removed []string, withOrders, com
 		refs, scopes := p.tabs.refs(k), p.tabs.set(k.Scopes)
 		p.tabs.mu.Unlock()
 		p.ov[i] = int32(log.recs.len())
-		log.recs.add(k, refs)
-		log.hay = appendSearchText(log.hay, k)
-		log.off = append(log.off, uint32(len(log.hay)))
+		log.recs.add(k, refs, &log.buf)
+		log.buf = appendSearchText(log.buf[:0], k)
+		log.hay.add(log.buf)
 		p.setColumns(ix, int(i), k, scopes)
 		touch(i)
 		moved = append(moved, i)
 	}
-	p.log, p.ovRecs, p.ovHay, p.ovHayOff = log, log.recs, log.hay, log.off
+	p.log, p.ovRecs, p.ovHay = log, log.recs, log.hay
 	log.mu.Unlock()
 	p.view()
 	isTouched := func(i int32) bool { return touched[i>>6]&(1<<(i&63)) != 0 }
