@@ -256,7 +256,7 @@ func (a *app) runScan(ctx context.Context, o scanOpts, args []string, m *scan.Ma
 		}
 		// --text: a key in a file git takes for binary (one NUL byte is
 		// enough) is still a leak; git would say only "Binary files differ".
-		gitArgs := []string{"log", "--all", "-p", "--text", "-U0", "--no-color", "--no-ext-diff", "--no-textconv", "--format=commit %H"}
+		gitArgs := []string{"log", "--all", "-p", "--text", "-U0", "--no-color", "--no-ext-diff", "--no-textconv", "--no-show-signature", "--format=commit %H"}
 		if o.staged {
 			gitArgs = []string{"diff", "--cached", "--text", "-U0", "--no-color", "--no-ext-diff", "--no-textconv"}
 		}
@@ -366,10 +366,13 @@ func unwrapPath(err error) error {
 
 // runGit runs git in dir and hands its output to read as it comes.
 func runGit(ctx context.Context, dir string, args []string, read func(io.Reader) error) error {
-	// A repository's own config runs no program of its choosing here (an
-	// fsmonitor hook runs on git diff --cached): scan may be given a
-	// repository it does not trust.
-	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir, "-c", "core.fsmonitor=false"}, args...)...)
+	// A repository's own config runs no program of its choosing here: scan
+	// may be given a repository it does not trust. An fsmonitor hook runs
+	// on git diff --cached; a partial clone fetches a missing object from
+	// its promisor remote, running the remote's uploadpack (no transport,
+	// no fetch); log.showSignature runs gpg.program (--no-show-signature).
+	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir, "-c", "core.fsmonitor=false", "-c", "protocol.allow=never"}, args...)...)
+	cmd.Env = append(os.Environ(), "GIT_NO_LAZY_FETCH=1")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()

@@ -410,6 +410,62 @@ func TestScanRunsNoProgramOfTheRepository(t *testing.T) {
 	}
 }
 
+// Nor does a signature check (log.showSignature runs gpg.program) or a
+// lazy fetch of a missing object (a partial clone runs its promisor
+// remote's uploadpack): both ran a program the repository named. Checked to
+// fail before --no-show-signature and protocol.allow=never.
+func TestScanRunsNoProgramOfTheRepositorysHistory(t *testing.T) {
+	ran := filepath.Join(t.TempDir(), "ran")
+	prog := filepath.Join(t.TempDir(), "prog")
+	writeFile(t, prog, "#!/bin/sh\ntouch "+ran+"\nexit 1\n")
+	if err := os.Chmod(prog, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	commit := func(repo string) {
+		writeFile(t, filepath.Join(repo, "a"), "a\n")
+		git(t, repo, "add", ".")
+		git(t, repo, "commit", "-q", "-m", "a")
+	}
+	signed := newRepo(t)
+	commit(signed)
+	out, err := exec.Command("git", "-C", signed, "rev-parse", "HEAD^{tree}").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := filepath.Join(t.TempDir(), "commit")
+	writeFile(t, obj, "tree "+strings.TrimSpace(string(out))+"\nauthor a <a@b> 1700000000 +0000\ncommitter a <a@b> 1700000000 +0000\n"+
+		"gpgsig -----BEGIN PGP SIGNATURE-----\n \n iQ==\n -----END PGP SIGNATURE-----\n\nsigned\n")
+	out, err = exec.Command("git", "-C", signed, "hash-object", "-t", "commit", "-w", obj).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	git(t, signed, "update-ref", "refs/heads/signed", strings.TrimSpace(string(out)))
+	git(t, signed, "config", "log.showSignature", "true")
+	git(t, signed, "config", "gpg.program", prog)
+
+	partial := newRepo(t)
+	commit(partial)
+	out, err = exec.Command("git", "-C", partial, "rev-parse", "HEAD:a").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob := strings.TrimSpace(string(out))
+	if err := os.Remove(filepath.Join(partial, ".git", "objects", blob[:2], blob[2:])); err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range [][2]string{{"core.repositoryformatversion", "1"}, {"extensions.partialClone", "origin"},
+		{"remote.origin.url", partial}, {"remote.origin.promisor", "true"}, {"remote.origin.uploadpack", prog}} {
+		git(t, partial, "config", kv[0], kv[1])
+	}
+
+	for name, repo := range map[string]string{"a signed commit": signed, "a partial clone": partial} {
+		run(t, newDB(t), "", "scan", "--git", repo)
+		if _, err := os.Stat(ran); err == nil {
+			t.Fatalf("scan --git of %s ran the repository's program", name)
+		}
+	}
+}
+
 // endless is input without end that cancels the run after a few reads, as
 // Ctrl-C does.
 type endless struct {
