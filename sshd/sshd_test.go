@@ -60,25 +60,62 @@ func TestInputIsCapped(t *testing.T) {
 
 // The idle watch ends a session with no input, and only such a one.
 func TestIdleWatch(t *testing.T) {
+	const idle, every = 200 * time.Millisecond, 50 * time.Millisecond
+	// A loaded machine can hold this test back for longer than idle between
+	// two keys: then the typing did not happen as meant and closing was
+	// right, so the round is tried again; a close while every key came
+	// within idle of the one before is the failure.
+	for round := 1; ; round++ {
+		closedWhileTyping, late := idleRound(t, idle, every)
+		if !closedWhileTyping {
+			return
+		}
+		if !late {
+			t.Fatal("closed while typing")
+		}
+		if round == 5 {
+			t.Fatalf("in %d rounds this machine never typed a key within %v of the one before", round, idle)
+		}
+		t.Logf("round %d: a key came more than %v after the one before; again", round, idle)
+	}
+}
+
+// idleRound types a key every `every` for half a second into an input
+// watched for idle, then waits for the watch to end it. It says whether the
+// watch ended it while typing, and if so whether the input took a key in
+// (the time the watch reads) idle or more after the one before.
+func idleRound(t *testing.T, idle, every time.Duration) (closedWhileTyping, late bool) {
 	r, w := io.Pipe()
 	defer w.Close()
 	in := newInput(context.Background(), r, 1000)
 	ctx, cancel := context.WithCancelCause(context.Background())
-	go in.watchIdle(ctx, cancel, 200*time.Millisecond)
+	defer cancel(nil)
+	go in.watchIdle(ctx, cancel, idle)
 	go io.Copy(io.Discard, in)
-	// Typing keeps it open: a key every 50 ms for half a second.
+	prev := in.last.Load()
+	since := func(at int64) bool { return time.Duration(at-prev) >= idle }
 	for range 10 {
+		sent := time.Now().UnixNano()
 		w.Write([]byte("j"))
+		for deadline := time.Now().Add(10 * time.Second); in.last.Load() < sent; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) { // the input notes a key after it reads it
+				t.Fatal("the input read a key but never noted the time")
+			}
+		}
+		at := in.last.Load()
+		late = late || since(at)
+		prev = at
 		select {
 		case <-ctx.Done():
-			t.Fatal("closed while typing")
-		case <-time.After(50 * time.Millisecond):
+			return true, late || since(time.Now().UnixNano())
+		case <-time.After(every):
 		}
 	}
 	<-ctx.Done()
 	if context.Cause(ctx) != errIdle {
 		t.Fatalf("ended by %v", context.Cause(ctx))
 	}
+	return false, false
 }
 
 // A terminal that never answers the background query still gets its first
