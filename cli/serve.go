@@ -220,7 +220,7 @@ func serve(ctx context.Context, st store, ln net.Listener, maxConns int, opt ser
 	opt.Log.Printf("stopping: answering the requests in flight")
 	drain, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if err := hs.Shutdown(drain); err != nil {
+	if err := hs.ShutdownWithContext(drain); err != nil {
 		opt.Log.Printf("some requests were cut off: %v", err)
 	}
 	stopFollow()

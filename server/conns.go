@@ -7,11 +7,12 @@ import (
 	"io"
 	"log"
 	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"keyden/format"
 )
@@ -58,27 +59,62 @@ func MaxConns(max int) (int, error) {
 	return max, nil
 }
 
-// HTTPServer is the verifier's http.Server on ln, with timeouts, a header
-// cap and at most maxConns connections; serve it on the listener returned.
-func (s *Server) HTTPServer(ln net.Listener, maxConns int) (*http.Server, net.Listener) {
+// HTTPServer is the verifier's server on ln, with timeouts, a header cap
+// and at most maxConns connections; serve it on the listener returned.
+func (s *Server) HTTPServer(ln net.Listener, maxConns int) (*fasthttp.Server, net.Listener) {
 	l := &connLimiter{Listener: ln, max: maxConns, log: s.opt.Log}
 	h := s.Handler()
-	withConns := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, r)
-		if r.URL.Path == "/metrics" {
-			l.writeMetrics(w)
-		}
-	})
-	return &http.Server{
-		Handler:           withConns,
-		ReadHeaderTimeout: ReadHeaderTimeout,
-		ReadTimeout:       ReadTimeout,
-		WriteTimeout:      WriteTimeout,
-		IdleTimeout:       IdleTimeout,
-		MaxHeaderBytes:    MaxHeaderBytes,
-		ConnState:         l.connState,
-		ErrorLog:          s.opt.Log,
+	return &fasthttp.Server{
+		Handler: func(ctx *fasthttp.RequestCtx) {
+			h(ctx)
+			if string(ctx.Path()) == "/metrics" {
+				l.writeMetrics(ctx)
+			}
+		},
+		// A check carries no body; only a leak report may be large.
+		HeaderReceived: func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+			if string(h.RequestURI()) == "/leaks" {
+				return fasthttp.RequestConfig{MaxRequestBodySize: maxReport, ReadTimeout: ReadTimeout}
+			}
+			return fasthttp.RequestConfig{}
+		},
+		ErrorHandler:       badRequest,
+		MaxRequestBodySize: MaxCheckBody,
+		// The header cap: a request must fit the read buffer. Idle
+		// connections give their buffers back (ReduceMemoryUsage), so the
+		// cap costs memory only while a request is read.
+		ReadBufferSize:        MaxHeaderBytes,
+		ReduceMemoryUsage:     true,
+		ReadTimeout:           ReadHeaderTimeout,
+		WriteTimeout:          WriteTimeout,
+		IdleTimeout:           IdleTimeout,
+		CloseOnShutdown:       true, // a gateway stops reusing a connection that is draining
+		NoDefaultServerHeader: true,
+		NoDefaultContentType:  true,
+		SecureErrorLogMessage: true, // a malformed request's bytes may hold a key: never logged
+		ConnState:             l.connState,
+		Logger:                s.opt.Log,
 	}, l
+}
+
+// MaxCheckBody is the most body a check may carry (it is not read): a
+// gateway sends none.
+const MaxCheckBody = 64 << 10
+
+// badRequest answers a request that could not be read, in a sentence.
+func badRequest(ctx *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
+	var ne net.Error
+	switch {
+	case errors.As(err, &small):
+		textError(ctx, fmt.Sprintf("the request's headers are larger than %d KiB: send fewer or shorter ones", MaxHeaderBytes>>10), fasthttp.StatusRequestHeaderFieldsTooLarge)
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		textError(ctx, fmt.Sprintf("the request's body is too large: a check carries none, and a leak report is at most %d MB", maxReport>>20), fasthttp.StatusRequestEntityTooLarge)
+	case errors.As(err, &ne) && ne.Timeout():
+		textError(ctx, "the request was not sent in time", fasthttp.StatusRequestTimeout)
+	default:
+		textError(ctx, "the request is not valid HTTP/1.1", fasthttp.StatusBadRequest)
+	}
 }
 
 // connLimiter caps open connections. To admit a new one at the cap it
@@ -196,7 +232,7 @@ func (c *limitedConn) Close() error {
 
 // connState keeps the quiet list: idle connections join its end, a request
 // takes its connection out.
-func (l *connLimiter) connState(nc net.Conn, st http.ConnState) {
+func (l *connLimiter) connState(nc net.Conn, st fasthttp.ConnState) {
 	c, ok := nc.(*limitedConn)
 	if !ok {
 		return
@@ -207,11 +243,11 @@ func (l *connLimiter) connState(nc net.Conn, st http.ConnState) {
 		return
 	}
 	switch st {
-	case http.StateIdle:
+	case fasthttp.StateIdle:
 		if c.quiet == nil {
 			c.quiet = l.quiet.PushBack(c)
 		}
-	case http.StateActive:
+	case fasthttp.StateActive:
 		if c.quiet != nil {
 			l.quiet.Remove(c.quiet)
 			c.quiet = nil

@@ -1,6 +1,10 @@
 package server
 
 import (
+	"context"
+
+	"github.com/valyala/fasthttp"
+
 	"bufio"
 	"io"
 	"log"
@@ -20,14 +24,19 @@ func TestConnLimiterClosesIdleFirstThenRefuses(t *testing.T) {
 	}
 	l := &connLimiter{Listener: ln, max: 2, log: log.New(io.Discard, "", 0)}
 	release := make(chan struct{})
-	hs := &http.Server{ConnState: l.connState, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/block" {
+	hs := &fasthttp.Server{ConnState: l.connState, Handler: func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Path()) == "/block" {
 			<-release
 		}
-		io.WriteString(w, "ok")
-	})}
+		ctx.WriteString("ok")
+	}}
 	go hs.Serve(l)
-	defer hs.Close()
+	defer func() {
+		ln.Close()
+		stop, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		hs.ShutdownWithContext(stop)
+	}()
 	defer close(release)
 
 	dial := func() (net.Conn, *bufio.Reader) {

@@ -77,7 +77,7 @@ func TestDecoyIsAnsweredAsUnknownAndAlertsWithoutWaiting(t *testing.T) {
 	var following sync.WaitGroup
 	following.Go(func() { srv.Follow(fctx) })
 	defer func() { stop(); following.Wait() }()
-	hs := httptest.NewServer(srv.Handler())
+	hs := serveHTTP(t, srv)
 	defer hs.Close()
 
 	for _, path := range []string{"/verify", "/verify/prod", "/verify.json", "/verify.json/prod"} {

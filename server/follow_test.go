@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -321,7 +320,7 @@ func getHealth(t *testing.T, url string) healthz {
 // store's own sentence; it is 200 again once a read succeeds.
 func TestHealthzSaysHowFarBehind(t *testing.T) {
 	st, srv := newFlaky(t, Options{MaxStaleness: time.Second})
-	hs := httptest.NewServer(srv.Handler())
+	hs := serveHTTP(t, srv)
 	defer hs.Close()
 	st.signals <- storage.WatchSignal{Watching: true, Rev: 7}
 	waitUntil(t, 5*time.Second, "the watch state on /healthz", func() bool {

@@ -4,10 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"keyden/model"
 )
@@ -15,127 +16,150 @@ import (
 // Handler serves /verify, /verify/{env} (forward-auth: the answer is in
 // the status and headers, with no body), /verify.json and
 // /verify.json/{env} (the same check answered in JSON), /healthz and
-// /metrics.
-func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/verify", s.serveVerify)
-	mux.HandleFunc("/verify/{env}", s.serveVerify)
-	mux.HandleFunc("/verify.json", s.serveVerify)
-	mux.HandleFunc("/verify.json/{env}", s.serveVerify)
-	if s.opt.LeakReportKeys != nil {
-		mux.HandleFunc("POST /leaks", s.serveLeaks)
-	}
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		h := s.Health()
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		if !h.Current {
-			w.WriteHeader(http.StatusServiceUnavailable)
+// /metrics, and POST /leaks when leak report keys are set.
+//
+// It runs on fasthttp rather than net/http: a gateway asks once per
+// request it lets through, and net/http's work around each check (a
+// goroutine started and stopped per request to watch for the client going
+// away, a map of headers, a context) cost more CPU than the check itself.
+func (s *Server) Handler() fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		path := ctx.Path()
+		if rest, ok := strings.CutPrefix(string(path), "/verify"); ok { // no copy: the compiler converts in place
+			json := strings.HasPrefix(rest, ".json")
+			if json {
+				rest = rest[len(".json"):]
+			}
+			if rest == "" {
+				s.serveVerify(ctx, "", json)
+				return
+			}
+			if env, ok := strings.CutPrefix(rest, "/"); ok && env != "" && !strings.Contains(env, "/") {
+				s.serveVerify(ctx, strings.Clone(env), json)
+				return
+			}
 		}
-		json.NewEncoder(w).Encode(struct {
-			OK bool `json:"ok"`
-			Health
-		}{h.Current, h})
-	})
-	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		s.m.write(w)
-		fmt.Fprintf(w, "# HELP keyden_follow_lag_seconds Time since the verifier last confirmed it had every change.\n# TYPE keyden_follow_lag_seconds gauge\nkeyden_follow_lag_seconds %g\n", s.Health().LagSeconds)
-	})
-	return mux
+		switch string(path) {
+		case "/healthz":
+			h := s.Health()
+			ctx.SetContentType("application/json")
+			ctx.Response.Header.Set("Cache-Control", "no-store")
+			if !h.Current {
+				ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+			}
+			json.NewEncoder(ctx).Encode(struct {
+				OK bool `json:"ok"`
+				Health
+			}{h.Current, h})
+			return
+		case "/metrics":
+			ctx.SetContentType("text/plain; version=0.0.4")
+			s.m.write(ctx)
+			fmt.Fprintf(ctx, "# HELP keyden_follow_lag_seconds Time since the verifier last confirmed it had every change.\n# TYPE keyden_follow_lag_seconds gauge\nkeyden_follow_lag_seconds %g\n", s.Health().LagSeconds)
+			return
+		case "/leaks":
+			if s.opt.LeakReportKeys == nil {
+				break
+			}
+			if !ctx.IsPost() {
+				ctx.Response.Header.Set("Allow", "POST")
+				textError(ctx, "Method Not Allowed", fasthttp.StatusMethodNotAllowed)
+				return
+			}
+			s.serveLeaks(ctx)
+			return
+		}
+		textError(ctx, "404 page not found", fasthttp.StatusNotFound)
+	}
+}
+
+// textError answers a plain-text error, as net/http's http.Error does.
+func textError(ctx *fasthttp.RequestCtx, msg string, code int) {
+	ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
+	ctx.Error(msg+"\n", code)
 }
 
 // statusFor maps a refusal to HTTP: who you are is 401, what you may do 403.
 func statusFor(r model.Reason) int {
 	switch r {
 	case "":
-		return http.StatusOK
+		return fasthttp.StatusOK
 	case model.ReasonWrongEnv, model.ReasonScopeMissing, model.ReasonIPNotAllowed:
-		return http.StatusForbidden
+		return fasthttp.StatusForbidden
 	}
-	return http.StatusUnauthorized
+	return fasthttp.StatusUnauthorized
 }
 
-func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
+func (s *Server) serveVerify(ctx *fasthttp.RequestCtx, env string, asJSON bool) {
 	start := time.Now()
+	in := &ctx.Request.Header
 	req := Request{
-		Secret:   presentedKey(r),
-		Env:      r.Header.Get("X-Environment"),
-		Scope:    r.Header.Get("X-Required-Scope"),
-		ClientIP: s.clientIP(r),
+		Secret:   presentedKey(in),
+		Env:      env,
+		Scope:    string(in.Peek("X-Required-Scope")),
+		ClientIP: s.clientIP(peerAddr(ctx), in),
 		// A gateway's subrequest passes the client's User-Agent on.
-		UserAgent: r.Header.Get("User-Agent"),
+		UserAgent: string(in.UserAgent()),
 	}
-	if env := r.PathValue("env"); env != "" {
-		req.Env = env
+	if req.Env == "" {
+		req.Env = string(in.Peek("X-Environment"))
 	}
-	if req.Scope == "" && r.URL.RawQuery != "" { // parsing a query makes a map
-		req.Scope = r.URL.Query().Get("scope")
+	if req.Scope == "" {
+		req.Scope = string(ctx.QueryArgs().Peek("scope"))
 	}
 	res := s.Verify(req)
-	h := w.Header()
-	h["Cache-Control"] = noStore
+	out := &ctx.Response.Header
+	out.Set("Cache-Control", "no-store")
 	if res.OK {
-		setKeyHeaders(h, &res.Key)
+		setKeyHeaders(out, &res.Key)
 	} else {
-		h.Set("X-Keyden-Reason", string(res.Reason))
-		if statusFor(res.Reason) == http.StatusUnauthorized {
-			h.Set("WWW-Authenticate", `Bearer realm="keyden"`)
+		out.Set("X-Keyden-Reason", string(res.Reason))
+		if statusFor(res.Reason) == fasthttp.StatusUnauthorized {
+			out.Set("WWW-Authenticate", `Bearer realm="keyden"`)
 		}
 	}
+	ctx.SetStatusCode(statusFor(res.Reason))
 	// A forward-auth answer has no body: nginx's auth subrequest never
 	// reads one, so a body would cost a new connection per request. JSON
 	// has a path of its own rather than following Accept, which a gateway
 	// passes on from its client.
-	if !strings.HasPrefix(r.URL.Path, "/verify.json") {
-		h["Content-Length"] = zeroLength
-		w.WriteHeader(statusFor(res.Reason))
-		s.m.observe(res.Reason, time.Since(start))
-		return
+	if asJSON {
+		body := struct {
+			OK     bool   `json:"ok"`
+			Reason string `json:"reason,omitempty"`
+			ID     string `json:"key_id,omitempty"`
+			Name   string `json:"key_name,omitempty"`
+		}{OK: res.OK, Reason: string(res.Reason)}
+		if res.OK {
+			body.ID, body.Name = res.Key.ID, res.Key.Name
+		}
+		ctx.SetContentType("application/json")
+		json.NewEncoder(ctx).Encode(body)
 	}
-	body := struct {
-		OK     bool   `json:"ok"`
-		Reason string `json:"reason,omitempty"`
-		ID     string `json:"key_id,omitempty"`
-		Name   string `json:"key_name,omitempty"`
-	}{OK: res.OK, Reason: string(res.Reason)}
-	if res.OK {
-		body.ID, body.Name = res.Key.ID, res.Key.Name
-	}
-	h.Set("Content-Type", "application/json")
-	w.WriteHeader(statusFor(res.Reason))
-	json.NewEncoder(w).Encode(body)
 	s.m.observe(res.Reason, time.Since(start))
 }
 
 // presentedKey reads the key from Authorization: Bearer or x-api-key.
-func presentedKey(r *http.Request) string {
-	if a := r.Header.Get("Authorization"); a != "" {
-		if scheme, token, ok := strings.Cut(a, " "); ok && strings.EqualFold(scheme, "Bearer") {
+func presentedKey(h *fasthttp.RequestHeader) string {
+	if a := h.Peek("Authorization"); len(a) > 0 {
+		if scheme, token, ok := strings.Cut(string(a), " "); ok && strings.EqualFold(scheme, "Bearer") {
 			return strings.TrimSpace(token)
 		}
 	}
-	return strings.TrimSpace(r.Header.Get("X-Api-Key"))
+	return strings.TrimSpace(string(h.Peek("X-Api-Key")))
 }
 
 // setKeyHeaders tells the gateway which key passed. Every value comes from
 // the store, which anyone who can write it may fill with control bytes (a
 // shared file, an etcd writer, a restored backup), so each goes through
 // headerSafe here, in the one place X-Key-* headers are set.
-func setKeyHeaders(h http.Header, k *Key) {
-	vals := []string{k.ID, k.Name, k.Channel, k.Environment, k.scopesHeader} // one allocation for all five
-	for i, name := range [...]string{"X-Key-Id", "X-Key-Name", "X-Key-Channel", "X-Key-Environment", "X-Key-Scopes"} {
-		vals[i] = headerSafe(vals[i]) // X-Key-Scopes was made safe once, with its rule set: no copy
-		h[name] = vals[i : i+1 : i+1] // the names are canonical already
-	}
+func setKeyHeaders(h *fasthttp.ResponseHeader, k *Key) {
+	h.Set("X-Key-Id", headerSafe(k.ID))
+	h.Set("X-Key-Name", headerSafe(k.Name))
+	h.Set("X-Key-Channel", headerSafe(k.Channel))
+	h.Set("X-Key-Environment", headerSafe(k.Environment))
+	h.Set("X-Key-Scopes", headerSafe(k.scopesHeader)) // made safe once, with its rule set: no copy
 }
-
-// Values every forward-auth answer carries, shared: net/http only reads a
-// response's header values.
-var (
-	noStore    = []string{"no-store"}
-	zeroLength = []string{"0"}
-)
 
 // headerSafe keeps a value within what an HTTP header may carry: printable
 // ASCII, anything else shown as '?'.
@@ -153,26 +177,25 @@ func headerSafe(s string) string {
 	return s
 }
 
+// peerAddr is the address the request came from.
+func peerAddr(ctx *fasthttp.RequestCtx) netip.Addr {
+	if a, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
+		return a.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
 // clientIP is the peer, unless the peer is a trusted proxy: then the
 // nearest address in X-Forwarded-For that is not a trusted proxy, or
 // X-Real-IP.
-func (s *Server) clientIP(r *http.Request) netip.Addr {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}
-	}
-	peer = peer.Unmap()
-	if !s.trusted(peer) {
+func (s *Server) clientIP(peer netip.Addr, h *fasthttp.RequestHeader) netip.Addr {
+	if !peer.IsValid() || !s.trusted(peer) {
 		return peer
 	}
 	// The chain is read from its nearest hop back, without splitting it.
-	xff := r.Header.Values("X-Forwarded-For")
+	xff := h.PeekAll("X-Forwarded-For")
 	for v := len(xff) - 1; v >= 0; v-- {
-		for rest := xff[v]; ; {
+		for rest := string(xff[v]); ; {
 			i := strings.LastIndexByte(rest, ',')
 			a, err := netip.ParseAddr(strings.TrimSpace(rest[i+1:]))
 			if err != nil {
@@ -187,7 +210,7 @@ func (s *Server) clientIP(r *http.Request) netip.Addr {
 			rest = rest[:i]
 		}
 	}
-	if xr := strings.TrimSpace(r.Header.Get("X-Real-IP")); xr != "" {
+	if xr := strings.TrimSpace(string(h.Peek("X-Real-IP"))); xr != "" {
 		if a, err := netip.ParseAddr(xr); err == nil {
 			return a.Unmap()
 		}

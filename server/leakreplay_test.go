@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -62,7 +61,7 @@ func leakPoster(t *testing.T, st storage.Feed) (post func(body string) (int, str
 	if err := srv.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv.Handler())
+	hs := serveHTTP(t, srv)
 	t.Cleanup(hs.Close)
 	return func(body string) (int, string) {
 		req, _ := http.NewRequest("POST", hs.URL+"/leaks", strings.NewReader(body))

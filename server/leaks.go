@@ -11,10 +11,10 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"keyden/keygen"
 	"keyden/storage"
@@ -87,17 +87,13 @@ type leakRecorder interface {
 // key among them is disabled, audited with the URL where it was found. A
 // report whose signature does not verify changes nothing, nor does one
 // applied before (the same body), which is answered as then.
-func (s *Server) serveLeaks(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxReport))
-	if err != nil {
-		http.Error(w, "the report is larger than 1 MB", http.StatusRequestEntityTooLarge)
-		return
-	}
-	if !s.opt.LeakReportKeys.verify(r.Header.Get(HeaderKeyID), r.Header.Get(HeaderSignature), body) {
-		s.opt.Log.Printf("a leak report from %s was refused: its signature does not verify", s.clientIP(r))
-		http.Error(w, "the signature does not verify", http.StatusUnauthorized)
+func (s *Server) serveLeaks(ctx *fasthttp.RequestCtx) {
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	body := ctx.PostBody() // at most maxReport: see HTTPServer's HeaderReceived
+	in := &ctx.Request.Header
+	if !s.opt.LeakReportKeys.verify(string(in.Peek(HeaderKeyID)), string(in.Peek(HeaderSignature)), body) {
+		s.opt.Log.Printf("a leak report from %s was refused: its signature does not verify", s.clientIP(peerAddr(ctx), in))
+		textError(ctx, "the signature does not verify", fasthttp.StatusUnauthorized)
 		return
 	}
 	var report []struct {
@@ -107,21 +103,21 @@ func (s *Server) serveLeaks(w http.ResponseWriter, r *http.Request) {
 		Source string `json:"source"`
 	}
 	if err := json.Unmarshal(body, &report); err != nil || len(report) > maxReportTokens {
-		http.Error(w, "the report is not a JSON list of at most 1000 {token, type, url, source}", http.StatusBadRequest)
+		textError(ctx, "the report is not a JSON list of at most 1000 {token, type, url, source}", fasthttp.StatusBadRequest)
 		return
 	}
 	rec, ok := s.store.(leakRecorder)
 	if !ok {
-		http.Error(w, "this verifier cannot record leaks", http.StatusServiceUnavailable)
+		textError(ctx, "this verifier cannot record leaks", fasthttp.StatusServiceUnavailable)
 		return
 	}
 	unavailable := func(err error) {
 		s.opt.Log.Printf("a leak report could not be recorded (the reporter may send it again): %v", err)
-		http.Error(w, "the store could not record the report: send it again", http.StatusServiceUnavailable)
+		textError(ctx, "the store could not record the report: send it again", fasthttp.StatusServiceUnavailable)
 	}
 	// A report applied before is answered as then and changes nothing.
 	digest := sha256.Sum256(body)
-	before, applied, err := rec.AppliedLeakReport(r.Context(), digest)
+	before, applied, err := rec.AppliedLeakReport(ctx, digest)
 	if err != nil {
 		unavailable(err)
 		return
@@ -131,7 +127,7 @@ func (s *Server) serveLeaks(w http.ResponseWriter, r *http.Request) {
 	}
 	if applied {
 		s.opt.Log.Printf("a leak report from %s was sent again (body SHA-256 %x…, applied %s): answered as then, nothing changed",
-			s.clientIP(r), digest[:6], before.At.Format(time.RFC3339))
+			s.clientIP(peerAddr(ctx), in), digest[:6], before.At.Format(time.RFC3339))
 	}
 	out := make([]LeakVerdict, 0, len(report))
 	labels := make([]byte, 0, len(report))
@@ -147,7 +143,7 @@ func (s *Server) serveLeaks(w http.ResponseWriter, r *http.Request) {
 			if where == "" {
 				where = "an unnamed place"
 			}
-			o, err := rec.RecordLeak(r.Context(), storage.Leak{Hash: keygen.HashKey(t.Token), Where: where, Source: "a signed leak report (" + t.Source + ")"},
+			o, err := rec.RecordLeak(ctx, storage.Leak{Hash: keygen.HashKey(t.Token), Where: where, Source: "a signed leak report (" + t.Source + ")"},
 				storage.LeakResponse{Disable: true, Authorized: true})
 			if err != nil {
 				unavailable(err)
@@ -163,13 +159,13 @@ func (s *Server) serveLeaks(w http.ResponseWriter, r *http.Request) {
 	if !applied {
 		// Remembered only once every token is done: a report cut short
 		// (503) is applied again in full when it is sent again.
-		if err := rec.RememberLeakReport(r.Context(), digest, string(labels)); err != nil {
+		if err := rec.RememberLeakReport(ctx, digest, string(labels)); err != nil {
 			unavailable(err)
 			return
 		}
 	}
-	h.Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(out)
+	ctx.SetContentType("application/json")
+	json.NewEncoder(ctx).Encode(out)
 }
 
 // verify checks an ECDSA (ASN.1, base64) signature of body's SHA-256 by

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -35,7 +34,7 @@ func TestLeakReportsDisableOnlyWhenSigned(t *testing.T) {
 	if err := srv.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv.Handler())
+	hs := serveHTTP(t, srv)
 	defer hs.Close()
 	report := fmt.Sprintf(`[{"token":%q,"type":"keyden_api_key","url":"https://github.com/o/r/blob/abc/app.env","source":"content"},`+
 		`{"token":"kd_prod_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn0gZMuH","type":"keyden_api_key","url":"https://gist.github.com/x","source":"gist"},`+
@@ -94,7 +93,7 @@ func TestLeakReportsDisableOnlyWhenSigned(t *testing.T) {
 		t.Errorf("second report: %s", body)
 	}
 	// Without --leak-report-keys there is no /leaks.
-	plain := httptest.NewServer(New(st, Options{}).Handler())
+	plain := serveHTTP(t, New(st, Options{}))
 	defer plain.Close()
 	resp, err := http.Post(plain.URL+"/leaks", "application/json", strings.NewReader(report))
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"keyden/model"
 	"keyden/storage"
@@ -37,7 +38,7 @@ func TestMain(m *testing.M) {
 type fixture struct {
 	st      *storage.Bolt
 	srv     *Server
-	http    *httptest.Server
+	http    *testHTTP
 	plain   storage.Created
 	scoped  storage.Created
 	fenced  storage.Created
@@ -83,8 +84,7 @@ func newFixture(t *testing.T, opt Options) *fixture {
 	if err := f.srv.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	f.http = httptest.NewServer(f.srv.Handler())
-	t.Cleanup(f.http.Close)
+	f.http = serveHTTP(t, f.srv)
 	return f
 }
 
@@ -231,12 +231,11 @@ func TestTrustedProxyRule(t *testing.T) {
 		{"garbage XFF: the peer", f.srv, "127.0.0.1:1", map[string]string{"X-Forwarded-For": "not-an-ip"}, "127.0.0.1"},
 	}
 	for _, c := range cases {
-		req := httptest.NewRequest("GET", "/verify", nil)
-		req.RemoteAddr = c.peer
+		var h fasthttp.RequestHeader
 		for k, v := range c.header {
-			req.Header.Set(k, v)
+			h.Set(k, v)
 		}
-		if got := c.srv.clientIP(req).String(); got != c.want {
+		if got := c.srv.clientIP(netip.MustParseAddrPort(c.peer).Addr(), &h).String(); got != c.want {
 			t.Errorf("%s: %s, want %s", c.name, got, c.want)
 		}
 	}
