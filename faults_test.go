@@ -380,6 +380,55 @@ func TestReadOnlyStore(t *testing.T) {
 	}
 }
 
+// keyden scan by a user who may read the store but not write it (a 0644
+// file of another user, a read-only mount) still says where the live keys
+// are, and that their leak could not be recorded (nor, with --disable, the
+// key disabled). The old binary printed only "you may not write the key
+// store" and no find.
+func TestScanOnAStoreItMayOnlyRead(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run keyden as another user and to mount read-only")
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("needs setpriv")
+	}
+	base := t.TempDir()
+	os.Chmod(filepath.Dir(base), 0o755)
+	os.Chmod(base, 0o755)
+	db := filepath.Join(base, "k.db")
+	key, errs, code := keyden(t, db, "", "create", "--name", "shared", "--env", "dev")
+	if code != 0 {
+		t.Fatalf("create: %d %s", code, errs)
+	}
+	os.Chmod(db, 0o644)
+	leak := filepath.Join(base, "app.env")
+	if err := os.WriteFile(leak, []byte("A=1\nTOKEN="+key), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	asNobody := func(args ...string) (string, string, int) {
+		cmd := exec.Command("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", bin, "--db", db}, args...)...)
+		cmd.Env = []string{"HOME=/nonexistent", "PATH=/usr/bin:/bin"}
+		return runProcess(t, cmd, "")
+	}
+	out, errs, code := asNobody("scan", leak)
+	if code != 1 || !strings.Contains(out, "app.env:2") || !strings.Contains(out, "live") ||
+		!strings.Contains(errs, "the leaks found could not be recorded in the audit log: you may not write the key store") {
+		t.Fatalf("scan by a reader: exit %d %q %q", code, out, errs)
+	}
+
+	ro := t.TempDir()
+	if out, err := exec.Command("mount", "--bind", "-o", "ro", base, ro).CombinedOutput(); err != nil {
+		t.Skipf("cannot bind-mount read-only: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", ro).Run() })
+	out, errs, code = keyden(t, filepath.Join(ro, "k.db"), "", "scan", "--disable", leak)
+	if code != 1 || !strings.Contains(out, "live, left as it is: the key store could not be written") ||
+		!strings.Contains(errs, "could not be recorded in the audit log, nor any key disabled: the key store "+filepath.Join(ro, "k.db")+" is on a read-only file system") ||
+		strings.Contains(errs, "disabled now") {
+		t.Fatalf("scan --disable on a read-only mount: exit %d %q %q", code, out, errs)
+	}
+}
+
 // serve on a store it may read but not write (a read-only mount): keys are
 // answered 200 from memory, and the failing last-used flush is logged
 // once, not every second. The old serve logged it at every flush.

@@ -71,6 +71,9 @@ type scanReport struct {
 	Finds      []scanFind   `json:"finds"`
 	Lookalikes []scanFind   `json:"lookalikes,omitempty"`
 	Rotated    []scanRotate `json:"rotated,omitempty"`
+	// Unrecorded says why the live keys found could not be audited (nor
+	// disabled or rotated): a store this user may only read, a full disk.
+	Unrecorded string `json:"unrecorded,omitempty"`
 }
 
 // scanRotate is a replacement made by --rotate, with its secret shown once.
@@ -169,7 +172,7 @@ counts as live (--prefix names the prefix then; default kd).`,
 			}
 			if st != nil {
 				rep.Store, rep.Checked = st.Location(), "store"
-				if rep.Rotated, err = a.judgeFinds(cmd.Context(), st, rep.Finds, o); err != nil {
+				if rep.Rotated, rep.Unrecorded, err = a.judgeFinds(cmd.Context(), st, rep.Finds, o); err != nil {
 					return err
 				}
 			} else {
@@ -180,6 +183,16 @@ counts as live (--prefix names the prefix then; default kd).`,
 			}
 			if err := p.print(rep, func(w io.Writer) error { return a.scanText(w, rep) }); err != nil {
 				return err
+			}
+			if rep.Unrecorded != "" {
+				nor := ""
+				switch {
+				case o.disable:
+					nor = ", nor any key disabled"
+				case o.rotate != "":
+					nor = ", nor any key rotated"
+				}
+				printf(a.env.Stderr, "keyden: the leaks found could not be recorded in the audit log%s: %s\n", nor, rep.Unrecorded)
 			}
 			if unread > 0 {
 				printf(a.env.Stderr, "keyden: %s could not be read, so this scan is not complete: scan again as a user who can read %s.\n",
@@ -400,8 +413,9 @@ func cmp(a, b string) string {
 
 // judgeFinds looks every find up in the store, audits each live key's
 // leak once (with where it was first found) and carries out --disable or
-// --rotate.
-func (a *app) judgeFinds(ctx context.Context, st store, finds []scanFind, o scanOpts) ([]scanRotate, error) {
+// --rotate. A store that can be read but not written still gets its finds
+// reported: unrecorded says why they were not audited.
+func (a *app) judgeFinds(ctx context.Context, st store, finds []scanFind, o scanOpts) (rotated []scanRotate, unrecorded string, err error) {
 	var hashes []keygen.Hash
 	places := map[keygen.Hash][]int{}
 	for i, f := range finds {
@@ -412,10 +426,9 @@ func (a *app) judgeFinds(ctx context.Context, st store, finds []scanFind, o scan
 	}
 	keys, err := st.LookupHashes(ctx, hashes)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	now := a.env.Now()
-	var rotated []scanRotate
 	for _, h := range hashes {
 		at := places[h]
 		k, ok := keys[h]
@@ -439,8 +452,13 @@ func (a *app) judgeFinds(ctx context.Context, st store, finds []scanFind, o scan
 			}
 			out, err := st.RecordLeak(ctx, storage.Leak{Hash: h, Where: where, Source: "keyden scan"},
 				storage.LeakResponse{Disable: o.disable, Rotate: o.rotate != "", Grace: o.grace})
-			if err != nil {
-				return rotated, err
+			if errors.Is(err, storage.ErrUnwritable) {
+				unrecorded = format.Sentence(err.Error())
+				if o.disable || o.rotate != "" {
+					out.Refused = errors.New("the key store could not be written") // the whole sentence follows the table
+				}
+			} else if err != nil {
+				return rotated, "", err
 			}
 			if out.Found {
 				k = out.Key
@@ -463,7 +481,7 @@ func (a *app) judgeFinds(ctx context.Context, st store, finds []scanFind, o scan
 			}
 		}
 	}
-	return rotated, nil
+	return rotated, unrecorded, nil
 }
 
 func plural(n int, one, many string) string {
@@ -515,11 +533,12 @@ func (a *app) scanText(w io.Writer, rep scanReport) error {
 // scanVerdict says on stderr what the finds mean and gives the exit code:
 // 1 when a live key was found.
 func scanVerdict(stderr io.Writer, rep scanReport, o scanOpts) error {
-	places, keys := 0, map[keygen.Hash]bool{}
+	places, keys, acted := 0, map[keygen.Hash]bool{}, true
 	for _, f := range rep.Finds {
 		if f.Live {
 			places++
 			keys[f.hash] = true
+			acted = acted && f.Action != ""
 		}
 	}
 	if places == 0 {
@@ -535,6 +554,7 @@ func scanVerdict(stderr io.Writer, rep scanReport, o scanOpts) error {
 	switch {
 	case o.staged:
 		what = fmt.Sprintf("take %s out of the staged changes before committing (git commit --no-verify skips this check)", it)
+	case !acted: // refused for some: the table says why
 	case o.disable:
 		what = fmt.Sprintf("%s %s disabled now; take %s out of the text", they, is, it)
 	case o.rotate != "":
