@@ -70,12 +70,20 @@ type Terms struct {
 // Empty says whether t matches every key.
 func (t Terms) Empty() bool { return len(t.groups) == 0 }
 
+// MaxQueryTerms bounds a query: each term is tested against every key, so
+// a pasted page of words (every one matching) kept a million keys busy for
+// minutes. No question a person asks needs more.
+const MaxQueryTerms = 64
+
 // ParseQuery reads a query. Its error is one sentence naming the bad term
 // and what it may be, to show under the filter line or on stderr.
 func ParseQuery(s string) (Terms, error) {
 	toks, err := tokens(s)
 	if err != nil {
 		return Terms{}, err
+	}
+	if len(toks) > MaxQueryTerms {
+		return Terms{}, fmt.Errorf("the query has %d terms, more than keyden takes (%d): use fewer", len(toks), MaxQueryTerms)
 	}
 	var t Terms
 	byField := map[field]int{} // the positive group of each field
