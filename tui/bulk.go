@@ -45,6 +45,10 @@ func (v *keysView) askBulk(action model.KeyAction) tea.Cmd {
 	if action == model.KeyDisable && !slices.ContainsFunc(keys, func(k *model.Key) bool { return !k.Disabled }) {
 		action = model.KeyEnable // x on keys that are all disabled enables them
 	}
+	if err := v.mayChangeNone(action, keys); err != nil {
+		v.sh.fail(err)
+		return nil
+	}
 	ids := make([]string, len(keys))
 	byName := 0
 	var named []string // the environments confirmed by name among them
@@ -71,6 +75,27 @@ func (v *keysView) askBulk(action model.KeyAction) tea.Cmd {
 			byName, format.Safe(strings.Join(named, "/")), v.st.Title.Render(count))
 	}
 	return v.sh.nav.push(newConfirmView(v.sh, q))
+}
+
+// mayChangeNone refuses, as for one key before its confirm, a change the
+// user may make to none of keys (the confirm offered "Yes, disable 56
+// keys", "the others go through", and then changed none); nil when it may
+// change one.
+func (v *keysView) mayChangeNone(action model.KeyAction, keys []*model.Key) error {
+	var first error
+	for _, k := range keys {
+		err := v.perm.mayChange(action, k)
+		if err == nil {
+			return nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	if len(keys) == 1 {
+		return first
+	}
+	return fmt.Errorf("you may not %s any of the %d marked keys: %w", action, len(keys), first)
 }
 
 // markedInOrder is the marked keys, those shown in the table's order

@@ -88,6 +88,27 @@ func TestBulkDeleteReportsEachRefusal(t *testing.T) {
 	}
 }
 
+// Marked keys the user may change none of are refused before any confirm,
+// as one key is: the confirm asked "Delete 6 keys?", said "the others go
+// through" when there were none, and deleted nothing. Checked to fail
+// before mayChangeNone.
+func TestBulkOfKeysTheUserMayNotChangeIsRefusedAtOnce(t *testing.T) {
+	st := reviewBolt(t)
+	h := start(t, setup{store: seededAs(t, st, "bob", 3), actor: "bob"})
+	h.waitFor(t, "9 keys")
+	h.press("/", "by:alice", "enter", "A")
+	h.waitFor(t, "6 shown", "6 marked")
+	h.press("d")
+	h.waitFor(t, "you may not delete any of the 6 marked keys: bob is an admin")
+	a := h.final(t)
+	if _, ok := a.nav.top().(*confirmView); ok {
+		t.Fatal("a confirm opened for keys none of which bob may delete")
+	}
+	if n := len(keysIn(t, st)); n != 9 {
+		t.Errorf("%d keys left, want 9", n)
+	}
+}
+
 // R on marked keys: each new key is shown once on the results screen and
 // forgotten on leaving it.
 func TestBulkRotateShowsEachNewKeyOnce(t *testing.T) {

@@ -464,17 +464,23 @@ func TestCatalogClicks(t *testing.T) {
 	}
 }
 
-// One marked key, refused: the summary counts "1 key", not "1 keys".
+// One marked key, refused by the store (bob's own key, disabled, cannot
+// be rotated): the summary counts "1 key", not "1 keys".
 func TestBulkSummaryCountsOneKey(t *testing.T) {
 	st := reviewBolt(t)
-	h := start(t, setup{store: seededAs(t, st, "bob", 3), actor: "bob"})
+	bob := seededAs(t, st, "bob", 3)
+	spare, _ := named(keysIn(t, st), "bob's spare")
+	if _, err := bob.SetDisabled(context.Background(), spare.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, setup{store: bob, actor: "bob"})
 	h.waitFor(t, "9 keys")
-	h.press("/", "partner", "enter", " ")
+	h.press("/", "spare", "enter", " ")
 	h.waitFor(t, "1 marked")
-	h.press("d")
-	h.waitFor(t, "Delete 1 key?")
-	h.press("y")
-	h.waitFor(t, "Deleted 0 of 1 key; 1 refused")
+	h.press("R")
+	h.waitFor(t, "Rotate 1 key?")
+	h.press("right", "1", "enter")
+	h.waitFor(t, "Rotated 0 of 1 key; 1 refused")
 	h.final(t)
 }
 
