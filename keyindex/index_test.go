@@ -276,3 +276,29 @@ func TestIndexHoldsKeysCompactly(t *testing.T) {
 	}
 	t.Logf("%.0f bytes a key", per)
 }
+
+// A verifier flushing the same keys, many of them, every second: once the
+// log is full the set keeps their current versions (the keys overlaid do
+// not grow), and never rebuilds, which would hold a second whole set for
+// a moment.
+func TestIndexManyKeysFlushedAgainAreCompactedNotRebuilt(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	keys := randomKeys(r, 8000)
+	set := Build(slices.Clone(keys))
+	set.Order(ByLastUsed)
+	family := set.byID
+	flushed := overlayLimit(len(keys)) * 2 / 5 // under half the limit, over a third
+	for round := range 6 {
+		var changed []model.Key
+		for j := range flushed {
+			keys[j].LastUsedAt = testNow.Add(-time.Duration(r.IntN(1000)+round) * time.Second)
+			keys[j].UseCount++
+			changed = append(changed, keys[j])
+		}
+		set = set.Patch(changed, nil)
+		if set.byID != family {
+			t.Fatalf("round %d: rebuilt instead of compacting", round)
+		}
+	}
+	sameIndex(t, "after six flushes", set, Build(keys))
+}

@@ -37,9 +37,11 @@ func (ix *Index) extend() *overlayLog {
 
 // overlayLimit is how many record versions the overlay may hold before a
 // patch builds a fresh index from the records in memory instead: a
-// quarter of the keys, and never more than 64k versions (≈ 20 MB), so a
-// store verified all day does not grow the TUI.
-func overlayLimit(n int) int { return min(n/4, 64<<10) + 1024 }
+// quarter of the keys. A version costs what a loaded key does (its record
+// and text, about 200 bytes), so a store verified all day grows the TUI
+// by a quarter at most, where a rebuild holds a second whole set for a
+// moment (at 1M keys: 250k versions, ≈ 50 MB, against ≈ 200 MB).
+func overlayLimit(n int) int { return n/4 + 1024 }
 
 // Patch returns an index with changed (records added or changed, in their
 // current state) and removed (ids) applied. ix stays as it was.
@@ -54,12 +56,24 @@ func (ix *Index) Patch(changed []model.Key, removed []string) *Index {
 		return ix.rebuild(changed, removed)
 	case ix.ovRecs.len()+len(changed) <= limit:
 		return ix.patchAll(changed, removed, true, false)
-	case ix.overlaid()+len(changed) <= limit/2:
-		// The log is full of old versions of the same few keys (a verifier
+	case ix.overlaid()+ix.notOverlaid(changed) <= limit/2:
+		// The log is full of old versions of the same keys (a verifier
 		// flushing the same keys every second): keep only the current ones.
 		return ix.patchAll(changed, removed, true, true)
 	}
 	return ix.rebuild(changed, removed)
+}
+
+// notOverlaid counts the changed keys that have no version in the
+// overlay yet: each adds a key to it.
+func (ix *Index) notOverlaid(changed []model.Key) int {
+	c := 0
+	for j := range changed {
+		if i, ok := ix.indexOf(changed[j].ID); !ok || ix.ov == nil || ix.ov[i] < 0 {
+			c++
+		}
+	}
+	return c
 }
 
 // overlaid counts the keys whose record is in the overlay.
