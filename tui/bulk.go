@@ -71,8 +71,11 @@ func (v *keysView) askBulk(action model.KeyAction) tea.Cmd {
 	if byName > 0 && action != model.KeyEnable {
 		count := itoa(len(keys))
 		q.name, q.mismatch = count, "Type "+count+", the number of keys, exactly to confirm."
-		q.prompt = fmt.Sprintf("%d of them are %s keys. Type %s, the number of keys, to confirm:",
-			byName, format.Safe(strings.Join(named, "/")), v.st.Title.Render(count))
+		are := fmt.Sprintf("%d of them are %s keys", byName, format.Safe(strings.Join(named, "/")))
+		if byName == 1 {
+			are = "1 of them is a " + format.Safe(strings.Join(named, "/")) + " key"
+		}
+		q.prompt = fmt.Sprintf("%s. Type %s, the number of keys, to confirm:", are, v.st.Title.Render(count))
 	}
 	return v.sh.nav.push(newConfirmView(v.sh, q))
 }

@@ -109,6 +109,19 @@ func TestBulkOfKeysTheUserMayNotChangeIsRefusedAtOnce(t *testing.T) {
 	}
 }
 
+// One prod key among the marked: the prompt says "1 of them is a prod
+// key", not "1 of them are prod keys" (it did).
+func TestBulkPromptCountsOneKeyConfirmedByName(t *testing.T) {
+	st := reviewBolt(t)
+	h := start(t, setup{store: st})
+	h.waitFor(t, "9 keys")
+	h.press("/", "spare", "enter", " ", "esc", "/", "env:dev", "enter", "A")
+	h.waitFor(t, "marked")
+	h.press("x")
+	h.waitFor(t, "1 of them is a prod key. Type")
+	h.final(t)
+}
+
 // R on marked keys: each new key is shown once on the results screen and
 // forgotten on leaving it.
 func TestBulkRotateShowsEachNewKeyOnce(t *testing.T) {
