@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io"
 	"net"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"keyden/internal/testutil"
 
 	"github.com/valyala/fasthttp"
 )
@@ -99,5 +102,56 @@ func TestChecksOnAKeptConnectionStartNoGoroutines(t *testing.T) {
 	}
 	if n := created() - before; n > checks/10 {
 		t.Fatalf("%d goroutines were started for %d checks on one connection", n, checks)
+	}
+}
+
+// What a request may carry: 64 KiB of headers (431 above), a check's body,
+// which is never read, 64 KiB (413 above), a leak report's 1 MB; a request
+// refused is answered in one sentence, and a check after a refusal on
+// another connection is answered as ever.
+func TestRequestLimits(t *testing.T) {
+	f := newFixture(t, Options{})
+	gh := testutil.NewReporter(t, "gh-1")
+	keys, err := ParseLeakReportKeys(testutil.KeysJSON(t, gh))
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaks := serveHTTP(t, New(f.st, Options{LeakReportKeys: keys}))
+	send := func(method, url string, body []byte, header map[string]string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, url, bytes.NewReader(body))
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	auth := "Bearer " + f.plain.Secret
+	for _, c := range []struct {
+		name, method, url string
+		body              int
+		header            map[string]string
+		want              int
+		says              string
+	}{
+		{"a check", "GET", f.http.URL + "/verify", 0, map[string]string{"Authorization": auth}, 200, ""},
+		{"a check with 60 KiB of headers", "GET", f.http.URL + "/verify", 0, map[string]string{"Authorization": auth, "Cookie": strings.Repeat("c", 60<<10)}, 200, ""},
+		{"a check with 70 KiB of headers", "GET", f.http.URL + "/verify", 0, map[string]string{"Authorization": auth, "Cookie": strings.Repeat("c", 70<<10)}, 431, "larger than 64 KiB"},
+		{"a check with a body", "POST", f.http.URL + "/verify", 60 << 10, map[string]string{"Authorization": auth}, 200, ""},
+		{"a check with too large a body", "POST", f.http.URL + "/verify", 70 << 10, map[string]string{"Authorization": auth}, 413, "a check carries none"},
+		{"an unsigned report of 900 KB", "POST", leaks.URL + "/leaks", 900 << 10, nil, 401, "the signature does not verify"},
+		{"a report over 1 MB", "POST", leaks.URL + "/leaks", 1<<20 + 1, nil, 413, "at most 1 MB"},
+		{"a report by GET", "GET", leaks.URL + "/leaks", 0, nil, 405, "Method Not Allowed"},
+		{"no such path", "GET", f.http.URL + "/verify/prod/x", 0, map[string]string{"Authorization": auth}, 404, "not found"},
+	} {
+		code, body := send(c.method, c.url, bytes.Repeat([]byte("x"), c.body), c.header)
+		if code != c.want || !strings.Contains(body, c.says) || strings.Count(strings.TrimSpace(body), "\n") > 0 {
+			t.Errorf("%s: %d %q, want %d saying %q in one line", c.name, code, body, c.want, c.says)
+		}
 	}
 }
