@@ -65,12 +65,12 @@ func (s *Server) HTTPServer(ln net.Listener, maxConns int) (*fasthttp.Server, ne
 	l := &connLimiter{Listener: ln, max: maxConns, log: s.opt.Log}
 	h := s.Handler()
 	return &fasthttp.Server{
-		Handler: func(ctx *fasthttp.RequestCtx) {
+		Handler: guard(func(ctx *fasthttp.RequestCtx) {
 			h(ctx)
 			if string(ctx.Path()) == "/metrics" {
 				l.writeMetrics(ctx)
 			}
-		},
+		}, s.opt.Log),
 		// A check carries no body; only a leak report may be large.
 		HeaderReceived: func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 			if string(h.RequestURI()) == "/leaks" {
@@ -91,10 +91,33 @@ func (s *Server) HTTPServer(ln net.Listener, maxConns int) (*fasthttp.Server, ne
 		CloseOnShutdown:       true, // a gateway stops reusing a connection that is draining
 		NoDefaultServerHeader: true,
 		NoDefaultContentType:  true,
-		SecureErrorLogMessage: true, // a malformed request's bytes may hold a key: never logged
+		SecureErrorLogMessage: true,
 		ConnState:             l.connState,
-		Logger:                s.opt.Log,
+		// fasthttp logs a request it cannot read with the bytes it choked
+		// on, which may be a key: it is answered (badRequest) and not logged,
+		// as net/http did.
+		Logger: discardLogger{},
 	}, l
+}
+
+type discardLogger struct{}
+
+func (discardLogger) Printf(string, ...any) {}
+
+// guard answers 500 to a request whose handler panicked and logs the
+// panic, not the request (it may hold a key), keeping serve up as net/http
+// did.
+func guard(h fasthttp.RequestHandler, log *log.Logger) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		defer func() {
+			if p := recover(); p != nil {
+				log.Printf("a request failed inside keyden (a bug: please report it): %v", p)
+				ctx.Response.Reset()
+				textError(ctx, "keyden failed to answer: try again", fasthttp.StatusInternalServerError)
+			}
+		}()
+		h(ctx)
+	}
 }
 
 // MaxCheckBody is the most body a check may carry (it is not read): a

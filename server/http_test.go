@@ -2,9 +2,10 @@ package server
 
 import (
 	"bufio"
-	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/netip"
@@ -107,8 +108,9 @@ func TestChecksOnAKeptConnectionStartNoGoroutines(t *testing.T) {
 
 // What a request may carry: 64 KiB of headers (431 above), a check's body,
 // which is never read, 64 KiB (413 above), a leak report's 1 MB; a request
-// refused is answered in one sentence, and a check after a refusal on
-// another connection is answered as ever.
+// refused is answered in one sentence. A body too large is refused on its
+// Content-Length alone, so those requests send none: a body still being
+// sent when serve closes the connection would have it reset.
 func TestRequestLimits(t *testing.T) {
 	f := newFixture(t, Options{})
 	gh := testutil.NewReporter(t, "gh-1")
@@ -117,13 +119,31 @@ func TestRequestLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	leaks := serveHTTP(t, New(f.st, Options{LeakReportKeys: keys}))
-	send := func(method, url string, body []byte, header map[string]string) (int, string) {
+	send := func(method, url string, size int, header map[string]string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest(method, url, bytes.NewReader(body))
-		for k, v := range header {
-			req.Header.Set(k, v)
+		host, path, _ := strings.Cut(strings.TrimPrefix(url, "http://"), "/")
+		c, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		var req strings.Builder
+		fmt.Fprintf(&req, "%s /%s HTTP/1.1\r\nHost: keyden\r\n", method, path)
+		for k, v := range header {
+			fmt.Fprintf(&req, "%s: %s\r\n", k, v)
+		}
+		if size > 0 {
+			fmt.Fprintf(&req, "Content-Length: %d\r\n", size)
+		}
+		req.WriteString("\r\n")
+		if size <= MaxCheckBody || size <= maxReport && strings.HasSuffix(path, "leaks") {
+			req.WriteString(strings.Repeat("x", size)) // too large: announced, not sent
+		}
+		if _, err := io.WriteString(c, req.String()); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -149,9 +169,66 @@ func TestRequestLimits(t *testing.T) {
 		{"a report by GET", "GET", leaks.URL + "/leaks", 0, nil, 405, "Method Not Allowed"},
 		{"no such path", "GET", f.http.URL + "/verify/prod/x", 0, map[string]string{"Authorization": auth}, 404, "not found"},
 	} {
-		code, body := send(c.method, c.url, bytes.Repeat([]byte("x"), c.body), c.header)
+		code, body := send(c.method, c.url, c.body, c.header)
 		if code != c.want || !strings.Contains(body, c.says) || strings.Count(strings.TrimSpace(body), "\n") > 0 {
 			t.Errorf("%s: %d %q, want %d saying %q in one line", c.name, code, body, c.want, c.says)
 		}
+	}
+}
+
+// A request serve cannot read is answered and not logged: the bytes it
+// choked on may hold a key (fasthttp's own log line quoted them).
+func TestUnreadableRequestsAreNotLogged(t *testing.T) {
+	var logs testutil.SyncBuffer
+	f := newFixture(t, Options{Log: log.New(&logs, "", 0)})
+	key := f.plain.Secret
+	for _, req := range []string{
+		"GET /verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key + "\r\nA line with no colon " + key + "\r\n\r\n",
+		"GET /verify HTTP/9.9 " + key + "\r\nHost: x\r\n\r\n",
+		"GET /verify HTTP/1.1\r\nHost: x\r\nContent-Length: x" + key + "\r\n\r\n",
+	} {
+		c, err := net.Dial("tcp", strings.TrimPrefix(f.http.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, req)
+		r := bufio.NewReader(c)
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			t.Fatalf("%q: %v", req, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		// serve closes the connection after such an answer, and fasthttp
+		// would have logged before closing it: wait for the close.
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			t.Fatalf("%q: the connection was not closed: %v", req, err)
+		}
+		c.Close()
+		if resp.StatusCode != http.StatusBadRequest || strings.Contains(string(body), key) {
+			t.Errorf("%q: %d %q, want 400 without the key", req, resp.StatusCode, body)
+		}
+	}
+	if strings.Contains(logs.String(), key) || strings.Contains(logs.String(), "error when serving") {
+		t.Fatalf("the log tells of unreadable requests:\n%s", logs.String())
+	}
+}
+
+// A handler that panics gets the request a 500 and a log line without the
+// request, and serve goes on answering.
+func TestAPanicIsAnswered500(t *testing.T) {
+	var logs testutil.SyncBuffer
+	h := guard(func(ctx *fasthttp.RequestCtx) {
+		ctx.Response.Header.Set("X-Key-Id", "half-written")
+		panic("boom")
+	}, log.New(&logs, "", 0))
+	c := requestCtx("/verify", "127.0.0.1:40000")
+	c.Request.Header.Set("Authorization", "Bearer kd_secret")
+	h(c)
+	if c.Response.StatusCode() != 500 || len(c.Response.Header.Peek("X-Key-Id")) != 0 {
+		t.Errorf("got %d with X-Key-Id %q, want 500 and no key header", c.Response.StatusCode(), c.Response.Header.Peek("X-Key-Id"))
+	}
+	if l := logs.String(); !strings.Contains(l, "boom") || strings.Contains(l, "kd_secret") {
+		t.Errorf("log: %q", l)
 	}
 }
