@@ -153,6 +153,9 @@ func newBenchWorld(b testing.TB, n int, tune ...func(*Options)) *benchWorld {
 		c, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		srv.Shutdown(c)
+		// Before the temp dir goes: the members' follower and the sessions'
+		// app loads may still be reading, and a read would recreate the file.
+		st.Close()
 	})
 	return &benchWorld{st: st, srv: srv, addr: ln.Addr().String(), signer: signer}
 }
