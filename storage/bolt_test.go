@@ -406,8 +406,11 @@ func TestChannelsAndEnvironments(t *testing.T) {
 	if !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), "2 keys") {
 		t.Fatalf("rm used channel: %v", err)
 	}
+	// Not "move them": keyden move changes a key's channel, never its
+	// environment (it said "delete or move them first").
 	err = st.RemoveEnvironment(ctx, "qa")
-	if !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), "2 keys") {
+	if !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), "is used by 2 keys: delete them first (keyden delete --filter env:qa)") ||
+		strings.Contains(err.Error(), "move") {
 		t.Fatalf("rm used env: %v", err)
 	}
 	keys, _ := st.ListKeys(ctx, Filter{Channel: "partner-a"})

@@ -151,7 +151,10 @@ func (b *core) RemoveEnvironment(ctx context.Context, name string) error {
 			return err
 		}
 		if n > 0 {
-			return fail(ErrInUse, "the environment %s is used by %d %s: delete or move them first", env.Name, n, plural(n, "key", "keys"))
+			// Not "move": a key's environment is part of its secret (the tag),
+			// so keyden move changes only channels.
+			return fail(ErrInUse, "the environment %s is used by %d %s: delete %s first (keyden delete --filter env:%s), as a key cannot change environment",
+				env.Name, n, plural(n, "key", "keys"), plural(n, "it", "them"), env.Name)
 		}
 		if err := tx.Bucket(bucketEnvs).Delete([]byte(env.Name)); err != nil {
 			return err
