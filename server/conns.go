@@ -78,8 +78,9 @@ func (s *Server) HTTPServer(ln net.Listener, maxConns int) (*fasthttp.Server, ne
 			}
 			return fasthttp.RequestConfig{}
 		},
-		ErrorHandler:       badRequest,
-		MaxRequestBodySize: MaxCheckBody,
+		ErrorHandler:                 badRequest,
+		DisablePreParseMultipartForm: true, // no route reads a form
+		MaxRequestBodySize:           MaxCheckBody,
 		// The header cap: a request must fit the read buffer. Idle
 		// connections give their buffers back (ReduceMemoryUsage), so the
 		// cap costs memory only while a request is read.

@@ -232,3 +232,29 @@ func TestAPanicIsAnswered500(t *testing.T) {
 		t.Errorf("log: %q", l)
 	}
 }
+
+// A leak report's signature is checked over the body as sent, whatever its
+// Content-Type says: a multipart one is not parsed first.
+func TestLeakReportBodyIsReadAsSent(t *testing.T) {
+	f := newFixture(t, Options{})
+	gh := testutil.NewReporter(t, "gh-1")
+	keys, err := ParseLeakReportKeys(testutil.KeysJSON(t, gh))
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaks := serveHTTP(t, New(f.st, Options{LeakReportKeys: keys}))
+	body := "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--b--\r\n"
+	req, _ := http.NewRequest("POST", leaks.URL+"/leaks", strings.NewReader(body))
+	req.Header.Set("Content-Type", "multipart/form-data; boundary=b")
+	req.Header.Set(HeaderKeyID, "gh-1")
+	req.Header.Set(HeaderSignature, gh.Sign(t, []byte(body)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "not a JSON list") {
+		t.Fatalf("got %d %q, want 400: signed, but not a JSON list", resp.StatusCode, b)
+	}
+}
