@@ -123,8 +123,10 @@ func noCompletions(*cobra.Command, []string, string) ([]cobra.Completion, cobra.
 // shell's tab key is no place for an error sentence.
 func (a *app) complete(f completer) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-		a.dbSet = cmd.Flags().Changed("db")
-		st, err := a.openStore(storage.Options{NoCreate: true})
+		if cmd.Flags().Changed("db") && a.dbPath == "" {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		st, err := a.openExisting()
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}

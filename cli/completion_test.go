@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -62,7 +63,9 @@ func TestCompletionOffersWhatTheStoreNames(t *testing.T) {
 	}
 }
 
-// Tab on a mistyped or missing store offers nothing and makes no file.
+// Tab on a mistyped or missing store offers nothing and makes no file,
+// not even at the default location, which any command makes on first use
+// (tab there made ~/.local/share/keyden/keyden.db and its folders).
 func TestCompletionNeverMakesAStore(t *testing.T) {
 	db := newDB(t)
 	if got := completions(t, db, "create", "--env", ""); len(got) != 0 {
@@ -70,6 +73,13 @@ func TestCompletionNeverMakesAStore(t *testing.T) {
 	}
 	if _, err := os.Stat(db); !os.IsNotExist(err) {
 		t.Errorf("completion made the store: %v", err)
+	}
+	data := t.TempDir()
+	if r := runEnv(t, map[string]string{"XDG_DATA_HOME": data}, "", "__complete", "delete", ""); r.code != 0 || strings.Contains(r.stdout, "\t") {
+		t.Errorf("completion at the default location: exit %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(data, "keyden")); !os.IsNotExist(err) {
+		t.Errorf("completion made the default store's folder: %v", err)
 	}
 }
 

@@ -231,16 +231,9 @@ func modeFlag(o scanOpts) string {
 // store, or one that cannot be read, leaves the checksum to decide (why
 // says what went wrong).
 func (a *app) scanStore(ctx context.Context) (store, storage.Info, string) {
-	st := a.store
-	if st == nil {
-		path := a.dbPath
-		if path == "" {
-			path = DefaultDBPath(a.env.Getenv)
-		}
-		var err error
-		if st, err = a.openLocation(path, storage.Options{NoCreate: true}); err != nil {
-			return nil, storage.Info{}, "the key store could not be opened (" + strings.TrimSuffix(err.Error(), ".") + ")"
-		}
+	st, err := a.openExisting()
+	if err != nil {
+		return nil, storage.Info{}, "the key store could not be opened (" + strings.TrimSuffix(err.Error(), ".") + ")"
 	}
 	info, err := st.Info(ctx)
 	if err != nil {

@@ -89,6 +89,20 @@ func (a *app) openStore(opt storage.Options) (store, error) {
 	return st, nil
 }
 
+// openExisting opens the store --db, KEYDEN_DB or the default names, never
+// making one, not even at the default location (as openStore does): for
+// what only looks, such as a shell's tab key or keyden scan.
+func (a *app) openExisting() (store, error) {
+	if a.store != nil {
+		return a.store, nil
+	}
+	path := a.dbPath
+	if path == "" {
+		path = DefaultDBPath(a.env.Getenv)
+	}
+	return a.openLocation(path, storage.Options{NoCreate: true})
+}
+
 // openLocation opens any store location with this run's actor, clock and timeout.
 func (a *app) openLocation(path string, opt storage.Options) (store, error) {
 	opt.Actor = Actor()
