@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -41,6 +43,13 @@ closes.`,
 		PreRunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkListen(listen); err != nil {
 				return err
+			}
+			// A host key named is made if missing, but not its folder: a
+			// mistyped path would silently give members a new host key.
+			if dir := filepath.Dir(hostKey); hostKey != "" {
+				if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+					return usagef("the folder %s for the host key %s does not exist: check --host-key, or make the folder first", dir, filepath.Base(hostKey))
+				}
 			}
 			switch {
 			case opt.MaxSessions < 1:

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"keyden/sshd"
 	"keyden/storage"
 )
 
@@ -83,6 +84,8 @@ func TestSSHFlags(t *testing.T) {
 		{[]string{"ssh", "--max-sessions", "0"}, "--max-sessions must be 1 or more"},
 		{[]string{"ssh", "--idle-timeout", "10ms"}, "--idle-timeout 10ms is too short"},
 		{[]string{"ssh", "--max-input-rate", "10"}, "too low to type in"},
+		// A mistyped --host-key folder is not made (it was, with a new key).
+		{[]string{"ssh", "--host-key", filepath.Join(t.TempDir(), "typo", "host")}, "/typo for the host key host does not exist: check --host-key"},
 	} {
 		r := run(t, db, "", c.args...)
 		if r.code != 2 || !strings.Contains(r.stderr, c.want) {
@@ -95,7 +98,10 @@ func TestSSHFlags(t *testing.T) {
 	// A host key others may read is refused, naming the fix.
 	run(t, db, "", "info")
 	key := filepath.Join(t.TempDir(), "host")
-	os.WriteFile(key, []byte("x"), 0o644)
+	if _, _, err := sshd.HostKey(key); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(key, 0o644)
 	r := run(t, db, "", "ssh", "--listen", "127.0.0.1:0", "--host-key", key)
 	if r.code != 1 || !strings.Contains(r.stderr, "chmod 600 "+key) {
 		t.Fatalf("a readable host key: exit %d %q", r.code, r.stderr)

@@ -25,12 +25,14 @@ func HostKey(path string) (signer gossh.Signer, made bool, err error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("the host key %s cannot be read (%v): fix its permissions, or give another with --host-key", path, errors.Unwrap(err))
 	}
-	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		return nil, false, fmt.Errorf("the host key %s may be read by others (mode %04o): run chmod 600 %s", path, fi.Mode().Perm(), path)
-	}
+	// What the file is comes first: "--host-key /etc/passwd" was told to
+	// run chmod 600 /etc/passwd.
 	signer, err = gossh.ParsePrivateKey(raw)
 	if err != nil {
 		return nil, false, fmt.Errorf("%s is not an SSH private key keyden can use: give another with --host-key, or move it away to have a new one made", path)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		return nil, false, fmt.Errorf("the host key %s may be read by others (mode %04o): run chmod 600 %s", path, fi.Mode().Perm(), path)
 	}
 	return signer, false, nil
 }

@@ -40,6 +40,13 @@ func TestHostKey(t *testing.T) {
 	if _, _, err := HostKey(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Fatalf("a readable host key: %v", err)
 	}
+	// A readable file that is no key is not to be chmod-ed (it said to run
+	// chmod 600 on /etc/passwd).
+	other := filepath.Join(t.TempDir(), "passwd")
+	os.WriteFile(other, []byte("root:x:0:0:root:/root:/bin/bash\n"), 0o644)
+	if _, _, err := HostKey(other); err == nil || strings.Contains(err.Error(), "chmod") || !strings.Contains(err.Error(), "is not an SSH private key") {
+		t.Fatalf("a readable file that is no key: %v", err)
+	}
 }
 
 // Input past the cap is read only as fast as the cap allows; nothing is lost.
