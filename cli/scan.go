@@ -391,6 +391,9 @@ func runGit(ctx context.Context, dir string, args []string, read func(io.Reader)
 	rerr := read(out)
 	_, _ = io.Copy(io.Discard, out)
 	if err := cmd.Wait(); err != nil {
+		if e := stderr.String(); strings.Contains(e, "lazy fetching disabled") || strings.Contains(e, "transport '") && strings.Contains(e, "' not allowed") {
+			return usagef("%s is a partial clone: the contents of some files are not in it, and keyden scan does not fetch them (a fetch runs programs the repository's config may name): scan a full clone (git clone without --filter)", dir)
+		}
 		msg, _, _ := strings.Cut(strings.TrimSpace(stderr.String()), "\n")
 		return usagef("git could not read %s (%s): give the folder of a git repository", dir, cmp(msg, err.Error()))
 	}

@@ -459,9 +459,14 @@ func TestScanRunsNoProgramOfTheRepositorysHistory(t *testing.T) {
 	}
 
 	for name, repo := range map[string]string{"a signed commit": signed, "a partial clone": partial} {
-		run(t, newDB(t), "", "scan", "--git", repo)
+		r := run(t, newDB(t), "", "scan", "--git", repo)
 		if _, err := os.Stat(ran); err == nil {
 			t.Fatalf("scan --git of %s ran the repository's program", name)
+		}
+		// What is missing is said, not left to git's first line ("warning:
+		// lazy fetching disabled").
+		if repo == partial && (r.code != 2 || !strings.Contains(r.stderr, "is a partial clone: the contents of some files are not in it")) {
+			t.Errorf("scan --git of a partial clone: exit %d %q", r.code, r.stderr)
 		}
 	}
 }
