@@ -12,6 +12,8 @@ import (
 	"io"
 	"log"
 	"net"
+	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -85,8 +87,8 @@ type Server struct {
 	stopping bool
 	failures map[string]*failure
 	conns    int
-	unauth   map[string]int // connections not signed in, by source address
-	started  atomic.Int64   // sessions ever started, for the log
+	waiting  map[string][]*countedConn // connections not signed in, by source, oldest first
+	started  atomic.Int64              // sessions ever started, for the log
 }
 
 type failure struct {
@@ -123,7 +125,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{opt: opt, clip: clip, keys: tui.NewSharedKeys(opt.Store), log: log.New(opt.Log, "keyden ssh: ", log.LstdFlags),
-		sessions: map[*session]struct{}{}, failures: map[string]*failure{}, unauth: map[string]int{}}
+		sessions: map[*session]struct{}{}, failures: map[string]*failure{}, waiting: map[string][]*countedConn{}}
 	if err := s.keys.Load(ctx); err != nil {
 		return nil, err
 	}
@@ -183,38 +185,24 @@ func (s *Server) Shutdown(ctx context.Context) int {
 
 // connected counts connections, refusing those past the sessions' limit
 // plus a few in authentication, and those past the cap of connections not
-// signed in from their address or from all, before any work is done for
-// them. One not signed in within the login grace time is closed, so
-// half-open connections cannot keep members out.
+// signed in from their source (an IPv4 address, an IPv6 /64), before any
+// work is done for them. One not signed in within the login grace time is
+// closed, so half-open connections cannot keep members out.
+//
+// When every place for connections not signed in is taken, a newcomer
+// takes the place of the oldest such connection of the source holding
+// the most, if that holds at least two more than the newcomer's does:
+// refusing everyone instead (as a plain cap, or sshd's MaxStartups, does)
+// let four sources keep every member out for as long as they reconnect.
 func (s *Server) connected(ctx ssh.Context, c net.Conn) net.Conn {
 	src := sourceOf(c.RemoteAddr())
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	unauth := 0
-	for _, n := range s.unauth {
-		unauth += n
-	}
-	switch {
-	case s.stopping:
-		return nil
-	case s.conns-unauth >= s.opt.MaxSessions+8:
-		s.log.Printf("refused a connection from %s: %d connections open", src, s.conns)
-		return nil
-	case s.unauth[src] >= s.opt.MaxUnauthenticated || unauth >= 4*s.opt.MaxUnauthenticated:
-		s.log.Printf("refused a connection from %s: %d connections from there and %d in all are not signed in yet", src, s.unauth[src], unauth)
-		return nil
-	}
-	s.conns++
-	s.unauth[src]++
-	cc := &countedConn{Conn: c, ack: quickAck(c)}
+	cc := &countedConn{Conn: c, src: src, ack: quickAck(c)}
 	cc.signedIn = func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if !cc.authed {
 			cc.authed = true
-			if s.unauth[src]--; s.unauth[src] <= 0 {
-				delete(s.unauth, src)
-			}
+			s.unwait(cc)
 		}
 	}
 	cc.done = func() {
@@ -224,6 +212,37 @@ func (s *Server) connected(ctx ssh.Context, c net.Conn) net.Conn {
 		s.conns--
 		s.mu.Unlock()
 	}
+	s.mu.Lock()
+	unauth, heaviest := 0, ""
+	for a, w := range s.waiting {
+		unauth += len(w)
+		if len(w) > len(s.waiting[heaviest]) {
+			heaviest = a
+		}
+	}
+	var evicted *countedConn
+	switch {
+	case s.stopping:
+		s.mu.Unlock()
+		return nil
+	case s.conns-unauth >= s.opt.MaxSessions+8:
+		s.log.Printf("refused a connection from %s: %d connections open", src, s.conns)
+		s.mu.Unlock()
+		return nil
+	case len(s.waiting[src]) >= s.opt.MaxUnauthenticated,
+		unauth >= 4*s.opt.MaxUnauthenticated && len(s.waiting[heaviest]) < len(s.waiting[src])+2:
+		s.log.Printf("refused a connection from %s: %d connections from there and %d in all are not signed in yet", src, len(s.waiting[src]), unauth)
+		s.mu.Unlock()
+		return nil
+	case unauth >= 4*s.opt.MaxUnauthenticated:
+		evicted = s.waiting[heaviest][0]
+		s.unwait(evicted)
+		s.log.Printf("closed a connection from %s not signed in yet, for one from %s: %d connections not signed in held every place, %d of them from %s", heaviest, src, unauth, len(s.waiting[heaviest])+1, heaviest)
+	}
+	s.conns++
+	s.waiting[src] = append(s.waiting[src], cc)
+	// Set under s.mu: whoever closes cc (its own handler, or a newcomer
+	// taking its place, which finds it under s.mu) sees the timer.
 	cc.grace = time.AfterFunc(s.opt.LoginGrace, func() {
 		s.mu.Lock()
 		late := !cc.authed
@@ -233,8 +252,27 @@ func (s *Server) connected(ctx ssh.Context, c net.Conn) net.Conn {
 			cc.Close()
 		}
 	})
+	s.mu.Unlock()
+	if evicted != nil {
+		evicted.Close()
+	}
 	ctx.SetValue(connKey{}, cc)
 	return cc
+}
+
+// unwait takes a connection off its source's list of those not signed in
+// (under s.mu); one already off it is left alone.
+func (s *Server) unwait(cc *countedConn) {
+	w := s.waiting[cc.src]
+	i := slices.Index(w, cc)
+	if i < 0 {
+		return
+	}
+	if w = slices.Delete(w, i, i+1); len(w) == 0 {
+		delete(s.waiting, cc.src)
+	} else {
+		s.waiting[cc.src] = w
+	}
 }
 
 // signedIn counts a connection as signed in once a key's signature is
@@ -252,6 +290,7 @@ func signedIn(ctx ssh.Context) *gossh.ServerConfig {
 
 type countedConn struct {
 	net.Conn
+	src      string // sourceOf its remote address
 	once     sync.Once
 	done     func()
 	ack      func()
@@ -271,11 +310,19 @@ func (c *countedConn) Close() error {
 	return c.Conn.Close()
 }
 
+// sourceOf is the source a connection counts against: its IPv4 address,
+// or its IPv6 /64, since one IPv6 host is usually handed a whole /64.
 func sourceOf(a net.Addr) string {
-	if h, _, err := net.SplitHostPort(a.String()); err == nil {
-		return h
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return a.String()
 	}
-	return a.String()
+	ip := ap.Addr().Unmap()
+	if ip.Is4() {
+		return ip.String()
+	}
+	p, _ := ip.Prefix(64)
+	return p.String()
 }
 
 // Context values: the last refused key's sentence, for the
@@ -577,4 +624,15 @@ func (s *Server) shell(ctx context.Context, sess ssh.Session, st storage.Store, 
 		return 1
 	}
 	return 0
+}
+
+// notSignedIn counts the connections not signed in (for tests).
+func (s *Server) notSignedIn() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, w := range s.waiting {
+		n += len(w)
+	}
+	return n
 }
