@@ -134,8 +134,10 @@ func (r *revealView) View() string {
 		blank()
 		add(s.Error.Render("The key was not copied. Leave anyway? It will be gone for good: press esc again, or c to copy."))
 	}
-	title := s.Title.Render("Your new key") + s.Subtle.Render("  "+format.Safe(r.key.Name+" · "+r.key.Channel+" · "+r.key.Environment))
-	title = format.Truncate(title, w-3, "…")
+	// Cut as plain text: format.Truncate counts a colour's escapes as cells.
+	const head = "Your new key  "
+	about := format.Truncate(format.Safe(r.key.Name+" · "+r.key.Channel+" · "+r.key.Environment), max(1, w-3-len(head)), "…")
+	title := s.Title.Render(strings.TrimSpace(head)) + s.Subtle.Render("  "+about)
 	// On a short screen the blank lines go, then the rest scrolls.
 	room := max(1, r.height-4)
 	if len(lines) > room {

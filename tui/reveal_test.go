@@ -3,6 +3,7 @@ package tui
 import (
 	"bytes"
 	"encoding/base64"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -10,7 +11,10 @@ import (
 
 	"github.com/aymanbagabas/go-osc52/v2"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/teatest"
+	"github.com/muesli/termenv"
 
 	"keyden/internal/testutil"
 	"keyden/keygen"
@@ -248,5 +252,36 @@ func TestRevealShowsToolErrorsHarmless(t *testing.T) {
 	r.cleared = clearResult{done: true, systemErr: "xclip: \x1b]0;pwned\x07", seq: 1}
 	if v := r.View(); strings.Contains(v, "\x1b") {
 		t.Fatalf("raw ESC in the reveal: %q", v)
+	}
+}
+
+// The reveal's title is cut by what a colour terminal draws, not by the
+// bytes of its colours: in colour a name of 51 letters was cut to 28 on an
+// 80-column screen ("Your new key  zzfeed tui created key with …"), with
+// 30 columns of the box empty beside it.
+func TestRevealTitleInColourIsCutByItsCells(t *testing.T) {
+	colour := lipgloss.NewRenderer(io.Discard)
+	colour.SetColorProfile(termenv.TrueColor)
+	a := New(Options{Store: sampleBolt(t), Renderer: colour})
+	title := func(name string) string {
+		r := newRevealView(a.sh, model.Key{Name: name, Channel: "default", Environment: "prod"}, testSecret, false)
+		r.SetSize(80, 24)
+		for _, l := range strings.Split(r.View(), "\n") {
+			if strings.Contains(ansi.Strip(l), "Your new key") {
+				return l
+			}
+		}
+		t.Fatalf("no title in %q", r.View())
+		return ""
+	}
+	fits := "checkout service for the spring campaign"
+	if l := ansi.Strip(title(fits)); !strings.Contains(l, fits+" · default · prod") {
+		t.Errorf("a title that fits was cut: %q", l)
+	}
+	long := strings.Repeat("long name ", 6) + "end"
+	// Inside the box's 76 columns: 73 for the title, "…" the last.
+	plain := ansi.Strip(title(long))
+	if want := "Your new key  " + long[:58] + "…"; !strings.Contains(plain, want) {
+		t.Errorf("a long title is not cut at the box's width:\n%q\nwant %q", plain, want)
 	}
 }
