@@ -45,7 +45,7 @@ func ParseSSHKey(line string) (SSHKey, error) {
 
 func acceptableKey(pk gossh.PublicKey) error {
 	switch pk.Type() {
-	case gossh.KeyAlgoDSA:
+	case "ssh-dss": // gossh.KeyAlgoDSA, deprecated since x/crypto v0.58 (staticcheck SA1019)
 		return fmt.Errorf("DSA SSH keys are too weak: make an ed25519 key with ssh-keygen -t ed25519")
 	case gossh.KeyAlgoRSA:
 		if c, ok := pk.(gossh.CryptoPublicKey); ok {

@@ -87,11 +87,15 @@ func TestMemberSSHKeys(t *testing.T) {
 	}
 }
 
+// dsaSSH is a DSA public key (ssh-keygen -t dsa), which keyden refuses.
+const dsaSSH = "ssh-dss AAAAB3NzaC1kc3MAAACBALC3+0PzhRH++BB51Vbj6HH0xGp34+xQrnncviAo/GWAaPme83n+PsM1+8VeDTnN3R90OVl6G2vMhcMLF8bry/8z5ZqkFUYmAsxkiaogsfKBEbECTuAHiAYlaJBbJskR6WYXaz6TnTEHRw5QSLzsRggtTXwZQfEXdVhv0FyFViNxAAAAFQDzhWzDEIGrq+4hzzDbNLJLADzAIwAAAIEAnE7CZZt5xAQ3U9gzoP1b450WiiNCsN25foRp0CSTjgrDf//QRaVf1NLrRqPHM0Td61IhgCu0ZS9w4lr3w3nnxTstKLYwZvipIEP+irExxh4Df/yhI02OI8xvAMa1R2MNuZnS7al/kWoo6s3SpI02cz1ugtRxRXlMSPbrAaSS5lAAAACBAKuGy+sFia19J+/t6IFVAaVd+A8aJbrSODBNLT1qd7RW5OIjop0PbqvL7y+WzvKuO/G7aw42k/auMR50yHRJYvPljAaAgL6fsmdp+9kS0lRvK97Fra1kbr5chT9cyke97lh8Y5NE1D6NuPv43FxBtiNk+7TeQhW0USZCuYFnZcwe"
+
 func TestParseSSHKeyRefusals(t *testing.T) {
 	for line, want := range map[string]string{
 		"not a key":                 "is not an SSH public key",
 		`from="10.0.0.1" ` + annSSH: "has options",
 		annSSH + "\n" + bobSSH:      "one SSH key per",
+		dsaSSH:                      "DSA SSH keys are too weak",
 	} {
 		if _, err := model.ParseSSHKey(line); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", line, err, want)
