@@ -149,13 +149,18 @@ func (v *keysView) bulkConfirmBody(action model.KeyAction, keys []*model.Key, gr
 	b.WriteString(format.Count(len(keys), "key") + ": " + strings.Join(counts, ", ") + "\n\n")
 	// One line a key, cut to the confirm box's inside.
 	inside := min(72, max(40, v.width-4)) - 2
-	nameW := 0
-	for _, k := range keys[:min(confirmNames, len(keys))] {
+	shown := keys[:min(confirmNames, len(keys))]
+	wheres := make([]string, len(shown))
+	nameW, whereW := 0, 0
+	for i, k := range shown {
+		wheres[i] = format.Safe(k.Channel+"/"+k.Environment) + " · used " + format.Ago(k.LastUsedAt, now)
 		nameW = max(nameW, format.Cells(format.Safe(k.Name)))
+		whereW = max(whereW, format.Cells(wheres[i]))
 	}
-	nameW = min(nameW, inside*2/5)
-	for _, k := range keys[:min(confirmNames, len(keys))] {
-		where := format.Truncate(format.Safe(k.Channel+"/"+k.Environment)+" · used "+format.Ago(k.LastUsedAt, now), max(1, inside-nameW-4), "…")
+	// Names get what the channel and last use leave, at least two fifths.
+	nameW = min(nameW, max(inside*2/5, inside-4-whereW))
+	for i, k := range shown {
+		where := format.Truncate(wheres[i], max(1, inside-nameW-4), "…")
 		b.WriteString("  " + fit(k.Name, nameW) + "  " + st.Subtle.Render(where) + "\n")
 	}
 	if len(keys) > confirmNames {

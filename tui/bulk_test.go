@@ -191,3 +191,25 @@ func TestBulkConfirmAndFooterFit(t *testing.T) {
 		t.Errorf("the footer does not end with the hidden columns that fit:\n%s", view)
 	}
 }
+
+// The confirm's names take the room their channel and last use leave:
+// they were cut at two fifths of the box, "tax calculator shared with …"
+// beside 10 empty columns, in a box 72 wide.
+func TestBulkConfirmGivesNamesTheRoomLeft(t *testing.T) {
+	keys := sampleKeys()
+	keys[0].Name = "acme inventory sync for the depot"
+	h := start(t, setup{store: boltWith(t, keys), w: 120, h: 40})
+	h.waitFor(t, "6 keys")
+	h.press("A", "x")
+	h.waitFor(t, "Disable 6 keys?")
+	view := h.final(t).View()
+	for _, l := range strings.Split(view, "\n") {
+		if strings.Contains(l, "acme inventory") {
+			if !strings.Contains(l, keys[0].Name+"  default/prod · used") {
+				t.Errorf("a name that fits the confirm is cut: %q", l)
+			}
+			return
+		}
+	}
+	t.Errorf("no line of the confirm names the key:\n%s", view)
+}
