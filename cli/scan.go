@@ -529,12 +529,13 @@ func (a *app) scanText(w io.Writer, rep scanReport) error {
 // scanVerdict says on stderr what the finds mean and gives the exit code:
 // 1 when a live key was found.
 func scanVerdict(stderr io.Writer, rep scanReport, o scanOpts) error {
-	places, keys, acted := 0, map[keygen.Hash]bool{}, true
+	places, keys, acted, replaced := 0, map[keygen.Hash]bool{}, true, true
 	for _, f := range rep.Finds {
 		if f.Live {
 			places++
 			keys[f.hash] = true
 			acted = acted && f.Action != ""
+			replaced = replaced && f.Key != nil && f.Key.RotatedTo != ""
 		}
 	}
 	if places == 0 {
@@ -550,6 +551,11 @@ func scanVerdict(stderr io.Writer, rep scanReport, o scanOpts) error {
 	switch {
 	case o.staged:
 		what = fmt.Sprintf("take %s out of the staged changes before committing (git commit --no-verify skips this check)", it)
+	case replaced && !acted:
+		// Rotated already, working out their grace: rotate would refuse
+		// and point at the new key, which did not leak.
+		what = fmt.Sprintf("%s %s replaced already but %s until %s grace ends: disable %s now (keyden scan --disable) and take %s out of the text",
+			they, is, plural(n, "works", "work"), plural(n, "its", "their"), it, it)
 	case !acted: // refused for some: the table says why
 	case o.disable:
 		what = fmt.Sprintf("%s %s disabled now; take %s out of the text", they, is, it)

@@ -410,6 +410,25 @@ func TestScanRunsNoProgramOfTheRepository(t *testing.T) {
 	}
 }
 
+// A leaked key rotated with a grace still works, so a scan meanwhile finds
+// it live; the advice is to disable it, not "disable or rotate it": a
+// rotate is refused and names the new key, which did not leak. Checked to
+// fail on the code before.
+func TestScanAdvisesDisablingAKeyAlreadyRotated(t *testing.T) {
+	db := newDB(t)
+	key := create(t, db, "--name", "leaked", "--env", "dev")
+	file := filepath.Join(t.TempDir(), "app.env")
+	writeFile(t, file, "TOKEN="+key+"\n")
+	if r := run(t, db, "", "scan", "--rotate", "1h", file); r.code != 1 || !strings.Contains(r.stdout, "rotated now") {
+		t.Fatalf("scan --rotate: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r := run(t, db, "", "scan", file)
+	if r.code != 1 || !strings.Contains(r.stderr, "it is replaced already but works until its grace ends: disable it now (keyden scan --disable)") ||
+		strings.Contains(r.stderr, "--rotate") {
+		t.Fatalf("scan of a rotated key: exit %d %q", r.code, r.stderr)
+	}
+}
+
 // Nor does a signature check (log.showSignature runs gpg.program) or a
 // lazy fetch of a missing object (a partial clone runs its promisor
 // remote's uploadpack): both ran a program the repository named. Checked to
