@@ -114,14 +114,22 @@ var releaseEvery = 1 << 15
 // what it keeps: every releaseEvery records it lets go of the file's pages
 // read so far (boltKV.releaseMapped), so they do not pile up in the
 // process's resident size. Each record's page is read once.
-func releasing(tx kv) func() {
+func releasing(tx kv) func() { return releasingEvery(tx, releaseEvery) }
+
+// releaseScatteredEvery is releaseEvery for a reader of keys here and
+// there (Updates): each record may be on a page of its own, so 4,096 of
+// them are up to 16 MB of pages.
+var releaseScatteredEvery = 1 << 12
+
+// releasingEvery is releasing, letting go every `every` records.
+func releasingEvery(tx kv, every int) func() {
 	r, ok := tx.(interface{ releaseMapped() })
 	if !ok {
 		return func() {}
 	}
 	n := 0
 	return func() {
-		if n++; n%releaseEvery == 0 {
+		if n++; n%every == 0 {
 			r.releaseMapped()
 		}
 	}
@@ -185,10 +193,11 @@ type feed struct {
 	lookup func(uint64) (string, bool)
 	ch     *Changes
 	seen   map[string]bool
+	read   func() // the changed keys are copied: their pages may go
 }
 
 func (b *core) newFeed(tx kv, ch *Changes) *feed {
-	return &feed{tx: tx, lookup: b.lookup(tx), ch: ch, seen: map[string]bool{}}
+	return &feed{tx: tx, lookup: b.lookup(tx), ch: ch, seen: map[string]bool{}, read: releasingEvery(tx, releaseScatteredEvery)}
 }
 
 // audit adds every key named by an audit event after seq.
@@ -212,6 +221,7 @@ func (f *feed) add(id string) error {
 		return nil
 	}
 	f.seen[id] = true
+	f.read()
 	raw := f.tx.Bucket(bucketKeys).Get([]byte(id))
 	if raw == nil {
 		f.ch.Removed = append(f.ch.Removed, id)
