@@ -258,9 +258,13 @@ func (c *catalogView) View() string {
 	room := c.height - lipgloss.Height(foot)
 	// A box is its width plus 2 for the border; boxes are 2 apart.
 	c.rows, c.zones = 0, c.zones[:0]
+	vertical := lipgloss.Center
 	if panels := c.panelsView(); lipgloss.Height(panels) <= room {
 		b.WriteString(panels)
 	} else {
+		// At the top, so the bar of names stays on its line whatever the
+		// height of the panel under it.
+		vertical = lipgloss.Top
 		// Too short for all three: the chosen panel alone, rows scrolling
 		// with the cursor, and the names of the others to tab to.
 		var tabs []string
@@ -290,8 +294,11 @@ func (c *catalogView) View() string {
 	body := b.String()
 	// Where center puts the body, for the mouse.
 	gw, gh := max(0, c.width-lipgloss.Width(body)), max(0, c.height-lipgloss.Height(body))
-	c.origin = [2]int{gw - int(math.Round(float64(gw)*0.5)), gh - int(math.Round(float64(gh)*0.5))}
-	return center(c.width, c.height, body)
+	c.origin = [2]int{gw - int(math.Round(float64(gw)*0.5)), 0}
+	if vertical == lipgloss.Center {
+		c.origin[1] = gh - int(math.Round(float64(gh)*0.5))
+	}
+	return lipgloss.Place(c.width, c.height, lipgloss.Center, vertical, body)
 }
 
 // zone is where a panel's box (or, on a short screen, its name) was drawn,

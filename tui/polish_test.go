@@ -498,3 +498,35 @@ func TestFormClicks(t *testing.T) {
 	h.waitFor(t, "Your new key", "clicked · default · prod")
 	h.final(t)
 }
+
+// On a screen too short for the three panels, tab changes the panel shown
+// under a bar of their names that stays on its line: the body was
+// centred, so the bar jumped as a panel of fewer rows came (at 80x24 with
+// 3 environments, 9 channels and 11 members it went from line 9 to 6 to 5).
+func TestCatalogTabsStayPut(t *testing.T) {
+	h := start(t, setup{store: sampleBolt(t), w: 40, h: 12})
+	h.waitFor(t, "6 keys")
+	h.press("e")
+	line := func(tab string) int {
+		h.waitFor(t, "["+tab+"]")
+		for i, l := range strings.Split(*h.rec.last.Load(), "\n") {
+			if strings.Contains(l, "["+tab+"]") {
+				return i
+			}
+		}
+		return -1
+	}
+	envs := line("Environments")
+	h.press("tab")
+	chans := line("Channels")
+	h.press("tab")
+	members := line("Members")
+	if envs != chans || chans != members {
+		t.Errorf("the panels' bar is on line %d, %d and %d as tab goes through them", envs, chans, members)
+	}
+	h.clickOn(t, "Channels")
+	h.waitFor(t, "[Channels]")
+	h.clickOn(t, "mobile-app")
+	h.waitFor(t, "▸ mobile-app")
+	h.final(t)
+}
