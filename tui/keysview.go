@@ -211,7 +211,7 @@ var keyColumns = []column{
 	colUses:      {title: "30D", width: useCells, priority: colUses},
 	colExpires:   {title: "EXPIRES", width: 9, priority: colExpires},
 	colScopes:    {title: "SCOPES", width: 8, priority: colScopes, flex: true},
-	colHint:      {title: "HINT", width: 12, priority: colHint},
+	colHint:      {title: "HINT", width: 12, priority: colHint, whole: true}, // cut, it loses the end that tells keys apart
 	colCreated:   {title: "CREATED", width: 10, priority: colCreated},
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
@@ -528,5 +529,36 @@ func TestCatalogTabsStayPut(t *testing.T) {
 	h.waitFor(t, "[Channels]")
 	h.clickOn(t, "mobile-app")
 	h.waitFor(t, "▸ mobile-app")
+	h.final(t)
+}
+
+// A hint is shown whole or its column is left out: cut, it lost the end
+// that tells two keys apart ("kd_prod_HH68……" at 130 columns).
+func TestHintsAreNeverCut(t *testing.T) {
+	st := sampleBolt(t)
+	h := start(t, setup{store: st})
+	h.waitFor(t, "6 keys")
+	keys := keysIn(t, st)
+	for w := 90; w <= 200; w += 2 {
+		h.tm.Send(tea.WindowSizeMsg{Width: w, Height: 24})
+		var frame []string
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			frame = strings.Split(ansi.Strip(*h.rec.last.Load()), "\n")
+			if format.Cells(frame[0]) == w || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if len(frame) < 4 || !strings.Contains(frame[3], "HINT") {
+			continue
+		}
+		for _, k := range keys {
+			if !strings.Contains(strings.Join(frame, "\n"), k.Hint) {
+				t.Errorf("at %d columns %s's hint %s is cut:\n%s", w, k.Name, k.Hint, strings.Join(frame, "\n"))
+				break
+			}
+		}
+	}
 	h.final(t)
 }

@@ -24,6 +24,7 @@ type column struct {
 	priority int
 	flex     bool
 	right    bool // numbers: aligned right
+	whole    bool // measured, never cut: shown whole or left out
 }
 
 // tableKeyMap moves the cursor.
@@ -157,6 +158,9 @@ func (t *vtable) layout() {
 				want[i] = min(want[i], c.max)
 			}
 			low[i] = min(low[i], want[i])
+			if c.whole {
+				low[i] = want[i]
+			}
 			if i == t.sortCol { // room for the arrow, when the title fits
 				low[i] = max(low[i], min(want[i], format.Cells(t.title(i, 1<<10))))
 			}
