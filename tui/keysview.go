@@ -304,14 +304,15 @@ func (v *keysView) setData(set *keyindex.Index) tea.Cmd {
 
 // moveTo puts the cursor on the key with id when it is shown; otherwise
 // it stays at the same position.
-func (v *keysView) moveTo(id string) {
+func (v *keysView) moveTo(id string) bool {
 	for i, r := range v.rows {
 		if v.rowsOf.ID(r) == id {
 			v.table.cursor = i
 			v.table.clamp()
-			return
+			return true
 		}
 	}
+	return false
 }
 
 func (v *keysView) setCatalog(envs []model.Environment, chs []model.Channel) {
@@ -360,6 +361,7 @@ func (v *keysView) apply(m filteredMsg) tea.Cmd {
 		return nil // a newer query or load has replaced it
 	}
 	keep, had := v.selected()
+	asked := m.q != v.shown
 	sameSet := m.set.SharesIndexes(v.rowsOf)
 	var keepIdx int32 = -1
 	if had && sameSet {
@@ -370,15 +372,23 @@ func (v *keysView) apply(m filteredMsg) tea.Cmd {
 	v.table.SetRows(len(v.rows))
 	v.table.SetContent(contentWidths(m.set, m.rows, v.now()))
 	v.table.SetSort(sortColumn[m.q.Sort], sortArrow(m.q.Sort))
+	found := false
 	switch {
 	case keepIdx >= 0:
 		// Same index space: find the selected index, a scan of int32s, not of keys.
 		if i := slices.Index(v.rows, keepIdx); i >= 0 {
 			v.table.cursor = i
 			v.table.clamp()
+			found = true
 		}
 	case had:
-		v.moveTo(keep.ID)
+		found = v.moveTo(keep.ID)
+	}
+	// A new filter, tab or review without the cursor's key starts at its
+	// top (the old place, clamped, was often its last row); a change in
+	// the store keeps the place, on the key after one deleted.
+	if had && !found && asked {
+		v.table.cursor, v.table.offset = 0, 0
 	}
 	return v.regroup()
 }

@@ -296,3 +296,21 @@ func TestAuditColumnsFitTheirContent(t *testing.T) {
 	h.waitFor(t, "Audit log", long+" prod")
 	h.final(t)
 }
+
+// A filter or review that leaves out the key under the cursor starts at
+// the top of what it shows: the cursor kept its row, clamped, so r on a
+// cursor far down a million keys landed on the last stale key
+// (32276/32276), and a group's drill-in on its second key.
+func TestANewFilterWithoutTheCursorsKeyStartsAtTheTop(t *testing.T) {
+	h := start(t, setup{store: sampleBolt(t)})
+	h.waitFor(t, "6 keys")
+	h.press("G")
+	h.waitFor(t, "6/6")
+	h.press("r")
+	h.waitFor(t, "/ used:>90d", "2 shown · 1/2")
+	h.press("esc", "esc")
+	h.waitFor(t, "6 keys · 3/6") // still on its key, partner feed
+	h.press("G", "/", "env:prod")
+	h.waitFor(t, "2 shown · 1/2")
+	h.final(t)
+}
