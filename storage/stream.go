@@ -145,9 +145,16 @@ func (b *core) EachEvent(ctx context.Context, f AuditFilter, fn func(*model.Even
 	return nil
 }
 
+// rangeBucket is a bucket read by ranges with an end (etcd's).
+type rangeBucket interface {
+	ForEachRange(from, to []byte, fn func(k, v []byte) error) error
+}
+
 // eachEventRanged is EachEvent for etcd, where a read is a round trip:
 // each part is streamPart sequences read in one range, oldest first, in a
-// read of its own, and handed out newest first.
+// read of its own, and handed out newest first. The range has an end: one
+// open to the end of the log makes etcd count the rest of the log for
+// each part.
 func (b *core) eachEventRanged(ctx context.Context, f AuditFilter, fn func(*model.Event) error) error {
 	var hi uint64 // the newest sequence yet to read
 	first, n := true, 0
@@ -163,12 +170,10 @@ func (b *core) eachEventRanged(ctx context.Context, f AuditFilter, fn func(*mode
 			if hi > streamPart {
 				lo = hi - streamPart + 1
 			}
-			var from [8]byte
+			var from, to [8]byte
 			binary.BigEndian.PutUint64(from[:], lo)
-			err := bk.ForEachFrom(from[:], func(k, v []byte) error {
-				if len(k) != 8 || binary.BigEndian.Uint64(k) > hi {
-					return errStop
-				}
+			binary.BigEndian.PutUint64(to[:], hi+1)
+			err := bk.(rangeBucket).ForEachRange(from[:], to[:], func(k, v []byte) error {
 				part = append(part, model.Event{})
 				return decodeEvent(k, v, &part[len(part)-1])
 			})

@@ -93,12 +93,17 @@ func (b *etcdBucket) Delete(key []byte) error {
 
 const etcdPage = 2000
 
-// walk visits the bucket's keys in order (or reverse) from from, merging
-// this transaction's own writes over what etcd holds at its revision.
-func (b *etcdBucket) walk(from []byte, reverse bool, fn func(k, v []byte) error) error {
+// walk visits the bucket's keys in order (or reverse) from from, up to
+// (not including) to when it is set, merging this transaction's own
+// writes over what etcd holds at its revision.
+func (b *etcdBucket) walk(from, to []byte, reverse bool, fn func(k, v []byte) error) error {
+	end := clientv3.GetPrefixRangeEnd(b.pfx)
+	if to != nil {
+		end = b.pfx + string(to)
+	}
 	var mine []string
 	for k := range b.t.writes {
-		if strings.HasPrefix(k, b.pfx) && (reverse || k >= b.pfx+string(from)) {
+		if strings.HasPrefix(k, b.pfx) && (reverse || k >= b.pfx+string(from)) && k < end {
 			mine = append(mine, k)
 		}
 	}
@@ -123,7 +128,6 @@ func (b *etcdBucket) walk(from []byte, reverse bool, fn func(k, v []byte) error)
 		}
 		return nil
 	}
-	end := clientv3.GetPrefixRangeEnd(b.pfx)
 	start := b.pfx + string(from)
 	for {
 		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithRev(b.t.rev), clientv3.WithLimit(etcdPage)}
@@ -168,11 +172,20 @@ func (b *etcdBucket) walk(from []byte, reverse bool, fn func(k, v []byte) error)
 	return storage.Stopped(emitMine("", false))
 }
 
-func (b *etcdBucket) ForEach(fn func(k, v []byte) error) error { return b.walk(nil, false, fn) }
+func (b *etcdBucket) ForEach(fn func(k, v []byte) error) error { return b.walk(nil, nil, false, fn) }
 func (b *etcdBucket) ForEachFrom(from []byte, fn func(k, v []byte) error) error {
-	return b.walk(from, false, fn)
+	return b.walk(from, nil, false, fn)
 }
-func (b *etcdBucket) ForEachReverse(fn func(k, v []byte) error) error { return b.walk(nil, true, fn) }
+func (b *etcdBucket) ForEachReverse(fn func(k, v []byte) error) error {
+	return b.walk(nil, nil, true, fn)
+}
+
+// ForEachRange visits the keys from from up to (not including) to, in
+// order. A range with an end is what keeps a part of a long bucket cheap
+// on etcd: a read's answer counts every key up to its range's end.
+func (b *etcdBucket) ForEachRange(from, to []byte, fn func(k, v []byte) error) error {
+	return b.walk(from, to, false, fn)
+}
 
 // Sequences live beside the buckets: prefix/seq/<bucket>.
 func (b *etcdBucket) seqKey() []byte {
