@@ -205,7 +205,7 @@ func (b *bulk) run(a *app, cmd *cobra.Command, st store, args []string, req stor
 	}
 	refused, already := 0, 0
 	for _, o := range out {
-		if b.filter != "" && alreadyDone(req.Action, o.Err) {
+		if b.filter != "" && alreadyDone(req.Action, o) {
 			// --filter asks for a state: a key in it already is not a
 			// refusal, so running a clean-up again is not a failure.
 			already++
@@ -237,7 +237,7 @@ func (b *bulk) run(a *app, cmd *cobra.Command, st store, args []string, req stor
 	case len(out) > 1 || refused > 0 || already > 0:
 		fmt.Fprintf(sw, "%s %s", pastTense(req.Action), format.Count(changed, "key"))
 		if already > 0 {
-			fmt.Fprintf(sw, "; %d already %s", already, alreadyWord(req))
+			fmt.Fprintf(sw, "; %d %s", already, alreadyWord(req))
 		}
 		if refused > 0 {
 			fmt.Fprintf(sw, "; %d refused", refused)
@@ -253,18 +253,30 @@ func (b *bulk) run(a *app, cmd *cobra.Command, st store, args []string, req stor
 	return out, err
 }
 
-// alreadyDone says err only reports a key already in the state the
-// action makes (disabled, enabled, in the channel).
-func alreadyDone(action model.KeyAction, err error) bool {
-	return err != nil && errors.Is(err, storage.ErrExists) &&
+// alreadyDone says o only reports a key the action leaves as it is by
+// its state: one already disabled, enabled or in the channel; for a
+// rotate, one already replaced, disabled or a decoy, none of which is
+// ever rotated (a filter such as env:prod takes in decoys too).
+func alreadyDone(action model.KeyAction, o storage.KeyOutcome) bool {
+	switch {
+	case o.Err == nil:
+		return false
+	case action == model.KeyRotate:
+		return (errors.Is(o.Err, storage.ErrExists) || errors.Is(o.Err, storage.ErrConflict)) &&
+			(o.Key.RotatedTo != "" || o.Key.Disabled || o.Key.Decoy)
+	}
+	return errors.Is(o.Err, storage.ErrExists) &&
 		(action == model.KeyDisable || action == model.KeyEnable || action == model.KeyMove)
 }
 
 func alreadyWord(req storage.BulkRequest) string {
-	if req.Action == model.KeyMove {
-		return "in " + format.Safe(req.Channel)
+	switch req.Action {
+	case model.KeyMove:
+		return "already in " + format.Safe(req.Channel)
+	case model.KeyRotate:
+		return "left as they are (already replaced, disabled or decoys)"
 	}
-	return strings.ToLower(pastTense(req.Action))
+	return "already " + strings.ToLower(pastTense(req.Action))
 }
 
 // confirmBulk shows how many keys req would change, with the first

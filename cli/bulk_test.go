@@ -330,3 +330,32 @@ func TestBulkFilterTwiceIsNotAFailure(t *testing.T) {
 		t.Errorf("disable of a disabled key by id: exit %d %q", r.code, r.stderr)
 	}
 }
+
+// A rotate by --filter leaves keys that are never rotated (decoys,
+// disabled keys, keys already replaced) as they are and says so; it is not
+// a failure, so a rotation of env:prod can be run where decoys are set,
+// and run again. Before, each such key was a refusal and every run exit 1.
+func TestBulkRotateByFilterLeavesDecoysAndReplacedKeys(t *testing.T) {
+	db := newDB(t)
+	create(t, db, "--name", "a", "--env", "dev")
+	create(t, db, "--name", "b", "--env", "dev")
+	create(t, db, "--name", "bait", "--env", "dev", "--decoy")
+	create(t, db, "--name", "off", "--env", "dev")
+	if r := run(t, db, "", "disable", idOf(t, db, "off")); r.code != 0 {
+		t.Fatalf("disable: %d %q", r.code, r.stderr)
+	}
+	for _, want := range []string{
+		"Rotated 2 keys; 2 left as they are (already replaced, disabled or decoys).",
+		// Again: a and b are replaced now, their new keys are rotated.
+		"Rotated 2 keys; 4 left as they are (already replaced, disabled or decoys).",
+	} {
+		r := run(t, db, "", "rotate", "--filter", "env:dev", "--grace", "1h", "--yes")
+		if r.code != 0 || !strings.Contains(r.stdout+r.stderr, want) {
+			t.Errorf("rotate --filter env:dev: exit %d, stdout %q, stderr %q; want exit 0 and %q", r.code, r.stdout, r.stderr, want)
+		}
+	}
+	// Named by id, a decoy is still refused.
+	if r := run(t, db, "", "rotate", idOf(t, db, "bait")); r.code != 1 {
+		t.Errorf("rotate of a decoy by id: exit %d %q", r.code, r.stderr)
+	}
+}
