@@ -153,7 +153,11 @@ func (v *keysView) bulkConfirmBody(action model.KeyAction, keys []*model.Key, gr
 	wheres := make([]string, len(shown))
 	nameW, whereW := 0, 0
 	for i, k := range shown {
-		wheres[i] = format.Safe(k.Channel+"/"+k.Environment) + " · used " + format.Ago(k.LastUsedAt, now)
+		used := "used " + format.Ago(k.LastUsedAt, now)
+		if k.LastUsedAt.IsZero() {
+			used = "never used"
+		}
+		wheres[i] = format.Safe(k.Channel+"/"+k.Environment) + " · " + used
 		nameW = max(nameW, format.Cells(format.Safe(k.Name)))
 		whereW = max(whereW, format.Cells(wheres[i]))
 	}
@@ -169,16 +173,27 @@ func (v *keysView) bulkConfirmBody(action model.KeyAction, keys []*model.Key, gr
 	if refused > 0 {
 		b.WriteString("\n" + st.Warning.Render(fmt.Sprintf("You may not %s %d of them: those are left as they are, the others go through.", action, refused)) + "\n")
 	}
+	// One marked key is spoken of as one.
+	say := func(many, one string) string {
+		if len(keys) == 1 {
+			return one
+		}
+		return many
+	}
 	switch action {
 	case model.KeyDisable:
-		b.WriteString("\n" + st.Warning.Render("Apps using them are refused until the keys are enabled again.") + "\n")
+		b.WriteString("\n" + st.Warning.Render(say("Apps using them are refused until the keys are enabled again.",
+			"Apps using it are refused until the key is enabled again.")) + "\n")
 	case model.KeyDelete:
-		b.WriteString("\n" + st.Warning.Render("Apps using these keys will stop working immediately.") + "\n")
+		b.WriteString("\n" + st.Warning.Render(say("Apps using these keys will stop working immediately.",
+			"Apps using this key will stop working immediately.")) + "\n")
 		b.WriteString(st.Subtle.Render("This cannot be undone.") + "\n")
 	case model.KeyMove:
-		b.WriteString("\n" + st.Subtle.Render("The keys keep working: only their channel changes, and each move is audited.") + "\n")
+		b.WriteString("\n" + st.Subtle.Render(say("The keys keep working: only their channel changes, and each move is audited.",
+			"The key keeps working: only its channel changes, and the move is audited.")) + "\n")
 	case model.KeyRotate:
-		b.WriteString("\n" + st.Warning.Render("A new key replaces each, shown once on the next screen. The old keys stop working when the grace ends.") + "\n")
+		b.WriteString("\n" + st.Warning.Render(say("A new key replaces each, shown once on the next screen. The old keys stop working when the grace ends.",
+			"A new key replaces it, shown once on the next screen. The old key stops working when the grace ends.")) + "\n")
 		b.WriteString(graceLine(st, grace))
 	}
 	return b.String()

@@ -213,3 +213,19 @@ func TestBulkConfirmGivesNamesTheRoomLeft(t *testing.T) {
 	}
 	t.Errorf("no line of the confirm names the key:\n%s", view)
 }
+
+// A bulk confirm of one marked key speaks of one key, and of a key never
+// used as such: it said "A new key replaces each … The old keys stop
+// working" and "web/dev · used never".
+func TestBulkConfirmOfOneKeyReadsRight(t *testing.T) {
+	h := start(t, setup{store: sampleBolt(t), w: 100, h: 30})
+	h.waitFor(t, "6 keys")
+	h.press("G", " ", "R")
+	h.waitFor(t, "Rotate 1 key?", "fresh key", "default/staging · never used",
+		"A new key replaces it, shown once on the next screen. The old key", "stops working when the grace ends.")
+	h.press("esc", "x")
+	h.waitFor(t, "Disable 1 key?", "Apps using it are refused until the key is enabled")
+	h.press("esc", "d")
+	h.waitFor(t, "Delete 1 key?", "Apps using this key will stop working immediately.")
+	h.final(t)
+}
