@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -146,8 +147,19 @@ func (v *keysView) statusText() string {
 	} else if len(v.rows) != v.set.Count() {
 		parts = append(parts, fmt.Sprintf("%d shown", len(v.rows)))
 	}
+	sortAt := -1
 	if c := sortColumn[v.q.Sort]; v.table.widths[c] == 0 {
+		sortAt = len(parts)
 		parts = append(parts, "sort: "+v.q.Sort.String()+" "+sortArrow(v.q.Sort))
+	}
+	// The sort is the first to go on a narrow line: cut at the screen's
+	// edge, the line lost the position instead ("sort: last used ↓ · 2/1").
+	join := func() string {
+		text := strings.Join(parts, " · ")
+		if sortAt >= 0 && format.Cells(text) > v.width-1 {
+			text = strings.Join(slices.Delete(slices.Clone(parts), sortAt, sortAt+1), " · ")
+		}
+		return text
 	}
 	if v.marks.n > 0 {
 		parts = append(parts, fmt.Sprintf("%d marked", v.marks.n))
@@ -159,15 +171,15 @@ func (v *keysView) statusText() string {
 		if len(v.groups) > 0 {
 			parts = append(parts, fmt.Sprintf("%d/%d", v.gtable.cursor+1, len(v.groups)))
 		}
-		return strings.Join(parts, " · ")
+		return join()
 	}
 	if len(v.rows) > 0 {
 		parts = append(parts, fmt.Sprintf("%d/%d", v.table.cursor+1, len(v.rows)))
 	}
-	text := strings.Join(parts, " · ")
+	text := join()
 	// The hidden columns, as many of their names as the line has room for.
 	hidden := v.table.Hidden()
-	for names := len(hidden); len(hidden) > 0; names-- {
+	for names := len(hidden); len(hidden) > 0 && names >= 0; names-- {
 		list := strings.Join(hidden[:names], ", ")
 		if names < len(hidden) {
 			list += fmt.Sprintf(" and %d more", len(hidden)-names)
@@ -176,7 +188,7 @@ func (v *keysView) statusText() string {
 		if names == 0 {
 			more = fmt.Sprintf(" · %d columns hidden", len(hidden))
 		}
-		if names == 0 || format.Cells(text+more) <= v.width-1 {
+		if format.Cells(text+more) <= v.width-1 {
 			return text + more
 		}
 	}

@@ -562,3 +562,17 @@ func TestHintsAreNeverCut(t *testing.T) {
 	}
 	h.final(t)
 }
+
+// On a narrow screen the keys' status line gives up the sort (and the
+// count of hidden columns), never its position: at 40 columns it read
+// "100007 keys · sort: last used ↓ · 2/1", the position cut at the edge.
+func TestNarrowStatusKeepsThePosition(t *testing.T) {
+	h := start(t, setup{store: sampleBolt(t), w: 30, h: 12})
+	h.waitFor(t, "6 keys")
+	h.press("/", "mobile", "enter")
+	h.waitFor(t, "2 shown")
+	lines := strings.Split(ansi.Strip(h.final(t).View()), "\n")
+	if status := strings.TrimSpace(lines[len(lines)-2]); status != "6 keys · 2 shown · 1/2" {
+		t.Errorf("the status line at 30 columns is %q", status)
+	}
+}
