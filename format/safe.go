@@ -57,3 +57,16 @@ func safeRune(r rune, n int) bool {
 	}
 	return !(r == utf8.RuneError && n == 1) && unicode.IsGraphic(r)
 }
+
+// Printable keeps the runes of typed text that Safe would leave as they
+// are: text typed into a field is drawn back as it is, so a rune Safe
+// would escape (a control, a bidi override, a zero width) must not get in.
+func Printable(rs []rune) []rune {
+	out := make([]rune, 0, len(rs))
+	for _, r := range rs {
+		if r != utf8.RuneError && safeRune(r, 1) {
+			out = append(out, r)
+		}
+	}
+	return out
+}

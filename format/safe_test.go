@@ -61,3 +61,21 @@ func FuzzSafe(f *testing.F) {
 		}
 	})
 }
+
+func TestPrintable(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"env:prod used:>90d", "env:prod used:>90d"},
+		{"\u202eevil\u202c", "evil"},
+		{"a\u200bb\ufeffc", "abc"},
+		{"\x1b]52;c;cHduZWQ=\a", "]52;c;cHduZWQ="},
+		{"caf\u00e9 \u65e5\u672c", "caf\u00e9 \u65e5\u672c"},
+		{"\u0085\u009b", ""},
+	} {
+		if got := string(Printable([]rune(tt.in))); got != tt.want {
+			t.Errorf("Printable(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+		if got := string(Printable([]rune(tt.in))); Safe(got) != got {
+			t.Errorf("Printable(%q) = %q, which Safe escapes", tt.in, got)
+		}
+	}
+}

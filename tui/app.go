@@ -203,6 +203,14 @@ func (a *App) cleared(msg clearedMsg) tea.Cmd {
 }
 
 func (a *App) handleKey(msg tea.KeyMsg) tea.Cmd {
+	if msg.Type == tea.KeyRunes {
+		// Typed or pasted text reaches the text fields, which draw it as
+		// it is: a bidi override or a zero width would reorder or hide
+		// what the line shows. No binding and no field needs one.
+		if msg.Runes = format.Printable(msg.Runes); len(msg.Runes) == 0 {
+			return nil
+		}
+	}
 	typing := a.nav.top().Typing()
 	// Over a slow link several keystrokes arrive in one read and Bubble Tea
 	// hands them over as one multi-rune key; outside a text field they are
