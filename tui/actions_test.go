@@ -179,3 +179,21 @@ func TestNonMemberIsToldWhoToAsk(t *testing.T) {
 		t.Fatal("a non-member got the form")
 	}
 }
+
+// The audit log follows the store while it is open: events written by
+// another process show at the top without a keypress, and the cursor stays
+// on its event. It was read once when opened, so it never showed them.
+func TestAuditViewFollowsTheStore(t *testing.T) {
+	st := sampleBolt(t)
+	h := start(t, setup{store: st, poll: 20 * time.Millisecond})
+	h.waitFor(t, "6 keys")
+	h.press("a")
+	h.waitFor(t, "Audit log", "9 events · 1/9")
+	h.press("down")
+	h.waitFor(t, "9 events · 2/9")
+	if _, err := st.CreateKey(context.Background(), storage.CreateRequest{Name: "made in a shell", Channel: "default", Environment: "dev"}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor(t, "made in a shell", "10 events · 3/10")
+	h.final(t)
+}

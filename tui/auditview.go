@@ -61,13 +61,16 @@ type auditView struct {
 	table     vtable
 	width     int
 	height    int
+	// rules is the store's generation of changes its read saw at least;
+	// a load past it brings events the view reads again.
+	rules uint64
 }
 
 func newAuditView(sh *shared) *auditView {
 	fi := sh.st.textInput()
 	fi.Prompt = "/ "
 	fi.Placeholder = "actor, action, key, name, channel, env"
-	return &auditView{sh: sh, st: sh.st, keyMap: defaultAuditKeyMap(), now: sh.now, filter: fi, table: newVTable([]column{
+	return &auditView{sh: sh, st: sh.st, keyMap: defaultAuditKeyMap(), now: sh.now, filter: fi, rules: sh.data.rules, table: newVTable([]column{
 		{title: "TIME", width: 16, priority: 0},
 		{title: "ACTOR", width: 8, priority: 2, flex: true},
 		{title: "ACTION", width: 11, priority: 1},
@@ -121,9 +124,22 @@ func (v *auditView) SetSize(w, h int) {
 	v.filter.Width = max(10, w-4)
 }
 
+// setEvents shows a read, the cursor staying on its event.
 func (v *auditView) setEvents(evs []model.Event) {
+	var seq uint64
+	had := v.loaded && len(v.shown) > 0
+	if had {
+		seq = v.events[v.shown[v.table.cursor]].Seq
+	}
 	v.events, v.loaded = evs, true
 	v.apply()
+	for r, i := range v.shown {
+		if had && v.events[i].Seq == seq {
+			v.table.cursor = r
+			v.table.clamp()
+			break
+		}
+	}
 }
 
 func (v *auditView) apply() {
@@ -160,6 +176,11 @@ func auditCell(e *model.Event, c int) string {
 }
 
 func (v *auditView) Update(msg tea.Msg) tea.Cmd {
+	if _, ok := msg.(dataMsg); ok && v.sh.data.rules != v.rules {
+		// The log grew (a change here, in a shell or another session).
+		v.rules = v.sh.data.rules
+		return v.Init()
+	}
 	if m, ok := msg.(auditLoadedMsg); ok {
 		if m.err != nil {
 			v.sh.fail(m.err)

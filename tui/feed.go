@@ -180,6 +180,7 @@ func (a *App) loaded(msg loadedMsg) tea.Cmd {
 	} else {
 		a.data.set = a.data.reapply(msg.set, msg.seq)
 		a.feed.gen, a.feed.pos = msg.gen, msg.pos
+		a.data.rules = msg.gen.Keys
 		if msg.cat != nil {
 			a.data.catalogData = *msg.cat
 			a.sh.perm.members = model.Members(msg.cat.members)

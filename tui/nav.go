@@ -98,6 +98,9 @@ type appData struct {
 	// such a load reapplies them rather than show the key as it was.
 	loads int
 	fresh map[string]freshKey
+	// rules is the store's Generation.Keys at the latest load: it moves
+	// with every change the audit log records.
+	rules uint64
 }
 
 type freshKey struct {
