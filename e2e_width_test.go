@@ -55,10 +55,10 @@ func TestComplexScriptNamesLineUpInTmux(t *testing.T) {
 		if wcwidth(l) > 120 {
 			t.Errorf("line %d is %d cells wide:\n%s", i, wcwidth(l), l)
 		}
-		if j := strings.Index(l, " HINT "); j >= 0 && head < 0 {
+		if j := strings.Index(l+" ", " HINT "); j >= 0 && head < 0 { // HINT may end the line
 			head, hint = i, wcwidth(l[:j+1])
 		}
-		if j := strings.Index(l, "kd_prod_"); j >= 0 {
+		if j := strings.Index(l, "kd_prod_"); j >= 0 && head >= 0 {
 			rows = append(rows, i)
 			if at := wcwidth(l[:j]); at != hint {
 				t.Errorf("the hint starts at cell %d, its title at %d:\n%s\n%s", at, hint, lines[head], l)
