@@ -82,7 +82,12 @@ func (b *core) Snapshot(ctx context.Context) ([]model.Key, Position, error) {
 // many keys there are before the first; fn sees each key in turn and must
 // not keep it, nor any string or slice of it, once it returns (they point
 // into the store's pages, or into a key the next call overwrites). So the
-// load never holds every record decoded at once.
+// load never holds every record decoded at once. A kept string (k.ID to
+// act on later) points into the file's memory map, which is gone when
+// SnapshotEach returns: read later it faults (inside a later transaction
+// that is reported as a damaged store) or, once a later transaction maps
+// the file at the same place, silently reads whatever that page holds
+// then. Copy what is kept (strings.Clone).
 func (b *core) SnapshotEach(ctx context.Context, size func(int), fn func(*model.Key) error) (Position, error) {
 	var pos Position
 	err := b.view(ctx, func(tx kv) error {
