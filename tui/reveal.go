@@ -113,7 +113,13 @@ func (r *revealView) View() string {
 	add(s.Warning.Render("This is the only time it is shown. Store it now."))
 	blank()
 	if old := r.replaces; old != nil {
-		add(s.Subtle.Render("Replaces " + format.Safe(old.ID+" ("+old.Hint+")") + ", which works until " + format.Stamp(old.ExpiresAt) + "."))
+		// The stamp wraps as one word (its space and hyphens held while
+		// wrapping): it was cut as "2026-11-" and "30 12:37:07 UTC".
+		hold, give := strings.NewReplacer(" ", "\u00a0", "-", "\u2011"), strings.NewReplacer("\u00a0", " ", "\u2011", "-")
+		until := hold.Replace(format.Stamp(old.ExpiresAt))
+		for _, l := range wrapTo(s.Subtle.Render("Replaces "+format.Safe(old.ID+" ("+old.Hint+")")+", which works until "+until+"."), w) {
+			lines = append(lines, give.Replace(l))
+		}
 		blank()
 	}
 	// The key stands whole on a line of its own, so a double click or a

@@ -285,3 +285,17 @@ func TestRevealTitleInColourIsCutByItsCells(t *testing.T) {
 		t.Errorf("a long title is not cut at the box's width:\n%q\nwant %q", plain, want)
 	}
 }
+
+// A rotation's reveal keeps the old key's expiry whole on a line: at 80
+// columns it read "which works until 2026-11-30" and "12:37:07 UTC." below.
+func TestRotationRevealKeepsTheExpiryWhole(t *testing.T) {
+	a := New(Options{Store: sampleBolt(t)})
+	until := time.Date(2026, 11, 30, 12, 37, 7, 0, time.UTC)
+	r := newRevealView(a.sh, model.Key{Name: "tax calculator 41", Channel: "billing", Environment: "dev"}, testSecret, false)
+	r.replaces = &model.Key{ID: "kblvu01b", Hint: "kd_dev_rMoC…s7nN", ExpiresAt: until}
+	r.SetSize(80, 24)
+	view := ansi.Strip(r.View())
+	if !strings.Contains(view, "2026-11-30 12:37:07 UTC") {
+		t.Errorf("the old key's expiry is broken across lines:\n%s", view)
+	}
+}
