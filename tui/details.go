@@ -257,7 +257,17 @@ func (d *detailsView) lines() []string {
 		}
 		if i := d.linkIndex(f[0]); i >= 0 {
 			label, val := f[0], f[1]
-			if i == d.link {
+			there := true
+			if set := d.sh.data.set; set != nil {
+				_, there = set.Lookup(d.links[i].id)
+			}
+			switch {
+			case !there: // said before enter finds it gone
+				val += "  (deleted)"
+				if i == d.link {
+					label = "▸" + label
+				}
+			case i == d.link:
 				label, val = "▸"+label, val+"  (enter)"
 				style = st.Focused
 			}

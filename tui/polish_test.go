@@ -576,3 +576,24 @@ func TestNarrowStatusKeepsThePosition(t *testing.T) {
 		t.Errorf("the status line at 30 columns is %q", status)
 	}
 }
+
+// A rotation link to a key deleted since says so on the line: it offered
+// "Replaces kj0i89ly  (enter)", and only enter told it was gone.
+func TestDetailsSayALinkedKeyIsDeleted(t *testing.T) {
+	st := sampleBolt(t)
+	old, _ := named(keysIn(t, st), "ios build")
+	r, err := st.RotateKey(context.Background(), storage.RotateRequest{ID: old.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.DeleteKey(context.Background(), old.ID); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, setup{store: st})
+	h.waitFor(t, "6 keys")
+	h.press("/", "ios", "enter", "enter")
+	h.waitFor(t, "ID           "+r.New.Key.ID, "▸Replaces    "+old.ID+"  (deleted)")
+	h.press("enter")
+	h.waitFor(t, "no longer in the store")
+	h.final(t)
+}
