@@ -1,6 +1,9 @@
 package storage
 
-import "errors"
+import (
+	"bytes"
+	"errors"
+)
 
 // kv is one transaction over a store's buckets. The store's logic is
 // written once against it; bbolt and etcd each provide one.
@@ -28,6 +31,17 @@ type bucket interface {
 	NextSequence() (uint64, error)
 	Sequence() uint64
 	SetSequence(n uint64) error
+}
+
+// eachWithPrefix visits b's keys that start with prefix, in order: the
+// records of one kind that share the meta bucket (verifiers, leak reports).
+func eachWithPrefix(b bucket, prefix []byte, fn func(k, v []byte) error) error {
+	return b.ForEachFrom(prefix, func(k, v []byte) error {
+		if !bytes.HasPrefix(k, prefix) {
+			return errStop
+		}
+		return fn(k, v)
+	})
 }
 
 // errStop ends a walk early.

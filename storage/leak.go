@@ -205,10 +205,7 @@ func (b *core) RememberLeakReport(ctx context.Context, sum [32]byte, labels stri
 			at  time.Time
 		}
 		var all []kept
-		err := meta.ForEachFrom(leakReportPrefix, func(k, v []byte) error {
-			if !bytes.HasPrefix(k, leakReportPrefix) {
-				return errStop
-			}
+		err := eachWithPrefix(meta, leakReportPrefix, func(k, v []byte) error {
 			var r LeakReport
 			json.Unmarshal(v, &r) // one that does not decode is the oldest
 			all = append(all, kept{bytes.Clone(k), r.At})

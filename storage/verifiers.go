@@ -34,7 +34,9 @@ func (v *Verifier) Alive(now time.Time) bool { return now.Sub(v.Beat) < Verifier
 
 // verifierKey is where a verifier's record lives, in the meta bucket so a
 // store of any age has a place for it.
-func verifierKey(id string) []byte { return []byte("verifier/" + id) }
+var verifierPrefix = []byte("verifier/")
+
+func verifierKey(id string) []byte { return append(bytes.Clone(verifierPrefix), id...) }
 
 // VerifierKey is a verifier record's key under an etcd store's prefix.
 func VerifierKey(id string) string { return string(bucketMeta) + "/" + string(verifierKey(id)) }
@@ -57,10 +59,7 @@ func (b *core) Heartbeat(ctx context.Context, v Verifier) error {
 		}
 		meta := tx.Bucket(bucketMeta)
 		var dead [][]byte
-		err := meta.ForEachFrom([]byte("verifier/"), func(k, val []byte) error {
-			if !bytes.HasPrefix(k, []byte("verifier/")) {
-				return errStop
-			}
+		err := eachWithPrefix(meta, verifierPrefix, func(k, val []byte) error {
 			var old Verifier
 			if json.Unmarshal(val, &old) != nil || v.Beat.Sub(old.Beat) > forgetVerifierAfter {
 				dead = append(dead, bytes.Clone(k))
@@ -94,10 +93,7 @@ func (b *core) RemoveVerifier(ctx context.Context, id string) error {
 func (b *core) Verifiers(ctx context.Context) ([]Verifier, error) {
 	var out []Verifier
 	err := b.view(ctx, func(tx kv) error {
-		return tx.Bucket(bucketMeta).ForEachFrom([]byte("verifier/"), func(k, v []byte) error {
-			if !bytes.HasPrefix(k, []byte("verifier/")) {
-				return errStop
-			}
+		return eachWithPrefix(tx.Bucket(bucketMeta), verifierPrefix, func(k, v []byte) error {
 			var ver Verifier
 			if json.Unmarshal(v, &ver) == nil {
 				out = append(out, ver)
