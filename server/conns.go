@@ -73,7 +73,7 @@ func (s *Server) HTTPServer(ln net.Listener, maxConns int) (*fasthttp.Server, ne
 		}, s.opt.Log),
 		// A check carries no body; only a leak report may be large.
 		HeaderReceived: func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
-			if string(h.RequestURI()) == "/leaks" {
+			if h.IsPost() && isLeaks(h) {
 				return fasthttp.RequestConfig{MaxRequestBodySize: maxReport, ReadTimeout: ReadTimeout}
 			}
 			return fasthttp.RequestConfig{}
@@ -99,6 +99,15 @@ func (s *Server) HTTPServer(ln net.Listener, maxConns int) (*fasthttp.Server, ne
 		// as net/http did.
 		Logger: discardLogger{},
 	}, l
+}
+
+// isLeaks tells whether a request goes to POST /leaks's handler, which sees
+// the path as fasthttp normalizes it: a reporter's URL may carry a query
+// (/leaks?from=github) or escapes, and its report is still up to 1 MB.
+func isLeaks(h *fasthttp.RequestHeader) bool {
+	u := fasthttp.AcquireURI()
+	defer fasthttp.ReleaseURI(u)
+	return u.Parse(h.Host(), h.RequestURI()) == nil && string(u.Path()) == "/leaks"
 }
 
 type discardLogger struct{}
