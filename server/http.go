@@ -197,11 +197,11 @@ func (s *Server) clientIP(peer netip.Addr, h *fasthttp.RequestHeader) netip.Addr
 	for v := len(xff) - 1; v >= 0; v-- {
 		for rest := string(xff[v]); ; {
 			i := strings.LastIndexByte(rest, ',')
-			a, err := netip.ParseAddr(strings.TrimSpace(rest[i+1:]))
-			if err != nil {
+			a, ok := forwardedAddr(rest[i+1:])
+			if !ok {
 				return peer // a malformed chain is not to be trusted past this point
 			}
-			if a = a.Unmap(); !s.trusted(a) {
+			if !s.trusted(a) {
 				return a
 			}
 			if i < 0 {
@@ -210,12 +210,22 @@ func (s *Server) clientIP(peer netip.Addr, h *fasthttp.RequestHeader) netip.Addr
 			rest = rest[:i]
 		}
 	}
-	if xr := strings.TrimSpace(string(h.Peek("X-Real-IP"))); xr != "" {
-		if a, err := netip.ParseAddr(xr); err == nil {
-			return a.Unmap()
-		}
+	if a, ok := forwardedAddr(string(h.Peek("X-Real-IP"))); ok {
+		return a
 	}
 	return peer
+}
+
+// forwardedAddr reads one address a proxy forwarded. An IPv6 zone
+// (fe80::1%eth0) is refused: it names an interface of the sender's
+// machine, is any text the sender chose, and would be kept as the key's
+// last-used address.
+func forwardedAddr(s string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(strings.TrimSpace(s))
+	if err != nil || a.Zone() != "" {
+		return netip.Addr{}, false
+	}
+	return a.Unmap(), true
 }
 
 func (s *Server) trusted(a netip.Addr) bool {

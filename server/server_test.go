@@ -229,6 +229,9 @@ func TestTrustedProxyRule(t *testing.T) {
 		{"trusted peer: X-Real-IP", f.srv, "10.2.3.4:80", map[string]string{"X-Real-IP": "2001:db8::5"}, "2001:db8::5"},
 		{"trusted peer, no headers", f.srv, "10.2.3.4:80", nil, "10.2.3.4"},
 		{"garbage XFF: the peer", f.srv, "127.0.0.1:1", map[string]string{"X-Forwarded-For": "not-an-ip"}, "127.0.0.1"},
+		// A zone is text of the sender's choosing, not part of a client's address.
+		{"a zone in XFF: the peer", f.srv, "127.0.0.1:1", map[string]string{"X-Forwarded-For": "fe80::1%any-text-at-all"}, "127.0.0.1"},
+		{"a zone in X-Real-IP: the peer", f.srv, "10.2.3.4:80", map[string]string{"X-Real-IP": "fe80::1%eth0"}, "10.2.3.4"},
 	}
 	for _, c := range cases {
 		var h fasthttp.RequestHeader
