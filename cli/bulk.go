@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"keyden/format"
 	"keyden/keyindex"
@@ -345,13 +346,39 @@ func (a *app) confirmBulk(cmd *cobra.Command, st store, req storage.BulkRequest,
 	if req.Action == model.KeyDelete {
 		fmt.Fprintln(a.env.Stderr, "Apps using these keys will stop working immediately. This cannot be undone.")
 	}
-	fmt.Fprintf(a.env.Stderr, "Type yes to %s: ", verb)
-	line, _ := bufio.NewReader(a.env.Stdin).ReadString('\n')
-	if strings.TrimSpace(line) != "yes" {
-		fmt.Fprintf(a.env.Stderr, "Nothing %s.\n", strings.ToLower(pastTense(req.Action)))
+	answer, err := a.ask(fmt.Sprintf("Type yes to %s: ", verb))
+	if err != nil || answer != "yes" {
+		fmt.Fprintf(a.env.Stderr, "%sNothing %s.\n", cancelled(err), strings.ToLower(pastTense(req.Action)))
 		return nil, false, &silentExit{code: ExitRefused}
 	}
 	return ids, true, nil
+}
+
+// ask reads one answer after prompt, trimmed: on keyden ssh's terminal
+// (echoed and editable, ctrl+c or ctrl+d cancel), else a line of stdin.
+// A cancel, or input ending before a line, is io.EOF.
+func (a *app) ask(prompt string) (string, error) {
+	if a.env.ReadLine != nil {
+		line, err := a.env.ReadLine(prompt)
+		if errors.Is(err, term.ErrPasteIndicator) {
+			err = nil
+		}
+		return strings.TrimSpace(line), err
+	}
+	fmt.Fprint(a.env.Stderr, prompt)
+	line, err := bufio.NewReader(a.env.Stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return "", io.EOF
+	}
+	return strings.TrimSpace(line), nil
+}
+
+// cancelled starts the refusal's sentence when the question was cancelled.
+func cancelled(err error) string {
+	if err != nil {
+		return "Cancelled. "
+	}
+	return ""
 }
 
 // keyLine is a done key's line: Disabled "web" (k1, default/prod).

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net/netip"
@@ -299,7 +300,8 @@ func (a *app) deleteCommand() *cobra.Command {
 		Short: "Delete keys: they stop working at once",
 		Long: `Delete a key. The next verify of it is refused as unknown, so apps using it
 stop working immediately. This cannot be undone. Without --yes keyden asks on
-the terminal, and refuses when there is none. Several ids, or --filter QUERY,
+the terminal (yes, or the key's name typed in an environment that confirms by
+name, such as prod), and refuses when there is none. Several ids, or --filter QUERY,
 delete every key named or matched; a key the user may not delete is reported
 and kept, the others are deleted.`,
 		Example: `  keyden delete k3x9aa7q --yes
@@ -319,12 +321,10 @@ and kept, the others are deleted.`,
 				if err != nil {
 					return err
 				}
-				printf(a.env.Stderr, "Delete %s (%s, %s/%s, last used %s)?\nApps using this key will stop working immediately. This cannot be undone.\nType yes to delete: ",
+				printf(a.env.Stderr, "Delete %s (%s, %s/%s, last used %s)?\nApps using this key will stop working immediately. This cannot be undone.\n",
 					model.Quote(k.Name), k.ID, k.Channel, k.Environment, format.Ago(k.LastUsedAt, a.env.Now()))
-				line, _ := bufio.NewReader(a.env.Stdin).ReadString('\n')
-				if strings.TrimSpace(line) != "yes" {
-					fmt.Fprintln(a.env.Stderr, "Not deleted.")
-					return &silentExit{code: ExitRefused}
+				if err := a.confirmDelete(cmd.Context(), st, k); err != nil {
+					return err
 				}
 			}
 			k, err := st.DeleteKey(cmd.Context(), args[0])
@@ -338,6 +338,37 @@ and kept, the others are deleted.`,
 	b.flags(cmd, "delete")
 	waitFlag(cmd, &wait, "refuses the key")
 	return cmd
+}
+
+// confirmDelete asks for yes, or for the key's name typed when its
+// environment confirms by name (prod's default), as the TUI does.
+func (a *app) confirmDelete(ctx context.Context, st store, k model.Key) error {
+	byName := false
+	envs, err := st.Environments(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range envs {
+		if e.Name == k.Environment {
+			byName = e.ConfirmByName
+		}
+	}
+	prompt, want := "Type yes to delete: ", "yes"
+	if byName {
+		prompt, want = "This is a "+format.Safe(k.Environment)+" key: type its name, \""+format.Safe(k.Name)+"\", to delete: ", k.Name
+	}
+	answer, err := a.ask(prompt)
+	switch {
+	case err != nil:
+		fmt.Fprintln(a.env.Stderr, "Cancelled. Not deleted.")
+	case answer == want:
+		return nil
+	case byName:
+		printf(a.env.Stderr, "%s is not the key's name, %s. Not deleted.\n", model.Quote(answer), model.Quote(k.Name))
+	default:
+		fmt.Fprintln(a.env.Stderr, "Not deleted.")
+	}
+	return &silentExit{code: ExitRefused}
 }
 
 // maxSecretInput bounds what verify reads: a key is at most 256 bytes.

@@ -30,6 +30,9 @@ type Env struct {
 	Getenv func(string) string
 	// IsTerminal says whether a stream is an interactive terminal.
 	IsTerminal func(any) bool
+	// ReadLine, when set, asks on a terminal that echoes and edits the
+	// line (keyden ssh's); io.EOF is a cancel. Nil reads a line of Stdin.
+	ReadLine func(prompt string) (string, error)
 	// Now is the clock (time.Now if nil).
 	Now func() time.Time
 	// Executable is keyden's own binary, for work run in a process of its

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"keyden/format"
 	"keyden/model"
@@ -28,9 +29,10 @@ func (a *app) sshCommand() *cobra.Command {
 		Short: "Serve the terminal app and commands over SSH to members known by their SSH keys",
 		Long: `Serve keyden over SSH: a member runs ssh -p 2222 HOST for the terminal app, or
 ssh -p 2222 HOST list --json (also show, audit, create, rotate, disable,
-enable, delete --yes) for one command, under its role; the audit log names the
-member and the fingerprint of its key. Members get keys with
-keyden member add NAME --ssh-key "ssh-ed25519 AAAA…". Only public-key
+enable, delete) for one command, under its role; the audit log names the
+member and the fingerprint of its key. With ssh -t, delete asks on the
+session's terminal as it does locally; without, it needs --yes. Members get
+keys with keyden member add NAME --ssh-key "ssh-ed25519 AAAA…". Only public-key
 authentication; no shell, forwarding, subsystem or file path.
 
 The host key (ed25519) is made on first start next to the store, mode 0600,
@@ -148,15 +150,21 @@ var remoteVerbs = map[string]bool{"list": true, "show": true, "audit": true, "cr
 	"disable": true, "enable": true, "delete": true, "help": true}
 
 // runRemote runs one command line a member sent over keyden ssh, on st (which
-// acts as the member), with the session's streams and no terminal: only
-// remoteVerbs, and neither --db nor anything read from the server's
-// environment.
-func (a *app) runRemote(ctx context.Context, st storage.Store, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// acts as the member), with the session's streams, and its terminal when the
+// client asked for one (tty, else nil): only remoteVerbs, and neither --db
+// nor anything read from the server's environment.
+func (a *app) runRemote(ctx context.Context, st storage.Store, args []string, stdin io.Reader, stdout, stderr io.Writer, tty *term.Terminal) int {
 	if len(args) == 0 || !remoteVerbs[args[0]] && !slices.Contains([]string{"--help", "-h", "--version", "-v"}, args[0]) {
 		fmt.Fprintln(stderr, "keyden: keyden ssh runs only the app and list, show, audit, create, rotate, disable, enable and delete: see `help`.")
 		return ExitUsage
 	}
 	r := &app{env: Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Now: a.env.Now,
-		Getenv: func(string) string { return "" }, IsTerminal: func(any) bool { return false }}, store: st, remote: true}
+		Getenv: func(string) string { return "" }, IsTerminal: func(any) bool { return tty != nil }}, store: st, remote: true}
+	if tty != nil {
+		r.env.ReadLine = func(prompt string) (string, error) {
+			tty.SetPrompt(prompt)
+			return tty.ReadLine()
+		}
+	}
 	return r.run(ctx, args)
 }

@@ -15,6 +15,7 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
+	"golang.org/x/term"
 
 	"keyden/storage"
 )
@@ -144,7 +145,7 @@ func TestAbsurdTerminalSizes(t *testing.T) {
 func TestOddCommandLinesRefused(t *testing.T) {
 	ran := make(chan []string, 10)
 	w := newBenchWorld(t, 0, func(o *Options) {
-		o.Exec = func(ctx context.Context, st storage.Store, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+		o.Exec = func(ctx context.Context, st storage.Store, args []string, stdin io.Reader, stdout, stderr io.Writer, _ *term.Terminal) int {
 			ran <- args
 			return 0
 		}
@@ -300,7 +301,7 @@ func TestUserNameIsIgnored(t *testing.T) {
 	var log bytes.Buffer
 	w := newBenchWorld(t, 0, func(o *Options) {
 		o.Log = &syncBuf{b: &log}
-		o.Exec = func(ctx context.Context, st storage.Store, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+		o.Exec = func(ctx context.Context, st storage.Store, args []string, stdin io.Reader, stdout, stderr io.Writer, _ *term.Terminal) int {
 			actor <- st.Actor()
 			return 0
 		}

@@ -25,6 +25,7 @@ import (
 	bm "github.com/charmbracelet/wish/bubbletea"
 	"github.com/muesli/termenv"
 	gossh "golang.org/x/crypto/ssh"
+	"golang.org/x/term"
 
 	"keyden/format"
 	"keyden/model"
@@ -35,7 +36,9 @@ import (
 // Exec runs one command line over SSH (list, show, audit, create, …) on st,
 // which acts as the member, with the session's streams; it returns the
 // exit status. The command line provides it, so this package needs none.
-type Exec func(ctx context.Context, st storage.Store, args []string, stdin io.Reader, stdout, stderr io.Writer) int
+// tty is the session's terminal when the client asked for one (ssh -t),
+// to ask on, else nil; with it, stderr is the terminal too.
+type Exec func(ctx context.Context, st storage.Store, args []string, stdin io.Reader, stdout, stderr io.Writer, tty *term.Terminal) int
 
 // Options configure the server.
 type Options struct {
@@ -517,7 +520,7 @@ func (s *Server) handle(sess ssh.Session) {
 	s.log.Printf("session %d: %s (%s) from %s runs %s", n, member, fp, sourceOf(sess.RemoteAddr()), verb)
 	code := 0
 	if len(args) > 0 {
-		code = s.opt.Exec(ctx, st, args, in, sess, sess.Stderr())
+		code = s.command(ctx, sess, st, args, in)
 	} else {
 		code = s.shell(ctx, sess, st, member, in)
 	}
@@ -562,6 +565,36 @@ func (s *Server) member(sess ssh.Session) (user, fp string, err error) {
 		return "", "", fmt.Errorf("the SSH key %s is no longer a member's key of this key store: ask %s to add it again", fp, model.Members(ms).WhoAddsKeys())
 	}
 	return m.User, fp, nil
+}
+
+// command runs one command line. With a PTY it gets a terminal to ask on
+// at the session's size, following resizes, and its messages go to that
+// terminal in order with the questions, as sshd puts a command's stderr
+// on its PTY.
+func (s *Server) command(ctx context.Context, sess ssh.Session, st storage.Store, args []string, in *input) int {
+	pty, winch, ok := sess.Pty()
+	if !ok {
+		return s.opt.Exec(ctx, st, args, in, sess, sess.Stderr(), nil)
+	}
+	tty := term.NewTerminal(struct {
+		io.Reader
+		io.Writer
+	}{in, sess}, "")
+	_ = tty.SetSize(window(pty.Window.Width, pty.Window.Height))
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case w, ok := <-winch:
+				if !ok {
+					return
+				}
+				_ = tty.SetSize(window(w.Width, w.Height))
+			}
+		}
+	}()
+	return s.opt.Exec(ctx, st, args, in, sess, sess, tty)
 }
 
 // shell runs the app on the session's terminal, at its size, with its

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// ssh -t … delete ID in a real OpenSSH client in tmux asks on the session's
+// terminal as keyden asks locally: a prod key wants its name, typed and
+// echoed; a wrong name, or ctrl+c, deletes nothing; the name deletes it.
+// Without -t the delete still needs --yes. Checked to fail before commands
+// got the PTY: each ssh -t delete said there was no terminal to ask on.
+func TestSSHDeleteAsksOnThePTY(t *testing.T) {
+	needTmux(t)
+	w := newSSHWorld(t)
+	w.start()
+	if _, errs, code := w.ssh("ann", "create", "--name", "'web checkout'", "--env", "prod"); code != 0 {
+		t.Fatalf("create over ssh: exit %d %q", code, errs)
+	}
+	id := keyID(t, w.db, "web checkout")
+	if _, errs, code := w.ssh("ann", "delete", id); code != 2 || !strings.Contains(errs, "pass --yes") {
+		t.Fatalf("delete without a PTY: exit %d %q", code, errs)
+	}
+	kept := func(what string) {
+		t.Helper()
+		if out, _, _ := keyden(t, w.db, "", "list", "--json"); !strings.Contains(out, id) {
+			t.Fatalf("%s deleted the key", what)
+		}
+	}
+	deleteOverSSH := func(name string) *tmuxSession {
+		cmd := "env -i HOME=" + w.dir + " TERM=xterm-256color PATH=/usr/bin:/bin ssh -t " +
+			strings.Join(w.sshArgs(w.keys["ann"], "127.0.0.1"), " ") + " delete " + id + "; echo SSH-EXITED=$?; sleep 60"
+		s := startTmux(t, "sshpty-"+name, "/dev/null", 120, 30, cmd)
+		s.waitFor(`This is a prod key: type its name, "web checkout", to delete:`)
+		return s
+	}
+
+	s := deleteOverSSH("wrong")
+	s.typeText("web shop")
+	s.waitFor("to delete: web shop") // echoed by the server
+	s.keys("Enter")
+	s.waitFor(`"web shop" is not the key's name, "web checkout". Not deleted.`)
+	s.waitFor("SSH-EXITED=1")
+	kept("a wrong name")
+
+	s = deleteOverSSH("ctrlc")
+	s.typeText("web")
+	s.waitFor("to delete: web")
+	s.keys("C-c")
+	s.waitFor("Cancelled. Not deleted.")
+	s.waitFor("SSH-EXITED=1")
+	kept("ctrl+c")
+
+	s = deleteOverSSH("name")
+	s.typeText("web checkoux")
+	s.keys("BSpace")
+	s.typeText("t")
+	s.keys("Enter")
+	s.waitFor(`Deleted "web checkout"`)
+	s.waitFor("SSH-EXITED=0")
+	if out, _, _ := keyden(t, w.db, "", "list", "--json"); strings.Contains(out, id) {
+		t.Fatalf("the name typed did not delete the key:\n%s", out)
+	}
+}
