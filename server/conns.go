@@ -32,8 +32,8 @@ const (
 	// operation opens the file), etcd's connections and watch, the
 	// listener, standard streams and the runtime.
 	ReservedFiles = 64
-	// DefaultMaxConns bounds memory (about 20 KiB a connection) when the
-	// file limit is high.
+	// DefaultMaxConns bounds memory (about 10 KiB an idle connection,
+	// bench/idle-conns.py) when the file limit is high.
 	DefaultMaxConns = 10000
 )
 
