@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -84,9 +87,7 @@ func testRevocationLands(t *testing.T, db string) {
 	// One verifier stopped: the disable says which has not confirmed.
 	_, id2 := mk("second")
 	stopped := serves[0]
-	if err := stopped.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	stopProcess(t, stopped.Process.Pid)
 	defer stopped.Process.Signal(syscall.SIGCONT)
 	start := time.Now()
 	_, errs, code = keyden(t, db, "", "disable", id2, "--wait", "1s")
@@ -100,4 +101,69 @@ func testRevocationLands(t *testing.T, db string) {
 	if !regexp.MustCompile(`(?m)^.*` + regexp.QuoteMeta(addrs[0]) + `.*\b[12] changes? behind$`).MatchString(out) {
 		t.Errorf("keyden verifiers does not show the stopped one behind:\n%s", out)
 	}
+}
+
+// stopProcess stops pid (SIGSTOP) and returns once it is stopped holding no
+// file lock. kill returns before the stop is done: the kernel wakes one
+// thread to begin it, and until that thread runs (late, on a loaded
+// machine) the others go on, so a verifier could still apply a change made
+// after the signal and say so. One stopped with the store's lock held
+// would make every write wait for it: it is let go and stopped again.
+func stopProcess(t *testing.T, pid int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d did not stop without a file lock held", pid)
+		}
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		for !allThreadsStopped(t, pid) {
+			if time.Now().After(deadline) {
+				t.Fatalf("process %d did not stop", pid)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if !holdsLock(t, pid) {
+			return
+		}
+		syscall.Kill(pid, syscall.SIGCONT)
+	}
+}
+
+// allThreadsStopped says every thread of pid is in the stopped state: a
+// thread still in a system call (a fsync) is not, and runs on until it
+// returns.
+func allThreadsStopped(t *testing.T, pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+		if err != nil {
+			return false // a thread that just ended
+		}
+		// "tid (command) state ...": the command may hold any character.
+		_, rest, _ := strings.Cut(string(stat[bytes.LastIndexByte(stat, ')')+1:]), " ")
+		if !strings.HasPrefix(rest, "T") {
+			return false
+		}
+	}
+	return true
+}
+
+// holdsLock says pid holds a flock (bbolt's lock on the store file).
+func holdsLock(t *testing.T, pid int) bool {
+	locks, err := os.ReadFile("/proc/locks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(locks), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 5 && f[1] == "FLOCK" && f[4] == strconv.Itoa(pid) {
+			return true
+		}
+	}
+	return false
 }
