@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,14 +19,7 @@ import (
 	"keyden/internal/testutil"
 )
 
-func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+func freePort(t *testing.T) int { return testutil.FreePort(t) }
 
 // startServe runs `keyden serve` and waits until it answers.
 func startServe(t *testing.T, db string, args ...string) (*exec.Cmd, string, *testutil.SyncBuffer) {

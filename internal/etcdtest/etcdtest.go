@@ -5,7 +5,6 @@ package etcdtest
 
 import (
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
+
+	"keyden/internal/testutil"
 )
 
 // Member is one embedded etcd server.
@@ -23,13 +24,7 @@ type Member struct {
 }
 
 func freeURL(t testing.TB) url.URL {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	u, _ := url.Parse("http://" + ln.Addr().String())
-	return *u
+	return url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))}
 }
 
 // Start starts n members as one cluster with data under dir; fsync off
