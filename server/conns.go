@@ -7,6 +7,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -62,7 +63,7 @@ func MaxConns(max int) (int, error) {
 // HTTPServer is the verifier's server on ln, with timeouts, a header cap
 // and at most maxConns connections; serve it on the listener returned.
 func (s *Server) HTTPServer(ln net.Listener, maxConns int) (*fasthttp.Server, net.Listener) {
-	l := &connLimiter{Listener: ln, max: maxConns, log: s.opt.Log}
+	l := &connLimiter{Listener: ln, max: maxConns, log: s.opt.Log, trusted: s.trusted}
 	h := s.Handler()
 	return &fasthttp.Server{
 		Handler: guard(func(ctx *fasthttp.RequestCtx) {
@@ -156,8 +157,9 @@ func badRequest(ctx *fasthttp.RequestCtx, err error) {
 // busy, the new one gets a 503 at once. Accept never waits for room.
 type connLimiter struct {
 	net.Listener
-	max int
-	log *log.Logger
+	max     int
+	log     *log.Logger
+	trusted func(netip.Addr) bool // a --trusted-proxy's address
 
 	mu    sync.Mutex
 	open  int
@@ -169,7 +171,8 @@ type connLimiter struct {
 
 type limitedConn struct {
 	net.Conn
-	l *connLimiter
+	l     *connLimiter
+	proxy bool // from a --trusted-proxy
 	// Guarded by l.mu.
 	quiet  *list.Element
 	closed bool
@@ -181,14 +184,18 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 		if err != nil {
 			// Out of files despite the reserve (another part of the process
 			// used them): make room rather than let http.Server back off.
-			if (errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)) && l.closeQuietest() {
+			if (errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)) && l.closeQuietest(true) {
 				continue
 			}
 			return nil, err
 		}
 		l.accepted.Add(1)
-		if l.admit() {
-			lc := &limitedConn{Conn: c, l: l}
+		proxy := false
+		if a, ok := c.RemoteAddr().(*net.TCPAddr); ok && l.trusted != nil {
+			proxy = l.trusted(a.AddrPort().Addr().Unmap())
+		}
+		if l.admit(proxy) {
+			lc := &limitedConn{Conn: c, l: l, proxy: proxy}
 			l.mu.Lock()
 			lc.quiet = l.quiet.PushBack(lc)
 			l.mu.Unlock()
@@ -200,8 +207,12 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 	}
 }
 
-// admit counts a new connection in, closing quiet ones to make room.
-func (l *connLimiter) admit() bool {
+// admit counts a new connection in, closing quiet ones to make room. A
+// connection from an address that is not a trusted proxy never closes a
+// proxy's: else one client opening connections would close every idle one
+// a gateway keeps, and its checks would pay a new connection each, or a
+// 503 once the client's connections are busy.
+func (l *connLimiter) admit(proxy bool) bool {
 	for {
 		l.mu.Lock()
 		if l.open < l.max {
@@ -210,17 +221,21 @@ func (l *connLimiter) admit() bool {
 			return true
 		}
 		l.mu.Unlock()
-		if !l.closeQuietest() {
+		if !l.closeQuietest(proxy) {
 			return false
 		}
 		l.pressure()
 	}
 }
 
-// closeQuietest closes the connection quiet longest; false if none is.
-func (l *connLimiter) closeQuietest() bool {
+// closeQuietest closes the connection quiet longest, a trusted proxy's
+// only if orProxy; false if none is.
+func (l *connLimiter) closeQuietest(orProxy bool) bool {
 	l.mu.Lock()
 	e := l.quiet.Front()
+	for e != nil && !orProxy && e.Value.(*limitedConn).proxy {
+		e = e.Next()
+	}
 	if e == nil {
 		l.mu.Unlock()
 		return false

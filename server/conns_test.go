@@ -10,6 +10,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -117,5 +118,79 @@ func TestPressureLogCountsInWords(t *testing.T) {
 	l.pressure()
 	if want := "1 connection open, the most allowed: closing idle ones to admit new ones (0 closed, 1 refused with 503 so far)\n"; b.String() != want {
 		t.Errorf("got %q, want %q", b.String(), want)
+	}
+}
+
+// One client's connections never close a gateway's at the cap: a client
+// opening connections that each send a byte closed every idle connection
+// the gateway kept, and its next checks got 503.
+func TestConnLimiterKeepsATrustedProxysConnections(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gateway := netip.MustParseAddr("127.0.0.1")
+	l := &connLimiter{Listener: ln, max: 3, log: log.New(io.Discard, "", 0), trusted: func(a netip.Addr) bool { return a == gateway }}
+	hs := &fasthttp.Server{ConnState: l.connState, Logger: discardLogger{}, Handler: func(ctx *fasthttp.RequestCtx) { ctx.WriteString("ok") }}
+	go hs.Serve(l)
+	t.Cleanup(func() { // after the connections below are closed
+		ln.Close()
+		stop, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		hs.ShutdownWithContext(stop)
+	})
+	dial := func(from string) (net.Conn, *bufio.Reader) {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+		c, err := d.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		return c, bufio.NewReader(c)
+	}
+	waitFor := func(open, quiet int) {
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			l.mu.Lock()
+			o, q := l.open, l.quiet.Len()
+			l.mu.Unlock()
+			if o == open && q == quiet {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d open and %d quiet, want %d and %d", o, q, open, quiet)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	check := func(c net.Conn, r *bufio.Reader) (int, error) {
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			return 0, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+
+	gw, gwR := dial("127.0.0.1")
+	if code, err := check(gw, gwR); code != 200 {
+		t.Fatalf("the gateway's first check: %d %v", code, err)
+	}
+	waitFor(1, 1)
+	for range 2 {
+		c, _ := dial("127.0.0.3")
+		io.WriteString(c, "G") // a request begun: busy, not quiet
+	}
+	waitFor(3, 1)
+	_, r := dial("127.0.0.3")
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil || resp.StatusCode != 503 {
+		t.Fatalf("the client's connection past the cap: %v %v, want 503", resp, err)
+	}
+	resp.Body.Close()
+	if code, err := check(gw, gwR); code != 200 {
+		t.Fatalf("the gateway's kept connection after the client's flood: %d %v, want 200", code, err)
 	}
 }
