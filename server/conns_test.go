@@ -40,65 +40,30 @@ func TestConnLimiterClosesIdleFirstThenRefuses(t *testing.T) {
 	}()
 	defer close(release)
 
-	dial := func() (net.Conn, *bufio.Reader) {
-		c, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		return c, bufio.NewReader(c)
-	}
-	get := func(c net.Conn, r *bufio.Reader, path string) (int, error) {
-		io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n")
-		resp, err := http.ReadResponse(r, nil)
-		if err != nil {
-			return 0, err
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode, nil
-	}
-	// waitFor waits until open connections and quiet ones are as given:
-	// the server marks a connection idle just after its answer is sent.
-	waitFor := func(open, quiet int) {
-		for deadline := time.Now().Add(10 * time.Second); ; {
-			l.mu.Lock()
-			o, q := l.open, l.quiet.Len()
-			l.mu.Unlock()
-			if o == open && q == quiet {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%d open and %d quiet, want %d and %d", o, q, open, quiet)
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}
-
+	dial := func() (net.Conn, *bufio.Reader) { return dialFrom(t, ln, "") }
 	idle, idleR := dial()
-	if code, err := get(idle, idleR, "/"); code != 200 {
+	if code, err := ask(idle, idleR); code != 200 {
 		t.Fatalf("first request: %d %v", code, err)
 	}
-	waitFor(1, 1)
+	waitForConns(t, l, 1, 1)
 	busy, _ := dial()
 	io.WriteString(busy, "GET /block HTTP/1.1\r\nHost: x\r\n\r\n")
-	waitFor(2, 1) // the idle one quiet, the blocked one busy
+	waitForConns(t, l, 2, 1) // the idle one quiet, the blocked one busy
 
 	third, thirdR := dial()
-	if code, err := get(third, thirdR, "/"); code != 200 {
+	if code, err := ask(third, thirdR); code != 200 {
 		t.Fatalf("a new connection at the cap: %d %v", code, err)
 	}
-	if _, err := get(idle, idleR, "/"); err == nil {
+	if _, err := ask(idle, idleR); err == nil {
 		t.Fatal("the idle connection was not closed to make room")
 	}
 	if l.shed.Load() != 1 {
 		t.Fatalf("closed %d idle connections, want 1", l.shed.Load())
 	}
 
-	waitFor(2, 1)
+	waitForConns(t, l, 2, 1)
 	io.WriteString(third, "GET /block HTTP/1.1\r\nHost: x\r\n\r\n")
-	waitFor(2, 0)
+	waitForConns(t, l, 2, 0)
 	_, fourthR := dial()
 	resp, err := http.ReadResponse(fourthR, nil)
 	if err != nil {
@@ -139,58 +104,70 @@ func TestConnLimiterKeepsATrustedProxysConnections(t *testing.T) {
 		defer cancel()
 		hs.ShutdownWithContext(stop)
 	})
-	dial := func(from string) (net.Conn, *bufio.Reader) {
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
-		c, err := d.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		return c, bufio.NewReader(c)
-	}
-	waitFor := func(open, quiet int) {
-		for deadline := time.Now().Add(10 * time.Second); ; {
-			l.mu.Lock()
-			o, q := l.open, l.quiet.Len()
-			l.mu.Unlock()
-			if o == open && q == quiet {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%d open and %d quiet, want %d and %d", o, q, open, quiet)
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}
-	check := func(c net.Conn, r *bufio.Reader) (int, error) {
-		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-		resp, err := http.ReadResponse(r, nil)
-		if err != nil {
-			return 0, err
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode, nil
-	}
+	dial := func(from string) (net.Conn, *bufio.Reader) { return dialFrom(t, ln, from) }
 
 	gw, gwR := dial("127.0.0.1")
-	if code, err := check(gw, gwR); code != 200 {
+	if code, err := ask(gw, gwR); code != 200 {
 		t.Fatalf("the gateway's first check: %d %v", code, err)
 	}
-	waitFor(1, 1)
+	waitForConns(t, l, 1, 1)
 	for range 2 {
 		c, _ := dial("127.0.0.3")
 		io.WriteString(c, "G") // a request begun: busy, not quiet
 	}
-	waitFor(3, 1)
+	waitForConns(t, l, 3, 1)
 	_, r := dial("127.0.0.3")
 	resp, err := http.ReadResponse(r, nil)
 	if err != nil || resp.StatusCode != 503 {
 		t.Fatalf("the client's connection past the cap: %v %v, want 503", resp, err)
 	}
 	resp.Body.Close()
-	if code, err := check(gw, gwR); code != 200 {
+	if code, err := ask(gw, gwR); code != 200 {
 		t.Fatalf("the gateway's kept connection after the client's flood: %d %v, want 200", code, err)
+	}
+}
+
+// dialFrom connects to ln from the local address from ("" for any).
+func dialFrom(t *testing.T, ln net.Listener, from string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	d := net.Dialer{}
+	if from != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(from)}
+	}
+	c, err := d.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c, bufio.NewReader(c)
+}
+
+// ask sends one request on c and reads its answer's status.
+func ask(c net.Conn, r *bufio.Reader) (int, error) {
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// waitForConns waits until l holds open connections, quiet of them idle:
+// the server marks a connection idle just after its answer is sent.
+func waitForConns(t *testing.T, l *connLimiter, open, quiet int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		l.mu.Lock()
+		o, q := l.open, l.quiet.Len()
+		l.mu.Unlock()
+		if o == open && q == quiet {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d open and %d quiet, want %d and %d", o, q, open, quiet)
+		}
 	}
 }
