@@ -195,11 +195,7 @@ func (b *core) RememberLeakReport(ctx context.Context, sum [32]byte, labels stri
 	if err != nil {
 		return err
 	}
-	return b.be.write(ctx, func(tx kv) error {
-		if err := b.checkSchema(tx); err != nil {
-			return err
-		}
-		meta := tx.Bucket(bucketMeta)
+	return b.metaWrite(ctx, func(meta bucket) error {
 		type kept struct {
 			key []byte
 			at  time.Time

@@ -53,11 +53,7 @@ func (b *core) Heartbeat(ctx context.Context, v Verifier) error {
 	if err != nil {
 		return err
 	}
-	return b.be.write(ctx, func(tx kv) error {
-		if err := b.checkSchema(tx); err != nil {
-			return err
-		}
-		meta := tx.Bucket(bucketMeta)
+	return b.metaWrite(ctx, func(meta bucket) error {
 		var dead [][]byte
 		err := eachWithPrefix(meta, verifierPrefix, func(k, val []byte) error {
 			var old Verifier
@@ -80,11 +76,18 @@ func (b *core) Heartbeat(ctx context.Context, v Verifier) error {
 
 // RemoveVerifier deletes a stopping verifier's record.
 func (b *core) RemoveVerifier(ctx context.Context, id string) error {
+	return b.metaWrite(ctx, func(meta bucket) error { return meta.Delete(verifierKey(id)) })
+}
+
+// metaWrite changes only records kept beside the keys in the meta bucket
+// (verifiers' heartbeats, applied leak reports): not a change to the key
+// set, so the generations do not move and nothing re-reads for it.
+func (b *core) metaWrite(ctx context.Context, fn func(meta bucket) error) error {
 	return b.be.write(ctx, func(tx kv) error {
 		if err := b.checkSchema(tx); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketMeta).Delete(verifierKey(id))
+		return fn(tx.Bucket(bucketMeta))
 	})
 }
 
