@@ -38,6 +38,32 @@ wait_for() {
 wait_for "keyden serve" curl -sf -o /dev/null http://127.0.0.1:$K/healthz
 
 mkdir -p "$work/tmp" "$work/logs"
+# auth_server PORT UPSTREAM: a gateway on PORT that asks UPSTREAM's /verify
+# before proxying to the backend; keyden and the stub get the same one.
+auth_server() {
+  cat <<SERVER
+  server {
+    listen 127.0.0.1:$1;
+    location / {
+      auth_request /_$2;
+      auth_request_set \$key_id \$upstream_http_x_key_id;
+      proxy_set_header X-Key-Id \$key_id;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass http://backend;
+    }
+    location = /_$2 {
+      internal;
+      proxy_pass http://$2/verify;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Forwarded-For \$remote_addr;
+    }
+  }
+SERVER
+}
 cat > "$work/nginx.conf" <<CONF
 daemon off;
 master_process off;
@@ -57,49 +83,11 @@ http {
   # The API behind the gateway: a fixed answer.
   server { listen 127.0.0.1:$B; location / { return 200 "hello\n"; } }
   # With keyden: auth_request as in the README.
-  server {
-    listen 127.0.0.1:$A;
-    location / {
-      auth_request /_keyden;
-      auth_request_set \$key_id \$upstream_http_x_key_id;
-      proxy_set_header X-Key-Id \$key_id;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_pass http://backend;
-    }
-    location = /_keyden {
-      internal;
-      proxy_pass http://keyden/verify;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_pass_request_body off;
-      proxy_set_header Content-Length "";
-      proxy_set_header X-Forwarded-For \$remote_addr;
-    }
-  }
-  # With auth against a stub verifier in nginx itself.
+$(auth_server $A keyden)
+  # With auth against a stub verifier in nginx itself, configured alike.
   upstream stub { server 127.0.0.1:$SV; keepalive 16; }
   server { listen 127.0.0.1:$SV; location / { add_header X-Key-Id stub; return 200; } }
-  server {
-    listen 127.0.0.1:$SA;
-    location / {
-      auth_request /_stub;
-      auth_request_set \$key_id \$upstream_http_x_key_id;
-      proxy_set_header X-Key-Id \$key_id;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_pass http://backend;
-    }
-    location = /_stub {
-      internal;
-      proxy_pass http://stub/verify;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_pass_request_body off;
-      proxy_set_header Content-Length "";
-      proxy_set_header X-Forwarded-For \$remote_addr;
-    }
-  }
+$(auth_server $SA stub)
   # Without auth: the same proxy to the same backend.
   server {
     listen 127.0.0.1:$P;
