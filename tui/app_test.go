@@ -234,6 +234,9 @@ func TestEmptyStoreSaysWhatToPress(t *testing.T) {
 	if !strings.Contains(a.View(), "Press n to create") {
 		t.Fatal("empty store does not say what to press")
 	}
+	if strings.Contains(a.View(), "hint, created") {
+		t.Error("an empty store's footer names hidden columns of no rows")
+	}
 	requireGolden(t, a)
 }
 

@@ -177,7 +177,11 @@ func (v *keysView) statusText() string {
 		parts = append(parts, fmt.Sprintf("%d/%d", v.table.cursor+1, len(v.rows)))
 	}
 	text := join()
-	// The hidden columns, as many of their names as the line has room for.
+	// The hidden columns, as many of their names as the line has room for;
+	// with no rows there is nothing in them to miss.
+	if len(v.rows) == 0 {
+		return text
+	}
 	hidden := v.table.Hidden()
 	for names := len(hidden); len(hidden) > 0 && names >= 0; names-- {
 		list := strings.Join(hidden[:names], ", ")
