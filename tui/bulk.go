@@ -363,7 +363,8 @@ func (v *bulkView) body() []string {
 func (v *bulkView) View() string {
 	st := v.sh.st
 	var b strings.Builder
-	for _, l := range wrapWords(v.summary, max(20, v.width-2)) {
+	// The summary names verifiers and errors as the store gives them.
+	for _, l := range wrapWords(format.Safe(v.summary), max(20, v.width-2)) {
 		b.WriteString(st.Title.Render(l) + "\n")
 	}
 	b.WriteString("\n")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	"keyden/internal/hostile"
 	"keyden/internal/verifiertest"
 	"keyden/storage"
 )
@@ -110,5 +111,27 @@ func TestRotateSaysHowItLandedOnTheVerifiers(t *testing.T) {
 	h.waitFor(t, "Rotate this key?")
 	h.press("y")
 	h.waitFor(t, "Rotated partner feed; the old key works until ", "In force on 1/1 verifier in ")
+	h.final(t)
+}
+
+// A verifier's record is text from the store (its host and address, as a
+// crafted or restored store holds them): the results screen of a bulk
+// change that names it as not confirmed shows it escaped, as the status
+// line does.
+func TestBulkResultsEscapeAVerifiersStoredText(t *testing.T) {
+	st := reviewBolt(t)
+	if err := st.Heartbeat(context.Background(), storage.Verifier{ID: "v2", Host: hostile.Text, PID: 8, Listen: hostile.Text, Applied: 1, Beat: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, setup{store: st, w: 200, h: 40, wait: 100 * time.Millisecond})
+	h.waitFor(t, "9 keys")
+	h.press("/", "by:bob", "enter", "A", "x")
+	h.waitFor(t, "Disable 3 keys?")
+	h.press("right", "3", "enter")
+	h.waitFor(t, "Disabled 3 keys. Refused by 0/1 verifiers after ", `not confirmed by \x1b]52;c;`)
+	frame := *h.rec.last.Load()
+	if bad, ok := hostile.Clean(strings.NewReplacer("\x1b[7m", "", "\x1b[0m", "").Replace(frame)); !ok {
+		t.Errorf("the frame holds %U:\n%q", bad, frame)
+	}
 	h.final(t)
 }
