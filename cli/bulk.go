@@ -133,7 +133,7 @@ func (b *bulk) summary(a *app) io.Writer {
 
 // flags gives cmd --filter and --yes.
 func (b *bulk) flags(cmd *cobra.Command, verb string) {
-	cmd.Flags().StringVar(&b.filter, "filter", "", "act on every key this query matches, such as 'env:dev used:>90d' (see `keyden list --filter`)")
+	cmd.Flags().StringVar(&b.filter, "filter", "", "act on every key this `QUERY` matches, such as 'env:dev used:>90d' (the query language of keyden list --filter)")
 	cmd.Flags().BoolVarP(&b.yes, "yes", "y", false, verb+" without asking")
 }
 
