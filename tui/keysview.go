@@ -654,9 +654,11 @@ func reviewTerms(text string) string {
 	return strings.Join(out, " ")
 }
 
-// setText puts s on the filter line and in the query.
+// setText puts s on the filter line and in the query. A drill-in's s holds
+// a group's name, stored text: the line shows it escaped (the input would
+// drop its controls but draw a bidi override), the query keeps it whole.
 func (v *keysView) setText(s string) {
-	v.filter.SetValue(s)
+	v.filter.SetValue(format.Safe(s))
 	v.filter.CursorEnd()
 	v.q.Text = s
 }

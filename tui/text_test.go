@@ -215,3 +215,20 @@ func (r *renamedCatalog) Channels(ctx context.Context) ([]model.Channel, error) 
 	}
 	return chans, err
 }
+
+// A drill-in from a group puts the group's name, stored text, on the
+// filter line: it shows there escaped, and the keys shown are still the
+// group's.
+func TestDrillInShowsAStoredNameEscapedOnTheFilterLine(t *testing.T) {
+	h := start(t, setup{store: hostileBolt(t, "dev"), w: 120, h: 30})
+	h.waitFor(t, "1 key · ")
+	h.press("g")
+	h.waitFor(t, "CREATED BY", "1 creator")
+	h.press("enter")
+	h.waitFor(t, `/ by:\x1b]52;c;`, "1 key · 1/1")
+	frame := *h.rec.last.Load()
+	if bad, ok := hostile.Clean(strings.NewReplacer("\x1b[7m", "", "\x1b[0m", "").Replace(frame)); !ok {
+		t.Errorf("the frame holds %U:\n%q", bad, frame)
+	}
+	h.final(t)
+}
