@@ -171,8 +171,12 @@ type connLimiter struct {
 
 type limitedConn struct {
 	net.Conn
-	l     *connLimiter
-	proxy bool // from a --trusted-proxy
+	l      *connLimiter
+	proxy  bool // from a --trusted-proxy
+	socket *socket
+	// Read's: what one read of the socket gave beyond what was asked.
+	buf     *[smallRead]byte
+	pending []byte
 	// Guarded by l.mu.
 	quiet  *list.Element
 	closed bool
@@ -195,7 +199,7 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 			proxy = l.trusted(a.AddrPort().Addr().Unmap())
 		}
 		if l.admit(proxy) {
-			lc := &limitedConn{Conn: c, l: l, proxy: proxy}
+			lc := &limitedConn{Conn: c, socket: newSocket(c), l: l, proxy: proxy}
 			l.mu.Lock()
 			lc.quiet = l.quiet.PushBack(lc)
 			l.mu.Unlock()
