@@ -2,8 +2,10 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -99,8 +101,14 @@ func (a *app) installHook(ctx context.Context, args []string, prefix string) err
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(dir, path)
 	}
-	if old, err := os.ReadFile(path); err == nil && !strings.Contains(string(old), hookMarker) {
+	old, err := os.ReadFile(path)
+	if err == nil && !strings.Contains(string(old), hookMarker) {
 		return &refusal{fmt.Sprintf("%s is a pre-commit hook keyden did not write: add the line `keyden scan --staged --prefix %s` to it yourself", path, prefix)}
+	}
+	// A link to nothing would have an executable made wherever the link
+	// points; a link to a hook keyden wrote is written through.
+	if to, lerr := os.Readlink(path); lerr == nil && errors.Is(err, fs.ErrNotExist) {
+		return &refusal{fmt.Sprintf("the hook %s is a symbolic link to %s, which does not exist: remove the link, or make the file it names", path, to)}
 	}
 	exe := "keyden"
 	if filepath.IsAbs(a.env.Executable) {
@@ -117,7 +125,12 @@ func (a *app) installHook(ctx context.Context, args []string, prefix string) err
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return &refusal{fmt.Sprintf("could not make the hooks folder %s: %v", filepath.Dir(path), unwrapPath(err))}
 	}
-	if err := os.WriteFile(path, []byte(hook), 0o755); err != nil {
+	// A new hook is made with O_EXCL, so never through a link made since.
+	flag := os.O_WRONLY | os.O_TRUNC
+	if errors.Is(err, fs.ErrNotExist) {
+		flag = os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	}
+	if err := writeHook(path, flag, []byte(hook)); err != nil {
 		return &refusal{fmt.Sprintf("could not write the hook %s: %v", path, unwrapPath(err))}
 	}
 	if err := os.Chmod(path, 0o755); err != nil {
@@ -125,6 +138,18 @@ func (a *app) installHook(ctx context.Context, args []string, prefix string) err
 	}
 	printf(a.env.Stdout, "Installed a pre-commit hook at %s: each commit's staged changes are scanned for keys with the prefix %s_ (offline, the checksum decides).\n", path, prefix)
 	return nil
+}
+
+func writeHook(path string, flag int, text []byte) error {
+	f, err := os.OpenFile(path, flag, 0o755)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(text)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

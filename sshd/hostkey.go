@@ -20,6 +20,11 @@ import (
 func HostKey(path string) (signer gossh.Signer, made bool, err error) {
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
+		// A link to nothing would have the key made where the link's
+		// owner chose (O_EXCL below refuses it, but as "file exists").
+		if to, err := os.Readlink(path); err == nil {
+			return nil, false, fmt.Errorf("the host key path %s is a symbolic link to %s, which does not exist: remove the link, or give the real path with --host-key", path, to)
+		}
 		return makeHostKey(path)
 	}
 	if err != nil {
@@ -72,6 +77,25 @@ func makeHostKey(path string) (gossh.Signer, bool, error) {
 		return nil, false, err
 	}
 	// The public half, for admins to put in known_hosts.
-	_ = os.WriteFile(path+".pub", gossh.MarshalAuthorizedKey(signer.PublicKey()), 0o644)
+	writePub(path+".pub", gossh.MarshalAuthorizedKey(signer.PublicKey()))
 	return signer, true, nil
+}
+
+// writePub writes the public key through a temporary file renamed into
+// place: a link left at path is replaced, never written through (it
+// truncated whatever file it named). A failure only costs the admin the
+// copy of what ssh-keyscan shows.
+func writePub(path string, pub []byte) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(pub)
+	if err == nil {
+		err = tmp.Chmod(0o644)
+	}
+	if cerr := tmp.Close(); err == nil && cerr == nil {
+		os.Rename(tmp.Name(), path)
+	}
 }

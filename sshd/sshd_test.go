@@ -3,6 +3,7 @@ package sshd
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -46,6 +47,38 @@ func TestHostKey(t *testing.T) {
 	os.WriteFile(other, []byte("root:x:0:0:root:/root:/bin/bash\n"), 0o644)
 	if _, _, err := HostKey(other); err == nil || strings.Contains(err.Error(), "chmod") || !strings.Contains(err.Error(), "is not an SSH private key") {
 		t.Fatalf("a readable file that is no key: %v", err)
+	}
+}
+
+// The .pub made beside a new host key replaces a link left at its path,
+// never writing through it: on the old code a link to a file the server's
+// user may write had that file truncated to the public key, and a link to
+// nothing had a file made where it pointed.
+func TestHostKeyPubReplacesALink(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	os.WriteFile(victim, []byte("keep me\n"), 0o600)
+	nothing := filepath.Join(dir, "nothing")
+	for i, target := range []string{victim, nothing} {
+		path := filepath.Join(dir, fmt.Sprint("key", i))
+		if err := os.Symlink(target, path+".pub"); err != nil {
+			t.Fatal(err)
+		}
+		s, made, err := HostKey(path)
+		if err != nil || !made {
+			t.Fatalf("made %v, %v", made, err)
+		}
+		fi, err := os.Lstat(path + ".pub")
+		pub, _ := os.ReadFile(path + ".pub")
+		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o644 || !bytes.Equal(pub, gossh.MarshalAuthorizedKey(s.PublicKey())) {
+			t.Fatalf("the .pub is %v %q", fi.Mode(), pub)
+		}
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep me\n" {
+		t.Errorf("the file a .pub link named was written: %q", b)
+	}
+	if _, err := os.Lstat(nothing); !os.IsNotExist(err) {
+		t.Error("a file was made where a .pub link pointed")
 	}
 }
 

@@ -28,6 +28,9 @@ func (b *Bolt) Backup(ctx context.Context, dst string) error {
 	if !b.Exists() {
 		return fail(ErrNotFound, "there is no key store at %s to back up: check --db or KEYDEN_DB", b.fb.path)
 	}
+	if err := danglingLink(abs, "the backup path"); err != nil {
+		return err
+	}
 	if st, err := os.Stat(abs); err == nil {
 		if st.IsDir() {
 			return fail(ErrExists, "the backup path %s is a folder: give a file path in it, such as %s", abs, filepath.Join(abs, "keyden-backup.db"))

@@ -260,7 +260,9 @@ func (f *boltBackend) open(ctx context.Context, readOnly bool, file **os.File) (
 	db, err := f.lock(ctx, &bolt.Options{
 		ReadOnly: readOnly, PreLoadFreelist: f.preload,
 		OpenFile: func(name string, flag int, mode os.FileMode) (*os.File, error) {
-			fh, err := os.OpenFile(name, flag, mode)
+			// create made the file; a file gone or turned into a link to
+			// nothing since is not made again here.
+			fh, err := os.OpenFile(name, flag&^os.O_CREATE, mode)
 			if *file == nil {
 				*file = fh
 			}
@@ -365,6 +367,9 @@ func globEscape(s string) string {
 // (zero-byte) file, and a link that loses the race to another process's
 // store leaves that store alone.
 func (f *boltBackend) create() (err error) {
+	if err := danglingLink(f.path, "the key store path"); err != nil {
+		return err
+	}
 	if f.opt.NoCreate {
 		return fail(ErrNotFound, "there is no key store at %s: run `keyden init` to make one, or check --db and KEYDEN_DB", f.path)
 	}
@@ -396,11 +401,40 @@ func (f *boltBackend) create() (err error) {
 		return err
 	}
 	err = os.Link(tmp.Name(), f.path)
-	if err == nil || errors.Is(err, fs.ErrExist) {
+	if errors.Is(err, fs.ErrExist) {
+		// Another process's store, or a link made since the check above.
+		return danglingLink(f.path, "the key store path")
+	}
+	if err == nil {
 		return nil
 	}
-	// A file system without hard links: create in place, as bbolt would.
+	// A file system without hard links: create in place, never through a
+	// link (O_EXCL), then make it a bbolt file as bbolt would.
+	fh, err := os.OpenFile(f.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return danglingLink(f.path, "the key store path")
+	}
+	if err != nil {
+		return f.createError(dir, err)
+	}
+	fh.Close()
 	return f.prepare(f.path)
+}
+
+// danglingLink refuses a path that is a symbolic link to nothing: a file
+// made there would land wherever the link's owner chose, such as a folder
+// of theirs, when the link sits in a folder others may write. what names
+// the path in the sentence ("the key store path").
+func danglingLink(path, what string) error {
+	st, err := os.Lstat(path)
+	if err != nil || st.Mode()&fs.ModeSymlink == 0 {
+		return nil
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	to, _ := os.Readlink(path)
+	return fail(ErrNotStore, "%s %s is a symbolic link to %s, which does not exist: keyden makes nothing through such a link, so remove it or give the real path", what, path, to)
 }
 
 // makeFolders creates dir and any missing parents: 0700, or 2770 owned by
@@ -418,6 +452,9 @@ func (f *boltBackend) makeFolders(dir string) (made []string, err error) {
 		d := missing[i]
 		if err := os.Mkdir(d, 0o700); err != nil {
 			if errors.Is(err, fs.ErrExist) {
+				if err := danglingLink(d, "the folder"); err != nil {
+					return made, err
+				}
 				continue
 			}
 			return made, fail(ErrUnavailable, "cannot create the folder %s for the key store: %v; choose another --db path", d, unwrapPathErr(err))
