@@ -390,27 +390,50 @@ func (c *catalogView) listView(side int, title string, w int) string {
 		b.WriteString(st.Render(title) + "\n")
 	}
 	var lines []string
+	// Columns are as wide as their widest cell, so a long name never pushes
+	// its row out of line; a name too long for the panel is cut, never the
+	// count after it.
+	inner := w - 4
 	switch side {
 	case sideEnvs:
+		nameW, tagW, countW := 0, 0, 0
 		for _, e := range c.envs {
-			l := fmt.Sprintf("%s tag %s %s", padSafe(e.Name, 12), padSafe(e.Tag, 8), format.Count(c.counts["env:"+e.Name], "key"))
+			nameW, tagW = max(nameW, safeCells(e.Name)), max(tagW, safeCells(e.Tag))
+			countW = max(countW, len(format.Count(c.counts["env:"+e.Name], "key")))
+		}
+		nameW = min(nameW, max(6, inner-5-tagW-2-countW))
+		for _, e := range c.envs {
+			l := fmt.Sprintf("%s tag %s  %*s", fit(e.Name, nameW), fit(e.Tag, tagW), countW, format.Count(c.counts["env:"+e.Name], "key"))
 			// Where there is room: which environments confirm by the typed name.
-			if byName := "  by name"; e.ConfirmByName && lipgloss.Width(l+byName) <= w-4 {
+			if byName := "  by name"; e.ConfirmByName && lipgloss.Width(l+byName) <= inner {
 				l += byName
 			}
 			lines = append(lines, l)
 		}
 	case sideChannels:
+		nameW, countW := 0, 0
 		for _, ch := range c.channels {
-			l := fmt.Sprintf("%s %10s", padSafe(ch.Name, 14), format.Count(c.counts["ch:"+ch.Name], "key"))
-			if ch.Description != "" {
-				l += "  " + format.Safe(ch.Description)
+			nameW = max(nameW, safeCells(ch.Name))
+			countW = max(countW, len(format.Count(c.counts["ch:"+ch.Name], "key")))
+		}
+		nameW = min(nameW, max(6, inner-2-countW))
+		for _, ch := range c.channels {
+			l := fmt.Sprintf("%s  %*s", fit(ch.Name, nameW), countW, format.Count(c.counts["ch:"+ch.Name], "key"))
+			// The description takes the room left, cut on its own so the
+			// count stays whole.
+			if room := inner - format.Cells(l) - 2; ch.Description != "" && room >= 4 {
+				l += "  " + format.Truncate(format.Safe(ch.Description), room, "…")
 			}
 			lines = append(lines, l)
 		}
 	case sideMembers:
+		userW := 0
 		for _, m := range c.members {
-			l := padSafe(m.User, 16) + " " + format.Safe(string(m.Role))
+			userW = max(userW, safeCells(m.User))
+		}
+		userW = min(userW, max(6, inner-len("super-admin  (you)")-2))
+		for _, m := range c.members {
+			l := fit(m.User, userW) + "  " + format.Safe(string(m.Role))
 			if c.perm != nil && m.User == c.perm.actor {
 				l += "  (you)"
 			}
@@ -442,6 +465,5 @@ func (c *catalogView) listView(side int, title string, w int) string {
 	return out
 }
 
-// padSafe is store text made safe and padded to w cells (fmt's %-12s pads by
-// runes, which a wide name knocks out of line).
-func padSafe(s string, w int) string { return padRight(format.Safe(s), w) }
+// safeCells is the cells store text takes once made safe.
+func safeCells(s string) int { return format.Cells(format.Safe(s)) }
