@@ -1,7 +1,7 @@
 package server
 
 import (
-	"container/list"
+	"container/heap"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +16,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"keyden/format"
+	"keyden/model"
 )
 
 // HTTP limits. A gateway's keep-alive pool (nginx 60 s, Caddy and
@@ -152,34 +153,53 @@ func badRequest(ctx *fasthttp.RequestCtx, err error) {
 }
 
 // connLimiter caps open connections. To admit a new one at the cap it
-// closes the connection that has been quiet longest (accepted with no
-// request yet, or idle between keep-alive requests); when every one is
-// busy, the new one gets a 503 at once. Accept never waits for room.
+// closes the connection quiet longest (accepted with no request yet, or
+// idle between keep-alive requests), but never a trusted proxy's for one
+// from another address: else one client opening connections would close
+// every idle one a gateway keeps. When there is none, every connection is
+// in the middle of a request: it closes the one mid-request longest of
+// the source (model.Source) holding the most, if the new one is a trusted
+// proxy's or comes from a source holding at least two fewer: else one
+// client sending a byte now and then on each of its connections would
+// keep every gateway and every other client out. Else the new one gets a
+// 503 at once. Accept never waits for room.
 type connLimiter struct {
 	net.Listener
 	max     int
 	log     *log.Logger
 	trusted func(netip.Addr) bool // a --trusted-proxy's address
 
-	mu    sync.Mutex
-	open  int
-	quiet list.List // of *limitedConn, longest quiet first
+	mu       sync.Mutex
+	open     int
+	quiet    connList // longest quiet first
+	sources  map[netip.Prefix]*source
+	heaviest sourceHeap
 
-	accepted, shed, refused atomic.Uint64
-	lastLog                 atomic.Int64 // unix seconds of the last pressure line
+	accepted, shed, cut, refused atomic.Uint64
+	lastLog                      atomic.Int64 // unix seconds of the last pressure line
+}
+
+// source counts the open connections of one source that is not a trusted
+// proxy.
+type source struct {
+	prefix netip.Prefix
+	open   int
+	busy   connList // its connections mid-request, longest first
+	index  int      // in heaviest
 }
 
 type limitedConn struct {
 	net.Conn
 	l      *connLimiter
-	proxy  bool // from a --trusted-proxy
+	src    *source // nil for a trusted proxy's, never closed mid-request
 	socket *socket
 	// Read's: what one read of the socket gave beyond what was asked.
 	buf     *[smallRead]byte
 	pending []byte
 	// Guarded by l.mu.
-	quiet  *list.Element
-	closed bool
+	prev, next *limitedConn
+	on         *connList // l.quiet, src.busy, or nil
+	closed     bool
 }
 
 func (l *connLimiter) Accept() (net.Conn, error) {
@@ -188,21 +208,19 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 		if err != nil {
 			// Out of files despite the reserve (another part of the process
 			// used them): make room rather than let http.Server back off.
-			if (errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)) && l.closeQuietest(true) {
+			if (errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)) && l.closeQuietest() {
 				continue
 			}
 			return nil, err
 		}
 		l.accepted.Add(1)
-		proxy := false
-		if a, ok := c.RemoteAddr().(*net.TCPAddr); ok && l.trusted != nil {
-			proxy = l.trusted(a.AddrPort().Addr().Unmap())
+		var from netip.Addr
+		if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+			from = a.AddrPort().Addr().Unmap()
 		}
-		if l.admit(proxy) {
-			lc := &limitedConn{Conn: c, socket: newSocket(c), l: l, proxy: proxy}
-			l.mu.Lock()
-			lc.quiet = l.quiet.PushBack(lc)
-			l.mu.Unlock()
+		proxy := from.IsValid() && l.trusted != nil && l.trusted(from)
+		lc := &limitedConn{Conn: c, socket: newSocket(c), l: l}
+		if l.admit(lc, proxy, model.Source(from)) {
 			return lc, nil
 		}
 		l.refused.Add(1)
@@ -211,53 +229,111 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 	}
 }
 
-// admit counts a new connection in, closing quiet ones to make room. A
-// connection from an address that is not a trusted proxy never closes a
-// proxy's: else one client opening connections would close every idle one
-// a gateway keeps, and its checks would pay a new connection each, or a
-// 503 once the client's connections are busy.
-func (l *connLimiter) admit(proxy bool) bool {
+// admit counts c in, closing others to make room as connLimiter says.
+func (l *connLimiter) admit(c *limitedConn, proxy bool, from netip.Prefix) bool {
 	for {
 		l.mu.Lock()
 		if l.open < l.max {
 			l.open++
+			if !proxy {
+				l.join(c, from)
+			}
+			l.quiet.pushBack(c)
 			l.mu.Unlock()
 			return true
 		}
-		l.mu.Unlock()
-		if !l.closeQuietest(proxy) {
+		v := l.quietestLocked(proxy)
+		if v == nil {
+			v = l.slowestLocked(proxy, from)
+		}
+		if v == nil {
+			l.mu.Unlock()
 			return false
 		}
+		v.claimLocked()
+		l.mu.Unlock()
+		v.release()
 		l.pressure()
 	}
 }
 
-// closeQuietest closes the connection quiet longest, a trusted proxy's
-// only if orProxy; false if none is.
-func (l *connLimiter) closeQuietest(orProxy bool) bool {
-	l.mu.Lock()
-	e := l.quiet.Front()
-	for e != nil && !orProxy && e.Value.(*limitedConn).proxy {
-		e = e.Next()
+// quietestLocked counts out and returns the connection quiet longest, a
+// trusted proxy's only if orProxy; nil if none is.
+func (l *connLimiter) quietestLocked(orProxy bool) *limitedConn {
+	c := l.quiet.front
+	for c != nil && !orProxy && c.src == nil {
+		c = c.next
 	}
-	if e == nil {
-		l.mu.Unlock()
+	if c != nil {
+		l.shed.Add(1)
+	}
+	return c
+}
+
+// slowestLocked counts out and returns the connection mid-request longest
+// of the source holding the most, if a new one from a trusted proxy (if
+// proxy) or from source from may take its place; nil if not.
+func (l *connLimiter) slowestLocked(proxy bool, from netip.Prefix) *limitedConn {
+	if len(l.heaviest) == 0 {
+		return nil
+	}
+	h, n := l.heaviest[0], 0
+	if s := l.sources[from]; s != nil {
+		n = s.open
+	}
+	if !proxy && h.open < n+2 {
+		return nil
+	}
+	c := h.busy.front
+	if c != nil {
+		l.cut.Add(1)
+	}
+	return c
+}
+
+// closeQuietest closes the connection quiet longest; false if none is.
+func (l *connLimiter) closeQuietest() bool {
+	l.mu.Lock()
+	c := l.quietestLocked(true)
+	if c != nil {
+		c.claimLocked()
+	}
+	l.mu.Unlock()
+	if c == nil {
 		return false
 	}
-	c := e.Value.(*limitedConn)
-	c.claimLocked()
-	l.mu.Unlock()
 	c.release()
-	l.shed.Add(1)
 	return true
+}
+
+// join counts c against its source.
+func (l *connLimiter) join(c *limitedConn, from netip.Prefix) {
+	s := l.sources[from]
+	if s == nil {
+		if l.sources == nil {
+			l.sources = make(map[netip.Prefix]*source)
+		}
+		s = &source{prefix: from}
+		l.sources[from] = s
+		heap.Push(&l.heaviest, s)
+	}
+	s.open++
+	heap.Fix(&l.heaviest, s.index)
+	c.src = s
 }
 
 // claimLocked marks c closed so nothing else closes or counts it again.
 func (c *limitedConn) claimLocked() {
 	c.closed = true
-	if c.quiet != nil {
-		c.l.quiet.Remove(c.quiet)
-		c.quiet = nil
+	c.unlink()
+	if s := c.src; s != nil {
+		l := c.l
+		if s.open--; s.open == 0 {
+			heap.Remove(&l.heaviest, s.index)
+			delete(l.sources, s.prefix)
+		} else {
+			heap.Fix(&l.heaviest, s.index)
+		}
 	}
 }
 
@@ -282,8 +358,9 @@ func (c *limitedConn) Close() error {
 	return c.release()
 }
 
-// connState keeps the quiet list: idle connections join its end, a request
-// takes its connection out.
+// connState moves a connection between the lists: a request takes it to
+// its source's busy list (a trusted proxy's to none), its answer to the
+// end of the quiet list.
 func (l *connLimiter) connState(nc net.Conn, st fasthttp.ConnState) {
 	c, ok := nc.(*limitedConn)
 	if !ok {
@@ -296,23 +373,84 @@ func (l *connLimiter) connState(nc net.Conn, st fasthttp.ConnState) {
 	}
 	switch st {
 	case fasthttp.StateIdle:
-		if c.quiet == nil {
-			c.quiet = l.quiet.PushBack(c)
+		if c.on != &l.quiet {
+			c.unlink()
+			l.quiet.pushBack(c)
 		}
 	case fasthttp.StateActive:
-		if c.quiet != nil {
-			l.quiet.Remove(c.quiet)
-			c.quiet = nil
+		c.unlink()
+		if c.src != nil {
+			c.src.busy.pushBack(c)
 		}
 	}
+}
+
+// connList is a list of connections linked through themselves, so that a
+// request, which moves its connection twice, allocates nothing for it.
+type connList struct {
+	front, back *limitedConn
+	len         int
+}
+
+func (q *connList) pushBack(c *limitedConn) {
+	c.on, c.prev, c.next = q, q.back, nil
+	if q.back != nil {
+		q.back.next = c
+	} else {
+		q.front = c
+	}
+	q.back = c
+	q.len++
+}
+
+// unlink takes c off the list it is on, if any.
+func (c *limitedConn) unlink() {
+	q := c.on
+	if q == nil {
+		return
+	}
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		q.front = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	} else {
+		q.back = c.prev
+	}
+	c.on, c.prev, c.next = nil, nil, nil
+	q.len--
+}
+
+// sourceHeap orders sources by the connections they hold, the most first.
+type sourceHeap []*source
+
+func (h sourceHeap) Len() int           { return len(h) }
+func (h sourceHeap) Less(i, j int) bool { return h[i].open > h[j].open }
+func (h sourceHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *sourceHeap) Push(x any) {
+	s := x.(*source)
+	s.index = len(*h)
+	*h = append(*h, s)
+}
+func (h *sourceHeap) Pop() any {
+	old := *h
+	s := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return s
 }
 
 // pressure logs, at most once a minute, that the cap was reached.
 func (l *connLimiter) pressure() {
 	now := time.Now().Unix()
 	if last := l.lastLog.Load(); now-last >= 60 && l.lastLog.CompareAndSwap(last, now) {
-		l.log.Printf("%s open, the most allowed: closing idle ones to admit new ones (%d closed, %d refused with 503 so far)",
-			format.Count(l.max, "connection"), l.shed.Load(), l.refused.Load())
+		l.log.Printf("%s open, the most allowed: closing idle ones, or the slowest of the address holding the most, to admit new ones (%d idle and %d mid-request closed, %d refused with 503 so far)",
+			format.Count(l.max, "connection"), l.shed.Load(), l.cut.Load(), l.refused.Load())
 	}
 }
 
@@ -338,6 +476,7 @@ func (l *connLimiter) writeMetrics(w io.Writer) {
 		{"keyden_connections_max", "The most HTTP connections allowed at once.", "gauge", l.max},
 		{"keyden_connections_accepted_total", "HTTP connections accepted (a gateway that keeps its connections alive adds few).", "counter", l.accepted.Load()},
 		{"keyden_connections_closed_idle_total", "Idle connections closed to admit new ones.", "counter", l.shed.Load()},
+		{"keyden_connections_closed_busy_total", "Connections mid-request closed to admit one from a trusted proxy, or from an address holding fewer.", "counter", l.cut.Load()},
 		{"keyden_connections_refused_total", "Connections answered 503 because every allowed one was busy.", "counter", l.refused.Load()},
 	} {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %v\n", g.name, g.help, g.name, g.typ, g.name, g.v)

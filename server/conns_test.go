@@ -2,6 +2,9 @@ package server
 
 import (
 	"context"
+	"fmt"
+
+	"keyden/model"
 
 	"github.com/valyala/fasthttp"
 
@@ -81,7 +84,7 @@ func TestPressureLogCountsInWords(t *testing.T) {
 	l := &connLimiter{max: 1, log: log.New(&b, "", 0)}
 	l.refused.Add(1)
 	l.pressure()
-	if want := "1 connection open, the most allowed: closing idle ones to admit new ones (0 closed, 1 refused with 503 so far)\n"; b.String() != want {
+	if want := "1 connection open, the most allowed: closing idle ones, or the slowest of the address holding the most, to admit new ones (0 idle and 0 mid-request closed, 1 refused with 503 so far)\n"; b.String() != want {
 		t.Errorf("got %q, want %q", b.String(), want)
 	}
 }
@@ -127,6 +130,133 @@ func TestConnLimiterKeepsATrustedProxysConnections(t *testing.T) {
 	}
 }
 
+// A trusted proxy's new connection is admitted while a client's
+// connections fill the cap, each in the middle of a request: the one
+// mid-request longest of the client holding the most is closed for it.
+// Checked to fail before: the gateway's connection got 503 until the read
+// limits closed the client's (10 s), and the client could open them again.
+func TestConnLimiterAdmitsAGatewayPastAClientsSlowRequests(t *testing.T) {
+	l, ln := startLimited(t, 3, "127.0.0.1")
+	var slow []net.Conn
+	for i := range 3 {
+		slow = append(slow, beginRequest(t, l, ln, "127.0.0.3", i+1))
+	}
+	gw, gwR := dialFrom(t, ln, "127.0.0.1")
+	if code, err := ask(gw, gwR); code != 200 {
+		t.Fatalf("the gateway's new connection with the cap full of a client's requests: %d %v, want 200", code, err)
+	}
+	if _, err := slow[0].Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("the client's request begun first: %v, want it closed", err)
+	}
+	waitUntil(t, 10*time.Second, "the client holds 2 connections", locked(l, func() bool { return l.sources[src("127.0.0.3")].open == 2 }))
+
+	// The gateway's connection, even mid-request, is never closed for the
+	// client's new ones, which get 503 as long as it holds the most.
+	waitForConns(t, l, 3, 1)
+	io.WriteString(gw, "G")
+	waitForConns(t, l, 3, 0)
+	if code := answerUnasked(t, ln, "127.0.0.3"); code != 503 {
+		t.Fatalf("the client's connection past its share: %d, want 503", code)
+	}
+	io.WriteString(gw, "ET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, err := http.ReadResponse(gwR, nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("the gateway's request after the client's new connection: %v %v, want 200", resp, err)
+	}
+}
+
+// Sources share the cap: at the cap, a new connection from a source
+// holding at least two fewer than the one holding the most closes that
+// one's connection mid-request longest; a source alone gets the whole cap.
+// Checked to fail before: the second source got 503 until the read limits
+// closed the first's connections.
+func TestConnLimiterSharesTheCapAmongSources(t *testing.T) {
+	l, ln := startLimited(t, 4, "")
+	var a, b []net.Conn
+	for i := range 4 {
+		a = append(a, beginRequest(t, l, ln, "127.0.0.2", i+1))
+	}
+	for i := range 2 {
+		b = append(b, beginRequest(t, l, ln, "127.0.0.3", i+1))
+		if _, err := a[i].Read(make([]byte, 1)); err != io.EOF {
+			t.Fatalf("the first source's request begun %d. when the second's %d. came: %v, want it closed", i+1, i+1, err)
+		}
+	}
+	for _, from := range []string{"127.0.0.3", "127.0.0.2"} {
+		if code := answerUnasked(t, ln, from); code != 503 {
+			t.Fatalf("a new connection from %s with the cap shared 2 and 2: %d, want 503", from, code)
+		}
+	}
+	for _, c := range append(a[2:], b...) {
+		io.WriteString(c, "ET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("a request on a connection kept: %v %v, want 200", resp, err)
+		}
+	}
+}
+
+// startLimited serves "ok" on a new listener capped at max connections,
+// gateway ("" for none) a trusted proxy.
+func startLimited(t *testing.T, max int, gateway string) (*connLimiter, net.Listener) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &connLimiter{Listener: ln, max: max, log: log.New(io.Discard, "", 0)}
+	if gateway != "" {
+		l.trusted = func(a netip.Addr) bool { return a == netip.MustParseAddr(gateway) }
+	}
+	hs := &fasthttp.Server{ConnState: l.connState, Logger: discardLogger{}, Handler: func(ctx *fasthttp.RequestCtx) { ctx.WriteString("ok") }}
+	go hs.Serve(l)
+	t.Cleanup(func() { // after the connections the test dialled are closed
+		ln.Close()
+		stop, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		hs.ShutdownWithContext(stop)
+	})
+	return l, ln
+}
+
+// beginRequest connects from from and sends a request's first byte, then
+// waits until the server counts it the nth of from's mid-request, so
+// connections begun one after another are mid-request in that order.
+func beginRequest(t *testing.T, l *connLimiter, ln net.Listener, from string, n int) net.Conn {
+	t.Helper()
+	c, _ := dialFrom(t, ln, from)
+	io.WriteString(c, "G")
+	waitUntil(t, 10*time.Second, fmt.Sprintf("%d requests begun from %s", n, from), locked(l, func() bool {
+		s := l.sources[src(from)]
+		return s != nil && s.busy.len == n
+	}))
+	return c
+}
+
+// answerUnasked is the status a new connection from from is answered
+// before it sends anything: 503 if it is refused (an admitted one is
+// answered nothing, and the read ends with dialFrom's deadline).
+func answerUnasked(t *testing.T, ln net.Listener, from string) int {
+	t.Helper()
+	c, r := dialFrom(t, ln, from)
+	defer c.Close()
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func src(ip string) netip.Prefix { return model.Source(netip.MustParseAddr(ip)) }
+
+// locked is cond called with l.mu held.
+func locked(l *connLimiter, cond func() bool) func() bool {
+	return func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return cond()
+	}
+}
+
 // dialFrom connects to ln from the local address from ("" for any).
 func dialFrom(t *testing.T, ln net.Listener, from string) (net.Conn, *bufio.Reader) {
 	t.Helper()
@@ -161,13 +291,30 @@ func waitForConns(t *testing.T, l *connLimiter, open, quiet int) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
 		l.mu.Lock()
-		o, q := l.open, l.quiet.Len()
+		o, q := l.open, l.quiet.len
 		l.mu.Unlock()
 		if o == open && q == quiet {
 			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%d open and %d quiet, want %d and %d", o, q, open, quiet)
+		}
+	}
+}
+
+// A request moves its connection to its source's busy list and back to the
+// quiet list, allocating nothing. Checked to fail before: the quiet list
+// (container/list) allocated an element each time.
+func TestConnStateAllocatesNothing(t *testing.T) {
+	l := &connLimiter{max: 2}
+	for _, proxy := range []bool{false, true} {
+		c := &limitedConn{l: l}
+		l.admit(c, proxy, src("127.0.0.2"))
+		if n := testing.AllocsPerRun(100, func() {
+			l.connState(c, fasthttp.StateActive)
+			l.connState(c, fasthttp.StateIdle)
+		}); n != 0 {
+			t.Errorf("a request (proxy %v) allocated %v times, want 0", proxy, n)
 		}
 	}
 }

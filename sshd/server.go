@@ -313,19 +313,17 @@ func (c *countedConn) Close() error {
 	return c.Conn.Close()
 }
 
-// sourceOf is the source a connection counts against: its IPv4 address,
-// or its IPv6 /64, since one IPv6 host is usually handed a whole /64.
+// sourceOf is the source a connection counts against (model.Source),
+// an IPv4 address written without its /32.
 func sourceOf(a net.Addr) string {
 	ap, err := netip.ParseAddrPort(a.String())
 	if err != nil {
 		return a.String()
 	}
-	ip := ap.Addr().Unmap()
-	if ip.Is4() {
-		return ip.String()
+	if p := model.Source(ap.Addr()); !p.Addr().Is4() {
+		return p.String()
 	}
-	p, _ := ip.Prefix(64)
-	return p.String()
+	return ap.Addr().Unmap().String()
 }
 
 // Context values: the last refused key's sentence, for the
