@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"keyden/model"
 )
 
 // filledStore is a store of real keys big enough that truncations cut
@@ -311,5 +314,36 @@ func TestPageCheckOfAFlippedOverflowCount(t *testing.T) {
 		}
 	case <-time.After(time.Minute): // a deadline to fail by, not a wait
 		t.Fatal("bbolt's page check still running after a minute")
+	}
+}
+
+// The key count in the meta bucket is a number anyone who can write the
+// file may change: a reader that sizes its memory by it (the TUI's key
+// set, keyden ssh's shared one) is told at most keyCountHintMax, and
+// gets every key all the same. A count of a trillion made the TUI die
+// with "fatal error: runtime: out of memory" before it drew anything.
+func TestADamagedKeyCountSizesNothing(t *testing.T) {
+	st := newStore(t, Options{})
+	mustCreate(t, st, CreateRequest{Name: "a"})
+	db, err := bolt.Open(st.Path(), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(metaKeyCount, binary.BigEndian.AppendUint64(nil, 1e12))
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hint, n := -1, 0
+	if _, err := st.SnapshotEach(ctx, func(c int) { hint = c }, func(*model.Key) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if hint < 0 || hint > keyCountHintMax || n != 1 {
+		t.Fatalf("size told %d (at most %d), %d keys seen, want 1", hint, keyCountHintMax, n)
+	}
+	if keys, err := st.ListKeys(ctx, Filter{}); err != nil || len(keys) != 1 || cap(keys) > keyCountHintMax {
+		t.Fatalf("ListKeys: %d keys (cap %d), %v", len(keys), cap(keys), err)
 	}
 }

@@ -93,7 +93,7 @@ func (b *core) SnapshotEach(ctx context.Context, size func(int), fn func(*model.
 	err := b.view(ctx, func(tx kv) error {
 		pos = Position{Audit: tx.Bucket(bucketAudit).Sequence(), Usage: getUint(tx.Bucket(bucketMeta), metaUsageSeq)}
 		if size != nil {
-			size(int(getUint(tx.Bucket(bucketMeta), metaKeyCount)))
+			size(keyCountHint(tx))
 		}
 		var k model.Key
 		read := releasing(tx)
@@ -107,6 +107,17 @@ func (b *core) SnapshotEach(ctx context.Context, size func(int), fn func(*model.
 		})
 	})
 	return pos, err
+}
+
+// keyCountHintMax bounds the key count a reader is told to size its
+// memory by: the count is a number in the file, which a damaged or crafted
+// store may set to a trillion (the TUI then died out of memory before it
+// drew anything). Past it, a reader's lists grow as keys come.
+const keyCountHintMax = 1 << 22
+
+// keyCountHint is the store's key count as a size hint, bounded.
+func keyCountHint(tx kv) int {
+	return int(min(getUint(tx.Bucket(bucketMeta), metaKeyCount), keyCountHintMax))
 }
 
 // releaseEvery is how many keys a reader of every key (SnapshotEach,

@@ -320,7 +320,7 @@ func (b *core) checkFilter(tx kv, f Filter) (envName string, err error) {
 // readKeys decodes every key record that keep accepts (nil: all), through
 // an arena so a record's strings cost no allocation of their own.
 func (b *core) readKeys(tx kv, keep func(*model.Key) bool) ([]model.Key, error) {
-	out := make([]model.Key, 0, getUint(tx.Bucket(bucketMeta), metaKeyCount))
+	out := make([]model.Key, 0, keyCountHint(tx))
 	var a arena
 	read := releasing(tx) // the arena copies: no string points into the map
 	lookup := b.lookup(tx)
