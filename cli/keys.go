@@ -24,15 +24,18 @@ func (a *app) createCommand() *cobra.Command {
 		scopes, allow                    []string
 		req                              storage.CreateRequest
 		decoy                            bool
+		wait                             time.Duration
 	)
 	p := a.printer()
 	cmd := &cobra.Command{
 		Use:   "create --name N --channel C --env E",
 		Short: "Create a key and print it once",
 		Long: `Create a key and print it once on standard output: only the key, or with
---json one object holding it under "secret". Nothing else ever shows it again.`,
+--json one object holding it under "secret". Nothing else ever shows it again.
+Then it waits up to --wait until every running keyden serve accepts the key,
+and says so on stderr, so a script may use the key at once.`,
 		Example: `  keyden create --name "web checkout" --channel default --env prod
-  keyden create --name ci --channel default --env dev --scope deploy:* --allow-ip 10.0.0.0/8 --expires 90d --json
+  keyden create --name ci --channel default --env dev --scope 'deploy:*' --allow-ip 10.0.0.0/8 --expires 90d --json
   keyden create --decoy --name "billing backup" --env prod   # plant it where a thief would look`,
 		Args: noArgs,
 		PreRunE: func(cmd *cobra.Command, args []string) error {
@@ -77,7 +80,7 @@ func (a *app) createCommand() *cobra.Command {
 			if c.Grown {
 				printf(a.env.Stderr, "keyden: this key is %d characters, longer than the store's format, to keep its minimum randomness with this prefix and tag.\n", len(c.Secret))
 			}
-			return p.print(struct {
+			err = p.print(struct {
 				Secret string `json:"secret"`
 				model.KeyView
 			}{c.Secret, c.Key.View()}, func(w io.Writer) error {
@@ -91,6 +94,12 @@ func (a *app) createCommand() *cobra.Command {
 				_, err := fmt.Fprintln(w, c.Secret) // raw: a key is printable ASCII, and scripts take it as it is
 				return err
 			})
+			if err != nil {
+				return err
+			}
+			// A verifier takes a new key in within its poll: a script that
+			// used the key at once was refused it as unknown.
+			return a.confirmLanding(cmd.Context(), st, wait, inForceOn)
 		}),
 	}
 	f := cmd.Flags()
@@ -103,6 +112,7 @@ func (a *app) createCommand() *cobra.Command {
 	f.StringVar(&expires, "expires", "never", "never, a duration such as 90d, or a date such as 2027-01-31")
 	f.BoolVar(&decoy, "decoy", false, "make a decoy: a key that looks like any other, is never valid, and raises an alert when used")
 	p.jsonFlag(cmd, "print one JSON object with the key under \"secret\"")
+	waitFlag(cmd, &wait, "accepts the key")
 	return cmd
 }
 

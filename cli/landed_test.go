@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"keyden/internal/verifiertest"
+	"keyden/server"
 	"keyden/storage"
 )
 
@@ -44,5 +45,29 @@ func TestBulkChangesSayHowTheyLanded(t *testing.T) {
 	r = run(t, db, "", "delete", ids["mine dev stale"], ids["alice dev stale"], "--yes")
 	if r.code != 1 || !strings.Contains(r.stderr, "\nRefused by 1/1 verifier in ") {
 		t.Fatalf("delete with a refusal: %d %q", r.code, r.stderr)
+	}
+}
+
+// create waits until the running verifiers accept the new key: a script
+// that used the key at once was refused it as unknown until the next poll.
+func TestCreateWaitsUntilTheVerifiersAcceptTheKey(t *testing.T) {
+	db := newDB(t)
+	if r := run(t, db, "", "init"); r.code != 0 {
+		t.Fatalf("init: %d %q", r.code, r.stderr)
+	}
+	st, err := storage.OpenBolt(db, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := verifiertest.Start(t, st, "v1")
+	r := run(t, db, "", "create", "--name", "ci", "--env", "dev")
+	if r.code != 0 || !strings.Contains(r.stderr, "In force on 1/1 verifier in ") {
+		t.Fatalf("create: %d %q", r.code, r.stderr)
+	}
+	if res := srv.Verify(server.Request{Secret: strings.TrimSpace(r.stdout), Env: "dev"}); !res.OK {
+		t.Fatalf("the verifier refused the key create had just printed: %s", res.Reason)
+	}
+	if r := run(t, db, "", "create", "--name", "ci 2", "--env", "dev", "--wait", "0"); r.code != 0 || r.stderr != "" {
+		t.Fatalf("create --wait 0: %d %q", r.code, r.stderr)
 	}
 }

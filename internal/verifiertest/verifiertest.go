@@ -11,9 +11,9 @@ import (
 	"keyden/storage"
 )
 
-// Start runs a verifier named id on st until the test ends, and returns
+// Start runs a verifier named id on st until the test ends, and returns it
 // once its heartbeat in the store says it has applied every change so far.
-func Start(t testing.TB, st storage.Store, id string) {
+func Start(t testing.TB, st storage.Store, id string) *server.Server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	srv := server.New(st, server.Options{PollEvery: 20 * time.Millisecond,
@@ -36,7 +36,7 @@ func Start(t testing.TB, st storage.Store, id string) {
 		}
 		for _, v := range vs {
 			if v.ID == id && v.Applied >= seq {
-				return
+				return srv
 			}
 		}
 		if time.Now().After(deadline) {
