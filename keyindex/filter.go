@@ -83,7 +83,7 @@ func (q Query) Narrows(p Query) bool {
 // matcher is a query compiled against one index.
 type matcher struct {
 	ix      *Index
-	env, ch uint16 // 0: any
+	env, ch uint32 // 0: any
 	none    bool   // names a channel or env no key has, or the text is malformed
 	terms   *at    // nil: no terms
 	review  Review

@@ -38,11 +38,11 @@ func (ix *Index) InGroup(rows []int32, by GroupBy, name string) []int32 {
 		id, ok = ix.byIDs[name]
 		col = func(i int32) uint32 { return ix.byOf[i] }
 	case ByChannel:
-		var c uint16
+		var c uint32
 		c, ok = ix.chIDs[name]
 		id, col = uint32(c), func(i int32) uint32 { return uint32(ix.chOf[i]) }
 	default:
-		var e uint16
+		var e uint32
 		e, ok = ix.envIDs[name]
 		id, col = uint32(e), func(i int32) uint32 { return uint32(ix.envOf[i]) }
 	}

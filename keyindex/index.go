@@ -57,16 +57,16 @@ type Index struct {
 	ovHay  entries
 	ovIDs  map[string]int32 // index of each key added since the load
 
-	envOf    []uint16 // index into envIDs; 0: the key is gone
-	chOf     []uint16 // index into chIDs
+	envOf    []uint32 // index into envIDs; 0: the key is gone
+	chOf     []uint32 // index into chIDs: any member may add channels, past 65,535 too
 	byOf     []uint32 // index into byIDs: creators may be many
 	scopesOf []uint32 // index into sets
 	used     []int64  // last used, as model.UnixNano: never is 0
 	created  []int64
 	expires  []int64
 	flags    []uint8 // rowTripped, rowDisabled, rowDecoy
-	envIDs   map[string]uint16
-	chIDs    map[string]uint16
+	envIDs   map[string]uint32
+	chIDs    map[string]uint32
 	byIDs    map[string]uint32
 	live     int
 
@@ -246,11 +246,11 @@ type Builder struct {
 
 // NewBuilder starts an Index of about n keys.
 func NewBuilder(n int) *Builder {
-	return newBuilder(n, newTables(), map[string]uint16{}, map[string]uint16{}, map[string]uint32{})
+	return newBuilder(n, newTables(), map[string]uint32{}, map[string]uint32{}, map[string]uint32{})
 }
 
-func newBuilder(n int, tabs *tables, envIDs, chIDs map[string]uint16, byIDs map[string]uint32) *Builder {
-	ix := &Index{tabs: tabs, envOf: make([]uint16, 0, n), chOf: make([]uint16, 0, n),
+func newBuilder(n int, tabs *tables, envIDs, chIDs map[string]uint32, byIDs map[string]uint32) *Builder {
+	ix := &Index{tabs: tabs, envOf: make([]uint32, 0, n), chOf: make([]uint32, 0, n),
 		byOf: make([]uint32, 0, n), scopesOf: make([]uint32, 0, n), used: make([]int64, 0, n), created: make([]int64, 0, n),
 		expires: make([]int64, 0, n), flags: make([]uint8, 0, n), envIDs: envIDs, chIDs: chIDs, byIDs: byIDs}
 	ix.base.refs, ix.hay.refs = make([]uint32, 0, n), make([]uint32, 0, n)
@@ -400,11 +400,11 @@ func cow[T comparable](col *[]T, old []T, i int, v T) {
 	c[i] = v
 }
 
-func intern[T uint16 | uint32](m map[string]T, s string) T {
+func intern(m map[string]uint32, s string) uint32 {
 	if id, ok := m[s]; ok {
 		return id
 	}
-	id := T(len(m) + 1)
+	id := uint32(len(m) + 1)
 	m[strings.Clone(s)] = id // s may point into the store's pages
 	return id
 }

@@ -302,3 +302,38 @@ func TestIndexManyKeysFlushedAgainAreCompactedNotRebuilt(t *testing.T) {
 	}
 	sameIndex(t, "after six flushes", set, Build(keys))
 }
+
+// Any member may add channels, so a store may hold keys in more than
+// 65,535 of them (and a crafted one in as many environments): each keeps
+// its own number, so a channel filter shows that channel's keys only and
+// no key is taken for gone. With 16-bit numbers, channel:c-0 also showed
+// c-65536's key, c-65535 every key, and a key in the 65,536th environment
+// was gone.
+func TestMoreThan65535ChannelsAndEnvironments(t *testing.T) {
+	const n = 1<<16 + 2
+	keys := make([]model.Key, n)
+	for i := range keys {
+		keys[i] = model.Key{ID: fmt.Sprintf("k%07d", i), Name: "n", Environment: fmt.Sprintf("e-%d", i),
+			Channel: fmt.Sprintf("c-%d", i), CreatedAt: testNow, CreatedBy: "alice"}
+	}
+	ix := Build(keys)
+	if ix.Count() != n {
+		t.Fatalf("%d keys, want %d", ix.Count(), n)
+	}
+	for _, i := range []int{0, 1, 1<<16 - 1, 1 << 16, n - 1} {
+		for _, q := range []Query{{Channel: fmt.Sprintf("c-%d", i)}, {Env: fmt.Sprintf("e-%d", i)}} {
+			got := ix.Filter(q, nil, testNow)
+			if len(got) != 1 || ix.Key(got[0]).ID != keys[i].ID {
+				var ids []string
+				for _, j := range got[:min(len(got), 5)] {
+					ids = append(ids, ix.Key(j).ID)
+				}
+				t.Errorf("%+v shows %d keys (%v…), want only %s", q, len(got), ids, keys[i].ID)
+			}
+		}
+	}
+	envs, chans := ix.Counts()
+	if len(envs) != n || len(chans) != n {
+		t.Errorf("counts of %d environments and %d channels, want %d each", len(envs), len(chans), n)
+	}
+}

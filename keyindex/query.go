@@ -322,7 +322,7 @@ func (g group) implies(p group) bool {
 // more: k, or else key i of ix.
 type facts struct {
 	used, created, expires int64
-	env, ch                uint16
+	env, ch                uint32
 	flags                  uint8
 	scopes                 []string
 	k                      *model.Key
@@ -390,7 +390,7 @@ func (c *at) bind(ix *Index) {
 	}
 }
 
-func idsMatching(ids map[string]uint16, pattern string) []bool {
+func idsMatching(ids map[string]uint32, pattern string) []bool {
 	in := make([]bool, len(ids)+1)
 	for name, id := range ids {
 		if int(id) < len(in) {
