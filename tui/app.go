@@ -173,6 +173,14 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, a.quit()
 	case tea.KeyMsg:
 		return a, a.handleKey(msg)
+	case pastedMsg:
+		switch {
+		case msg.err != nil:
+			a.setStatus("Could not read the system clipboard ("+firstLine(msg.err.Error())+"): paste with your terminal instead, often ctrl+shift+v", false)
+		case a.nav.top().Typing():
+			return a, a.handleKey(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(msg.text), Paste: true})
+		}
+		return a, nil
 	case tea.MouseMsg:
 		return a, a.mouse(msg)
 	}
@@ -202,8 +210,19 @@ func (a *App) cleared(msg clearedMsg) tea.Cmd {
 	return nil
 }
 
+// oneLine is a paste for a one-line field: the line break ending a copied
+// line dropped, any other line break or tab a space, where Printable alone
+// would glue the words together.
+func oneLine(rs []rune) []rune {
+	s := strings.TrimRight(string(rs), "\r\n")
+	return []rune(strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ", "\t", " ").Replace(s))
+}
+
 func (a *App) handleKey(msg tea.KeyMsg) tea.Cmd {
 	if msg.Type == tea.KeyRunes {
+		if msg.Paste {
+			msg.Runes = oneLine(msg.Runes)
+		}
 		// Typed or pasted text reaches the text fields, which draw it as
 		// it is: a bidi override or a zero width would reorder or hide
 		// what the line shows. No binding and no field needs one.
@@ -212,6 +231,14 @@ func (a *App) handleKey(msg tea.KeyMsg) tea.Cmd {
 		}
 	}
 	typing := a.nav.top().Typing()
+	if msg.Type == tea.KeyCtrlV && typing {
+		// The system clipboard's text takes the terminal paste's path.
+		if !a.clip.opt.System {
+			a.setStatus("keyden cannot read a clipboard here: paste with your terminal instead, often ctrl+shift+v", false)
+			return nil
+		}
+		return a.clip.pasteCmd()
+	}
 	// Over a slow link several keystrokes arrive in one read and Bubble Tea
 	// hands them over as one multi-rune key; outside a text field they are
 	// separate commands ("jjd"), so take them one at a time.

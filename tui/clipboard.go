@@ -168,6 +168,20 @@ func (c *clipboardManager) clearAfterCmd(seq int) tea.Cmd {
 	}
 }
 
+// pastedMsg is the system clipboard's text, for a ctrl+v in a text field.
+type pastedMsg struct {
+	text string
+	err  error
+}
+
+// pasteCmd reads the system clipboard off the UI loop.
+func (c *clipboardManager) pasteCmd() tea.Cmd {
+	return func() tea.Msg {
+		s, err := c.read()
+		return pastedMsg{s, err}
+	}
+}
+
 // copyCmd copies secret off the UI loop.
 func (c *clipboardManager) copyCmd(secret string) tea.Cmd {
 	return func() tea.Msg { return copiedMsg{res: c.copy(secret)} }

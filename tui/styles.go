@@ -112,5 +112,8 @@ func StylesFor(r *lipgloss.Renderer) Styles {
 func (s *Styles) textInput() textinput.Model {
 	ti := textinput.New()
 	ti.Cursor.Style = s.Cursor
+	// The field's own ctrl+v read the clipboard past the App's filter
+	// (a bidi override reached the field); the App takes ctrl+v instead.
+	ti.KeyMap.Paste.SetEnabled(false)
 	return ti
 }
