@@ -153,16 +153,20 @@ func badRequest(ctx *fasthttp.RequestCtx, err error) {
 }
 
 // connLimiter caps open connections. To admit a new one at the cap it
-// closes the connection quiet longest (accepted with no request yet, or
-// idle between keep-alive requests), but never a trusted proxy's for one
-// from another address: else one client opening connections would close
-// every idle one a gateway keeps. When there is none, every connection is
-// in the middle of a request: it closes the one mid-request longest of
-// the source (model.Source) holding the most, if the new one is a trusted
-// proxy's or comes from a source holding at least two fewer: else one
-// client sending a byte now and then on each of its connections would
-// keep every gateway and every other client out. Else the new one gets a
-// 503 at once. Accept never waits for room.
+// closes, of the connections not from a trusted proxy, the one quiet
+// longest (accepted with no request yet, or idle between keep-alive
+// requests); else, when all are in the middle of a request, the one
+// mid-request longest of the source (model.Source) holding the most, if
+// the new one is a trusted proxy's or comes from a source holding at least
+// two fewer; else, for a trusted proxy's new one, a trusted proxy's
+// connection quiet longest. Else the new one gets a 503 at once. Accept
+// never waits for room.
+//
+// So one client opening connections, or sending a byte now and then on
+// each, keeps neither a gateway out nor clients from other sources, and a
+// gateway's idle connections are closed only for its own new ones: a
+// gateway may send a check on an idle connection as serve closes it, and
+// nginx answers that check 502.
 type connLimiter struct {
 	net.Listener
 	max     int
@@ -171,7 +175,8 @@ type connLimiter struct {
 
 	mu       sync.Mutex
 	open     int
-	quiet    connList // longest quiet first
+	quiet    connList // not from a trusted proxy, longest quiet first
+	proxies  connList // a trusted proxy's quiet ones, longest quiet first
 	sources  map[netip.Prefix]*source
 	heaviest sourceHeap
 
@@ -198,7 +203,7 @@ type limitedConn struct {
 	pending []byte
 	// Guarded by l.mu.
 	prev, next *limitedConn
-	on         *connList // l.quiet, src.busy, or nil
+	on         *connList // l.quiet, l.proxies, src.busy, or nil
 	closed     bool
 }
 
@@ -238,13 +243,16 @@ func (l *connLimiter) admit(c *limitedConn, proxy bool, from netip.Prefix) bool 
 			if !proxy {
 				l.join(c, from)
 			}
-			l.quiet.pushBack(c)
+			l.quietList(c).pushBack(c)
 			l.mu.Unlock()
 			return true
 		}
-		v := l.quietestLocked(proxy)
+		v := l.quietestLocked(false)
 		if v == nil {
 			v = l.slowestLocked(proxy, from)
+		}
+		if v == nil && proxy {
+			v = l.quietestLocked(true)
 		}
 		if v == nil {
 			l.mu.Unlock()
@@ -257,12 +265,12 @@ func (l *connLimiter) admit(c *limitedConn, proxy bool, from netip.Prefix) bool 
 	}
 }
 
-// quietestLocked counts out and returns the connection quiet longest, a
-// trusted proxy's only if orProxy; nil if none is.
+// quietestLocked counts out and returns the connection quiet longest not
+// from a trusted proxy, else, if orProxy, a trusted proxy's; nil if none.
 func (l *connLimiter) quietestLocked(orProxy bool) *limitedConn {
 	c := l.quiet.front
-	for c != nil && !orProxy && c.src == nil {
-		c = c.next
+	if c == nil && orProxy {
+		c = l.proxies.front
 	}
 	if c != nil {
 		l.shed.Add(1)
@@ -360,7 +368,7 @@ func (c *limitedConn) Close() error {
 
 // connState moves a connection between the lists: a request takes it to
 // its source's busy list (a trusted proxy's to none), its answer to the
-// end of the quiet list.
+// end of a quiet list.
 func (l *connLimiter) connState(nc net.Conn, st fasthttp.ConnState) {
 	c, ok := nc.(*limitedConn)
 	if !ok {
@@ -373,9 +381,9 @@ func (l *connLimiter) connState(nc net.Conn, st fasthttp.ConnState) {
 	}
 	switch st {
 	case fasthttp.StateIdle:
-		if c.on != &l.quiet {
+		if q := l.quietList(c); c.on != q {
 			c.unlink()
-			l.quiet.pushBack(c)
+			q.pushBack(c)
 		}
 	case fasthttp.StateActive:
 		c.unlink()
@@ -383,6 +391,14 @@ func (l *connLimiter) connState(nc net.Conn, st fasthttp.ConnState) {
 			c.src.busy.pushBack(c)
 		}
 	}
+}
+
+// quietList is the list c joins when quiet.
+func (l *connLimiter) quietList(c *limitedConn) *connList {
+	if c.src == nil {
+		return &l.proxies
+	}
+	return &l.quiet
 }
 
 // connList is a list of connections linked through themselves, so that a
