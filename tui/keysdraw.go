@@ -55,9 +55,8 @@ func (v *keysView) View() string {
 		// Keep the layout's height when there are few rows.
 		b.WriteString(strings.Repeat("\n", max(0, v.table.height-(min(v.table.n, v.table.offset+v.table.height)-v.table.offset))))
 	}
-	b.WriteString("\n")
-	if v.filtering || v.q.Text != "" {
-		b.WriteString(v.filter.View())
+	if v.filterShown() {
+		b.WriteString("\n" + v.filter.View())
 		if err := v.q.Err(); err != nil {
 			// Under the line, in the two lines the layout keeps free.
 			lines := wrapWords(format.Safe(err.Error()), v.width-2)

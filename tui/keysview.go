@@ -161,9 +161,9 @@ type keysView struct {
 	pick      int
 	moving    []*model.Key // the picker chooses where these keys move to
 
-	table  vtable
-	width  int
-	loaded bool
+	table         vtable
+	width, height int
+	loaded        bool
 
 	// The grouped review (g): groups of the rows shown, in a table of
 	// their own; drill is the way back from a group's keys (esc).
@@ -402,17 +402,40 @@ func (v *keysView) selected() (model.Key, bool) {
 
 // SetSize gives the view its share of the screen.
 func (v *keysView) SetSize(w, h int) {
-	v.width = w
-	// tabs, blank, table header … filter line
-	v.table.SetSize(w-1, h-6)
-	v.gtable.SetSize(w-1, h-6)
+	v.width, v.height = w, h
+	v.table.SetSize(w-1, v.rowsRoom())
+	v.gtable.SetSize(w-1, v.rowsRoom())
 	v.filter.Width = max(10, w-4)
+}
+
+// rowsRoom is how many rows the tables show: the height less the tabs, a
+// blank line and the header, and less the filter line and the two lines
+// under it for a query's error only while there is a filter line. Kept
+// free always, they left a 40×12 screen 3 rows of its 6.
+func (v *keysView) rowsRoom() int {
+	if v.filterShown() {
+		return v.height - 6
+	}
+	return v.height - 3
+}
+
+func (v *keysView) filterShown() bool { return v.filtering || v.q.Text != "" }
+
+// fitHeight gives the tables the rows rowsRoom says, after a message may
+// have opened or closed the filter line.
+func (v *keysView) fitHeight() {
+	if h := max(1, v.rowsRoom()); h != v.table.height {
+		v.table.height, v.gtable.height = h, h
+		v.table.clamp()
+		v.gtable.clamp()
+	}
 }
 
 func (v *keysView) KeyMap() help.KeyMap { return v }
 func (v *keysView) Typing() bool        { return v.filtering || v.picking }
 
 func (v *keysView) Update(msg tea.Msg) tea.Cmd {
+	defer v.fitHeight()
 	switch msg := msg.(type) {
 	case filteredMsg:
 		return v.apply(msg)
