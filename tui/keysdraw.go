@@ -146,26 +146,32 @@ func (v *keysView) statusText() string {
 	} else if len(v.rows) != v.set.Count() {
 		parts = append(parts, fmt.Sprintf("%d shown", len(v.rows)))
 	}
-	sortAt := -1
+	// What a narrow line gives up first, in this order: cut at the
+	// screen's edge, it lost the position instead ("sort: last used ↓ · 2/1",
+	// "656 shown · 10 creators ·").
+	var spare []string
 	if c := sortColumn[v.q.Sort]; v.table.widths[c] == 0 {
-		sortAt = len(parts)
-		parts = append(parts, "sort: "+v.q.Sort.String()+" "+sortArrow(v.q.Sort))
+		spare = append(spare, "sort: "+v.q.Sort.String()+" "+sortArrow(v.q.Sort))
+		parts = append(parts, spare[0])
 	}
-	// The sort is the first to go on a narrow line: cut at the screen's
-	// edge, the line lost the position instead ("sort: last used ↓ · 2/1").
 	join := func() string {
-		text := strings.Join(parts, " · ")
-		if sortAt >= 0 && format.Cells(text) > v.width-1 {
-			text = strings.Join(slices.Delete(slices.Clone(parts), sortAt, sortAt+1), " · ")
+		kept := parts
+		for _, s := range spare {
+			if format.Cells(strings.Join(kept, " · ")) <= v.width-1 {
+				break
+			}
+			kept = slices.DeleteFunc(slices.Clone(kept), func(p string) bool { return p == s })
 		}
-		return text
+		return strings.Join(kept, " · ")
 	}
 	if v.marks.n > 0 {
 		parts = append(parts, fmt.Sprintf("%d marked", v.marks.n))
 	}
 	if v.group != groupOff {
 		if v.groups != nil {
-			parts = append(parts, format.Count(len(v.groups), groupFields[v.group].noun))
+			// The position says how many groups too.
+			spare = append(spare, format.Count(len(v.groups), groupFields[v.group].noun))
+			parts = append(parts, spare[len(spare)-1])
 		}
 		if len(v.groups) > 0 {
 			parts = append(parts, fmt.Sprintf("%d/%d", v.gtable.cursor+1, len(v.groups)))

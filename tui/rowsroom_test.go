@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/charmbracelet/x/ansi"
@@ -46,5 +47,19 @@ func TestKeysTableUsesTheRoomOfAnAbsentFilterLine(t *testing.T) {
 			}
 			h.final(t)
 		})
+	}
+}
+
+// The grouped review's status line keeps its position on a narrow screen:
+// it was cut at the edge after the count of groups ("… · 1 creator ·"),
+// which the position ("1/1") says too.
+func TestNarrowGroupStatusKeepsThePosition(t *testing.T) {
+	h := start(t, setup{store: sampleBolt(t), w: 40, h: 12})
+	h.waitFor(t, "6 keys")
+	h.press("tab", "A", "g")
+	h.waitFor(t, "CREATED BY")
+	lines := strings.Split(ansi.Strip(h.final(t).View()), "\n")
+	if status := strings.TrimSpace(lines[len(lines)-2]); status != "6 keys · 2 shown · 2 marked · 1/1" {
+		t.Errorf("the grouped status line at 40 columns is %q", status)
 	}
 }
