@@ -62,3 +62,49 @@ func TestSSHDeleteAsksOnThePTY(t *testing.T) {
 		t.Fatalf("the name typed did not delete the key:\n%s", out)
 	}
 }
+
+// ssh -t … rotate asks on the session's terminal what it asks locally: a
+// rotate by --filter asks yes and says until when the old keys work; one
+// key's rotate asks nothing (--grace is its answer) and says until when
+// after. The real OpenSSH client in tmux. The question's grace line fails
+// on the old code (it named only the keys).
+func TestSSHRotateAsksOnThePTY(t *testing.T) {
+	needTmux(t)
+	w := newSSHWorld(t)
+	w.start()
+	if _, errs, code := w.ssh("ann", "create", "--name", "'web checkout'", "--env", "prod"); code != 0 {
+		t.Fatalf("create over ssh: exit %d %q", code, errs)
+	}
+	id := keyID(t, w.db, "web checkout")
+	overSSH := func(name, args string) *tmuxSession {
+		cmd := "env -i HOME=" + w.dir + " TERM=xterm-256color PATH=/usr/bin:/bin ssh -t " +
+			strings.Join(w.sshArgs(w.keys["ann"], "127.0.0.1"), " ") + " " + args + "; echo SSH-EXITED=$?; sleep 60"
+		return startTmux(t, "sshrotate-"+name, "/dev/null", 160, 30, cmd)
+	}
+	s := overSSH("filter", "rotate --filter env:prod --grace 1h")
+	s.waitFor("(--grace), or its own earlier expiry: apps using it must switch to the new key by then.")
+	s.waitFor("Type yes to rotate:")
+	s.typeText("yes")
+	s.keys("Enter")
+	s.waitFor(`Rotated "web checkout" (`+id+" → ")
+	s.waitFor("SSH-EXITED=0")
+	if out, _, _ := keyden(t, w.db, "", "show", id, "--json"); !strings.Contains(out, `"rotated_to"`) {
+		t.Fatalf("yes did not rotate the key:\n%s", out)
+	}
+	newID := ""
+	if out, _, _ := keyden(t, w.db, "", "list", "--json"); strings.Count(out, `"id"`) == 2 {
+		for _, f := range strings.Split(out, `"id":"`)[1:] {
+			if k := f[:strings.IndexByte(f, '"')]; k != id {
+				newID = k
+			}
+		}
+	}
+	if newID == "" {
+		t.Fatal("no new key listed")
+	}
+	s = overSSH("one", "rotate "+newID+" --grace 1h")
+	screen := s.waitFor("SSH-EXITED=0")
+	if strings.Contains(screen, "Type") || !strings.Contains(screen, "This is the only time the new key is shown.") {
+		t.Fatalf("one key's rotate over ssh -t:\n%s", screen)
+	}
+}

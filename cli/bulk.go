@@ -343,8 +343,16 @@ func (a *app) confirmBulk(cmd *cobra.Command, st store, req storage.BulkRequest,
 			plural(mayNot, "that one is", "those are"), plural(mayNot, "it is", "they are"),
 			plural(len(ids)-mayNot, "the other goes through", "the others go through"))
 	}
-	if req.Action == model.KeyDelete {
+	switch {
+	case req.Action == model.KeyDelete:
 		fmt.Fprintln(a.env.Stderr, "Apps using these keys will stop working immediately. This cannot be undone.")
+	case req.Action == model.KeyRotate && req.Grace == 0:
+		fmt.Fprintln(a.env.Stderr, "The old keys stop working at once (--grace now): apps using them must switch to the new keys now.")
+	case req.Action == model.KeyRotate:
+		// The grace is what a rotation's question is about: the TUI's
+		// confirm offers it, and the question here said nothing of it.
+		printf(a.env.Stderr, "Each old key keeps working until %s (--grace), or its own earlier expiry: apps using it must switch to the new key by then.\n",
+			format.Stamp(a.env.Now().Add(req.Grace)))
 	}
 	answer, err := a.ask(fmt.Sprintf("Type yes to %s: ", verb))
 	if err != nil || answer != "yes" {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/term"
 
@@ -82,5 +83,54 @@ func TestRemoteDeleteAsksOnTheTerminal(t *testing.T) {
 	code, out = remote("yes\r", "delete", "--filter", "env:dev")
 	if code != 0 || !gone("cron") || !strings.Contains(out, "Type yes to delete: yes") {
 		t.Fatalf("yes to a bulk delete: exit %d, %q", code, out)
+	}
+}
+
+// A rotation's question says until when the old keys work, locally and on
+// keyden ssh's terminal alike; one key's rotate asks nothing in either
+// (as locally: --grace is its answer) and says until when after. On the old
+// code the question named only the keys, not the grace.
+func TestRotateAsksWithItsGrace(t *testing.T) {
+	db := newDB(t)
+	create(t, db, "--name", "batch", "--env", "dev")
+	create(t, db, "--name", "cron", "--env", "dev")
+	const until = "Each old key keeps working until 2026-11-26 13:00:00 UTC (--grace), or its own earlier expiry: apps using it must switch to the new key by then.\nType yes to rotate: "
+	r := runAt(t, db, "no\n", true, "rotate", "--filter", "env:dev", "--grace", "1h")
+	if r.code != ExitRefused || !strings.Contains(r.stderr, until) {
+		t.Fatalf("local: exit %d %q", r.code, r.stderr)
+	}
+	r = runAt(t, db, "no\n", true, "rotate", "--filter", "env:dev", "--grace", "now")
+	if r.code != ExitRefused || !strings.Contains(r.stderr, "The old keys stop working at once (--grace now)") {
+		t.Fatalf("local, --grace now: exit %d %q", r.code, r.stderr)
+	}
+	st, err := storage.OpenBolt(db, storage.Options{Actor: Actor(), Now: func() time.Time { return bulkNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	a := &app{env: Env{Now: func() time.Time { return bulkNow }, Getenv: func(string) string { return "" }}}
+	remote := func(typed string, args ...string) (int, string) {
+		var out bytes.Buffer
+		tty := term.NewTerminal(struct {
+			io.Reader
+			io.Writer
+		}{strings.NewReader(typed), &out}, "")
+		code := a.runRemote(context.Background(), st, args, strings.NewReader(typed), &out, &out, tty)
+		return code, out.String()
+	}
+	code, out := remote("yes\r", "rotate", "--filter", "env:dev", "--grace", "1h")
+	if code != 0 || !strings.Contains(strings.ReplaceAll(out, "\r\n", "\n"), until+"yes") || !strings.Contains(out, "Rotated 2 keys") {
+		t.Fatalf("over ssh: exit %d %q", code, out)
+	}
+	var id string
+	st.EachKey(context.Background(), storage.Filter{}, nil, func(k *model.Key) error {
+		if k.Name == "batch" && k.RotatedTo == "" {
+			id = k.ID
+		}
+		return nil
+	})
+	code, out = remote("", "rotate", id, "--grace", "1h")
+	if code != 0 || strings.Contains(out, "Type") || !strings.Contains(out, "works until 2026-11-26 13:00:00 UTC. This is the only time the new key is shown.") {
+		t.Fatalf("one key over ssh: exit %d %q", code, out)
 	}
 }
