@@ -86,7 +86,7 @@ func TestSSHRotateAsksOnThePTY(t *testing.T) {
 	s.waitFor("Type yes to rotate:")
 	s.typeText("yes")
 	s.keys("Enter")
-	s.waitFor(`Rotated "web checkout" (`+id+" → ")
+	s.waitFor(`Rotated "web checkout" (` + id + " → ")
 	s.waitFor("SSH-EXITED=0")
 	if out, _, _ := keyden(t, w.db, "", "show", id, "--json"); !strings.Contains(out, `"rotated_to"`) {
 		t.Fatalf("yes did not rotate the key:\n%s", out)
