@@ -59,6 +59,26 @@ func (b boltBucket) ForEachReverse(fn func(k, v []byte) error) error {
 	return nil
 }
 
+// ForEachReverseFrom visits the keys below `below` (nil: every key) in
+// reverse order.
+func (b boltBucket) ForEachReverseFrom(below []byte, fn func(k, v []byte) error) error {
+	c := b.b.Cursor()
+	k, v := c.Last()
+	if below != nil {
+		if k, v = c.Seek(below); k == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Prev()
+		}
+	}
+	for ; k != nil; k, v = c.Prev() {
+		if err := fn(k, v); err != nil {
+			return stopped(err)
+		}
+	}
+	return nil
+}
+
 // releaseMapped lets go of the pages of the file's memory map this process
 // has touched so far. A reader of every key in one transaction
 // (SnapshotEach) would otherwise count the whole file in its resident size

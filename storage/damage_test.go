@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -345,5 +346,47 @@ func TestADamagedKeyCountSizesNothing(t *testing.T) {
 	}
 	if keys, err := st.ListKeys(ctx, Filter{}); err != nil || len(keys) != 1 || cap(keys) > keyCountHintMax {
 		t.Fatalf("ListKeys: %d keys (cap %d), %v", len(keys), cap(keys), err)
+	}
+}
+
+// The audit bucket's sequence is a number in the file: a crafted one far
+// past the last event (2^62) made EachEvent (audit --json) count down to
+// the events one read at a time, for ever. The log is walked by its keys:
+// every event, newest first, at once, also across a gap.
+func TestAuditStreamWalksTheLogNotTheSequence(t *testing.T) {
+	st := newStore(t, Options{})
+	for _, name := range []string{"a", "b", "c"} {
+		mustCreate(t, st, CreateRequest{Name: name})
+	}
+	want, err := st.Audit(ctx, AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(st.Path(), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketAudit).SetSequence(1 << 62) })
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, st, CreateRequest{Name: "d"}) // an event at 2^62+1, past a gap
+	c, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	var got []string
+	err = st.EachEvent(c, AuditFilter{}, func(ev *model.Event) error {
+		got = append(got, fmt.Sprint(ev.Seq, ev.Action, ev.KeyName))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want)+1 || got[0] != fmt.Sprint(uint64(1<<62+1), model.ActionCreate, "d") || got[len(got)-1] != fmt.Sprint(want[len(want)-1].Seq, want[len(want)-1].Action, "") {
+		t.Fatalf("events %q, want d's, then the %d before the gap", got, len(want))
+	}
+	var limited []string
+	if err := st.EachEvent(c, AuditFilter{Limit: 2}, func(ev *model.Event) error { limited = append(limited, ev.KeyName); return nil }); err != nil || fmt.Sprint(limited) != "[d c]" {
+		t.Fatalf("limit 2: %q %v", limited, err)
 	}
 }

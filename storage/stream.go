@@ -91,49 +91,42 @@ func (b *core) EachEvent(ctx context.Context, f AuditFilter, fn func(*model.Even
 	if _, ranged := b.be.(external); ranged { // etcd, the one backend outside
 		return b.eachEventRanged(ctx, f, fn)
 	}
-	var next uint64 // the next sequence to read, downwards
-	first, n := true, 0
+	// The log is walked by its keys, not by counting sequence numbers
+	// down from the bucket's sequence: that number is in the file, and a
+	// crafted one (2^62) made audit --json count for ever.
+	var below []byte // the oldest event handed out so far; nil: none yet
+	n := 0
 	part := make([]model.Event, 0, streamPart)
 	for done := false; !done; {
 		// The part is written out after its transaction: a slow reader of
 		// the output must not hold the file from writers.
 		part = part[:0]
 		err := b.view(ctx, func(tx kv) error {
-			part = part[:0]
-			bk := tx.Bucket(bucketAudit)
-			if first {
-				next, first = bk.Sequence(), false
-			}
-			var key [8]byte
-			for read := 0; read < streamPart; read++ {
-				if next == 0 {
-					done = true
-					return nil
+			part, done = part[:0], true
+			read := 0
+			return tx.Bucket(bucketAudit).(reverseBucket).ForEachReverseFrom(below, func(k, v []byte) error {
+				if read == streamPart {
+					done = false
+					return errStop
 				}
-				binary.BigEndian.PutUint64(key[:], next)
-				next--
-				v := bk.Get(key[:])
-				if v == nil {
-					continue
-				}
+				read++
+				below = append(below[:0], k...)
 				var ev model.Event
-				if err := decodeEvent(key[:], v, &ev); err != nil {
+				if err := decodeEvent(k, v, &ev); err != nil {
 					return err
 				}
 				if !f.Since.IsZero() && ev.Time.Before(f.Since) {
-					done = true
-					return nil
+					return errStop
 				}
 				if f.KeyID != "" && ev.KeyID != f.KeyID {
-					continue
+					return nil
 				}
 				part = append(part, ev)
 				if n++; f.Limit > 0 && n == f.Limit {
-					done = true
-					return nil
+					return errStop
 				}
-			}
-			return nil
+				return nil
+			})
 		})
 		if err != nil {
 			return err
@@ -143,6 +136,11 @@ func (b *core) EachEvent(ctx context.Context, f AuditFilter, fn func(*model.Even
 		}
 	}
 	return nil
+}
+
+// reverseBucket is a bucket walked backwards from a key (bbolt's).
+type reverseBucket interface {
+	ForEachReverseFrom(below []byte, fn func(k, v []byte) error) error
 }
 
 // rangeBucket is a bucket read by ranges with an end (etcd's).
