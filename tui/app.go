@@ -400,7 +400,7 @@ func escThen(msg tea.KeyMsg) bool {
 		return false
 	}
 	switch msg.Type {
-	case tea.KeyRunes, tea.KeyUp, tea.KeyDown, tea.KeyEnter, tea.KeyTab, tea.KeySpace:
+	case tea.KeyRunes, tea.KeyUp, tea.KeyDown, tea.KeyEnter, tea.KeyTab, tea.KeySpace, tea.KeyEsc:
 		return true
 	}
 	return false

@@ -311,6 +311,22 @@ func TestEscThenAKeyIsNotAltKey(t *testing.T) {
 	}
 }
 
+// Esc pressed twice in one read (quickly, over a slow link, a held key)
+// arrives as alt+esc: keyden takes it as esc, esc. Both were dropped, so
+// a user leaving a screen in a hurry stayed where they were.
+func TestEscEscIsTwoEscs(t *testing.T) {
+	h := start(t, setup{store: sampleBolt(t)})
+	h.waitFor(t, "6 keys")
+	h.press("/", "web", "enter", "enter")
+	h.waitFor(t, "Audit events")
+	h.tm.Send(tea.KeyMsg{Type: tea.KeyEsc, Alt: true})
+	h.waitFor(t, "6 keys · 1/6")
+	a := h.final(t)
+	if len(a.nav.stack) != 1 || a.keys.q.Text != "" {
+		t.Fatalf("esc esc from a filtered key's details: %d deep, filter %q", len(a.nav.stack), a.keys.q.Text)
+	}
+}
+
 // The words keyden shows agree: details say "ok" as the table does (not
 // "active"); a refusal starting with a common word starts with a capital,
 // one starting with a user name keeps it; an environment tab with no keys
