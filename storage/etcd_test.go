@@ -133,8 +133,9 @@ func etcdSuite() map[string]func(*testing.T) {
 		"ChangeKeysAuditsEachKeyAndReportsRefusals": TestChangeKeysAuditsEachKeyAndReportsRefusals,
 		"StreamsAreListKeysAndAudit":                TestStreamsAreListKeysAndAudit,
 		"ChangeKeysByFilterRotatesDeletesAndMoves":  TestChangeKeysByFilterRotatesDeletesAndMoves,
-		"Decoy":              TestDecoyIsRefusedAsUnknownAndAlerts,
-		"VerifierHeartbeats": TestVerifierHeartbeats,
+		"Decoy":                                TestDecoyIsRefusedAsUnknownAndAlerts,
+		"VerifierHeartbeats":                   TestVerifierHeartbeats,
+		"AuditStreamWalksTheLogNotTheSequence": TestAuditStreamWalksTheLogNotTheSequence,
 	}
 }
 

@@ -176,6 +176,19 @@ func (b *core) eachEventRanged(ctx context.Context, f AuditFilter, fn func(*mode
 				return decodeEvent(k, v, &part[len(part)-1])
 			})
 			hi = lo - 1
+			if err == nil && len(part) == 0 && hi > 0 {
+				// A part with no event: the sequence is past the log (a
+				// crafted 2^62 made this count down a part at a time for
+				// ever). Go on from the newest event below, in one read.
+				hi = 0
+				err = bk.(reverseBucket).ForEachReverseFrom(from[:], func(k, _ []byte) error {
+					if len(k) != 8 {
+						return errBadEvent
+					}
+					hi = binary.BigEndian.Uint64(k)
+					return errStop
+				})
+			}
 			return err
 		})
 		if err != nil {

@@ -180,6 +180,12 @@ func (b *etcdBucket) ForEachReverse(fn func(k, v []byte) error) error {
 	return b.walk(nil, nil, true, fn)
 }
 
+// ForEachReverseFrom visits the keys below `below` (nil: every key) in
+// reverse order.
+func (b *etcdBucket) ForEachReverseFrom(below []byte, fn func(k, v []byte) error) error {
+	return b.walk(nil, below, true, fn)
+}
+
 // ForEachRange visits the keys from from up to (not including) to, in
 // order. A range with an end is what keeps a part of a long bucket cheap
 // on etcd: a read's answer counts every key up to its range's end.
