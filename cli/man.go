@@ -17,7 +17,9 @@ import (
 var manDate = time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)
 
 func manHeader() *doc.GenManHeader {
-	return &doc.GenManHeader{Title: "KEYDEN", Section: "1", Date: &manDate, Source: "keyden", Manual: "keyden manual"}
+	// No Title: cobra names each page after its command (KEYDEN-CREATE),
+	// where one title gave every page's header KEYDEN(1).
+	return &doc.GenManHeader{Section: "1", Date: &manDate, Source: "keyden", Manual: "keyden manual"}
 }
 
 // manCommand writes the man pages: keyden(1) and one page per command

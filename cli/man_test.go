@@ -23,6 +23,10 @@ func TestManPagesAreCurrent(t *testing.T) {
 	if list, _ := os.ReadFile(filepath.Join(dir, "keyden-list.1")); !strings.Contains(string(list), "used:<1h") {
 		t.Errorf("keyden-list(1) lost the query language's used:<1h:\n%s", list)
 	}
+	// Each page's header names its own command, as man shows it.
+	if create, _ := os.ReadFile(filepath.Join(dir, "keyden-create.1")); !strings.Contains(string(create), `.TH "KEYDEN-CREATE" "1"`) {
+		t.Errorf("keyden-create(1)'s header is not KEYDEN-CREATE(1):\n%.200s", create)
+	}
 	kept, _ := filepath.Glob(filepath.Join("..", "docs", "man", "*.1"))
 	if len(kept) != len(made) {
 		t.Errorf("docs/man has %d pages, the commands make %d: run `go run . man --dir docs/man` (and remove pages of commands that are gone)", len(kept), len(made))
