@@ -299,7 +299,8 @@ func (l *connLimiter) slowestLocked(proxy bool, from netip.Prefix) *limitedConn 
 	return c
 }
 
-// closeQuietest closes the connection quiet longest; false if none is.
+// closeQuietest closes the connection quiet longest, others' before a
+// trusted proxy's; false if none is.
 func (l *connLimiter) closeQuietest() bool {
 	l.mu.Lock()
 	c := l.quietestLocked(true)
