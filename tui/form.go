@@ -50,6 +50,10 @@ type field struct {
 	input   textinput.Model
 	choices []string // a choice field when set and free is false
 	free    bool     // text with presets to cycle through
+	// preset: a free field holds a preset, not typed text (as it opens,
+	// and after ←/→), so typing replaces it: typing 90d after the
+	// default made "never90d".
+	preset  bool
 	choice  int
 	check   func(string) error
 	touched bool
@@ -148,7 +152,7 @@ func newFormView(sh *shared, envs []model.Environment, chs []model.Channel, env,
 		{label: "Scopes", hint: "space or comma separated, such as posts:read orders:*; empty: none", input: text("", 512),
 			check: func(s string) error { _, err := model.NormalizeScopes(splitList(s)); return err }},
 		{label: "Expires", hint: "←/→ never · 30d · 90d · 1y, or type a date such as 2027-01-31", input: expiry,
-			choices: []string{"never", "30d", "90d", "1y"}, free: true,
+			choices: []string{"never", "30d", "90d", "1y"}, free: true, preset: true,
 			check: func(s string) error { _, err := model.ParseExpiry(s, now()); return err }},
 		{label: "Allowed IPs", hint: "IPs or CIDRs such as 10.0.0.0/8 203.0.113.7; empty: anywhere", input: text("", 1024),
 			check: func(s string) error { _, err := model.NormalizeAllowedIPs(splitList(s)); return err }},
@@ -246,6 +250,7 @@ func (f *formView) Update(msg tea.Msg) tea.Cmd {
 			}
 			cur.input.SetValue(cur.choices[cur.choice])
 			cur.input.CursorEnd()
+			cur.preset = true
 		} else {
 			cur.choice = (cur.choice + step) % len(cur.choices)
 		}
@@ -256,10 +261,15 @@ func (f *formView) Update(msg tea.Msg) tea.Cmd {
 	if !f.isText(f.focus) {
 		return nil
 	}
-	var cmd tea.Cmd
 	before := cur.input.Value()
+	replaced := cur.preset && (km.Type == tea.KeyRunes || km.Type == tea.KeyBackspace)
+	if replaced {
+		cur.input.SetValue("")
+		cur.preset = false
+	}
+	var cmd tea.Cmd
 	cur.input, cmd = cur.input.Update(km)
-	if cur.input.Value() != before {
+	if replaced || cur.input.Value() != before {
 		cur.touched = true
 		cur.validate()
 	}

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/charmbracelet/x/ansi"
 
@@ -61,5 +62,34 @@ func TestNarrowGroupStatusKeepsThePosition(t *testing.T) {
 	lines := strings.Split(ansi.Strip(h.final(t).View()), "\n")
 	if status := strings.TrimSpace(lines[len(lines)-2]); status != "6 keys · 2 shown · 2 marked · 1/1" {
 		t.Errorf("the grouped status line at 40 columns is %q", status)
+	}
+}
+
+// Typing into Expires replaces the preset it holds (never as the form
+// opens, or one chosen with ←/→): typing 90d gave "never90d", refused,
+// and a date had to follow five backspaces.
+func TestTypingAnExpiryReplacesThePreset(t *testing.T) {
+	st := sampleBolt(t)
+	h := start(t, setup{store: st})
+	h.waitFor(t, "6 keys")
+	h.newKey(t, "typed date", "tab", "tab", "tab", "tab", "tab", "2027-01-31")
+	h.waitFor(t, "Expires      2027-01-31")
+	h.press("enter")
+	h.waitFor(t, "Your new key")
+	h.press("esc")
+	// After ←/→ too; backspace there clears the preset, not a letter.
+	h.newKey(t, "typed duration", "tab", "tab", "tab", "tab", "tab", "right", "right", "backspace", "45d")
+	h.waitFor(t, "Expires      45d")
+	h.press("enter")
+	h.waitFor(t, "Your new key")
+	h.final(t)
+	keys := keysIn(t, st)
+	date, _ := named(keys, "typed date")
+	if want := time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC); !date.ExpiresAt.Equal(want) {
+		t.Errorf("typed date expires %v, want %v", date.ExpiresAt, want)
+	}
+	dur, _ := named(keys, "typed duration")
+	if got := dur.ExpiresAt.Sub(dur.CreatedAt).Round(time.Hour); got != 45*24*time.Hour {
+		t.Errorf("typed duration: the key lives %v, want 45d", got)
 	}
 }
