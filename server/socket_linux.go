@@ -52,22 +52,18 @@ func (s *socket) read(p []byte) (int, error) {
 }
 
 func (s *socket) readRaw(fd uintptr) bool {
-	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&s.rp[0])), uintptr(len(s.rp)))
-		switch {
-		case e == syscall.EINTR:
-			continue
-		case e == syscall.EAGAIN:
-			return false // wait until readable
-		case e != 0:
-			s.rerr = s.opError("read", e)
-		case n == 0:
-			s.rerr = io.EOF
-		default:
-			s.rn = int(n)
-		}
-		return true
+	n, e := sysIO(syscall.SYS_READ, fd, s.rp)
+	switch {
+	case e == syscall.EAGAIN:
+		return false // wait until readable
+	case e != 0:
+		s.rerr = s.opError("read", e)
+	case n == 0:
+		s.rerr = io.EOF
+	default:
+		s.rn = n
 	}
+	return true
 }
 
 func (s *socket) write(p []byte) (int, error) {
@@ -85,20 +81,28 @@ func (s *socket) write(p []byte) (int, error) {
 
 func (s *socket) writeRaw(fd uintptr) bool {
 	for s.wn < len(s.wp) {
-		rest := s.wp[s.wn:]
-		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&rest[0])), uintptr(len(rest)))
-		switch {
-		case e == syscall.EINTR:
-			continue
-		case e == syscall.EAGAIN:
+		n, e := sysIO(syscall.SYS_WRITE, fd, s.wp[s.wn:])
+		if e == syscall.EAGAIN {
 			return false // wait until writable
-		case e != 0:
+		}
+		if e != 0 {
 			s.werr = s.opError("write", e)
 			return true
 		}
-		s.wn += int(n)
+		s.wn += n
 	}
 	return true
+}
+
+// sysIO makes one read(2) or write(2) (trap) of p, again when a signal
+// interrupts it.
+func sysIO(trap, fd uintptr, p []byte) (int, syscall.Errno) {
+	for {
+		n, _, e := syscall.RawSyscall(trap, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		if e != syscall.EINTR {
+			return int(n), e
+		}
+	}
 }
 
 func (s *socket) opError(op string, e syscall.Errno) error {
