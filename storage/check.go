@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -190,6 +191,14 @@ func (b *core) checkAll(tx kv, rep *CheckReport) error {
 			rep.add("a hash index entry points to the key %s, which does not exist", model.Quote(string(id)))
 		case ok && string(got[:]) != string(h):
 			rep.add("a hash index entry points to the key %s, whose hash differs", model.Quote(string(id)))
+		}
+		return nil
+	})
+	// A number at or past the table's count would be given again.
+	count := getUint(meta, metaStrSeq)
+	_ = eachWithPrefix(meta, []byte(metaStrPfx), func(k, _ []byte) error {
+		if n, err := strconv.ParseUint(string(k[len(metaStrPfx):]), 10, 64); err != nil || n >= count {
+			rep.add("the table of strings holds %s but counts %d numbers, so a new string would take a number already given", model.Quote(string(k)), count)
 		}
 		return nil
 	})

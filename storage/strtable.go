@@ -2,6 +2,7 @@ package storage
 
 import (
 	"encoding/binary"
+	"math"
 	"strconv"
 	"sync"
 
@@ -106,6 +107,13 @@ func (b *core) ref(tx kv, s string) (uint64, error) {
 		return n + 1, nil
 	}
 	n = getUint(meta, metaStrSeq)
+	// The count is a number in the file. Set back (damaged, or crafted)
+	// it would give a number already given, whose string this rewrites:
+	// every record holding the number would then say something else (a
+	// dev key read as a prod key).
+	if n == math.MaxUint64 || meta.Get([]byte(metaStrPfx+strconv.FormatUint(n, 10))) != nil {
+		return 0, fail(ErrDamaged, "the store's table of strings is damaged (its count gives a number already given), so it may have been tampered with: run `keyden check`")
+	}
 	b.strs.mu.Lock()
 	if b.strs.mine == nil {
 		b.strs.mine, b.strs.made = map[uint64]int{}, map[kv][]uint64{}

@@ -1,8 +1,10 @@
 package storage
 
 import (
+	"bytes"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"keyden/model"
@@ -130,4 +132,40 @@ func TestFailedTableNumberIsNotKept(t *testing.T) {
 // sameKey compares what a record holds (version 2 holds every field as text).
 func sameKey(a, b model.Key) bool {
 	return a.ID == b.ID && string(model.EncodeKey(nil, &a)) == string(model.EncodeKey(nil, &b))
+}
+
+// The count of the table's numbers is a number in the file: one that a
+// damaged or crafted store set back to a number already given must not
+// give it again. The string of that number would be rewritten, and every
+// record holding it would say something else: here a dev key read as a
+// prod key and passed verify --env prod. A new string is refused as
+// damage instead, and check says what is wrong.
+func TestTableNumberAlreadyGivenIsNotGivenAgain(t *testing.T) {
+	st := newStore(t, Options{})
+	dev := mustCreate(t, st, CreateRequest{Name: "dev key", Environment: "dev"})
+	var devNum []byte
+	if err := st.update(ctx, func(tx kv) error {
+		meta := tx.Bucket(bucketMeta)
+		devNum = bytes.Clone(meta.Get([]byte(metaStrnPfx + "dev")))
+		return meta.Put(metaStrSeq, devNum) // the count set back to dev's number
+	}); err != nil || len(devNum) != 8 {
+		t.Fatalf("dev's number %x: %v", devNum, err)
+	}
+	other, err := OpenBolt(st.Path(), Options{Actor: "alice"}) // no numbers cached
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.CreateKey(ctx, CreateRequest{Name: "prod key", Channel: "default", Environment: "prod"}); !errors.Is(err, ErrDamaged) {
+		t.Errorf("a create that needs a new number: %v, want damage", err)
+	}
+	if k, err := other.GetKey(ctx, dev.Key.ID); err != nil || k.Environment != "dev" {
+		t.Errorf("the dev key reads as %q: %v", k.Environment, err)
+	}
+	if res, err := other.Verify(ctx, VerifyRequest{Secret: dev.Secret, Environment: "prod"}); err != nil || res.OK {
+		t.Errorf("the dev key verified for prod: %+v %v", res, err)
+	}
+	rep, err := other.Check(ctx)
+	if err != nil || !strings.Contains(strings.Join(rep.Problems, "\n"), "table of strings") {
+		t.Fatalf("check: %q %v", rep.Problems, err)
+	}
 }
