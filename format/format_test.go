@@ -24,6 +24,14 @@ func TestAgoAndUntil(t *testing.T) {
 		{Until, time.Time{}, "never"},
 		{Until, now.Add(7 * 24 * time.Hour), "in 7d"},
 		{Until, now.Add(-2 * 24 * time.Hour), "expired 2d ago"},
+		// A time to come is rounded, a past one floored: a key made a
+		// moment ago to last 90d, 30d or 24h reads so.
+		{Until, now.Add(90*24*time.Hour - 5*time.Second), "in 3mo"},
+		{Until, now.Add(30*24*time.Hour - 5*time.Second), "in 30d"},
+		{Until, now.Add(24*time.Hour - 5*time.Second), "in 24h"},
+		{Until, now.Add(365*24*time.Hour - 5*time.Second), "in 12mo"},
+		{Ago, now.Add(-90*24*time.Hour + 5*time.Second), "2mo ago"},
+		{Ago, now.Add(24*time.Hour - 5*time.Second), "in 24h"},
 	}
 	for _, tt := range tests {
 		if got := tt.fn(tt.at, now); got != tt.want {
