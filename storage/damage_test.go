@@ -16,6 +16,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"keyden/keygen"
 	"keyden/model"
 )
 
@@ -404,5 +405,46 @@ func setAuditSequence(t *testing.T, st testStore, n uint64) {
 	defer db.Close()
 	if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketAudit).SetSequence(n) }); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A hash index entry (kept for keys made before schema 2) that points
+// nowhere, or to another key, is no match: verify says unknown, scan and
+// leak reports find nothing, rather than failing with "there is no key
+// with id …" or taking a deleted key for the key the entry points to.
+func TestAStaleHashIndexEntryIsNoMatch(t *testing.T) {
+	st := newStore(t, Options{})
+	kept := mustCreate(t, st, CreateRequest{Name: "kept"})
+	gone := mustCreate(t, st, CreateRequest{Name: "gone"})
+	other := mustCreate(t, st, CreateRequest{Name: "other"})
+	for _, c := range []Created{gone, other} {
+		if _, err := st.DeleteKey(ctx, c.Key.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.update(ctx, func(tx kv) error {
+		hashes := tx.Bucket(bucketHashes)
+		if err := hashes.Put(gone.Key.Hash[:], []byte("kgone000")); err != nil {
+			return err
+		}
+		return hashes.Put(other.Key.Hash[:], []byte(kept.Key.ID))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []Created{gone, other} {
+		res, err := st.Verify(ctx, VerifyRequest{Secret: c.Secret})
+		if err != nil || res.OK || res.Reason != model.ReasonUnknown {
+			t.Errorf("verify of the deleted %q: %+v %v, want unknown", c.Key.Name, res, err)
+		}
+		found, err := st.LookupHashes(ctx, []keygen.Hash{c.Key.Hash})
+		if err != nil || len(found) != 0 {
+			t.Errorf("lookup of the deleted %q: %v %v, want none", c.Key.Name, found, err)
+		}
+		if o, err := st.RecordLeak(ctx, Leak{Hash: c.Key.Hash, Where: "x", Source: "test"}, LeakResponse{Disable: true, Authorized: true}); err != nil || o.Found {
+			t.Errorf("a leak of the deleted %q: %+v %v, want not found", c.Key.Name, o, err)
+		}
+	}
+	if k, err := st.GetKey(ctx, kept.Key.ID); err != nil || k.Disabled {
+		t.Fatalf("the kept key: %+v %v", k, err)
 	}
 }

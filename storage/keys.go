@@ -278,8 +278,16 @@ func (b *core) keyByHash(tx kv, h keygen.Hash) (k model.Key, found bool, err err
 	if old == nil {
 		return model.Key{}, false, nil
 	}
-	k, err = b.getKey(tx, string(old))
-	return k, err == nil, err
+	// An entry that points nowhere, or to a key of another hash, is a
+	// damaged index: no match, so a deleted key never passes for another.
+	raw := tx.Bucket(bucketKeys).Get(old)
+	if raw == nil {
+		return model.Key{}, false, nil
+	}
+	if k, err = b.decodeRecord(tx, string(old), raw); err != nil || k.Hash != h {
+		return model.Key{}, false, err
+	}
+	return k, true, nil
 }
 
 func keyEvent(action string, k *model.Key) model.Event {
