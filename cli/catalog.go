@@ -117,7 +117,7 @@ func (a *app) envCommand() *cobra.Command {
 		}),
 	}
 	add.Flags().StringVar(&tag, "tag", "", "short tag used in keys, [a-z0-9]{1,8} (default: the name)")
-	add.Flags().BoolVar(&byName, "confirm-by-name", false, "the TUI asks for a key's typed name before deleting or rotating it (default: on for prod only)")
+	add.Flags().BoolVar(&byName, "confirm-by-name", false, "deleting a key (in the TUI, or keyden delete on a terminal) or rotating it in the TUI asks for its typed name (default: on for prod only)")
 	set := &cobra.Command{
 		Use: "set NAME --confirm-by-name=true|false", Short: "Change an environment's settings", Args: oneArg("environment name"),
 		PreRunE: func(cmd *cobra.Command, args []string) error {
@@ -135,14 +135,14 @@ func (a *app) envCommand() *cobra.Command {
 				return err
 			}
 			if e.ConfirmByName {
-				printf(a.env.Stdout, "Deleting or rotating a key of %s now asks for its name in the TUI.\n", e.Name)
+				printf(a.env.Stdout, "Deleting a key of %s (in the TUI, or keyden delete on a terminal) or rotating it in the TUI now asks for its name.\n", e.Name)
 			} else {
-				printf(a.env.Stdout, "Deleting or rotating a key of %s now asks yes or no in the TUI.\n", e.Name)
+				printf(a.env.Stdout, "Deleting a key of %s (in the TUI, or keyden delete on a terminal) or rotating it in the TUI now asks yes or no.\n", e.Name)
 			}
 			return nil
 		}),
 	}
-	set.Flags().BoolVar(&byName, "confirm-by-name", false, "the TUI asks for a key's typed name before deleting or rotating it")
+	set.Flags().BoolVar(&byName, "confirm-by-name", false, "deleting a key (in the TUI, or keyden delete on a terminal) or rotating it in the TUI asks for its typed name")
 	p := a.printer()
 	list := &cobra.Command{
 		Use: "list", Short: "List environments", Args: noArgs,

@@ -14,8 +14,9 @@ func TestEnvConfirmByName(t *testing.T) {
 	}{
 		{[]string{"env", "add", "qa", "--confirm-by-name"}, 0, "kd_qa_"},
 		{[]string{"env", "add", "preprod", "--tag", "pp"}, 0, "kd_pp_"},
-		{[]string{"env", "set", "prod", "--confirm-by-name=false"}, 0, "asks yes or no"},
-		{[]string{"env", "set", "dev", "--confirm-by-name"}, 0, "asks for its name"},
+		// keyden delete on a terminal asks as the TUI does, and says so.
+		{[]string{"env", "set", "prod", "--confirm-by-name=false"}, 0, "(in the TUI, or keyden delete on a terminal) or rotating it in the TUI now asks yes or no"},
+		{[]string{"env", "set", "dev", "--confirm-by-name"}, 0, "(in the TUI, or keyden delete on a terminal) or rotating it in the TUI now asks for its name"},
 		{[]string{"env", "set", "dev"}, 2, "--confirm-by-name=true"},
 		{[]string{"env", "set", "nowhere", "--confirm-by-name"}, 1, "no environment"},
 		{[]string{"env", "list", "--json"}, 0, `"name": "preprod",
