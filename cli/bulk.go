@@ -318,12 +318,18 @@ func (a *app) confirmBulk(cmd *cobra.Command, st store, req storage.BulkRequest,
 			return nil, false, nil
 		}
 	} else {
-		names = ids[:min(3, len(ids))]
 		for _, id := range ids {
-			if k, err := st.GetKey(cmd.Context(), id); err == nil {
+			k, err := st.GetKey(cmd.Context(), id)
+			if err == nil {
 				count(&k)
 			} else if errors.Is(err, storage.ErrNotFound) {
 				mayNot++ // gone: nothing to ask about
+			}
+			// By name, as a filter's keys are: ids alone told nothing.
+			if len(names) < 3 && err == nil {
+				names = append(names, model.Quote(k.Name)+" ("+id+")")
+			} else if len(names) < 3 {
+				names = append(names, id)
 			}
 		}
 	}

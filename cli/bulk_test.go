@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -186,9 +187,15 @@ func sameLines(a, b string) bool {
 }
 
 func TestBulkConfirmsOnATerminal(t *testing.T) {
-	db, _ := reviewStore(t)
+	db, ids := reviewStore(t)
 	before := sum(t, db)
-	r := runAt(t, db, "no\n", true, "delete", "--filter", "by:"+Actor())
+	// Keys named by id are shown by name too: "Delete 2 keys: k1…, k2…?"
+	// told the user nothing of what they were about to delete.
+	r := runAt(t, db, "no\n", true, "delete", ids["mine dev stale"], ids["mine prod stale"])
+	if want := fmt.Sprintf("Delete 2 keys: \"mine dev stale\" (%s), \"mine prod stale\" (%s)?", ids["mine dev stale"], ids["mine prod stale"]); r.code != 1 || !strings.Contains(r.stderr, want) {
+		t.Fatalf("delete ID ID answered no: %d %q, want %q", r.code, r.stderr, want)
+	}
+	r = runAt(t, db, "no\n", true, "delete", "--filter", "by:"+Actor())
 	if r.code != 1 || !strings.Contains(r.stderr, "Delete 2 keys: \"mine ") || !strings.Contains(r.stderr, "\"mine dev stale\" (") || !strings.Contains(r.stderr, "Nothing deleted.") {
 		t.Fatalf("delete answered no: %d %q", r.code, r.stderr)
 	}
