@@ -154,6 +154,11 @@ var remoteVerbs = map[string]bool{"list": true, "show": true, "audit": true, "cr
 // client asked for one (tty, else nil): only remoteVerbs, and neither --db
 // nor anything read from the server's environment.
 func (a *app) runRemote(ctx context.Context, st storage.Store, args []string, stdin io.Reader, stdout, stderr io.Writer, tty *term.Terminal) int {
+	// The help's usage lines read "keyden list": typed as they are, the
+	// word keyden comes first.
+	if len(args) > 1 && args[0] == "keyden" {
+		args = args[1:]
+	}
 	if len(args) == 0 || !remoteVerbs[args[0]] && !slices.Contains([]string{"--help", "-h", "--version", "-v"}, args[0]) {
 		fmt.Fprintln(stderr, "keyden: keyden ssh runs only the app and list, show, audit, create, rotate, disable, enable and delete: see `help`.")
 		return ExitUsage

@@ -1,0 +1,33 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"keyden/storage"
+)
+
+// Over keyden ssh the help's usage lines read "keyden list [flags]": a
+// member who typed them as they are (ssh … keyden list) was refused. The
+// word keyden before a command is taken as the command.
+func TestRemoteCommandMayStartWithKeyden(t *testing.T) {
+	db := newDB(t)
+	create(t, db, "--name", "web checkout", "--env", "prod")
+	st, err := storage.OpenBolt(db, storage.Options{Actor: Actor()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	a := &app{env: Env{Getenv: func(string) string { return "" }}}
+	var out, errb bytes.Buffer
+	if code := a.runRemote(context.Background(), st, []string{"keyden", "list", "--json"}, strings.NewReader(""), &out, &errb, nil); code != 0 || !strings.Contains(out.String(), `"web checkout"`) {
+		t.Fatalf("keyden list --json over ssh: %d %q %q", code, out.String(), errb.String())
+	}
+	// Anything else is still refused.
+	errb.Reset()
+	if code := a.runRemote(context.Background(), st, []string{"keyden", "backup", "x"}, strings.NewReader(""), &out, &errb, nil); code != ExitUsage {
+		t.Fatalf("keyden backup over ssh: %d %q", code, errb.String())
+	}
+}
