@@ -388,11 +388,10 @@ func (v *keysView) pickMove() tea.Cmd {
 		}
 		keys = []*model.Key{&k}
 	}
-	if len(keys) == 1 { // many: the confirm counts the refusals
-		if err := v.perm.mayChange(model.KeyMove, keys[0]); err != nil {
-			v.sh.fail(err)
-			return nil
-		}
+	// Some refused: the confirm counts them; all refused: no picker.
+	if err := v.mayChangeNone(model.KeyMove, keys); err != nil {
+		v.sh.fail(err)
+		return nil
 	}
 	v.moving, v.picking, v.pick = keys, true, 0
 	for i, c := range v.channels {

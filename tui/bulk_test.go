@@ -109,6 +109,24 @@ func TestBulkOfKeysTheUserMayNotChangeIsRefusedAtOnce(t *testing.T) {
 	}
 }
 
+// m on marked keys the user may move none of is refused at once, as x,
+// d and R are: it opened the channel picker, then a confirm saying "You
+// may not move 6 of them: … the others go through" (there were none),
+// offered "Yes, move 6 keys" and moved 0 of 6.
+func TestBulkMoveOfKeysTheUserMayNotChangeIsRefusedAtOnce(t *testing.T) {
+	st := reviewBolt(t)
+	h := start(t, setup{store: seededAs(t, st, "bob", 3), actor: "bob", w: 100, h: 30})
+	h.waitFor(t, "9 keys")
+	h.press("/", "by:alice", "enter", "A")
+	h.waitFor(t, "6 shown", "6 marked")
+	h.press("m")
+	h.waitFor(t, "you may not move any of the 6 marked keys: bob is an admin")
+	a := h.final(t)
+	if kv, ok := a.nav.top().(*keysView); !ok || kv.picking {
+		t.Fatalf("the channel picker opened for keys none of which bob may move (top %T)", a.nav.top())
+	}
+}
+
 // One prod key among the marked: the prompt says "1 of them is a prod
 // key", not "1 of them are prod keys" (it did).
 func TestBulkPromptCountsOneKeyConfirmedByName(t *testing.T) {
