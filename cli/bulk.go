@@ -360,7 +360,7 @@ func (a *app) confirmBulk(cmd *cobra.Command, st store, req storage.BulkRequest,
 		printf(a.env.Stderr, "Each old key keeps working until %s (--grace), or its own earlier expiry: apps using it must switch to the new key by then.\n",
 			format.Stamp(a.env.Now().Add(req.Grace)))
 	}
-	answer, err := a.ask(fmt.Sprintf("Type yes to %s: ", verb))
+	answer, err := a.ask(cmd.Context(), fmt.Sprintf("Type yes to %s: ", verb))
 	if err != nil || answer != "yes" {
 		fmt.Fprintf(a.env.Stderr, "%sNothing %s.\n", cancelled(err), strings.ToLower(pastTense(req.Action)))
 		return nil, false, &silentExit{code: ExitRefused}
@@ -370,21 +370,50 @@ func (a *app) confirmBulk(cmd *cobra.Command, st store, req storage.BulkRequest,
 
 // ask reads one answer after prompt, trimmed: on keyden ssh's terminal
 // (echoed and editable, ctrl+c or ctrl+d cancel), else a line of stdin.
-// A cancel, or input ending before a line, is io.EOF.
-func (a *app) ask(prompt string) (string, error) {
+// A cancel, or input ending before a line, is io.EOF; so is ctx ending
+// (ctrl+c on a local terminal: keyden catches the signal, and the read
+// went on waiting for a line).
+func (a *app) ask(ctx context.Context, prompt string) (string, error) {
 	if a.env.ReadLine != nil {
-		line, err := a.env.ReadLine(prompt)
+		line, err := untilDone(ctx, func() (string, error) { return a.env.ReadLine(prompt) })
 		if errors.Is(err, term.ErrPasteIndicator) {
 			err = nil
+		}
+		if ctx.Err() != nil {
+			return "", io.EOF
 		}
 		return strings.TrimSpace(line), err
 	}
 	fmt.Fprint(a.env.Stderr, prompt)
-	line, err := bufio.NewReader(a.env.Stdin).ReadString('\n')
+	line, err := untilDone(ctx, func() (string, error) { return bufio.NewReader(a.env.Stdin).ReadString('\n') })
+	if ctx.Err() != nil {
+		fmt.Fprintln(a.env.Stderr)
+		return "", io.EOF
+	}
 	if err != nil && line == "" {
 		return "", io.EOF
 	}
 	return strings.TrimSpace(line), nil
+}
+
+// untilDone runs read and returns what it read, or ctx's error as soon as
+// ctx ends; a read still blocked then is left behind (keyden is ending).
+func untilDone(ctx context.Context, read func() (string, error)) (string, error) {
+	type result struct {
+		s   string
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		s, err := read()
+		done <- result{s, err}
+	}()
+	select {
+	case r := <-done:
+		return r.s, r.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
 }
 
 // cancelled starts the refusal's sentence when the question was cancelled.

@@ -367,7 +367,7 @@ func (a *app) confirmDelete(ctx context.Context, st store, k model.Key) error {
 	if byName {
 		prompt, want = "This is a "+format.Safe(k.Environment)+" key: type its name, \""+format.Safe(k.Name)+"\", to delete: ", k.Name
 	}
-	answer, err := a.ask(prompt)
+	answer, err := a.ask(ctx, prompt)
 	switch {
 	case err != nil:
 		fmt.Fprintln(a.env.Stderr, "Cancelled. Not deleted.")
@@ -423,7 +423,7 @@ The key is never taken from the command line, where other users could see it.`,
 				}
 				req.ClientIP = addr
 			}
-			secret, err := a.readSecret()
+			secret, err := a.readSecret(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -447,27 +447,45 @@ The key is never taken from the command line, where other users could see it.`,
 
 // readSecret reads one key from stdin: without echo on a terminal, and
 // bounded and trimmed of surrounding white space otherwise.
-func (a *app) readSecret() (string, error) {
+func (a *app) readSecret(ctx context.Context) (string, error) {
+	// ctrl+c ends ctx (keyden catches the signal): the read is left
+	// behind, with the terminal's echo given back.
+	stopped := &refusal{msg: "stopped before a key was read, so nothing was checked"}
 	if a.env.IsTerminal(a.env.Stdin) {
 		if fd, ok := a.env.Stdin.(interface{ Fd() uintptr }); ok {
 			fmt.Fprint(a.env.Stderr, "Key (not shown): ")
-			b, err := term.ReadPassword(int(fd.Fd()))
+			state, _ := term.GetState(int(fd.Fd()))
+			b, err := untilDone(ctx, func() (string, error) {
+				b, err := term.ReadPassword(int(fd.Fd()))
+				return string(b), err
+			})
 			fmt.Fprintln(a.env.Stderr)
+			if ctx.Err() != nil {
+				if state != nil {
+					_ = term.Restore(int(fd.Fd()), state)
+				}
+				return "", stopped
+			}
 			if err != nil {
 				return "", usagef("could not read the key from the terminal: pipe it in instead")
 			}
-			return strings.TrimSpace(string(b)), nil
+			return strings.TrimSpace(b), nil
 		}
 	}
-	b, err := io.ReadAll(io.LimitReader(a.env.Stdin, maxSecretInput+1))
+	s, err := untilDone(ctx, func() (string, error) {
+		b, err := io.ReadAll(io.LimitReader(a.env.Stdin, maxSecretInput+1))
+		return string(b), err
+	})
+	if ctx.Err() != nil {
+		return "", stopped
+	}
 	if err != nil {
 		return "", usagef("could not read the key from standard input: %v", err)
 	}
-	if len(b) > maxSecretInput {
+	if len(s) > maxSecretInput {
 		return "", usagef("standard input is too long to be a key: pipe in just the key")
 	}
-	s := strings.TrimSpace(string(b))
-	if s == "" {
+	if s = strings.TrimSpace(s); s == "" {
 		return "", usagef("no key on standard input: pipe one in, such as printf %%s \"$KEY\" | keyden verify")
 	}
 	return s, nil
