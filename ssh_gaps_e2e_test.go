@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"keyden/internal/testutil"
 )
 
 // A real client's session ends within about a second, with a sentence,
@@ -159,6 +161,8 @@ func TestSSHNoAgentNoLocalForwarding(t *testing.T) {
 	local = "127.0.0.1:" + fmt.Sprint(freePort(t))
 	fwd := exec.Command("ssh", append(w.sshArgs(w.keys["ann"], "-o", "BatchMode=yes", "-N", "-L", local+":"+target.Addr().String()), "127.0.0.1")...)
 	fwd.Env = []string{"HOME=" + w.dir, "PATH=/usr/bin:/bin"}
+	fwdErr := &testutil.SyncBuffer{}
+	fwd.Stderr = fwdErr
 	if err := fwd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -181,6 +185,13 @@ func TestSSHNoAgentNoLocalForwarding(t *testing.T) {
 	c.Close()
 	if reached.Load() != 0 {
 		t.Fatal("the forwarded connection reached its target")
+	}
+	// ssh says why, in keyden's words.
+	const why = "open failed: administratively prohibited: keyden ssh forwards no ports"
+	for deadline = time.Now().Add(10 * time.Second); !strings.Contains(fwdErr.String(), why); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("ssh -L said %q, not why", fwdErr.String())
+		}
 	}
 }
 

@@ -424,3 +424,23 @@ func TestPublicKeyQueryIsNotSigningIn(t *testing.T) {
 		}
 	}
 }
+
+// A forward (ssh -L, -W, -D) is refused with a reason ssh shows, saying
+// keyden forwards no ports; on the old code the reason was "unsupported
+// channel type", as for a channel type keyden had never heard of. A remote
+// forward (ssh -R) is refused too; a session then still opens.
+func TestForwardsAreRefusedSayingWhy(t *testing.T) {
+	w := newBenchWorld(t, 0)
+	conn := w.dial(t)
+	_, err := conn.Dial("tcp", "127.0.0.1:1")
+	var oe *gossh.OpenChannelError
+	if !errors.As(err, &oe) || oe.Reason != gossh.Prohibited || !strings.Contains(oe.Message, "keyden ssh forwards no ports") {
+		t.Fatalf("ssh -L: %v", err)
+	}
+	if _, err := conn.Listen("tcp", "127.0.0.1:0"); err == nil {
+		t.Fatal("ssh -R was accepted")
+	}
+	if _, err := conn.NewSession(); err != nil {
+		t.Fatalf("a session after the refused forwards: %v", err)
+	}
+}

@@ -27,6 +27,14 @@ func sessionChannel(srv *ssh.Server, conn *gossh.ServerConn, ch gossh.NewChannel
 	ssh.DefaultSessionHandler(srv, conn, filteredChannel{ch}, ctx)
 }
 
+// noForwarding refuses every channel but a session (ssh -L, -W, -D) with
+// a reason ssh shows: "channel 2: open failed: administratively
+// prohibited: keyden ssh forwards no ports …" rather than charmbracelet's
+// "unknown channel type: unsupported channel type".
+func noForwarding(_ *ssh.Server, _ *gossh.ServerConn, ch gossh.NewChannel, _ ssh.Context) {
+	_ = ch.Reject(gossh.Prohibited, "keyden ssh forwards no ports: it runs the app and its commands only")
+}
+
 type filteredChannel struct{ gossh.NewChannel }
 
 func (c filteredChannel) Accept() (gossh.Channel, <-chan *gossh.Request, error) {

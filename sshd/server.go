@@ -143,7 +143,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		// No port forwarding (nil callbacks refuse it; only session
 		// channels open), no subsystem (no sftp), no agent (refused).
 		SubsystemHandlers: map[string]ssh.SubsystemHandler{},
-		ChannelHandlers:   map[string]ssh.ChannelHandler{"session": sessionChannel},
+		ChannelHandlers:   map[string]ssh.ChannelHandler{"session": sessionChannel, "default": noForwarding},
 	}
 	return s, nil
 }
