@@ -57,7 +57,10 @@ func (b *core) Heartbeat(ctx context.Context, v Verifier) error {
 		var dead [][]byte
 		err := eachWithPrefix(meta, verifierPrefix, func(k, val []byte) error {
 			var old Verifier
-			if json.Unmarshal(val, &old) != nil || v.Beat.Sub(old.Beat) > forgetVerifierAfter {
+			bad := json.Unmarshal(val, &old) != nil
+			// A beat a day ahead is no verifier's either (a crafted record,
+			// a clock far off): kept, it would count as alive for ever.
+			if d := v.Beat.Sub(old.Beat); bad || d > forgetVerifierAfter || d < -forgetVerifierAfter {
 				dead = append(dead, bytes.Clone(k))
 			}
 			return nil

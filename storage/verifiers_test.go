@@ -49,6 +49,18 @@ func TestVerifierHeartbeats(t *testing.T) {
 	if vs, _ := st.Verifiers(ctx); len(vs) != 1 || vs[0].Applied != 5 {
 		t.Errorf("after a day-old record: %+v", vs)
 	}
+	// So is one that says it beat more than a day from now (a crafted
+	// record, or a clock far off): it counted as alive for ever, and every
+	// delete waited for it and named it "last heard -…".
+	if err := st.Heartbeat(ctx, Verifier{ID: "d/4/:80", Beat: now.Add(25 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Heartbeat(ctx, Verifier{ID: "b/2/:80", Beat: now, Applied: 6}); err != nil {
+		t.Fatal(err)
+	}
+	if vs, _ := st.Verifiers(ctx); len(vs) != 1 || vs[0].Applied != 6 {
+		t.Errorf("after a record a day ahead: %+v", vs)
+	}
 	if rep, err := coreOf(st).Check(ctx); err != nil || len(rep.Problems) != 0 {
 		t.Errorf("check after heartbeats: %+v %v", rep, err)
 	}
