@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"keyden/internal/testutil"
 )
 
 // The .deb a release makes installs a keyden that works, with its man
@@ -40,12 +42,12 @@ func TestDebPackageInstallsAndRemovesCleanly(t *testing.T) {
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("dpkg-query", "-W", "-f=${Status}", "keyden").Output(); err == nil && strings.Contains(string(out), "installed") {
+	if out, err := testutil.Command("dpkg-query", "-W", "-f=${Status}", "keyden").Output(); err == nil && strings.Contains(string(out), "installed") {
 		t.Skip("a keyden package is installed on this machine already; not touching it")
 	}
 
 	dist := t.TempDir()
-	rel := exec.Command("bash", "scripts/release.sh")
+	rel := testutil.Command("bash", "scripts/release.sh")
 	rel.Env = append(os.Environ(), "ARCHES=amd64", "DIST="+dist)
 	out, err := rel.CombinedOutput()
 	if err != nil {
@@ -60,7 +62,7 @@ func TestDebPackageInstallsAndRemovesCleanly(t *testing.T) {
 	}
 	run := func(name string, args ...string) string {
 		t.Helper()
-		out, err := exec.Command(name, args...).CombinedOutput()
+		out, err := testutil.Command(name, args...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 		}
@@ -75,7 +77,7 @@ func TestDebPackageInstallsAndRemovesCleanly(t *testing.T) {
 	removed := false
 	defer func() {
 		if !removed {
-			exec.Command("dpkg", "-r", "keyden").Run()
+			testutil.Command("dpkg", "-r", "keyden").Run()
 		}
 	}()
 
@@ -84,7 +86,7 @@ func TestDebPackageInstallsAndRemovesCleanly(t *testing.T) {
 			t.Errorf("the package did not install %s: %v", f, err)
 		}
 	}
-	if _, err := exec.Command("getent", "passwd", "keyden").Output(); err != nil {
+	if _, err := testutil.Command("getent", "passwd", "keyden").Output(); err != nil {
 		t.Errorf("the package did not make the keyden user its systemd unit runs as: %v", err)
 	}
 
@@ -97,7 +99,7 @@ func TestDebPackageInstallsAndRemovesCleanly(t *testing.T) {
 	db := filepath.Join(home, "keys.db")
 	env := []string{"HOME=" + home, "KEYDEN_DB=" + db, "PATH=/usr/bin:/bin"}
 	installed := func(stdin string, args ...string) (string, string, int) {
-		cmd := exec.Command("/usr/bin/keyden", args...)
+		cmd := testutil.Command("/usr/bin/keyden", args...)
 		cmd.Env = env
 		return runProcess(t, cmd, stdin)
 	}
@@ -121,7 +123,7 @@ func TestDebPackageInstallsAndRemovesCleanly(t *testing.T) {
 		t.Errorf("keyden on an etcd store from the package: exit %d: %s", code, errs)
 	}
 
-	man := exec.Command("man", "-P", "cat", "keyden")
+	man := testutil.Command("man", "-P", "cat", "keyden")
 	man.Env = append(env, "MANWIDTH=80")
 	if out, err := man.CombinedOutput(); err != nil || !strings.Contains(string(out), "keyden - Create, review, rotate and delete API keys") {
 		t.Errorf("man keyden: %v\n%s", err, out)
@@ -134,7 +136,7 @@ COMP_LINE="keyden create --env ca"; COMP_POINT=${#COMP_LINE}
 COMP_WORDS=(keyden create --env ca); COMP_CWORD=3
 __start_keyden keyden ca create
 printf '%s\n' "${COMPREPLY[@]}"`
-	bashc := exec.Command("bash", "--norc", "--noprofile", "-c", script)
+	bashc := testutil.Command("bash", "--norc", "--noprofile", "-c", script)
 	bashc.Env = env
 	// (compopt complains on stderr outside a real tab press; stdout is the answer.)
 	if out, err := bashc.Output(); err != nil || strings.TrimSpace(string(out)) != "canary" {

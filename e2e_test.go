@@ -2,15 +2,20 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"keyden/internal/testutil"
 	"keyden/storage"
 )
 
@@ -38,9 +43,6 @@ func needTmux(t *testing.T) {
 	}
 }
 
-// startTmux runs the shell command cmd in tmux session "e2e", w×h cells, on
-// a tmux server of the test's own (see tmuxSocket) started with the config
-// file conf, and kills that server when the test ends.
 // tmuxAppStore makes an empty store, acted on as root, in a test folder,
 // for the app run in tmux (skipping where tmux is missing).
 func tmuxAppStore(t *testing.T) (dir, db string, st *storage.Bolt) {
@@ -61,19 +63,117 @@ func appCommand(dir, db string) string {
 	return fmt.Sprintf("env -i HOME=%s TERM=xterm-256color PATH=/usr/bin:/bin KEYDEN_DB=%s %s; sleep 30", dir, db, bin)
 }
 
+// startTmux runs the shell command cmd in tmux session "e2e", w×h cells, on
+// a tmux server of the test's own (see tmuxSocket) started with the config
+// file conf, and kills that server when the test ends. The server runs in
+// the foreground (-D) as the test binary's child, so it dies with a killed
+// test binary (its panes with it, hung up) where a daemon would run on.
 func startTmux(t *testing.T, name, conf string, w, h int, cmd string) *tmuxSession {
 	t.Helper()
+	sweepTmuxOnce.Do(sweepTmux)
 	s := &tmuxSession{t: t, socket: tmuxSocket(name)}
-	if out, err := exec.Command("tmux", "-L", s.socket, "-f", conf, "new-session", "-d", "-s", "e2e", "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), cmd).CombinedOutput(); err != nil {
+	srv := testutil.Command("tmux", "-D", "-L", s.socket, "-f", conf)
+	out := &testutil.SyncBuffer{}
+	srv.Stdout, srv.Stderr = out, out
+	if err := srv.Start(); err != nil {
+		t.Fatalf("tmux: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { srv.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		testutil.Command("tmux", "-N", "-L", s.socket, "kill-server").Run()
+		srv.Process.Kill()
+		<-exited
+	})
+	// -N: a client never starts a server of its own, so this one answers
+	// once it listens.
+	deadline := time.Now().Add(10 * time.Second)
+	for testutil.Command("tmux", "-N", "-L", s.socket, "start-server").Run() != nil {
+		select {
+		case <-exited:
+			t.Fatalf("tmux server exited: %s", out)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tmux server not answering after 10 s: %s", out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if out, err := testutil.Command("tmux", "-N", "-L", s.socket, "new-session", "-d", "-s", "e2e", "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), cmd).CombinedOutput(); err != nil {
 		t.Fatalf("tmux: %v: %s", err, out)
 	}
-	t.Cleanup(func() { exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
 	return s
+}
+
+// A test binary killed outright (go test's -timeout, a cancelled CI job)
+// takes its tmux server with it, and the program in the server's pane.
+func TestTmuxDiesWithTheTestBinary(t *testing.T) {
+	if pidFile := os.Getenv("KEYDEN_TEST_TMUX_PIDS"); pidFile != "" {
+		s := startTmux(t, "orphan", "/dev/null", 80, 24, "sleep 300")
+		os.WriteFile(pidFile, []byte(s.run("display-message", "-p", "-t", "e2e", "#{pid} #{pane_pid}")), 0o600)
+		time.Sleep(time.Hour) // until killed
+		return
+	}
+	needTmux(t)
+	pidFile := filepath.Join(t.TempDir(), "pids")
+	tb := testutil.Command(os.Args[0], "-test.run=^TestTmuxDiesWithTheTestBinary$")
+	tb.Env = append(os.Environ(), "KEYDEN_TEST_TMUX_PIDS="+pidFile)
+	if err := tb.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	waitFor(t, "the tmux server and its pane", func() bool {
+		b, _ := os.ReadFile(pidFile)
+		pids = nil
+		for _, f := range strings.Fields(string(b)) {
+			if p, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, p)
+			}
+		}
+		return len(pids) == 2
+	})
+	t.Cleanup(func() {
+		for _, p := range pids {
+			syscall.Kill(p, syscall.SIGKILL)
+		}
+	})
+	tb.Process.Kill()
+	tb.Wait()
+	waitFor(t, "the tmux server and its pane to end", func() bool { return testutil.Gone(pids[0]) && testutil.Gone(pids[1]) })
+}
+
+var sweepTmuxOnce sync.Once
+
+// sweepTmux ends the tmux servers, and removes the sockets, of test
+// binaries that are gone (killed before their cleanups ran): runs before
+// -D left daemons behind, and a killed server leaves its socket.
+func sweepTmux() {
+	dir := os.Getenv("TMUX_TMPDIR")
+	if dir == "" {
+		dir = "/tmp"
+	}
+	dir = filepath.Join(dir, fmt.Sprintf("tmux-%d", os.Getuid()))
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		f := strings.Split(e.Name(), "-") // keyden-NAME-PID-NANOS (see tmuxSocket)
+		if len(f) < 4 || f[0] != "keyden" {
+			continue
+		}
+		pid, err := strconv.Atoi(f[len(f)-2])
+		if _, err2 := strconv.Atoi(f[len(f)-1]); err != nil || err2 != nil || syscall.Kill(pid, 0) != syscall.ESRCH {
+			continue
+		}
+		if c, err := net.Dial("unix", filepath.Join(dir, e.Name())); err == nil {
+			c.Close()
+			testutil.Command("tmux", "-N", "-L", e.Name(), "kill-server").Run()
+		}
+		os.Remove(filepath.Join(dir, e.Name()))
+	}
 }
 
 func (s *tmuxSession) run(args ...string) string {
 	s.t.Helper()
-	out, err := exec.Command("tmux", append([]string{"-L", s.socket, "-f", "/dev/null"}, args...)...).CombinedOutput()
+	out, err := testutil.Command("tmux", append([]string{"-L", s.socket, "-f", "/dev/null"}, args...)...).CombinedOutput()
 	if err != nil {
 		s.t.Fatalf("tmux %v: %v: %s", args, err, out)
 	}
@@ -81,7 +181,7 @@ func (s *tmuxSession) run(args ...string) string {
 }
 
 func (s *tmuxSession) screen() string {
-	out, _ := exec.Command("tmux", "-L", s.socket, "capture-pane", "-p", "-t", "e2e").CombinedOutput()
+	out, _ := testutil.Command("tmux", "-L", s.socket, "capture-pane", "-p", "-t", "e2e").CombinedOutput()
 	return string(out)
 }
 
@@ -194,7 +294,7 @@ func TestTUIEndToEndInTmux(t *testing.T) {
 	s.keys("q")
 	// Back in the shell, keyden says where copies may remain.
 	s.waitUntil("the note on leaving", func() bool {
-		out, _ := exec.Command("tmux", "-L", s.socket, "capture-pane", "-p", "-J", "-t", "e2e").CombinedOutput()
+		out, _ := testutil.Command("tmux", "-L", s.socket, "capture-pane", "-p", "-J", "-t", "e2e").CombinedOutput()
 		return strings.Contains(string(out), "may keep copies of the keys keyden copied. In tmux, `tmux list-buffers`")
 	})
 	if strings.Contains(s.screen(), "e2e checkout") {
@@ -221,7 +321,7 @@ func TestDemoTapeIsValid(t *testing.T) {
 		}
 		t.Skip("vhs is not installed: go install github.com/charmbracelet/vhs@v0.10.0")
 	}
-	out, err := exec.Command(vhs, "validate", "demo.tape").CombinedOutput()
+	out, err := testutil.Command(vhs, "validate", "demo.tape").CombinedOutput()
 	if err != nil {
 		t.Fatalf("vhs validate demo.tape: %v\n%s", err, out)
 	}

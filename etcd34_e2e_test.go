@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"keyden/internal/etcdtest"
+	"keyden/internal/testutil"
 )
 
 // `keyden serve` on etcd 3.4 with auth keeps following the store after its
@@ -27,7 +27,7 @@ func TestServeOnEtcd34AcrossTokenExpiry(t *testing.T) {
 	p.EnableAuth(t, "keyden", "kpw", "/ka")
 	env := []string{"KEYDEN_DB=etcd://keyden@" + p.Endpoint() + "/ka", "KEYDEN_ETCD_PASSWORD=kpw", "HOME=" + os.TempDir(), "PATH=/usr/bin:/bin"}
 	run := func(stdin string, args ...string) (string, string, int) {
-		cmd := exec.Command(bin, args...)
+		cmd := testutil.Command(bin, args...)
 		cmd.Env = env
 		return runProcess(t, cmd, stdin)
 	}
@@ -41,7 +41,7 @@ func TestServeOnEtcd34AcrossTokenExpiry(t *testing.T) {
 	kept, doomed := secret("kept"), secret("doomed")
 
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	serve := exec.Command(bin, "serve", "--listen", addr)
+	serve := testutil.Command(bin, "serve", "--listen", addr)
 	serve.Env = env
 	hit := func(key string) int { return statusOf("http://"+addr+"/verify/prod", "x-api-key", key) }
 	logs := runServe(t, serve, 30*time.Second, func() bool { return hit(kept) == http.StatusOK })

@@ -2,13 +2,13 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"keyden/internal/etcdtest"
+	"keyden/internal/testutil"
 )
 
 // keyden itself links no etcd client: its package initialisation (gRPC,
@@ -16,7 +16,7 @@ import (
 // has it.
 func TestKeydenLinksNoEtcdClient(t *testing.T) {
 	deps := func(pkg string) string {
-		out, err := exec.Command("go", "list", "-deps", pkg).Output()
+		out, err := testutil.Command("go", "list", "-deps", pkg).Output()
 		if err != nil {
 			t.Fatalf("go list -deps %s: %v", pkg, err)
 		}
@@ -75,7 +75,7 @@ func TestMissingKeydenEtcdIsASentence(t *testing.T) {
 		{twin, "keyden: this keyden-etcd was built without the etcd client: install it again with `go install ./...` in keyden's source folder.\n"},
 	} {
 		start := time.Now()
-		cmd := exec.Command(c.exe, "list")
+		cmd := testutil.Command(c.exe, "list")
 		// PATH has no keyden-etcd, even while the package test has one in /usr/bin.
 		cmd.Env = []string{"KEYDEN_DB=etcd://127.0.0.1:1/x", "HOME=" + os.TempDir(), "PATH=" + t.TempDir()}
 		out, errs, code := runProcess(t, cmd, "")
@@ -109,7 +109,7 @@ func BenchmarkVerifyProcessCPU(b *testing.B) {
 	n := 0
 	for b.Loop() {
 		for i, exe := range exes {
-			cmd := exec.Command(exe, "verify", "--ip", "127.0.0.1")
+			cmd := testutil.Command(exe, "verify", "--ip", "127.0.0.1")
 			cmd.Env = []string{"KEYDEN_DB=" + db, "HOME=" + os.TempDir(), "PATH=/usr/bin:/bin"}
 			cmd.Stdin = strings.NewReader(secrets[n%len(secrets)])
 			if out, err := cmd.CombinedOutput(); err != nil {

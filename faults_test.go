@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"keyden/internal/fixture"
+	"keyden/internal/testutil"
 	"keyden/storage"
 )
 
@@ -250,10 +251,10 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func mountTmpfs(t *testing.T, size string) string {
 	t.Helper()
 	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+	if out, err := testutil.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
 		t.Skipf("cannot mount a tmpfs to fill (needs root and mount rights): %v %s", err, out)
 	}
-	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	t.Cleanup(func() { testutil.Command("umount", "-l", dir).Run() })
 	return dir
 }
 
@@ -353,7 +354,7 @@ func TestReadOnlyStore(t *testing.T) {
 	key = strings.TrimSpace(key)
 	os.Chmod(db, 0o644)
 	asNobody := func(stdin string, args ...string) (string, string, int) {
-		cmd := exec.Command("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", bin, "--db", db}, args...)...)
+		cmd := testutil.Command("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", bin, "--db", db}, args...)...)
 		cmd.Env = []string{"HOME=/nonexistent", "PATH=/usr/bin:/bin"}
 		return runProcess(t, cmd, stdin)
 	}
@@ -366,10 +367,10 @@ func TestReadOnlyStore(t *testing.T) {
 	}
 
 	ro := t.TempDir()
-	if out, err := exec.Command("mount", "--bind", "-o", "ro", base, ro).CombinedOutput(); err != nil {
+	if out, err := testutil.Command("mount", "--bind", "-o", "ro", base, ro).CombinedOutput(); err != nil {
 		t.Skipf("cannot bind-mount read-only: %v %s", err, out)
 	}
-	t.Cleanup(func() { exec.Command("umount", "-l", ro).Run() })
+	t.Cleanup(func() { testutil.Command("umount", "-l", ro).Run() })
 	rodb := filepath.Join(ro, "k.db")
 	out, errs, code = keyden(t, rodb, key, "verify")
 	if code != 0 || !strings.Contains(errs, "its last use could not be recorded: the key store "+rodb+" is on a read-only file system") {
@@ -406,7 +407,7 @@ func TestScanOnAStoreItMayOnlyRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	asNobody := func(args ...string) (string, string, int) {
-		cmd := exec.Command("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", bin, "--db", db}, args...)...)
+		cmd := testutil.Command("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", bin, "--db", db}, args...)...)
 		cmd.Env = []string{"HOME=/nonexistent", "PATH=/usr/bin:/bin"}
 		return runProcess(t, cmd, "")
 	}
@@ -417,10 +418,10 @@ func TestScanOnAStoreItMayOnlyRead(t *testing.T) {
 	}
 
 	ro := t.TempDir()
-	if out, err := exec.Command("mount", "--bind", "-o", "ro", base, ro).CombinedOutput(); err != nil {
+	if out, err := testutil.Command("mount", "--bind", "-o", "ro", base, ro).CombinedOutput(); err != nil {
 		t.Skipf("cannot bind-mount read-only: %v %s", err, out)
 	}
-	t.Cleanup(func() { exec.Command("umount", "-l", ro).Run() })
+	t.Cleanup(func() { testutil.Command("umount", "-l", ro).Run() })
 	out, errs, code = keyden(t, filepath.Join(ro, "k.db"), "", "scan", "--disable", leak)
 	if code != 1 || !strings.Contains(out, "live, left as it is: the key store could not be written") ||
 		!strings.Contains(errs, "could not be recorded in the audit log, nor any key disabled: the key store "+filepath.Join(ro, "k.db")+" is on a read-only file system") ||
@@ -443,10 +444,10 @@ func TestServeOnReadOnlyStore(t *testing.T) {
 		t.Fatalf("create: %d %s", code, errs)
 	}
 	ro := t.TempDir()
-	if out, err := exec.Command("mount", "--bind", "-o", "ro", base, ro).CombinedOutput(); err != nil {
+	if out, err := testutil.Command("mount", "--bind", "-o", "ro", base, ro).CombinedOutput(); err != nil {
 		t.Skipf("cannot bind-mount read-only: %v %s", err, out)
 	}
-	t.Cleanup(func() { exec.Command("umount", "-l", ro).Run() })
+	t.Cleanup(func() { testutil.Command("umount", "-l", ro).Run() })
 	_, addr, logs := startServeWithin(t, 30*time.Second, filepath.Join(ro, "k.db"))
 	for i := 0; i < 3; i++ {
 		if got := statusOf("http://"+addr+"/verify", "Authorization", "Bearer "+strings.TrimSpace(key)); got != 200 {

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"keyden/internal/fixture"
+	"keyden/internal/testutil"
 )
 
 // bin is the real keyden binary, built once for the tests that need a
@@ -21,12 +22,15 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
+	if os.Getenv("KEYDEN_TEST_TMUX_PIDS") != "" { // TestTmuxDiesWithTheTestBinary's binary to kill: no keyden needed
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "keyden-bin-")
 	if err != nil {
 		panic(err)
 	}
 	bin = filepath.Join(dir, "keyden")
-	build := exec.Command("go", "build", "-o", dir+"/", ".", "./cmd/keyden-etcd")
+	build := testutil.Command("go", "build", "-o", dir+"/", ".", "./cmd/keyden-etcd")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building keyden:", err)
@@ -40,13 +44,13 @@ func TestMain(m *testing.M) {
 // keyden runs the binary with a clean environment: KEYDEN_DB=db.
 func keyden(t testing.TB, db, stdin string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
+	cmd := testutil.Command(bin, args...)
 	cmd.Env = []string{"KEYDEN_DB=" + db, "HOME=" + os.TempDir(), "PATH=/usr/bin:/bin"}
 	return runProcess(t, cmd, stdin)
 }
 
 // runProcess runs cmd with stdin and returns its output and exit code.
-func runProcess(t testing.TB, cmd *exec.Cmd, stdin string) (string, string, int) {
+func runProcess(t testing.TB, cmd *testutil.Cmd, stdin string) (string, string, int) {
 	t.Helper()
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb strings.Builder
@@ -114,7 +118,7 @@ func TestUnwritableFolder(t *testing.T) {
 		prefix = []string{bin}
 	}
 	db := filepath.Join(dir, "k.db")
-	cmd := exec.Command(prefix[0], append(prefix[1:], "--db", db, "create", "--name", "x", "--env", "dev")...)
+	cmd := testutil.Command(prefix[0], append(prefix[1:], "--db", db, "create", "--name", "x", "--env", "dev")...)
 	cmd.Env = []string{"HOME=/nonexistent"}
 	out, err := cmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
@@ -159,7 +163,7 @@ func BenchmarkVerifyProcess100k(b *testing.B) {
 func BenchmarkListJSONProcess100k(b *testing.B) {
 	db, _ := benchStore(b, 100_000)
 	for b.Loop() {
-		cmd := exec.Command(bin, "--db", db, "list", "--json")
+		cmd := testutil.Command(bin, "--db", db, "list", "--json")
 		cmd.Stdout = nil // discarded, as to /dev/null
 		if err := cmd.Run(); err != nil {
 			b.Fatal(err)

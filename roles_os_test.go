@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"keyden/internal/testutil"
 )
 
 // The roles with real OS users: root makes a store shared with a group,
@@ -28,17 +30,17 @@ func TestRolesWithRealOSUsers(t *testing.T) {
 	ann, bob, eve := fmt.Sprintf("k%05d-ann", id), fmt.Sprintf("k%05d-bob", id), fmt.Sprintf("k%05d-eve", id)
 	users := []string{ann, bob, eve}
 	sh := func(args ...string) {
-		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+		if out, err := testutil.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
 			t.Fatalf("%v: %v %s", args, err, out)
 		}
 	}
-	exec.Command("groupdel", group).Run()
+	testutil.Command("groupdel", group).Run()
 	sh("groupadd", group)
-	t.Cleanup(func() { exec.Command("groupdel", group).Run() })
+	t.Cleanup(func() { testutil.Command("groupdel", group).Run() })
 	for _, u := range users {
-		exec.Command("userdel", u).Run()
+		testutil.Command("userdel", u).Run()
 		sh("useradd", "--no-create-home", "--gid", group, u)
-		t.Cleanup(func() { exec.Command("userdel", u).Run() })
+		t.Cleanup(func() { testutil.Command("userdel", u).Run() })
 	}
 	base := t.TempDir()
 	os.Chmod(filepath.Dir(base), 0o755) // the test's own parent folder is 0700
@@ -51,7 +53,7 @@ func TestRolesWithRealOSUsers(t *testing.T) {
 		if user != "root" {
 			argv = []string{"setpriv", "--reuid=" + user, "--regid=" + group, "--init-groups", bin}
 		}
-		cmd := exec.Command(argv[0], append(argv[1:], append([]string{"--db", db}, args...)...)...)
+		cmd := testutil.Command(argv[0], append(argv[1:], append([]string{"--db", db}, args...)...)...)
 		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/nonexistent"}
 		return runProcess(t, cmd, stdin)
 	}

@@ -7,11 +7,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"keyden/internal/testutil"
 )
 
 // About 20,000 idle keep-alive connections once used up serve's open files:
@@ -30,7 +31,7 @@ func TestServeUnderIdleConnectionFlood(t *testing.T) {
 	}
 	doomed, kept := create("doomed"), create("kept")
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	cmd := exec.Command("/bin/sh", "-c", `ulimit -n 256 && exec "$@"`, "sh", bin, "--db", db, "serve", "--listen", addr)
+	cmd := testutil.Command("/bin/sh", "-c", `ulimit -n 256 && exec "$@"`, "sh", bin, "--db", db, "serve", "--listen", addr)
 	cmd.Env = []string{"HOME=" + os.TempDir(), "PATH=/usr/bin:/bin"}
 
 	// One connection per request, each with a deadline, so a hang fails the

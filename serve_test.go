@@ -22,16 +22,16 @@ import (
 func freePort(t *testing.T) int { return testutil.FreePort(t) }
 
 // startServe runs `keyden serve` and waits until it answers.
-func startServe(t *testing.T, db string, args ...string) (*exec.Cmd, string, *testutil.SyncBuffer) {
+func startServe(t *testing.T, db string, args ...string) (*testutil.Cmd, string, *testutil.SyncBuffer) {
 	t.Helper()
 	return startServeWithin(t, 10*time.Second, db, args...)
 }
 
 // startServeWithin is startServe waiting up to limit.
-func startServeWithin(t *testing.T, limit time.Duration, db string, args ...string) (*exec.Cmd, string, *testutil.SyncBuffer) {
+func startServeWithin(t *testing.T, limit time.Duration, db string, args ...string) (*testutil.Cmd, string, *testutil.SyncBuffer) {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	cmd := exec.Command(bin, append([]string{"--db", db, "serve", "--listen", addr}, args...)...)
+	cmd := testutil.Command(bin, append([]string{"--db", db, "serve", "--listen", addr}, args...)...)
 	cmd.Env = []string{"HOME=" + os.TempDir(), "PATH=/usr/bin:/bin"}
 	logs := runServe(t, cmd, limit, func() bool {
 		resp, err := http.Get("http://" + addr + "/healthz")
@@ -46,7 +46,7 @@ func startServeWithin(t *testing.T, limit time.Duration, db string, args ...stri
 // runServe starts cmd, a `keyden serve`, with its stderr in a log that may
 // be read while it runs, kills it when the test ends, and waits up to limit
 // until up says it answers.
-func runServe(t *testing.T, cmd *exec.Cmd, limit time.Duration, up func() bool) *testutil.SyncBuffer {
+func runServe(t *testing.T, cmd *testutil.Cmd, limit time.Duration, up func() bool) *testutil.SyncBuffer {
 	t.Helper()
 	logs := &testutil.SyncBuffer{}
 	cmd.Stderr = logs
@@ -326,7 +326,7 @@ http {
 `, dir, port, backend, kaddr)
 		confPath := filepath.Join(dir, "nginx.conf")
 		os.WriteFile(confPath, []byte(conf), 0o644)
-		ng := exec.Command(nginx, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "logs", "error.log"))
+		ng := testutil.Command(nginx, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "logs", "error.log"))
 		out := &testutil.SyncBuffer{}
 		ng.Stdout, ng.Stderr = out, out
 		if err := ng.Start(); err != nil {
@@ -363,7 +363,7 @@ http://127.0.0.1:%d {
 `, port, kaddr, strings.TrimPrefix(backend, "http://"))
 		confPath := filepath.Join(dir, "Caddyfile")
 		os.WriteFile(confPath, []byte(conf), 0o644)
-		cmd := exec.Command(caddy, "run", "--config", confPath, "--adapter", "caddyfile")
+		cmd := testutil.Command(caddy, "run", "--config", confPath, "--adapter", "caddyfile")
 		// Caddy keeps state under HOME and XDG folders: keep them in the test's folder.
 		cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
 		out := &testutil.SyncBuffer{}

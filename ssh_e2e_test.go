@@ -26,7 +26,7 @@ type sshWorld struct {
 	dir, db  string
 	addr     string
 	port     string
-	srv      *exec.Cmd
+	srv      *testutil.Cmd
 	env      []string // more of the server's environment
 	log      *testutil.SyncBuffer
 	keys     map[string]string // member → private key file
@@ -50,10 +50,10 @@ func needSSH(t *testing.T) {
 
 func sshKeygen(t *testing.T, path string) string {
 	t.Helper()
-	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", filepath.Base(path), "-f", path).CombinedOutput(); err != nil {
+	if out, err := testutil.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", filepath.Base(path), "-f", path).CombinedOutput(); err != nil {
 		t.Fatalf("ssh-keygen: %v: %s", err, out)
 	}
-	out, err := exec.Command("ssh-keygen", "-l", "-f", path+".pub").Output()
+	out, err := testutil.Command("ssh-keygen", "-l", "-f", path+".pub").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func (w *sshWorld) start(args ...string) {
 	t.Helper()
 	w.port = fmt.Sprint(freePort(t))
 	w.addr = "127.0.0.1:" + w.port
-	w.srv = exec.Command(bin, append([]string{"--db", w.db, "ssh", "--listen", w.addr}, args...)...)
+	w.srv = testutil.Command(bin, append([]string{"--db", w.db, "ssh", "--listen", w.addr}, args...)...)
 	w.srv.Env = append([]string{"HOME=" + w.dir, "PATH=/usr/bin:/bin", "KEYDEN_CLIPBOARD_CLEAR=0"}, w.env...)
 	w.log = runServe(t, w.srv, 20*time.Second, func() bool {
 		return strings.Contains(w.srv.Stderr.(*testutil.SyncBuffer).String(), "; host key SHA256:")
@@ -133,7 +133,7 @@ func (w *sshWorld) ssh(member string, args ...string) (string, string, int) {
 		key = member
 	}
 	a := w.sshArgs(key, "-o", "BatchMode=yes", "127.0.0.1")
-	cmd := exec.Command("ssh", append(a, args...)...)
+	cmd := testutil.Command("ssh", append(a, args...)...)
 	cmd.Env = []string{"HOME=" + w.dir, "PATH=/usr/bin:/bin"}
 	return runProcess(w.t, cmd, "")
 }
@@ -233,13 +233,13 @@ func TestSSHCommandsAndRefusals(t *testing.T) {
 		t.Fatalf("an unknown key (batch mode): exit %d %q", code, errs)
 	}
 	// Without batch mode ssh shows the server's sentence.
-	cmd := exec.Command("ssh", append(w.sshArgs(w.stranger, "127.0.0.1"), "list")...)
+	cmd := testutil.Command("ssh", append(w.sshArgs(w.stranger, "127.0.0.1"), "list")...)
 	cmd.Env = []string{"HOME=" + w.dir, "PATH=/usr/bin:/bin"}
 	_, errs, code = runProcess(t, cmd, "")
 	if code != 255 || !strings.Contains(errs, "is not a member's key of this key store: ask a super admin of it to run `keyden member add") || strings.Contains(errs, "super admin root") {
 		t.Fatalf("an unknown key: exit %d %q", code, errs)
 	}
-	cmd = exec.Command("ssh", "-p", w.port, "-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password,keyboard-interactive",
+	cmd = testutil.Command("ssh", "-p", w.port, "-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password,keyboard-interactive",
 		"-o", "NumberOfPasswordPrompts=1", "-o", "UserKnownHostsFile="+filepath.Join(w.dir, "known_hosts"), "-o", "StrictHostKeyChecking=yes", "127.0.0.1", "list")
 	cmd.Env = []string{"HOME=" + w.dir, "PATH=/usr/bin:/bin"}
 	_, errs, code = runProcess(t, cmd, "hunter2\n")
@@ -289,7 +289,7 @@ func TestSSHCommandsAndRefusals(t *testing.T) {
 	} {
 		// A forward granted would keep ssh -N open: killed, it fails the test.
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		cmd := exec.CommandContext(ctx, "ssh", w.sshArgs(w.keys["ann"], append([]string{"-o", "BatchMode=yes"}, c.args...)...)...)
+		cmd := testutil.CommandContext(ctx, "ssh", w.sshArgs(w.keys["ann"], append([]string{"-o", "BatchMode=yes"}, c.args...)...)...)
 		cmd.Env = []string{"HOME=" + w.dir, "PATH=/usr/bin:/bin"}
 		out, errs, code := runProcess(t, cmd, "")
 		cancel()
@@ -335,7 +335,7 @@ func TestSSHTwentySessions(t *testing.T) {
 	shows := func(text string) func() bool {
 		return func() bool {
 			for _, p := range panes {
-				out, _ := exec.Command("tmux", "-L", s.socket, "capture-pane", "-p", "-t", p).CombinedOutput()
+				out, _ := testutil.Command("tmux", "-L", s.socket, "capture-pane", "-p", "-t", p).CombinedOutput()
 				if !strings.Contains(string(out), text) {
 					return false
 				}
@@ -367,7 +367,7 @@ func TestSSHIdleTimeoutAndSigterm(t *testing.T) {
 	all := func(text string) func() bool {
 		return func() bool {
 			for _, p := range panes {
-				out, _ := exec.Command("tmux", "-L", s2.socket, "capture-pane", "-p", "-J", "-t", p).CombinedOutput()
+				out, _ := testutil.Command("tmux", "-L", s2.socket, "capture-pane", "-p", "-J", "-t", p).CombinedOutput()
 				if !strings.Contains(string(out), text) {
 					return false
 				}
@@ -453,7 +453,7 @@ func TestSSHColoursAndSessionLimit(t *testing.T) {
 	s.run("new-window", "-t", "e2e", noColor)
 	panes := strings.Fields(s.run("list-panes", "-s", "-t", "e2e", "-F", "#{pane_id}"))
 	withEscapes := func(p string) string {
-		out, _ := exec.Command("tmux", "-L", s.socket, "capture-pane", "-p", "-e", "-t", p).CombinedOutput()
+		out, _ := testutil.Command("tmux", "-L", s.socket, "capture-pane", "-p", "-e", "-t", p).CombinedOutput()
 		return string(out)
 	}
 	s.waitUntil("both sessions", func() bool {
@@ -492,7 +492,7 @@ func TestSSHSystemdUnit(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "keyden-ssh.service")
 	os.WriteFile(path, []byte(strings.ReplaceAll(unit, "/usr/bin/keyden", bin)), 0o644)
-	if out, err := exec.Command("systemd-analyze", "verify", path).CombinedOutput(); err != nil || len(out) > 0 {
+	if out, err := testutil.Command("systemd-analyze", "verify", path).CombinedOutput(); err != nil || len(out) > 0 {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 	}
 }

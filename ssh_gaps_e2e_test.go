@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -28,7 +27,7 @@ func TestSSHRevokedSessionsEnd(t *testing.T) {
 	s.run("new-window", "-t", "e2e", w.tui("bob"))
 	panes := strings.Fields(s.run("list-panes", "-s", "-t", "e2e", "-F", "#{pane_id}"))
 	pane := func(p string) string {
-		out, _ := exec.Command("tmux", "-L", s.socket, "capture-pane", "-p", "-J", "-t", p).CombinedOutput()
+		out, _ := testutil.Command("tmux", "-L", s.socket, "capture-pane", "-p", "-J", "-t", p).CombinedOutput()
 		return string(out)
 	}
 	for _, p := range panes {
@@ -110,7 +109,7 @@ func TestSSHNoAgentNoLocalForwarding(t *testing.T) {
 	w := newSSHWorld(t)
 	w.start()
 	sock := filepath.Join(w.dir, "agent.sock")
-	agent := exec.Command("ssh-agent", "-D", "-a", sock)
+	agent := testutil.Command("ssh-agent", "-D", "-a", sock)
 	if err := agent.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +130,7 @@ func TestSSHNoAgentNoLocalForwarding(t *testing.T) {
 			args[i] = "IdentityAgent=" + sock
 		}
 	}
-	cmd := exec.Command("ssh", args...)
+	cmd := testutil.Command("ssh", args...)
 	cmd.Env = []string{"HOME=" + w.dir, "PATH=/usr/bin:/bin", "SSH_AUTH_SOCK=" + sock}
 	out, errs, code := runProcess(t, cmd, "")
 	local, _, _ := keyden(t, w.db, "", "list", "--json")
@@ -159,7 +158,7 @@ func TestSSHNoAgentNoLocalForwarding(t *testing.T) {
 		}
 	}()
 	local = "127.0.0.1:" + fmt.Sprint(freePort(t))
-	fwd := exec.Command("ssh", append(w.sshArgs(w.keys["ann"], "-o", "BatchMode=yes", "-N", "-L", local+":"+target.Addr().String()), "127.0.0.1")...)
+	fwd := testutil.Command("ssh", append(w.sshArgs(w.keys["ann"], "-o", "BatchMode=yes", "-N", "-L", local+":"+target.Addr().String()), "127.0.0.1")...)
 	fwd.Env = []string{"HOME=" + w.dir, "PATH=/usr/bin:/bin"}
 	fwdErr := &testutil.SyncBuffer{}
 	fwd.Stderr = fwdErr

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"keyden/internal/etcdtest"
+	"keyden/internal/testutil"
 )
 
 // Three serve processes confirm a delete ("refused by 3/3 verifiers") within
@@ -46,7 +46,7 @@ func testRevocationLands(t *testing.T, db string) {
 		return strings.TrimSpace(out), keyID(t, db, name)
 	}
 	key, id := mk("first")
-	var serves []*exec.Cmd
+	var serves []*testutil.Cmd
 	var addrs []string
 	for range 3 {
 		cmd, addr, _ := startServe(t, db)

@@ -5,13 +5,14 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"keyden/internal/testutil"
 )
 
 // stuckChild is a page check's child that never finishes (as bbolt's did
@@ -114,7 +115,7 @@ func TestPageCheckChildDiesWithItsParent(t *testing.T) {
 	db := newDB(t)
 	create(t, db, "--name", "a", "--channel", "default", "--env", "prod")
 	script, pidFile := stuckChild(t)
-	parent := exec.Command(os.Args[0], "-test.run=^TestPageCheckChildDiesWithItsParent$")
+	parent := testutil.Command(os.Args[0], "-test.run=^TestPageCheckChildDiesWithItsParent$")
 	parent.Env = append(os.Environ(), "KEYDEN_TEST_CHECK_DB="+db, "KEYDEN_TEST_CHECK_EXE="+script)
 	if err := parent.Start(); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"keyden/internal/testutil"
 	"keyden/keygen"
 )
 
@@ -171,7 +172,7 @@ func TestScanWithoutAStoreLetsTheChecksumDecide(t *testing.T) {
 
 func git(t *testing.T, dir string, args ...string) {
 	t.Helper()
-	cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"}, args...)...)
+	cmd := testutil.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"}, args...)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("git %v: %v %s", args, err, out)
 	}
@@ -447,14 +448,14 @@ func TestScanRunsNoProgramOfTheRepositorysHistory(t *testing.T) {
 	}
 	signed := newRepo(t)
 	commit(signed)
-	out, err := exec.Command("git", "-C", signed, "rev-parse", "HEAD^{tree}").Output()
+	out, err := testutil.Command("git", "-C", signed, "rev-parse", "HEAD^{tree}").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
 	obj := filepath.Join(t.TempDir(), "commit")
 	writeFile(t, obj, "tree "+strings.TrimSpace(string(out))+"\nauthor a <a@b> 1700000000 +0000\ncommitter a <a@b> 1700000000 +0000\n"+
 		"gpgsig -----BEGIN PGP SIGNATURE-----\n \n iQ==\n -----END PGP SIGNATURE-----\n\nsigned\n")
-	out, err = exec.Command("git", "-C", signed, "hash-object", "-t", "commit", "-w", obj).Output()
+	out, err = testutil.Command("git", "-C", signed, "hash-object", "-t", "commit", "-w", obj).Output()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -464,7 +465,7 @@ func TestScanRunsNoProgramOfTheRepositorysHistory(t *testing.T) {
 
 	partial := newRepo(t)
 	commit(partial)
-	out, err = exec.Command("git", "-C", partial, "rev-parse", "HEAD:a").Output()
+	out, err = testutil.Command("git", "-C", partial, "rev-parse", "HEAD:a").Output()
 	if err != nil {
 		t.Fatal(err)
 	}

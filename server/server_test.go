@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"keyden/internal/testutil"
 	"keyden/model"
 	"keyden/storage"
 )
@@ -260,7 +260,7 @@ func TestDeleteByAnotherProcessIsInForceWithinASecond(t *testing.T) {
 	if r := f.do(t, "GET", "/verify", bearer(f.plain.Secret)); r.status != 200 {
 		t.Fatal(r.raw)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd := testutil.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "KEYDEN_TEST_DB="+f.st.Path(), "KEYDEN_TEST_DELETE="+f.plain.Key.ID)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("the other process: %v %s", err, out)

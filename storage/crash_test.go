@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"keyden/internal/testutil"
 	"keyden/model"
 )
 
@@ -57,7 +57,7 @@ func TestCrashAtRandomMomentsLosesNothing(t *testing.T) {
 	reported := map[string]string{}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	for round := 0; round < rounds; round++ {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd := testutil.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), "KEYDEN_CRASH_CHILD="+path)
 		out, err := cmd.StdoutPipe()
 		if err != nil {
@@ -177,7 +177,7 @@ func TestAuditAndChangeAreAtomic(t *testing.T) {
 	path := t.TempDir() + "/life.db"
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 9))
 	for round := 0; round < rounds; round++ {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd := testutil.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), "KEYDEN_CRASH_CHILD="+path, "KEYDEN_CRASH_MODE=lifecycle")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -14,6 +13,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"keyden/internal/testutil"
 )
 
 // Binary is Debian's etcd-server (etcd 3.4), the version many users run
@@ -41,7 +42,7 @@ type Proc struct {
 	bin, name, dir     string
 	peerURL, clientURL string
 	args               []string
-	cmd                *exec.Cmd
+	cmd                *testutil.Cmd
 	exited             chan struct{}
 }
 
@@ -111,12 +112,12 @@ func (p *Proc) Start() error {
 	}
 	// A data dir that exists already rejoins its cluster: etcd ignores the
 	// initial-cluster flags then.
-	cmd := exec.Command(p.bin, p.args...)
+	cmd := testutil.Command(p.bin, p.args...)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting etcd member %s: %w", p.name, err)
 	}
 	p.cmd, p.exited = cmd, make(chan struct{})
-	go func(c *exec.Cmd, done chan struct{}) { c.Wait(); close(done) }(cmd, p.exited)
+	go func(c *testutil.Cmd, done chan struct{}) { c.Wait(); close(done) }(cmd, p.exited)
 	return nil
 }
 

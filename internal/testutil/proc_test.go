@@ -1,0 +1,93 @@
+package testutil
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// A test binary killed outright (as go test's -timeout or a cancelled CI
+// job does) takes the child it started with it.
+func TestChildDiesWithTheTestBinary(t *testing.T) {
+	if pidFile := os.Getenv("KEYDEN_TESTUTIL_PIDFILE"); pidFile != "" {
+		child := Command("sleep", "300")
+		if err := child.Start(); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(pidFile, []byte(strconv.Itoa(child.Process.Pid)), 0o600)
+		child.Wait() // until killed
+		return
+	}
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	bin := Command(os.Args[0], "-test.run=^TestChildDiesWithTheTestBinary$")
+	bin.Env = append(os.Environ(), "KEYDEN_TESTUTIL_PIDFILE="+pidFile)
+	if err := bin.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	waitFor(t, "the child started", func() bool {
+		b, _ := os.ReadFile(pidFile)
+		pid, _ = strconv.Atoi(string(b))
+		return pid > 0
+	})
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	bin.Process.Kill()
+	bin.Wait()
+	waitFor(t, "the orphaned child ended", func() bool { return Gone(pid) })
+}
+
+// A child started by a goroutine locked to a thread that then ends (Go
+// ends the thread with the goroutine) lives on: the parent-death signal
+// follows the thread that forked the child, not the test binary.
+func TestChildOutlivesTheThreadThatStartedIt(t *testing.T) {
+	type started struct {
+		child *Cmd
+		tid   int
+		err   error
+	}
+	var s started
+	for {
+		ch := make(chan started)
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+			c := Command("sleep", "300")
+			err := c.Start()
+			ch <- started{c, syscall.Gettid(), err}
+		}()
+		if s = <-ch; s.err != nil {
+			t.Fatal(s.err)
+		}
+		c := s.child
+		t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+		if s.tid != os.Getpid() { // Go parks the main thread instead of ending it
+			break
+		}
+	}
+	waitFor(t, "the thread ended", func() bool {
+		_, err := os.Stat(fmt.Sprintf("/proc/self/task/%d", s.tid))
+		return os.IsNotExist(err)
+	})
+	// A parent-death signal is sent before the thread's entry leaves /proc:
+	// the child ends by this SIGTERM only if none was sent.
+	s.child.Process.Signal(syscall.SIGTERM)
+	err := s.child.Wait()
+	if ws, ok := s.child.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGTERM {
+		t.Fatalf("the child ended with %v, not by the test's SIGTERM", err)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: never, after 20 s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
