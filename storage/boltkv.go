@@ -65,7 +65,7 @@ func (b boltBucket) ForEachReverseFrom(below []byte, fn func(k, v []byte) error)
 	c := b.b.Cursor()
 	k, v := c.Last()
 	if below != nil {
-		if k, v = c.Seek(below); k == nil {
+		if k, _ = c.Seek(below); k == nil {
 			k, v = c.Last()
 		} else {
 			k, v = c.Prev()
