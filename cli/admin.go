@@ -149,8 +149,15 @@ func (a *app) auditCommand() *cobra.Command {
 						if e.ActorKey != "" {
 							actor += " (ssh " + e.ActorKey + ")"
 						}
+						detail := e.Detail
+						if e.ClientIP != "" { // a decoy's use: who used it is the alert
+							detail += "; from " + e.ClientIP
+						}
+						if e.UserAgent != "" {
+							detail += "; User-Agent " + e.UserAgent
+						}
 						printf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", format.Stamp(e.Time), actor, e.Action,
-							e.KeyID, e.KeyName, e.Channel, e.Environment, e.Detail)
+							e.KeyID, e.KeyName, e.Channel, e.Environment, detail)
 					}
 				})
 			})

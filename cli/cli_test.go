@@ -574,3 +574,17 @@ func TestRootHelpNamesEtcd(t *testing.T) {
 		t.Errorf("exit %d: %q", r.code, r.stdout)
 	}
 }
+
+// A decoy's alert names who used it: audit's text says the client IP the
+// use came from, as --json does (it said only "a decoy was used").
+func TestAuditTextSaysWhoUsedADecoy(t *testing.T) {
+	db := newDB(t)
+	bait := create(t, db, "--name", "bait", "--env", "dev", "--decoy")
+	if r := run(t, db, bait, "verify", "--ip", "203.0.113.9"); r.code != 1 {
+		t.Fatalf("verify of a decoy: %d %q", r.code, r.stderr)
+	}
+	r := run(t, db, "", "audit", "--limit", "1")
+	if r.code != 0 || !strings.Contains(r.stdout, "decoy-use") || !strings.Contains(r.stdout, "; from 203.0.113.9") {
+		t.Fatalf("audit: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+}

@@ -96,8 +96,10 @@ func (v *eventView) View() string {
 	w := max(20, min(100, v.width-2)-2) // inside the box's border and padding
 	labelW := min(13, w/3)
 	var lines []string
-	rows := [][2]string{{"Time", format.Stamp(e.Time)}, {"Actor", e.Actor}, {"Action", e.Action},
-		{"Key", e.KeyID}, {"Key name", e.KeyName}, {"Channel", e.Channel}, {"Environment", e.Environment}, {"Detail", e.Detail}}
+	// Who used a decoy (client IP, User-Agent) is what an alert is for.
+	rows := [][2]string{{"Time", format.Stamp(e.Time)}, {"Actor", e.Actor}, {"SSH key", e.ActorKey}, {"Action", e.Action},
+		{"Key", e.KeyID}, {"Key name", e.KeyName}, {"Channel", e.Channel}, {"Environment", e.Environment}, {"Detail", e.Detail},
+		{"Client IP", e.ClientIP}, {"User agent", e.UserAgent}}
 	for _, r := range rows {
 		if r[1] == "" {
 			continue

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -226,6 +227,31 @@ func TestDrillInShowsAStoredNameEscapedOnTheFilterLine(t *testing.T) {
 	h.waitFor(t, "CREATED BY", "1 creator")
 	h.press("enter")
 	h.waitFor(t, `/ by:\x1b]52;c;`, "1 key · 1/1")
+	frame := *h.rec.last.Load()
+	if bad, ok := hostile.Clean(strings.NewReplacer("\x1b[7m", "", "\x1b[0m", "").Replace(frame)); !ok {
+		t.Errorf("the frame holds %U:\n%q", bad, frame)
+	}
+	h.final(t)
+}
+
+// A decoy's alert in the audit view names who used it: the client IP and
+// the User-Agent, text the thief chose, escaped (the view showed neither).
+func TestDecoyAlertShowsWhoUsedItEscaped(t *testing.T) {
+	st := boltStore(t)
+	ctx := context.Background()
+	d, err := st.CreateKey(ctx, storage.CreateRequest{Name: "bait", Channel: "default", Environment: "dev", Decoy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RecordDecoyUse(ctx, storage.DecoyUse{Hash: d.Key.Hash, ClientIP: netip.MustParseAddr("203.0.113.9"), UserAgent: hostile.Text}); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, setup{store: st, w: 100, h: 30})
+	h.waitFor(t, "1 key · ")
+	h.press("a")
+	h.waitFor(t, "Audit log", "decoy-use")
+	h.press("enter")
+	h.waitFor(t, "Client IP", "203.0.113.9", "User agent", `\x1b]52;c;`)
 	frame := *h.rec.last.Load()
 	if bad, ok := hostile.Clean(strings.NewReplacer("\x1b[7m", "", "\x1b[0m", "").Replace(frame)); !ok {
 		t.Errorf("the frame holds %U:\n%q", bad, frame)
