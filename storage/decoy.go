@@ -66,6 +66,7 @@ func (b *core) decoyUsed(tx kv, k *model.Key, u DecoyUse) error {
 		}
 	}
 	k.UseCount += uint64(max(u.Repeats, 1)) // an event of repeats is those uses
+	k.AddUses(at, uint64(max(u.Repeats, 1)))
 	if err := b.putKey(tx, k); err != nil {
 		return err
 	}

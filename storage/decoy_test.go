@@ -45,6 +45,10 @@ func TestDecoyIsRefusedAsUnknownAndAlerts(t *testing.T) {
 	if !k.Tripped() || k.UseCount != 3 || k.LastUsedFrom != "198.51.100.7" {
 		t.Errorf("decoy after use %+v", k)
 	}
+	// Its 30D column counts them too (it stayed flat beside "used just now").
+	if d := k.DailyUses(); d.Sum() != 3 {
+		t.Errorf("decoy's uses per day %+v, want 3 in all", d)
+	}
 	if _, err := st.RotateKey(ctx, RotateRequest{ID: d.Key.ID}); !errors.Is(err, ErrConflict) {
 		t.Errorf("rotating a decoy: %v", err)
 	}
