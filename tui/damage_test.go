@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"keyden/internal/fixture"
 	"keyden/keyindex"
+	"keyden/model"
 	"keyden/storage"
 )
 
@@ -39,5 +41,22 @@ func TestStoreDamagedUnderTheTUI(t *testing.T) {
 	// Still working: the cursor moves, the sentence stays.
 	h.press("down", "down")
 	h.waitFor(t, "▸"+third+" ", "is damaged")
+	h.final(t)
+}
+
+// failingAudit is a store whose audit log cannot be read.
+type failingAudit struct{ *storage.Bolt }
+
+func (failingAudit) Audit(context.Context, storage.AuditFilter) ([]model.Event, error) {
+	return nil, errors.New("the key store /tmp/k.db is damaged: run `keyden check`")
+}
+
+// A key's details whose events cannot be read say so, not "Loading…" for
+// ever (a store damaged under the app did that).
+func TestDetailsSayTheirEventsCouldNotBeRead(t *testing.T) {
+	h := start(t, setup{store: failingAudit{sampleBolt(t)}, w: 100, h: 40})
+	h.waitFor(t, "6 keys")
+	h.press("enter")
+	h.waitFor(t, "Audit events", "They could not be read: the key store /tmp/k.db is damaged")
 	h.final(t)
 }

@@ -67,6 +67,7 @@ type detailsView struct {
 
 	events   []model.Event
 	evLoaded bool
+	evErr    error // why the events could not be read
 	links    []link
 	link     int // the link enter follows
 	scroll   scroller
@@ -174,7 +175,7 @@ func (d *detailsView) Update(msg tea.Msg) tea.Cmd {
 		if msg.err != nil {
 			d.sh.fail(msg.err)
 		}
-		d.events, d.evLoaded = msg.events, msg.err == nil
+		d.events, d.evLoaded, d.evErr = msg.events, msg.err == nil, msg.err
 	case tea.MouseMsg:
 		if msg.Action == tea.MouseActionPress {
 			switch msg.Button {
@@ -281,6 +282,10 @@ func (d *detailsView) lines() []string {
 	}
 	out = append(out, "", st.Title.Render("Audit events"))
 	switch {
+	case d.evErr != nil: // not "Loading…" for ever
+		for _, l := range wrapTo("They could not be read: "+format.Safe(sentence(d.evErr)), w) {
+			out = append(out, st.Error.Render(l))
+		}
 	case !d.evLoaded:
 		out = append(out, st.Subtle.Render("Loading…"))
 	case len(d.events) == 0:
