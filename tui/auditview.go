@@ -56,6 +56,7 @@ type auditView struct {
 	events    []model.Event
 	shown     []int
 	loaded    bool
+	err       error // why the last read failed
 	filter    textinput.Model
 	filtering bool
 	table     vtable
@@ -185,6 +186,7 @@ func (v *auditView) Update(msg tea.Msg) tea.Cmd {
 		if m.err != nil {
 			v.sh.fail(m.err)
 		}
+		v.err = m.err
 		v.setEvents(m.events)
 		return nil
 	}
@@ -234,6 +236,10 @@ func (v *auditView) View() string {
 	switch {
 	case !v.loaded:
 		b.WriteString(v.st.Subtle.Render("  Loading…"))
+	case v.err != nil && len(v.events) == 0: // not "No events match."
+		for _, l := range wrapTo("The audit log could not be read: "+format.Safe(sentence(v.err)), max(20, v.width-4)) {
+			b.WriteString("  " + v.st.Error.Render(l) + "\n")
+		}
 	case len(v.shown) == 0:
 		b.WriteString(v.st.Subtle.Render("  No events match."))
 	default:

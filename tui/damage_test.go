@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,5 +59,18 @@ func TestDetailsSayTheirEventsCouldNotBeRead(t *testing.T) {
 	h.waitFor(t, "6 keys")
 	h.press("enter")
 	h.waitFor(t, "Audit events", "They could not be read: the key store /tmp/k.db is damaged")
+	h.final(t)
+}
+
+// The audit view of a log that cannot be read says so, not "No events
+// match." beside the error.
+func TestAuditViewSaysTheLogCouldNotBeRead(t *testing.T) {
+	h := start(t, setup{store: failingAudit{sampleBolt(t)}, w: 100, h: 30})
+	h.waitFor(t, "6 keys")
+	h.press("a")
+	h.waitFor(t, "Audit log", "The audit log could not be read: the key store /tmp/k.db is damaged")
+	if strings.Contains(*h.rec.last.Load(), "No events match") {
+		t.Errorf("it still says no events match:\n%s", *h.rec.last.Load())
+	}
 	h.final(t)
 }
