@@ -2,10 +2,13 @@ package testutil
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -78,6 +81,40 @@ func TestChildOutlivesTheThreadThatStartedIt(t *testing.T) {
 	err := s.child.Wait()
 	if ws, ok := s.child.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGTERM {
 		t.Fatalf("the child ended with %v, not by the test's SIGTERM", err)
+	}
+}
+
+// Test code (what imports "testing") starts children only through Command
+// and CommandContext, so none outlives a killed test binary.
+func TestTestsStartChildrenOnlyThroughCommand(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	starts := regexp.MustCompile(`\b(exec\.Command|exec\.CommandContext|os\.StartProcess|syscall\.ForkExec)\(`)
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata" || path == filepath.Join(root, "internal", "testutil")) {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil || !strings.Contains(string(b), `"testing"`) {
+			return err
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			if starts.MatchString(line) {
+				t.Errorf("%s:%d starts a child that outlives a killed test binary: use testutil.Command", strings.TrimPrefix(path, root+"/"), i+1)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
