@@ -17,11 +17,12 @@ import (
 const portLow, portHigh = 20000, 32768
 
 // A test process gives ports from blocks of its own, each held with an
-// flock on a file under os.TempDir until the process ends (however it
-// ends: the kernel drops the lock), so two test binaries running at once
-// (go test runs packages in parallel) never give the same port, as two
-// random picks from the whole range did.
-const blockSize = 200
+// flock on a file in portLocks until the process ends (however it ends:
+// the kernel drops the lock), so two test binaries running at once (go
+// test runs packages in parallel) never give the same port, as two random
+// picks from the whole range did. The folder is the same for every test
+// process on the machine, whatever its TMPDIR.
+const blockSize, portLocks = 200, "/tmp/keyden-test-ports"
 
 var (
 	portsMu   sync.Mutex
@@ -57,13 +58,12 @@ func FreePort(t testing.TB) int {
 // holdBlock takes the first block of ports no other process holds, from
 // the start of the range on, and gives its ports next.
 func holdBlock() error {
-	dir := filepath.Join(os.TempDir(), "keyden-test-ports")
-	if err := os.MkdirAll(dir, 0o777); err != nil {
+	if err := os.MkdirAll(portLocks, 0o777); err != nil {
 		return fmt.Errorf("test ports: %w", err)
 	}
-	os.Chmod(dir, 0o1777) // other users' test runs share the blocks
+	os.Chmod(portLocks, 0o1777) // other users' test runs share the blocks
 	for lo := portLow; lo < portHigh; lo += blockSize {
-		f, err := os.OpenFile(filepath.Join(dir, fmt.Sprint(lo)), os.O_RDONLY|os.O_CREATE, 0o644)
+		f, err := os.OpenFile(filepath.Join(portLocks, fmt.Sprint(lo)), os.O_RDONLY|os.O_CREATE, 0o644)
 		if err != nil {
 			continue
 		}
