@@ -25,7 +25,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("KEYDEN_TEST_TMUX_PIDS") != "" { // TestTmuxDiesWithTheTestBinary's binary to kill: no keyden needed
 		os.Exit(m.Run())
 	}
-	dir, err := os.MkdirTemp("", "keyden-bin-")
+	dir, err := testutil.ProcessTempDir("keyden-bin")
 	if err != nil {
 		panic(err)
 	}

@@ -25,7 +25,9 @@ func TestMain(m *testing.M) {
 		crashChild(path)
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	stopSharedEtcd()
+	os.Exit(code)
 }
 
 // crashChild creates keys until it is killed, reporting each one only after

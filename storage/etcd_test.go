@@ -16,6 +16,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"keyden/internal/etcdtest"
+	"keyden/internal/testutil"
 )
 
 // embedded etcd members for the tests, started once per test binary.
@@ -24,22 +25,51 @@ var (
 	etcdEndpoint string
 	etcdErr      error
 	etcdPrefixes atomic.Int64
+	etcdDir      string
+	etcdMember   *etcdtest.Member
 )
 
 func sharedEtcd(t testing.TB) string {
 	etcdOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "keyden-etcd-")
-		if err != nil {
-			etcdErr = err
+		etcdDir, etcdErr = testutil.ProcessTempDir("keyden-etcd")
+		if etcdErr != nil {
 			return
 		}
-		ms := etcdtest.Start(t, 1, dir, false)
-		etcdEndpoint = ms[0].Endpoint()
+		etcdMember = etcdtest.Start(t, 1, etcdDir, false)[0]
+		etcdEndpoint = etcdMember.Endpoint()
 	})
 	if etcdErr != nil {
 		t.Fatal(etcdErr)
 	}
 	return etcdEndpoint
+}
+
+// stopSharedEtcd stops the shared member and removes its data (about
+// 185 MB), which each test binary left in the temp folder before.
+func stopSharedEtcd() {
+	if etcdMember != nil {
+		etcdMember.Stop()
+	}
+	if etcdDir != "" {
+		os.RemoveAll(etcdDir)
+	}
+}
+
+// The shared etcd's data goes when the test binary ends.
+func TestSharedEtcdLeavesNothingBehind(t *testing.T) {
+	if os.Getenv("KEYDEN_TEST_SHARED_ETCD") != "" {
+		sharedEtcd(t)
+		return
+	}
+	tmp := t.TempDir()
+	bin := testutil.Command(os.Args[0], "-test.run=^TestSharedEtcdLeavesNothingBehind$")
+	bin.Env = append(os.Environ(), "KEYDEN_TEST_SHARED_ETCD=1", "TMPDIR="+tmp)
+	if out, err := bin.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Fatalf("left in the temp folder: %v", left)
+	}
 }
 
 // Etcd is what these tests use of an etcd store. The store itself is in
