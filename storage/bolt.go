@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode"
@@ -42,6 +43,10 @@ type boltBackend struct {
 	// are made only while the store does not exist yet, so none appears
 	// later, and a verifier's flush each second need not list the folder.
 	tidied sync.Once
+	// opened: this process has had the store open. A file missing later was
+	// deleted or moved away under it and is not made again, empty, at its
+	// old path (a TUI polling a store moved away made one there).
+	opened atomic.Bool
 	// A closed store refuses transactions; Close waits for those running.
 	mu      sync.Mutex
 	closed  bool
@@ -60,7 +65,7 @@ func OpenBolt(path string, opt Options) (*Bolt, error) {
 	if err := opt.defaults(); err != nil {
 		return nil, err
 	}
-	b := &Bolt{core: core{opt: opt, strs: &strTable{}}}
+	b := &Bolt{core: core{opt: opt, strs: &strTable{}, seen: new(atomic.Bool)}}
 	b.fb = &boltBackend{path: abs, opt: &b.core.opt}
 	b.core.be = b.fb
 	return b, nil
@@ -247,6 +252,8 @@ func (f *boltBackend) open(ctx context.Context, readOnly bool, file **os.File) (
 		return nil, f.notAFile(st)
 	case err == nil && st.Size() == 0:
 		return nil, fail(ErrNotStore, "%s is an empty file, not a keyden store: remove it or choose another path", f.path)
+	case errors.Is(err, fs.ErrNotExist) && f.opened.Load():
+		return nil, gone(f.path)
 	case errors.Is(err, fs.ErrNotExist):
 		if err := f.create(); err != nil {
 			return nil, err
@@ -283,6 +290,7 @@ func (f *boltBackend) open(ctx context.Context, readOnly bool, file **os.File) (
 	// back); a megabyte at a time keeps the file within a megabyte of what
 	// it holds, for one more truncate and fsync per megabyte written.
 	db.AllocSize = 1 << 20
+	f.opened.Store(true)
 	return db, nil
 }
 

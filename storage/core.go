@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"keyden/keygen"
@@ -135,6 +136,15 @@ type core struct {
 	be   backend
 	opt  Options
 	strs *strTable
+	// seen: this store has been read (shared by its copies acting as
+	// another member). Found empty later (an etcd prefix wiped under it),
+	// it is gone, not a new store to make.
+	seen *atomic.Bool
+}
+
+// gone is the refusal for a store deleted or moved away since it was read.
+func gone(location string) error {
+	return fail(ErrNotFound, "the key store %s is gone: it was deleted or moved away since keyden opened it; put it back, or start keyden again to make a new one", location)
 }
 
 func (b *core) base() *core { return b }
@@ -151,6 +161,7 @@ func (b *core) view(ctx context.Context, fn func(kv) error) error {
 		if err := b.checkSchema(tx); err != nil {
 			return err
 		}
+		b.seen.Store(true)
 		return fn(tx)
 	})
 	if errors.Is(err, errEmpty) {
@@ -180,9 +191,14 @@ func (b *core) usageUpdate(ctx context.Context, fn func(kv) error) error {
 	return b.write(ctx, fn, false)
 }
 
-func (b *core) write(ctx context.Context, fn func(kv) error, keysChanged bool) error {
+func (b *core) write(ctx context.Context, fn func(kv) error, keysChanged bool) (err error) {
 	var txs []kv // each attempt's (etcd may retry)
 	defer func() { b.strs.ended(txs) }()
+	defer func() {
+		if err == nil {
+			b.seen.Store(true) // committed: the store is there now
+		}
+	}()
 	return b.be.write(ctx, func(tx kv) error {
 		txs = append(txs, tx)
 		if err := b.initialise(ctx, tx); err != nil {
@@ -217,6 +233,9 @@ func (b *core) initialise(ctx context.Context, tx kv) error {
 	}
 	if !tx.Empty() {
 		return b.be.notStore()
+	}
+	if b.seen.Load() {
+		return gone(b.be.location())
 	}
 	// An unused etcd prefix is a store only for commands that may make
 	// one (a missing file was refused when it was opened).

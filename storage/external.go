@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 )
 
 // The seam for a backend kept outside this package: etcd lives in
@@ -66,7 +67,7 @@ func NewCore(be Backend, opt Options) (*Core, error) {
 	if err := opt.defaults(); err != nil {
 		return nil, err
 	}
-	return &Core{core{be: external{be}, opt: opt, strs: &strTable{}}}, nil
+	return &Core{core{be: external{be}, opt: opt, strs: &strTable{}, seen: new(atomic.Bool)}}, nil
 }
 
 // Options are the store's options, with their defaults.
