@@ -93,3 +93,24 @@ func TestTypingAnExpiryReplacesThePreset(t *testing.T) {
 		t.Errorf("typed duration: the key lives %v, want 45d", got)
 	}
 }
+
+// A wrapped sentence never breaks at a hyphen that does not join two
+// words: the catalog's error read "…digits and '-" over "', starting with
+// a letter or digit" at 80 columns.
+func TestWrapKeepsAQuotedHyphen(t *testing.T) {
+	h := start(t, setup{store: sampleBolt(t)})
+	h.waitFor(t, "6 keys")
+	h.press("e")
+	h.waitFor(t, "Environments")
+	h.press("tab", "a", "Bad Name", "enter")
+	h.waitFor(t, "is not allowed")
+	view := ansi.Strip(h.final(t).View())
+	if !strings.Contains(view, "'-', starting") {
+		t.Errorf("the sentence broke inside '-':\n%s", view)
+	}
+	for _, l := range wrapTo("use --filter and '-' then --yes", 12) {
+		if strings.HasPrefix(strings.TrimSpace(l), "'") || strings.HasSuffix(l, "-") && !strings.HasSuffix(l, "'-'") {
+			t.Errorf("wrapTo broke at a lone hyphen: %q", wrapTo("use --filter and '-' then --yes", 12))
+		}
+	}
+}

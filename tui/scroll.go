@@ -2,6 +2,7 @@ package tui
 
 import (
 	"strings"
+	"unicode"
 
 	"github.com/charmbracelet/lipgloss"
 )
@@ -61,9 +62,35 @@ func wrapTo(s string, w int) []string {
 	if s == "" {
 		return nil
 	}
-	lines := strings.Split(lipgloss.NewStyle().Width(w).Render(s), "\n")
+	lines := strings.Split(lipgloss.NewStyle().Width(w).Render(holdHyphens(s)), "\n")
 	for i, l := range lines {
-		lines[i] = strings.TrimRight(l, " ")
+		lines[i] = strings.ReplaceAll(strings.TrimRight(l, " "), heldHyphen, "-")
 	}
 	return lines
+}
+
+// heldHyphen stands for a hyphen while text wraps: a private-use rune,
+// which format.Safe escapes, so stored text never holds one.
+const heldHyphen = ""
+
+// holdHyphens keeps the wrap from breaking at a hyphen that does not join
+// two words: lipgloss breaks after every hyphen, which cut "'-'" in an
+// error into "…digits and '-" and "', starting…", and "--filter" after
+// its dashes. A hyphen between letters or digits ("mobile-app") may still
+// end a line.
+func holdHyphens(s string) string {
+	if !strings.Contains(s, "-") {
+		return s
+	}
+	rs := []rune(s)
+	word := func(i int) bool { return i >= 0 && i < len(rs) && (unicode.IsLetter(rs[i]) || unicode.IsDigit(rs[i])) }
+	var b strings.Builder
+	for i, r := range rs {
+		if r == '-' && !(word(i-1) && word(i+1)) {
+			b.WriteString(heldHyphen)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
