@@ -38,80 +38,18 @@ func parseFilter(q string) (keyindex.Terms, error) {
 // tag, is not taken for "no keys match". by: is left alone: a member who
 // left still created keys, and a clean-up by their name is no mistake.
 func unknownNames(ctx context.Context, st store, terms keyindex.Terms) error {
-	for _, t := range queryTerms(terms.String()) {
-		field, value, _ := strings.Cut(t, ":")
-		if strings.Contains(value, "*") {
-			continue
-		}
-		var names []string
-		tagOf := ""
-		switch field {
-		case "env":
-			envs, err := st.Environments(ctx)
-			if err != nil {
-				return err
-			}
-			for _, e := range envs {
-				names = append(names, e.Name)
-				if strings.EqualFold(e.Tag, value) && !strings.EqualFold(e.Name, value) {
-					tagOf = e.Name
-				}
-			}
-		case "channel":
-			chs, err := st.Channels(ctx)
-			if err != nil {
-				return err
-			}
-			for _, c := range chs {
-				names = append(names, c.Name)
-			}
-		default:
-			continue
-		}
-		if tagOf != "" {
-			return usagef("--filter: %s is the tag of the environment %s: write env:%s", model.Quote(value), tagOf, tagOf)
-		}
-		if !containsFold(names, value) {
-			what := map[string]string{"env": "environment", "channel": "channel"}[field]
-			return usagef("--filter: there is no %s %s in this key store: the %ss are %s", what, model.Quote(value), what, strings.Join(names, ", "))
-		}
+	envs, err := st.Environments(ctx)
+	if err != nil {
+		return err
+	}
+	chs, err := st.Channels(ctx)
+	if err != nil {
+		return err
+	}
+	if s := terms.UnknownName(envs, chs); s != "" {
+		return usagef("--filter: %s", s)
 	}
 	return nil
-}
-
-func containsFold(names []string, s string) bool {
-	for _, n := range names {
-		if strings.EqualFold(n, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// queryTerms splits a query as keyindex.Terms.String writes it into its
-// positive terms, with their quotes taken out.
-func queryTerms(q string) []string {
-	var out []string
-	for q != "" {
-		q = strings.TrimLeft(q, " ")
-		end := strings.IndexByte(q, ' ')
-		if i := strings.IndexByte(q, '"'); i >= 0 && (end < 0 || i < end) {
-			if j := strings.IndexByte(q[i+1:], '"'); j >= 0 {
-				end = strings.IndexByte(q[i+1+j:], ' ')
-				if end >= 0 {
-					end += i + 1 + j
-				}
-			}
-		}
-		if end < 0 {
-			end = len(q)
-		}
-		if t := q[:end]; t != "" && t[0] != '-' {
-			out = append(out, strings.ReplaceAll(t, `"`, ""))
-		}
-		q = q[end:]
-	}
-	return out
 }
 
 // bulk is one bulk command's target: ids, or a parsed --filter.

@@ -563,3 +563,43 @@ func (t Terms) Matcher(now time.Time) func(*model.Key) bool {
 		return c.match(&f, buf)
 	}
 }
+
+// UnknownName is the sentence for the first env: or channel: value of t
+// that names no environment or channel of the store (a tag written for an
+// environment's name among them), or "" when each names one. Such a
+// filter matches no key because of a typo, which an empty result would
+// hide. A value with * is a pattern, and a negated term excludes nothing
+// that is there: neither is looked at.
+func (t Terms) UnknownName(envs []model.Environment, channels []model.Channel) string {
+	for _, g := range t.groups {
+		if g.neg {
+			continue
+		}
+		for _, tm := range g.terms {
+			if strings.Contains(tm.text, "*") {
+				continue
+			}
+			var names []string
+			switch tm.field {
+			case fieldEnv:
+				for _, e := range envs {
+					names = append(names, e.Name)
+					if strings.EqualFold(e.Tag, tm.text) && !strings.EqualFold(e.Name, tm.text) {
+						return fmt.Sprintf("%s is the tag of the environment %s: write env:%s", model.Quote(tm.text), e.Name, e.Name)
+					}
+				}
+			case fieldChannel:
+				for _, c := range channels {
+					names = append(names, c.Name)
+				}
+			default:
+				continue
+			}
+			if !slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, tm.text) }) {
+				what := map[field]string{fieldEnv: "environment", fieldChannel: "channel"}[tm.field]
+				return fmt.Sprintf("there is no %s %s in this key store: the %ss are %s", what, model.Quote(tm.text), what, strings.Join(names, ", "))
+			}
+		}
+	}
+	return ""
+}

@@ -335,3 +335,27 @@ func TestStatusIsTheModelsHealth(t *testing.T) {
 		}
 	}
 }
+
+func TestUnknownName(t *testing.T) {
+	envs := []model.Environment{{Name: "dev", Tag: "dev"}, {Name: "staging", Tag: "stg"}}
+	chs := []model.Channel{{Name: "web"}}
+	for q, want := range map[string]string{
+		"env:dev channel:web":   "",
+		"env:DEV":               "",
+		"env:pr*":               "",
+		"-env:prd":              "",
+		"by:nobody words":       "",
+		"env:prd":               `there is no environment "prd" in this key store: the environments are dev, staging`,
+		"env:dev env:stg":       `"stg" is the tag of the environment staging: write env:staging`,
+		"env:qa channel:mobile": `there is no environment "qa" in this key store: the environments are dev, staging`,
+		"channel:webb":          `there is no channel "webb" in this key store: the channels are web`,
+	} {
+		terms, err := ParseQuery(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := terms.UnknownName(envs, chs); got != want {
+			t.Errorf("%q: got %q, want %q", q, got, want)
+		}
+	}
+}

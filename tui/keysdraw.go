@@ -57,15 +57,29 @@ func (v *keysView) View() string {
 	}
 	if v.filterShown() {
 		b.WriteString("\n" + v.filter.View())
-		if err := v.q.Err(); err != nil {
+		if problem := v.filterProblem(); problem != "" {
 			// Under the line, in the two lines the layout keeps free.
-			lines := wrapWords(format.Safe(err.Error()), v.width-2)
+			lines := wrapWords(format.Safe(problem), v.width-2)
 			for _, l := range lines[:min(2, len(lines))] {
 				b.WriteString("\n  " + v.st.Error.Render(l))
 			}
 		}
 	}
 	return b.String()
+}
+
+// filterProblem is what is wrong with the filter line: a term keyden cannot
+// read, or, when it shows no key, an environment or channel the store does
+// not have (env:prd said only "No keys match"; the command line says why).
+func (v *keysView) filterProblem() string {
+	if err := v.q.Err(); err != nil {
+		return err.Error()
+	}
+	if len(v.rows) > 0 || v.pending || !v.loaded {
+		return ""
+	}
+	t, _ := keyindex.ParseQuery(v.q.Text)
+	return sentenceCase(t.UnknownName(v.envs, v.channels))
 }
 
 // noRowsText says why no row is shown, and offers esc only when there is

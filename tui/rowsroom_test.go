@@ -114,3 +114,21 @@ func TestWrapKeepsAQuotedHyphen(t *testing.T) {
 		}
 	}
 }
+
+// A filter naming an environment or channel the store does not have says
+// so under the line, as the command line does: env:prd showed only "No
+// keys match", as if there were no such keys.
+func TestFilterSaysAnUnknownEnvironment(t *testing.T) {
+	h := start(t, setup{store: sampleBolt(t)})
+	h.waitFor(t, "6 keys")
+	h.press("/", "env:prd")
+	h.waitFor(t, `There is no environment "prd" in this key store: the environments are dev,`)
+	h.press("esc", "/", "channel:mobile-app env:stg")
+	h.waitFor(t, `"stg" is the tag of the environment staging: write env:staging`)
+	h.press("esc", "/", "env:staging")
+	h.waitFor(t, "2 shown")
+	if v := *h.rec.last.Load(); strings.Contains(v, "in this key store") || strings.Contains(v, "is the tag") {
+		t.Errorf("a filter naming a real environment got a hint:\n%s", v)
+	}
+	h.final(t)
+}
