@@ -46,6 +46,12 @@ func (a *app) confirmLanding(ctx context.Context, st store, wait time.Duration, 
 		return nil
 	}
 	l, err := storage.AwaitVerifiers(ctx, st, wait, a.env.Now)
+	if ctx.Err() != nil {
+		// ctrl+c during the wait: the change is made, so neither "context
+		// canceled" (exit 2) nor the store's "run the command again",
+		// which would make a second key.
+		return &refusal{msg: "stopped waiting for the running keyden serve processes: the change is made; `keyden verifiers` says which have applied it"}
+	}
 	if err != nil {
 		return err
 	}
