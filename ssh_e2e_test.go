@@ -139,9 +139,19 @@ func (w *sshWorld) ssh(member string, args ...string) (string, string, int) {
 }
 
 // tui is the shell command that opens the app over ssh as member in a
-// pane, then stays, so what keyden leaves on the terminal can be read.
-func (w *sshWorld) tui(member string) string {
-	return "env -i HOME=" + w.dir + " TERM=xterm-256color PATH=/usr/bin:/bin ssh -t " + strings.Join(w.sshArgs(w.keys[member], "127.0.0.1"), " ") + "; echo SSH-EXITED; sleep 60"
+// pane (see sshT).
+func (w *sshWorld) tui(member string) string { return w.sshT(member, "") }
+
+// sshT is the shell command that runs ssh -t as member in a pane: the app,
+// or the command args (shell words); then it says ssh's exit status
+// (SSH-EXITED=N) and stays, so what keyden leaves on the terminal can be
+// read.
+func (w *sshWorld) sshT(member, args string) string {
+	cmd := "env -i HOME=" + w.dir + " TERM=xterm-256color PATH=/usr/bin:/bin ssh -t " + strings.Join(w.sshArgs(w.keys[member], "127.0.0.1"), " ")
+	if args != "" {
+		cmd += " " + args
+	}
+	return cmd + "; echo SSH-EXITED=$?; sleep 60"
 }
 
 // The app over SSH in a real OpenSSH client inside tmux with

@@ -28,9 +28,7 @@ func TestSSHDeleteAsksOnThePTY(t *testing.T) {
 		}
 	}
 	deleteOverSSH := func(name string) *tmuxSession {
-		cmd := "env -i HOME=" + w.dir + " TERM=xterm-256color PATH=/usr/bin:/bin ssh -t " +
-			strings.Join(w.sshArgs(w.keys["ann"], "127.0.0.1"), " ") + " delete " + id + "; echo SSH-EXITED=$?; sleep 60"
-		s := startTmux(t, "sshpty-"+name, "/dev/null", 120, 30, cmd)
+		s := startTmux(t, "sshpty-"+name, "/dev/null", 120, 30, w.sshT("ann", "delete "+id))
 		s.waitFor(`This is a prod key: type its name, "web checkout", to delete:`)
 		return s
 	}
@@ -77,9 +75,7 @@ func TestSSHRotateAsksOnThePTY(t *testing.T) {
 	}
 	id := keyID(t, w.db, "web checkout")
 	overSSH := func(name, args string) *tmuxSession {
-		cmd := "env -i HOME=" + w.dir + " TERM=xterm-256color PATH=/usr/bin:/bin ssh -t " +
-			strings.Join(w.sshArgs(w.keys["ann"], "127.0.0.1"), " ") + " " + args + "; echo SSH-EXITED=$?; sleep 60"
-		return startTmux(t, "sshrotate-"+name, "/dev/null", 160, 30, cmd)
+		return startTmux(t, "sshrotate-"+name, "/dev/null", 160, 30, w.sshT("ann", args))
 	}
 	s := overSSH("filter", "rotate --filter env:prod --grace 1h")
 	s.waitFor("(--grace), or its own earlier expiry: apps using it must switch to the new key by then.")

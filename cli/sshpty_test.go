@@ -15,6 +15,21 @@ import (
 	"keyden/storage"
 )
 
+// remoteOnTerminal runs a command of keyden ssh on st with a PTY, the
+// terminal x/term's over plain streams as sshd gives it: typed is what the
+// member types; it returns the exit code and what the terminal showed.
+func remoteOnTerminal(a *app, st storage.Store) func(typed string, args ...string) (int, string) {
+	return func(typed string, args ...string) (int, string) {
+		var out bytes.Buffer
+		tty := term.NewTerminal(struct {
+			io.Reader
+			io.Writer
+		}{strings.NewReader(typed), &out}, "")
+		code := a.runRemote(context.Background(), st, args, strings.NewReader(typed), &out, &out, tty)
+		return code, out.String()
+	}
+}
+
 // Over keyden ssh with a PTY, delete asks on the session's terminal as it
 // does locally: typed text is echoed and can be edited, a prod key wants its
 // name, a wrong answer or ctrl+c / ctrl+d deletes nothing. The terminal is
@@ -37,16 +52,7 @@ func TestRemoteDeleteAsksOnTheTerminal(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	a := &app{env: Env{Now: bulkNow.Local, Getenv: func(string) string { return "" }}}
-	remote := func(typed string, args ...string) (int, string) {
-		var out bytes.Buffer
-		tty := term.NewTerminal(struct {
-			io.Reader
-			io.Writer
-		}{strings.NewReader(typed), &out}, "")
-		code := a.runRemote(context.Background(), st, args, strings.NewReader(typed), &out, &out, tty)
-		return code, out.String()
-	}
+	remote := remoteOnTerminal(&app{env: Env{Now: bulkNow.Local, Getenv: func(string) string { return "" }}}, st)
 	gone := func(name string) bool {
 		_, err := st.GetKey(context.Background(), ids[name])
 		return errors.Is(err, storage.ErrNotFound)
@@ -108,16 +114,7 @@ func TestRotateAsksWithItsGrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	a := &app{env: Env{Now: func() time.Time { return bulkNow }, Getenv: func(string) string { return "" }}}
-	remote := func(typed string, args ...string) (int, string) {
-		var out bytes.Buffer
-		tty := term.NewTerminal(struct {
-			io.Reader
-			io.Writer
-		}{strings.NewReader(typed), &out}, "")
-		code := a.runRemote(context.Background(), st, args, strings.NewReader(typed), &out, &out, tty)
-		return code, out.String()
-	}
+	remote := remoteOnTerminal(&app{env: Env{Now: func() time.Time { return bulkNow }, Getenv: func(string) string { return "" }}}, st)
 	code, out := remote("yes\r", "rotate", "--filter", "env:dev", "--grace", "1h")
 	if code != 0 || !strings.Contains(strings.ReplaceAll(out, "\r\n", "\n"), until+"yes") || !strings.Contains(out, "Rotated 2 keys") {
 		t.Fatalf("over ssh: exit %d %q", code, out)
