@@ -29,8 +29,13 @@ type Verifier struct {
 // before it counts as gone: ten of its beats.
 const VerifierTimeout = 10 * time.Second
 
-// Alive says v has written a heartbeat within VerifierTimeout of now.
-func (v *Verifier) Alive(now time.Time) bool { return now.Sub(v.Beat) < VerifierTimeout }
+// Alive says v has written a heartbeat within VerifierTimeout of now. A
+// beat more than a day ahead is no verifier's (a crafted record, or a clock
+// far off), as Heartbeat drops it: else it counted as alive for ever.
+func (v *Verifier) Alive(now time.Time) bool {
+	d := now.Sub(v.Beat)
+	return d < VerifierTimeout && d >= -forgetVerifierAfter
+}
 
 // verifierKey is where a verifier's record lives, in the meta bucket so a
 // store of any age has a place for it.

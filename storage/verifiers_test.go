@@ -65,3 +65,25 @@ func TestVerifierHeartbeats(t *testing.T) {
 		t.Errorf("check after heartbeats: %+v %v", rep, err)
 	}
 }
+
+// A record that says it beat more than a day from now (crafted, or left by
+// a verifier with a clock far off that was killed) is not alive: only the
+// next heartbeat of another verifier dropped it, so with none running
+// every delete waited its full wait for it and named it "not confirmed".
+func TestAVerifierBeatingADayAheadIsNotAlive(t *testing.T) {
+	st := newAny(t, Options{Actor: "alice"})
+	mustCreate(t, st, CreateRequest{})
+	now := time.Now()
+	if err := st.Heartbeat(ctx, Verifier{ID: "far/4/:80", Host: "far", PID: 4, Beat: now.Add(25 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := AwaitVerifiers(ctx, st, 200*time.Millisecond, func() time.Time { return now })
+	if err != nil || l.Live != 0 {
+		t.Fatalf("landing %+v %v, want no verifier alive", l, err)
+	}
+	// One whose clock is ahead by less is alive: its beats are its clock's.
+	ahead := Verifier{Beat: now.Add(time.Hour)}
+	if !ahead.Alive(now) {
+		t.Error("a verifier an hour ahead is not alive")
+	}
+}
