@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/user"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -121,11 +122,17 @@ func (a *app) auditCommand() *cobra.Command {
 				return usagef("--limit must be 0 (no limit) or more")
 			}
 			if since != "" {
-				d, err := model.ParseDuration(since)
-				if err != nil {
-					return usagef("--since: %v", err)
+				// A date too: "since the first of the month" is a date, not
+				// a number of days an admin has to count.
+				if t, err := time.Parse("2006-01-02", since); err == nil {
+					f.Since = t
+				} else if t, err := time.Parse(time.RFC3339, since); err == nil {
+					f.Since = t
+				} else if d, err := model.ParseDuration(since); err == nil {
+					f.Since = a.env.Now().Add(-d)
+				} else {
+					return usagef("--since: %s is neither a duration nor a date: write one such as 7d, 24h or 2026-11-01", model.Quote(since))
 				}
-				f.Since = a.env.Now().Add(-d)
 			}
 			return nil
 		},
@@ -164,7 +171,7 @@ func (a *app) auditCommand() *cobra.Command {
 		}),
 	}
 	cmd.Flags().StringVar(&keyID, "key", "", "only events of this key id")
-	cmd.Flags().StringVar(&since, "since", "", "only events newer than this, such as 7d")
+	cmd.Flags().StringVar(&since, "since", "", "only events newer than this: a duration such as 7d, or a date such as 2026-11-01 (UTC)")
 	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many events (0: all)")
 	p.jsonFlag(cmd, "print a JSON array")
 	return cmd

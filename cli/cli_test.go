@@ -332,7 +332,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{[]string{"frobnicate"}, 2, "unknown command"},
 		{[]string{"show"}, 2, "exactly one key id"},
 		{[]string{"show", "knothere"}, 1, "no key with id"},
-		{[]string{"audit", "--since", "soon"}, 2, "not a duration"},
+		{[]string{"audit", "--since", "soon"}, 2, "neither a duration nor a date"},
 		{[]string{"audit", "--limit", "-1"}, 2, "--limit"},
 		{[]string{"init"}, 1, "already exists"},
 		{[]string{"init", "--prefix", "K1"}, 2, "prefix"},

@@ -106,6 +106,9 @@ func TestAuditJSONIsTheWholeLogs(t *testing.T) {
 		{[]string{"--limit", "5000"}, storage.AuditFilter{Limit: 5000}},
 		{[]string{"--key", keys[7].ID}, storage.AuditFilter{KeyID: keys[7].ID}},
 		{[]string{"--since", "1h"}, storage.AuditFilter{Since: bulkNow.Add(-time.Hour)}},
+		// A date, or a time, as well as a duration.
+		{[]string{"--since", bulkNow.Add(-time.Hour).UTC().Format(time.RFC3339)}, storage.AuditFilter{Since: bulkNow.Add(-time.Hour).Truncate(time.Second)}},
+		{[]string{"--since", bulkNow.UTC().Format("2006-01-02")}, storage.AuditFilter{Since: bulkNow.UTC().Truncate(24 * time.Hour)}},
 	} {
 		evs, err := st.Audit(context.Background(), c.f)
 		if err != nil {
