@@ -73,6 +73,10 @@ func startTmux(t *testing.T, name, conf string, w, h int, cmd string) *tmuxSessi
 	sweepTmuxOnce.Do(sweepTmux)
 	s := &tmuxSession{t: t, socket: tmuxSocket(name)}
 	srv := testutil.Command("tmux", "-D", "-L", s.socket, "-f", conf)
+	// In a session of its own, as a daemon is: in the test's, twenty ssh
+	// panes (TestSSHTwentySessions) were slow enough under load for
+	// keyden ssh to refuse the eleventh not yet signed in.
+	srv.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	out := &testutil.SyncBuffer{}
 	srv.Stdout, srv.Stderr = out, out
 	if err := srv.Start(); err != nil {
