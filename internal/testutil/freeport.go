@@ -61,7 +61,7 @@ func holdBlock() error {
 	if err := os.MkdirAll(portLocks, 0o777); err != nil {
 		return fmt.Errorf("test ports: %w", err)
 	}
-	os.Chmod(portLocks, 0o1777) // other users' test runs share the blocks
+	os.Chmod(portLocks, 0o777|os.ModeSticky) // other users' test runs share the blocks
 	for lo := portLow; lo < portHigh; lo += blockSize {
 		f, err := os.OpenFile(filepath.Join(portLocks, fmt.Sprint(lo)), os.O_RDONLY|os.O_CREATE, 0o644)
 		if err != nil {
