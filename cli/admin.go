@@ -150,6 +150,11 @@ func (a *app) auditCommand() *cobra.Command {
 				}
 			}
 			return p.print(evs, func(w io.Writer) error {
+				if len(evs) == 0 {
+					// As list says it: a header alone read as a listing cut short.
+					_, err := fmt.Fprintln(w, "No events match.")
+					return err
+				}
 				return table(w, "TIME\tACTOR\tACTION\tKEY\tNAME\tCHANNEL\tENV\tDETAIL", func(tw io.Writer) {
 					for _, e := range evs {
 						actor := e.Actor

@@ -31,3 +31,17 @@ func TestRemoteCommandMayStartWithKeyden(t *testing.T) {
 		t.Fatalf("keyden backup over ssh: %d %q", code, errb.String())
 	}
 }
+
+// audit with no event to show says so, as list does: it printed the
+// header alone, which read as a listing cut short.
+func TestAuditOfNothingSaysSo(t *testing.T) {
+	db := newDB(t)
+	create(t, db, "--name", "web checkout", "--env", "prod")
+	r := runAt(t, db, "", false, "audit", "--since", "2099-01-01")
+	if r.code != 0 || r.stdout != "No events match.\n" {
+		t.Fatalf("audit of no event: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := runAt(t, db, "", false, "audit", "--since", "2099-01-01", "--json"); r.code != 0 || strings.TrimSpace(r.stdout) != "[]" {
+		t.Fatalf("audit --json of no event: %d %q", r.code, r.stdout)
+	}
+}
