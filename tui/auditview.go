@@ -171,6 +171,20 @@ func (v *auditView) apply() {
 	v.table.SetContent(w)
 }
 
+// The audit table's NAME, CHANNEL and DETAIL columns.
+const auditName, auditChannel, auditDetail = 3, 5, 7
+
+// auditSubject is what an event of no key was about, for its NAME cell
+// when DETAIL is hidden: the detail ("carol as admin"), or the channel
+// where that column is hidden too. It is cut to NAME's width (enter shows
+// the event whole): sizing NAME for it pushed CHANNEL off 80 columns.
+func auditSubject(e *model.Event, channelShown bool) string {
+	if e.Detail == "" && !channelShown {
+		return e.Channel
+	}
+	return e.Detail
+}
+
 // auditCell is an event's text for column c of the audit table.
 func auditCell(e *model.Event, c int) string {
 	return [...]string{format.Stamp(e.Time)[:16], e.Actor, e.Action, e.KeyName, e.Environment, e.Channel, e.KeyID, e.Detail}[c]
@@ -244,7 +258,14 @@ func (v *auditView) View() string {
 		b.WriteString(v.st.Subtle.Render("  No events match."))
 	default:
 		b.WriteString(v.table.View(v.st.Header, func(r, c int) string {
-			return auditCell(&v.events[v.shown[r]], c)
+			e := &v.events[v.shown[r]]
+			// An event of no key (a member, channel or environment added,
+			// changed or removed) says what it was about only in DETAIL: where
+			// that column is hidden (80 columns), its row named nothing.
+			if c == auditName && e.KeyID == "" && v.table.widths[auditDetail] == 0 {
+				return auditSubject(e, v.table.widths[auditChannel] > 0)
+			}
+			return auditCell(e, c)
 		}, func(r int) lipgloss.Style {
 			if e := &v.events[v.shown[r]]; e.Action == model.ActionDelete || e.Action == model.ActionExpire {
 				return v.st.Warning

@@ -10,6 +10,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	"keyden/model"
 	"keyden/storage"
 )
 
@@ -131,4 +132,30 @@ func TestFilterSaysAnUnknownEnvironment(t *testing.T) {
 		t.Errorf("a filter naming a real environment got a hint:\n%s", v)
 	}
 	h.final(t)
+}
+
+// At 80 columns the audit log's DETAIL and CHANNEL are hidden, and an
+// event of no key (a member or channel added) named nothing on its row:
+// its NAME says what the event was about there.
+func TestAuditRowsOfNoKeySayWhatTheyWereAbout(t *testing.T) {
+	st := sampleBolt(t)
+	if _, err := st.AddMember(context.Background(), "carol", model.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AddChannel(context.Background(), model.Channel{Name: "web-shop"}); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, setup{store: st})
+	h.waitFor(t, "6 keys")
+	h.press("a")
+	h.waitFor(t, "Audit log")
+	view := ansi.Strip(h.final(t).View())
+	for _, want := range []string{"member-add", "carol as ad", "channel-add", "web-shop"} {
+		if !strings.Contains(view, want) {
+			t.Errorf("the audit log at 80 columns lacks %q:\n%s", want, view)
+		}
+	}
+	if strings.Contains(view, "DETAIL") {
+		t.Errorf("DETAIL is shown at 80 columns: the test no longer tests the hidden case:\n%s", view)
+	}
 }
