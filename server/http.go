@@ -96,16 +96,13 @@ func (s *Server) serveVerify(ctx *fasthttp.RequestCtx, env string, asJSON bool) 
 	req := Request{
 		Secret:   presentedKey(in),
 		Env:      env,
-		Scope:    string(in.Peek("X-Required-Scope")),
+		Scopes:   requiredScopes(ctx),
 		ClientIP: s.clientIP(peerAddr(ctx), in),
 		// A gateway's subrequest passes the client's User-Agent on.
 		UserAgent: string(in.UserAgent()),
 	}
 	if req.Env == "" {
 		req.Env = string(in.Peek("X-Environment"))
-	}
-	if req.Scope == "" {
-		req.Scope = string(ctx.QueryArgs().Peek("scope"))
 	}
 	res := s.Verify(req)
 	out := &ctx.Response.Header
@@ -137,6 +134,26 @@ func (s *Server) serveVerify(ctx *fasthttp.RequestCtx, env string, asJSON bool) 
 		json.NewEncoder(ctx).Encode(body)
 	}
 	s.m.observe(res.Reason, time.Since(start))
+}
+
+// requiredScopes are every scope a check names, in X-Required-Scope headers
+// and scope query values: each must be held. A gateway that puts the scope
+// in its URI passes its client's headers on (nginx, Caddy), so a header the
+// client sent must not stand in for the gateway's scope; and Caddy adds the
+// client's query to its URI, so the query must not stand in for the header.
+func requiredScopes(ctx *fasthttp.RequestCtx) []string {
+	var out []string
+	for _, v := range ctx.Request.Header.PeekAll("X-Required-Scope") {
+		if len(v) > 0 {
+			out = append(out, string(v))
+		}
+	}
+	for _, v := range ctx.QueryArgs().PeekMulti("scope") {
+		if len(v) > 0 {
+			out = append(out, string(v))
+		}
+	}
+	return out
 }
 
 // presentedKey reads the key from Authorization: Bearer or x-api-key.
@@ -186,14 +203,17 @@ func peerAddr(ctx *fasthttp.RequestCtx) netip.Addr {
 }
 
 // clientIP is the peer, unless the peer is a trusted proxy: then the
-// nearest address in X-Forwarded-For that is not a trusted proxy, or
-// X-Real-IP.
+// nearest address in X-Forwarded-For that is not a trusted proxy (the
+// farthest one when all are), or X-Real-IP when there is no
+// X-Forwarded-For. A gateway sets X-Forwarded-For and passes its client's
+// X-Real-IP on as sent, so with a chain X-Real-IP is the client's word.
 func (s *Server) clientIP(peer netip.Addr, h *fasthttp.RequestHeader) netip.Addr {
 	if !peer.IsValid() || !s.trusted(peer) {
 		return peer
 	}
 	// The chain is read from its nearest hop back, without splitting it.
 	xff := h.PeekAll("X-Forwarded-For")
+	farthest := peer
 	for v := len(xff) - 1; v >= 0; v-- {
 		for rest := string(xff[v]); ; {
 			i := strings.LastIndexByte(rest, ',')
@@ -204,11 +224,15 @@ func (s *Server) clientIP(peer netip.Addr, h *fasthttp.RequestHeader) netip.Addr
 			if !s.trusted(a) {
 				return a
 			}
+			farthest = a
 			if i < 0 {
 				break
 			}
 			rest = rest[:i]
 		}
+	}
+	if len(xff) > 0 {
+		return farthest
 	}
 	if a, ok := forwardedAddr(string(h.Peek("X-Real-IP"))); ok {
 		return a

@@ -562,8 +562,8 @@ type Result struct {
 // Request is one check.
 type Request struct {
 	Secret   string
-	Env      string // name or tag; empty accepts any
-	Scope    string
+	Env      string   // name or tag; empty accepts any
+	Scopes   []string // each must be held
 	ClientIP netip.Addr
 	// UserAgent is the caller's, for a decoy's alert.
 	UserAgent string

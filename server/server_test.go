@@ -164,6 +164,12 @@ func TestEveryStatusAndReason(t *testing.T) {
 		{"disabled", "GET", "/verify", bearer(f.off.Secret), 401, "disabled"},
 		{"wrong env", "GET", "/verify/prod", bearer(f.dev.Secret), 403, "wrong_environment"},
 		{"scope missing", "GET", "/verify?scope=users:read", bearer(f.scoped.Secret), 403, "scope_missing"},
+		// A gateway puts its scope in the URI and passes the client's
+		// headers on: the client's own header cannot stand in for it.
+		{"scope in the query, another held in a header", "GET", "/verify?scope=users:read", with(bearer(f.scoped.Secret), "X-Required-Scope", "posts:read"), 403, "scope_missing"},
+		{"scope in a header, another held in the query", "GET", "/verify?scope=posts:read", with(bearer(f.scoped.Secret), "X-Required-Scope", "users:read"), 403, "scope_missing"},
+		{"two scopes in the query, one missing", "GET", "/verify?scope=posts:read&scope=users:read", bearer(f.scoped.Secret), 403, "scope_missing"},
+		{"every scope named is held", "GET", "/verify?scope=posts:read", with(bearer(f.scoped.Secret), "X-Required-Scope", "posts:write"), 200, ""},
 		{"ip not allowed (peer is loopback)", "GET", "/verify", bearer(f.fenced.Secret), 403, "ip_not_allowed"},
 	}
 	for _, tt := range tests {
@@ -203,8 +209,8 @@ func TestEveryStatusAndReason(t *testing.T) {
 		t.Fatalf("healthz: %d %s", h.status, h.raw)
 	}
 	m := f.do(t, "GET", "/metrics", nil)
-	for _, want := range []string{`keyden_checks_total{result="ok"} 17`, `keyden_checks_total{result="wrong_environment"} 2`,
-		"keyden_check_duration_seconds_bucket{le=\"+Inf\"} 35", "keyden_keys 6"} {
+	for _, want := range []string{`keyden_checks_total{result="ok"} 19`, `keyden_checks_total{result="wrong_environment"} 2`,
+		"keyden_check_duration_seconds_bucket{le=\"+Inf\"} 43", "keyden_keys 6"} {
 		if !strings.Contains(m.raw, want) {
 			t.Errorf("metrics lack %q:\n%s", want, m.raw)
 		}
@@ -228,6 +234,9 @@ func TestTrustedProxyRule(t *testing.T) {
 		{"spoofed left entry ignored", f.srv, "127.0.0.1:5000", map[string]string{"X-Forwarded-For": "203.0.113.66, 198.51.100.7"}, "198.51.100.7"},
 		{"trusted peer: X-Real-IP", f.srv, "10.2.3.4:80", map[string]string{"X-Real-IP": "2001:db8::5"}, "2001:db8::5"},
 		{"trusted peer, no headers", f.srv, "10.2.3.4:80", nil, "10.2.3.4"},
+		// nginx sets X-Forwarded-For and passes its client's X-Real-IP on.
+		{"a chain of trusted hops: the farthest, not X-Real-IP", f.srv, "127.0.0.1:5000", map[string]string{"X-Forwarded-For": "10.9.9.9, 127.0.0.1", "X-Real-IP": "192.0.2.7"}, "10.9.9.9"},
+		{"X-Real-IP beside a chain is the client's word", f.srv, "127.0.0.1:5000", map[string]string{"X-Forwarded-For": "127.0.0.1", "X-Real-IP": "192.0.2.7"}, "127.0.0.1"},
 		{"garbage XFF: the peer", f.srv, "127.0.0.1:1", map[string]string{"X-Forwarded-For": "not-an-ip"}, "127.0.0.1"},
 		// A zone is text of the sender's choosing, not part of a client's address.
 		{"a zone in XFF: the peer", f.srv, "127.0.0.1:1", map[string]string{"X-Forwarded-For": "fe80::1%any-text-at-all"}, "127.0.0.1"},

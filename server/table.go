@@ -439,7 +439,7 @@ func (t *table) check(h *keygen.Hash, tag string, req *Request, now time.Time) (
 		reason = model.ReasonWrongEnv
 	case !rs.allows(req.ClientIP):
 		reason = model.ReasonIPNotAllowed
-	case req.Scope != "" && !model.ScopeCovers(rs.scopes, req.Scope):
+	case !rs.holds(req.Scopes):
 		reason = model.ReasonScopeMissing
 	default:
 		s.umu.Lock()
@@ -452,6 +452,15 @@ func (t *table) check(h *keygen.Hash, tag string, req *Request, now time.Time) (
 		s.umu.Unlock()
 	}
 	return k, reason, false
+}
+
+func (rs *ruleSet) holds(scopes []string) bool {
+	for _, sc := range scopes {
+		if !model.ScopeCovers(rs.scopes, sc) {
+			return false
+		}
+	}
+	return true
 }
 
 func (rs *ruleSet) allows(ip netip.Addr) bool {
