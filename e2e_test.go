@@ -126,7 +126,7 @@ func TestTmuxDiesWithTheTestBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	var pids []int
-	waitFor(t, "the tmux server and its pane", func() bool {
+	testutil.WaitFor(t, "the tmux server and its pane", func() bool {
 		b, _ := os.ReadFile(pidFile)
 		pids = nil
 		for _, f := range strings.Fields(string(b)) {
@@ -143,7 +143,7 @@ func TestTmuxDiesWithTheTestBinary(t *testing.T) {
 	})
 	tb.Process.Kill()
 	tb.Wait()
-	waitFor(t, "the tmux server and its pane to end", func() bool { return testutil.Gone(pids[0]) && testutil.Gone(pids[1]) })
+	testutil.WaitFor(t, "the tmux server and its pane to end", func() bool { return testutil.Gone(pids[0]) && testutil.Gone(pids[1]) })
 }
 
 var sweepTmuxOnce sync.Once

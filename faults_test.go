@@ -187,7 +187,7 @@ func TestServeMeetsDamage(t *testing.T) {
 		json.NewDecoder(resp.Body).Decode(&h)
 		return h
 	}
-	waitFor(t, "/healthz to report the damage", func() bool {
+	testutil.WaitFor(t, "/healthz to report the damage", func() bool {
 		h := health()
 		return h != nil && h["damaged"] == true && strings.Contains(fmt.Sprint(h["error"]), "is damaged")
 	})
@@ -198,7 +198,7 @@ func TestServeMeetsDamage(t *testing.T) {
 			t.Fatalf("a valid key while the store is damaged: %d", got)
 		}
 	}
-	waitFor(t, "two failed last-used flushes", func() bool {
+	testutil.WaitFor(t, "two failed last-used flushes", func() bool {
 		return strings.Contains(metricsText(addr), "keyden_lastused_flush_errors_total 2")
 	})
 	if n := strings.Count(logs.String(), "is damaged"); n != 1 {
@@ -209,9 +209,9 @@ func TestServeMeetsDamage(t *testing.T) {
 	}
 	// Restored from its copy: followed again, and the kept uses are written.
 	os.WriteFile(db, raw, 0o600)
-	waitFor(t, "/healthz to be ok again", func() bool { h := health(); return h != nil && h["ok"] == true && h["damaged"] == nil })
+	testutil.WaitFor(t, "/healthz to be ok again", func() bool { h := health(); return h != nil && h["ok"] == true && h["damaged"] == nil })
 	// The log line comes through serve's stderr pipe, maybe after /healthz.
-	waitFor(t, "the log to say the store reads again", func() bool {
+	testutil.WaitFor(t, "the log to say the store reads again", func() bool {
 		return strings.Contains(logs.String(), "following the store again")
 	})
 }
@@ -230,19 +230,6 @@ func metricsText(addr string) string {
 		if err != nil {
 			return b.String()
 		}
-	}
-}
-
-// waitFor polls cond until it holds, failing after a generous deadline
-// (the machine is loaded); it waits on the condition, not on a time.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -454,7 +441,7 @@ func TestServeOnReadOnlyStore(t *testing.T) {
 			t.Fatalf("a valid key on a read-only store: %d", got)
 		}
 		want := fmt.Sprintf("keyden_lastused_flush_errors_total %d", i+1)
-		waitFor(t, "a failed flush", func() bool { return strings.Contains(metricsText(addr), want) })
+		testutil.WaitFor(t, "a failed flush", func() bool { return strings.Contains(metricsText(addr), want) })
 	}
 	if n := strings.Count(logs.String(), "read-only file system"); n != 1 {
 		t.Fatalf("the read-only store was logged %d times:\n%s", n, logs.String())

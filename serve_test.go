@@ -124,11 +124,11 @@ func TestServeShutdownLosesNoAnsweredUse(t *testing.T) {
 	// answered since, so the final flush has its own to write.
 	id := keyID(t, db, "loaded")
 	var flushed uint64
-	waitFor(t, "a periodic flush under load", func() bool {
+	testutil.WaitFor(t, "a periodic flush under load", func() bool {
 		flushed, _ = useCount(t, db, id)
 		return flushed > 0
 	})
-	waitFor(t, "checks answered after the flush", func() bool { return ok.Load() > flushed })
+	testutil.WaitFor(t, "checks answered after the flush", func() bool { return ok.Load() > flushed })
 	cmd.Process.Signal(syscall.SIGTERM)
 	err := cmd.Wait()
 	close(stop)

@@ -27,36 +27,14 @@ func stuckChild(t *testing.T) (script, pidFile string) {
 	return script, pidFile
 }
 
-// waitFor polls cond until it holds, failing after 30 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 30 s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func childPid(t *testing.T, pidFile string) int {
 	var pid int
-	waitFor(t, "the child started", func() bool {
+	testutil.WaitFor(t, "the child started", func() bool {
 		b, err := os.ReadFile(pidFile)
 		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 		return err == nil && pid > 0
 	})
 	return pid
-}
-
-// gone says the process is no more (or a zombie nobody reaped yet).
-func gone(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	_, after, _ := strings.Cut(string(b), ") ")
-	return strings.HasPrefix(after, "Z")
 }
 
 func checkWith(ctx context.Context, db, exe string) result {
@@ -83,7 +61,7 @@ func TestAStoppedCheckSaysSo(t *testing.T) {
 	if r.code != ExitRefused || !strings.Contains(r.stderr, "the check was stopped") || strings.Contains(r.stdout+r.stderr, "damaged") {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if !gone(pid) {
+	if !testutil.Gone(pid) {
 		t.Fatalf("the child %d is still running", pid)
 	}
 }
@@ -100,7 +78,7 @@ func TestAPageCheckOutOfTime(t *testing.T) {
 	if r.code != ExitRefused || !strings.Contains(r.stdout, "bbolt's page check ran out of time") || !strings.Contains(r.stderr, "is damaged") {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if pid := childPid(t, pidFile); !gone(pid) {
+	if pid := childPid(t, pidFile); !testutil.Gone(pid) {
 		t.Fatalf("the child %d is still running", pid)
 	}
 }
@@ -123,5 +101,5 @@ func TestPageCheckChildDiesWithItsParent(t *testing.T) {
 	pid := childPid(t, pidFile)
 	parent.Process.Signal(syscall.SIGKILL)
 	parent.Wait()
-	waitFor(t, "the orphaned child ended", func() bool { return gone(pid) })
+	testutil.WaitFor(t, "the orphaned child ended", func() bool { return testutil.Gone(pid) })
 }

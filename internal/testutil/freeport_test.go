@@ -55,7 +55,7 @@ func TestFreePortsOfTwoProcessesNeverMeet(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "both processes given their ports", func() bool {
+	WaitFor(t, "both processes given their ports", func() bool {
 		return strings.Contains(outs[0].String(), "\n") && strings.Contains(outs[1].String(), "\n")
 	})
 	given := map[string]int{}

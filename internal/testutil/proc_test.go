@@ -11,7 +11,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // A test binary killed outright (as go test's -timeout or a cancelled CI
@@ -33,7 +32,7 @@ func TestChildDiesWithTheTestBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	var pid int
-	waitFor(t, "the child started", func() bool {
+	WaitFor(t, "the child started", func() bool {
 		b, _ := os.ReadFile(pidFile)
 		pid, _ = strconv.Atoi(string(b))
 		return pid > 0
@@ -41,7 +40,7 @@ func TestChildDiesWithTheTestBinary(t *testing.T) {
 	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
 	bin.Process.Kill()
 	bin.Wait()
-	waitFor(t, "the orphaned child ended", func() bool { return Gone(pid) })
+	WaitFor(t, "the orphaned child ended", func() bool { return Gone(pid) })
 }
 
 // A child started by a goroutine locked to a thread that then ends (Go
@@ -71,7 +70,7 @@ func TestChildOutlivesTheThreadThatStartedIt(t *testing.T) {
 			break
 		}
 	}
-	waitFor(t, "the thread ended", func() bool {
+	WaitFor(t, "the thread ended", func() bool {
 		_, err := os.Stat(fmt.Sprintf("/proc/self/task/%d", s.tid))
 		return os.IsNotExist(err)
 	})
@@ -115,16 +114,5 @@ func TestTestsStartChildrenOnlyThroughCommand(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: never, after 20 s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -33,7 +33,7 @@ func TestProcessTempDirRemovesTheKilledProcesssFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	var left string
-	waitFor(t, "the killed process's folder", func() bool {
+	WaitFor(t, "the killed process's folder", func() bool {
 		dir, ok := strings.CutSuffix(out.String(), "\n")
 		left = dir
 		return ok
