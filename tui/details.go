@@ -121,7 +121,7 @@ func (d *detailsView) ShortHelp() []key.Binding {
 	k, perm := d.keyMap, d.sh.perm
 	out := []key.Binding{k.Follow}
 	if !d.gone {
-		if d.key.RotatedTo == "" && !d.key.Disabled && perm.mayChange(model.KeyRotate, &d.key) == nil {
+		if d.key.RotatedTo == "" && !d.key.Disabled && !d.key.Decoy && perm.mayChange(model.KeyRotate, &d.key) == nil {
 			out = append(out, k.Rotate)
 		}
 		if perm.mayChange(model.KeyDisable, &d.key) == nil {

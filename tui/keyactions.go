@@ -68,6 +68,12 @@ func (v *keysView) askRotate(k model.Key) tea.Cmd {
 		v.sh.status("This key is disabled: enable it with x before rotating it.", false)
 		return nil
 	}
+	if k.Decoy {
+		// The store refuses it too, but only after the confirm had asked
+		// for the name and said apps must switch to a new key.
+		v.sh.status("This key is a decoy, which is never valid: create another decoy rather than rotate it.", false)
+		return nil
+	}
 	return v.askKeyAction(model.KeyRotate, k)
 }
 

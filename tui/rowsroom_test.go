@@ -159,3 +159,23 @@ func TestAuditRowsOfNoKeySayWhatTheyWereAbout(t *testing.T) {
 		t.Errorf("DETAIL is shown at 80 columns: the test no longer tests the hidden case:\n%s", view)
 	}
 }
+
+// R on a decoy is refused at once, as on a replaced or disabled key: it
+// opened the rotate confirm (type the name, "apps using this key must
+// switch to the new one"), and only then did the store refuse it.
+func TestRotateOfADecoyIsRefusedAtOnce(t *testing.T) {
+	st := sampleBolt(t)
+	if _, err := st.CreateKey(context.Background(), storage.CreateRequest{Name: "billing backup", Channel: "default", Environment: "dev", Decoy: true}); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, setup{store: st})
+	h.waitFor(t, "7 keys")
+	h.press("/", "status:decoy", "enter", "R")
+	h.waitFor(t, "This key is a decoy, which is never valid")
+	h.press("enter")
+	h.waitFor(t, "Status       decoy")
+	a := h.final(t)
+	if strings.Contains(a.View(), "R rotate") {
+		t.Errorf("a decoy's details offer R rotate:\n%s", a.View())
+	}
+}
