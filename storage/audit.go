@@ -37,7 +37,7 @@ func (b *core) Audit(ctx context.Context, f AuditFilter) ([]model.Event, error) 
 	var out []model.Event
 	err := b.view(ctx, func(tx kv) error {
 		read := 0
-		return tx.Bucket(bucketAudit).ForEachReverse(func(k, v []byte) error {
+		return tx.Bucket(bucketAudit).ForEachReverseFrom(nil, func(k, v []byte) error {
 			if read++; f.MaxScan > 0 && read > f.MaxScan {
 				return errStop
 			}

@@ -49,16 +49,6 @@ func (b boltBucket) ForEachFrom(from []byte, fn func(k, v []byte) error) error {
 	return nil
 }
 
-func (b boltBucket) ForEachReverse(fn func(k, v []byte) error) error {
-	c := b.b.Cursor()
-	for k, v := c.Last(); k != nil; k, v = c.Prev() {
-		if err := fn(k, v); err != nil {
-			return stopped(err)
-		}
-	}
-	return nil
-}
-
 // ForEachReverseFrom visits the keys below `below` (nil: every key) in
 // reverse order.
 func (b boltBucket) ForEachReverseFrom(below []byte, fn func(k, v []byte) error) error {

@@ -24,10 +24,11 @@ type bucket interface {
 	Put(key, value []byte) error
 	Delete(key []byte) error
 	ForEach(fn func(k, v []byte) error) error
-	// ForEachFrom visits keys ≥ from in order; ForEachReverse all keys in
-	// reverse. Returning errStop from fn ends the walk without an error.
+	// ForEachFrom visits keys ≥ from in order; ForEachReverseFrom keys
+	// below `below` (nil: every key) in reverse. Returning errStop from fn
+	// ends the walk without an error.
 	ForEachFrom(from []byte, fn func(k, v []byte) error) error
-	ForEachReverse(fn func(k, v []byte) error) error
+	ForEachReverseFrom(below []byte, fn func(k, v []byte) error) error
 	NextSequence() (uint64, error)
 	Sequence() uint64
 	SetSequence(n uint64) error

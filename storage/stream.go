@@ -104,7 +104,7 @@ func (b *core) EachEvent(ctx context.Context, f AuditFilter, fn func(*model.Even
 		err := b.view(ctx, func(tx kv) error {
 			part, done = part[:0], true
 			read := 0
-			return tx.Bucket(bucketAudit).(reverseBucket).ForEachReverseFrom(below, func(k, v []byte) error {
+			return tx.Bucket(bucketAudit).ForEachReverseFrom(below, func(k, v []byte) error {
 				if read == streamPart {
 					done = false
 					return errStop
@@ -136,11 +136,6 @@ func (b *core) EachEvent(ctx context.Context, f AuditFilter, fn func(*model.Even
 		}
 	}
 	return nil
-}
-
-// reverseBucket is a bucket walked backwards from a key (bbolt's).
-type reverseBucket interface {
-	ForEachReverseFrom(below []byte, fn func(k, v []byte) error) error
 }
 
 // rangeBucket is a bucket read by ranges with an end (etcd's).
@@ -181,7 +176,7 @@ func (b *core) eachEventRanged(ctx context.Context, f AuditFilter, fn func(*mode
 				// crafted 2^62 made this count down a part at a time for
 				// ever). Go on from the newest event below, in one read.
 				hi = 0
-				err = bk.(reverseBucket).ForEachReverseFrom(from[:], func(k, _ []byte) error {
+				err = bk.ForEachReverseFrom(from[:], func(k, _ []byte) error {
 					if len(k) != 8 {
 						return errBadEvent
 					}

@@ -176,9 +176,6 @@ func (b *etcdBucket) ForEach(fn func(k, v []byte) error) error { return b.walk(n
 func (b *etcdBucket) ForEachFrom(from []byte, fn func(k, v []byte) error) error {
 	return b.walk(from, nil, false, fn)
 }
-func (b *etcdBucket) ForEachReverse(fn func(k, v []byte) error) error {
-	return b.walk(nil, nil, true, fn)
-}
 
 // ForEachReverseFrom visits the keys below `below` (nil: every key) in
 // reverse order.
