@@ -120,7 +120,9 @@ func (a *App) Init() tea.Cmd {
 // setStatus shows a message; messages echo names and errors from the store,
 // so the text goes through format.Safe here, once for all of them.
 func (a *App) setStatus(s string, ok bool) {
-	a.status, a.statusOK, a.statusAt = sentenceCase(format.Safe(s)), ok, a.opt.Now()
+	// One sentence, as the command line writes it: a refusal made from an
+	// error ("nobody is not a member …") ended without its period.
+	a.status, a.statusOK, a.statusAt = format.Sentence(sentenceCase(format.Safe(s))), ok, a.opt.Now()
 }
 
 func (a *App) layout() {

@@ -179,3 +179,14 @@ func TestRotateOfADecoyIsRefusedAtOnce(t *testing.T) {
 		t.Errorf("a decoy's details offer R rotate:\n%s", a.View())
 	}
 }
+
+// A status line made from an error is one sentence with its period, as
+// every other: n as a non-member ended "… --role admin`" without one.
+func TestStatusFromAnErrorEndsItsSentence(t *testing.T) {
+	h := start(t, setup{store: sampleBolt(t), actor: "nobody", w: 120})
+	h.waitFor(t, "6 keys")
+	h.press("n")
+	h.waitFor(t, "nobody is not a member of this key store")
+	h.waitFor(t, "--role admin`.")
+	h.final(t)
+}
