@@ -37,6 +37,10 @@ func runEnv(t *testing.T, vars map[string]string, stdin string, args ...string) 
 	env := Env{
 		Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
 		Getenv: func(k string) string { return vars[k] },
+		LookupEnv: func(k string) (string, bool) {
+			v, ok := vars[k]
+			return v, ok
+		},
 		// As in keyden-etcd: these tests run in-process, with nothing to hand off.
 		OpenEtcd: func(cfg storage.EtcdConfig, opt storage.Options) (storage.Store, error) {
 			return etcdstore.Open(cfg, opt)
@@ -586,5 +590,25 @@ func TestAuditTextSaysWhoUsedADecoy(t *testing.T) {
 	r := run(t, db, "", "audit", "--limit", "1")
 	if r.code != 0 || !strings.Contains(r.stdout, "decoy-use") || !strings.Contains(r.stdout, "; from 203.0.113.9") {
 		t.Fatalf("audit: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+// KEYDEN_DB set empty (a script's KEYDEN_DB=$STORE with STORE unset) is
+// refused as --db "" is, and the default store is neither made nor used.
+func TestEmptyKeydenDBIsRefused(t *testing.T) {
+	home := t.TempDir()
+	for _, args := range [][]string{{"list"}, {"create", "--name", "x", "--env", "dev"}, {"delete", "--filter", "env:dev", "--yes"}, {}} {
+		r := runEnv(t, map[string]string{"KEYDEN_DB": "", "HOME": home}, "", args...)
+		if r.code != ExitUsage || !strings.Contains(r.stderr, "KEYDEN_DB is set but empty") || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("%v: exit %d %q", args, r.code, r.stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(home, ".local")); !os.IsNotExist(err) {
+		t.Errorf("the default store's folder was made: %v", err)
+	}
+	// --db names the store: KEYDEN_DB is not read.
+	db := newDB(t)
+	if r := runEnv(t, map[string]string{"KEYDEN_DB": "", "HOME": home}, "", "--db", db, "init"); r.code != 0 {
+		t.Errorf("--db with KEYDEN_DB empty: exit %d %q", r.code, r.stderr)
 	}
 }

@@ -28,6 +28,9 @@ type Env struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
+	// LookupEnv tells a variable set empty from one not set (nil: none is
+	// set empty).
+	LookupEnv func(string) (string, bool)
 	// IsTerminal says whether a stream is an interactive terminal.
 	IsTerminal func(any) bool
 	// ReadLine, when set, asks on a terminal that echoes and edits the
@@ -63,7 +66,7 @@ func OSEnv() Env {
 	return Env{
 		Executable: exe,
 		Exec:       execInPlace,
-		Stdin:      os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv,
+		Stdin:      os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, LookupEnv: os.LookupEnv,
 		IsTerminal: func(f any) bool {
 			fd, ok := f.(interface{ Fd() uintptr })
 			return ok && term.IsTerminal(int(fd.Fd()))
@@ -134,6 +137,13 @@ func (a *app) run(ctx context.Context, args []string) int {
 		}
 		if err := noEmptyFlags(cmd); err != nil {
 			return err
+		}
+		// As --db "" is: a script's KEYDEN_DB=$STORE with STORE unset must
+		// not act on the default store.
+		if a.env.LookupEnv != nil && !a.dbSet {
+			if v, set := a.env.LookupEnv("KEYDEN_DB"); set && v == "" {
+				return usagef("KEYDEN_DB is set but empty: set it to a key store, or unset it for the default store")
+			}
 		}
 		return a.handOff(cmd)
 	}
