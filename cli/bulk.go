@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -229,10 +231,25 @@ func (a *app) confirmBulk(cmd *cobra.Command, st store, req storage.BulkRequest,
 	if err != nil {
 		return nil, false, err
 	}
+	envs, err := st.Environments(cmd.Context())
+	if err != nil {
+		return nil, false, err
+	}
+	// A delete of keys of an environment that confirms by name asks for the
+	// count typed, as the TUI does: yes alone let a second id skip the name
+	// that deleting the prod key by itself asks for.
+	var named []string
+	byName := 0
 	mayNot := 0
 	count := func(k *model.Key) {
 		if model.Members(members).CanChangeKey(st.Actor(), req.Action, k) != nil {
 			mayNot++
+		}
+		if req.Action == model.KeyDelete && slices.ContainsFunc(envs, func(e model.Environment) bool { return e.Name == k.Environment && e.ConfirmByName }) {
+			byName++
+			if !slices.Contains(named, k.Environment) {
+				named = append(named, k.Environment)
+			}
 		}
 	}
 	if req.Match != nil {
@@ -298,8 +315,17 @@ func (a *app) confirmBulk(cmd *cobra.Command, st store, req storage.BulkRequest,
 		printf(a.env.Stderr, "Each old key keeps working until %s (--grace), or its own earlier expiry: apps using it must switch to the new key by then.\n",
 			format.Stamp(a.env.Now().Add(req.Grace)))
 	}
-	answer, err := a.ask(cmd.Context(), fmt.Sprintf("Type yes to %s: ", verb))
-	if err != nil || answer != "yes" {
+	prompt, want := fmt.Sprintf("Type yes to %s: ", verb), "yes"
+	if byName > 0 {
+		are := fmt.Sprintf("%d of them are %s keys", byName, strings.Join(named, "/"))
+		if byName == 1 {
+			are = "1 of them is a " + strings.Join(named, "/") + " key"
+		}
+		want = strconv.Itoa(len(ids))
+		prompt = format.Safe(are) + ": type " + want + ", the number of keys, to " + verb + ": "
+	}
+	answer, err := a.ask(cmd.Context(), prompt)
+	if err != nil || answer != want {
 		fmt.Fprintf(a.env.Stderr, "%sNothing %s.\n", cancelled(err), strings.ToLower(pastTense(req.Action)))
 		return nil, false, &silentExit{code: ExitRefused}
 	}

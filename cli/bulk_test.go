@@ -202,9 +202,16 @@ func TestBulkConfirmsOnATerminal(t *testing.T) {
 	if sum(t, db) != before {
 		t.Fatal("store changed after no")
 	}
+	// One of them is a prod key, which deleted alone asks for its name: yes
+	// is not enough for the two (a second id skipped the name), the count
+	// typed is, as in the TUI.
 	r = runAt(t, db, "yes\n", true, "delete", "--filter", "by:"+Actor())
+	if r.code != 1 || !strings.Contains(r.stderr, "1 of them is a prod key: type 2, the number of keys, to delete: Nothing deleted.") || sum(t, db) != before {
+		t.Fatalf("delete of a prod key among two answered yes: %d %q", r.code, r.stderr)
+	}
+	r = runAt(t, db, "2\n", true, "delete", "--filter", "by:"+Actor())
 	if r.code != 0 || !strings.HasSuffix(r.stdout, "Deleted 2 keys.\n") {
-		t.Fatalf("delete answered yes: %d %q %q", r.code, r.stdout, r.stderr)
+		t.Fatalf("delete answered with the count: %d %q %q", r.code, r.stdout, r.stderr)
 	}
 	if got := listed(t, db, "--filter", "by:"+Actor()); len(got) != 0 {
 		t.Fatalf("left after the delete: %q", got)

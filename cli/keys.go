@@ -311,9 +311,10 @@ func (a *app) deleteCommand() *cobra.Command {
 		Long: `Delete a key. The next verify of it is refused as unknown, so apps using it
 stop working immediately. This cannot be undone. Without --yes keyden asks on
 the terminal (yes, or the key's name typed in an environment that confirms by
-name, such as prod), and refuses when there is none. Several ids, or --filter QUERY,
-delete every key named or matched; a key the user may not delete is reported
-and kept, the others are deleted.`,
+name, such as prod; for several keys among which one is such, their number),
+and refuses when there is none. Several ids, or --filter QUERY, delete every
+key named or matched; a key the user may not delete is reported and kept, the
+others are deleted.`,
 		Example: `  keyden delete k3x9aa7q --yes
   keyden delete --filter 'env:dev used:>1y' --yes`,
 		Args: cobra.ArbitraryArgs,
