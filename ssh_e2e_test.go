@@ -295,7 +295,7 @@ func TestSSHCommandsAndRefusals(t *testing.T) {
 	}{
 		{[]string{"-o", "ExitOnForwardFailure=yes", "-N", "-R", "0:127.0.0.1:1", "127.0.0.1"}, "forwarding failed", 255},
 		{[]string{"-s", "127.0.0.1", "sftp"}, "subsystem request failed", 255},
-		{[]string{"-T", "127.0.0.1"}, "the app needs a terminal: connect with ssh -t", 2},
+		{[]string{"-T", "127.0.0.1"}, "the app needs a terminal: connect with ssh -t, or give a command such as `list --json`.", 2},
 	} {
 		// A forward granted would keep ssh -N open: killed, it fails the test.
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -482,7 +482,7 @@ func TestSSHColoursAndSessionLimit(t *testing.T) {
 		t.Fatalf("colour in a NO_COLOR session:\n%q", c)
 	}
 	_, errs, code := w.ssh("ann", "list")
-	if code != 1 || !strings.Contains(errs, "keyden ssh has its most sessions (2) open: try again in a while") {
+	if code != 1 || !strings.Contains(errs, "keyden ssh has its most sessions (2) open: try again in a while.") {
 		t.Fatalf("a third session: exit %d %q", code, errs)
 	}
 }

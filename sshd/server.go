@@ -478,7 +478,7 @@ func (s *Server) handle(sess ssh.Session) {
 		_ = sess.Exit(1)
 		return
 	case full:
-		fmt.Fprintf(sess.Stderr(), "keyden: keyden ssh has its most sessions (%d) open: try again in a while\r\n", s.opt.MaxSessions)
+		fmt.Fprintf(sess.Stderr(), "keyden: keyden ssh has its most sessions (%d) open: try again in a while.\r\n", s.opt.MaxSessions)
 		_ = sess.Exit(1)
 		return
 	}
@@ -600,7 +600,7 @@ func (s *Server) command(ctx context.Context, sess ssh.Session, st storage.Store
 func (s *Server) shell(ctx context.Context, sess ssh.Session, st storage.Store, member string, in *input) int {
 	pty, winch, ok := sess.Pty()
 	if !ok {
-		fmt.Fprintf(sess.Stderr(), "keyden: the app needs a terminal: connect with ssh -t, or give a command such as `list --json`\r\n")
+		fmt.Fprintf(sess.Stderr(), "keyden: the app needs a terminal: connect with ssh -t, or give a command such as `list --json`.\r\n")
 		return 2
 	}
 	env := sess.Environ() // clientEnv's only: see filterRequests
