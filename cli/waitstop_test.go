@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -10,15 +11,16 @@ import (
 	"keyden/storage"
 )
 
-// cancelOnWrite ends a command's context once it has printed anything:
-// ctrl+c while create waits for the verifiers after printing the key.
-type cancelOnWrite struct {
+// thenOnWrite runs then once a command has printed anything: ctrl+c, or
+// the store going away, while create waits for the verifiers after
+// printing the key.
+type thenOnWrite struct {
 	bytes.Buffer
-	cancel context.CancelFunc
+	then func()
 }
 
-func (w *cancelOnWrite) Write(p []byte) (int, error) {
-	defer w.cancel()
+func (w *thenOnWrite) Write(p []byte) (int, error) {
+	defer w.then()
 	return w.Buffer.Write(p)
 }
 
@@ -26,7 +28,8 @@ func (w *cancelOnWrite) Write(p []byte) (int, error) {
 // says the change is made and where to see the rest: it said "Context
 // canceled." (exit 2, bad usage), or that the store's wait "was cancelled
 // before it was opened: run the command again", which made a second key.
-func TestCtrlCWhileWaitingForTheVerifiers(t *testing.T) {
+// The store failing during the wait is the same: the change is made.
+func TestAWaitCutShortSaysTheChangeIsMade(t *testing.T) {
 	db := newDB(t)
 	if r := run(t, db, "", "init"); r.code != 0 {
 		t.Fatalf("init: %d %q", r.code, r.stderr)
@@ -44,7 +47,7 @@ func TestCtrlCWhileWaitingForTheVerifiers(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &cancelOnWrite{cancel: cancel}
+	out := &thenOnWrite{then: cancel}
 	var errb bytes.Buffer
 	code := Run(ctx, []string{"create", "--name", "ci", "--env", "dev", "--wait", "1h"}, Env{
 		Stdout: out, Stderr: &errb, Stdin: strings.NewReader(""),
@@ -64,5 +67,30 @@ func TestCtrlCWhileWaitingForTheVerifiers(t *testing.T) {
 	}
 	if got := listed(t, db); len(got) != 1 {
 		t.Fatalf("%d keys, want the one created", len(got))
+	}
+
+	// The store unreadable while create waits (here moved away): the key is
+	// made all the same, so create succeeds and says what it could not read;
+	// it said the store's sentence with exit 1, and a script ran it again.
+	out = &thenOnWrite{then: func() { os.Rename(db, db+".away") }}
+	errb.Reset()
+	code = Run(context.Background(), []string{"create", "--name", "ci 2", "--env", "dev", "--wait", "1h"}, Env{
+		Stdout: out, Stderr: &errb, Stdin: strings.NewReader(""),
+		Getenv: func(k string) string {
+			if k == "KEYDEN_DB" {
+				return db
+			}
+			return ""
+		},
+		Now: func() time.Time { return now },
+	})
+	if !strings.HasPrefix(out.String(), "kd_dev_") {
+		t.Fatalf("create printed no key: %q", out.String())
+	}
+	if code != ExitOK || !strings.Contains(errb.String(), "keyden: the change is made, but whether every running keyden serve has applied it could not be read (the key store ") {
+		t.Fatalf("the store gone during the wait: exit %d %q", code, errb.String())
+	}
+	if got := listed(t, db+".away"); len(got) != 2 {
+		t.Fatalf("%d keys, want the two created", len(got))
 	}
 }
