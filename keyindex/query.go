@@ -597,9 +597,20 @@ func (t Terms) UnknownName(envs []model.Environment, channels []model.Channel) s
 			}
 			if !slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, tm.text) }) {
 				what := map[field]string{fieldEnv: "environment", fieldChannel: "channel"}[tm.field]
-				return fmt.Sprintf("there is no %s %s in this key store: the %ss are %s", what, model.Quote(tm.text), what, strings.Join(names, ", "))
+				return fmt.Sprintf("there is no %s %s in this key store: the %ss are %s", what, model.Quote(tm.text), what, someNames(names, fieldNames[tm.field]))
 			}
 		}
 	}
 	return ""
+}
+
+// someNames lists names, the first ten of many: any member may add
+// channels, and a store of thousands named each one for a typo. command
+// is the keyden command that lists them all ("channel", "env").
+func someNames(names []string, command string) string {
+	const most = 10
+	if len(names) <= most {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more (see keyden %s list)", strings.Join(names[:most], ", "), len(names)-most, command)
 }

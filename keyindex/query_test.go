@@ -358,4 +358,15 @@ func TestUnknownName(t *testing.T) {
 			t.Errorf("%q: got %q, want %q", q, got, want)
 		}
 	}
+	// Any member may add channels: a store of thousands named each of them
+	// in the sentence, one line of megabytes for a typo.
+	many := make([]model.Channel, 5000)
+	for i := range many {
+		many[i].Name = fmt.Sprintf("ch%04d", i)
+	}
+	terms, _ := ParseQuery("channel:typo")
+	want := `there is no channel "typo" in this key store: the channels are ch0000, ch0001, ch0002, ch0003, ch0004, ch0005, ch0006, ch0007, ch0008, ch0009 and 4990 more (see keyden channel list)`
+	if got := terms.UnknownName(envs, many); got != want {
+		t.Errorf("with 5000 channels: got %q", got[:min(300, len(got))])
+	}
 }
