@@ -319,18 +319,19 @@ func TestFullDisk(t *testing.T) {
 	}
 }
 
-// A store the verifier may read but not write: a 0644 file of another
-// user, and a read-only mount. verify of a valid key succeeds and says why
-// last used was not recorded; create is refused with a sentence. The old
-// binary refused the valid key (exit 1, "permission denied").
-func TestReadOnlyStore(t *testing.T) {
+// sharedStore makes a store holding one dev key ("shared"), mode 0644 in
+// a folder others may read, and runs keyden on it as nobody: what a user
+// who may read a store but not write it gets. It needs root and setpriv,
+// and skips the test without them.
+func sharedStore(t *testing.T) (base, key string, asNobody func(stdin string, args ...string) (string, string, int)) {
+	t.Helper()
 	if os.Getuid() != 0 {
 		t.Skip("needs root to run keyden as another user and to mount read-only")
 	}
 	if _, err := exec.LookPath("setpriv"); err != nil {
 		t.Skip("needs setpriv")
 	}
-	base := t.TempDir()
+	base = t.TempDir()
 	os.Chmod(filepath.Dir(base), 0o755)
 	os.Chmod(base, 0o755)
 	db := filepath.Join(base, "k.db")
@@ -338,13 +339,32 @@ func TestReadOnlyStore(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("create: %d %s", code, errs)
 	}
-	key = strings.TrimSpace(key)
 	os.Chmod(db, 0o644)
-	asNobody := func(stdin string, args ...string) (string, string, int) {
+	return base, strings.TrimSpace(key), func(stdin string, args ...string) (string, string, int) {
 		cmd := testutil.Command("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", bin, "--db", db}, args...)...)
 		cmd.Env = []string{"HOME=/nonexistent", "PATH=/usr/bin:/bin"}
 		return runProcess(t, cmd, stdin)
 	}
+}
+
+// mountReadOnly binds dir read-only at a new folder, which it gives, and
+// unmounts it when the test ends; it skips the test where it cannot mount.
+func mountReadOnly(t *testing.T, dir string) string {
+	t.Helper()
+	ro := t.TempDir()
+	if out, err := testutil.Command("mount", "--bind", "-o", "ro", dir, ro).CombinedOutput(); err != nil {
+		t.Skipf("cannot bind-mount read-only: %v %s", err, out)
+	}
+	t.Cleanup(func() { testutil.Command("umount", "-l", ro).Run() })
+	return ro
+}
+
+// A store the verifier may read but not write: a 0644 file of another
+// user, and a read-only mount. verify of a valid key succeeds and says why
+// last used was not recorded; create is refused with a sentence. The old
+// binary refused the valid key (exit 1, "permission denied").
+func TestReadOnlyStore(t *testing.T) {
+	base, key, asNobody := sharedStore(t)
 	out, errs, code := asNobody(key, "verify")
 	if code != 0 || !strings.HasPrefix(out, "ok:") || !strings.Contains(errs, "its last use could not be recorded: you may not write the key store") {
 		t.Fatalf("verify by a reader: exit %d %q %q", code, out, errs)
@@ -353,11 +373,7 @@ func TestReadOnlyStore(t *testing.T) {
 		t.Fatalf("create by a reader: exit %d %q", code, errs)
 	}
 
-	ro := t.TempDir()
-	if out, err := testutil.Command("mount", "--bind", "-o", "ro", base, ro).CombinedOutput(); err != nil {
-		t.Skipf("cannot bind-mount read-only: %v %s", err, out)
-	}
-	t.Cleanup(func() { testutil.Command("umount", "-l", ro).Run() })
+	ro := mountReadOnly(t, base)
 	rodb := filepath.Join(ro, "k.db")
 	out, errs, code = keyden(t, rodb, key, "verify")
 	if code != 0 || !strings.Contains(errs, "its last use could not be recorded: the key store "+rodb+" is on a read-only file system") {
@@ -374,41 +390,18 @@ func TestReadOnlyStore(t *testing.T) {
 // key disabled). The old binary printed only "you may not write the key
 // store" and no find.
 func TestScanOnAStoreItMayOnlyRead(t *testing.T) {
-	if os.Getuid() != 0 {
-		t.Skip("needs root to run keyden as another user and to mount read-only")
-	}
-	if _, err := exec.LookPath("setpriv"); err != nil {
-		t.Skip("needs setpriv")
-	}
-	base := t.TempDir()
-	os.Chmod(filepath.Dir(base), 0o755)
-	os.Chmod(base, 0o755)
-	db := filepath.Join(base, "k.db")
-	key, errs, code := keyden(t, db, "", "create", "--name", "shared", "--env", "dev")
-	if code != 0 {
-		t.Fatalf("create: %d %s", code, errs)
-	}
-	os.Chmod(db, 0o644)
+	base, key, asNobody := sharedStore(t)
 	leak := filepath.Join(base, "app.env")
-	if err := os.WriteFile(leak, []byte("A=1\nTOKEN="+key), 0o644); err != nil {
+	if err := os.WriteFile(leak, []byte("A=1\nTOKEN="+key+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	asNobody := func(args ...string) (string, string, int) {
-		cmd := testutil.Command("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", bin, "--db", db}, args...)...)
-		cmd.Env = []string{"HOME=/nonexistent", "PATH=/usr/bin:/bin"}
-		return runProcess(t, cmd, "")
-	}
-	out, errs, code := asNobody("scan", leak)
+	out, errs, code := asNobody("", "scan", leak)
 	if code != 1 || !strings.Contains(out, "app.env:2") || !strings.Contains(out, "live") ||
 		!strings.Contains(errs, "the leaks found could not be recorded in the audit log: you may not write the key store") {
 		t.Fatalf("scan by a reader: exit %d %q %q", code, out, errs)
 	}
 
-	ro := t.TempDir()
-	if out, err := testutil.Command("mount", "--bind", "-o", "ro", base, ro).CombinedOutput(); err != nil {
-		t.Skipf("cannot bind-mount read-only: %v %s", err, out)
-	}
-	t.Cleanup(func() { testutil.Command("umount", "-l", ro).Run() })
+	ro := mountReadOnly(t, base)
 	out, errs, code = keyden(t, filepath.Join(ro, "k.db"), "", "scan", "--disable", leak)
 	if code != 1 || !strings.Contains(out, "live, left as it is: the key store could not be written") ||
 		!strings.Contains(errs, "could not be recorded in the audit log, nor any key disabled: the key store "+filepath.Join(ro, "k.db")+" is on a read-only file system") ||
@@ -430,11 +423,7 @@ func TestServeOnReadOnlyStore(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("create: %d %s", code, errs)
 	}
-	ro := t.TempDir()
-	if out, err := testutil.Command("mount", "--bind", "-o", "ro", base, ro).CombinedOutput(); err != nil {
-		t.Skipf("cannot bind-mount read-only: %v %s", err, out)
-	}
-	t.Cleanup(func() { testutil.Command("umount", "-l", ro).Run() })
+	ro := mountReadOnly(t, base)
 	_, addr, logs := startServeWithin(t, 30*time.Second, filepath.Join(ro, "k.db"))
 	for i := 0; i < 3; i++ {
 		if got := statusOf("http://"+addr+"/verify", "Authorization", "Bearer "+strings.TrimSpace(key)); got != 200 {

@@ -45,20 +45,21 @@ func TestAWaitCutShortSaysTheChangeIsMade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// create of a key named name, waiting for the verifiers; out's
+	// first write (the key) runs its then.
+	var errb bytes.Buffer
+	create := func(ctx context.Context, name string, out *thenOnWrite) int {
+		errb.Reset()
+		return Run(ctx, []string{"create", "--name", name, "--env", "dev", "--wait", "1h"}, Env{
+			Stdout: out, Stderr: &errb, Stdin: strings.NewReader(""),
+			Getenv: func(k string) string { return map[string]string{"KEYDEN_DB": db}[k] },
+			Now:    func() time.Time { return now },
+		})
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out := &thenOnWrite{then: cancel}
-	var errb bytes.Buffer
-	code := Run(ctx, []string{"create", "--name", "ci", "--env", "dev", "--wait", "1h"}, Env{
-		Stdout: out, Stderr: &errb, Stdin: strings.NewReader(""),
-		Getenv: func(k string) string {
-			if k == "KEYDEN_DB" {
-				return db
-			}
-			return ""
-		},
-		Now: func() time.Time { return now },
-	})
+	code := create(ctx, "ci", out)
 	if !strings.HasPrefix(out.String(), "kd_dev_") {
 		t.Fatalf("create printed no key: %q", out.String())
 	}
@@ -73,17 +74,7 @@ func TestAWaitCutShortSaysTheChangeIsMade(t *testing.T) {
 	// made all the same, so create succeeds and says what it could not read;
 	// it said the store's sentence with exit 1, and a script ran it again.
 	out = &thenOnWrite{then: func() { os.Rename(db, db+".away") }}
-	errb.Reset()
-	code = Run(context.Background(), []string{"create", "--name", "ci 2", "--env", "dev", "--wait", "1h"}, Env{
-		Stdout: out, Stderr: &errb, Stdin: strings.NewReader(""),
-		Getenv: func(k string) string {
-			if k == "KEYDEN_DB" {
-				return db
-			}
-			return ""
-		},
-		Now: func() time.Time { return now },
-	})
+	code = create(context.Background(), "ci 2", out)
 	if !strings.HasPrefix(out.String(), "kd_dev_") {
 		t.Fatalf("create printed no key: %q", out.String())
 	}

@@ -113,11 +113,7 @@ func TestChecksOnAKeptConnectionStartNoGoroutines(t *testing.T) {
 // sent when serve closes the connection would have it reset.
 func TestRequestLimits(t *testing.T) {
 	f := newFixture(t, Options{})
-	gh := testutil.NewReporter(t, "gh-1")
-	keys, err := ParseLeakReportKeys(testutil.KeysJSON(t, gh))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, keys := leakReporter(t)
 	leaks := serveHTTP(t, New(f.st, Options{LeakReportKeys: keys}))
 	send := func(method, url string, size int, header map[string]string) (int, string) {
 		t.Helper()
@@ -241,11 +237,7 @@ func TestAPanicIsAnswered500(t *testing.T) {
 // Content-Type says: a multipart one is not parsed first.
 func TestLeakReportBodyIsReadAsSent(t *testing.T) {
 	f := newFixture(t, Options{})
-	gh := testutil.NewReporter(t, "gh-1")
-	keys, err := ParseLeakReportKeys(testutil.KeysJSON(t, gh))
-	if err != nil {
-		t.Fatal(err)
-	}
+	gh, keys := leakReporter(t)
 	leaks := serveHTTP(t, New(f.st, Options{LeakReportKeys: keys}))
 	body := "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--b--\r\n"
 	req, _ := http.NewRequest("POST", leaks.URL+"/leaks", strings.NewReader(body))

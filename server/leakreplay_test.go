@@ -49,13 +49,21 @@ func TestReplayedLeakReportChangesNothing(t *testing.T) {
 	})
 }
 
-// leakPoster serves /leaks on st and posts reports signed by gh to it.
-func leakPoster(t *testing.T, st storage.Feed) (post func(body string) (int, string), logs *testutil.SyncBuffer) {
+// leakReporter is a leak reporter (gh-1) and the keys serve takes its
+// reports with.
+func leakReporter(t testing.TB) (*testutil.Reporter, LeakReportKeys) {
+	t.Helper()
 	gh := testutil.NewReporter(t, "gh-1")
 	keys, err := ParseLeakReportKeys(testutil.KeysJSON(t, gh))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return gh, keys
+}
+
+// leakPoster serves /leaks on st and posts reports signed by gh to it.
+func leakPoster(t *testing.T, st storage.Feed) (post func(body string) (int, string), logs *testutil.SyncBuffer) {
+	gh, keys := leakReporter(t)
 	logs = &testutil.SyncBuffer{}
 	srv := New(st, Options{LeakReportKeys: keys, Log: log.New(logs, "", 0)})
 	if err := srv.Load(ctx); err != nil {

@@ -25,11 +25,8 @@ func TestLeakReportsDisableOnlyWhenSigned(t *testing.T) {
 		t.Fatal(err)
 	}
 	live, _ := st.CreateKey(ctx, storage.CreateRequest{Name: "live", Channel: "default", Environment: "prod"})
-	gh, other := testutil.NewReporter(t, "gh-1"), testutil.NewReporter(t, "gh-2")
-	keys, err := ParseLeakReportKeys(testutil.KeysJSON(t, gh))
-	if err != nil {
-		t.Fatal(err)
-	}
+	gh, keys := leakReporter(t)
+	other := testutil.NewReporter(t, "gh-2")
 	srv := New(st, Options{LeakReportKeys: keys})
 	if err := srv.Load(ctx); err != nil {
 		t.Fatal(err)
